@@ -1,0 +1,5 @@
+import sys
+
+from csipose.cli import main
+
+sys.exit(main())

@@ -1,0 +1,53 @@
+"""Type stubs of the Rust extension ``csipose._core`` (checked by ``mypy.stubtest``)."""
+
+from typing import Literal, final
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "__version__",
+    "Resampler",
+    "get_num_threads",
+    "sanitize_phase",
+    "select_subcarriers_by_variance",
+    "set_num_threads",
+    "subcarrier_variance",
+    "unwrap_phase",
+]
+
+__version__: str
+
+def set_num_threads(n: int) -> None: ...
+def get_num_threads() -> int: ...
+
+@final
+class Resampler:
+    def __new__(
+        cls,
+        n_in: int,
+        n_out: int,
+        mode: Literal["linear", "area", "subband"] | str = "linear",
+        start: int | None = ...,
+    ) -> Resampler: ...
+    @property
+    def n_in(self) -> int: ...
+    @property
+    def n_out(self) -> int: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def start(self) -> int | None: ...
+    def apply(self, x: npt.NDArray[np.generic], axis: int = ..., nan: str = ...) -> npt.NDArray[np.generic]: ...
+    def csr(
+        self,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...
+
+def subcarrier_variance(x: npt.NDArray[np.generic], axis: int = ...) -> npt.NDArray[np.float64]: ...
+def select_subcarriers_by_variance(
+    x: npt.NDArray[np.generic], k: int, axis: int = ...
+) -> npt.NDArray[np.int64]: ...
+def unwrap_phase(phase: npt.NDArray[np.floating], axis: int = ...) -> npt.NDArray[np.floating]: ...
+def sanitize_phase(
+    phase: npt.NDArray[np.floating], tones: list[float], axis: int = ...
+) -> npt.NDArray[np.floating]: ...

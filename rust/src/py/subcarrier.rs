@@ -1,0 +1,299 @@
+//! Python bindings of the subcarrier kernels.
+
+use num_complex::Complex;
+use numpy::{
+    IntoPyArray, PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
+};
+use pyo3::prelude::*;
+
+use super::detached;
+use crate::element::{Element, Real};
+use crate::error::{CoreError, CoreResult};
+use crate::layout::{normalize_axis, Rows};
+use crate::subcarrier::{self as kernel, Mode, NanPolicy};
+
+const FLOAT_OR_COMPLEX: &str = "a float32, float64, complex64 or complex128 numpy array";
+const REAL_FLOAT: &str = "a float32 or float64 numpy array";
+
+/// Names the dtype (or Python type) of an unsupported argument.
+fn dtype_error(x: &Bound<'_, PyAny>, arg: &str, expected: &str) -> PyErr {
+    let actual = match x.cast::<PyUntypedArray>() {
+        Ok(a) => a
+            .dtype()
+            .str()
+            .map(|s| s.to_string())
+            .unwrap_or_else(|_| "unknown".into()),
+        Err(_) => x
+            .get_type()
+            .name()
+            .map(|s| s.to_string())
+            .unwrap_or_else(|_| "unknown".into()),
+    };
+    CoreError::dtype(arg, expected, actual).into()
+}
+
+/// Calls `$f::<T>(array, ...)` for the element type of `$x`.
+macro_rules! dispatch_float_or_complex {
+    ($x:expr, $arg:expr, $f:ident ( $($rest:expr),* )) => {{
+        if let Ok(a) = $x.cast::<PyArrayDyn<f32>>() {
+            $f(a, $($rest),*)
+        } else if let Ok(a) = $x.cast::<PyArrayDyn<f64>>() {
+            $f(a, $($rest),*)
+        } else if let Ok(a) = $x.cast::<PyArrayDyn<Complex<f32>>>() {
+            $f(a, $($rest),*)
+        } else if let Ok(a) = $x.cast::<PyArrayDyn<Complex<f64>>>() {
+            $f(a, $($rest),*)
+        } else {
+            Err(dtype_error($x, $arg, FLOAT_OR_COMPLEX))
+        }
+    }};
+}
+
+macro_rules! dispatch_real {
+    ($x:expr, $arg:expr, $f:ident ( $($rest:expr),* )) => {{
+        if let Ok(a) = $x.cast::<PyArrayDyn<f32>>() {
+            $f(a, $($rest),*)
+        } else if let Ok(a) = $x.cast::<PyArrayDyn<f64>>() {
+            $f(a, $($rest),*)
+        } else {
+            Err(dtype_error($x, $arg, REAL_FLOAT))
+        }
+    }};
+}
+
+fn non_empty_axis(len: usize, axis: usize) -> CoreResult<()> {
+    if len == 0 {
+        return Err(CoreError::shape(
+            "x",
+            format!("at least 1 subcarrier along axis {axis}"),
+            "0",
+        ));
+    }
+    Ok(())
+}
+
+/// The resampling operator of one (n_in, n_out, mode), built once.
+#[pyclass(module = "csipose._core", name = "Resampler", frozen)]
+pub struct PyResampler {
+    inner: kernel::Resampler,
+}
+
+fn apply_typed<'py, T: Element + numpy::Element>(
+    x: &Bound<'py, PyArrayDyn<T>>,
+    op: &kernel::Resampler,
+    axis: isize,
+    nan: NanPolicy,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = x.py();
+    let readonly = x.readonly();
+    let view = readonly.as_array();
+    let axis = normalize_axis(axis, view.ndim(), "x")?;
+    let n = view.shape()[axis];
+    non_empty_axis(n, axis)?;
+    if n != op.n_in {
+        return Err(CoreError::shape(
+            "x",
+            format!("{} subcarriers along axis {axis}", op.n_in),
+            n.to_string(),
+        )
+        .into());
+    }
+    let out = detached(py, || {
+        let rows = Rows::new(view, axis);
+        let values = op.apply(rows.as_slice(), nan).map_err(|e| match e {
+            CoreError::NonFinite { .. } => {
+                let pos = rows
+                    .as_slice()
+                    .iter()
+                    .position(|v| !v.is_finite())
+                    .unwrap_or(0);
+                CoreError::non_finite(
+                    "x",
+                    format!(
+                        "found a non-finite value at index {:?} with nan='raise'",
+                        rows.original_index(pos / n, pos % n)
+                    ),
+                )
+            }
+            other => other,
+        })?;
+        rows.restore(values, op.n_out)
+    })?;
+    Ok(out.into_pyarray(py).into_any())
+}
+
+#[pymethods]
+impl PyResampler {
+    #[new]
+    #[pyo3(signature = (n_in, n_out, mode = "linear", start = None))]
+    fn new(n_in: usize, n_out: usize, mode: &str, start: Option<usize>) -> PyResult<Self> {
+        let mode = Mode::parse(mode, start)?;
+        Ok(PyResampler {
+            inner: kernel::Resampler::new(n_in, n_out, mode)?,
+        })
+    }
+
+    #[getter]
+    fn n_in(&self) -> usize {
+        self.inner.n_in
+    }
+
+    #[getter]
+    fn n_out(&self) -> usize {
+        self.inner.n_out
+    }
+
+    #[getter]
+    fn mode(&self) -> &'static str {
+        self.inner.mode.name()
+    }
+
+    #[getter]
+    fn start(&self) -> Option<usize> {
+        match self.inner.mode {
+            Mode::Subband { start } => Some(start),
+            _ => None,
+        }
+    }
+
+    /// Applies the operator along `axis` of `x`: `[..., n_in, ...] -> [..., n_out, ...]`.
+    #[pyo3(signature = (x, axis = -1, nan = "propagate"))]
+    fn apply<'py>(
+        &self,
+        x: &Bound<'py, PyAny>,
+        axis: isize,
+        nan: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let nan = NanPolicy::parse(nan)?;
+        dispatch_float_or_complex!(x, "x", apply_typed(&self.inner, axis, nan))
+    }
+
+    /// The CSR parts `(indptr, indices, weights)` of the `n_out x n_in` operator.
+    #[allow(clippy::type_complexity)]
+    fn csr<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> (
+        Bound<'py, PyArray1<i64>>,
+        Bound<'py, PyArray1<i64>>,
+        Bound<'py, PyArray1<f64>>,
+    ) {
+        let as_i64 = |v: &[usize]| v.iter().map(|&i| i as i64).collect::<Vec<_>>();
+        (
+            as_i64(&self.inner.indptr).into_pyarray(py),
+            as_i64(&self.inner.indices).into_pyarray(py),
+            self.inner.weights.clone().into_pyarray(py),
+        )
+    }
+
+    fn __repr__(&self) -> String {
+        match self.inner.mode {
+            Mode::Subband { start } => format!(
+                "Resampler(n_in={}, n_out={}, mode='subband', start={start})",
+                self.inner.n_in, self.inner.n_out
+            ),
+            m => format!(
+                "Resampler(n_in={}, n_out={}, mode='{}')",
+                self.inner.n_in,
+                self.inner.n_out,
+                m.name()
+            ),
+        }
+    }
+}
+
+fn variance_typed<'py, T: Element + numpy::Element>(
+    x: &Bound<'py, PyArrayDyn<T>>,
+    axis: isize,
+) -> PyResult<Vec<f64>> {
+    let readonly = x.readonly();
+    let view = readonly.as_array();
+    let axis = normalize_axis(axis, view.ndim(), "x")?;
+    let n = view.shape()[axis];
+    non_empty_axis(n, axis)?;
+    detached(x.py(), || {
+        let rows = Rows::new(view, axis);
+        kernel::subcarrier_variance(rows.as_slice(), n)
+    })
+}
+
+/// Population variance of each subcarrier over all other axes: `x[..., n, ...] -> float64[n]`.
+#[pyfunction]
+#[pyo3(signature = (x, axis = -1))]
+fn subcarrier_variance<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    axis: isize,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let var = dispatch_float_or_complex!(x, "x", variance_typed(axis))?;
+    Ok(var.into_pyarray(py))
+}
+
+/// Indices of the `k` highest-variance subcarriers, ascending, ties to the lower index.
+#[pyfunction]
+#[pyo3(signature = (x, k, axis = -1))]
+fn select_subcarriers_by_variance<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    k: usize,
+    axis: isize,
+) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    let var = dispatch_float_or_complex!(x, "x", variance_typed(axis))?;
+    let chosen = kernel::top_k_by_variance(&var, k)?;
+    Ok(chosen
+        .into_iter()
+        .map(|i| i as i64)
+        .collect::<Vec<_>>()
+        .into_pyarray(py))
+}
+
+fn phase_typed<'py, R: Real + Element + numpy::Element>(
+    x: &Bound<'py, PyArrayDyn<R>>,
+    axis: isize,
+    tones: Option<&[f64]>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = x.py();
+    let readonly = x.readonly();
+    let view = readonly.as_array();
+    let axis = normalize_axis(axis, view.ndim(), "phase")?;
+    let n = view.shape()[axis];
+    let out = detached(py, || {
+        let rows = Rows::new(view, axis);
+        let values = match tones {
+            None => kernel::unwrap_phase(rows.as_slice(), n),
+            Some(t) => {
+                kernel::check_tones(t, n)?;
+                kernel::sanitize_phase(rows.as_slice(), t)?
+            }
+        };
+        rows.restore(values, n)
+    })?;
+    Ok(out.into_pyarray(py).into_any())
+}
+
+/// Unwraps phase along `axis` exactly as `np.unwrap` does.
+#[pyfunction]
+#[pyo3(signature = (phase, axis = -1))]
+fn unwrap_phase<'py>(phase: &Bound<'py, PyAny>, axis: isize) -> PyResult<Bound<'py, PyAny>> {
+    dispatch_real!(phase, "phase", phase_typed(axis, None))
+}
+
+/// Unwraps phase along `axis` and removes the least-squares line over `tones`.
+#[pyfunction]
+#[pyo3(signature = (phase, tones, axis = -1))]
+fn sanitize_phase<'py>(
+    phase: &Bound<'py, PyAny>,
+    tones: Vec<f64>,
+    axis: isize,
+) -> PyResult<Bound<'py, PyAny>> {
+    dispatch_real!(phase, "phase", phase_typed(axis, Some(&tones)))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyResampler>()?;
+    m.add_function(wrap_pyfunction!(subcarrier_variance, m)?)?;
+    m.add_function(wrap_pyfunction!(select_subcarriers_by_variance, m)?)?;
+    m.add_function(wrap_pyfunction!(unwrap_phase, m)?)?;
+    m.add_function(wrap_pyfunction!(sanitize_phase, m)?)?;
+    Ok(())
+}

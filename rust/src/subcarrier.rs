@@ -1,0 +1,568 @@
+//! Subcarrier resampling, variance selection and phase sanitising.
+//!
+//! A resampling from `n_in` to `n_out` subcarriers is a fixed sparse linear
+//! operator `W` (`n_out x n_in`, CSR) built once and applied to every row of
+//! CSI along the subcarrier axis. Rows are processed in fixed-size blocks on
+//! the csipose pool; every output value depends on its own row only, so the
+//! result is bit-identical for any thread count.
+
+use std::f64::consts::PI;
+
+use num_complex::Complex;
+use num_traits::FromPrimitive;
+use rayon::prelude::*;
+
+use crate::element::{Element, Real};
+use crate::error::{CoreError, CoreResult};
+
+/// Rows per parallel task: large enough to amortise scheduling, small enough
+/// to balance two to a few dozen threads.
+const ROWS_PER_TASK: usize = 2048;
+
+/// How a resampler places output subcarriers on the input grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Align-corners linear interpolation: output `k` sits at
+    /// `k (n_in - 1) / (n_out - 1)`.
+    Linear,
+    /// Bin averaging over `[floor(k n_in / n_out), ceil((k + 1) n_in / n_out))`.
+    Area,
+    /// A contiguous block of `n_out` native tones starting at `start`.
+    Subband { start: usize },
+}
+
+impl Mode {
+    /// Parses the Python-facing mode name; `start` only applies to `subband`.
+    pub fn parse(name: &str, start: Option<usize>) -> CoreResult<Mode> {
+        match (name, start) {
+            ("linear", None) => Ok(Mode::Linear),
+            ("area", None) => Ok(Mode::Area),
+            ("subband", s) => Ok(Mode::Subband {
+                start: s.unwrap_or(0),
+            }),
+            ("linear" | "area", Some(_)) => Err(CoreError::argument(
+                "start",
+                format!("only mode='subband' takes a start tone, not mode={name:?}"),
+            )),
+            _ => Err(CoreError::argument(
+                "mode",
+                format!("expected one of 'linear', 'area', 'subband', got {name:?}"),
+            )),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mode::Linear => "linear",
+            Mode::Area => "area",
+            Mode::Subband { .. } => "subband",
+        }
+    }
+}
+
+/// What to do with NaN and +-inf in the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NanPolicy {
+    /// IEEE arithmetic: a non-finite input tap makes its outputs non-finite.
+    Propagate,
+    /// Refuse input holding any non-finite value.
+    Raise,
+    /// Replace each non-finite value by the mean of the finite values of its
+    /// own row (one antenna of one packet); a row with none becomes zeros.
+    Fill,
+}
+
+impl NanPolicy {
+    pub fn parse(name: &str) -> CoreResult<NanPolicy> {
+        match name {
+            "propagate" => Ok(NanPolicy::Propagate),
+            "raise" => Ok(NanPolicy::Raise),
+            "fill" => Ok(NanPolicy::Fill),
+            _ => Err(CoreError::argument(
+                "nan",
+                format!("expected one of 'propagate', 'raise', 'fill', got {name:?}"),
+            )),
+        }
+    }
+}
+
+/// The sparse resampling operator `W` (`n_out x n_in`) in CSR form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resampler {
+    pub n_in: usize,
+    pub n_out: usize,
+    pub mode: Mode,
+    /// Row `k` of `W` holds taps `indptr[k]..indptr[k + 1]`.
+    pub indptr: Vec<usize>,
+    pub indices: Vec<usize>,
+    pub weights: Vec<f64>,
+}
+
+impl Resampler {
+    pub fn new(n_in: usize, n_out: usize, mode: Mode) -> CoreResult<Resampler> {
+        if n_in < 1 {
+            return Err(CoreError::argument(
+                "n_in",
+                format!("need at least 1 input subcarrier, got {n_in}"),
+            ));
+        }
+        if n_out < 1 {
+            return Err(CoreError::argument(
+                "n_out",
+                format!("need at least 1 output subcarrier, got {n_out}"),
+            ));
+        }
+        let mut taps: Vec<Vec<(usize, f64)>> = Vec::with_capacity(n_out);
+        match mode {
+            Mode::Linear => {
+                for k in 0..n_out {
+                    let p = if n_out == 1 {
+                        0.0
+                    } else {
+                        k as f64 * (n_in - 1) as f64 / (n_out - 1) as f64
+                    };
+                    let i0 = (p.floor() as usize).min(n_in - 1);
+                    let frac = p - i0 as f64;
+                    if i0 == n_in - 1 || frac == 0.0 {
+                        taps.push(vec![(i0, 1.0)]);
+                    } else {
+                        taps.push(vec![(i0, 1.0 - frac), (i0 + 1, frac)]);
+                    }
+                }
+            }
+            Mode::Area => {
+                for k in 0..n_out {
+                    let lo = k * n_in / n_out;
+                    let hi = ((k + 1) * n_in).div_ceil(n_out);
+                    let w = 1.0 / (hi - lo) as f64;
+                    taps.push((lo..hi).map(|i| (i, w)).collect());
+                }
+            }
+            Mode::Subband { start } => {
+                if n_out > n_in || start > n_in - n_out {
+                    return Err(CoreError::argument(
+                        "start",
+                        format!(
+                            "a block of {n_out} tones starting at tone {start} does not fit in {n_in} subcarriers (start must be in 0..={})",
+                            n_in.saturating_sub(n_out)
+                        ),
+                    ));
+                }
+                for k in 0..n_out {
+                    taps.push(vec![(start + k, 1.0)]);
+                }
+            }
+        }
+        let mut indptr = Vec::with_capacity(n_out + 1);
+        let mut indices = Vec::new();
+        let mut weights = Vec::new();
+        indptr.push(0);
+        for row in taps {
+            for (i, w) in row {
+                indices.push(i);
+                weights.push(w);
+            }
+            indptr.push(indices.len());
+        }
+        Ok(Resampler {
+            n_in,
+            n_out,
+            mode,
+            indptr,
+            indices,
+            weights,
+        })
+    }
+
+    /// Applies `W` to every row of `x` (rows of length `n_in`, back to back),
+    /// returning rows of length `n_out`.
+    pub fn apply<T: Element>(&self, x: &[T], nan: NanPolicy) -> CoreResult<Vec<T>> {
+        if x.len() % self.n_in != 0 {
+            return Err(CoreError::shape(
+                "x",
+                format!("rows of {} subcarriers", self.n_in),
+                format!("{} values", x.len()),
+            ));
+        }
+        let n_rows = x.len() / self.n_in;
+        if nan == NanPolicy::Raise {
+            if let Some(pos) = first_non_finite(x) {
+                return Err(CoreError::non_finite(
+                    "x",
+                    format!(
+                        "found a non-finite value at row {}, subcarrier {} with nan='raise'",
+                        pos / self.n_in,
+                        pos % self.n_in
+                    ),
+                ));
+            }
+        }
+        let weights: Vec<T::Real> = self
+            .weights
+            .iter()
+            .map(|&w| T::Real::from_f64(w).expect("f64 weights convert to any float"))
+            .collect();
+        let mut out = vec![T::zero(); n_rows * self.n_out];
+        let fill = nan == NanPolicy::Fill;
+        out.par_chunks_mut(ROWS_PER_TASK * self.n_out)
+            .zip(x.par_chunks(ROWS_PER_TASK * self.n_in))
+            .for_each(|(out_block, x_block)| {
+                let mut scratch = vec![T::zero(); self.n_in];
+                for (row_out, row_in) in out_block
+                    .chunks_exact_mut(self.n_out)
+                    .zip(x_block.chunks_exact(self.n_in))
+                {
+                    let src = if fill && row_in.iter().any(|v| !v.is_finite()) {
+                        fill_row(row_in, &mut scratch);
+                        &scratch[..]
+                    } else {
+                        row_in
+                    };
+                    self.apply_row(src, row_out, &weights);
+                }
+            });
+        Ok(out)
+    }
+
+    #[inline]
+    fn apply_row<T: Element>(&self, row_in: &[T], row_out: &mut [T], weights: &[T::Real]) {
+        for (k, o) in row_out.iter_mut().enumerate() {
+            let (lo, hi) = (self.indptr[k], self.indptr[k + 1]);
+            let mut acc = row_in[self.indices[lo]] * weights[lo];
+            for t in lo + 1..hi {
+                acc = acc + row_in[self.indices[t]] * weights[t];
+            }
+            *o = acc;
+        }
+    }
+}
+
+/// Flat index of the first non-finite value, searched in parallel.
+fn first_non_finite<T: Element>(x: &[T]) -> Option<usize> {
+    const BLOCK: usize = 1 << 16;
+    x.par_chunks(BLOCK)
+        .enumerate()
+        .filter_map(|(b, chunk)| {
+            chunk
+                .iter()
+                .position(|v| !v.is_finite())
+                .map(|i| b * BLOCK + i)
+        })
+        .min()
+}
+
+/// Copies `row` into `scratch` with non-finite values replaced by the mean of
+/// the finite ones (zeros when there are none).
+fn fill_row<T: Element>(row: &[T], scratch: &mut [T]) {
+    let mut sum = Complex::new(0.0f64, 0.0);
+    let mut count = 0usize;
+    for v in row.iter().filter(|v| v.is_finite()) {
+        sum += v.to_c64();
+        count += 1;
+    }
+    let mean = if count == 0 {
+        T::zero()
+    } else {
+        T::from_c64(sum / count as f64)
+    };
+    for (s, &v) in scratch.iter_mut().zip(row) {
+        *s = if v.is_finite() { v } else { mean };
+    }
+}
+
+/// Population variance of each of the `n` columns of `x` (rows back to back),
+/// in float64, two-pass. Complex values use `|x - mean|^2`.
+pub fn subcarrier_variance<T: Element>(x: &[T], n: usize) -> CoreResult<Vec<f64>> {
+    if n == 0 || x.is_empty() {
+        return Err(CoreError::shape(
+            "x",
+            "at least one value per subcarrier",
+            "an empty array",
+        ));
+    }
+    if let Some(pos) = first_non_finite(x) {
+        return Err(CoreError::non_finite(
+            "x",
+            format!(
+                "found a non-finite value at row {}, subcarrier {}; variance needs finite input",
+                pos / n,
+                pos % n
+            ),
+        ));
+    }
+    let n_rows = x.len() / n;
+    let block = ROWS_PER_TASK * n;
+    // Fixed blocks summed in block order: identical for any thread count.
+    let partial_sums: Vec<Vec<Complex<f64>>> = x
+        .par_chunks(block)
+        .map(|chunk| {
+            let mut s = vec![Complex::new(0.0, 0.0); n];
+            for row in chunk.chunks_exact(n) {
+                for (acc, v) in s.iter_mut().zip(row) {
+                    *acc += v.to_c64();
+                }
+            }
+            s
+        })
+        .collect();
+    let mut mean = vec![Complex::new(0.0, 0.0); n];
+    for s in &partial_sums {
+        for (m, v) in mean.iter_mut().zip(s) {
+            *m += v;
+        }
+    }
+    for m in mean.iter_mut() {
+        *m /= n_rows as f64;
+    }
+    let partial_sq: Vec<Vec<f64>> = x
+        .par_chunks(block)
+        .map(|chunk| {
+            let mut s = vec![0.0; n];
+            for row in chunk.chunks_exact(n) {
+                for ((acc, v), m) in s.iter_mut().zip(row).zip(&mean) {
+                    *acc += (v.to_c64() - m).norm_sqr();
+                }
+            }
+            s
+        })
+        .collect();
+    let mut var = vec![0.0; n];
+    for s in &partial_sq {
+        for (acc, v) in var.iter_mut().zip(s) {
+            *acc += v;
+        }
+    }
+    for v in var.iter_mut() {
+        *v /= n_rows as f64;
+    }
+    Ok(var)
+}
+
+/// Indices of the `k` largest variances, ties to the lower index, returned ascending.
+pub fn top_k_by_variance(variance: &[f64], k: usize) -> CoreResult<Vec<usize>> {
+    let n = variance.len();
+    if k < 1 || k > n {
+        return Err(CoreError::argument(
+            "k",
+            format!("expected 1 <= k <= {n} (the number of subcarriers), got {k}"),
+        ));
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| variance[b].total_cmp(&variance[a]).then(a.cmp(&b)));
+    let mut chosen = order[..k].to_vec();
+    chosen.sort_unstable();
+    Ok(chosen)
+}
+
+/// Floor modulo with a positive divisor, as numpy's `np.mod` computes it.
+#[inline]
+fn floor_mod<R: Real>(a: R, b: R) -> R {
+    let m = a % b;
+    if m != R::zero() && m < R::zero() {
+        m + b
+    } else {
+        m
+    }
+}
+
+/// Unwraps one row of phase in place, exactly as `np.unwrap` with its defaults
+/// (period 2 pi, discontinuity pi) does, in the row's own precision.
+pub fn unwrap_row<R: Real>(row: &mut [R]) {
+    let pi = R::from_f64(PI).expect("pi converts");
+    let period = R::from_f64(2.0 * PI).expect("2 pi converts");
+    let mut correction = R::zero();
+    let mut prev = match row.first() {
+        Some(&v) => v,
+        None => return,
+    };
+    for v in row.iter_mut().skip(1) {
+        let cur = *v;
+        let dd = cur - prev;
+        let mut ddmod = floor_mod(dd + pi, period) - pi;
+        if ddmod == -pi && dd > R::zero() {
+            ddmod = pi;
+        }
+        let step = if dd.abs() < pi { R::zero() } else { ddmod - dd };
+        correction = correction + step;
+        *v = cur + correction;
+        prev = cur;
+    }
+}
+
+/// Unwraps every row of `x` (rows of length `n`, back to back).
+pub fn unwrap_phase<R: Real>(x: &[R], n: usize) -> Vec<R> {
+    let mut out = x.to_vec();
+    if n > 0 {
+        out.par_chunks_mut(ROWS_PER_TASK * n).for_each(|block| {
+            for row in block.chunks_exact_mut(n) {
+                unwrap_row(row);
+            }
+        });
+    }
+    out
+}
+
+/// Checks tone positions for the phase line fit: `n` finite values, not all equal.
+pub fn check_tones(tones: &[f64], n: usize) -> CoreResult<()> {
+    if tones.len() != n {
+        return Err(CoreError::shape(
+            "tones",
+            format!("one position per subcarrier ({n})"),
+            format!("{} positions", tones.len()),
+        ));
+    }
+    if tones.iter().any(|t| !t.is_finite()) {
+        return Err(CoreError::non_finite("tones", "positions must be finite"));
+    }
+    if n >= 2 && tones.iter().all(|&t| t == tones[0]) {
+        return Err(CoreError::argument(
+            "tones",
+            "positions must not all be equal: a line cannot be fitted",
+        ));
+    }
+    Ok(())
+}
+
+/// Unwraps each row and removes its least-squares line over `tones`
+/// (the linear phase error of timing offset; a constant offset for one tone).
+pub fn sanitize_phase<R: Real>(x: &[R], tones: &[f64]) -> CoreResult<Vec<R>> {
+    let n = tones.len();
+    check_tones(tones, n)?;
+    let mut out = x.to_vec();
+    if n == 0 {
+        return Ok(out);
+    }
+    let t_mean = tones.iter().sum::<f64>() / n as f64;
+    let centred: Vec<f64> = tones.iter().map(|t| t - t_mean).collect();
+    let sxx: f64 = centred.iter().map(|c| c * c).sum();
+    out.par_chunks_mut(ROWS_PER_TASK * n).for_each(|block| {
+        for row in block.chunks_exact_mut(n) {
+            unwrap_row(row);
+            let y: Vec<f64> = row.iter().map(|v| v.to_f64().unwrap_or(f64::NAN)).collect();
+            let y_mean = y.iter().sum::<f64>() / n as f64;
+            let slope = if sxx > 0.0 {
+                centred
+                    .iter()
+                    .zip(&y)
+                    .map(|(c, v)| c * (v - y_mean))
+                    .sum::<f64>()
+                    / sxx
+            } else {
+                0.0
+            };
+            for ((o, v), c) in row.iter_mut().zip(&y).zip(&centred) {
+                let r = v - y_mean - slope * c;
+                *o = R::from_f64(r).unwrap_or_else(R::nan);
+            }
+        }
+    });
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dense(r: &Resampler) -> Vec<Vec<f64>> {
+        let mut m = vec![vec![0.0; r.n_in]; r.n_out];
+        for (k, row) in m.iter_mut().enumerate() {
+            for t in r.indptr[k]..r.indptr[k + 1] {
+                row[r.indices[t]] += r.weights[t];
+            }
+        }
+        m
+    }
+
+    #[test]
+    fn linear_114_to_56_golden_positions() {
+        let r = Resampler::new(114, 56, Mode::Linear).unwrap();
+        let m = dense(&r);
+        assert_eq!(m[0][0], 1.0);
+        // k = 1 sits at 113 / 55 = 2.0545...
+        let p1 = 113.0 / 55.0;
+        assert!((m[1][2] - (3.0 - p1)).abs() < 1e-12);
+        assert!((m[1][3] - (p1 - 2.0)).abs() < 1e-12);
+        // k = 54 sits at 54 * 113 / 55 = 110.945...
+        let p54 = 54.0 * 113.0 / 55.0;
+        assert!((m[54][110] - (111.0 - p54)).abs() < 1e-12);
+        assert!((m[54][111] - (p54 - 110.0)).abs() < 1e-12);
+        assert_eq!(m[55][113], 1.0);
+        for row in &m {
+            assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn area_rows_sum_to_one_and_cover_bins() {
+        let r = Resampler::new(114, 56, Mode::Area).unwrap();
+        let m = dense(&r);
+        for row in &m {
+            assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        }
+        // bin 0 = [0, ceil(114/56)) = [0, 3)
+        assert_eq!(r.indices[r.indptr[0]..r.indptr[1]], [0, 1, 2]);
+    }
+
+    #[test]
+    fn subband_checks_bounds() {
+        assert!(Resampler::new(114, 56, Mode::Subband { start: 58 }).is_ok());
+        assert!(Resampler::new(114, 56, Mode::Subband { start: 59 }).is_err());
+        assert!(Resampler::new(10, 11, Mode::Subband { start: 0 }).is_err());
+        assert!(Resampler::new(0, 1, Mode::Linear).is_err());
+        assert!(Resampler::new(1, 0, Mode::Area).is_err());
+    }
+
+    #[test]
+    fn identity_when_sizes_match() {
+        let x: Vec<f64> = (0..20).map(|v| v as f64 * 0.5).collect();
+        for mode in [Mode::Linear, Mode::Area, Mode::Subband { start: 0 }] {
+            let r = Resampler::new(10, 10, mode).unwrap();
+            assert_eq!(r.apply(&x, NanPolicy::Propagate).unwrap(), x);
+        }
+    }
+
+    #[test]
+    fn nan_policies() {
+        let r = Resampler::new(4, 2, Mode::Area).unwrap();
+        let x = [1.0f32, f32::NAN, 3.0, 5.0];
+        let p = r.apply(&x, NanPolicy::Propagate).unwrap();
+        assert!(p[0].is_nan() && p[1] == 4.0);
+        assert!(matches!(
+            r.apply(&x, NanPolicy::Raise),
+            Err(CoreError::NonFinite { .. })
+        ));
+        // NaN -> mean(1, 3, 5) = 3
+        assert_eq!(r.apply(&x, NanPolicy::Fill).unwrap(), vec![2.0, 4.0]);
+        let dead = [f32::NAN; 4];
+        assert_eq!(r.apply(&dead, NanPolicy::Fill).unwrap(), vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn variance_ties_go_to_lower_index() {
+        // columns: var 0, 1, 1, 0.25
+        let x = [0.0, 0.0, 2.0, 0.0, 0.0, 2.0, 0.0, 1.0];
+        let v = subcarrier_variance(&x, 4).unwrap();
+        assert_eq!(v, vec![0.0, 1.0, 1.0, 0.25]);
+        assert_eq!(top_k_by_variance(&v, 1).unwrap(), vec![1]);
+        assert_eq!(top_k_by_variance(&v, 3).unwrap(), vec![1, 2, 3]);
+        assert!(top_k_by_variance(&v, 0).is_err());
+        assert!(top_k_by_variance(&v, 5).is_err());
+    }
+
+    #[test]
+    fn unwrap_removes_jumps_and_sanitize_removes_lines() {
+        let truth: Vec<f64> = (0..30).map(|i| 0.4 * i as f64 + 1.0).collect();
+        let wrapped: Vec<f64> = truth
+            .iter()
+            .map(|v| floor_mod(v + PI, 2.0 * PI) - PI)
+            .collect();
+        let un = unwrap_phase(&wrapped, 30);
+        for (a, b) in un.iter().zip(&truth) {
+            let d = (a - b) / (2.0 * PI);
+            assert!((d - d.round()).abs() < 1e-9 && (un[1] - un[0] - 0.4).abs() < 1e-9);
+        }
+        let tones: Vec<f64> = (0..30).map(|i| i as f64).collect();
+        let s = sanitize_phase(&wrapped, &tones).unwrap();
+        assert!(s.iter().all(|v| v.abs() < 1e-9));
+    }
+}
