@@ -6,6 +6,7 @@
 pub mod element;
 pub mod error;
 pub mod layout;
+pub mod memory;
 pub mod parallel;
 pub mod subcarrier;
 
