@@ -39,92 +39,61 @@ pub trait Element:
     fn from_c64(z: Complex<f64>) -> Self;
 }
 
-impl Element for f32 {
-    type Real = f32;
-    fn zero() -> Self {
-        0.0
-    }
-    fn nan() -> Self {
-        f32::NAN
-    }
-    fn is_finite(self) -> bool {
-        f32::is_finite(self)
-    }
-    fn norm_sqr(self) -> f64 {
-        let v = self as f64;
-        v * v
-    }
-    fn to_c64(self) -> Complex<f64> {
-        Complex::new(self as f64, 0.0)
-    }
-    fn from_c64(z: Complex<f64>) -> Self {
-        z.re as f32
-    }
+macro_rules! real_element {
+    ($t:ty) => {
+        impl Element for $t {
+            type Real = $t;
+            fn zero() -> Self {
+                0.0
+            }
+            fn nan() -> Self {
+                <$t>::NAN
+            }
+            fn is_finite(self) -> bool {
+                <$t>::is_finite(self)
+            }
+            fn norm_sqr(self) -> f64 {
+                let v = self as f64;
+                v * v
+            }
+            fn to_c64(self) -> Complex<f64> {
+                Complex::new(self as f64, 0.0)
+            }
+            fn from_c64(z: Complex<f64>) -> Self {
+                z.re as $t
+            }
+        }
+    };
 }
 
-impl Element for f64 {
-    type Real = f64;
-    fn zero() -> Self {
-        0.0
-    }
-    fn nan() -> Self {
-        f64::NAN
-    }
-    fn is_finite(self) -> bool {
-        f64::is_finite(self)
-    }
-    fn norm_sqr(self) -> f64 {
-        self * self
-    }
-    fn to_c64(self) -> Complex<f64> {
-        Complex::new(self, 0.0)
-    }
-    fn from_c64(z: Complex<f64>) -> Self {
-        z.re
-    }
+macro_rules! complex_element {
+    ($t:ty) => {
+        impl Element for Complex<$t> {
+            type Real = $t;
+            fn zero() -> Self {
+                Complex::new(0.0, 0.0)
+            }
+            fn nan() -> Self {
+                Complex::new(<$t>::NAN, <$t>::NAN)
+            }
+            fn is_finite(self) -> bool {
+                self.re.is_finite() && self.im.is_finite()
+            }
+            fn norm_sqr(self) -> f64 {
+                let (re, im) = (self.re as f64, self.im as f64);
+                re * re + im * im
+            }
+            fn to_c64(self) -> Complex<f64> {
+                Complex::new(self.re as f64, self.im as f64)
+            }
+            fn from_c64(z: Complex<f64>) -> Self {
+                Complex::new(z.re as $t, z.im as $t)
+            }
+        }
+    };
 }
 
-impl Element for Complex<f32> {
-    type Real = f32;
-    fn zero() -> Self {
-        Complex::new(0.0, 0.0)
-    }
-    fn nan() -> Self {
-        Complex::new(f32::NAN, f32::NAN)
-    }
-    fn is_finite(self) -> bool {
-        self.re.is_finite() && self.im.is_finite()
-    }
-    fn norm_sqr(self) -> f64 {
-        let (re, im) = (self.re as f64, self.im as f64);
-        re * re + im * im
-    }
-    fn to_c64(self) -> Complex<f64> {
-        Complex::new(self.re as f64, self.im as f64)
-    }
-    fn from_c64(z: Complex<f64>) -> Self {
-        Complex::new(z.re as f32, z.im as f32)
-    }
-}
-
-impl Element for Complex<f64> {
-    type Real = f64;
-    fn zero() -> Self {
-        Complex::new(0.0, 0.0)
-    }
-    fn nan() -> Self {
-        Complex::new(f64::NAN, f64::NAN)
-    }
-    fn is_finite(self) -> bool {
-        self.re.is_finite() && self.im.is_finite()
-    }
-    fn norm_sqr(self) -> f64 {
-        self.re * self.re + self.im * self.im
-    }
-    fn to_c64(self) -> Complex<f64> {
-        self
-    }
-    fn from_c64(z: Complex<f64>) -> Self {
-        z
-    }
-}
+real_element!(f32);
+real_element!(f64);
+complex_element!(f32);
+complex_element!(f64);

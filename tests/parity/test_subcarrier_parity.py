@@ -109,28 +109,18 @@ def test_raise_policy_raises_exactly_when_nonfinite(xa: tuple[np.ndarray, int], 
     st.sampled_from([np.float32, np.float64]),
     st.integers(0, 2**31),
 )
-def test_linear_equals_torch_and_np_interp(rows: int, n_in: int, n_out: int, dtype: type, seed: int) -> None:
+def test_linear_and_area_equal_torch(rows: int, n_in: int, n_out: int, dtype: type, seed: int) -> None:
+    """`linear` is torch's align-corners interpolate (and np.interp); `area` is adaptive_avg_pool1d."""
     x = np.random.default_rng(seed).standard_normal((rows, n_in)).astype(dtype)
-    got = csipose.interpolate_subcarriers(x, n_out)
-    expected = F.interpolate(torch.from_numpy(x)[:, None, :], size=n_out, mode="linear", align_corners=True)
-    np.testing.assert_allclose(got, expected[:, 0].numpy(), **tolerance(dtype))
+    xt = torch.from_numpy(x)[:, None, :]
+    linear = csipose.interpolate_subcarriers(x, n_out)
+    expected = F.interpolate(xt, size=n_out, mode="linear", align_corners=True)[:, 0].numpy()
+    np.testing.assert_allclose(linear, expected, **tolerance(dtype))
     positions = np.zeros(1) if n_out == 1 else np.arange(n_out) * (n_in - 1) / (n_out - 1)
-    for row_got, row in zip(got, x):
+    for row_got, row in zip(linear, x):
         np.testing.assert_allclose(row_got, np.interp(positions, np.arange(n_in), row), **tolerance(dtype))
-
-
-@given(
-    st.integers(0, 6),
-    st.integers(1, 120),
-    st.integers(1, 120),
-    st.sampled_from([np.float32, np.float64]),
-    st.integers(0, 2**31),
-)
-def test_area_equals_torch_adaptive_avg_pool(rows: int, n_in: int, n_out: int, dtype: type, seed: int) -> None:
-    x = np.random.default_rng(seed).standard_normal((rows, n_in)).astype(dtype)
-    got = csipose.interpolate_subcarriers(x, n_out, mode="area")
-    expected = F.adaptive_avg_pool1d(torch.from_numpy(x)[:, None, :], n_out)[:, 0].numpy()
-    np.testing.assert_allclose(got, expected, **tolerance(dtype))
+    area = csipose.interpolate_subcarriers(x, n_out, mode="area")
+    np.testing.assert_allclose(area, F.adaptive_avg_pool1d(xt, n_out)[:, 0].numpy(), **tolerance(dtype))
 
 
 @given(csi_arrays(), st.sampled_from(["linear", "area", "subband"]))
