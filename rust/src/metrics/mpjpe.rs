@@ -7,7 +7,7 @@
 
 use rayon::prelude::*;
 
-use super::poses::{distance, PosePair, FRAMES_PER_TASK};
+use super::poses::{distance, joint_distance, Frame, PosePair, FRAMES_PER_TASK};
 use super::procrustes::align_similarity;
 use crate::element::Real;
 use crate::error::{CoreError, CoreResult};
@@ -57,6 +57,47 @@ pub struct FrameErrors {
     pub counts: Vec<u32>,
 }
 
+/// Mean of the root joints' positions.
+fn centre(root: &[usize], at: impl Fn(usize) -> [f64; 3]) -> [f64; 3] {
+    let mut c = [0.0; 3];
+    for &r in root {
+        let x = at(r);
+        for k in 0..3 {
+            c[k] += x[k];
+        }
+    }
+    c.map(|v| v / root.len() as f64)
+}
+
+/// Error sum and count over visible joints, after subtracting the
+/// `(pred, gt)` root centres when given: the same arithmetic as the copying
+/// path, without the copy.
+fn direct_sum<T: Real>(
+    f: &Frame<'_, T>,
+    joints: usize,
+    centres: Option<([f64; 3], [f64; 3])>,
+) -> (f64, u32) {
+    let (mut sum, mut count) = (0.0, 0u32);
+    for k in 0..joints {
+        if !f.is_visible(k) {
+            continue;
+        }
+        sum += match centres {
+            None => joint_distance(f, k),
+            Some((cp, cg)) => {
+                let (mut p, mut g) = (f.pred_at(k), f.gt_at(k));
+                for c in 0..f.dims {
+                    p[c] -= cp[c];
+                    g[c] -= cg[c];
+                }
+                distance(&p, &g, f.dims)
+            }
+        };
+        count += 1;
+    }
+    (sum, count)
+}
+
 fn frame_error<T: Real>(
     poses: &PosePair<'_, T>,
     i: usize,
@@ -71,6 +112,15 @@ fn frame_error<T: Real>(
             return (0.0, 0);
         }
     }
+    match align {
+        // the common cases need no copy of the frame
+        Align::None => return direct_sum(&f, poses.joints, None),
+        Align::Root(root) => {
+            let centres = (centre(root, |r| f.pred_at(r)), centre(root, |r| f.gt_at(r)));
+            return direct_sum(&f, poses.joints, Some(centres));
+        }
+        _ => {}
+    }
     pred.clear();
     gt.clear();
     for k in (0..poses.joints).filter(|&k| f.is_visible(k)) {
@@ -83,20 +133,7 @@ fn frame_error<T: Real>(
     match align {
         Align::None => {}
         Align::Root(root) | Align::Scale(root) => {
-            let centre = |at: fn(&super::poses::Frame<'_, T>, usize) -> [f64; 3]| {
-                let mut c = [0.0; 3];
-                for &r in root {
-                    let x = at(&f, r);
-                    for k in 0..dims {
-                        c[k] += x[k];
-                    }
-                }
-                for v in c.iter_mut() {
-                    *v /= root.len() as f64;
-                }
-                c
-            };
-            let (cp, cg) = (centre(|f, r| f.pred_at(r)), centre(|f, r| f.gt_at(r)));
+            let (cp, cg) = (centre(root, |r| f.pred_at(r)), centre(root, |r| f.gt_at(r)));
             for (p, g) in pred.iter_mut().zip(gt.iter_mut()) {
                 for k in 0..dims {
                     p[k] -= cp[k];

@@ -22,7 +22,7 @@
 
 use rayon::prelude::*;
 
-use super::poses::{distance, Frame, PosePair};
+use super::poses::{distance, joint_distance, Frame, PosePair};
 use crate::element::Real;
 use crate::error::{CoreError, CoreResult};
 
@@ -252,6 +252,18 @@ fn frame_normaliser<T: Real>(
     }
 }
 
+/// Index of the first threshold whose test passes (`len` when none does);
+/// the tests are monotone in the threshold. A short list is counted without
+/// branches, which beats a binary search's mispredicted jumps.
+#[inline(always)]
+fn first_passed(thresholds: &[f64], passes: impl Fn(f64) -> bool) -> usize {
+    if thresholds.len() <= 16 {
+        thresholds.iter().map(|&t| usize::from(!passes(t))).sum()
+    } else {
+        thresholds.partition_point(|&t| !passes(t))
+    }
+}
+
 fn count_task<T: Real>(
     poses: &PosePair<'_, T>,
     thresholds: &[f64],
@@ -261,6 +273,7 @@ fn count_task<T: Real>(
     let j = poses.joints;
     let nt = thresholds.len();
     let mut out = PckCounts::zeros(nt, j);
+    let mut scaled = vec![0.0; nt];
     for i in 0..poses.frames {
         let mut f = poses.frame(i);
         if !convention.masked() {
@@ -299,26 +312,31 @@ fn count_task<T: Real>(
         let n = value.unwrap_or(f64::NAN);
         out.scored_frames += 1;
         out.fallback_frames += u64::from(fell_back);
+        // canonical: the scaled thresholds t * n once per frame, compared as d <= t * n
+        if convention == Convention::Canonical {
+            for (s, &t) in scaled.iter_mut().zip(thresholds) {
+                *s = t * n;
+            }
+        }
         for k in (0..j).filter(|&k| f.is_visible(k)) {
-            let p = f.pred_at(k);
-            let g = f.gt_at(k);
             let first = match convention {
                 Convention::Canonical => {
-                    let d = distance(&p, &g, f.dims);
-                    thresholds.partition_point(|&t| !(d <= t * n))
+                    let d = joint_distance(&f, k);
+                    first_passed(&scaled, |tn| d <= tn)
                 }
                 Convention::Mmpose => {
+                    let (p, g) = (f.pred_at(k), f.gt_at(k));
                     let mut s = 0.0;
                     for c in 0..f.dims {
                         let e = (p[c] - g[c]) / n;
                         s += e * e;
                     }
                     let d = s.sqrt();
-                    thresholds.partition_point(|&t| !(d < t))
+                    first_passed(thresholds, |t| d < t)
                 }
                 Convention::Metafi | Convention::Wiflow => {
-                    let r = distance(&p, &g, f.dims) / n;
-                    thresholds.partition_point(|&t| !(r <= t))
+                    let r = joint_distance(&f, k) / n;
+                    first_passed(thresholds, |t| r <= t)
                 }
             };
             out.scored[k] += 1;

@@ -145,9 +145,32 @@ impl<T: Real> Frame<'_, T> {
 fn widen<T: Real>(x: &[T]) -> [f64; 3] {
     let mut out = [0.0; 3];
     for (o, v) in out.iter_mut().zip(x) {
-        *o = v.to_f64().unwrap_or(f64::NAN);
+        *o = wide(*v);
     }
     out
+}
+
+/// `x` in `f64` (exact for both `f32` and `f64`).
+#[inline(always)]
+pub fn wide<T: Real>(x: T) -> f64 {
+    x.to_f64().unwrap_or(f64::NAN)
+}
+
+/// Distance of joint `k` of a frame's prediction and ground truth, summing the
+/// squared coordinate differences in order, exactly as [`distance`] does.
+#[inline(always)]
+pub fn joint_distance<T: Real>(f: &Frame<'_, T>, k: usize) -> f64 {
+    let d = f.dims;
+    let (p, g) = (&f.pred[k * d..k * d + d], &f.gt[k * d..k * d + d]);
+    let sq = |c: usize| {
+        let e = wide(p[c]) - wide(g[c]);
+        e * e
+    };
+    if d == 3 {
+        (sq(0) + sq(1) + sq(2)).sqrt()
+    } else {
+        (sq(0) + sq(1)).sqrt()
+    }
 }
 
 /// Euclidean distance of two points over the first `dims` coordinates,
