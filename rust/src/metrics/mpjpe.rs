@@ -7,7 +7,7 @@
 
 use rayon::prelude::*;
 
-use super::poses::{distance, joint_distance, Frame, PosePair, FRAMES_PER_TASK};
+use super::poses::{distance, frame_distances, Frame, PosePair, FRAMES_PER_TASK};
 use super::procrustes::align_similarity;
 use crate::element::Real;
 use crate::error::{CoreError, CoreResult};
@@ -69,31 +69,61 @@ fn centre(root: &[usize], at: impl Fn(usize) -> [f64; 3]) -> [f64; 3] {
     c.map(|v| v / root.len() as f64)
 }
 
+/// Per-task buffers, so that no frame allocates or zeroes memory.
+struct Scratch {
+    pred: Vec<[f64; 3]>,
+    gt: Vec<[f64; 3]>,
+    squares: Vec<f64>,
+    distances: Vec<f64>,
+}
+
+impl Scratch {
+    fn new(joints: usize, dims: usize) -> Self {
+        Scratch {
+            pred: Vec::with_capacity(joints),
+            gt: Vec::with_capacity(joints),
+            squares: vec![0.0; joints * dims],
+            distances: vec![0.0; joints],
+        }
+    }
+}
+
 /// Error sum and count over visible joints, after subtracting the
 /// `(pred, gt)` root centres when given: the same arithmetic as the copying
 /// path, without the copy.
 fn direct_sum<T: Real>(
     f: &Frame<'_, T>,
-    joints: usize,
     centres: Option<([f64; 3], [f64; 3])>,
+    scratch: &mut Scratch,
 ) -> (f64, u32) {
-    let (mut sum, mut count) = (0.0, 0u32);
-    for k in 0..joints {
-        if !f.is_visible(k) {
-            continue;
-        }
-        sum += match centres {
-            None => joint_distance(f, k),
-            Some((cp, cg)) => {
+    match (f.dims, centres) {
+        (3, None) => direct_sum_raw::<T, 3>(f, scratch),
+        (_, None) => direct_sum_raw::<T, 2>(f, scratch),
+        (_, Some((cp, cg))) => {
+            let (mut sum, mut count) = (0.0, 0u32);
+            for k in (0..f.pred.len() / f.dims).filter(|&k| f.is_visible(k)) {
                 let (mut p, mut g) = (f.pred_at(k), f.gt_at(k));
                 for c in 0..f.dims {
                     p[c] -= cp[c];
                     g[c] -= cg[c];
                 }
-                distance(&p, &g, f.dims)
+                sum += distance(&p, &g, f.dims);
+                count += 1;
             }
-        };
-        count += 1;
+            (sum, count)
+        }
+    }
+}
+
+fn direct_sum_raw<T: Real, const D: usize>(f: &Frame<'_, T>, scratch: &mut Scratch) -> (f64, u32) {
+    let dist = &mut scratch.distances;
+    frame_distances::<T, D>(f.pred, f.gt, &mut scratch.squares, dist);
+    let (mut sum, mut count) = (0.0, 0u32);
+    for (k, d) in dist.iter().enumerate() {
+        if f.is_visible(k) {
+            sum += d;
+            count += 1;
+        }
     }
     (sum, count)
 }
@@ -102,8 +132,7 @@ fn frame_error<T: Real>(
     poses: &PosePair<'_, T>,
     i: usize,
     align: &Align,
-    pred: &mut Vec<[f64; 3]>,
-    gt: &mut Vec<[f64; 3]>,
+    scratch: &mut Scratch,
 ) -> (f64, u32) {
     let f = poses.frame(i);
     let dims = f.dims;
@@ -114,13 +143,14 @@ fn frame_error<T: Real>(
     }
     match align {
         // the common cases need no copy of the frame
-        Align::None => return direct_sum(&f, poses.joints, None),
+        Align::None => return direct_sum(&f, None, scratch),
         Align::Root(root) => {
             let centres = (centre(root, |r| f.pred_at(r)), centre(root, |r| f.gt_at(r)));
-            return direct_sum(&f, poses.joints, Some(centres));
+            return direct_sum(&f, Some(centres), scratch);
         }
         _ => {}
     }
+    let Scratch { pred, gt, .. } = scratch;
     pred.clear();
     gt.clear();
     for k in (0..poses.joints).filter(|&k| f.is_visible(k)) {
@@ -190,10 +220,9 @@ pub fn mpjpe_frames<T: Real>(poses: &PosePair<'_, T>, align: &Align) -> CoreResu
         .enumerate()
         .for_each(|(t, (s, c))| {
             let task = poses.task(t);
-            let mut pred = Vec::with_capacity(poses.joints);
-            let mut gt = Vec::with_capacity(poses.joints);
+            let mut scratch = Scratch::new(poses.joints, poses.dims);
             for i in 0..task.frames {
-                (s[i], c[i]) = frame_error(&task, i, align, &mut pred, &mut gt);
+                (s[i], c[i]) = frame_error(&task, i, align, &mut scratch);
             }
         });
     Ok(FrameErrors { sums, counts })

@@ -22,7 +22,7 @@
 
 use rayon::prelude::*;
 
-use super::poses::{distance, joint_distance, Frame, PosePair};
+use super::poses::{distance, frame_distances, wide, Frame, PosePair};
 use crate::element::Real;
 use crate::error::{CoreError, CoreResult};
 
@@ -83,7 +83,7 @@ pub struct PckCounts {
     pub joints: usize,
     /// `[T, J]`: joints within threshold `t` (cumulative over thresholds).
     pub correct: Vec<u64>,
-    /// `[J]`: joints that count (the denominators).
+    /// `[J]`: joints that count (the denominators); filled by the final reduction.
     pub scored: Vec<u64>,
     pub scored_frames: u64,
     /// Frames with visible joints whose normaliser is zero, undefined or not finite.
@@ -127,9 +127,15 @@ impl PckCounts {
         self
     }
 
-    /// Turns the first-passed-threshold histogram into cumulative counts.
+    /// Turns the first-passed-threshold histogram (one extra row: passed
+    /// none) into cumulative counts, and its column sums into `scored`.
     fn cumulate(mut self) -> Self {
         let j = self.joints;
+        for t in 0..=self.thresholds {
+            for k in 0..j {
+                self.scored[k] += self.correct[t * j + k];
+            }
+        }
         for t in 1..self.thresholds {
             for k in 0..j {
                 self.correct[t * j + k] += self.correct[(t - 1) * j + k];
@@ -264,6 +270,51 @@ fn first_passed(thresholds: &[f64], passes: impl Fn(f64) -> bool) -> usize {
     }
 }
 
+/// Scores the visible joints of one scoreable frame whose normaliser is `n`
+/// (`scaled` holds `t * n` for the canonical rule; `squares` and `distances`
+/// are scratch of `J * D` and `J` values).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn score_joints<T: Real, const D: usize>(
+    f: &Frame<'_, T>,
+    n: f64,
+    thresholds: &[f64],
+    scaled: &[f64],
+    convention: Convention,
+    squares: &mut [f64],
+    distances: &mut [f64],
+    out: &mut PckCounts,
+) {
+    let j = out.joints;
+    if convention == Convention::Mmpose {
+        let joints = f.pred.chunks_exact(D).zip(f.gt.chunks_exact(D));
+        for (k, (p, g)) in joints.enumerate().filter(|&(k, _)| f.is_visible(k)) {
+            let mut s = 0.0;
+            for c in 0..D {
+                let e = (wide(p[c]) - wide(g[c])) / n;
+                s += e * e;
+            }
+            let d = s.sqrt();
+            let first = first_passed(thresholds, |t| d < t);
+            out.correct[first * j + k] += 1;
+        }
+        return;
+    }
+    frame_distances::<T, D>(f.pred, f.gt, squares, distances);
+    for (k, &d) in distances.iter().enumerate() {
+        if !f.is_visible(k) {
+            continue;
+        }
+        let first = if convention == Convention::Canonical {
+            first_passed(scaled, |tn| d <= tn)
+        } else {
+            let r = d / n;
+            first_passed(thresholds, |t| r <= t)
+        };
+        out.correct[first * j + k] += 1;
+    }
+}
+
 fn count_task<T: Real>(
     poses: &PosePair<'_, T>,
     thresholds: &[f64],
@@ -274,6 +325,8 @@ fn count_task<T: Real>(
     let nt = thresholds.len();
     let mut out = PckCounts::zeros(nt, j);
     let mut scaled = vec![0.0; nt];
+    let mut squares = vec![0.0; j * poses.dims];
+    let mut distances = vec![0.0; j];
     for i in 0..poses.frames {
         let mut f = poses.frame(i);
         if !convention.masked() {
@@ -303,7 +356,6 @@ fn count_task<T: Real>(
             // its joints count, none of them correct.
             if convention == Convention::Metafi {
                 for k in 0..j {
-                    out.scored[k] += 1;
                     out.correct[nt * j + k] += 1;
                 }
             }
@@ -318,29 +370,29 @@ fn count_task<T: Real>(
                 *s = t * n;
             }
         }
-        for k in (0..j).filter(|&k| f.is_visible(k)) {
-            let first = match convention {
-                Convention::Canonical => {
-                    let d = joint_distance(&f, k);
-                    first_passed(&scaled, |tn| d <= tn)
-                }
-                Convention::Mmpose => {
-                    let (p, g) = (f.pred_at(k), f.gt_at(k));
-                    let mut s = 0.0;
-                    for c in 0..f.dims {
-                        let e = (p[c] - g[c]) / n;
-                        s += e * e;
-                    }
-                    let d = s.sqrt();
-                    first_passed(thresholds, |t| d < t)
-                }
-                Convention::Metafi | Convention::Wiflow => {
-                    let r = joint_distance(&f, k) / n;
-                    first_passed(thresholds, |t| r <= t)
-                }
-            };
-            out.scored[k] += 1;
-            out.correct[first * j + k] += 1;
+        let scaled = &scaled[..];
+        if f.dims == 3 {
+            score_joints::<T, 3>(
+                &f,
+                n,
+                thresholds,
+                scaled,
+                convention,
+                &mut squares,
+                &mut distances,
+                &mut out,
+            );
+        } else {
+            score_joints::<T, 2>(
+                &f,
+                n,
+                thresholds,
+                scaled,
+                convention,
+                &mut squares,
+                &mut distances,
+                &mut out,
+            );
         }
     }
     out
