@@ -93,3 +93,14 @@ def test_oks_on_paper() -> None:
         M.oks(pred, gt, visible=None, area=[1.0, 2.0], sigmas=sigmas)
     with pytest.raises(ArgumentError, match="sigmas"):
         M.oks(pred, gt, visible=None, area=1.0, sigmas="h36m17")
+
+
+def test_non_finite_input_gives_nan_not_a_crash() -> None:
+    gt = np.random.default_rng(2).standard_normal((3, 17, 3))
+    pred = gt.copy()
+    pred[1, 5, 0] = np.nan
+    per_frame = M.mpjpe_per_frame(pred, gt, align="procrustes")
+    assert per_frame[0] < 1e-12 and np.isnan(per_frame[1]) and per_frame[2] < 1e-12
+    assert math.isnan(M.mpjpe(pred, gt))
+    r = M.pck(pred, gt, thresholds=(50,))
+    assert r.correct_joints.sum() == 3 * 17 - 1  # the NaN joint is never correct

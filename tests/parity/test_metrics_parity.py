@@ -31,7 +31,12 @@ REAL = st.floats(-3, 3, allow_nan=False, allow_infinity=False, width=32)
 
 
 @st.composite
-def pose_batch(draw: st.DrawFn, skeletons: tuple[str, ...] = ("h36m17", "coco17", "tiny3"), masks: bool = True):
+def pose_batch(
+    draw: st.DrawFn,
+    skeletons: tuple[str, ...] = ("h36m17", "coco17", "tiny3"),
+    masks: bool = True,
+    non_finite: bool = True,
+):
     skel = SKELETONS[draw(st.sampled_from(skeletons))]
     n = draw(st.integers(0, 6))
     d = draw(st.sampled_from([2, 3]))
@@ -41,6 +46,12 @@ def pose_batch(draw: st.DrawFn, skeletons: tuple[str, ...] = ("h36m17", "coco17"
     gt = draw(hnp.arrays(dtype, shape, elements=elements))
     noise = draw(hnp.arrays(dtype, shape, elements=elements))
     pred = (gt + draw(st.sampled_from([0.0, 0.25, 1.0])) * noise).astype(dtype)
+    if non_finite and n > 0 and draw(st.integers(0, 4)) == 0:
+        # a few NaN / inf coordinates in either array
+        for _ in range(draw(st.integers(1, 3))):
+            target = draw(st.sampled_from([pred, gt]))
+            index = (draw(st.integers(0, n - 1)), draw(st.integers(0, skel.num_joints - 1)), draw(st.integers(0, d - 1)))
+            target[index] = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
     visible = None
     if masks and draw(st.booleans()):
         visible = draw(hnp.arrays(np.bool_, shape[:2]))
@@ -52,7 +63,8 @@ STATS = ("scored_frames", "unscoreable_frames", "unscoreable_joints", "empty_fra
 
 def _check_pck(skel: Skeleton, pred, gt, visible, norm, convention, thresholds) -> None:
     ours = M.pck(pred, gt, visible=visible, thresholds=thresholds, norm=norm, skeleton=skel, convention=convention)
-    ref = reference_pck(pred, gt, visible, list(thresholds), norm, skel, convention)
+    with np.errstate(all="ignore"):  # inf - inf in the reference is the NaN it should be
+        ref = reference_pck(pred, gt, visible, list(thresholds), norm, skel, convention)
     np.testing.assert_array_equal(ours.scored_joints, ref["scored"])
     np.testing.assert_array_equal(ours.correct_joints, ref["correct"])
     np.testing.assert_allclose(ours.per_joint, ref["per_joint"], rtol=1e-12, equal_nan=True)
@@ -82,7 +94,7 @@ def test_fixed_pair_pck_matches_reference(batch, convention, thresholds) -> None
     _check_pck(skel, pred, gt, None, "torso", convention, thresholds)
 
 
-@given(pose_batch(), st.sampled_from(["none", "root", "scale", "procrustes"]))
+@given(pose_batch(non_finite=False), st.sampled_from(["none", "root", "scale", "procrustes"]))
 def test_mpjpe_frames_match_reference(batch, align) -> None:
     skel, pred, gt, visible = batch
     root = M.root_joints(skel)
@@ -91,6 +103,21 @@ def test_mpjpe_frames_match_reference(batch, align) -> None:
     with np.errstate(invalid="ignore", divide="ignore"):
         expected = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
     np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-9, equal_nan=True)
+    _check_pooled(pred, gt, visible, align, root, sums, counts)
+
+
+@given(pose_batch(), st.sampled_from(["none", "root", "scale"]))
+def test_mpjpe_propagates_non_finite_like_the_reference(batch, align) -> None:
+    skel, pred, gt, visible = batch
+    root = M.root_joints(skel)
+    ours = M.mpjpe_per_frame(pred, gt, visible=visible, align=align, root=root)
+    with np.errstate(all="ignore"):
+        sums, counts = reference_mpjpe_frames(pred, gt, visible, align, list(root))
+        expected = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-9, equal_nan=True)
+
+
+def _check_pooled(pred, gt, visible, align, root, sums, counts) -> None:
     pooled = M.mpjpe(pred, gt, visible=visible, align=align, root=root)
     if counts.sum() == 0:
         assert np.isnan(pooled)

@@ -17,7 +17,7 @@ use super::svd::{det, svd, Mat3};
 
 /// Aligns `pred` (rows of `dims` coordinates) onto `gt` in place.
 ///
-/// Degenerate sets, where either has all its points in one place, align to
+/// Non-finite input aligns to NaN. Degenerate sets, where either has all its points in one place, align to
 /// the ground-truth centroid (the best any similarity can do when the
 /// prediction collapses, and an exact fit when the ground truth does).
 pub fn align_similarity(pred: &mut [[f64; 3]], gt: &[[f64; 3]], dims: usize) {
@@ -45,6 +45,13 @@ pub fn align_similarity(pred: &mut [[f64; 3]], gt: &[[f64; 3]], dims: usize) {
         }
     }
     let (norm_x, norm_y) = (ss_x.sqrt(), ss_y.sqrt());
+    if !(norm_x.is_finite() && norm_y.is_finite()) {
+        // a NaN or infinite coordinate: no fit exists, and the error must say so
+        for p in pred.iter_mut() {
+            *p = [f64::NAN; 3];
+        }
+        return;
+    }
     if !(norm_x > 0.0 && norm_y > 0.0) {
         for p in pred.iter_mut() {
             *p = mu_x;
