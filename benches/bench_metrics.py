@@ -23,7 +23,12 @@ import csipose
 import csipose.metrics as M
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.parity.reference_metrics import batched_pa_mpjpe  # noqa: E402
+from csipose.skeletons import H36M17  # noqa: E402
+from tests.parity.reference_metrics import (  # noqa: E402
+    batched_pa_mpjpe,
+    reference_mpjpe_frames,
+    reference_pck,
+)
 
 THRESHOLDS = (10, 20, 30, 40, 50)
 TORSO = (14, 4)
@@ -98,6 +103,24 @@ def main() -> None:
         print(
             f"{name:<20} {frames:>10,} {w_ours * 1e3:>8.1f}ms {w_peer * 1e3:>8.1f}ms {w_peer / w_ours:>6.1f}x"
             f" {c_ours * 1e3:>10.1f}ms {c_peer * 1e3:>8.1f}ms {c_peer / c_ours:>5.1f}x"
+        )
+    # the plainly written per-frame reference of the parity tests, on a slice
+    m = min(n, 20_000)
+    print(f"\nvs the per-frame numpy reference of the parity tests ({m:,} poses, per-pose ratio):")
+    plain = [
+        (
+            "PCK@10..50 (torso)",
+            lambda: reference_pck(pred[:m], gt[:m], None, list(THRESHOLDS), "torso", H36M17, "canonical"),
+            rows[0],
+        ),
+        ("PA-MPJPE", lambda: reference_mpjpe_frames(pred[:m], gt[:m], None, "procrustes", [0]), rows[2]),
+    ]
+    for name, ref, (_, ours, _, frames) in plain:
+        w_ref, _ = best_time(ref, 1)
+        w_ours, _ = best_time(ours, repeats)
+        print(
+            f"{name:<20} reference {w_ref / m * 1e6:8.2f} us/pose  csipose {w_ours / frames * 1e6:6.3f} us/pose"
+            f"  {w_ref / m / (w_ours / frames):7.0f}x"
         )
     w_eval, _ = best_time(lambda: M.evaluate(pred, gt), repeats)
     print(f"evaluate (PCK@10..50 + 51-point curve + 3 MPJPEs): {w_eval * 1e3:.1f}ms, {n / w_eval / 1e6:.2f}M poses/s")
