@@ -50,7 +50,8 @@ def pose_batch(
         # a few NaN / inf coordinates in either array
         for _ in range(draw(st.integers(1, 3))):
             target = draw(st.sampled_from([pred, gt]))
-            index = (draw(st.integers(0, n - 1)), draw(st.integers(0, skel.num_joints - 1)), draw(st.integers(0, d - 1)))
+            frame, joint = draw(st.integers(0, n - 1)), draw(st.integers(0, skel.num_joints - 1))
+            index = (frame, joint, draw(st.integers(0, d - 1)))
             target[index] = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
     visible = None
     if masks and draw(st.booleans()):
@@ -155,7 +156,8 @@ def test_oks_matches_reference(batch, area) -> None:
     skel, pred, gt, visible = batch
     areas = np.full(len(gt), area)
     ours = M.oks(pred, gt, visible=visible, area=areas, sigmas=skel.sigmas)
-    np.testing.assert_allclose(ours, reference_oks(pred, gt, visible, areas, np.asarray(skel.sigmas)), rtol=1e-12, equal_nan=True)
+    expected = reference_oks(pred, gt, visible, areas, np.asarray(skel.sigmas))
+    np.testing.assert_allclose(ours, expected, rtol=1e-12, equal_nan=True)
 
 
 @pytest.mark.parametrize("seed", range(5))

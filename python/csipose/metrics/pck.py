@@ -193,7 +193,8 @@ def resolve_spec(norm: Any, skel: Skeleton, convention: str) -> PckSpec:
         label = "torso"
         norm_text = f"torso |gt[{_joint(skel, ta)}]-gt[{_joint(skel, tb)}]|"
         if canonical:
-            norm_text += f" (hip width |gt[{_joint(skel, ha)}]-gt[{_joint(skel, hb)}]| when a torso joint is not visible)"
+            hips = f"|gt[{_joint(skel, ha)}]-gt[{_joint(skel, hb)}]|"
+            norm_text += f" (hip width {hips} when a torso joint is not visible)"
         request = ("pair", skel.torso, skel.hips if canonical else None, 1.0)
     elif norm == "head":
         if skel.head is None:
