@@ -201,3 +201,24 @@ def test_results_do_not_depend_on_the_thread_count(threads: int) -> None:
     finally:
         csipose.set_num_threads(before)
     assert one == many
+
+
+@given(
+    st.integers(0, 4),
+    st.integers(1, 24),
+    st.sampled_from([2, 3]),
+    st.sampled_from([np.float32, np.float64]),
+    st.sampled_from(["none", "root", "scale", "procrustes"]),
+    st.booleans(),
+    st.integers(0, 2**32 - 1),
+)
+def test_mpjpe_any_joint_count(n, j, d, dtype, align, masked, seed) -> None:
+    rng = np.random.default_rng(seed)
+    gt = rng.standard_normal((n, j, d)).astype(dtype)
+    pred = (gt + rng.standard_normal((n, j, d))).astype(dtype)
+    visible = rng.random((n, j)) < 0.7 if masked else None
+    ours = M.mpjpe_per_frame(pred, gt, visible=visible, align=align, root=0)
+    sums, counts = reference_mpjpe_frames(pred, gt, visible, align, [0])
+    expected = np.full(n, np.nan)
+    np.divide(sums, counts, out=expected, where=counts > 0)
+    np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-9, equal_nan=True)
