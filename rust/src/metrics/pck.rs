@@ -301,6 +301,22 @@ fn score_joints<T: Real, const D: usize>(
         return;
     }
     frame_distances::<T, D>(f.pred, f.gt, squares, distances);
+    if convention == Convention::Canonical && scaled.len() <= 16 {
+        // threshold-major: each pass over the joints is a vectorisable compare-and-count
+        let firsts = &mut squares[..distances.len()];
+        firsts.fill(0.0);
+        for &tn in scaled {
+            for (first, &d) in firsts.iter_mut().zip(distances.iter()) {
+                *first += if d <= tn { 0.0 } else { 1.0 };
+            }
+        }
+        for (k, &first) in firsts.iter().enumerate() {
+            if f.is_visible(k) {
+                out.correct[first as usize * j + k] += 1;
+            }
+        }
+        return;
+    }
     for (k, &d) in distances.iter().enumerate() {
         if !f.is_visible(k) {
             continue;
