@@ -118,6 +118,9 @@ fn direct_sum<T: Real>(
 fn direct_sum_raw<T: Real, const D: usize>(f: &Frame<'_, T>, scratch: &mut Scratch) -> (f64, u32) {
     let dist = &mut scratch.distances;
     frame_distances::<T, D>(f.pred, f.gt, &mut scratch.squares, dist);
+    if f.visible.is_none() {
+        return (dist.iter().fold(0.0, |s, d| s + d), dist.len() as u32);
+    }
     let (mut sum, mut count) = (0.0, 0u32);
     for (k, d) in dist.iter().enumerate() {
         if f.is_visible(k) {

@@ -348,7 +348,10 @@ fn count_task<T: Real>(
         if !convention.masked() {
             f.visible = None;
         }
-        let n_visible = (0..j).filter(|&k| f.is_visible(k)).count() as u64;
+        let n_visible = match f.visible {
+            None => j as u64,
+            Some(v) => v.iter().filter(|&&b| b).count() as u64,
+        };
         if n_visible == 0 {
             out.empty_frames += 1;
             continue;
