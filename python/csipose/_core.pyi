@@ -9,6 +9,9 @@ __all__ = [
     "__version__",
     "Resampler",
     "get_num_threads",
+    "mpjpe_frames",
+    "oks",
+    "pck_counts",
     "sanitize_phase",
     "select_subcarriers_by_variance",
     "set_num_threads",
@@ -51,3 +54,29 @@ def unwrap_phase(phase: npt.NDArray[np.floating], axis: int = ...) -> npt.NDArra
 def sanitize_phase(
     phase: npt.NDArray[np.floating], tones: list[float], axis: int = ...
 ) -> npt.NDArray[np.floating]: ...
+
+def pck_counts(
+    pred: npt.NDArray[np.floating],
+    gt: npt.NDArray[np.floating],
+    visible: npt.NDArray[np.bool_] | None,
+    thresholds: list[float],
+    convention: str,
+    norm: str,
+    pair: tuple[int, int] | None = None,
+    fallback: tuple[int, int] | None = None,
+    scale: float = 1.0,
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint64]]: ...
+def mpjpe_frames(
+    pred: npt.NDArray[np.floating],
+    gt: npt.NDArray[np.floating],
+    visible: npt.NDArray[np.bool_] | None,
+    align: str,
+    root: list[int],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]: ...
+def oks(
+    pred: npt.NDArray[np.floating],
+    gt: npt.NDArray[np.floating],
+    visible: npt.NDArray[np.bool_] | None,
+    area: npt.NDArray[np.float64],
+    sigmas: list[float],
+) -> npt.NDArray[np.float64]: ...
