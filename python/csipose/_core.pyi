@@ -9,6 +9,11 @@ __all__ = [
     "__version__",
     "Resampler",
     "get_num_threads",
+    "joint_distance_cost_matrix",
+    "match_persons",
+    "match_persons_batch",
+    "match_persons_padded",
+    "oks_cost_matrix",
     "sanitize_phase",
     "select_subcarriers_by_variance",
     "set_num_threads",
@@ -51,3 +56,32 @@ def unwrap_phase(phase: npt.NDArray[np.floating], axis: int = ...) -> npt.NDArra
 def sanitize_phase(
     phase: npt.NDArray[np.floating], tones: list[float], axis: int = ...
 ) -> npt.NDArray[np.floating]: ...
+
+_Batch = tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+]
+
+def match_persons(
+    cost: npt.NDArray[np.floating], max_cost: float | None = None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], float, npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+def match_persons_batch(costs: list[npt.NDArray[np.floating]], max_cost: float | None = None) -> _Batch: ...
+def match_persons_padded(
+    costs: npt.NDArray[np.floating], sizes: npt.NDArray[np.int64], max_cost: float | None = None
+) -> _Batch: ...
+def oks_cost_matrix(
+    pred: npt.NDArray[np.float64],
+    gt: npt.NDArray[np.float64],
+    visible: npt.NDArray[np.bool_],
+    areas: npt.NDArray[np.float64],
+    sigmas: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]: ...
+def joint_distance_cost_matrix(
+    pred: npt.NDArray[np.float64], gt: npt.NDArray[np.float64], visible: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.float64]: ...

@@ -6,6 +6,7 @@
 pub mod element;
 pub mod error;
 pub mod layout;
+pub mod matching;
 pub mod memory;
 pub mod parallel;
 pub mod subcarrier;
@@ -20,5 +21,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(py::get_num_threads, m)?)?;
     py::subcarrier::register(m)?;
+    py::matching::register(m)?;
     Ok(())
 }

@@ -1,0 +1,632 @@
+//! Min-cost person matching with a dual certificate of optimality.
+//!
+//! The solver is a shortest-augmenting-path method of the Jonker-Volgenant
+//! family in the form Crouse (2016) gives for rectangular matrices (the one
+//! `scipy.optimize.linear_sum_assignment` uses): rows are added one at a time
+//! and each is joined to the matching along a shortest path in reduced costs
+//! `c_ij - u_i - v_j`, found with Dijkstra, after which the potentials are
+//! shifted so the matching stays tight.
+//!
+//! `+inf` marks a forbidden pair. When the allowed pairs cannot match every
+//! row of the smaller side, the result is the maximum-cardinality matching of
+//! least total cost among all maximum-cardinality matchings. That case uses
+//! successive shortest paths from *all* free rows at once (a min-cost flow from
+//! a super-source), so that a row added early can still give way to a cheaper
+//! one added later.
+//!
+//! Both paths leave potentials `u` (rows) and `v` (columns) that certify
+//! optimality by LP duality:
+//! - `c_ij - u_i - v_j >= 0` for every allowed pair,
+//! - `c_ij - u_i - v_j == 0` for every matched pair,
+//! - every unmatched row carries the largest row potential and every unmatched
+//!   column the largest column potential.
+//!
+//! For any other matching `M'` of the same size `k`, summing the first line over
+//! `M'` and using the last gives `cost(M') >= cost(M)`.
+
+use rayon::prelude::*;
+
+use crate::error::{CoreError, CoreResult};
+
+const FREE: usize = usize::MAX;
+
+/// An optimal matching of one cost matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assignment {
+    /// Matched row indices, ascending.
+    pub rows: Vec<usize>,
+    /// The column matched to each of `rows`.
+    pub cols: Vec<usize>,
+    /// Sum of the costs of the matched pairs.
+    pub total: f64,
+    /// Row potentials (`n`).
+    pub u: Vec<f64>,
+    /// Column potentials (`m`).
+    pub v: Vec<f64>,
+}
+
+/// A cost value that can be read as `f64`.
+pub trait Cost: Copy + Send + Sync {
+    fn to_f64(self) -> f64;
+}
+
+impl Cost for f32 {
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Cost for f64 {
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+/// Builds the working matrix (`+inf` = forbidden), transposed so that it has
+/// no more rows than columns. Returns it with its row count.
+fn working_matrix<T: Cost>(
+    cost: &[T],
+    n: usize,
+    m: usize,
+    max_cost: Option<f64>,
+    arg: &str,
+) -> CoreResult<(Vec<f64>, bool)> {
+    let gate = max_cost.unwrap_or(f64::INFINITY);
+    let transpose = n > m;
+    let mut w = vec![0.0; n * m];
+    for i in 0..n {
+        for j in 0..m {
+            let c = cost[i * m + j].to_f64();
+            if c.is_nan() || c == f64::NEG_INFINITY {
+                return Err(CoreError::non_finite(
+                    arg,
+                    format!(
+                        "found {} at index ({i}, {j}); costs must be finite or +inf (forbidden)",
+                        if c.is_nan() { "NaN" } else { "-inf" }
+                    ),
+                ));
+            }
+            let c = if c > gate { f64::INFINITY } else { c };
+            if transpose {
+                w[j * n + i] = c;
+            } else {
+                w[i * m + j] = c;
+            }
+        }
+    }
+    Ok((w, transpose))
+}
+
+/// Scratch space of one shortest-path search.
+struct Search {
+    shortest: Vec<f64>,
+    path: Vec<usize>,
+    remaining: Vec<usize>,
+    scanned_cols: Vec<usize>,
+    visited_rows: Vec<(usize, f64)>,
+}
+
+impl Search {
+    fn new(m: usize) -> Self {
+        Search {
+            shortest: vec![f64::INFINITY; m],
+            path: vec![FREE; m],
+            remaining: Vec::with_capacity(m),
+            scanned_cols: Vec::with_capacity(m),
+            visited_rows: Vec::new(),
+        }
+    }
+
+    fn reset(&mut self, m: usize) {
+        self.shortest.fill(f64::INFINITY);
+        self.remaining.clear();
+        self.remaining.extend((0..m).rev());
+        self.scanned_cols.clear();
+        self.visited_rows.clear();
+    }
+
+    /// Relaxes the edges of row `i`, reached at distance `base`.
+    #[inline]
+    fn scan_row(&mut self, row: &[f64], i: usize, base: f64, ui: f64, v: &[f64]) {
+        for &j in &self.remaining {
+            let r = base + row[j] - ui - v[j];
+            if r < self.shortest[j] {
+                self.path[j] = i;
+                self.shortest[j] = r;
+            }
+        }
+    }
+
+    /// Removes and returns the unscanned column nearest the sources, preferring
+    /// a free one on ties; `None` when none is reachable.
+    #[inline]
+    fn pop_nearest(&mut self, row4col: &[usize]) -> Option<(usize, f64)> {
+        let mut lowest = f64::INFINITY;
+        let mut index = FREE;
+        for (it, &j) in self.remaining.iter().enumerate() {
+            let d = self.shortest[j];
+            if d < lowest || (d == lowest && index != FREE && row4col[j] == FREE) {
+                lowest = d;
+                index = it;
+            }
+        }
+        if index == FREE {
+            return None;
+        }
+        let j = self.remaining.swap_remove(index);
+        self.scanned_cols.push(j);
+        Some((j, lowest))
+    }
+
+    /// Flips the matching along the path ending at free column `sink`.
+    fn augment(&self, sink: usize, col4row: &mut [usize], row4col: &mut [usize]) {
+        let mut j = sink;
+        loop {
+            let i = self.path[j];
+            row4col[j] = i;
+            let previous = std::mem::replace(&mut col4row[i], j);
+            if previous == FREE {
+                break;
+            }
+            j = previous;
+        }
+    }
+
+    /// Potential update after a search that reached a free column at `dist`.
+    fn update_potentials(&self, dist: f64, u: &mut [f64], v: &mut [f64]) {
+        for &(i, d) in &self.visited_rows {
+            u[i] += dist - d;
+        }
+        for &j in &self.scanned_cols {
+            v[j] -= dist - self.shortest[j];
+        }
+    }
+}
+
+/// Crouse's row-by-row shortest augmenting paths on `w` (`n <= m`).
+/// Returns false as soon as a row cannot be matched.
+fn match_all_rows(
+    w: &[f64],
+    n: usize,
+    m: usize,
+    u: &mut [f64],
+    v: &mut [f64],
+    col4row: &mut [usize],
+    row4col: &mut [usize],
+) -> bool {
+    let mut s = Search::new(m);
+    for current in 0..n {
+        s.reset(m);
+        let mut i = current;
+        let mut dist = 0.0;
+        let sink = loop {
+            s.visited_rows.push((i, dist));
+            s.scan_row(&w[i * m..(i + 1) * m], i, dist, u[i], v);
+            let Some((j, d)) = s.pop_nearest(row4col) else {
+                return false;
+            };
+            dist = d;
+            if row4col[j] == FREE {
+                break j;
+            }
+            i = row4col[j];
+        };
+        s.update_potentials(dist, u, v);
+        s.augment(sink, col4row, row4col);
+    }
+    true
+}
+
+/// Successive shortest paths from all free rows at once on `w` (`n <= m`,
+/// every allowed cost >= 0, `u = v = 0` on entry): the maximum-cardinality
+/// matching of least cost.
+fn match_max_cardinality(
+    w: &[f64],
+    n: usize,
+    m: usize,
+    u: &mut [f64],
+    v: &mut [f64],
+    col4row: &mut [usize],
+    row4col: &mut [usize],
+) {
+    let mut s = Search::new(m);
+    loop {
+        s.reset(m);
+        for i in (0..n).filter(|&i| col4row[i] == FREE) {
+            s.visited_rows.push((i, 0.0));
+            s.scan_row(&w[i * m..(i + 1) * m], i, 0.0, u[i], v);
+        }
+        if s.visited_rows.is_empty() {
+            return;
+        }
+        let (sink, dist) = loop {
+            let Some((j, d)) = s.pop_nearest(row4col) else {
+                return;
+            };
+            if row4col[j] == FREE {
+                break (j, d);
+            }
+            let i = row4col[j];
+            s.visited_rows.push((i, d));
+            s.scan_row(&w[i * m..(i + 1) * m], i, d, u[i], v);
+        };
+        s.update_potentials(dist, u, v);
+        s.augment(sink, col4row, row4col);
+    }
+}
+
+/// Optimal matching of the row-major `n x m` matrix `cost`.
+///
+/// `+inf` forbids a pair; `max_cost` forbids every pair that costs more.
+/// NaN or `-inf` is an error naming `arg`.
+pub fn solve<T: Cost>(
+    cost: &[T],
+    n: usize,
+    m: usize,
+    max_cost: Option<f64>,
+    arg: &str,
+) -> CoreResult<Assignment> {
+    debug_assert_eq!(cost.len(), n * m);
+    let (mut w, transpose) = working_matrix(cost, n, m, max_cost, arg)?;
+    let (r, c) = if transpose { (m, n) } else { (n, m) };
+    let mut u = vec![0.0; r];
+    let mut v = vec![0.0; c];
+    let mut col4row = vec![FREE; r];
+    let mut row4col = vec![FREE; c];
+    if !match_all_rows(&w, r, c, &mut u, &mut v, &mut col4row, &mut row4col) {
+        // Start again on costs shifted to be >= 0, where zero potentials are feasible.
+        let shift = w
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .fold(f64::INFINITY, f64::min);
+        let shift = if shift.is_finite() { shift } else { 0.0 };
+        w.iter_mut().for_each(|x| *x -= shift);
+        u.fill(0.0);
+        v.fill(0.0);
+        col4row.fill(FREE);
+        row4col.fill(FREE);
+        match_max_cardinality(&w, r, c, &mut u, &mut v, &mut col4row, &mut row4col);
+        w.iter_mut().for_each(|x| *x += shift);
+        u.iter_mut().for_each(|x| *x += shift);
+    }
+    let (rows, cols, u, v) = if transpose {
+        let pairs: Vec<(usize, usize)> = row4col
+            .iter()
+            .enumerate()
+            .filter(|&(_, &i)| i != FREE)
+            .map(|(j, &i)| (j, i))
+            .collect();
+        let (rows, cols): (Vec<usize>, Vec<usize>) = pairs.into_iter().unzip();
+        (rows, cols, v, u)
+    } else {
+        let pairs: Vec<(usize, usize)> = col4row
+            .iter()
+            .enumerate()
+            .filter(|&(_, &j)| j != FREE)
+            .map(|(i, &j)| (i, j))
+            .collect();
+        let (rows, cols): (Vec<usize>, Vec<usize>) = pairs.into_iter().unzip();
+        (rows, cols, u, v)
+    };
+    let total = rows
+        .iter()
+        .zip(&cols)
+        .map(|(&i, &j): (&usize, &usize)| cost[i * m + j].to_f64())
+        .fold(0.0, |a, b| a + b);
+    Ok(Assignment {
+        rows,
+        cols,
+        total,
+        u,
+        v,
+    })
+}
+
+/// One frame of a batch: where its `n x m` matrix starts in the flat buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame {
+    pub offset: usize,
+    pub n: usize,
+    pub m: usize,
+}
+
+/// Solves every frame (in parallel); errors name `costs[k]` of the first bad frame.
+pub fn solve_batch<T: Cost>(
+    data: &[T],
+    frames: &[Frame],
+    max_cost: Option<f64>,
+) -> CoreResult<Vec<Assignment>> {
+    frames
+        .par_iter()
+        .with_min_len(64)
+        .enumerate()
+        .map(|(k, f)| {
+            solve(
+                &data[f.offset..f.offset + f.n * f.m],
+                f.n,
+                f.m,
+                max_cost,
+                &format!("costs[{k}]"),
+            )
+        })
+        .collect()
+}
+
+/// `numpy.spacing(1.0)`, the guard COCO adds to every area.
+pub const AREA_EPS: f64 = f64::EPSILON;
+
+/// Checks that the first `dims` coordinates of every joint that counts are finite.
+fn check_finite(x: &[f64], d: usize, counts: impl Fn(usize) -> bool, arg: &str) -> CoreResult<()> {
+    for (k, joint) in x.chunks_exact(d).enumerate() {
+        if counts(k) {
+            if let Some(c) = joint.iter().position(|v| !v.is_finite()) {
+                return Err(CoreError::non_finite(
+                    arg,
+                    format!("found a non-finite coordinate at flat joint {k}, coordinate {c}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Poses for a cost matrix: `pred` `[P, J, d]` and `gt` `[G, J, d]`, row-major,
+/// with `visible` `[G, J]` marking the GT joints that count.
+pub struct PosePair<'a> {
+    pub pred: &'a [f64],
+    pub gt: &'a [f64],
+    pub visible: &'a [bool],
+    pub n_pred: usize,
+    pub n_gt: usize,
+    pub joints: usize,
+    pub dims: usize,
+}
+
+impl PosePair<'_> {
+    fn check(&self) -> CoreResult<()> {
+        check_finite(self.pred, self.dims, |_| true, "pred")?;
+        check_finite(self.gt, self.dims, |k| self.visible[k], "gt")
+    }
+
+    /// Fills the `[P, G]` matrix with `f(pred_pose, gt_pose, gt_visible)`.
+    fn matrix(&self, f: impl Fn(&[f64], &[f64], &[bool], usize) -> f64 + Sync) -> Vec<f64> {
+        let stride = self.joints * self.dims;
+        let mut out = vec![0.0; self.n_pred * self.n_gt];
+        out.par_chunks_mut(self.n_gt.max(1))
+            .take(self.n_pred)
+            .enumerate()
+            .for_each(|(p, row)| {
+                let pose = &self.pred[p * stride..(p + 1) * stride];
+                for (g, cell) in row.iter_mut().enumerate() {
+                    let target = &self.gt[g * stride..(g + 1) * stride];
+                    let vis = &self.visible[g * self.joints..(g + 1) * self.joints];
+                    *cell = f(pose, target, vis, g);
+                }
+            });
+        out
+    }
+}
+
+/// `1 - OKS` for every (prediction, GT) pair, COCO's definition: per joint
+/// `exp(-d^2 / (2 (area + eps) (2 sigma)^2))`, averaged over GT-visible joints,
+/// on the first two coordinates. A GT without visible joints gives `+inf`.
+pub fn oks_cost(poses: &PosePair, areas: &[f64], sigmas: &[f64]) -> CoreResult<Vec<f64>> {
+    poses.check()?;
+    if let Some(g) = areas.iter().position(|a| !(a.is_finite() && *a >= 0.0)) {
+        return Err(CoreError::argument(
+            "areas",
+            format!("expected finite areas >= 0, got {} at index {g}", areas[g]),
+        ));
+    }
+    let vars: Vec<f64> = sigmas.iter().map(|s| (2.0 * s) * (2.0 * s)).collect();
+    let d = poses.dims;
+    Ok(poses.matrix(|pose, target, vis, g| {
+        match oks_terms(pose, target, vis, d, &vars, areas[g]) {
+            None => f64::INFINITY,
+            Some(oks) => 1.0 - oks,
+        }
+    }))
+}
+
+/// COCO's OKS of one pose pair over the joints where `vis` is true (`None`
+/// when there are none); `vars[k] = (2 sigma_k)^2`, coordinates `d` apart.
+pub fn oks_terms(
+    pose: &[f64],
+    target: &[f64],
+    vis: &[bool],
+    d: usize,
+    vars: &[f64],
+    area: f64,
+) -> Option<f64> {
+    let mut terms: Vec<f64> = Vec::with_capacity(vis.len());
+    for k in (0..vis.len()).filter(|&k| vis[k]) {
+        let dx = pose[k * d] - target[k * d];
+        let dy = pose[k * d + 1] - target[k * d + 1];
+        let e = (dx * dx + dy * dy) / vars[k] / (area + AREA_EPS) / 2.0;
+        terms.push((-e).exp());
+    }
+    if terms.is_empty() {
+        None
+    } else {
+        Some(numpy_sum(&terms) / terms.len() as f64)
+    }
+}
+
+/// Mean Euclidean distance over GT-visible joints; `+inf` without any.
+pub fn joint_distance_cost(poses: &PosePair) -> CoreResult<Vec<f64>> {
+    poses.check()?;
+    let d = poses.dims;
+    Ok(poses.matrix(|pose, target, vis, _| {
+        let mut sum = 0.0;
+        let mut count = 0usize;
+        for k in 0..vis.len() {
+            if vis[k] {
+                let sq: f64 = (0..d)
+                    .map(|c| (pose[k * d + c] - target[k * d + c]).powi(2))
+                    .sum();
+                sum += sq.sqrt();
+                count += 1;
+            }
+        }
+        if count == 0 {
+            f64::INFINITY
+        } else {
+            sum / count as f64
+        }
+    }))
+}
+
+/// Sums like `numpy.sum` does (blocks of up to 128 values, each with 8
+/// interleaved partial sums combined pairwise), so OKS values equal COCO's bit for bit.
+pub fn numpy_sum(x: &[f64]) -> f64 {
+    if x.len() < 8 {
+        return x.iter().fold(0.0, |a, b| a + b);
+    }
+    if x.len() > 128 {
+        let half = x.len() / 2;
+        let half = half - half % 8;
+        return numpy_sum(&x[..half]) + numpy_sum(&x[half..]);
+    }
+    let mut r = [0.0f64; 8];
+    r.copy_from_slice(&x[..8]);
+    let full = x.len() - x.len() % 8;
+    for chunk in x[8..full].chunks_exact(8) {
+        for (acc, v) in r.iter_mut().zip(chunk) {
+            *acc += v;
+        }
+    }
+    let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for v in &x[full..] {
+        res += v;
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INF: f64 = f64::INFINITY;
+
+    fn brute_force(c: &[f64], n: usize, m: usize) -> (usize, f64) {
+        // Best (largest size, then least cost) over all partial injections rows -> cols.
+        fn rec(c: &[f64], n: usize, m: usize, i: usize, used: &mut Vec<bool>) -> (usize, f64) {
+            if i == n {
+                return (0, 0.0);
+            }
+            let mut best = rec(c, n, m, i + 1, used);
+            for j in 0..m {
+                if !used[j] && c[i * m + j].is_finite() {
+                    used[j] = true;
+                    let (k, t) = rec(c, n, m, i + 1, used);
+                    used[j] = false;
+                    let cand = (k + 1, t + c[i * m + j]);
+                    if cand.0 > best.0 || (cand.0 == best.0 && cand.1 < best.1 - 1e-12) {
+                        best = cand;
+                    }
+                }
+            }
+            best
+        }
+        rec(c, n, m, 0, &mut vec![false; m])
+    }
+
+    fn check_certificate(c: &[f64], n: usize, m: usize, a: &Assignment) {
+        let mut row_matched = vec![false; n];
+        let mut col_matched = vec![false; m];
+        for (&i, &j) in a.rows.iter().zip(&a.cols) {
+            assert!((c[i * m + j] - a.u[i] - a.v[j]).abs() < 1e-9);
+            row_matched[i] = true;
+            col_matched[j] = true;
+        }
+        for i in 0..n {
+            for j in 0..m {
+                if c[i * m + j].is_finite() {
+                    assert!(c[i * m + j] - a.u[i] - a.v[j] >= -1e-9);
+                }
+            }
+        }
+        let umax = a.u.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let vmax = a.v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        for i in (0..n).filter(|&i| !row_matched[i]) {
+            assert!((a.u[i] - umax).abs() < 1e-9);
+        }
+        for j in (0..m).filter(|&j| !col_matched[j]) {
+            assert!((a.v[j] - vmax).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn matches_brute_force_on_small_matrices() {
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as f64 / (1u64 << 31) as f64
+        };
+        for n in 0..5 {
+            for m in 0..5 {
+                for _ in 0..30 {
+                    let c: Vec<f64> = (0..n * m)
+                        .map(|_| {
+                            let x = next();
+                            if x < 0.3 {
+                                INF
+                            } else {
+                                (next() * 10.0).round() - 3.0
+                            }
+                        })
+                        .collect();
+                    let a = solve(&c, n, m, None, "cost").unwrap();
+                    let (k, t) = brute_force(&c, n, m);
+                    assert_eq!(a.rows.len(), k, "{c:?}");
+                    assert!((a.total - t).abs() < 1e-9, "{c:?}: {} vs {t}", a.total);
+                    check_certificate(&c, n, m, &a);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn later_cheaper_row_displaces_earlier() {
+        // Rows 0 and 1 compete for column 0 only; row 2 is free to take column 1.
+        let c = [10.0, INF, INF, 1.0, INF, INF, INF, 5.0, 6.0];
+        let a = solve(&c, 3, 3, None, "cost").unwrap();
+        assert_eq!(a.rows, vec![1, 2]);
+        assert_eq!(a.cols, vec![0, 1]);
+        assert_eq!(a.total, 6.0);
+        check_certificate(&c, 3, 3, &a);
+    }
+
+    #[test]
+    fn gate_and_errors() {
+        let c = [1.0f32, 5.0, 5.0, 1.0];
+        let a = solve(&c, 2, 2, Some(0.5), "cost").unwrap();
+        assert!(a.rows.is_empty());
+        let err = solve(&[f64::NAN], 1, 1, None, "cost").unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("cost: found NaN at index (0, 0)"));
+        let batch = solve_batch(
+            &[1.0, 2.0, f64::NAN],
+            &[
+                Frame {
+                    offset: 0,
+                    n: 1,
+                    m: 2,
+                },
+                Frame {
+                    offset: 2,
+                    n: 1,
+                    m: 1,
+                },
+            ],
+            None,
+        );
+        assert!(batch.unwrap_err().to_string().starts_with("costs[1]"));
+    }
+}
