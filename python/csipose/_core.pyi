@@ -8,6 +8,7 @@ import numpy.typing as npt
 __all__ = [
     "__version__",
     "Resampler",
+    "coco_keypoint_eval",
     "get_num_threads",
     "joint_distance_cost_matrix",
     "match_persons",
@@ -85,3 +86,23 @@ def oks_cost_matrix(
 def joint_distance_cost_matrix(
     pred: npt.NDArray[np.float64], gt: npt.NDArray[np.float64], visible: npt.NDArray[np.bool_]
 ) -> npt.NDArray[np.float64]: ...
+def coco_keypoint_eval(
+    gt_keypoints: npt.NDArray[np.float64],
+    gt_areas: npt.NDArray[np.float64],
+    gt_bboxes: npt.NDArray[np.float64],
+    gt_ignore: npt.NDArray[np.bool_],
+    gt_iscrowd: npt.NDArray[np.bool_],
+    gt_offsets: npt.NDArray[np.int64],
+    dt_keypoints: npt.NDArray[np.float64],
+    dt_scores: npt.NDArray[np.float64],
+    dt_areas: npt.NDArray[np.float64],
+    dt_offsets: npt.NDArray[np.int64],
+    sigmas: npt.NDArray[np.float64],
+    iou_thrs: npt.NDArray[np.float64],
+    rec_thrs: npt.NDArray[np.float64],
+    area_rngs: npt.NDArray[np.float64],
+    max_det: int,
+    n_categories: int,
+    n_images: int,
+    matching: str,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...

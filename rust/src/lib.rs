@@ -3,6 +3,7 @@
 //! `subcarrier`, `layout`, `element`, `parallel` and `error` know nothing of
 //! Python; `py` converts numpy arrays, releases the GIL and maps errors.
 
+pub mod cocoeval;
 pub mod element;
 pub mod error;
 pub mod layout;
@@ -22,5 +23,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py::get_num_threads, m)?)?;
     py::subcarrier::register(m)?;
     py::matching::register(m)?;
+    py::cocoeval::register(m)?;
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! The binding layer: validate, convert, release the GIL, call a kernel.
 
+pub mod cocoeval;
 pub mod errors;
 pub mod matching;
 pub mod subcarrier;
