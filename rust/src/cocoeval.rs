@@ -247,7 +247,7 @@ fn evaluate_image(
                             })
                         })
                         .collect();
-                    let a = solve(&cost, n_dt, n_positive, None, "oks")?;
+                    let a = solve(&cost, n_dt, n_positive, None)?;
                     for (&d, &gi) in a.rows.iter().zip(&a.cols) {
                         mt[d] = true;
                         gt_matched[gi] = true;

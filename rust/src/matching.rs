@@ -64,24 +64,25 @@ impl Cost for f64 {
     }
 }
 
-/// Builds the working matrix (`+inf` = forbidden), transposed so that it has
-/// no more rows than columns. Returns it with its row count.
+/// Fills `w` with the working matrix (`+inf` = forbidden), transposed when
+/// `n > m` so that it has no more rows than columns; returns whether it was.
 fn working_matrix<T: Cost>(
     cost: &[T],
     n: usize,
     m: usize,
     max_cost: Option<f64>,
-    arg: &str,
-) -> CoreResult<(Vec<f64>, bool)> {
+    w: &mut Vec<f64>,
+) -> CoreResult<bool> {
     let gate = max_cost.unwrap_or(f64::INFINITY);
     let transpose = n > m;
-    let mut w = vec![0.0; n * m];
+    w.clear();
+    w.resize(n * m, 0.0);
     for i in 0..n {
         for j in 0..m {
             let c = cost[i * m + j].to_f64();
             if c.is_nan() || c == f64::NEG_INFINITY {
                 return Err(CoreError::non_finite(
-                    arg,
+                    "cost",
                     format!(
                         "found {} at index ({i}, {j}); costs must be finite or +inf (forbidden)",
                         if c.is_nan() { "NaN" } else { "-inf" }
@@ -96,7 +97,7 @@ fn working_matrix<T: Cost>(
             }
         }
     }
-    Ok((w, transpose))
+    Ok(transpose)
 }
 
 /// Scratch space of one shortest-path search.
@@ -120,7 +121,9 @@ impl Search {
     }
 
     fn reset(&mut self, m: usize) {
-        self.shortest.fill(f64::INFINITY);
+        self.shortest.clear();
+        self.shortest.resize(m, f64::INFINITY);
+        self.path.resize(m, FREE);
         self.remaining.clear();
         self.remaining.extend((0..m).rev());
         self.scanned_cols.clear();
@@ -137,6 +140,40 @@ impl Search {
                 self.shortest[j] = r;
             }
         }
+    }
+
+    /// `scan_row` and `pop_nearest` in one pass over the unscanned columns.
+    #[inline]
+    fn scan_and_pop(
+        &mut self,
+        row: &[f64],
+        i: usize,
+        base: f64,
+        ui: f64,
+        v: &[f64],
+        row4col: &[usize],
+    ) -> Option<(usize, f64)> {
+        let mut lowest = f64::INFINITY;
+        let mut index = FREE;
+        for (it, &j) in self.remaining.iter().enumerate() {
+            let r = base + row[j] - ui - v[j];
+            let mut d = self.shortest[j];
+            if r < d {
+                self.path[j] = i;
+                self.shortest[j] = r;
+                d = r;
+            }
+            if d < lowest || (d == lowest && index != FREE && row4col[j] == FREE) {
+                lowest = d;
+                index = it;
+            }
+        }
+        if index == FREE {
+            return None;
+        }
+        let j = self.remaining.swap_remove(index);
+        self.scanned_cols.push(j);
+        Some((j, lowest))
     }
 
     /// Removes and returns the unscanned column nearest the sources, preferring
@@ -185,6 +222,7 @@ impl Search {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Crouse's row-by-row shortest augmenting paths on `w` (`n <= m`).
 /// Returns false as soon as a row cannot be matched.
 fn match_all_rows(
@@ -195,16 +233,16 @@ fn match_all_rows(
     v: &mut [f64],
     col4row: &mut [usize],
     row4col: &mut [usize],
+    s: &mut Search,
 ) -> bool {
-    let mut s = Search::new(m);
     for current in 0..n {
         s.reset(m);
         let mut i = current;
         let mut dist = 0.0;
         let sink = loop {
             s.visited_rows.push((i, dist));
-            s.scan_row(&w[i * m..(i + 1) * m], i, dist, u[i], v);
-            let Some((j, d)) = s.pop_nearest(row4col) else {
+            let Some((j, d)) = s.scan_and_pop(&w[i * m..(i + 1) * m], i, dist, u[i], v, row4col)
+            else {
                 return false;
             };
             dist = d;
@@ -219,6 +257,7 @@ fn match_all_rows(
     true
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Successive shortest paths from all free rows at once on `w` (`n <= m`,
 /// every allowed cost >= 0, `u = v = 0` on entry): the maximum-cardinality
 /// matching of least cost.
@@ -230,8 +269,8 @@ fn match_max_cardinality(
     v: &mut [f64],
     col4row: &mut [usize],
     row4col: &mut [usize],
+    s: &mut Search,
 ) {
-    let mut s = Search::new(m);
     loop {
         s.reset(m);
         for i in (0..n).filter(|&i| col4row[i] == FREE) {
@@ -257,71 +296,150 @@ fn match_max_cardinality(
     }
 }
 
+/// Matchings of many frames, stored flat, frame after frame.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct FlatMatchings {
+    pub rows: Vec<usize>,
+    pub cols: Vec<usize>,
+    /// Matched pairs per frame.
+    pub pair_counts: Vec<usize>,
+    pub totals: Vec<f64>,
+    /// Row potentials, `n_k` per frame.
+    pub u: Vec<f64>,
+    /// Column potentials, `m_k` per frame.
+    pub v: Vec<f64>,
+}
+
+impl FlatMatchings {
+    /// Empty, with room for the results of `frames`.
+    fn for_frames(frames: &[Frame]) -> Self {
+        let pairs = frames.iter().map(|f| f.n.min(f.m)).sum();
+        FlatMatchings {
+            rows: Vec::with_capacity(pairs),
+            cols: Vec::with_capacity(pairs),
+            pair_counts: Vec::with_capacity(frames.len()),
+            totals: Vec::with_capacity(frames.len()),
+            u: Vec::with_capacity(frames.iter().map(|f| f.n).sum()),
+            v: Vec::with_capacity(frames.iter().map(|f| f.m).sum()),
+        }
+    }
+
+    fn extend(&mut self, other: FlatMatchings) {
+        self.rows.extend_from_slice(&other.rows);
+        self.cols.extend_from_slice(&other.cols);
+        self.pair_counts.extend_from_slice(&other.pair_counts);
+        self.totals.extend_from_slice(&other.totals);
+        self.u.extend_from_slice(&other.u);
+        self.v.extend_from_slice(&other.v);
+    }
+}
+
+/// Buffers reused from one matrix to the next.
+struct Solver {
+    w: Vec<f64>,
+    u: Vec<f64>,
+    v: Vec<f64>,
+    col4row: Vec<usize>,
+    row4col: Vec<usize>,
+    search: Search,
+}
+
+impl Solver {
+    fn new() -> Self {
+        Solver {
+            w: Vec::new(),
+            u: Vec::new(),
+            v: Vec::new(),
+            col4row: Vec::new(),
+            row4col: Vec::new(),
+            search: Search::new(0),
+        }
+    }
+
+    /// Solves the row-major `n x m` matrix `cost` and appends the result to `out`.
+    fn solve_into<T: Cost>(
+        &mut self,
+        cost: &[T],
+        n: usize,
+        m: usize,
+        max_cost: Option<f64>,
+        out: &mut FlatMatchings,
+    ) -> CoreResult<()> {
+        debug_assert_eq!(cost.len(), n * m);
+        let transpose = working_matrix(cost, n, m, max_cost, &mut self.w)?;
+        let (r, c) = if transpose { (m, n) } else { (n, m) };
+        let reset = |x: &mut Vec<f64>, len: usize| {
+            x.clear();
+            x.resize(len, 0.0);
+        };
+        let reset_index = |x: &mut Vec<usize>, len: usize| {
+            x.clear();
+            x.resize(len, FREE);
+        };
+        reset(&mut self.u, r);
+        reset(&mut self.v, c);
+        reset_index(&mut self.col4row, r);
+        reset_index(&mut self.row4col, c);
+        let (w, u, v) = (&mut self.w, &mut self.u, &mut self.v);
+        let (col4row, row4col) = (&mut self.col4row, &mut self.row4col);
+        let search = &mut self.search;
+        if !match_all_rows(w, r, c, u, v, col4row, row4col, search) {
+            // Start again on costs shifted to be >= 0, where zero potentials are feasible.
+            let shift = w
+                .iter()
+                .copied()
+                .filter(|x| x.is_finite())
+                .fold(f64::INFINITY, f64::min);
+            let shift = if shift.is_finite() { shift } else { 0.0 };
+            w.iter_mut().for_each(|x| *x -= shift);
+            u.fill(0.0);
+            v.fill(0.0);
+            col4row.fill(FREE);
+            row4col.fill(FREE);
+            match_max_cardinality(w, r, c, u, v, col4row, row4col, search);
+            u.iter_mut().for_each(|x| *x += shift);
+        }
+        let start = out.rows.len();
+        let mut total = 0.0;
+        // Pairs in ascending order of the caller's rows.
+        let (row_side, row_pots, col_pots) = if transpose {
+            (&*row4col, &*v, &*u)
+        } else {
+            (&*col4row, &*u, &*v)
+        };
+        for (i, &j) in row_side.iter().enumerate() {
+            if j != FREE {
+                out.rows.push(i);
+                out.cols.push(j);
+                total += cost[i * m + j].to_f64();
+            }
+        }
+        out.pair_counts.push(out.rows.len() - start);
+        out.totals.push(total);
+        out.u.extend_from_slice(row_pots);
+        out.v.extend_from_slice(col_pots);
+        Ok(())
+    }
+}
+
 /// Optimal matching of the row-major `n x m` matrix `cost`.
 ///
 /// `+inf` forbids a pair; `max_cost` forbids every pair that costs more.
-/// NaN or `-inf` is an error naming `arg`.
+/// NaN or `-inf` is an error naming `cost`.
 pub fn solve<T: Cost>(
     cost: &[T],
     n: usize,
     m: usize,
     max_cost: Option<f64>,
-    arg: &str,
 ) -> CoreResult<Assignment> {
-    debug_assert_eq!(cost.len(), n * m);
-    let (mut w, transpose) = working_matrix(cost, n, m, max_cost, arg)?;
-    let (r, c) = if transpose { (m, n) } else { (n, m) };
-    let mut u = vec![0.0; r];
-    let mut v = vec![0.0; c];
-    let mut col4row = vec![FREE; r];
-    let mut row4col = vec![FREE; c];
-    if !match_all_rows(&w, r, c, &mut u, &mut v, &mut col4row, &mut row4col) {
-        // Start again on costs shifted to be >= 0, where zero potentials are feasible.
-        let shift = w
-            .iter()
-            .copied()
-            .filter(|x| x.is_finite())
-            .fold(f64::INFINITY, f64::min);
-        let shift = if shift.is_finite() { shift } else { 0.0 };
-        w.iter_mut().for_each(|x| *x -= shift);
-        u.fill(0.0);
-        v.fill(0.0);
-        col4row.fill(FREE);
-        row4col.fill(FREE);
-        match_max_cardinality(&w, r, c, &mut u, &mut v, &mut col4row, &mut row4col);
-        w.iter_mut().for_each(|x| *x += shift);
-        u.iter_mut().for_each(|x| *x += shift);
-    }
-    let (rows, cols, u, v) = if transpose {
-        let pairs: Vec<(usize, usize)> = row4col
-            .iter()
-            .enumerate()
-            .filter(|&(_, &i)| i != FREE)
-            .map(|(j, &i)| (j, i))
-            .collect();
-        let (rows, cols): (Vec<usize>, Vec<usize>) = pairs.into_iter().unzip();
-        (rows, cols, v, u)
-    } else {
-        let pairs: Vec<(usize, usize)> = col4row
-            .iter()
-            .enumerate()
-            .filter(|&(_, &j)| j != FREE)
-            .map(|(i, &j)| (i, j))
-            .collect();
-        let (rows, cols): (Vec<usize>, Vec<usize>) = pairs.into_iter().unzip();
-        (rows, cols, u, v)
-    };
-    let total = rows
-        .iter()
-        .zip(&cols)
-        .map(|(&i, &j): (&usize, &usize)| cost[i * m + j].to_f64())
-        .fold(0.0, |a, b| a + b);
+    let mut out = FlatMatchings::default();
+    Solver::new().solve_into(cost, n, m, max_cost, &mut out)?;
     Ok(Assignment {
-        rows,
-        cols,
-        total,
-        u,
-        v,
+        rows: out.rows,
+        cols: out.cols,
+        total: out.totals[0],
+        u: out.u,
+        v: out.v,
     })
 }
 
@@ -333,26 +451,42 @@ pub struct Frame {
     pub m: usize,
 }
 
-/// Solves every frame (in parallel); errors name `costs[k]` of the first bad frame.
+/// Frames per parallel task: enough to amortise scheduling on tiny frames.
+const FRAMES_PER_TASK: usize = 256;
+
+/// Solves every frame (in parallel, in chunks that reuse their buffers);
+/// an error names `costs[k]` of the first bad frame.
 pub fn solve_batch<T: Cost>(
     data: &[T],
     frames: &[Frame],
     max_cost: Option<f64>,
-) -> CoreResult<Vec<Assignment>> {
-    frames
-        .par_iter()
-        .with_min_len(64)
+) -> CoreResult<FlatMatchings> {
+    let parts: Vec<FlatMatchings> = frames
+        .par_chunks(FRAMES_PER_TASK)
         .enumerate()
-        .map(|(k, f)| {
-            solve(
-                &data[f.offset..f.offset + f.n * f.m],
-                f.n,
-                f.m,
-                max_cost,
-                &format!("costs[{k}]"),
-            )
+        .map(|(chunk, fs)| {
+            let mut solver = Solver::new();
+            let mut out = FlatMatchings::for_frames(fs);
+            for (i, f) in fs.iter().enumerate() {
+                let cost = &data[f.offset..f.offset + f.n * f.m];
+                solver
+                    .solve_into(cost, f.n, f.m, max_cost, &mut out)
+                    .map_err(|e| match e {
+                        CoreError::NonFinite { message, .. } => CoreError::non_finite(
+                            &format!("costs[{}]", chunk * FRAMES_PER_TASK + i),
+                            message,
+                        ),
+                        other => other,
+                    })?;
+            }
+            Ok(out)
         })
-        .collect()
+        .collect::<CoreResult<_>>()?;
+    let mut all = FlatMatchings::for_frames(frames);
+    for part in parts {
+        all.extend(part);
+    }
+    Ok(all)
 }
 
 /// `numpy.spacing(1.0)`, the guard COCO adds to every area.
@@ -581,7 +715,7 @@ mod tests {
                             }
                         })
                         .collect();
-                    let a = solve(&c, n, m, None, "cost").unwrap();
+                    let a = solve(&c, n, m, None).unwrap();
                     let (k, t) = brute_force(&c, n, m);
                     assert_eq!(a.rows.len(), k, "{c:?}");
                     assert!((a.total - t).abs() < 1e-9, "{c:?}: {} vs {t}", a.total);
@@ -595,7 +729,7 @@ mod tests {
     fn later_cheaper_row_displaces_earlier() {
         // Rows 0 and 1 compete for column 0 only; row 2 is free to take column 1.
         let c = [10.0, INF, INF, 1.0, INF, INF, INF, 5.0, 6.0];
-        let a = solve(&c, 3, 3, None, "cost").unwrap();
+        let a = solve(&c, 3, 3, None).unwrap();
         assert_eq!(a.rows, vec![1, 2]);
         assert_eq!(a.cols, vec![0, 1]);
         assert_eq!(a.total, 6.0);
@@ -605,9 +739,9 @@ mod tests {
     #[test]
     fn gate_and_errors() {
         let c = [1.0f32, 5.0, 5.0, 1.0];
-        let a = solve(&c, 2, 2, Some(0.5), "cost").unwrap();
+        let a = solve(&c, 2, 2, Some(0.5)).unwrap();
         assert!(a.rows.is_empty());
-        let err = solve(&[f64::NAN], 1, 1, None, "cost").unwrap_err();
+        let err = solve(&[f64::NAN], 1, 1, None).unwrap_err();
         assert!(err
             .to_string()
             .starts_with("cost: found NaN at index (0, 0)"));

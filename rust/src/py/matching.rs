@@ -9,7 +9,7 @@ use pyo3::types::PyList;
 
 use super::detached;
 use crate::error::{fmt_shape, CoreError};
-use crate::matching::{self as kernel, Assignment, Frame, PosePair};
+use crate::matching::{self as kernel, Assignment, FlatMatchings, Frame, PosePair};
 
 const REAL_FLOAT: &str = "a float32 or float64 numpy array";
 
@@ -78,7 +78,7 @@ fn solve_typed<'py, T: kernel::Cost + numpy::Element>(
     let (n, m) = view.dim();
     let standard = view.as_standard_layout();
     let data = standard.as_slice().expect("standard layout is contiguous");
-    let a = detached(py, || kernel::solve(data, n, m, max_cost, "cost"))?;
+    let a = detached(py, || kernel::solve(data, n, m, max_cost))?;
     Ok(single_out(py, a))
 }
 
@@ -112,39 +112,28 @@ type Batch<'py> = (
     Bound<'py, PyArray1<i64>>,
 );
 
-/// Flattens per-frame results: pairs, per-frame totals, potentials, each with
-/// `F + 1` offsets.
-fn batch_out(py: Python<'_>, results: Vec<Assignment>) -> Batch<'_> {
-    let n_pairs: usize = results.iter().map(|a| a.rows.len()).sum();
-    let mut rows = Vec::with_capacity(n_pairs);
-    let mut cols = Vec::with_capacity(n_pairs);
-    let mut pair_offsets = Vec::with_capacity(results.len() + 1);
-    let mut totals = Vec::with_capacity(results.len());
-    let mut u = Vec::new();
-    let mut u_offsets = Vec::with_capacity(results.len() + 1);
-    let mut v = Vec::new();
-    let mut v_offsets = Vec::with_capacity(results.len() + 1);
-    pair_offsets.push(0i64);
-    u_offsets.push(0i64);
-    v_offsets.push(0i64);
-    for a in results {
-        rows.extend(a.rows.iter().map(|&i| i as i64));
-        cols.extend(a.cols.iter().map(|&j| j as i64));
-        pair_offsets.push(rows.len() as i64);
-        totals.push(a.total);
-        u.extend_from_slice(&a.u);
-        u_offsets.push(u.len() as i64);
-        v.extend_from_slice(&a.v);
-        v_offsets.push(v.len() as i64);
-    }
+/// Per-frame results as flat arrays with `F + 1` offsets each.
+fn batch_out<'py>(py: Python<'py>, flat: FlatMatchings, frames: &[Frame]) -> Batch<'py> {
+    let cumulative = |counts: &mut dyn Iterator<Item = usize>| {
+        let mut offsets = vec![0i64];
+        let mut acc = 0i64;
+        for c in counts {
+            acc += c as i64;
+            offsets.push(acc);
+        }
+        offsets
+    };
+    let pair_offsets = cumulative(&mut flat.pair_counts.iter().copied());
+    let u_offsets = cumulative(&mut frames.iter().map(|f| f.n));
+    let v_offsets = cumulative(&mut frames.iter().map(|f| f.m));
     (
-        rows.into_pyarray(py),
-        cols.into_pyarray(py),
+        as_i64(&flat.rows).into_pyarray(py),
+        as_i64(&flat.cols).into_pyarray(py),
         pair_offsets.into_pyarray(py),
-        totals.into_pyarray(py),
-        u.into_pyarray(py),
+        flat.totals.into_pyarray(py),
+        flat.u.into_pyarray(py),
         u_offsets.into_pyarray(py),
-        v.into_pyarray(py),
+        flat.v.into_pyarray(py),
         v_offsets.into_pyarray(py),
     )
 }
@@ -192,7 +181,7 @@ fn match_persons_batch<'py>(
         frames.push(push_matrix(&item, k, &mut data)?);
     }
     let results = detached(py, || kernel::solve_batch(&data, &frames, max_cost))?;
-    Ok(batch_out(py, results))
+    Ok(batch_out(py, results, &frames))
 }
 
 fn padded_typed<'py, T: kernel::Cost + numpy::Element>(
@@ -227,21 +216,18 @@ fn padded_typed<'py, T: kernel::Cost + numpy::Element>(
         }
         frames.push((n as usize, m as usize));
     }
-    let results = detached(py, || {
-        let mut data = Vec::new();
+    let (results, flat) = detached(py, || {
+        let mut data = Vec::with_capacity(frames.iter().map(|&(n, m)| n * m).sum());
         let mut flat = Vec::with_capacity(f);
         for (k, &(n, m)) in frames.iter().enumerate() {
             let offset = data.len();
-            for i in 0..n {
-                for j in 0..m {
-                    data.push(view[[k, i, j]]);
-                }
-            }
+            let block = view.slice(numpy::ndarray::s![k, ..n, ..m]);
+            data.extend(block.iter().copied());
             flat.push(Frame { offset, n, m });
         }
-        kernel::solve_batch(&data, &flat, max_cost)
+        Ok((kernel::solve_batch(&data, &flat, max_cost)?, flat))
     })?;
-    Ok(batch_out(py, results))
+    Ok(batch_out(py, results, &flat))
 }
 
 /// Optimal matchings of the top-left `sizes[k]` blocks of a padded `[F, N, M]` array.
