@@ -65,15 +65,17 @@ impl Cost for f64 {
 }
 
 /// Fills `w` with the working matrix (`+inf` = forbidden), transposed when
-/// `n > m` so that it has no more rows than columns; returns whether it was.
+/// `n > m` so that it has no more rows than columns. Returns whether it was
+/// transposed and whether every pair is allowed.
 fn working_matrix<T: Cost>(
     cost: &[T],
     n: usize,
     m: usize,
     max_cost: Option<f64>,
     w: &mut Vec<f64>,
-) -> CoreResult<bool> {
+) -> CoreResult<(bool, bool)> {
     let gate = max_cost.unwrap_or(f64::INFINITY);
+    let mut all_finite = true;
     let transpose = n > m;
     w.clear();
     w.resize(n * m, 0.0);
@@ -90,6 +92,7 @@ fn working_matrix<T: Cost>(
                 ));
             }
             let c = if c > gate { f64::INFINITY } else { c };
+            all_finite &= c < f64::INFINITY;
             if transpose {
                 w[j * n + i] = c;
             } else {
@@ -97,7 +100,7 @@ fn working_matrix<T: Cost>(
             }
         }
     }
-    Ok(transpose)
+    Ok((transpose, all_finite))
 }
 
 /// Scratch space of one shortest-path search.
@@ -222,6 +225,130 @@ impl Search {
     }
 }
 
+/// Jonker-Volgenant's initialisation of a square, fully allowed matrix:
+/// column reduction, reduction transfer and two rounds of augmenting row
+/// reduction. Leaves most rows matched, each at a least reduced cost of its
+/// row, so that `u_i = c_ij - v_j` on matched pairs keeps every reduced cost
+/// `>= 0`; the shortest-path phase then only has the remaining free rows to add.
+fn jv_init(
+    w: &[f64],
+    n: usize,
+    u: &mut [f64],
+    v: &mut [f64],
+    col4row: &mut [usize],
+    row4col: &mut [usize],
+) {
+    // Column reduction: v_j = column minimum; columns (last first) go to their
+    // minimum row when that row has nothing yet.
+    v.fill(f64::INFINITY);
+    for i in 0..n {
+        let row = &w[i * n..(i + 1) * n];
+        for j in 0..n {
+            if row[j] < v[j] {
+                v[j] = row[j];
+                row4col[j] = i;
+            }
+        }
+    }
+    let mut unique = vec![true; n];
+    for j in (0..n).rev() {
+        let i = row4col[j];
+        if col4row[i] == FREE {
+            col4row[i] = j;
+        } else {
+            unique[i] = false;
+            row4col[j] = FREE;
+        }
+    }
+    // Reduction transfer: a row matched once hands its slack to its column.
+    let mut free = Vec::new();
+    for i in 0..n {
+        let j = col4row[i];
+        if j == FREE {
+            free.push(i);
+        } else if unique[i] {
+            let row = &w[i * n..(i + 1) * n];
+            let slack = (0..n)
+                .filter(|&k| k != j)
+                .map(|k| row[k] - v[k])
+                .fold(f64::INFINITY, f64::min);
+            v[j] -= slack;
+        }
+    }
+    for _ in 0..2 {
+        free = augmenting_row_reduction(w, n, &free, v, col4row, row4col);
+    }
+    for i in 0..n {
+        let j = col4row[i];
+        u[i] = if j == FREE { 0.0 } else { w[i * n + j] - v[j] };
+    }
+}
+
+/// One round of JV's augmenting row reduction; returns the rows left free.
+fn augmenting_row_reduction(
+    w: &[f64],
+    n: usize,
+    free: &[usize],
+    v: &mut [f64],
+    col4row: &mut [usize],
+    row4col: &mut [usize],
+) -> Vec<usize> {
+    let mut queue = free.to_vec();
+    let mut still_free = Vec::new();
+    let mut current = 0;
+    let mut steps = 0usize;
+    while current < queue.len() {
+        steps += 1;
+        let i = queue[current];
+        current += 1;
+        let row = &w[i * n..(i + 1) * n];
+        // Least and second least reduced cost of row i.
+        let (mut j1, mut v1) = (0, row[0] - v[0]);
+        let (mut j2, mut v2) = (FREE, f64::INFINITY);
+        for j in 1..n {
+            let h = row[j] - v[j];
+            if h < v2 {
+                if h >= v1 {
+                    v2 = h;
+                    j2 = j;
+                } else {
+                    v2 = v1;
+                    v1 = h;
+                    j2 = j1;
+                    j1 = j;
+                }
+            }
+        }
+        let mut i0 = row4col[j1];
+        let lowered = v[j1] - (v2 - v1);
+        let lowers = lowered < v[j1];
+        if steps < current * n {
+            if lowers {
+                v[j1] = lowered;
+            } else if i0 != FREE && j2 != FREE {
+                j1 = j2;
+                i0 = row4col[j2];
+            }
+            if i0 != FREE {
+                col4row[i0] = FREE;
+                if lowers {
+                    // Re-examine the displaced row at once.
+                    current -= 1;
+                    queue[current] = i0;
+                } else {
+                    still_free.push(i0);
+                }
+            }
+        } else if i0 != FREE {
+            col4row[i0] = FREE;
+            still_free.push(i0);
+        }
+        col4row[i] = j1;
+        row4col[j1] = i;
+    }
+    still_free
+}
+
 #[allow(clippy::too_many_arguments)]
 /// Crouse's row-by-row shortest augmenting paths on `w` (`n <= m`).
 /// Returns false as soon as a row cannot be matched.
@@ -236,6 +363,9 @@ fn match_all_rows(
     s: &mut Search,
 ) -> bool {
     for current in 0..n {
+        if col4row[current] != FREE {
+            continue;
+        }
         s.reset(m);
         let mut i = current;
         let mut dist = 0.0;
@@ -366,7 +496,7 @@ impl Solver {
         out: &mut FlatMatchings,
     ) -> CoreResult<()> {
         debug_assert_eq!(cost.len(), n * m);
-        let transpose = working_matrix(cost, n, m, max_cost, &mut self.w)?;
+        let (transpose, all_finite) = working_matrix(cost, n, m, max_cost, &mut self.w)?;
         let (r, c) = if transpose { (m, n) } else { (n, m) };
         let reset = |x: &mut Vec<f64>, len: usize| {
             x.clear();
@@ -383,6 +513,9 @@ impl Solver {
         let (w, u, v) = (&mut self.w, &mut self.u, &mut self.v);
         let (col4row, row4col) = (&mut self.col4row, &mut self.row4col);
         let search = &mut self.search;
+        if r == c && r >= 2 && all_finite {
+            jv_init(w, r, u, v, col4row, row4col);
+        }
         if !match_all_rows(w, r, c, u, v, col4row, row4col, search) {
             // Start again on costs shifted to be >= 0, where zero potentials are feasible.
             let shift = w
