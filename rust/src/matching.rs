@@ -75,60 +75,77 @@ fn working_matrix<T: Cost>(
     w: &mut Vec<f64>,
 ) -> CoreResult<(bool, bool)> {
     let gate = max_cost.unwrap_or(f64::INFINITY);
-    let mut all_finite = true;
     let transpose = n > m;
+    let mut bad = false;
+    let mut all_finite = true;
+    let mut convert = |c: T| {
+        let c = c.to_f64();
+        bad |= c.is_nan() || c == f64::NEG_INFINITY;
+        let c = if c > gate { f64::INFINITY } else { c };
+        all_finite &= c < f64::INFINITY;
+        c
+    };
     w.clear();
-    w.resize(n * m, 0.0);
-    for i in 0..n {
+    w.reserve(n * m);
+    if transpose {
         for j in 0..m {
-            let c = cost[i * m + j].to_f64();
-            if c.is_nan() || c == f64::NEG_INFINITY {
-                return Err(CoreError::non_finite(
-                    "cost",
-                    format!(
-                        "found {} at index ({i}, {j}); costs must be finite or +inf (forbidden)",
-                        if c.is_nan() { "NaN" } else { "-inf" }
-                    ),
-                ));
-            }
-            let c = if c > gate { f64::INFINITY } else { c };
-            all_finite &= c < f64::INFINITY;
-            if transpose {
-                w[j * n + i] = c;
-            } else {
-                w[i * m + j] = c;
-            }
+            w.extend((0..n).map(|i| convert(cost[i * m + j])));
         }
+    } else {
+        w.extend(cost.iter().map(|&c| convert(c)));
+    }
+    if bad {
+        let k = cost
+            .iter()
+            .position(|c| c.to_f64().is_nan() || c.to_f64() == f64::NEG_INFINITY)
+            .unwrap_or(0);
+        let (i, j) = (k / m.max(1), k % m.max(1));
+        let what = if cost[k].to_f64().is_nan() {
+            "NaN"
+        } else {
+            "-inf"
+        };
+        return Err(CoreError::non_finite(
+            "cost",
+            format!("found {what} at index ({i}, {j}); costs must be finite or +inf (forbidden)"),
+        ));
     }
     Ok((transpose, all_finite))
 }
 
 /// Scratch space of one shortest-path search.
+///
+/// The unscanned columns are kept packed in `remaining` with their tentative
+/// distances alongside in `distance` (same positions), so the hot loop reads
+/// both sequentially and only gathers the cost row and `v`.
 struct Search {
-    shortest: Vec<f64>,
-    path: Vec<usize>,
     remaining: Vec<usize>,
-    scanned_cols: Vec<usize>,
+    distance: Vec<f64>,
+    /// Row from which each column was last reached.
+    path: Vec<usize>,
+    /// Scanned columns with their final distances.
+    scanned_cols: Vec<(usize, f64)>,
+    /// Rows reached, with their distances.
     visited_rows: Vec<(usize, f64)>,
 }
 
 impl Search {
-    fn new(m: usize) -> Self {
+    fn new() -> Self {
         Search {
-            shortest: vec![f64::INFINITY; m],
-            path: vec![FREE; m],
-            remaining: Vec::with_capacity(m),
-            scanned_cols: Vec::with_capacity(m),
+            remaining: Vec::new(),
+            distance: Vec::new(),
+            path: Vec::new(),
+            scanned_cols: Vec::new(),
             visited_rows: Vec::new(),
         }
     }
 
     fn reset(&mut self, m: usize) {
-        self.shortest.clear();
-        self.shortest.resize(m, f64::INFINITY);
         self.path.resize(m, FREE);
         self.remaining.clear();
         self.remaining.extend((0..m).rev());
+        self.distance.clear();
+        self.distance.resize(m, f64::INFINITY);
         self.scanned_cols.clear();
         self.visited_rows.clear();
     }
@@ -136,11 +153,11 @@ impl Search {
     /// Relaxes the edges of row `i`, reached at distance `base`.
     #[inline]
     fn scan_row(&mut self, row: &[f64], i: usize, base: f64, ui: f64, v: &[f64]) {
-        for &j in &self.remaining {
+        for (&j, d) in self.remaining.iter().zip(self.distance.iter_mut()) {
             let r = base + row[j] - ui - v[j];
-            if r < self.shortest[j] {
+            if r < *d {
                 self.path[j] = i;
-                self.shortest[j] = r;
+                *d = r;
             }
         }
     }
@@ -156,27 +173,33 @@ impl Search {
         v: &[f64],
         row4col: &[usize],
     ) -> Option<(usize, f64)> {
+        let m = row.len();
+        assert!(v.len() == m && self.path.len() == m && row4col.len() == m);
         let mut lowest = f64::INFINITY;
         let mut index = FREE;
-        for (it, &j) in self.remaining.iter().enumerate() {
-            let r = base + row[j] - ui - v[j];
-            let mut d = self.shortest[j];
-            if r < d {
-                self.path[j] = i;
-                self.shortest[j] = r;
-                d = r;
+        for (it, (&j, d)) in self
+            .remaining
+            .iter()
+            .zip(self.distance.iter_mut())
+            .enumerate()
+        {
+            debug_assert!(j < m);
+            // SAFETY: `remaining` only ever holds column indices below `m`, the
+            // length of `row`, `v`, `path` and `row4col` (asserted above).
+            let (cost, vj) = unsafe { (*row.get_unchecked(j), *v.get_unchecked(j)) };
+            let r = base + cost - ui - vj;
+            if r < *d {
+                unsafe { *self.path.get_unchecked_mut(j) = i };
+                *d = r;
             }
-            if d < lowest || (d == lowest && index != FREE && row4col[j] == FREE) {
-                lowest = d;
+            if *d < lowest
+                || (*d == lowest && index != FREE && unsafe { *row4col.get_unchecked(j) } == FREE)
+            {
+                lowest = *d;
                 index = it;
             }
         }
-        if index == FREE {
-            return None;
-        }
-        let j = self.remaining.swap_remove(index);
-        self.scanned_cols.push(j);
-        Some((j, lowest))
+        self.take(index, lowest)
     }
 
     /// Removes and returns the unscanned column nearest the sources, preferring
@@ -185,18 +208,23 @@ impl Search {
     fn pop_nearest(&mut self, row4col: &[usize]) -> Option<(usize, f64)> {
         let mut lowest = f64::INFINITY;
         let mut index = FREE;
-        for (it, &j) in self.remaining.iter().enumerate() {
-            let d = self.shortest[j];
+        for (it, (&j, &d)) in self.remaining.iter().zip(&self.distance).enumerate() {
             if d < lowest || (d == lowest && index != FREE && row4col[j] == FREE) {
                 lowest = d;
                 index = it;
             }
         }
+        self.take(index, lowest)
+    }
+
+    #[inline]
+    fn take(&mut self, index: usize, lowest: f64) -> Option<(usize, f64)> {
         if index == FREE {
             return None;
         }
         let j = self.remaining.swap_remove(index);
-        self.scanned_cols.push(j);
+        self.distance.swap_remove(index);
+        self.scanned_cols.push((j, lowest));
         Some((j, lowest))
     }
 
@@ -219,8 +247,8 @@ impl Search {
         for &(i, d) in &self.visited_rows {
             u[i] += dist - d;
         }
-        for &j in &self.scanned_cols {
-            v[j] -= dist - self.shortest[j];
+        for &(j, d) in &self.scanned_cols {
+            v[j] -= dist - d;
         }
     }
 }
@@ -464,6 +492,9 @@ impl FlatMatchings {
     }
 }
 
+/// Smallest square matrix that gets the Jonker-Volgenant initialisation.
+const JV_INIT_MIN_SIZE: usize = 16;
+
 /// Buffers reused from one matrix to the next.
 struct Solver {
     w: Vec<f64>,
@@ -482,7 +513,7 @@ impl Solver {
             v: Vec::new(),
             col4row: Vec::new(),
             row4col: Vec::new(),
-            search: Search::new(0),
+            search: Search::new(),
         }
     }
 
@@ -513,7 +544,9 @@ impl Solver {
         let (w, u, v) = (&mut self.w, &mut self.u, &mut self.v);
         let (col4row, row4col) = (&mut self.col4row, &mut self.row4col);
         let search = &mut self.search;
-        if r == c && r >= 2 && all_finite {
+        // The initialisation pays off on large matrices only; small frames go
+        // straight to shortest paths.
+        if r == c && r >= JV_INIT_MIN_SIZE && all_finite {
             jv_init(w, r, u, v, col4row, row4col);
         }
         if !match_all_rows(w, r, c, u, v, col4row, row4col, search) {
@@ -855,6 +888,25 @@ mod tests {
                     check_certificate(&c, n, m, &a);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn certificate_on_large_matrices_with_ties() {
+        // Square and fully allowed (the JV initialisation path), with many ties,
+        // and rectangular; the certificate alone proves optimality.
+        let mut state = 99u64;
+        let mut next = |k: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) % k) as f64
+        };
+        for &(n, m, levels) in &[(40, 40, 3), (60, 60, 100), (30, 45, 4), (50, 20, 7)] {
+            let c: Vec<f64> = (0..n * m).map(|_| next(levels)).collect();
+            let a = solve(&c, n, m, None).unwrap();
+            assert_eq!(a.rows.len(), n.min(m));
+            check_certificate(&c, n, m, &a);
         }
     }
 

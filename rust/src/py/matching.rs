@@ -138,32 +138,41 @@ fn batch_out<'py>(py: Python<'py>, flat: FlatMatchings, frames: &[Frame]) -> Bat
     )
 }
 
+/// Appends a 2-d view to the flat buffer as f64.
+fn extend_from<T: kernel::Cost + numpy::Element>(
+    a: &Bound<'_, PyArray2<T>>,
+    data: &mut Vec<f64>,
+) -> (usize, usize) {
+    // SAFETY: the GIL is held for the whole copy and no Rust reference to this
+    // array exists, so nothing can mutate it meanwhile; this skips rust-numpy's
+    // borrow bookkeeping, which costs more than the copy for tiny frames.
+    let view = unsafe { a.as_array() };
+    match view.as_slice() {
+        Some(s) => data.extend(s.iter().map(|&x| x.to_f64())),
+        None => data.extend(view.iter().map(|&x| x.to_f64())),
+    }
+    view.dim()
+}
+
 /// Copies one 2-d float matrix of a list into the flat buffer.
 fn push_matrix(item: &Bound<'_, PyAny>, k: usize, data: &mut Vec<f64>) -> PyResult<Frame> {
-    let arg = format!("costs[{k}]");
     let offset = data.len();
-    if let Ok(a) = item.cast::<PyArray2<f64>>() {
-        let r = a.readonly();
-        let view = r.as_array();
-        match view.as_slice() {
-            Some(s) => data.extend_from_slice(s),
-            None => data.extend(view.iter().copied()),
-        }
-        let (n, m) = view.dim();
-        Ok(Frame { offset, n, m })
+    let (n, m) = if let Ok(a) = item.cast::<PyArray2<f64>>() {
+        extend_from(a, data)
     } else if let Ok(a) = item.cast::<PyArray2<f32>>() {
-        let r = a.readonly();
-        let view = r.as_array();
-        data.extend(view.iter().map(|&x| x as f64));
-        let (n, m) = view.dim();
-        Ok(Frame { offset, n, m })
+        extend_from(a, data)
     } else if item.cast::<numpy::PyArrayDyn<f64>>().is_ok()
         || item.cast::<numpy::PyArrayDyn<f32>>().is_ok()
     {
-        Err(shape_error(item, &arg, "a 2-d (n, m) matrix"))
+        return Err(shape_error(
+            item,
+            &format!("costs[{k}]"),
+            "a 2-d (n, m) matrix",
+        ));
     } else {
-        Err(dtype_error(item, &arg))
-    }
+        return Err(dtype_error(item, &format!("costs[{k}]")));
+    };
+    Ok(Frame { offset, n, m })
 }
 
 /// Optimal matchings of a list of cost matrices, solved in parallel.
