@@ -95,7 +95,6 @@ def coco_keypoint_eval(
     gt_offsets: npt.NDArray[np.int64],
     dt_keypoints: npt.NDArray[np.float64],
     dt_scores: npt.NDArray[np.float64],
-    dt_areas: npt.NDArray[np.float64],
     dt_offsets: npt.NDArray[np.int64],
     sigmas: npt.NDArray[np.float64],
     iou_thrs: npt.NDArray[np.float64],

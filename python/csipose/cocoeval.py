@@ -20,6 +20,7 @@ COCO-format dicts or arrays into flat arrays.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -146,14 +147,6 @@ def _offsets(unit: np.ndarray, n_units: int) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(np.bincount(unit, minlength=n_units))]).astype(np.int64)
 
 
-def _detection_boxes(dt_xy: np.ndarray) -> np.ndarray:
-    """COCO's ``loadRes``: a detection's area is the box of all its keypoints."""
-    if len(dt_xy) == 0:
-        return np.zeros(0)
-    lo, hi = dt_xy.min(axis=1), dt_xy.max(axis=1)
-    return (hi[:, 0] - lo[:, 0]) * (hi[:, 1] - lo[:, 1])
-
-
 def _run(
     *,
     gt_kpts: np.ndarray,
@@ -184,7 +177,6 @@ def _run(
         _offsets(gt_unit, n_units),
         dt_xy,
         np.ascontiguousarray(dt_scores[d_order], dtype=np.float64),
-        _detection_boxes(dt_xy),
         _offsets(dt_unit, n_units),
         sigmas,
         IOU_THRESHOLDS,
@@ -239,11 +231,12 @@ def oks_ap(
     joints = len(anns[0]["keypoints"]) // 3 if anns else (len(dets[0]["keypoints"]) // 3 if dets else 17)
 
     def keypoints(items: Sequence[Mapping[str, Any]], arg: str) -> np.ndarray:
-        try:
-            k = np.array([it["keypoints"] for it in items], dtype=np.float64).reshape(len(items), 3 * joints)
-        except ValueError:
-            raise ShapeError(f"{arg}: every 'keypoints' must hold {3 * joints} numbers") from None
-        return k.reshape(len(items), joints, 3)
+        lists = [it["keypoints"] for it in items]
+        if any(len(k) != 3 * joints for k in lists):
+            raise ShapeError(f"{arg}: every 'keypoints' must hold {3 * joints} numbers")
+        # fromiter over one flat stream is far quicker than np.array on nested lists.
+        flat = np.fromiter(itertools.chain.from_iterable(lists), dtype=np.float64, count=3 * joints * len(lists))
+        return flat.reshape(len(items), joints, 3)
 
     gt_kpts = keypoints(anns, "ground_truth['annotations']")
     num_kpts = np.array([a.get("num_keypoints", -1) for a in anns], dtype=np.int64)

@@ -59,8 +59,32 @@ pub struct Detections<'a> {
     /// `[D, J, 2]`: x, y.
     pub keypoints: &'a [f64],
     pub scores: &'a [f64],
-    pub areas: &'a [f64],
     pub offsets: &'a [usize],
+}
+
+/// COCO's `loadRes`: a detection's area is that of the box around all its keypoints.
+fn detection_areas(keypoints: &[f64], joints: usize) -> Vec<f64> {
+    if joints == 0 {
+        return Vec::new();
+    }
+    keypoints
+        .chunks_exact(2 * joints)
+        .map(|pose| {
+            let (mut x0, mut x1, mut y0, mut y1) = (
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+            );
+            for xy in pose.chunks_exact(2) {
+                x0 = x0.min(xy[0]);
+                x1 = x1.max(xy[0]);
+                y0 = y0.min(xy[1]);
+                y1 = y1.max(xy[1]);
+            }
+            (x1 - x0) * (y1 - y0)
+        })
+        .collect()
 }
 
 pub struct Params<'a> {
@@ -191,6 +215,7 @@ fn greedy(
 fn evaluate_image(
     gt: &GroundTruth,
     dt: &Detections,
+    dt_areas: &[f64],
     p: &Params,
     unit: usize,
     order: &[usize],
@@ -279,7 +304,7 @@ fn evaluate_image(
     }
     let scores: Vec<f64> = order.iter().map(|&d| dt.scores[d]).collect();
     for (d, &di) in order.iter().enumerate() {
-        let outside = dt.areas[di] < lo || dt.areas[di] > hi;
+        let outside = dt_areas[di] < lo || dt_areas[di] > hi;
         for t in 0..t_count {
             let k = t * n_dt + d;
             ignored[k] = ignored[k] || (!matched[k] && outside);
@@ -347,6 +372,7 @@ pub fn evaluate(gt: &GroundTruth, dt: &Detections, p: &Params) -> CoreResult<Acc
     let (t_count, r_count, k_count) = (p.iou_thrs.len(), p.rec_thrs.len(), p.n_categories);
     let a_count = p.area_rngs.len() / 2;
     let vars: Vec<f64> = p.sigmas.iter().map(|s| (s * 2.0) * (s * 2.0)).collect();
+    let dt_areas = detection_areas(dt.keypoints, p.sigmas.len());
     let per_unit: Vec<Vec<Option<ImageEval>>> = (0..n_units)
         .into_par_iter()
         .with_min_len(16)
@@ -355,7 +381,7 @@ pub fn evaluate(gt: &GroundTruth, dt: &Detections, p: &Params) -> CoreResult<Acc
             (0..a_count)
                 .map(|a| {
                     let (lo, hi) = (p.area_rngs[2 * a], p.area_rngs[2 * a + 1]);
-                    evaluate_image(gt, dt, p, unit, &order, &oks, lo, hi)
+                    evaluate_image(gt, dt, &dt_areas, p, unit, &order, &oks, lo, hi)
                 })
                 .collect::<CoreResult<Vec<_>>>()
         })

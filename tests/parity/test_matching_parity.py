@@ -43,7 +43,7 @@ def test_equals_brute_force_including_infeasible(cost: np.ndarray) -> None:
 )
 def test_total_cost_equals_scipy(seed: int, n: int, m: int, dtype: type, kind: str) -> None:
     rng = np.random.default_rng(seed)
-    cost = (rng.random((n, m)) if kind == "uniform" else rng.integers(0, 10, (n, m))).astype(dtype)
+    cost: np.ndarray = (rng.random((n, m)) if kind == "uniform" else rng.integers(0, 10, (n, m))).astype(dtype)
     # A forbidden pair only where scipy still finds every row of the smaller side a partner.
     cost[rng.random((n, m)) < 0.1] = np.inf
     try:
@@ -79,7 +79,7 @@ def pose_sets(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
 @given(pose_sets())
 def test_oks_cost_matrix_equals_reference(poses: tuple[np.ndarray, ...]) -> None:
     pred, gt, visible, areas = poses
-    sigmas = np.random.default_rng(1).uniform(0.02, 0.1, pred.shape[1])
+    sigmas = np.random.default_rng(1).uniform(0.02, 0.1, (pred.shape[1],))
     ours = oks_cost_matrix(pred, gt[..., :2], areas=areas, visible=visible, sigmas=sigmas)
     np.testing.assert_allclose(ours, ref.oks_cost_matrix(pred, gt, visible, areas, sigmas), rtol=1e-12, atol=1e-14)
 

@@ -36,7 +36,7 @@ fn offsets(x: &[i64], n_units: usize, total: usize, arg: &str) -> PyResult<Vec<u
 #[pyfunction]
 #[pyo3(signature = (
     gt_keypoints, gt_areas, gt_bboxes, gt_ignore, gt_iscrowd, gt_offsets,
-    dt_keypoints, dt_scores, dt_areas, dt_offsets,
+    dt_keypoints, dt_scores, dt_offsets,
     sigmas, iou_thrs, rec_thrs, area_rngs, max_det, n_categories, n_images, matching
 ))]
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
@@ -50,7 +50,6 @@ fn coco_keypoint_eval<'py>(
     gt_offsets: PyReadonlyArray1<'py, i64>,
     dt_keypoints: PyReadonlyArray3<'py, f64>,
     dt_scores: PyReadonlyArray1<'py, f64>,
-    dt_areas: PyReadonlyArray1<'py, f64>,
     dt_offsets: PyReadonlyArray1<'py, i64>,
     sigmas: PyReadonlyArray1<'py, f64>,
     iou_thrs: PyReadonlyArray1<'py, f64>,
@@ -93,7 +92,6 @@ fn coco_keypoint_eval<'py>(
         .into());
     }
     expect_len(dt_scores.as_array().len(), d, "dt_scores")?;
-    expect_len(dt_areas.as_array().len(), d, "dt_areas")?;
     if area_rngs.as_array().dim().1 != 2 {
         return Err(CoreError::shape(
             "area_rngs",
@@ -116,7 +114,6 @@ fn coco_keypoint_eval<'py>(
     let dt = Detections {
         keypoints: dt_keypoints.as_slice()?,
         scores: dt_scores.as_slice()?,
-        areas: dt_areas.as_slice()?,
         offsets: &dt_off,
     };
     let params = Params {
