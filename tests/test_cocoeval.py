@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import csipose
 from csipose.cocoeval import oks_ap, oks_ap_arrays
 from csipose.errors import ArgumentError, ShapeError
+from tests.parity.test_cocoeval_parity import random_scene
 
 J = 17
 RNG = np.random.default_rng(0)
@@ -122,3 +124,18 @@ def test_array_form_and_errors() -> None:
         oks_ap_arrays(gt[:, :5], [1], [20000.0], POSE[None, :5], [0.9], [1])
     with pytest.raises(ArgumentError, match="image_id"):
         oks_ap(dataset([]), [det(3, POSE, 0.5)])
+
+
+def test_identical_for_any_thread_count() -> None:
+    gt, results = random_scene(3, 40)
+    before = csipose.get_num_threads()
+    try:
+        runs = []
+        for threads in (1, 2, 3):
+            csipose.set_num_threads(threads)
+            runs.append(oks_ap(gt, results, matching="optimal"))
+    finally:
+        csipose.set_num_threads(before)
+    for other in runs[1:]:
+        np.testing.assert_array_equal(other.precision, runs[0].precision)
+        np.testing.assert_array_equal(other.recall, runs[0].recall)

@@ -177,3 +177,19 @@ def test_joint_distance_cost_matrix_by_hand() -> None:
         joint_distance_cost_matrix(pred * np.nan, gt)
     with pytest.raises(ShapeError, match="gt"):
         joint_distance_cost_matrix(pred, gt[:, :1])
+
+
+def test_batch_is_identical_for_any_thread_count() -> None:
+    rng = np.random.default_rng(7)
+    costs = [rng.integers(0, 3, rng.integers(0, 6, 2)).astype(np.float64) for _ in range(2000)]
+    before = csipose.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3):
+            csipose.set_num_threads(threads)
+            results.append(csipose.match_persons_batch(costs, max_cost=1.5))
+    finally:
+        csipose.set_num_threads(before)
+    for other in results[1:]:
+        for field in ("rows", "cols", "pair_offsets", "total_costs", "u", "v"):
+            np.testing.assert_array_equal(getattr(other, field), getattr(results[0], field))
