@@ -169,7 +169,8 @@ fn unit_oks(
     (order, oks)
 }
 
-/// COCO's greedy pass for one threshold over GTs `candidates` (sorted order).
+/// COCO's greedy pass at one threshold: each detection of `dets` (best score
+/// first) takes the best GT of `gt_sorted` (not ignored first) with OKS >= `thr`.
 #[allow(clippy::too_many_arguments)]
 fn greedy(
     oks: &[f64],

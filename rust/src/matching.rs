@@ -87,6 +87,7 @@ fn working_matrix<T: Cost>(
     };
     w.clear();
     w.reserve(n * m);
+    crate::memory::advise_huge_pages(&mut w.spare_capacity_mut()[..n * m]);
     if transpose {
         for j in 0..m {
             w.extend((0..n).map(|i| convert(cost[i * m + j])));
