@@ -414,3 +414,65 @@ pub fn evaluate(gt: &GroundTruth, dt: &Detections, p: &Params) -> CoreResult<Acc
     }
     Ok(Accumulated { precision, recall })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const THRS: [f64; 2] = [0.5, 0.9];
+    const RECS: [f64; 3] = [0.0, 0.5, 1.0];
+    const ALL: [f64; 2] = [0.0, 1e10];
+
+    /// One image, two labelled GT people (2 joints) of area 100.
+    fn run(dets: &[f64], scores: &[f64], matching: Matching) -> Accumulated {
+        let gt_kpts = [
+            0.0, 0.0, 2.0, 10.0, 0.0, 2.0, 50.0, 50.0, 2.0, 60.0, 50.0, 2.0,
+        ];
+        let gt = GroundTruth {
+            keypoints: &gt_kpts,
+            areas: &[100.0, 100.0],
+            bboxes: &[0.0; 8],
+            ignore: &[false, false],
+            iscrowd: &[false, false],
+            offsets: &[0, 2],
+        };
+        let dt = Detections {
+            keypoints: dets,
+            scores,
+            offsets: &[0, scores.len()],
+        };
+        let p = Params {
+            sigmas: &[0.1, 0.1],
+            iou_thrs: &THRS,
+            rec_thrs: &RECS,
+            area_rngs: &ALL,
+            max_det: 20,
+            n_categories: 1,
+            n_images: 1,
+            matching,
+        };
+        evaluate(&gt, &dt, &p).unwrap()
+    }
+
+    #[test]
+    fn false_positive_first_then_one_hit() {
+        // Far-away detection scored first, then an exact hit on the first person.
+        let dets = [500.0, 500.0, 510.0, 500.0, 0.0, 0.0, 10.0, 0.0];
+        for matching in [Matching::Greedy, Matching::Optimal] {
+            let acc = run(&dets, &[0.9, 0.8], matching);
+            // Recall 1/2 at both thresholds; precision 1/2 up to recall 0.5, then 0.
+            assert_eq!(acc.recall, vec![0.5, 0.5]);
+            let half = 1.0 / (2.0 + f64::EPSILON);
+            assert_eq!(acc.precision, vec![half, half, 0.0, half, half, 0.0]);
+        }
+    }
+
+    #[test]
+    fn no_detections_score_zero() {
+        let acc = run(&[], &[], Matching::Greedy);
+        assert_eq!(acc.recall, vec![0.0, 0.0]);
+        assert!(acc.precision.iter().all(|&p| p == 0.0));
+        assert!(Matching::parse("hungarian").is_err());
+        assert_eq!(numpy_sum(&[1.0; 9]), 9.0);
+    }
+}
