@@ -3,9 +3,11 @@
 //! `subcarrier`, `layout`, `element`, `parallel` and `error` know nothing of
 //! Python; `py` converts numpy arrays, releases the GIL and maps errors.
 
+pub mod cocoeval;
 pub mod element;
 pub mod error;
 pub mod layout;
+pub mod matching;
 pub mod memory;
 pub mod metrics;
 pub mod parallel;
@@ -22,5 +24,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py::get_num_threads, m)?)?;
     py::subcarrier::register(m)?;
     py::metrics::register(m)?;
+    py::matching::register(m)?;
+    py::cocoeval::register(m)?;
     Ok(())
 }
