@@ -61,7 +61,7 @@ class SyntheticConfig:
     The default matches MM-Fi's cross-subject protocol pattern (every fifth)."""
     actions: tuple[str, ...] = tuple(ACTIONS)
     """Actions every subject performs, by name (see ``body.ACTIONS``)."""
-    frames: int = 60
+    frames: int = 75
     """Frames per sequence (MM-Fi has 297)."""
     frame_rate_hz: float = 10.0
     """Frames per second (MM-Fi's WiFi stream runs at 10 Hz)."""
@@ -78,14 +78,14 @@ class SyntheticConfig:
     subcarriers: int = 114
     """Subcarriers ``S``; other than 114 resamples the cleaned features linearly
     (``csipose.interpolate_subcarriers``)."""
-    snr_db: float = 25.0
+    snr_db: float = 35.0
     """Signal-to-noise ratio of the measured CSI, dB relative to the frame's mean power."""
     persons: int = 1
     """People in the room; the labelled subject is person 0, the others are
     bystanders of random size doing random actions beside them."""
-    scatterers: int = 12
+    scatterers: int = 40
     """Static point scatterers (furniture, clutter) per environment."""
-    position_jitter: float = 0.15
+    position_jitter: float = 0.1
     """Half-width (m) of the uniform random offset of each sequence's standing
     point from the stage centre."""
 

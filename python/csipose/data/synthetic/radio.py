@@ -57,12 +57,13 @@ SPEED_OF_LIGHT = 299_792_458.0
 CARRIER_HZ = 5.31e9
 #: OFDM tone spacing of 802.11n.
 TONE_SPACING_HZ = 312_500.0
-#: Radius (m) over which a body point blocks a path segment.
-BLOCKING_RADIUS = 0.12
+#: Radius (m) over which a body point blocks a path segment (about the first Fresnel
+#: zone radius, sqrt(lambda d1 d2 / (d1 + d2)) ~ 0.25 m, at the body).
+BLOCKING_RADIUS = 0.2
 #: Optical depth a body point of weight 1 adds to a segment passing through it.
-BLOCKING_DEPTH = 0.9
+BLOCKING_DEPTH = 1.5
 #: Radar cross-section of a whole body (m^2), shared among its points by weight.
-BODY_RCS = 0.6
+BODY_RCS = 0.15
 
 
 def tone_frequencies(tones: np.ndarray = HT40_TONES, carrier_hz: float = CARRIER_HZ) -> np.ndarray:

@@ -1,9 +1,8 @@
 """Rooms: walls, one transmitter, a three-antenna receiver, furniture and a camera.
 
 The world frame has ``z`` up and the origin in a floor corner; the room spans
-``[0, Lx] x [0, Ly] x [0, Lz]``. The transmitter and the receiver face each
-other across the room at about waist height; people stand between them, near
-the middle, facing a camera on the ``y = 0`` wall. Furniture and other clutter
+``[0, Lx] x [0, Ly] x [0, Lz]``. The transmitter and the three receive antennas face each
+other across the room; people stand between them, near the middle, facing a camera on the ``y = 0`` wall. Furniture and other clutter
 are point scatterers drawn per environment.
 """
 
@@ -42,17 +41,19 @@ class Scene:
     camera: np.ndarray
 
 
-def make_scene(rng: np.random.Generator, *, n_scatterers: int = 12) -> Scene:
+def make_scene(rng: np.random.Generator, *, n_scatterers: int = 40) -> Scene:
     """Draws an environment: a 6 x 5 x 3 m room, reflectivities and clutter.
 
-    The transmitter sits at (0.7, 2.5, 1.1) m, the receiver's three antennas
-    10 cm apart along y at x = 5.3 m, the stage at (3.0, 2.5) m. Scatterers are
+    The transmitter sits at (0.7, 2.5, 1.3) m; the three receive antennas are
+    spread on the opposite wall (x = 5.3 m) at heights 0.4, 1.3 and 2.3 m, so
+    their direct paths cross the stage at shin, waist and head height; the
+    stage is at (3.0, 2.5) m. Scatterers are
     placed uniformly in the room, at least 0.9 m (on the floor plan) from the
     stage, at heights 0.2-2.7 m, with cross-sections 0.2-1.5 m^2.
     """
     size = np.array([6.0, 5.0, 3.0])
-    tx = np.array([0.7, 2.5, 1.1])
-    rx = np.array([[5.3, 2.4, 1.1], [5.3, 2.5, 1.1], [5.3, 2.6, 1.1]])
+    tx = np.array([0.7, 2.5, 1.3])
+    rx = np.array([[5.3, 2.2, 0.4], [5.3, 2.5, 1.3], [5.3, 2.8, 2.3]])
     stage = np.array([3.0, 2.5])
     reflectivity = np.concatenate([rng.uniform(0.25, 0.5, size=4), [rng.uniform(0.4, 0.6)],
                                    [rng.uniform(0.25, 0.45)]])
