@@ -20,6 +20,7 @@ from csipose.data.synthetic.body import ACTIONS
 from csipose.data.synthetic.config import FEATURE_SETS, SyntheticConfig
 from csipose.data.synthetic.dataset import SyntheticCsiDataset
 from csipose.data.synthetic.generate import Sequence, render, render_sequence
+from csipose.data.synthetic.tree import write_mmfi_tree
 
 __all__ = [
     "ACTIONS",
@@ -29,4 +30,5 @@ __all__ = [
     "SyntheticCsiDataset",
     "render",
     "render_sequence",
+    "write_mmfi_tree",
 ]

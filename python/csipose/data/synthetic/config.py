@@ -78,7 +78,7 @@ class SyntheticConfig:
     subcarriers: int = 114
     """Subcarriers ``S``; other than 114 resamples the cleaned features linearly
     (``csipose.interpolate_subcarriers``)."""
-    snr_db: float = 35.0
+    snr_db: float = 40.0
     """Signal-to-noise ratio of the measured CSI, dB relative to the frame's mean power."""
     persons: int = 1
     """People in the room; the labelled subject is person 0, the others are

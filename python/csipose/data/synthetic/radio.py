@@ -61,9 +61,10 @@ TONE_SPACING_HZ = 312_500.0
 #: zone radius, sqrt(lambda d1 d2 / (d1 + d2)) ~ 0.25 m, at the body).
 BLOCKING_RADIUS = 0.2
 #: Optical depth a body point of weight 1 adds to a segment passing through it.
-BLOCKING_DEPTH = 1.5
-#: Radar cross-section of a whole body (m^2), shared among its points by weight.
-BODY_RCS = 0.15
+BLOCKING_DEPTH = 2.5
+#: Radar cross-section of a whole body (m^2), shared among its points by weight; small
+#: because tissue absorbs most of what it does not forward-scatter into its shadow.
+BODY_RCS = 0.05
 
 
 def tone_frequencies(tones: np.ndarray = HT40_TONES, carrier_hz: float = CARRIER_HZ) -> np.ndarray:
@@ -168,6 +169,7 @@ def shadowing_depth(points: np.ndarray, weights: np.ndarray, paths: StaticPaths)
     d2 += np.sum(x * x, axis=1, keepdims=True)
     d2 += np.sum(a * a, axis=1)
     d2 -= s
+    np.maximum(d2, 0.0, out=d2)  # rounding can leave tiny negatives for points on a segment
     d2 *= np.float32(-0.5 / BLOCKING_RADIUS**2)
     block = np.exp(d2, out=d2)
     w = (BLOCKING_DEPTH * weights).astype(np.float32)

@@ -1,9 +1,10 @@
 """Rooms: walls, one transmitter, a three-antenna receiver, furniture and a camera.
 
 The world frame has ``z`` up and the origin in a floor corner; the room spans
-``[0, Lx] x [0, Ly] x [0, Lz]``. The transmitter and the three receive antennas face each
-other across the room; people stand between them, near the middle, facing a camera on the ``y = 0`` wall. Furniture and other clutter
-are point scatterers drawn per environment.
+``[0, Lx] x [0, Ly] x [0, Lz]``. The transmitter and the three receive antennas
+face each other across the room; people stand between them, near the middle,
+facing a camera on the ``y = 0`` wall. Furniture and other clutter are point
+scatterers drawn per environment.
 """
 
 from __future__ import annotations
