@@ -51,9 +51,9 @@ class Subject:
 
 
 def make_subjects(n: int, rng: np.random.Generator) -> list[Subject]:
-    """``n`` subjects of heights 1.55-1.95 m and widths 0.88-1.15 of the reference."""
-    heights = rng.uniform(1.55, 1.95, size=n)
-    widths = rng.uniform(0.88, 1.15, size=n)
+    """``n`` subjects of heights 1.62-1.88 m and widths 0.9-1.1 of the reference."""
+    heights = rng.uniform(1.62, 1.88, size=n)
+    widths = rng.uniform(0.9, 1.1, size=n)
     return [Subject(float(h / _REFERENCE_HEIGHT), float(w)) for h, w in zip(heights, widths)]
 
 

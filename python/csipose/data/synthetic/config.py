@@ -55,7 +55,7 @@ class SyntheticConfig:
     seed: int = 0
     """Root of every random draw: same seed, same bytes."""
     subjects: int = 10
-    """Number of subjects (body sizes 1.55-1.95 m)."""
+    """Number of subjects (heights 1.62-1.88 m)."""
     val_subjects: tuple[int, ...] = (5, 10)
     """Subjects held out for the ``"val"`` split (1-based); the rest train.
     The default matches MM-Fi's cross-subject protocol pattern (every fifth)."""

@@ -65,7 +65,7 @@ class Sequence:
 
 def _person_joints(config: SyntheticConfig, action: str, size: body.Subject, times: np.ndarray,
                    position: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    facing = -np.pi / 2 + rng.uniform(-0.35, 0.35)  # towards the camera, give or take 20 degrees
+    facing = -np.pi / 2 + rng.uniform(-0.15, 0.15)  # towards the camera, give or take 9 degrees
     return body.pose_sequence(action, size, times, position, facing, rng)
 
 
