@@ -96,15 +96,7 @@ def render_sequence(config: SyntheticConfig, subject: int, action: str,
     points = body.body_points(joints).reshape(t, p, -1, 3)  # [T, P, K * Q, 3]
     weights = np.tile(body.POINT_WEIGHTS, len(people))
     rcs = radio.BODY_RCS * weights / body.POINT_WEIGHTS.sum()
-    freqs = radio.tone_frequencies()
-    # Shadowing at each frame's first and last packet, linear in between (see radio's notes).
-    ends = [0, p - 1] if p > 1 else [0]
-    depth = radio.shadowing_depth(points[:, ends].reshape(t * len(ends), -1, 3), weights, paths)
-    depth = depth.reshape(t, len(ends), -1)
-    frac = np.linspace(0.0, 1.0, p, dtype=np.float32)[None, :, None]
-    depth = (depth[:, :1] * (1 - frac) + depth[:, -1:] * frac).reshape(t * p, -1)
-    h = radio.static_channel(depth, paths, freqs).reshape(t, p, len(scene.rx), -1)
-    h += radio.body_channel(points, rcs, scene, freqs)
+    h = radio.channel(points, weights, rcs, scene, paths, radio.tone_frequencies())
     measured = radio.impair(h, _rng(config, _RADIO, subject, act_id), snr_db=config.snr_db)
     measured = measured.transpose(0, 2, 3, 1)  # [T, R, K, P] as MM-Fi stores a frame
     return Sequence(

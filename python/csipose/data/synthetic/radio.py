@@ -45,6 +45,7 @@ __all__ = [
     "TONE_SPACING_HZ",
     "StaticPaths",
     "body_channel",
+    "channel",
     "impair",
     "shadowing_depth",
     "static_channel",
@@ -218,6 +219,28 @@ def _unit_phasor(angle: np.ndarray) -> np.ndarray:
     out.real = np.cos(angle)
     out.imag = np.sin(angle)
     return out
+
+
+def channel(points: np.ndarray, weights: np.ndarray, rcs: np.ndarray, scene: Scene, paths: StaticPaths,
+            freqs: np.ndarray) -> np.ndarray:
+    """The true channel ``complex64[T, P, R, K]`` with the body at ``points``.
+
+    Args:
+        points: ``[T, P, Q, 3]`` body points at each packet of ``T`` frames.
+        weights: ``[Q]`` blocking weight of each point.
+        rcs: ``[Q]`` radar cross-section of each point (m^2).
+        freqs: ``[K]`` tone frequencies.
+    """
+    t, p = points.shape[:2]
+    # Shadowing at each frame's first and last packet, linear in between (see the module notes).
+    ends = [0, p - 1] if p > 1 else [0]
+    depth = shadowing_depth(points[:, ends].reshape(t * len(ends), -1, 3), weights, paths)
+    depth = depth.reshape(t, len(ends), -1)
+    frac = np.linspace(0.0, 1.0, p, dtype=np.float32)[None, :, None]
+    depth = (depth[:, :1] * (1 - frac) + depth[:, -1:] * frac).reshape(t * p, -1)
+    h = static_channel(depth, paths, freqs).reshape(t, p, len(scene.rx), -1)
+    h += body_channel(points, rcs, scene, freqs)
+    return h
 
 
 def impair(h: np.ndarray, rng: np.random.Generator, *, snr_db: float,
