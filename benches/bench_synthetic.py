@@ -21,10 +21,11 @@ import time
 import numpy as np
 
 from csipose.data.synthetic import SyntheticConfig, SyntheticCsiDataset, body, generate, radio
+from csipose.data.synthetic.scenes import Scene
 
 
-def per_packet_channel(points: np.ndarray, weights: np.ndarray, rcs: np.ndarray, scene, paths,  # type: ignore[no-untyped-def]
-                       freqs: np.ndarray) -> np.ndarray:
+def per_packet_channel(points: np.ndarray, weights: np.ndarray, rcs: np.ndarray, scene: Scene,
+                       paths: radio.StaticPaths, freqs: np.ndarray) -> np.ndarray:
     """The channel ``[T, P, R, K]`` packet by packet, path by path, exactly."""
     t_n, p_n, _, _ = points.shape
     lam = radio.SPEED_OF_LIGHT / radio.CARRIER_HZ
@@ -37,7 +38,8 @@ def per_packet_channel(points: np.ndarray, weights: np.ndarray, rcs: np.ndarray,
                 a, u, length = paths.seg_start[g], paths.seg_dir[g], paths.seg_len[g]
                 along = np.clip((x - a) @ u, 0.0, length)
                 d = np.linalg.norm(x - (a + along[:, None] * u), axis=1)
-                depth[g] = np.sum(radio.BLOCKING_DEPTH * weights * np.exp(-(d**2) / (2 * radio.BLOCKING_RADIUS**2)))
+                block = np.exp(-(d**2) / (2 * radio.BLOCKING_RADIUS**2))
+                depth[g] = np.sum(radio.BLOCKING_DEPTH * weights * block)
             for r, rx in enumerate(scene.rx):
                 atten = np.exp(-(paths.uses[r] @ depth))
                 for n in range(atten.shape[0]):
@@ -119,8 +121,9 @@ def main() -> None:
     val = SyntheticCsiDataset(full, "val")
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     frames = len(train) + len(val)
-    print(f"{'tiny' if args.quick else 'default'} splits: {len(train)} train + {len(val)} val frames in {wall:.1f} s wall, {cpu:.1f} s CPU "
-          f"({frames / wall:,.0f} frames/s)")
+    name = "tiny" if args.quick else "default"
+    print(f"{name} splits: {len(train)} train + {len(val)} val frames in {wall:.1f} s wall, "
+          f"{cpu:.1f} s CPU ({frames / wall:,.0f} frames/s)")
     if args.ridge:
         ridge_vs_mean(train, val)
 

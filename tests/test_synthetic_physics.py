@@ -8,7 +8,7 @@ import pytest
 from csipose import HT40_TONES, sanitize_phase
 from csipose.data.synthetic import body, generate, radio
 from csipose.data.synthetic.config import SyntheticConfig
-from csipose.data.synthetic.scenes import make_scene
+from csipose.data.synthetic.scenes import Scene, make_scene
 
 C = radio.SPEED_OF_LIGHT
 LAMBDA = C / radio.CARRIER_HZ
@@ -16,7 +16,7 @@ FREQS = radio.tone_frequencies()
 
 
 @pytest.fixture(scope="module")
-def scene():  # type: ignore[no-untyped-def]
+def scene() -> Scene:
     return make_scene(np.random.default_rng(3))
 
 
@@ -26,7 +26,7 @@ def test_tones_are_ht40_around_the_carrier() -> None:
     assert FREQS[57] - FREQS[56] == pytest.approx(4 * 312_500.0)  # the DC gap, tones -2 .. +2
 
 
-def test_line_of_sight_amplitude_is_free_space_and_phase_slope_is_the_delay(scene) -> None:  # type: ignore[no-untyped-def]
+def test_line_of_sight_amplitude_is_free_space_and_phase_slope_is_the_delay(scene: Scene) -> None:
     paths = radio.static_paths(scene, walls=False, scatterers=False)
     h = radio.static_channel(np.zeros((1, paths.seg_len.shape[0])), paths, FREQS)[0]  # [R, K]
     for r, rx in enumerate(scene.rx):
@@ -37,7 +37,7 @@ def test_line_of_sight_amplitude_is_free_space_and_phase_slope_is_the_delay(scen
         assert slope == pytest.approx(-2 * np.pi * d / C, rel=1e-4)
 
 
-def test_wall_reflection_has_the_image_source_length(scene) -> None:  # type: ignore[no-untyped-def]
+def test_wall_reflection_has_the_image_source_length(scene: Scene) -> None:
     paths = radio.static_paths(scene, scatterers=False)
     floor = 1 + 4  # after line of sight: walls x0, x1, y0, y1, floor, ceiling
     image = scene.tx * np.array([1.0, 1.0, -1.0])
@@ -46,7 +46,7 @@ def test_wall_reflection_has_the_image_source_length(scene) -> None:  # type: ig
     assert paths.gain[1, floor] == pytest.approx(scene.wall_reflectivity[4] * LAMBDA / (4 * np.pi * d))
 
 
-def test_body_on_the_line_of_sight_shadows_it(scene) -> None:  # type: ignore[no-untyped-def]
+def test_body_on_the_line_of_sight_shadows_it(scene: Scene) -> None:
     paths = radio.static_paths(scene, walls=False, scatterers=False)
     on_path = 0.5 * (scene.tx + scene.rx[0])
     far = on_path + np.array([0.0, 0.0, 5.0])
@@ -60,7 +60,7 @@ def test_body_on_the_line_of_sight_shadows_it(scene) -> None:  # type: ignore[no
     np.testing.assert_allclose(blocked / clear, np.exp(-radio.BLOCKING_DEPTH), rtol=1e-4)
 
 
-def test_one_body_point_echo_is_the_bistatic_radar_return(scene) -> None:  # type: ignore[no-untyped-def]
+def test_one_body_point_echo_is_the_bistatic_radar_return(scene: Scene) -> None:
     point = np.array([3.0, 2.3, 1.0])
     h = radio.body_channel(np.broadcast_to(point, (1, 1, 1, 3)), np.array([0.5]), scene, FREQS)[0, 0]
     for r, rx in enumerate(scene.rx):
@@ -71,7 +71,7 @@ def test_one_body_point_echo_is_the_bistatic_radar_return(scene) -> None:  # typ
         assert slope == pytest.approx(-2 * np.pi * (d1 + d2) / C, rel=1e-3)
 
 
-def test_impairments_leave_amplitude_and_sanitised_phase_alone(scene) -> None:  # type: ignore[no-untyped-def]
+def test_impairments_leave_amplitude_and_sanitised_phase_alone(scene: Scene) -> None:
     paths = radio.static_paths(scene)
     h = radio.static_channel(np.zeros((4, paths.seg_len.shape[0])), paths, FREQS).reshape(2, 2, 3, 114)
     measured = radio.impair(h, np.random.default_rng(0), snr_db=200.0)
