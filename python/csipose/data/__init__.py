@@ -1,0 +1,1 @@
+"""Datasets: MM-Fi (the real data users bring) and the synthetic generator."""
