@@ -1,0 +1,22 @@
+"""Datasets for WiFi-CSI pose: MM-Fi (NeurIPS 2023) from its official layout or a packed cache.
+
+``import csipose.data`` does not import torch; only :func:`collate`,
+:func:`seed_worker` and :func:`make_loader` do, when called.
+"""
+
+from __future__ import annotations
+
+from csipose.data.cache import open_cache, prepare_mmfi
+from csipose.data.collate import collate, make_loader, seed_worker
+from csipose.data.mmfi import MMFiDataset
+from csipose.data.splits import mmfi_split
+
+__all__ = [
+    "MMFiDataset",
+    "collate",
+    "make_loader",
+    "mmfi_split",
+    "open_cache",
+    "prepare_mmfi",
+    "seed_worker",
+]

@@ -1,0 +1,65 @@
+"""The official MM-Fi amplitude cleaning and the phase feature, over whole windows.
+
+Official cleaning of ``CSIamp`` (``mmfi_lib``), per frame: inf -> NaN; for each
+packet, NaNs of its (rx, subcarrier) slice become the mean of that slice's finite
+values; then the frame is min-max normalised to [0, 1]. Two cases the official
+code leaves to numpy warnings are defined here: a slice with no finite value is
+filled with 0, and a constant frame becomes zeros (no division by zero).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from csipose.subcarrier import HT40_TONES, sanitize_phase
+
+__all__ = ["clean_amplitude", "phase_feature"]
+
+
+def clean_amplitude(amp: np.ndarray) -> np.ndarray:
+    """Officially cleaned amplitude.
+
+    Args:
+        amp: ``float32[W, R, S, P]`` raw amplitude (frames, rx, subcarriers, packets).
+
+    Returns:
+        ``float32[W, R, S, P]`` in [0, 1], finite; a new array.
+    """
+    x = np.array(amp, dtype=np.float32)
+    finite = np.isfinite(x)
+    if not finite.all():
+        count = finite.sum(axis=(1, 2), keepdims=True)
+        total = np.where(finite, x, 0.0).sum(axis=(1, 2), keepdims=True, dtype=np.float64)
+        mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0).astype(np.float32)
+        np.copyto(x, np.broadcast_to(mean, x.shape), where=~finite)
+    lo = x.min(axis=(1, 2, 3), keepdims=True)
+    span = x.max(axis=(1, 2, 3), keepdims=True) - lo
+    x -= lo
+    np.divide(x, span, out=x, where=span > 0)
+    # A constant frame: x - lo is already all zeros where span == 0.
+    return x
+
+
+def phase_feature(phase: np.ndarray) -> np.ndarray:
+    """Sanitised phase: unwrapped along subcarriers, the per-packet linear trend removed.
+
+    Uses the HT40 tone indices (-58..-2, 2..58) as abscissa when there are 114
+    subcarriers, so the gap at DC is respected. Non-finite raw phase values become
+    the finite mean of their row before unwrapping (0 for a row with none).
+
+    Args:
+        phase: ``float32[W, R, S, P]`` wrapped phase in radians.
+
+    Returns:
+        ``float32[W, R, S, P]``.
+    """
+    x = np.asarray(phase, dtype=np.float32)
+    finite = np.isfinite(x)
+    if not finite.all():
+        x = x.copy()
+        count = finite.sum(axis=2, keepdims=True)
+        total = np.where(finite, x, 0.0).sum(axis=2, keepdims=True, dtype=np.float64)
+        mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0).astype(np.float32)
+        np.copyto(x, np.broadcast_to(mean, x.shape), where=~finite)
+    tones = HT40_TONES if x.shape[2] == len(HT40_TONES) else None
+    return sanitize_phase(x, axis=2, tones=tones)

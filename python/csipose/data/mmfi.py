@@ -1,0 +1,327 @@
+"""``MMFiDataset``: windows of MM-Fi WiFi CSI with their 3D keypoints.
+
+Reads either the raw tree (one ``loadmat`` per frame, as the official toolbox
+does) or a cache made by :func:`~csipose.data.prepare_mmfi`; both give identical
+samples. A sample is a dict of numpy values:
+
+    csi         float32[W, C, S, P]  W frames, C = 3 amplitude (+ 3 phase) channels,
+                                     S = 114 subcarriers (or ``subcarriers``), P = 10 packets
+    keypoints   float32[17, 3]       Human3.6M-17 joints of the label frame, metres
+    visibility  float32[17]          all ones (MM-Fi has no visibility flag)
+    subject, action, environment, frame   int64 scalars (frame: 1-based label frame number)
+
+Windows hold W consecutive frames of one sequence and never span a skipped
+(0-byte) or missing frame file.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from csipose.data.cache import MMFiCache, _code, _load_keypoints, open_cache
+from csipose.data.cleaning import clean_amplitude, phase_feature
+from csipose.data.layout import CsiSequence, discover
+from csipose.data.matfile import FRAME_SHAPE, read_csi_frame
+from csipose.data.splits import Split, mmfi_split
+from csipose.errors import ArgumentError, DatasetError
+from csipose.subcarrier import Resampler
+
+__all__ = ["MMFiDataset"]
+
+Sample = dict[str, np.ndarray]
+_FEATURES = ("amplitude", "phase")
+
+
+def _window_starts(numbers: np.ndarray, seq_id: np.ndarray, window: int, stride: int) -> np.ndarray:
+    """Positions ``p`` such that rows ``p .. p+window-1`` are consecutive frames of one sequence.
+
+    Args:
+        numbers: ``int64[N]`` frame numbers, sorted within each sequence.
+        seq_id: ``int64[N]`` sequence of each row.
+    """
+    n = len(numbers)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    breaks = np.flatnonzero((np.diff(numbers) != 1) | (np.diff(seq_id) != 0)) + 1
+    bounds = np.concatenate([[0], breaks, [n]])
+    starts = [np.arange(a, b - window + 1, stride, dtype=np.int64) for a, b in zip(bounds[:-1], bounds[1:])]
+    return np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
+
+
+class MMFiDataset:
+    """WiFi-CSI windows of one MM-Fi split, ``torch.utils.data.Dataset``-compatible.
+
+    Args:
+        root: the MM-Fi root (``E01..E04/S??/A??/wifi-csi``).
+        protocol: ``"p1"`` (daily actions), ``"p2"`` (rehabilitation) or ``"p3"`` (all).
+        scheme: ``"random"``, ``"cross_subject"``, ``"cross_environment"`` or ``"manual"``
+            (see :func:`~csipose.data.mmfi_split`).
+        split: ``"train"`` or ``"val"``.
+        ratio, seed: the random scheme's train fraction and seed.
+        train, val: subject -> actions mappings for the manual scheme.
+        window: frames per sample (W).
+        stride: frames between the starts of consecutive windows.
+        label: which frame of the window gives the keypoints: ``"last"``, ``"center"``
+            (index ``W // 2``) or an index into the window (negative counts from the end).
+        features: ``("amplitude",)``, ``("phase",)`` or both; amplitude channels come first.
+        cleaning: ``"official"`` (the MM-Fi toolbox's NaN/inf fill and per-frame
+            min-max to [0, 1]) or ``"raw"`` (amplitude as stored, NaN/inf included).
+        subcarriers: resample the 114 subcarriers to this many (None keeps 114);
+            phase is sanitised before resampling, never interpolated wrapped.
+        subcarrier_mode: :class:`~csipose.Resampler` mode (``"linear"``, ``"area"``, ``"subband"``).
+        cache: a folder made by :func:`~csipose.data.prepare_mmfi` from this ``root``.
+
+    Raises:
+        DatasetError: a missing root, missing or misshapen ground truth, a stale or
+            foreign cache, or a split with no windows. Frame files are read lazily in
+            direct mode, so a corrupt one raises when its sample is fetched.
+        ArgumentError: an option outside its allowed values.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        protocol: str = "p1",
+        scheme: str = "random",
+        split: Literal["train", "val"] = "train",
+        ratio: float = 0.8,
+        seed: int = 0,
+        train: Mapping[str, Sequence[str]] | None = None,
+        val: Mapping[str, Sequence[str]] | None = None,
+        window: int = 1,
+        stride: int = 1,
+        label: Literal["last", "center"] | int = "last",
+        features: Sequence[str] = _FEATURES,
+        cleaning: Literal["official", "raw"] = "official",
+        subcarriers: int | None = None,
+        subcarrier_mode: Literal["linear", "area", "subband"] = "linear",
+        cache: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self.window = _positive(window, "window")
+        self.stride = _positive(stride, "stride")
+        self.label_offset = _label_offset(label, self.window)
+        self.features = _check_features(features)
+        if cleaning not in ("official", "raw"):
+            raise ArgumentError(f"cleaning: expected 'official' or 'raw', got {cleaning!r}")
+        self.cleaning = cleaning
+        if split not in ("train", "val"):
+            raise ArgumentError(f"split: expected 'train' or 'val', got {split!r}")
+        self.split = split
+        self.resampler = (
+            None if subcarriers is None else Resampler(FRAME_SHAPE[1], _positive(subcarriers, "subcarriers"), subcarrier_mode)
+        )
+        parts = mmfi_split(protocol, scheme, ratio=ratio, seed=seed, train=train, val=val)
+        self.selection: Split = parts[0] if split == "train" else parts[1]
+        wanted = {(s, a) for s, acts in self.selection.items() for a in acts}
+
+        self._cache: MMFiCache | None = None
+        self._paths: list[str] = []
+        self._keypoints: np.ndarray | None = None
+        if cache is None:
+            chosen = discover(self.root, subjects=self.selection.keys(), pairs=wanted)
+            self._index_direct(chosen)
+        else:
+            sequences = discover(self.root)
+            self._cache = open_cache(cache, self.root, sequences=sequences)
+            chosen = [s for s in sequences if (s.subject, s.action) in wanted]
+            self._index_cached(self._cache, wanted)
+        self.sequences: list[CsiSequence] = chosen
+        #: The 0-byte frame files of the chosen sequences, skipped as the official toolbox does.
+        self.skipped: list[Path] = [f.path for s in chosen for f in s.skipped]
+        self._starts = _window_starts(self._numbers, self._seq_id, self.window, self.stride)
+        if len(self._starts) == 0:
+            raise DatasetError(
+                f"{self.root}: the {split} split of protocol {protocol!r}, scheme {scheme!r} has no windows of "
+                f"{self.window} frame(s): {len(chosen)} matching sequence(s), {len(self._numbers)} readable frame(s); "
+                "expected E??/S??/A??/wifi-csi/frameNNN.mat for the split's subjects and actions"
+            )
+
+    def _index_direct(self, chosen: list[CsiSequence]) -> None:
+        rows: list[tuple[int, int, int, int, int]] = []
+        keypoints = []
+        for k, seq in enumerate(chosen):
+            kept = [f for f in seq.frames if f.size > 0]
+            keypoints.append(_load_keypoints(seq, [f.number for f in kept]))
+            codes = (_code(seq.environment), _code(seq.subject), _code(seq.action))
+            for f in kept:
+                rows.append((*codes, f.number, k))
+                self._paths.append(os.fspath(f.path))
+        table = np.array(rows, dtype=np.int64).reshape(-1, 5)
+        self._codes = table[:, :3]
+        self._numbers = table[:, 3]
+        self._seq_id = table[:, 4]
+        self._rows = np.arange(len(table), dtype=np.int64)
+        self._keypoints = np.concatenate(keypoints) if keypoints else np.zeros((0, 17, 3), np.float32)
+
+    def _index_cached(self, cache: MMFiCache, wanted: set[tuple[str, str]]) -> None:
+        frames = np.asarray(cache.array("frames"))
+        keep = np.zeros(len(frames), dtype=bool)
+        seq_id = np.full(len(frames), -1, dtype=np.int64)
+        for k, entry in enumerate(cache.manifest["sequences"]):
+            _, subject, action = entry["key"].split("/")
+            if (subject, action) in wanted:
+                keep[entry["start"] : entry["start"] + entry["count"]] = True
+            seq_id[entry["start"] : entry["start"] + entry["count"]] = k
+        self._rows = np.flatnonzero(keep).astype(np.int64)
+        self._codes = frames[self._rows, :3]
+        self._numbers = frames[self._rows, 3]
+        self._seq_id = seq_id[self._rows]
+
+    # -- sizes -------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    @property
+    def num_channels(self) -> int:
+        """C: 3 per feature (amplitude, phase)."""
+        return FRAME_SHAPE[0] * len(self.features)
+
+    @property
+    def num_subcarriers(self) -> int:
+        """S: 114, or the resampled count."""
+        return FRAME_SHAPE[1] if self.resampler is None else self.resampler.n_out
+
+    @property
+    def num_frames(self) -> int:
+        """Readable frames of the chosen sequences."""
+        return len(self._rows)
+
+    @property
+    def sample_shape(self) -> tuple[int, int, int, int]:
+        """``(W, C, S, P)`` of ``sample["csi"]``."""
+        return (self.window, self.num_channels, self.num_subcarriers, FRAME_SHAPE[2])
+
+    def __repr__(self) -> str:
+        source = f"cache={os.fspath(self._cache.path)!r}" if self._cache is not None else "direct"
+        return (
+            f"MMFiDataset({os.fspath(self.root)!r}, split={self.split!r}, {len(self)} windows of "
+            f"{self.sample_shape}, {len(self.sequences)} sequences, {len(self.skipped)} skipped, {source})"
+        )
+
+    # -- reading -----------------------------------------------------------------------
+
+    def _raw(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Raw amplitude and phase ``float32[len(rows), 3, 114, 10]`` of table rows."""
+        if self._cache is not None:
+            cache_rows = self._rows[rows]
+            amp = self._cache.array("amplitude")
+            pha = self._cache.array("phase")
+            if "phase" not in self.features:
+                return _take(amp, cache_rows), pha[:0]
+            if "amplitude" not in self.features:
+                return amp[:0], _take(pha, cache_rows)
+            return _take(amp, cache_rows), _take(pha, cache_rows)
+        amps, phas = zip(*(read_csi_frame(self._paths[r]) for r in rows.tolist()))
+        return np.stack(amps), np.stack(phas)
+
+    def _keypoints_of(self, rows: np.ndarray) -> np.ndarray:
+        if self._cache is not None:
+            return _take(self._cache.array("keypoints"), self._rows[rows])
+        assert self._keypoints is not None
+        return self._keypoints[rows]
+
+    def _features(self, amp: np.ndarray, pha: np.ndarray) -> np.ndarray:
+        """``float32[F, C, S, P]`` from raw ``[F, 3, 114, 10]`` frames."""
+        parts = []
+        if "amplitude" in self.features:
+            parts.append(clean_amplitude(amp) if self.cleaning == "official" else np.asarray(amp, np.float32))
+        if "phase" in self.features:
+            parts.append(phase_feature(pha))
+        x = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+        if self.resampler is not None:
+            x = self.resampler.apply(x, axis=2)
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    def __getitems__(self, indices: Sequence[int]) -> list[Sample]:
+        """Samples for many indices at once: one vectorised read and cleaning for the batch.
+
+        ``torch.utils.data.DataLoader`` calls this with a batch's indices when present.
+        """
+        idx = np.array([_index(i, len(self)) for i in indices], dtype=np.int64)
+        b, w = len(idx), self.window
+        rows = (self._starts[idx][:, None] + np.arange(w)).reshape(-1)
+        amp, pha = self._raw(rows)
+        csi = self._features(amp, pha).reshape(b, w, *self.sample_shape[1:])
+        label_rows = self._starts[idx] + self.label_offset
+        keypoints = self._keypoints_of(label_rows).astype(np.float32, copy=False)
+        codes = self._codes[label_rows]
+        numbers = self._numbers[label_rows]
+        visibility = np.ones(keypoints.shape[1], dtype=np.float32)
+        return [
+            {
+                "csi": csi[i],
+                "keypoints": keypoints[i],
+                "visibility": visibility.copy(),
+                "subject": np.int64(codes[i, 1]),
+                "action": np.int64(codes[i, 2]),
+                "environment": np.int64(codes[i, 0]),
+                "frame": np.int64(numbers[i]),
+            }
+            for i in range(b)
+        ]
+
+    def __getitem__(self, index: int) -> Sample:
+        return self.__getitems__([index])[0]
+
+
+def _take(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``array[rows]`` as an in-memory copy; contiguous runs are read as slices."""
+    if len(rows) and rows[-1] - rows[0] == len(rows) - 1 and np.all(np.diff(rows) == 1):
+        return np.array(array[rows[0] : rows[-1] + 1])
+    return np.asarray(array[rows])
+
+
+def _index(i: Any, n: int) -> int:
+    try:
+        k = operator.index(i)
+    except TypeError:
+        raise ArgumentError(f"index: expected an integer, got {type(i).__name__}") from None
+    if not -n <= k < n:
+        raise IndexError(f"index {k} is out of range for a dataset of {n} windows")
+    return k + n if k < 0 else k
+
+
+def _positive(value: Any, arg: str) -> int:
+    if isinstance(value, bool):
+        raise ArgumentError(f"{arg}: expected an integer >= 1, got {value!r}")
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise ArgumentError(f"{arg}: expected an integer >= 1, got {type(value).__name__}") from None
+    if n < 1:
+        raise ArgumentError(f"{arg}: expected an integer >= 1, got {n}")
+    return n
+
+
+def _label_offset(label: Any, window: int) -> int:
+    if label == "last":
+        return window - 1
+    if label == "center":
+        return window // 2
+    if isinstance(label, str) or isinstance(label, bool):
+        raise ArgumentError(f"label: expected 'last', 'center' or a frame index, got {label!r}")
+    try:
+        k = operator.index(label)
+    except TypeError:
+        raise ArgumentError(f"label: expected 'last', 'center' or a frame index, got {label!r}") from None
+    if not -window <= k < window:
+        raise ArgumentError(f"label: index {k} is outside a window of {window} frame(s)")
+    return k + window if k < 0 else k
+
+
+def _check_features(features: Any) -> tuple[str, ...]:
+    if isinstance(features, str):
+        features = (features,)
+    chosen = tuple(features)
+    if not chosen or any(f not in _FEATURES for f in chosen) or len(set(chosen)) != len(chosen):
+        raise ArgumentError(f"features: expected a non-empty subset of {_FEATURES}, got {chosen!r}")
+    return tuple(f for f in _FEATURES if f in chosen)
