@@ -47,7 +47,7 @@ def test_all_nan_slice_is_filled_with_zero() -> None:
 def test_constant_frame_becomes_zeros(value: float) -> None:
     x = np.full((2, 3, 5, 4), value, dtype=np.float32)
     x[1] = np.arange(60, dtype=np.float32).reshape(3, 5, 4)
-    with np.errstate(all="raise"):
+    with np.errstate(divide="raise", invalid="raise"):
         out = clean_amplitude(x)
     np.testing.assert_array_equal(out[0], 0.0)
     assert out[1].min() == 0.0 and out[1].max() == 1.0
@@ -68,7 +68,7 @@ _value = st.one_of(st.floats(0.0, 60.0, width=32), _special)
 
 @given(hnp.arrays(np.float32, hnp.array_shapes(min_dims=4, max_dims=4, min_side=1, max_side=5), elements=_value))
 def test_matches_official_loop(x: np.ndarray) -> None:
-    with np.errstate(all="raise"):
+    with np.errstate(divide="raise", invalid="raise"):
         out = clean_amplitude(x)
     assert out.dtype == np.float32 and out.shape == x.shape
     assert np.isfinite(out).all() and out.min() >= 0.0 and out.max() <= 1.0

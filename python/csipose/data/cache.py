@@ -5,10 +5,14 @@ Reading ~320k small .mat files per epoch is what makes MM-Fi slow to train on.
 that :class:`~csipose.data.MMFiDataset` maps into memory:
 
     CACHE/amplitude.npy   float32[N, 3, 114, 10]  raw CSIamp (NaN/inf kept; cleaning is applied on read)
-    CACHE/phase.npy       float32[N, 3, 114, 10]  raw, wrapped CSIphase
+    CACHE/phase.npy       float32[N, 3, 114, 10]  sanitised CSIphase (see cleaning.phase_feature)
     CACHE/keypoints.npy   float32[N, 17, 3]       the ground-truth row of each frame, metres
     CACHE/frames.npy      int64[N, 4]             environment, subject, action, frame number (1-based)
     CACHE/manifest.json   format, version, source fingerprint, counts, sequences, skipped files
+
+Amplitude is kept raw so either cleaning can be applied on read; phase is
+stored sanitised because sanitising (unwrap + line fit per packet) costs more
+than everything else a read does, and it has no options.
 
 Rows are sorted by (environment, subject, action, frame); 0-byte frame files are
 skipped and listed. The manifest is written last, so a cache without one is
@@ -31,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from csipose.data.cleaning import phase_feature
 from csipose.data.layout import CsiSequence, discover, fingerprint
 from csipose.data.matfile import FRAME_SHAPE, GT_JOINTS, read_csi_frame, read_ground_truth
 from csipose.errors import ArgumentError, DatasetError
@@ -62,8 +67,10 @@ def _fill_rows(cache_dir: str, start: int, paths: Sequence[str]) -> int:
     """Reads ``paths`` and writes their amplitude and phase to rows ``start..`` of the cache."""
     amp = np.load(os.path.join(cache_dir, "amplitude.npy"), mmap_mode="r+")
     pha = np.load(os.path.join(cache_dir, "phase.npy"), mmap_mode="r+")
+    raw_phase = np.empty((len(paths), *FRAME_SHAPE), dtype=np.float32)
     for i, path in enumerate(paths):
-        amp[start + i], pha[start + i] = read_csi_frame(path)
+        amp[start + i], raw_phase[i] = read_csi_frame(path)
+    pha[start : start + len(paths)] = phase_feature(raw_phase)
     amp.flush()
     pha.flush()
     return len(paths)
@@ -210,7 +217,9 @@ class MMFiCache:
         if name not in self._maps:
             file = self.path / f"{name}.npy"
             try:
-                self._maps[name] = np.load(file, mmap_mode="r")
+                # a plain ndarray view of the map: np.memmap's per-slice bookkeeping costs
+                # more than copying one frame
+                self._maps[name] = np.load(file, mmap_mode="r").view(np.ndarray)
             except (OSError, ValueError) as err:
                 raise DatasetError(f"{file}: unreadable cache array ({err}); run `csipose data prepare` again") from err
         return self._maps[name]

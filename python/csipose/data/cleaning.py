@@ -16,24 +16,26 @@ from csipose.subcarrier import HT40_TONES, sanitize_phase
 __all__ = ["clean_amplitude", "phase_feature"]
 
 
-def clean_amplitude(amp: np.ndarray) -> np.ndarray:
+def clean_amplitude(amp: np.ndarray, *, copy: bool = True) -> np.ndarray:
     """Officially cleaned amplitude.
 
     Args:
         amp: ``float32[W, R, S, P]`` raw amplitude (frames, rx, subcarriers, packets).
+        copy: False cleans a writeable C-contiguous float32 ``amp`` in place.
 
     Returns:
-        ``float32[W, R, S, P]`` in [0, 1], finite; a new array.
+        ``float32[W, R, S, P]`` in [0, 1], finite.
     """
-    x = np.array(amp, dtype=np.float32)
+    x = np.array(amp, dtype=np.float32, copy=copy or None, order="C")
     finite = np.isfinite(x)
     if not finite.all():
         count = finite.sum(axis=(1, 2), keepdims=True)
         total = np.where(finite, x, 0.0).sum(axis=(1, 2), keepdims=True, dtype=np.float64)
         mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0).astype(np.float32)
         np.copyto(x, np.broadcast_to(mean, x.shape), where=~finite)
-    lo = x.min(axis=(1, 2, 3), keepdims=True)
-    span = x.max(axis=(1, 2, 3), keepdims=True) - lo
+    flat = x.reshape(len(x), -1)
+    lo = flat.min(axis=1).reshape(-1, 1, 1, 1)
+    span = flat.max(axis=1).reshape(-1, 1, 1, 1) - lo
     x -= lo
     np.divide(x, span, out=x, where=span > 0)
     # A constant frame: x - lo is already all zeros where span == 0.

@@ -209,19 +209,18 @@ class MMFiDataset:
 
     # -- reading -----------------------------------------------------------------------
 
-    def _raw(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Raw amplitude and phase ``float32[len(rows), 3, 114, 10]`` of table rows."""
+    def _read(self, rows: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Raw amplitude and sanitised phase, ``float32[len(rows), 3, 114, 10]`` each, of
+        table rows; None for a feature not wanted. Both are fresh, writeable arrays."""
+        want_amp = "amplitude" in self.features
+        want_phase = "phase" in self.features
         if self._cache is not None:
             cache_rows = self._rows[rows]
-            amp = self._cache.array("amplitude")
-            pha = self._cache.array("phase")
-            if "phase" not in self.features:
-                return _take(amp, cache_rows), pha[:0]
-            if "amplitude" not in self.features:
-                return amp[:0], _take(pha, cache_rows)
-            return _take(amp, cache_rows), _take(pha, cache_rows)
-        amps, phas = zip(*(read_csi_frame(self._paths[r]) for r in rows.tolist()))
-        return np.stack(amps), np.stack(phas)
+            amp = _take(self._cache.array("amplitude"), cache_rows) if want_amp else None
+            pha = _take(self._cache.array("phase"), cache_rows) if want_phase else None
+            return amp, pha
+        amps, phases = zip(*(read_csi_frame(self._paths[r]) for r in rows.tolist()))
+        return (np.stack(amps) if want_amp else None), (phase_feature(np.stack(phases)) if want_phase else None)
 
     def _keypoints_of(self, rows: np.ndarray) -> np.ndarray:
         if self._cache is not None:
@@ -229,13 +228,13 @@ class MMFiDataset:
         assert self._keypoints is not None
         return self._keypoints[rows]
 
-    def _features(self, amp: np.ndarray, pha: np.ndarray) -> np.ndarray:
-        """``float32[F, C, S, P]`` from raw ``[F, 3, 114, 10]`` frames."""
+    def _features(self, amp: np.ndarray | None, pha: np.ndarray | None) -> np.ndarray:
+        """``float32[F, C, S, P]`` from ``[F, 3, 114, 10]`` raw amplitude and sanitised phase."""
         parts = []
-        if "amplitude" in self.features:
-            parts.append(clean_amplitude(amp) if self.cleaning == "official" else np.asarray(amp, np.float32))
-        if "phase" in self.features:
-            parts.append(phase_feature(pha))
+        if amp is not None:
+            parts.append(clean_amplitude(amp, copy=False) if self.cleaning == "official" else amp)
+        if pha is not None:
+            parts.append(pha)
         x = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
         if self.resampler is not None:
             x = self.resampler.apply(x, axis=2)
@@ -246,48 +245,55 @@ class MMFiDataset:
 
         ``torch.utils.data.DataLoader`` calls this with a batch's indices when present.
         """
-        idx = np.array([_index(i, len(self)) for i in indices], dtype=np.int64)
+        idx = _indices(indices, len(self))
         b, w = len(idx), self.window
-        rows = (self._starts[idx][:, None] + np.arange(w)).reshape(-1)
-        amp, pha = self._raw(rows)
-        csi = self._features(amp, pha).reshape(b, w, *self.sample_shape[1:])
-        label_rows = self._starts[idx] + self.label_offset
+        starts = self._starts[idx]
+        rows = starts if w == 1 else (starts[:, None] + np.arange(w)).reshape(-1)
+        csi = self._features(*self._read(rows)).reshape(b, w, *self.sample_shape[1:])
+        label_rows = starts + self.label_offset
         keypoints = self._keypoints_of(label_rows).astype(np.float32, copy=False)
         codes = self._codes[label_rows]
-        numbers = self._numbers[label_rows]
-        visibility = np.ones(keypoints.shape[1], dtype=np.float32)
+        visibility = np.ones(keypoints.shape[:2], dtype=np.float32)
         return [
             {
-                "csi": csi[i],
-                "keypoints": keypoints[i],
-                "visibility": visibility.copy(),
-                "subject": np.int64(codes[i, 1]),
-                "action": np.int64(codes[i, 2]),
-                "environment": np.int64(codes[i, 0]),
-                "frame": np.int64(numbers[i]),
+                "csi": x,
+                "keypoints": k,
+                "visibility": v,
+                "subject": c[1],
+                "action": c[2],
+                "environment": c[0],
+                "frame": f,
             }
-            for i in range(b)
+            for x, k, v, c, f in zip(csi, keypoints, visibility, codes, self._numbers[label_rows])
         ]
 
     def __getitem__(self, index: int) -> Sample:
-        return self.__getitems__([index])[0]
+        try:
+            i = operator.index(index)
+        except TypeError:
+            raise ArgumentError(f"index: expected an integer, got {type(index).__name__}") from None
+        return self.__getitems__([i])[0]
 
 
 def _take(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``array[rows]`` as an in-memory copy; contiguous runs are read as slices."""
-    if len(rows) and rows[-1] - rows[0] == len(rows) - 1 and np.all(np.diff(rows) == 1):
-        return np.array(array[rows[0] : rows[-1] + 1])
-    return np.asarray(array[rows])
+    """``array[rows]`` as an in-memory copy; one window (consecutive rows) is read as a slice."""
+    n = len(rows)
+    first = int(rows[0])
+    if n == 1 or (int(rows[-1]) - first == n - 1 and n <= 64 and rows.tolist() == list(range(first, first + n))):
+        return np.array(array[first : first + n])
+    return array[rows]
 
 
-def _index(i: Any, n: int) -> int:
-    try:
-        k = operator.index(i)
-    except TypeError:
-        raise ArgumentError(f"index: expected an integer, got {type(i).__name__}") from None
-    if not -n <= k < n:
-        raise IndexError(f"index {k} is out of range for a dataset of {n} windows")
-    return k + n if k < 0 else k
+def _indices(indices: Any, n: int) -> np.ndarray:
+    """``int64[B]`` window indices in ``[0, n)``; negative ones count from the end."""
+    idx = np.asarray(indices)
+    if idx.ndim != 1 or (idx.size and idx.dtype.kind not in "iu"):
+        raise ArgumentError(f"index: expected integers, got {np.asarray(indices).dtype} values of shape {idx.shape}")
+    idx = idx.astype(np.int64, copy=False)
+    bad = (idx < -n) | (idx >= n)
+    if bad.any():
+        raise IndexError(f"index {int(idx[bad][0])} is out of range for a dataset of {n} windows")
+    return np.where(idx < 0, idx + n, idx)
 
 
 def _positive(value: Any, arg: str) -> int:
