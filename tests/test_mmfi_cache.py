@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import sys
 from pathlib import Path
@@ -47,6 +48,12 @@ def _assert_same(a: MMFiDataset, b: MMFiDataset) -> None:
         assert x.keys() == y.keys()
         for key in x:
             assert x[key].dtype == y[key].dtype
+            if y[key].ndim:  # arrays are writeable copies, never views of the map
+                assert y[key].flags.writeable, key
+                base = y[key].base
+                while base is not None:
+                    assert not isinstance(base, (np.memmap, mmap.mmap)), key
+                    base = getattr(base, "base", None)
             np.testing.assert_array_equal(x[key], y[key], err_msg=f"window {i} {key}")
 
 

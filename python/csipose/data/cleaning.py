@@ -21,12 +21,18 @@ def clean_amplitude(amp: np.ndarray, *, copy: bool = True) -> np.ndarray:
 
     Args:
         amp: ``float32[W, R, S, P]`` raw amplitude (frames, rx, subcarriers, packets).
-        copy: False cleans a writeable C-contiguous float32 ``amp`` in place.
+        copy: False cleans ``amp`` in place; it must then be a writeable float32 array
+            (any strides, e.g. the amplitude channels of a larger buffer).
 
     Returns:
-        ``float32[W, R, S, P]`` in [0, 1], finite.
+        ``float32[W, R, S, P]`` in [0, 1], finite (``amp`` itself when ``copy`` is False).
     """
-    x = np.array(amp, dtype=np.float32, copy=copy or None, order="C")
+    if copy:
+        x = np.array(amp, dtype=np.float32)
+    else:
+        x = amp
+        if not isinstance(x, np.ndarray) or x.dtype != np.float32 or not x.flags.writeable:
+            raise TypeError("amp: cleaning in place needs a writeable float32 ndarray")
     finite = np.isfinite(x)
     if not finite.all():
         count = finite.sum(axis=(1, 2), keepdims=True)
@@ -37,8 +43,8 @@ def clean_amplitude(amp: np.ndarray, *, copy: bool = True) -> np.ndarray:
     lo = flat.min(axis=1).reshape(-1, 1, 1, 1)
     span = flat.max(axis=1).reshape(-1, 1, 1, 1) - lo
     x -= lo
-    np.divide(x, span, out=x, where=span > 0)
-    # A constant frame: x - lo is already all zeros where span == 0.
+    # A constant frame is all zeros after subtracting its minimum; dividing it by 1 keeps it so.
+    x /= np.where(span > 0, span, np.float32(1))
     return x
 
 

@@ -209,47 +209,58 @@ class MMFiDataset:
 
     # -- reading -----------------------------------------------------------------------
 
-    def _read(self, rows: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Raw amplitude and sanitised phase, ``float32[len(rows), 3, 114, 10]`` each, of
-        table rows; None for a feature not wanted. Both are fresh, writeable arrays."""
+    def _frames(self, rows: np.ndarray) -> np.ndarray:
+        """``float32[len(rows), C, 114, 10]``: raw amplitude then sanitised phase channels of table rows."""
+        f = len(rows)
         want_amp = "amplitude" in self.features
         want_phase = "phase" in self.features
+        out = np.empty((f, self.num_channels, *FRAME_SHAPE[1:]), dtype=np.float32)
+        phase_at = FRAME_SHAPE[0] if want_amp else 0
         if self._cache is not None:
-            cache_rows = self._rows[rows]
-            amp = _take(self._cache.array("amplitude"), cache_rows) if want_amp else None
-            pha = _take(self._cache.array("phase"), cache_rows) if want_phase else None
-            return amp, pha
-        amps, phases = zip(*(read_csi_frame(self._paths[r]) for r in rows.tolist()))
-        return (np.stack(amps) if want_amp else None), (phase_feature(np.stack(phases)) if want_phase else None)
+            where = _selector(self._rows[rows])
+            if want_amp:
+                out[:, :phase_at] = self._cache.array("amplitude")[where]
+            if want_phase:
+                out[:, phase_at:] = self._cache.array("phase")[where]
+            return out
+        for i, r in enumerate(rows.tolist()):
+            amp, phase = read_csi_frame(self._paths[r])
+            if want_amp:
+                out[i, :phase_at] = amp
+            if want_phase:
+                out[i, phase_at:] = phase
+        if want_phase:
+            out[:, phase_at:] = phase_feature(out[:, phase_at:])
+        return out
 
     def _keypoints_of(self, rows: np.ndarray) -> np.ndarray:
         if self._cache is not None:
-            return _take(self._cache.array("keypoints"), self._rows[rows])
+            # a copy: samples must be writeable and must not pin the map
+            return np.array(self._cache.array("keypoints")[_selector(self._rows[rows])])
         assert self._keypoints is not None
         return self._keypoints[rows]
 
-    def _features(self, amp: np.ndarray | None, pha: np.ndarray | None) -> np.ndarray:
-        """``float32[F, C, S, P]`` from ``[F, 3, 114, 10]`` raw amplitude and sanitised phase."""
-        parts = []
-        if amp is not None:
-            parts.append(clean_amplitude(amp, copy=False) if self.cleaning == "official" else amp)
-        if pha is not None:
-            parts.append(pha)
-        x = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+    def _features(self, rows: np.ndarray) -> np.ndarray:
+        """``float32[len(rows), C, S, P]``: the finished features of table rows."""
+        x = self._frames(rows)
+        if "amplitude" in self.features and self.cleaning == "official":
+            clean_amplitude(x[:, : FRAME_SHAPE[0]], copy=False)
         if self.resampler is not None:
             x = self.resampler.apply(x, axis=2)
-        return np.ascontiguousarray(x, dtype=np.float32)
+        return x
 
     def __getitems__(self, indices: Sequence[int]) -> list[Sample]:
         """Samples for many indices at once: one vectorised read and cleaning for the batch.
 
         ``torch.utils.data.DataLoader`` calls this with a batch's indices when present.
         """
-        idx = _indices(indices, len(self))
+        return self._batch(_indices(indices, len(self)))
+
+    def _batch(self, idx: np.ndarray) -> list[Sample]:
         b, w = len(idx), self.window
         starts = self._starts[idx]
         rows = starts if w == 1 else (starts[:, None] + np.arange(w)).reshape(-1)
-        csi = self._features(*self._read(rows)).reshape(b, w, *self.sample_shape[1:])
+        csi = self._features(rows).reshape(b, w, *self.sample_shape[1:])
         label_rows = starts + self.label_offset
         keypoints = self._keypoints_of(label_rows).astype(np.float32, copy=False)
         codes = self._codes[label_rows]
@@ -272,16 +283,19 @@ class MMFiDataset:
             i = operator.index(index)
         except TypeError:
             raise ArgumentError(f"index: expected an integer, got {type(index).__name__}") from None
-        return self.__getitems__([i])[0]
+        n = len(self._starts)
+        if not -n <= i < n:
+            raise IndexError(f"index {i} is out of range for a dataset of {n} windows")
+        return self._batch(np.array([i % n]))[0]
 
 
-def _take(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``array[rows]`` as an in-memory copy; one window (consecutive rows) is read as a slice."""
-    n = len(rows)
+def _selector(rows: np.ndarray) -> slice | np.ndarray:
+    """A slice when ``rows`` are consecutive (one window: one contiguous read), else ``rows``."""
     first = int(rows[0])
+    n = len(rows)
     if n == 1 or (int(rows[-1]) - first == n - 1 and n <= 64 and rows.tolist() == list(range(first, first + n))):
-        return np.array(array[first : first + n])
-    return array[rows]
+        return slice(first, first + n)
+    return rows
 
 
 def _indices(indices: Any, n: int) -> np.ndarray:
