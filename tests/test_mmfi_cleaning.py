@@ -107,3 +107,19 @@ def test_phase_feature_fills_non_finite_with_row_mean() -> None:
     out = phase_feature(raw)
     assert np.isfinite(out).all()
     np.testing.assert_allclose(out, 0.0, atol=1e-6)
+
+
+def test_in_place_on_a_strided_view_and_empty() -> None:
+    rng = np.random.default_rng(2)
+    buf = rng.uniform(0, 9, (4, 6, 5, 3)).astype(np.float32)
+    buf[1, 0, 0, 0] = np.nan
+    buf[2, 2, 4, 1] = np.inf
+    expected = clean_amplitude(buf[:, :3])
+    phase_part = buf[:, 3:].copy()
+    out = clean_amplitude(buf[:, :3], copy=False)
+    np.testing.assert_array_equal(buf[:, :3], expected)
+    np.testing.assert_array_equal(buf[:, 3:], phase_part)
+    assert np.shares_memory(out, buf)
+    assert clean_amplitude(np.zeros((0, 3, 5, 2), np.float32)).shape == (0, 3, 5, 2)
+    with pytest.raises(TypeError, match="float32"):
+        clean_amplitude(np.zeros((1, 3, 5, 2)), copy=False)

@@ -33,15 +33,22 @@ def clean_amplitude(amp: np.ndarray, *, copy: bool = True) -> np.ndarray:
         x = amp
         if not isinstance(x, np.ndarray) or x.dtype != np.float32 or not x.flags.writeable:
             raise TypeError("amp: cleaning in place needs a writeable float32 ndarray")
-    finite = np.isfinite(x)
-    if not finite.all():
+    if x.size == 0:
+        return x
+    flat = x.reshape(len(x), -1)
+    lo, hi = flat.min(axis=1), flat.max(axis=1)
+    # min and max propagate NaN and reach +-inf, so finite extremes mean a clean frame:
+    # the common case costs no extra pass.
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+        finite = np.isfinite(x)
         count = finite.sum(axis=(1, 2), keepdims=True)
         total = np.where(finite, x, 0.0).sum(axis=(1, 2), keepdims=True, dtype=np.float64)
         mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0).astype(np.float32)
         np.copyto(x, np.broadcast_to(mean, x.shape), where=~finite)
-    flat = x.reshape(len(x), -1)
-    lo = flat.min(axis=1).reshape(-1, 1, 1, 1)
-    span = flat.max(axis=1).reshape(-1, 1, 1, 1) - lo
+        flat = x.reshape(len(x), -1)  # reshape may have copied a strided x
+        lo, hi = flat.min(axis=1), flat.max(axis=1)
+    lo = lo.reshape(-1, 1, 1, 1)
+    span = hi.reshape(-1, 1, 1, 1) - lo
     x -= lo
     # A constant frame is all zeros after subtracting its minimum; dividing it by 1 keeps it so.
     x /= np.where(span > 0, span, np.float32(1))
