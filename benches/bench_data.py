@@ -30,7 +30,7 @@ FRAME = (3, 114, 10)
 
 
 def write_tree(root: Path, subjects: int, actions: int, frames: int) -> list[Path]:
-    """MM-Fi-layout sequences with random CSI (a few inf/NaN, as the real data has); returns frame paths."""
+    """MM-Fi-layout sequences of random CSI, 5% of frames with a few -inf; returns the frame paths."""
     rng = np.random.default_rng(0)
     paths = []
     for s in range(1, subjects + 1):
@@ -40,7 +40,8 @@ def write_tree(root: Path, subjects: int, actions: int, frames: int) -> list[Pat
             np.save(seq / "ground_truth.npy", rng.normal(0, 0.5, (297, 17, 3)))
             for k in range(1, frames + 1):
                 amp = rng.uniform(1, 40, FRAME)
-                amp[rng.random(FRAME) < 0.002] = np.inf
+                if rng.random() < 0.05:  # a few frames carry -inf (log of a zero amplitude)
+                    amp[rng.random(FRAME) < 0.002] = -np.inf
                 path = seq / "wifi-csi" / f"frame{k:03d}.mat"
                 scipy.io.savemat(path, {"CSIamp": amp, "CSIphase": rng.uniform(-np.pi, np.pi, FRAME)})
                 paths.append(path)
@@ -103,7 +104,7 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=2)
     parser.add_argument("--actions", type=int, default=3)
     parser.add_argument("--frames", type=int, default=297)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="1 subject x 1 action x 40 frames, one repeat")
     args = parser.parse_args()
     subjects, actions, frames, repeats = (1, 1, 40, 1) if args.quick else (args.subjects, args.actions, args.frames, args.repeats)

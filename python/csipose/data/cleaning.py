@@ -16,6 +16,16 @@ from csipose.subcarrier import HT40_TONES, sanitize_phase
 __all__ = ["clean_amplitude", "phase_feature"]
 
 
+def _fill_non_finite(x: np.ndarray) -> np.ndarray:
+    """NaN/inf of each packet's (rx, subcarrier) slice := that slice's finite mean (0 if none), in place."""
+    finite = np.isfinite(x)
+    count = finite.sum(axis=(1, 2), keepdims=True)
+    total = np.where(finite, x, 0.0).sum(axis=(1, 2), keepdims=True, dtype=np.float64)
+    mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0).astype(np.float32)
+    np.copyto(x, np.broadcast_to(mean, x.shape), where=~finite)
+    return x
+
+
 def clean_amplitude(amp: np.ndarray, *, copy: bool = True) -> np.ndarray:
     """Officially cleaned amplitude.
 
@@ -39,14 +49,12 @@ def clean_amplitude(amp: np.ndarray, *, copy: bool = True) -> np.ndarray:
     lo, hi = flat.min(axis=1), flat.max(axis=1)
     # min and max propagate NaN and reach +-inf, so finite extremes mean a clean frame:
     # the common case costs no extra pass.
-    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
-        finite = np.isfinite(x)
-        count = finite.sum(axis=(1, 2), keepdims=True)
-        total = np.where(finite, x, 0.0).sum(axis=(1, 2), keepdims=True, dtype=np.float64)
-        mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0).astype(np.float32)
-        np.copyto(x, np.broadcast_to(mean, x.shape), where=~finite)
-        flat = x.reshape(len(x), -1)  # reshape may have copied a strided x
-        lo, hi = flat.min(axis=1), flat.max(axis=1)
+    dirty = ~(np.isfinite(lo) & np.isfinite(hi))
+    if dirty.any():
+        frames = _fill_non_finite(x[dirty])
+        x[dirty] = frames
+        flat_dirty = frames.reshape(len(frames), -1)
+        lo[dirty], hi[dirty] = flat_dirty.min(axis=1), flat_dirty.max(axis=1)
     lo = lo.reshape(-1, 1, 1, 1)
     span = hi.reshape(-1, 1, 1, 1) - lo
     x -= lo
