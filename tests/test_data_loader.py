@@ -40,14 +40,24 @@ def test_collate_stacks_and_checks(dataset: MMFiDataset) -> None:
     assert batch["frame"].tolist() == [int(dataset[0]["frame"]), int(dataset[3]["frame"])]
     assert batch["subject"].dtype == torch.int64
     ref = torch.utils.data.default_collate([dataset[0], dataset[3]])
-    assert torch.equal(ref["csi"], batch["csi"])
+    assert ref.keys() == batch.keys()
+    for key in ref:
+        assert ref[key].dtype == batch[key].dtype and torch.equal(ref[key], batch[key]), key
     with pytest.raises(ShapeError, match="empty batch"):
         collate([])
     bad = dict(dataset[1], csi=dataset[1]["csi"][:, :3])
-    with pytest.raises(ShapeError, match=r"samples\[1\]\['csi'\]: shape"):
+    with pytest.raises(ShapeError, match=r"samples\[1\]\['csi'\]: \(2, 3, 114, 10\) differs from samples\[0\]'s \(2, 6, 114, 10\)"):
         collate([dataset[0], bad])
-    with pytest.raises(ShapeError, match=r"samples\[0\]\['csi'\]: expected float32"):
+    with pytest.raises(ShapeError, match=r"samples\[1\]\['csi'\]: float64 differs from samples\[0\]'s float32"):
+        collate([dataset[0], dict(dataset[1], csi=dataset[1]["csi"].astype(np.float64))])
+    with pytest.raises(ShapeError, match=r"\['csi'\]: expected float32\[W, C, S, P\], got torch.float64"):
         collate([dict(dataset[0], csi=dataset[0]["csi"].astype(np.float64))])
+    with pytest.raises(ShapeError, match=r"\['keypoints'\]: expected float32\[J, 3\]"):
+        collate([dict(dataset[0], keypoints=dataset[0]["keypoints"][:, :2])])
+    with pytest.raises(ShapeError, match=r"\['frame'\]: expected an integer scalar"):
+        collate([dict(dataset[0], frame=np.array([1, 2]))])
+    with pytest.raises(ShapeError, match=r"samples\[1\]: keys"):
+        collate([dataset[0], dict(dataset[1], extra=np.int64(1))])
     with pytest.raises(ShapeError, match="missing key 'frame'"):
         collate([{k: v for k, v in dataset[0].items() if k != "frame"}])
 
@@ -131,3 +141,19 @@ def test_make_loader_rejects_bad_arguments(dataset: MMFiDataset, kwargs: dict, n
     args = {"batch_size": 2, "shuffle": False, **kwargs}
     with pytest.raises(ArgumentError, match=needle):
         make_loader(dataset, **args)
+
+
+def test_collate_reuses_a_batch_buffer_only_when_exact(dataset: MMFiDataset) -> None:
+    samples = dataset.__getitems__([3, 1, 2])
+    batch = collate(samples)
+    for i, s in enumerate(samples):
+        np.testing.assert_array_equal(batch["csi"][i].numpy(), s["csi"])
+    # reordered or partial views of one buffer are stacked, not reinterpreted
+    swapped = [samples[1], samples[0], samples[2]]
+    np.testing.assert_array_equal(collate(swapped)["csi"][0].numpy(), samples[1]["csi"])
+    partial = collate(samples[:2])
+    assert partial["csi"].shape[0] == 2
+    np.testing.assert_array_equal(partial["csi"][1].numpy(), samples[1]["csi"])
+    ref = torch.utils.data.default_collate(samples)
+    for key in ref:
+        assert torch.equal(ref[key], batch[key]), key

@@ -1,8 +1,8 @@
 """Batching and seeding for ``torch.utils.data.DataLoader`` (torch imported lazily).
 
-``collate`` is ``torch.utils.data.default_collate`` after checks that every sample
-keeps the dataset contract, so a bad sample fails with its index and the key
-instead of a stack error deep in torch. Worker seeding follows
+``collate`` gives what ``torch.utils.data.default_collate`` gives, faster, and checks
+that the batch keeps the dataset contract, so a bad sample fails with its index and
+key instead of a stack error deep in torch. Worker seeding follows
 ``SeedSequence([seed, epoch, rank])`` so every (epoch, rank, worker) draws its own
 reproducible stream.
 """
@@ -10,7 +10,7 @@ reproducible stream.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,43 +22,115 @@ __all__ = ["collate", "make_loader", "seed_worker"]
 _SCALARS = ("subject", "action", "environment", "frame")
 
 
-def _check(samples: Sequence[Mapping[str, Any]]) -> None:
-    if not samples:
-        raise ShapeError("samples: expected at least one sample, got an empty batch")
-    first = samples[0]
-    keys = set(first)
-    for name in ("csi", "keypoints", "visibility", *_SCALARS):
-        if name not in keys:
-            raise ShapeError(f"samples[0]: missing key {name!r}; expected csi, keypoints, visibility and ids")
-    for i, s in enumerate(samples):
-        if set(s) != keys:
-            raise ShapeError(f"samples[{i}]: keys {sorted(s)} differ from samples[0]'s {sorted(keys)}")
-        csi, kp, vis = np.asarray(s["csi"]), np.asarray(s["keypoints"]), np.asarray(s["visibility"])
-        if csi.ndim != 4 or csi.dtype != np.float32:
-            raise ShapeError(f"samples[{i}]['csi']: expected float32[W, C, S, P], got {csi.dtype}{list(csi.shape)}")
-        if kp.ndim != 2 or kp.shape[1] != 3 or kp.dtype != np.float32:
-            raise ShapeError(f"samples[{i}]['keypoints']: expected float32[J, 3], got {kp.dtype}{list(kp.shape)}")
-        if vis.shape != kp.shape[:1]:
-            raise ShapeError(f"samples[{i}]['visibility']: expected shape ({kp.shape[0]},), got {vis.shape}")
-        for name in ("csi", "keypoints"):
-            want = np.shape(first[name])
-            if np.shape(s[name]) != want:
-                raise ShapeError(f"samples[{i}][{name!r}]: shape {np.shape(s[name])} differs from samples[0]'s {want}")
-        for name in _SCALARS:
-            if np.ndim(s[name]) != 0:
-                raise ShapeError(f"samples[{i}][{name!r}]: expected an integer scalar, got shape {np.shape(s[name])}")
+def _first_mismatch(values: Sequence[Any], key: str, what: Callable[[np.ndarray], object]) -> ShapeError:
+    """The error naming the first sample whose ``what`` (shape or dtype) differs from sample 0's."""
+    want = what(np.asarray(values[0]))
+    for i, v in enumerate(values):
+        got = what(np.asarray(v))
+        if got != want:
+            return ShapeError(f"samples[{i}][{key!r}]: {got} differs from samples[0]'s {want}")
+    return ShapeError(f"samples[*][{key!r}]: values do not stack")
+
+
+def _batch_buffer(values: Sequence[Any]) -> np.ndarray | None:
+    """The one C-contiguous array that ``values`` are consecutive, equal-shape slices of, if any.
+
+    :meth:`MMFiDataset.__getitems__` builds a batch in one buffer and hands out
+    per-sample views of it; their stack is that buffer, so no copy is needed.
+    """
+    v0 = values[0]
+    base = v0.base if isinstance(v0, np.ndarray) else None
+    if base is None or not isinstance(base, np.ndarray) or not base.flags.c_contiguous:
+        return None
+    if base.dtype != v0.dtype or base.size != v0.size * len(values):
+        return None
+    start = base.__array_interface__["data"][0]
+    step = v0.nbytes
+    for i, v in enumerate(values):
+        if not (
+            isinstance(v, np.ndarray)
+            and v.base is base
+            and v.shape == v0.shape
+            and v.flags.c_contiguous
+            and v.__array_interface__["data"][0] == start + i * step
+        ):
+            return None
+    return base.reshape(len(values), *v0.shape)
+
+
+def _stack(values: Sequence[Any], key: str) -> np.ndarray | None:
+    """The values stacked along a new first axis, or None when they are not all numeric numpy values."""
+    if not all(isinstance(v, (np.ndarray, np.generic)) and v.dtype.kind in "biufc" for v in values):
+        return None
+    if isinstance(values[0], np.generic):
+        stacked = np.array(values)
+        if stacked.ndim == 1 and stacked.dtype == values[0].dtype:
+            return stacked
+    shared = _batch_buffer(values)
+    if shared is not None:
+        return shared
+    try:
+        stacked = np.stack(values)
+    except ValueError:
+        raise _first_mismatch(values, key, np.shape) from None
+    if stacked.dtype != np.asarray(values[0]).dtype:
+        raise _first_mismatch(values, key, lambda a: a.dtype)
+    return stacked
+
+
+def _check_contract(batch: Mapping[str, Any]) -> None:
+    """Checks stacked ``csi: float32[B, W, C, S, P]``, ``keypoints: float32[B, J, 3]``, ``visibility: [B, J]``."""
+    csi, kp, vis = batch["csi"], batch["keypoints"], batch["visibility"]
+    if csi.ndim != 5 or csi.dtype != _torch_float32():
+        raise ShapeError(f"samples[*]['csi']: expected float32[W, C, S, P], got {csi.dtype}{list(csi.shape[1:])}")
+    if kp.ndim != 3 or kp.shape[2] != 3 or kp.dtype != _torch_float32():
+        raise ShapeError(f"samples[*]['keypoints']: expected float32[J, 3], got {kp.dtype}{list(kp.shape[1:])}")
+    if tuple(vis.shape) != tuple(kp.shape[:2]):
+        raise ShapeError(f"samples[*]['visibility']: expected shape ({kp.shape[1]},), got {tuple(vis.shape[1:])}")
+    for name in _SCALARS:
+        if batch[name].ndim != 1:
+            raise ShapeError(f"samples[*][{name!r}]: expected an integer scalar, got shape {tuple(batch[name].shape[1:])}")
+
+
+def _torch_float32() -> Any:
+    import torch
+
+    return torch.float32
 
 
 def collate(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Stacks samples into a batch of tensors: ``csi: float32[B, W, C, S, P]``, ``keypoints: [B, J, 3]``...
 
+    The result equals ``torch.utils.data.default_collate(samples)``; numpy values are
+    stacked by numpy first (one tensor per key instead of one per sample), which is
+    several times faster for dataset samples.
+
     Raises:
-        ShapeError: an empty batch, missing keys, wrong dtypes or shapes that differ.
+        ShapeError: an empty batch, missing or differing keys, wrong dtypes or shapes
+            (the message names the first offending sample).
     """
+    import torch
     from torch.utils.data import default_collate
 
-    _check(samples)
-    return dict(default_collate(list(samples)))
+    if not samples:
+        raise ShapeError("samples: expected at least one sample, got an empty batch")
+    first = samples[0]
+    if not isinstance(first, Mapping):
+        raise ShapeError(f"samples[0]: expected a dict sample, got {type(first).__name__}")
+    for name in ("csi", "keypoints", "visibility", *_SCALARS):
+        if name not in first:
+            raise ShapeError(f"samples[0]: missing key {name!r}; expected csi, keypoints, visibility and ids")
+    keys = first.keys()
+    for i, s in enumerate(samples):
+        if s.keys() != keys:
+            raise ShapeError(f"samples[{i}]: keys {sorted(s)} differ from samples[0]'s {sorted(keys)}")
+    batch: dict[str, Any] = {}
+    for key in keys:
+        values = [s[key] for s in samples]
+        stacked = _stack(values, key)
+        batch[key] = default_collate(values) if stacked is None else torch.from_numpy(stacked)
+    _check_contract(batch)
+    return batch
 
 
 def seed_worker(worker_id: int) -> None:
