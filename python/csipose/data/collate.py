@@ -32,43 +32,15 @@ def _first_mismatch(values: Sequence[Any], key: str, what: Callable[[np.ndarray]
     return ShapeError(f"samples[*][{key!r}]: values do not stack")
 
 
-def _batch_buffer(values: Sequence[Any]) -> np.ndarray | None:
-    """The one C-contiguous array that ``values`` are consecutive, equal-shape slices of, if any.
-
-    :meth:`MMFiDataset.__getitems__` builds a batch in one buffer and hands out
-    per-sample views of it; their stack is that buffer, so no copy is needed.
-    """
-    v0 = values[0]
-    base = v0.base if isinstance(v0, np.ndarray) else None
-    if base is None or not isinstance(base, np.ndarray) or not base.flags.c_contiguous:
-        return None
-    if base.dtype != v0.dtype or base.size != v0.size * len(values):
-        return None
-    start = base.__array_interface__["data"][0]
-    step = v0.nbytes
-    for i, v in enumerate(values):
-        if not (
-            isinstance(v, np.ndarray)
-            and v.base is base
-            and v.shape == v0.shape
-            and v.flags.c_contiguous
-            and v.__array_interface__["data"][0] == start + i * step
-        ):
-            return None
-    return base.reshape(len(values), *v0.shape)
-
-
 def _stack(values: Sequence[Any], key: str) -> np.ndarray | None:
-    """The values stacked along a new first axis, or None when they are not all numeric numpy values."""
-    if not all(isinstance(v, (np.ndarray, np.generic)) and v.dtype.kind in "biufc" for v in values):
+    """The values stacked along a new first axis, or None (default_collate's turn) when they are not numpy numbers."""
+    v0 = values[0]
+    if not isinstance(v0, (np.ndarray, np.generic)) or v0.dtype.kind not in "biufc":
         return None
-    if isinstance(values[0], np.generic):
-        stacked = np.array(values)
-        if stacked.ndim == 1 and stacked.dtype == values[0].dtype:
+    if isinstance(v0, np.generic):
+        stacked = np.array(values)  # far cheaper than np.stack for scalars
+        if stacked.ndim == 1 and stacked.dtype == v0.dtype:
             return stacked
-    shared = _batch_buffer(values)
-    if shared is not None:
-        return shared
     try:
         stacked = np.stack(values)
     except ValueError:
@@ -103,7 +75,7 @@ def collate(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
     The result equals ``torch.utils.data.default_collate(samples)``; numpy values are
     stacked by numpy first (one tensor per key instead of one per sample), which is
-    several times faster for dataset samples.
+    about twice as fast for dataset samples.
 
     Raises:
         ShapeError: an empty batch, missing or differing keys, wrong dtypes or shapes
