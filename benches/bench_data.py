@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.io
@@ -136,8 +137,8 @@ def main() -> None:
                 official_frame(p)
             return n
 
-        amp = {"scheme": "manual", **split, "features": ("amplitude",)}
-        both = {"scheme": "manual", **split}
+        amp: dict[str, Any] = {"scheme": "manual", **split, "features": ("amplitude",)}
+        both: dict[str, Any] = {"scheme": "manual", **split}
         rates = {
             "official loop: loadmat + cleaning per frame": best_rate(official, repeats),
             "MMFiDataset direct (no cache), amplitude": best_rate(per_item(MMFiDataset(root, **amp)), repeats),

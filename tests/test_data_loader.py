@@ -6,6 +6,7 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,8 +14,7 @@ import pytest
 from csipose.data import MMFiDataset, collate, make_loader, prepare_mmfi, seed_worker
 from csipose.errors import ArgumentError, ShapeError
 
-sys.path.insert(0, str(Path(__file__).parent))
-from mmfi_tree import write_tree  # noqa: E402
+from tests.mmfi_tree import write_tree
 
 torch = pytest.importorskip("torch")
 
@@ -102,7 +102,7 @@ class _Draws:
     def __len__(self) -> int:
         return 4
 
-    def __getitem__(self, i: int) -> dict[str, np.ndarray]:
+    def __getitem__(self, i: int) -> dict[str, Any]:
         return {
             "csi": np.full((1, 1, 1, 1), np.random.random(), np.float32),
             "keypoints": np.full((1, 3), random.random(), np.float32),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import mmap
 import os
-import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,10 +15,9 @@ from csipose.cli import main
 from csipose.data import MMFiDataset, open_cache, prepare_mmfi
 from csipose.errors import DatasetError
 
-sys.path.insert(0, str(Path(__file__).parent))
-from mmfi_tree import write_sequence, write_tree  # noqa: E402
+from tests.mmfi_tree import write_sequence, write_tree
 
-SPLIT = {"train": {"S01": ["A02", "A03"], "S23": ["A03"]}, "val": {"S23": ["A02"]}}
+SPLIT: dict[str, Any] = {"train": {"S01": ["A02", "A03"], "S23": ["A03"]}, "val": {"S23": ["A02"]}}
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,10 +14,9 @@ from csipose.data.cleaning import clean_amplitude, phase_feature
 from csipose.data.layout import discover
 from csipose.errors import ArgumentError, DatasetError
 
-sys.path.insert(0, str(Path(__file__).parent))
-from mmfi_tree import write_sequence, write_tree  # noqa: E402
+from tests.mmfi_tree import write_sequence, write_tree
 
-SPLIT = {"train": {"S01": ["A02", "A03"], "S12": ["A02"]}, "val": {"S12": ["A03"]}}
+SPLIT: dict[str, Any] = {"train": {"S01": ["A02", "A03"], "S12": ["A02"]}, "val": {"S12": ["A03"]}}
 
 
 def manual(root: Path, split: str = "train", **kwargs: object) -> MMFiDataset:
@@ -221,7 +220,7 @@ def test_bad_ground_truth(tmp_path: Path, gt: object, needle: str) -> None:
     if isinstance(gt, bytes):
         (seq.path / "ground_truth.npy").write_bytes(gt)
     else:
-        np.save(seq.path / "ground_truth.npy", gt)
+        np.save(seq.path / "ground_truth.npy", np.asarray(gt))
     with pytest.raises(DatasetError, match=needle):
         MMFiDataset(tmp_path, scheme="manual", train={"S01": ["A02"]}, val={})
 

@@ -154,7 +154,7 @@ def make_loader(
     for name, value, low in (("batch_size", batch_size, 1), ("workers", workers, 0), ("seed", seed, 0), ("epoch", epoch, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ArgumentError(f"{name}: expected an integer >= {low}, got {value!r}")
-    sampler = None
+    sampler: DistributedSampler[Any] | None = None
     if distributed:
         sampler = DistributedSampler(
             dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=drop_last
