@@ -150,3 +150,14 @@ def test_cli_prepare(tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
     open_cache(tmp_path / "c", tree)
     assert main(["data", "prepare", str(tmp_path / "missing"), "--out", str(tmp_path / "d")]) == 2
     assert "MM-Fi root not found" in capsys.readouterr().err
+
+
+def test_pickles_without_copying_the_cache(tree: Path, cache: Path) -> None:
+    import pickle
+
+    ds = MMFiDataset(tree, scheme="manual", cache=cache, **SPLIT)
+    ds[0]  # maps the arrays
+    blob = pickle.dumps(ds)
+    assert len(blob) < np.load(cache / "amplitude.npy", mmap_mode="r").nbytes
+    again = pickle.loads(blob)
+    _assert_same(ds, again)

@@ -243,3 +243,10 @@ def test_bad_options(tree: tuple[Path, dict], kwargs: dict, needle: str) -> None
     root, _ = tree
     with pytest.raises(ArgumentError, match=needle):
         manual(root, **kwargs)
+
+
+def test_frame_zero_is_refused(tmp_path: Path) -> None:
+    seq = write_sequence(tmp_path, "S01", "A02", 2)
+    (seq.path / "wifi-csi" / "frame001.mat").rename(seq.path / "wifi-csi" / "frame000.mat")
+    with pytest.raises(DatasetError, match="frame000.mat; expected 1-based"):
+        MMFiDataset(tmp_path, scheme="manual", train={"S01": ["A02"]}, val={})

@@ -55,6 +55,10 @@ def _code(name: str) -> int:
 def _load_keypoints(seq: CsiSequence, frames: Sequence[int]) -> np.ndarray:
     """``float32[len(frames), 17, 3]``: the ground-truth rows of 1-based ``frames``."""
     gt = read_ground_truth(seq.gt_path)
+    if frames and min(frames) < 1:
+        raise DatasetError(
+            f"{seq.gt_path.parent / 'wifi-csi'}: has frame{min(frames):03d}.mat; expected 1-based frame001.mat .."
+        )
     if frames and max(frames) > gt.shape[0]:
         raise DatasetError(
             f"{seq.gt_path}: holds {gt.shape[0]} frames but {seq.key}/wifi-csi has frame{max(frames):03d}.mat; "
