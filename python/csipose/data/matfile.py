@@ -10,6 +10,7 @@ to ``scipy.io.loadmat``, whose reading is the reference. Every failure becomes a
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 import zlib
@@ -79,9 +80,9 @@ def _matrix(payload: memoryview, wanted: Collection[str]) -> tuple[str, np.ndarr
     typ, data, pos = _element(payload, pos)
     if typ not in _MI_DTYPES:
         raise _NotFastPath("data type")
-    shape = tuple(int(d) for d in np.frombuffer(dims, "<i4"))
+    shape = struct.unpack(f"<{len(dims) // 4}i", dims)
     values = np.frombuffer(data, _MI_DTYPES[typ])
-    if values.size != int(np.prod(shape)):
+    if values.size != math.prod(shape):
         raise _NotFastPath("size")
     # Like loadmat's default (mat_dtype=False): the stored type, which MATLAB may narrow
     # (integral doubles saved as uint8); callers cast to what they need.
