@@ -27,6 +27,7 @@ import multiprocessing
 import os
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -175,7 +176,10 @@ def prepare_mmfi(
             # ``__main__`` guard) and pay an interpreter start per worker.
             methods = multiprocessing.get_all_start_methods()
             ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-            with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool:
+            with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool, warnings.catch_warnings():
+                # Python >= 3.12 warns on fork() in a process with threads; the only threads
+                # here are the csipose pool's, which is rebuilt in the child after fork.
+                warnings.filterwarnings("ignore", message=".*fork\\(\\) may lead to deadlocks", category=DeprecationWarning)
                 futures = [pool.submit(_fill_rows, os.fspath(out), start, paths) for start, paths in tasks]
                 try:
                     for fut in as_completed(futures):
