@@ -82,7 +82,7 @@ def per_item(ds: MMFiDataset) -> Callable[[], int]:
     return run
 
 
-def batched(ds: MMFiDataset, size: int = 64) -> Callable[[], int]:
+def batched(ds: MMFiDataset, size: int) -> Callable[[], int]:
     def run() -> int:
         for i in range(0, len(ds), size):
             ds.__getitems__(range(i, min(len(ds), i + size)))
@@ -91,14 +91,14 @@ def batched(ds: MMFiDataset, size: int = 64) -> Callable[[], int]:
     return run
 
 
-def loader_rate(ds: MMFiDataset, workers: int, repeats: int) -> tuple[float, float]:
+def loader_rate(ds: MMFiDataset, workers: int, repeats: int, batch: int) -> tuple[float, float]:
     """(frames/s over a whole epoch incl. worker start-up, frames/s after the first batch), best of ``repeats``."""
     whole, steady = 0.0, 0.0
     for epoch in range(repeats + 1):
         start = time.perf_counter()
         first_at, first_n, n = 0.0, 0, 0
-        for batch in make_loader(ds, batch_size=64, shuffle=True, workers=workers, seed=0, epoch=epoch):
-            n += len(batch["csi"])
+        for out in make_loader(ds, batch_size=batch, shuffle=True, workers=workers, seed=0, epoch=epoch):
+            n += len(out["csi"])
             if not first_at:
                 first_at, first_n = time.perf_counter(), n
         end = time.perf_counter()
@@ -114,9 +114,12 @@ def main() -> None:
     parser.add_argument("--actions", type=int, default=3)
     parser.add_argument("--frames", type=int, default=297)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--quick", action="store_true", help="1 subject x 1 action x 40 frames, one repeat")
     args = parser.parse_args()
-    subjects, actions, frames, repeats = (1, 1, 40, 1) if args.quick else (args.subjects, args.actions, args.frames, args.repeats)
+    subjects, actions, frames, repeats, bs = (
+        (1, 1, 40, 1, 8) if args.quick else (args.subjects, args.actions, args.frames, args.repeats, args.batch)
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         root, cache = Path(tmp) / "mmfi", Path(tmp) / "cache"
@@ -143,15 +146,15 @@ def main() -> None:
             "official loop: loadmat + cleaning per frame": best_rate(official, repeats),
             "MMFiDataset direct (no cache), amplitude": best_rate(per_item(MMFiDataset(root, **amp)), repeats),
             "MMFiDataset cache, amplitude, per item": best_rate(per_item(MMFiDataset(root, cache=cache, **amp)), repeats),
-            "MMFiDataset cache, amplitude, batch 64": best_rate(batched(MMFiDataset(root, cache=cache, **amp)), repeats),
+            f"MMFiDataset cache, amplitude, batch {bs}": best_rate(batched(MMFiDataset(root, cache=cache, **amp), bs), repeats),
             "MMFiDataset cache, amp + phase, per item": best_rate(per_item(MMFiDataset(root, cache=cache, **both)), repeats),
-            "MMFiDataset cache, amp + phase, batch 64": best_rate(batched(MMFiDataset(root, cache=cache, **both)), repeats),
+            f"MMFiDataset cache, amp + phase, batch {bs}": best_rate(batched(MMFiDataset(root, cache=cache, **both), bs), repeats),
         }
         ds = MMFiDataset(root, cache=cache, **both)
         for workers in (0, 2):
-            whole, steady = loader_rate(ds, workers, repeats)
-            rates[f"make_loader amp + phase, batch 64, {workers} workers, epoch"] = whole
-            rates[f"make_loader amp + phase, batch 64, {workers} workers, steady"] = steady
+            whole, steady = loader_rate(ds, workers, repeats, bs)
+            rates[f"make_loader amp + phase, batch {bs}, {workers} workers, epoch"] = whole
+            rates[f"make_loader amp + phase, batch {bs}, {workers} workers, steady"] = steady
 
     base = rates["official loop: loadmat + cleaning per frame"]
     width = max(map(len, rates))

@@ -153,7 +153,8 @@ def make_loader(
 
     for name, value, low in (("batch_size", batch_size, 1), ("workers", workers, 0), ("seed", seed, 0), ("epoch", epoch, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ArgumentError(f"{name}: expected an integer >= {low}, got {value!r}")
+            got = repr(value) if isinstance(value, int) else f"a {type(value).__name__}"
+            raise ArgumentError(f"{name}: expected an integer >= {low}, got {got}")
     sampler: DistributedSampler[Any] | None = None
     if distributed:
         sampler = DistributedSampler(
