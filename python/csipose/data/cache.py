@@ -131,7 +131,7 @@ def prepare_mmfi(
     sequences = discover(source)
     if not sequences:
         raise DatasetError(f"{source}: no wifi-csi sequences; expected E??/S??/A??/wifi-csi/frame001.mat")
-    print_ = fingerprint(source, sequences)
+    source_print = fingerprint(source, sequences)
 
     out = Path(cache_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -171,9 +171,9 @@ def prepare_mmfi(
             for start, paths in tasks:
                 bar.update(_fill_rows(os.fspath(out), start, paths))
         else:
-            # fork where the OS has it: the workers only run loadmat and numpy copies, and
-            # spawn would re-import the caller's script (breaking scripts without a
-            # ``__main__`` guard) and pay an interpreter start per worker.
+            # fork where the OS has it: the workers only read files, sanitise phase and
+            # copy arrays, while spawn would re-import the caller's script (breaking
+            # scripts without a ``__main__`` guard) and pay an interpreter start per worker.
             methods = multiprocessing.get_all_start_methods()
             ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
             with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool, warnings.catch_warnings():
@@ -194,7 +194,7 @@ def prepare_mmfi(
         "format": CACHE_FORMAT,
         "version": CACHE_VERSION,
         "root": os.fspath(source.resolve()),
-        "fingerprint": print_,
+        "fingerprint": source_print,
         "frames": n,
         "frame_shape": list(FRAME_SHAPE),
         "sequences": seq_entries,
