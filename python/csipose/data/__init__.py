@@ -1,5 +1,12 @@
 """Datasets for WiFi-CSI pose: MM-Fi (NeurIPS 2023) from its official layout or a packed cache.
 
+    csipose data prepare /data/MMFi --out /data/mmfi-cache      # once: pack all .mat files
+
+    >>> from csipose.data import MMFiDataset, make_loader
+    >>> ds = MMFiDataset("/data/MMFi", protocol="p1", scheme="random", split="train",
+    ...                  window=4, cache="/data/mmfi-cache")            # doctest: +SKIP
+    >>> loader = make_loader(ds, batch_size=64, shuffle=True, workers=4, seed=0, epoch=0)  # doctest: +SKIP
+
 ``import csipose.data`` does not import torch; only :func:`collate`,
 :func:`seed_worker` and :func:`make_loader` do, when called.
 """
