@@ -250,3 +250,24 @@ def test_frame_zero_is_refused(tmp_path: Path) -> None:
     (seq.path / "wifi-csi" / "frame001.mat").rename(seq.path / "wifi-csi" / "frame000.mat")
     with pytest.raises(DatasetError, match="frame000.mat; expected 1-based"):
         MMFiDataset(tmp_path, scheme="manual", train={"S01": ["A02"]}, val={})
+
+
+@pytest.mark.parametrize(("protocol", "scheme"), [("p1", "random"), ("p3", "random"), ("p1", "cross_subject")])
+def test_protocol_splits_select_their_sequences(tmp_path: Path, protocol: str, scheme: str) -> None:
+    from csipose.data import mmfi_split
+
+    subjects, actions = ("S01", "S04", "S05", "S10"), ("A01", "A02")
+    for s in subjects:
+        for a in actions:
+            write_sequence(tmp_path, s, a, 2)
+    train, val = mmfi_split(protocol, scheme, seed=0)
+    seen = set()
+    for split, form in (("train", train), ("val", val)):
+        expected = {(s, a) for s in subjects for a in actions if a in form.get(s, [])}
+        ds = MMFiDataset(tmp_path, protocol=protocol, scheme=scheme, split=split)  # type: ignore[arg-type]
+        assert {(seq.subject, seq.action) for seq in ds.sequences} == expected
+        assert len(ds) == 2 * len(expected)
+        seen |= expected
+    # each present sequence of the protocol's actions lands in exactly one part
+    protocol_actions = {"p1": {"A02"}, "p3": {"A01", "A02"}}[protocol]
+    assert seen == {(s, a) for s in subjects for a in actions if a in protocol_actions}
