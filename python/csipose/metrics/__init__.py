@@ -2,13 +2,15 @@
 
 Canonical PCK (:func:`pck`, :func:`pck_curve`, :func:`auc`), MPJPE with
 root / scale / Procrustes alignment (:func:`mpjpe`, :func:`mpjpe_per_frame`),
-COCO OKS (:func:`oks`), and the canonical report of a split
+COCO OKS (:func:`oks`) and the COCO keypoint AP protocol (:func:`oks_ap`,
+from :mod:`csipose.cocoeval`), and the canonical report of a split
 (:func:`evaluate`, :class:`PoseReport`, :class:`PoseAccumulator`). PCK values
 are fractions in ``[0, 1]`` everywhere except human-readable summaries.
 """
 
 from __future__ import annotations
 
+from csipose.cocoeval import OksAPResult, oks_ap, oks_ap_arrays
 from csipose.metrics.mpjpe import ALIGNS, mpjpe, mpjpe_per_frame, root_joints
 from csipose.metrics.oks import oks
 from csipose.metrics.pck import (
@@ -29,6 +31,7 @@ __all__ = [
     "CURVE_THRESHOLDS",
     "DEFAULT_THRESHOLDS",
     "NORMS",
+    "OksAPResult",
     "PCKResult",
     "PoseAccumulator",
     "PoseReport",
@@ -37,6 +40,8 @@ __all__ = [
     "mpjpe",
     "mpjpe_per_frame",
     "oks",
+    "oks_ap",
+    "oks_ap_arrays",
     "pck",
     "pck_curve",
     "root_joints",

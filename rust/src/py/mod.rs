@@ -2,8 +2,8 @@
 
 pub mod cocoeval;
 pub mod errors;
-pub mod metrics;
 pub mod matching;
+pub mod metrics;
 pub mod subcarrier;
 
 use pyo3::prelude::*;
