@@ -499,7 +499,7 @@ pub fn unwrap_row<R: Real>(row: &mut [R]) {
         let dd = cur - prev;
         // np.unwrap corrects only jumps of at least pi (and lets NaN spread);
         // the modulo is the expensive part, so it runs only for those.
-        if !(dd.abs() < pi) {
+        if dd.is_nan() || dd.abs() >= pi {
             let mut ddmod = floor_mod(dd + pi, period) - pi;
             if ddmod == -pi && dd > R::zero() {
                 ddmod = pi;
