@@ -16,6 +16,7 @@ import numpy as np
 
 from csipose import __version__
 from csipose.errors import CsiposeError
+from csipose.train import cli as train_cli
 
 __all__ = ["main"]
 
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--frames", type=int, default=20000, help="frames of (3, 114, 10) CSI")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(handler=_demo)
+    train_cli.register(sub)
     return parser
 
 

@@ -3,11 +3,11 @@
 Data flow for one batch ``csi: float[B, W, C, S, P]`` (W frames, C antenna
 channels, S subcarriers, P packets):
 
-1. per-antenna stem: every (frame, channel) slice ``[P, S]`` goes through a
-   convolution spanning neighbouring packets and subcarriers, is pooled over
-   packets, then two convolutions along the subcarriers and an adaptive pool to
-   ``tokens`` subcarrier tokens. The stem's weights are shared by all antennas,
-   so S = 114 or 56 and C = 3 or 6 all work with one set of weights shapes.
+1. per-antenna stem: every (frame, channel) slice ``[P, S]`` goes through three
+   convolutions along the subcarriers (the P packets are the first one's input
+   channels, so its kernels span all packets of the frame), then an adaptive
+   pool to ``tokens`` subcarrier tokens. The stem's weights are shared by all
+   antennas, so S = 114 or 56 and C = 3 or 6 work without shape changes.
 2. learned antenna-channel and subcarrier-position embeddings are added;
 3. a depthwise temporal convolution runs over the W frames of each token
    (residual), then the frames are averaged;
@@ -60,6 +60,7 @@ class CsiPoseNet(nn.Module):
 
     Args:
         channels: C, antenna channels of the input (3 amplitude, or 6 amplitude + phase).
+        packets: P, packets per frame (the subcarrier convolution's input channels).
         joints: J keypoints regressed.
         dims: D coordinates per keypoint (2 or 3).
         width: token feature width.
@@ -75,6 +76,7 @@ class CsiPoseNet(nn.Module):
         self,
         *,
         channels: int,
+        packets: int = 10,
         joints: int = 17,
         dims: int = 3,
         width: int = 64,
@@ -86,10 +88,11 @@ class CsiPoseNet(nn.Module):
         densepose_parts: int = 0,
     ) -> None:
         super().__init__()
-        self.channels, self.joints, self.dims = channels, joints, dims
+        self.channels, self.packets, self.joints, self.dims = channels, packets, joints, dims
         stem = max(8, width // 4)
-        self.stem_packets = nn.Conv2d(1, stem, kernel_size=(3, 7), stride=(1, 2), padding=(1, 3))
         self.stem_subcarriers = nn.Sequential(
+            nn.Conv1d(packets, stem, kernel_size=7, stride=2, padding=3),
+            nn.GELU(),
             nn.Conv1d(stem, width, kernel_size=5, stride=2, padding=2),
             nn.GELU(),
             nn.Conv1d(width, width, kernel_size=3, padding=1),
@@ -132,13 +135,12 @@ class CsiPoseNet(nn.Module):
         With the optional heads: ``"heatmap": [B, J, H, H]``, ``"dp_parts": [B, K+1, 16, 16]``
         (logits) and ``"dp_uv": [B, 2K, 16, 16]`` (in [0, 1]).
         """
-        if csi.dim() != 5 or csi.shape[2] != self.channels:
+        if csi.dim() != 5 or csi.shape[2] != self.channels or csi.shape[4] != self.packets:
             raise ShapeError(
-                f"csi: expected [B, W, {self.channels}, S, P], got {list(csi.shape)}"
+                f"csi: expected [B, W, {self.channels}, S, {self.packets}], got {list(csi.shape)}"
             )
         b, w, c, s, p = csi.shape
-        x = csi.reshape(b * w * c, 1, s, p).transpose(2, 3)  # [N, 1, P, S]
-        x = F.gelu(self.stem_packets(x)).mean(dim=2)  # pool packets -> [N, stem, S/2]
+        x = csi.reshape(b * w * c, s, p).transpose(1, 2)  # [N, P, S]: packets as input channels
         x = self.stem_subcarriers(x)  # [N, width, L]
         width, tokens = x.shape[1], x.shape[2]
         x = x.transpose(1, 2).reshape(b, w, c, tokens, width)
@@ -186,10 +188,11 @@ class _DensePoseHead(nn.Module):
         return self.parts(x), torch.sigmoid(self.uv(x))
 
 
-def build_model(config: TrainingConfig, *, channels: int, joints: int = 17) -> CsiPoseNet:
-    """The model a :class:`~csipose.config.TrainingConfig` describes, for C = ``channels``."""
+def build_model(config: TrainingConfig, *, channels: int, packets: int = 10, joints: int = 17) -> CsiPoseNet:
+    """The model a :class:`~csipose.config.TrainingConfig` describes, for C = ``channels``, P = ``packets``."""
     return CsiPoseNet(
         channels=channels,
+        packets=packets,
         joints=joints,
         dims=config.keypoint_dims,
         width=config.width,
