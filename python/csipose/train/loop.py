@@ -378,7 +378,7 @@ def train_step(
         out = model(batch["csi"])
     total, _ = losses(loss_terms(out, batch, config))
     if not torch.isfinite(total):
-        raise ConfigError(f"lr: the loss became {float(total)} at this learning rate ({config.lr}); lower it")
+        raise ConfigError(f"lr: the loss became {float(total.detach())} at this learning rate ({config.lr}); lower it")
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(total).backward()
     if config.grad_clip > 0:
