@@ -121,13 +121,13 @@ def test_load_rejects_unknown_keys_bad_types_and_bad_files(tmp_path: Path) -> No
 def test_overrides_parse_by_field_type() -> None:
     cfg = TrainingConfig().with_overrides([
         "epochs=3", "lr=5e-4", "amp=bf16", "heatmap=true", "schedule=multistep", "milestones=[1,2]",
-        "betas=0.8,0.9", "loss_weights.bone=0.5", "synthetic.subjects=4", "run_dir=/tmp/x y", "mmfi_root=123",
+        "betas=0.8,0.9", "loss_weights.bone=0.5", "synthetic.subjects=4", "synthetic.val_subjects=[3, 4]", "run_dir=/tmp/x y", "mmfi_root=123",
     ])  # fmt: skip
     assert cfg.epochs == 3 and isinstance(cfg.epochs, int)
     assert cfg.lr == 5e-4 and cfg.amp == "bf16" and cfg.heatmap is True
     assert cfg.milestones == [1, 2] and cfg.betas == (0.8, 0.9)
     assert cfg.loss_weights == {"keypoints": 1.0, "bone": 0.5}
-    assert cfg.synthetic == {"subjects": 4}
+    assert cfg.synthetic == {"subjects": 4, "val_subjects": [3, 4]}
     assert cfg.run_dir == "/tmp/x y" and cfg.mmfi_root == "123"
     assert TrainingConfig().epochs != 3  # the original is untouched
 

@@ -338,6 +338,8 @@ def _parse_value(key: str, text: str, kind: Any) -> Any:
         items = [p.strip() for p in body.split(",") if p.strip()]
         return [_scalar(key, p) for p in items]
     if kind is Any:
+        if text.startswith("[") and text.endswith("]"):
+            return [_scalar(key, p.strip()) for p in text[1:-1].split(",") if p.strip()]
         return _scalar(key, text)
     if kind is bool:
         lowered = text.lower()
