@@ -63,3 +63,23 @@ def test_wrong_input_shape_is_a_shape_error() -> None:
         model(torch.randn(2, 1, 6, 114, 10))
     with pytest.raises(ShapeError):
         model(torch.randn(2, 3, 114, 10))
+
+
+def test_model_fits_a_small_batch() -> None:
+    """Optimisation works end to end: 64 frames whose CSI encodes the pose are fitted."""
+    from tests.test_train import PoseCsi
+
+    data = PoseCsi(64, 0)
+    csi, kp = torch.from_numpy(data.csi), torch.from_numpy(data.kp)
+    torch.manual_seed(0)
+    model = CsiPoseNet(channels=3, width=32, depth=1, heads=2, tokens=4)
+    model.set_mean_pose(kp.mean(0))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(60):
+        loss = (model(csi)["keypoints"] - kp).square().sum(-1).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]

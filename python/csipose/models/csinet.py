@@ -14,7 +14,7 @@ channels, S subcarriers, P packets):
 4. ``depth`` pre-norm multi-head self-attention blocks mix the C x tokens tokens;
 5. J learned joint queries attend to the tokens (attention pooling), a
    self-attention block lets the joints see each other, and a linear layer
-   regresses each joint's D coordinates as an offset from a stored mean pose.
+   per joint regresses its D coordinates as an offset from a stored mean pose.
 
 Optional heads read the same features: per-joint 2D heatmaps and DensePose
 body-part logits + UV maps. Everything stays on the input's device.
@@ -72,6 +72,8 @@ class CsiPoseNet(nn.Module):
         densepose_parts: body parts of the DensePose head; 0 = no DensePose head.
     """
 
+    mean_pose: Tensor  # buffer float[J, D]
+
     def __init__(
         self,
         *,
@@ -90,12 +92,17 @@ class CsiPoseNet(nn.Module):
         super().__init__()
         self.channels, self.packets, self.joints, self.dims = channels, packets, joints, dims
         stem = max(8, width // 4)
+        # Batch normalisation in the stem removes what every frame shares (room, static paths) and
+        # scales what varies between frames (the body) to unit size before attention sees it.
         self.stem_subcarriers = nn.Sequential(
             nn.Conv1d(packets, stem, kernel_size=7, stride=2, padding=3),
+            nn.BatchNorm1d(stem),
             nn.GELU(),
             nn.Conv1d(stem, width, kernel_size=5, stride=2, padding=2),
+            nn.BatchNorm1d(width),
             nn.GELU(),
             nn.Conv1d(width, width, kernel_size=3, padding=1),
+            nn.BatchNorm1d(width),
             nn.GELU(),
             nn.AdaptiveAvgPool1d(tokens),
         )
@@ -108,7 +115,9 @@ class CsiPoseNet(nn.Module):
         self.pool = _Block(width, heads, dropout)
         self.joint_mixer = _Block(width, heads, dropout)
         self.norm_joints = nn.LayerNorm(width)
-        self.regressor = nn.Linear(width, dims)
+        # one linear map per joint: the joints do not share a regressor
+        self.regressor_weight = nn.Parameter(torch.zeros(joints, width, dims))
+        self.regressor_bias = nn.Parameter(torch.zeros(joints, dims))
         self.register_buffer("mean_pose", torch.zeros(joints, dims))
         self.heatmap_size = heatmap_size
         self.heatmap_head = nn.Linear(width, heatmap_size * heatmap_size) if heatmap_size else None
@@ -119,10 +128,10 @@ class CsiPoseNet(nn.Module):
     def _reset_parameters(self) -> None:
         nn.init.normal_(self.channel_embedding, std=0.02)
         nn.init.normal_(self.position_embedding, std=0.02)
-        nn.init.normal_(self.joint_queries, std=0.02)
+        nn.init.normal_(self.joint_queries, std=1.0)  # distinct queries: each joint pools differently
         # Start at the mean pose: the regressor's first outputs are small offsets.
-        nn.init.normal_(self.regressor.weight, std=1e-3)
-        nn.init.zeros_(self.regressor.bias)
+        nn.init.normal_(self.regressor_weight, std=1e-3)
+        nn.init.zeros_(self.regressor_bias)
 
     @torch.no_grad()
     def set_mean_pose(self, pose: Tensor) -> None:
@@ -155,7 +164,8 @@ class CsiPoseNet(nn.Module):
         joints = self.pool(q, context=x)
         joints = self.norm_joints(self.joint_mixer(joints))
         out = {
-            "keypoints": self.mean_pose + self.regressor(joints),
+            "keypoints": self.mean_pose + torch.einsum("bjw,jwd->bjd", joints, self.regressor_weight)
+            + self.regressor_bias,
             "features": x.mean(dim=1),
         }
         if self.heatmap_head is not None:

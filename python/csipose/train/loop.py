@@ -276,7 +276,7 @@ def build_optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.Ada
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embedding" not in n and "queries" not in n]
     keep = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embedding" not in n and "queries" not in n)]
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": keep, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.lr, betas=tuple(config.betas), foreach=False)
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(config.betas[0], config.betas[1]), foreach=False)
 
 
 def _wrap_ddp(model: CsiPoseNet, ctx: DistContext) -> nn.Module:

@@ -23,7 +23,7 @@ class StepProgress:
         self._samples = 0
         self._start = time.perf_counter()
         if enabled:
-            from tqdm import tqdm
+            from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
 
             self._bar = tqdm(
                 total=total_steps,
