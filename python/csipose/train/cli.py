@@ -79,7 +79,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from csipose.train.distributed import DistContext
-    from csipose.train.loop import evaluate_model, load_data, load_model
+    from csipose.train.loop import load_data, load_model, predict, score
 
     import torch
 
@@ -96,22 +96,10 @@ def _eval(args: argparse.Namespace) -> int:
         raise ConfigError(f"mmfi_root: {config.mmfi_root!r} is not a folder (give --root)")
     _, val_set = load_data(config)
     ctx = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
-    report, _, _ = evaluate_model(model, val_set, config, ctx)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        from csipose.metrics import PoseReport
-
-        print(_summary_text(report, PoseReport))
+    _, pred, gt, visible = predict(model, val_set, config, ctx)
+    report = score(pred, gt, visible)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
     return 0
-
-
-def _summary_text(report: dict[str, Any], cls: Any) -> str:
-    if hasattr(cls, "from_dict"):
-        return str(cls.from_dict(report).summary())
-    pck = ", ".join(f"PCK@{k} {100 * v:.1f}%" for k, v in report["pck"].items())
-    return (f"{report['definition']}\n{report['frames']} frames: {pck}; AUC {report['auc']:.3f}; "
-            f"MPJPE {1000 * report['mpjpe']:.1f} mm; PA-MPJPE {1000 * report['pa_mpjpe']:.1f} mm")
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -412,7 +412,8 @@ def predict(
     return index, np.concatenate(preds), np.concatenate(gts), np.concatenate(vis)
 
 
-def _score(pred: np.ndarray, gt: np.ndarray, vis: np.ndarray) -> Any:
+def score(pred: np.ndarray, gt: np.ndarray, vis: np.ndarray) -> Any:
+    """The canonical :class:`csipose.metrics.PoseReport` of ``pred[N, J, D]`` against ``gt[N, J, >= D]``."""
     from csipose.metrics import evaluate
 
     d = pred.shape[-1]
@@ -434,7 +435,7 @@ def evaluate_model(
     order = np.argsort(index, kind="stable")
     pred, gt, vis = (np.concatenate([p[i] for p in parts])[order] for i in (1, 2, 3))
     overlay = {"pred": pred[: config.overlays], "gt": gt[: config.overlays]}
-    return dict(_score(pred, gt, vis).to_dict()), overlay, (gt, vis)
+    return dict(score(pred, gt, vis).to_dict()), overlay, (gt, vis)
 
 
 def baseline_report(
@@ -449,7 +450,7 @@ def baseline_report(
         truth = (np.stack([s["keypoints"] for s in samples]), np.stack([s["visibility"] for s in samples]))
     gt, v = truth
     pred = np.broadcast_to(train_mean[None, :, : config.keypoint_dims], gt[..., : config.keypoint_dims].shape)
-    return dict(_score(np.ascontiguousarray(pred), gt, v).to_dict())
+    return dict(score(np.ascontiguousarray(pred), gt, v).to_dict())
 
 
 def _report_subset(report: dict[str, Any]) -> dict[str, Any]:
@@ -538,7 +539,7 @@ def improve(
     run_dir: Path,
 ) -> None:
     """Best/top-k checkpoints and early-stopping bookkeeping after a validation (rank 0)."""
-    metric = float(report["pck"][PCK_KEY])
+    metric = float(report["pck"][PCK_KEY] or 0.0)  # None: no scoreable frame
     extra = {"overlay": {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in overlay.items()}}
     if metric > run.best_metric + config.min_delta:
         run.bad_validations = 0
