@@ -13,7 +13,7 @@ import pytest
 TINY = [
     "--quiet", "--set", "epochs=2", "--set", "warmup_epochs=0", "--set", "width=16", "--set", "depth=1",
     "--set", "heads=2", "--set", "tokens=4", "--set", "batch_size=16", "--set", "plots=false",
-    "--set", "synthetic.subjects=3", "--set", "synthetic.val_subjects=[3]", "--set", "synthetic.frames=6",
+    "--set", "features=amplitude", "--set", "window=1", "--set", "synthetic.subjects=3", "--set", "synthetic.val_subjects=[3]", "--set", "synthetic.frames=6",
 ]  # fmt: skip
 
 

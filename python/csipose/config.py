@@ -62,14 +62,14 @@ class TrainingConfig:
     """Seed of the S1 random split (the official split uses 0)."""
     synthetic: dict[str, Any] = field(default_factory=dict)
     """Overrides of :class:`csipose.data.synthetic.SyntheticConfig` fields (``synthetic.KEY=VALUE``)."""
-    features: str = "amplitude"
+    features: str = "both"
     """CSI features fed to the model: amplitude (C = 3), phase (C = 3) or both (C = 6)."""
     subcarriers: int = 114
     """Subcarriers the model sees; the data is resampled to this count when it differs."""
     subcarrier_mode: str = "linear"
     """Resampling mode when ``subcarriers`` differs from the native count: linear, area or subband."""
-    window: int = 1
-    """CSI frames per sample; the label is the pose of the window's label frame."""
+    window: int = 3
+    """CSI frames per sample; the label is the pose of the window's last frame."""
 
     # --- model ----------------------------------------------------------------
     width: int = 64
