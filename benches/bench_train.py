@@ -1,7 +1,7 @@
 """Training throughput on CPU: samples/s of one optimizer step, and time spent waiting for data.
 
-Runs the default model and batch size of ``TrainingConfig`` on synthetic-shaped
-batches. Two numbers:
+Runs the default model, input shape and batch size of ``TrainingConfig`` on
+random batches of the contract's shape. Two numbers:
 
 * compute: ``train_step`` on batches already in memory (forward, losses,
   backward, clipping, AdamW, schedule), in samples/s;
@@ -24,11 +24,11 @@ import torch
 
 
 class _Frames:
-    """In-memory contract-shaped samples (C = 3, S = 114, P = 10, W = 1)."""
+    """In-memory contract-shaped samples ``csi: float32[W, C, S, P]`` (S = 114, P = 10)."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, window: int, channels: int) -> None:
         rng = np.random.default_rng(0)
-        self.csi = rng.random((n, 1, 3, 114, 10), dtype=np.float32)
+        self.csi = rng.random((n, window, channels, 114, 10), dtype=np.float32)
         self.kp = rng.normal(size=(n, 17, 3)).astype(np.float32)
 
     def __len__(self) -> int:
@@ -57,9 +57,10 @@ def main() -> None:
 
     config = TrainingConfig(progress=False)
     ctx = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
-    data = _Frames(config.batch_size * (steps + 2))
+    channels = 6 if config.features == "both" else 3
+    data = _Frames(config.batch_size * (steps + 2), config.window, channels)
     torch.manual_seed(0)
-    model = build_model(config, channels=3)
+    model = build_model(config, channels=channels)
     optimizer = loop.build_optimizer(model, config)
     scheduler = build_scheduler(optimizer, config, steps_per_epoch=steps + 2)
     scaler = loop._grad_scaler(config, ctx)
@@ -87,8 +88,8 @@ def main() -> None:
     fed = time.perf_counter() - start
 
     n = steps * config.batch_size
-    print(f"default model: {count_parameters(model):,} params, batch {config.batch_size}, "
-          f"{torch.get_num_threads()} threads, {steps} steps")
+    print(f"default model: {count_parameters(model):,} params, batch {config.batch_size} of "
+          f"[W={config.window}, C={channels}, S=114, P=10], {torch.get_num_threads()} threads, {steps} steps")
     print(f"  train step, batches in memory : {n / compute:8.0f} samples/s  ({1000 * compute / steps:.1f} ms/step)")
     print(f"  train step, default loader    : {n / fed:8.0f} samples/s  ({1000 * fed / steps:.1f} ms/step)")
     print(f"  waiting for data              : {100 * waited / fed:8.1f} % of step time")
