@@ -207,38 +207,43 @@ _SCHEMES = {"S1": "random", "S2": "cross_subject", "S3": "cross_environment"}
 
 def load_data(config: TrainingConfig) -> Datasets:
     """The configured ``(train, val)`` datasets."""
-    if config.data == "synthetic":
-        from csipose.data.synthetic import SyntheticConfig, SyntheticCsiDataset
-
-        values = {"features": _FEATURES[config.features], "window": config.window, "subcarriers": config.subcarriers}
-        values.update(config.synthetic)
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-        try:
-            synth = SyntheticConfig(**values)
-        except TypeError as err:
-            raise ConfigError(f"synthetic: {err}") from None
-        train_set = SyntheticCsiDataset(synth, split="train")
-        val_set = SyntheticCsiDataset(synth, split="val")
-    else:
-        from csipose.data import MMFiDataset
-
-        common: dict[str, Any] = dict(
-            protocol=config.mmfi_protocol.lower(),
-            scheme=_SCHEMES[config.mmfi_scheme],
-            ratio=config.mmfi_ratio,
-            seed=config.mmfi_seed,
-            window=config.window,
-            features=_FEATURES[config.features],
-            subcarriers=None if config.subcarriers == 114 else config.subcarriers,
-            subcarrier_mode=config.subcarrier_mode,
-            cache=config.mmfi_cache or None,
-        )
-        train_set = MMFiDataset(config.mmfi_root, split="train", **common)
-        val_set = MMFiDataset(config.mmfi_root, split="val", **common)
+    train_set, val_set = _synthetic(config) if config.data == "synthetic" else _mmfi(config)
     for name, ds in (("train", train_set), ("val", val_set)):
         if len(ds) == 0:
             raise DatasetError(f"{config.data} {name} split: no samples")
     return train_set, val_set
+
+
+def _synthetic(config: TrainingConfig) -> Datasets:
+    from csipose.data.synthetic import SyntheticConfig, SyntheticCsiDataset
+
+    values: dict[str, Any] = {
+        "features": _FEATURES[config.features], "window": config.window, "subcarriers": config.subcarriers,
+    }  # fmt: skip
+    values.update(config.synthetic)
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    try:
+        synth = SyntheticConfig(**values)
+    except TypeError as err:
+        raise ConfigError(f"synthetic: {err}") from None
+    return SyntheticCsiDataset(synth, split="train"), SyntheticCsiDataset(synth, split="val")
+
+
+def _mmfi(config: TrainingConfig) -> Datasets:
+    from csipose.data import MMFiDataset
+
+    common: dict[str, Any] = dict(
+        protocol=config.mmfi_protocol.lower(),
+        scheme=_SCHEMES[config.mmfi_scheme],
+        ratio=config.mmfi_ratio,
+        seed=config.mmfi_seed,
+        window=config.window,
+        features=_FEATURES[config.features],
+        subcarriers=None if config.subcarriers == 114 else config.subcarriers,
+        subcarrier_mode=config.subcarrier_mode,
+        cache=config.mmfi_cache or None,
+    )
+    return MMFiDataset(config.mmfi_root, split="train", **common), MMFiDataset(config.mmfi_root, split="val", **common)
 
 
 def probe(dataset: Any, config: TrainingConfig) -> tuple[int, int, int, int]:
