@@ -163,7 +163,7 @@ def _run(
                     run.train_seconds += time.perf_counter() - started
                     started = time.perf_counter()
                     if ctx.is_main:
-                        save_state(run_dir / "last.pt", run, model, optimizer, scheduler, scaler, config, channels)
+                        save_state(run_dir / "last.pt", run, model, optimizer, scheduler, scaler, config)
             train_loss = ctx.all_reduce_mean(run.loss_sum / max(run.step_in_epoch, 1))
             run.epoch, run.step_in_epoch, run.loss_sum = epoch + 1, 0, 0.0
             record: dict[str, Any] = {"epoch": run.epoch, "step": run.step, "train_loss": train_loss,
@@ -172,14 +172,14 @@ def _run(
                 report, overlay, val_truth = evaluate_model(model, val_set, config, ctx)
                 if ctx.is_main:
                     record["val"] = _report_subset(report)
-                    improve(run, report, overlay, model, optimizer, scheduler, scaler, config, channels, run_dir)
+                    improve(run, report, overlay, model, optimizer, scheduler, scaler, config, run_dir)
                 run = _sync_run(ctx, run)
             run.train_seconds += time.perf_counter() - started
             record["seconds"] = run.train_seconds
             if ctx.is_main:
                 with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
                     fh.write(json.dumps(record) + "\n")
-                save_state(run_dir / "last.pt", run, model, optimizer, scheduler, scaler, config, channels)
+                save_state(run_dir / "last.pt", run, model, optimizer, scheduler, scaler, config)
                 progress.write(_epoch_line(record))
         summary: dict[str, Any] = {}
         if ctx.is_main:
@@ -488,7 +488,6 @@ def save_state(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     scaler: torch.amp.GradScaler,
     config: TrainingConfig,
-    channels: int,
     extra: dict[str, Any] | None = None,
 ) -> None:
     """Writes the full training state to ``path`` (atomically)."""
@@ -540,7 +539,6 @@ def improve(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     scaler: torch.amp.GradScaler,
     config: TrainingConfig,
-    channels: int,
     run_dir: Path,
 ) -> None:
     """Best/top-k checkpoints and early-stopping bookkeeping after a validation (rank 0)."""
@@ -554,13 +552,13 @@ def improve(
             run.stopped_early = True
     if metric > run.best_metric:
         run.best_metric, run.best_epoch, run.best_report = metric, run.epoch, dict(report)
-        save_state(run_dir / "best.pt", run, model, optimizer, scheduler, scaler, config, channels, extra)
+        save_state(run_dir / "best.pt", run, model, optimizer, scheduler, scaler, config, extra)
     if config.top_k:
         name = f"epoch{run.epoch:04d}.pt"
         entries = sorted([*run.top_k, [metric, name]], key=lambda e: (-e[0], e[1]))
         keep, drop = entries[: config.top_k], entries[config.top_k :]
         if any(e[1] == name for e in keep):
-            save_state(run_dir / name, run, model, optimizer, scheduler, scaler, config, channels, extra)
+            save_state(run_dir / name, run, model, optimizer, scheduler, scaler, config, extra)
         for _, old in drop:
             (run_dir / old).unlink(missing_ok=True)
         run.top_k = keep
