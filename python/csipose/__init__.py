@@ -10,6 +10,7 @@ from __future__ import annotations
 from csipose import errors
 from csipose._core import __version__, get_num_threads, set_num_threads
 from csipose.config import TrainingConfig
+from csipose.matching import match_persons, match_persons_batch
 from csipose.subcarrier import (
     HT20_TONES,
     HT40_TONES,
@@ -30,6 +31,8 @@ __all__ = [
     "errors",
     "get_num_threads",
     "interpolate_subcarriers",
+    "match_persons",
+    "match_persons_batch",
     "sanitize_phase",
     "select_subcarriers_by_variance",
     "set_num_threads",

@@ -8,7 +8,16 @@ import numpy.typing as npt
 __all__ = [
     "__version__",
     "Resampler",
+    "coco_keypoint_eval",
     "get_num_threads",
+    "mpjpe_frames",
+    "oks",
+    "pck_counts",
+    "joint_distance_cost_matrix",
+    "match_persons",
+    "match_persons_batch",
+    "match_persons_padded",
+    "oks_cost_matrix",
     "sanitize_phase",
     "select_subcarriers_by_variance",
     "set_num_threads",
@@ -51,3 +60,76 @@ def unwrap_phase(phase: npt.NDArray[np.floating], axis: int = ...) -> npt.NDArra
 def sanitize_phase(
     phase: npt.NDArray[np.floating], tones: list[float], axis: int = ...
 ) -> npt.NDArray[np.floating]: ...
+
+def pck_counts(
+    pred: npt.NDArray[np.floating],
+    gt: npt.NDArray[np.floating],
+    visible: npt.NDArray[np.bool_] | None,
+    thresholds: list[float],
+    convention: str,
+    norm: str,
+    pair: tuple[int, int] | None = None,
+    fallback: tuple[int, int] | None = None,
+    scale: float = 1.0,
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint64]]: ...
+def mpjpe_frames(
+    pred: npt.NDArray[np.floating],
+    gt: npt.NDArray[np.floating],
+    visible: npt.NDArray[np.bool_] | None,
+    align: str,
+    root: list[int],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]: ...
+def oks(
+    pred: npt.NDArray[np.floating],
+    gt: npt.NDArray[np.floating],
+    visible: npt.NDArray[np.bool_] | None,
+    area: npt.NDArray[np.float64],
+    sigmas: list[float],
+) -> npt.NDArray[np.float64]: ...
+_Batch = tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+]
+
+def match_persons(
+    cost: npt.NDArray[np.floating], max_cost: float | None = None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], float, npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+def match_persons_batch(costs: list[npt.NDArray[np.floating]], max_cost: float | None = None) -> _Batch: ...
+def match_persons_padded(
+    costs: npt.NDArray[np.floating], sizes: npt.NDArray[np.int64], max_cost: float | None = None
+) -> _Batch: ...
+def oks_cost_matrix(
+    pred: npt.NDArray[np.float64],
+    gt: npt.NDArray[np.float64],
+    visible: npt.NDArray[np.bool_],
+    areas: npt.NDArray[np.float64],
+    sigmas: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]: ...
+def joint_distance_cost_matrix(
+    pred: npt.NDArray[np.float64], gt: npt.NDArray[np.float64], visible: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.float64]: ...
+def coco_keypoint_eval(
+    gt_keypoints: npt.NDArray[np.float64],
+    gt_areas: npt.NDArray[np.float64],
+    gt_bboxes: npt.NDArray[np.float64],
+    gt_ignore: npt.NDArray[np.bool_],
+    gt_iscrowd: npt.NDArray[np.bool_],
+    gt_offsets: npt.NDArray[np.int64],
+    dt_keypoints: npt.NDArray[np.float64],
+    dt_scores: npt.NDArray[np.float64],
+    dt_offsets: npt.NDArray[np.int64],
+    sigmas: npt.NDArray[np.float64],
+    iou_thrs: npt.NDArray[np.float64],
+    rec_thrs: npt.NDArray[np.float64],
+    area_rngs: npt.NDArray[np.float64],
+    max_det: int,
+    n_categories: int,
+    n_images: int,
+    matching: str,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from csipose import __version__
+from csipose.data.cli import register as register_data
 from csipose.errors import CsiposeError
 from csipose.train import cli as train_cli
 
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--frames", type=int, default=20000, help="frames of (3, 114, 10) CSI")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(handler=_demo)
+    register_data(sub)
     train_cli.register(sub)
     return parser
 

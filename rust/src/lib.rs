@@ -3,10 +3,13 @@
 //! `subcarrier`, `layout`, `element`, `parallel` and `error` know nothing of
 //! Python; `py` converts numpy arrays, releases the GIL and maps errors.
 
+pub mod cocoeval;
 pub mod element;
 pub mod error;
 pub mod layout;
+pub mod matching;
 pub mod memory;
+pub mod metrics;
 pub mod parallel;
 pub mod subcarrier;
 
@@ -20,5 +23,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(py::get_num_threads, m)?)?;
     py::subcarrier::register(m)?;
+    py::metrics::register(m)?;
+    py::matching::register(m)?;
+    py::cocoeval::register(m)?;
     Ok(())
 }

@@ -497,12 +497,15 @@ pub fn unwrap_row<R: Real>(row: &mut [R]) {
     for v in row.iter_mut().skip(1) {
         let cur = *v;
         let dd = cur - prev;
-        let mut ddmod = floor_mod(dd + pi, period) - pi;
-        if ddmod == -pi && dd > R::zero() {
-            ddmod = pi;
+        // np.unwrap corrects only jumps of at least pi (and lets NaN spread);
+        // the modulo is the expensive part, so it runs only for those.
+        if !(dd.abs() < pi) {
+            let mut ddmod = floor_mod(dd + pi, period) - pi;
+            if ddmod == -pi && dd > R::zero() {
+                ddmod = pi;
+            }
+            correction = correction + (ddmod - dd);
         }
-        let step = if dd.abs() < pi { R::zero() } else { ddmod - dd };
-        correction = correction + step;
         *v = cur + correction;
         prev = cur;
     }

@@ -185,6 +185,19 @@ def test_unwrap_equals_np_unwrap(phase: np.ndarray, data: st.DataObject) -> None
 @given(
     hnp.arrays(
         np.float64,
+        st.integers(1, 40),
+        elements=st.one_of(st.floats(-10, 10), st.sampled_from([np.nan, np.inf, -np.inf, np.pi, -np.pi])),
+    )
+)
+def test_unwrap_spreads_non_finite_values_like_np_unwrap(phase: np.ndarray) -> None:
+    with np.errstate(invalid="ignore"):
+        want = np.unwrap(phase)
+    np.testing.assert_array_equal(csipose.unwrap_phase(phase), want)
+
+
+@given(
+    hnp.arrays(
+        np.float64,
         hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=30),
         elements=st.floats(-50, 50),
     ),

@@ -1,6 +1,9 @@
 //! The binding layer: validate, convert, release the GIL, call a kernel.
 
+pub mod cocoeval;
 pub mod errors;
+pub mod metrics;
+pub mod matching;
 pub mod subcarrier;
 
 use pyo3::prelude::*;

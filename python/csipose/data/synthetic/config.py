@@ -1,0 +1,146 @@
+"""The settings of the synthetic CSI + pose generator."""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+from typing import Any
+
+from csipose.data.synthetic.body import ACTIONS
+from csipose.errors import ArgumentError, ConfigError
+
+__all__ = ["FEATURE_SETS", "SyntheticConfig"]
+
+#: The allowed ``features`` tuples; channels are always amplitude first.
+FEATURE_SETS = (("amplitude", "phase"), ("amplitude",), ("phase",))
+
+
+def _int(value: Any, name: str, minimum: int, maximum: int | None = None) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{name}: expected an integer, got {value!r}")
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise ConfigError(f"{name}: expected an integer, got {type(value).__name__} {value!r}") from None
+    if n < minimum or (maximum is not None and n > maximum):
+        bound = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
+        raise ConfigError(f"{name}: expected an integer {bound}, got {n}")
+    return n
+
+
+def _float(value: Any, name: str, *, positive: bool = False, minimum: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
+    x = float(value)
+    if not math.isfinite(x):
+        raise ConfigError(f"{name}: expected a finite number, got {x}")
+    if positive and x <= 0:
+        raise ConfigError(f"{name}: expected a number > 0, got {x}")
+    if minimum is not None and x < minimum:
+        raise ConfigError(f"{name}: expected a number >= {minimum}, got {x}")
+    return x
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyntheticConfig:
+    """What to generate. The default is about 4800 training and 1200 validation frames.
+
+    Subjects are numbered 1..``subjects``; like MM-Fi, subject ``s`` lives in
+    environment ``(s - 1) // 10 + 1`` (a room of its own: wall reflectivities
+    and clutter differ). Each (subject, action) pair is one sequence of
+    ``frames`` frames.
+    """
+
+    seed: int = 0
+    """Root of every random draw: same seed, same bytes."""
+    subjects: int = 10
+    """Number of subjects (heights 1.62-1.88 m)."""
+    val_subjects: tuple[int, ...] = (5, 10)
+    """Subjects held out for the ``"val"`` split (1-based); the rest train.
+    The default matches MM-Fi's cross-subject protocol pattern (every fifth)."""
+    actions: tuple[str, ...] = tuple(ACTIONS)
+    """Actions every subject performs, by name (see ``body.ACTIONS``)."""
+    frames: int = 75
+    """Frames per sequence (MM-Fi has 297)."""
+    frame_rate_hz: float = 10.0
+    """Frames per second (MM-Fi's WiFi stream runs at 10 Hz)."""
+    packets: int = 10
+    """Packets per frame, ``P``."""
+    packet_rate_hz: float = 100.0
+    """Packets per second within a frame; ``packets / packet_rate_hz`` must not
+    exceed the frame interval."""
+    window: int = 1
+    """Frames per sample, ``W``; a window ends at its label frame and never
+    crosses a sequence boundary."""
+    features: tuple[str, ...] = ("amplitude", "phase")
+    """Per-antenna features: one of ``FEATURE_SETS``; ``C = 3 * len(features)``."""
+    subcarriers: int = 114
+    """Subcarriers ``S``; other than 114 resamples the cleaned features linearly
+    (``csipose.interpolate_subcarriers``)."""
+    snr_db: float = 40.0
+    """Signal-to-noise ratio of the measured CSI, dB relative to the frame's mean power."""
+    persons: int = 1
+    """People in the room; the labelled subject is person 0, the others are
+    bystanders of random size doing random actions beside them."""
+    scatterers: int = 40
+    """Static point scatterers (furniture, clutter) per environment."""
+    position_jitter: float = 0.1
+    """Half-width (m) of the uniform random offset of each sequence's standing
+    point from the stage centre."""
+
+    def __post_init__(self) -> None:
+        _int(self.seed, "seed", 0)
+        subjects = _int(self.subjects, "subjects", 2, 99)
+        if not isinstance(self.val_subjects, tuple):
+            raise ConfigError(f"val_subjects: expected a tuple of subject numbers, got {self.val_subjects!r}")
+        val = [_int(s, "val_subjects", 1, subjects) for s in self.val_subjects]
+        if len(set(val)) != len(val):
+            raise ConfigError(f"val_subjects: subjects must not repeat, got {self.val_subjects}")
+        if len(val) >= subjects:
+            raise ConfigError(
+                f"val_subjects: at least one of the {subjects} subjects must remain for training, "
+                f"got {self.val_subjects}"
+            )
+        if not isinstance(self.actions, tuple) or not self.actions:
+            raise ConfigError(f"actions: expected a non-empty tuple of action names, got {self.actions!r}")
+        for a in self.actions:
+            if a not in ACTIONS:
+                raise ConfigError(f"actions: unknown action {a!r}; known: {', '.join(ACTIONS)}")
+        if len(set(self.actions)) != len(self.actions):
+            raise ConfigError(f"actions: actions must not repeat, got {self.actions}")
+        frames = _int(self.frames, "frames", 1, 9999)
+        frame_rate = _float(self.frame_rate_hz, "frame_rate_hz", positive=True)
+        packets = _int(self.packets, "packets", 1)
+        packet_rate = _float(self.packet_rate_hz, "packet_rate_hz", positive=True)
+        if packets / packet_rate > 1.0 / frame_rate + 1e-12:
+            raise ConfigError(
+                f"packet_rate_hz: {packets} packets at {packet_rate} Hz last longer than one frame "
+                f"at frame_rate_hz = {frame_rate}"
+            )
+        _int(self.window, "window", 1, frames)
+        if self.features not in FEATURE_SETS:
+            raise ConfigError(f"features: expected one of {FEATURE_SETS}, got {self.features!r}")
+        _int(self.subcarriers, "subcarriers", 2)
+        _float(self.snr_db, "snr_db")
+        _int(self.persons, "persons", 1, 4)
+        _int(self.scatterers, "scatterers", 0)
+        _float(self.position_jitter, "position_jitter", minimum=0.0)
+
+    @property
+    def train_subjects(self) -> tuple[int, ...]:
+        """Subjects of the ``"train"`` split, ascending."""
+        return tuple(s for s in range(1, self.subjects + 1) if s not in self.val_subjects)
+
+    def split_subjects(self, split: str) -> tuple[int, ...]:
+        """Subjects of ``split`` (``"train"`` or ``"val"``), ascending."""
+        if split == "train":
+            return self.train_subjects
+        if split == "val":
+            return tuple(sorted(self.val_subjects))
+        raise ArgumentError(f"split: expected 'train' or 'val', got {split!r}")
+
+    @property
+    def channels(self) -> int:
+        """``C = 3 * len(features)``."""
+        return 3 * len(self.features)

@@ -1,0 +1,115 @@
+"""The synthetic dataset: generated once in memory, indexed like MM-Fi."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from csipose.data.synthetic.config import SyntheticConfig
+from csipose.data.synthetic.generate import render
+from csipose.errors import ArgumentError, DatasetError
+from csipose.subcarrier import HT40_TONES, interpolate_subcarriers, sanitize_phase
+
+__all__ = ["SyntheticCsiDataset", "clean_amplitude", "clean_phase"]
+
+
+def clean_amplitude(amplitude: np.ndarray) -> np.ndarray:
+    """MM-Fi's official amplitude cleaning of finite frames: min-max per frame to [0, 1].
+
+    ``amplitude: [T, R, K, P] -> float64[T, R, K, P]``; a constant frame becomes zeros.
+    """
+    lo = amplitude.min(axis=(1, 2, 3), keepdims=True)
+    span = amplitude.max(axis=(1, 2, 3), keepdims=True) - lo
+    return (amplitude - lo) / np.where(span > 0, span, 1.0)
+
+
+def clean_phase(phase: np.ndarray) -> np.ndarray:
+    """Raw phase ``[T, R, 114, P]`` sanitised along the tones (unwrap, remove the line)."""
+    return sanitize_phase(phase, axis=2, tones=HT40_TONES)
+
+
+class SyntheticCsiDataset:
+    """Synthetic MM-Fi-like samples of one split, generated at construction.
+
+    Training subjects are ``config.train_subjects``, validation subjects
+    ``config.val_subjects``; both splits share the generator, so the val split
+    is held-out people doing the same actions. ``dataset[i]`` is the shared
+    sample contract:
+
+    - ``"csi"``: ``float32[W, C, S, P]``; channels are the 3 antennas' amplitude
+      (min-max normalised per frame, MM-Fi's cleaning) then their phase
+      (sanitised: unwrapped along tones, least-squares line removed).
+    - ``"keypoints"``: ``float32[17, 3]`` H36M-17 joints of the label frame
+      (the window's last) in metres, camera frame (x right, y down, z depth).
+    - ``"visibility"``: ``float32[17]`` ones.
+    - ``"subject"``, ``"action"``, ``"environment"``, ``"frame"``: int64 scalars;
+      ``frame`` is the 1-based label frame within its sequence.
+    - with ``config.persons > 1`` also ``"persons"``: ``float32[K, 17, 3]``, every
+      person in the room (person 0 is ``"keypoints"``).
+
+    Whole-split arrays for batch work (``F`` frames, ``N`` samples):
+    ``csi: float32[F, C, S, P]``, ``keypoints: float32[F, 17, 3]``,
+    ``persons: float32[F, K, 17, 3]``, ``subject``/``action``/``environment``/
+    ``frame``: ``int64[F]``, and ``label_index: int64[N]``, the row of each
+    sample's label frame (its window is rows ``label_index - W + 1 ..
+    label_index``). With ``window = 1`` samples and rows coincide.
+    """
+
+    def __init__(self, config: SyntheticConfig | None = None, split: str = "train") -> None:
+        self.config = config if config is not None else SyntheticConfig()
+        self.split = split
+        subjects = self.config.split_subjects(split)
+        if not subjects:
+            raise DatasetError(f"split {split!r} has no subjects (config.val_subjects is empty)")
+        csi, persons, ids = [], [], []
+        for seq in render(self.config, subjects):
+            csi.append(self._features(seq.amplitude, seq.phase))
+            persons.append(seq.keypoints.astype(np.float32))
+            t = seq.amplitude.shape[0]
+            ids.append(np.stack([np.full(t, seq.subject), np.full(t, seq.action),
+                                 np.full(t, seq.environment), np.arange(1, t + 1)], axis=1))
+        self.csi: np.ndarray = np.concatenate(csi)
+        self.persons: np.ndarray = np.concatenate(persons)
+        self.keypoints: np.ndarray = np.ascontiguousarray(self.persons[:, 0])
+        table = np.concatenate(ids).astype(np.int64)
+        self.subject, self.action, self.environment, self.frame = (np.ascontiguousarray(c) for c in table.T)
+        self.label_index: np.ndarray = np.flatnonzero(self.frame >= self.config.window).astype(np.int64)
+
+    def _features(self, amplitude: np.ndarray, phase: np.ndarray) -> np.ndarray:
+        """Cleaned features ``float32[T, C, S, P]`` of one sequence's raw frames."""
+        parts = []
+        if "amplitude" in self.config.features:
+            parts.append(clean_amplitude(amplitude))
+        if "phase" in self.config.features:
+            parts.append(clean_phase(phase))
+        x = np.concatenate(parts, axis=1)
+        if self.config.subcarriers != x.shape[2]:
+            x = interpolate_subcarriers(x, self.config.subcarriers, axis=2)
+        return x.astype(np.float32)
+
+    def __len__(self) -> int:
+        return int(self.label_index.shape[0])
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        n = len(self)
+        if not -n <= index < n:
+            raise ArgumentError(f"index: {index} is out of range for a dataset of {n} samples")
+        row = int(self.label_index[index])
+        w = self.config.window
+        sample: dict[str, Any] = {
+            "csi": self.csi[row - w + 1 : row + 1],
+            "keypoints": self.keypoints[row],
+            "visibility": np.ones(self.keypoints.shape[1], dtype=np.float32),
+            "subject": np.int64(self.subject[row]),
+            "action": np.int64(self.action[row]),
+            "environment": np.int64(self.environment[row]),
+            "frame": np.int64(self.frame[row]),
+        }
+        if self.config.persons > 1:
+            sample["persons"] = self.persons[row]
+        return sample
+
+    def __repr__(self) -> str:
+        return (f"SyntheticCsiDataset(split={self.split!r}, samples={len(self)}, "
+                f"csi={tuple(self.csi.shape[1:])}, seed={self.config.seed})")

@@ -1,0 +1,117 @@
+"""Renders sequences: a subject performs an action in a room while packets arrive.
+
+Every random draw comes from its own :class:`numpy.random.SeedSequence`
+keyed by ``(seed, purpose, ids...)``, so a sequence does not depend on which
+other sequences are generated, on their order, or on any global RNG state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from csipose.data.synthetic import body, radio
+from csipose.data.synthetic.config import SyntheticConfig
+from csipose.data.synthetic.scenes import Scene, make_scene, world_to_camera
+
+__all__ = ["Sequence", "action_id", "environment_of", "make_environment", "render", "render_sequence"]
+
+_SCENE, _SUBJECT, _MOTION, _RADIO, _BYSTANDER = range(5)
+# Floor offsets (m) of bystanders 1, 2, 3 from the labelled subject.
+_BYSTANDER_OFFSETS = np.array([[0.0, 1.0], [0.0, -1.0], [-1.1, 0.0]])
+
+
+def _rng(config: SyntheticConfig, *key: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([config.seed, *key]))
+
+
+def environment_of(subject: int) -> int:
+    """MM-Fi's environment of ``subject``: E01 = S01-S10, E02 = S11-S20, ..."""
+    return (subject - 1) // 10 + 1
+
+
+def action_id(action: str) -> int:
+    """The 1-based id of ``action`` (its place in ``body.ACTIONS``); stable across configs."""
+    return list(body.ACTIONS).index(action) + 1
+
+
+def make_environment(config: SyntheticConfig, environment: int) -> tuple[Scene, radio.StaticPaths]:
+    """The room of ``environment`` and its static paths."""
+    scene = make_scene(_rng(config, _SCENE, environment), n_scatterers=config.scatterers)
+    return scene, radio.static_paths(scene)
+
+
+@dataclass(frozen=True, eq=False)
+class Sequence:
+    """One rendered sequence of ``T`` frames.
+
+    Attributes:
+        subject, action, environment: 1-based ids.
+        amplitude: ``float32[T, 3, 114, P]`` raw amplitude ``|H|`` as a NIC reports it.
+        phase: ``float32[T, 3, 114, P]`` raw wrapped phase in ``(-pi, pi]``.
+        keypoints: ``float64[T, K, 17, 3]`` camera-frame joints (metres) of the ``K``
+            persons at each frame's middle packet; person 0 is the subject.
+    """
+
+    subject: int
+    action: int
+    environment: int
+    amplitude: np.ndarray
+    phase: np.ndarray
+    keypoints: np.ndarray
+
+
+def _person_joints(config: SyntheticConfig, action: str, size: body.Subject, times: np.ndarray,
+                   position: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    facing = -np.pi / 2 + rng.uniform(-0.15, 0.15)  # towards the camera, give or take 9 degrees
+    return body.pose_sequence(action, size, times, position, facing, rng)
+
+
+def render_sequence(config: SyntheticConfig, subject: int, action: str,
+                    environment: tuple[Scene, radio.StaticPaths] | None = None) -> Sequence:
+    """Renders ``subject`` performing ``action`` for ``config.frames`` frames.
+
+    ``environment``: the subject's (scene, paths) when already built (see
+    :func:`make_environment`); built on the fly otherwise.
+    """
+    env_id, act_id = environment_of(subject), action_id(action)
+    scene, paths = environment if environment is not None else make_environment(config, env_id)
+    t, p = config.frames, config.packets
+    times = (np.arange(t)[:, None] / config.frame_rate_hz + np.arange(p) / config.packet_rate_hz).ravel()
+
+    size = body.make_subjects(1, _rng(config, _SUBJECT, subject))[0]
+    motion = _rng(config, _MOTION, subject, act_id)
+    stage = scene.stage + motion.uniform(-config.position_jitter, config.position_jitter, size=2)
+    people = [_person_joints(config, action, size, times, stage, motion)]
+    extra = _rng(config, _BYSTANDER, subject, act_id)
+    for k in range(1, config.persons):
+        other = body.make_subjects(1, extra)[0]
+        other_action = config.actions[int(extra.integers(len(config.actions)))]
+        people.append(_person_joints(config, other_action, other, times, stage + _BYSTANDER_OFFSETS[k - 1],
+                                     extra))
+    joints = np.stack(people, axis=1).reshape(t, p, len(people), 17, 3)
+
+    points = body.body_points(joints).reshape(t, p, -1, 3)  # [T, P, K * Q, 3]
+    weights = np.tile(body.POINT_WEIGHTS, len(people))
+    rcs = radio.BODY_RCS * weights / body.POINT_WEIGHTS.sum()
+    h = radio.channel(points, weights, rcs, scene, paths, radio.tone_frequencies())
+    measured = radio.impair(h, _rng(config, _RADIO, subject, act_id), snr_db=config.snr_db)
+    measured = measured.transpose(0, 2, 3, 1)  # [T, R, K, P] as MM-Fi stores a frame
+    return Sequence(
+        subject=subject, action=act_id, environment=env_id,
+        amplitude=np.abs(measured), phase=np.angle(measured),
+        keypoints=world_to_camera(joints[:, p // 2], scene),
+    )
+
+
+def render(config: SyntheticConfig, subjects: tuple[int, ...]) -> Iterator[Sequence]:
+    """Every sequence of ``subjects`` x ``config.actions``, subject-major."""
+    environments: dict[int, tuple[Scene, radio.StaticPaths]] = {}
+    for subject in subjects:
+        env = environment_of(subject)
+        if env not in environments:
+            environments[env] = make_environment(config, env)
+        for action in config.actions:
+            yield render_sequence(config, subject, action, environments[env])

@@ -1,0 +1,239 @@
+"""The locked evaluation: one call (or one streaming accumulator) that scores a
+split with the canonical definitions and reports every number with its definition.
+
+A :class:`PoseReport` holds canonical torso PCK at the requested thresholds,
+per-joint PCK, the AUC of the PCK curve over 0..50, and MPJPE raw,
+root-aligned and Procrustes-aligned. :class:`PoseAccumulator` gives exactly the
+report of :func:`evaluate` on the concatenation of its batches: PCK is kept as
+integer counts and MPJPE as per-frame sums reduced once at the end.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from csipose.metrics._inputs import as_poses, as_thresholds, threshold_key
+from csipose.metrics.mpjpe import frame_errors, pooled, root_joints
+from csipose.metrics.pck import (
+    CURVE_THRESHOLDS,
+    DEFAULT_THRESHOLDS,
+    PCKResult,
+    PckCounts,
+    auc,
+    compute_counts,
+    resolve_spec,
+    result_from_counts,
+)
+from csipose.skeletons import Skeleton, get_skeleton
+
+__all__ = ["PoseAccumulator", "PoseReport", "evaluate"]
+
+_ALIGNS = ("none", "root", "procrustes")
+
+
+@dataclass(frozen=True, eq=False)
+class PoseReport:
+    """Canonical scores of a set of predicted poses.
+
+    Attributes:
+        skeleton: the layout name.
+        joint_names: one name per joint.
+        frames: frames evaluated.
+        pck: canonical torso PCK at the requested thresholds.
+        curve: the same PCK at 0, 1, ..., 50 (the curve behind :attr:`auc`).
+        auc: normalised area under :attr:`curve`.
+        mpjpe, mpjpe_root, pa_mpjpe: mean joint error raw, root-aligned and
+            Procrustes-aligned, in input units; NaN when no joint counted.
+        mpjpe_joints: joints counted by each MPJPE (``none``, ``root``, ``procrustes``).
+        definition: every definition used, one line each.
+    """
+
+    skeleton: str
+    joint_names: tuple[str, ...]
+    frames: int
+    pck: PCKResult
+    curve: PCKResult
+    auc: float
+    mpjpe: float
+    mpjpe_root: float
+    pa_mpjpe: float
+    mpjpe_joints: tuple[int, int, int]
+    definition: str
+
+    @property
+    def unscoreable_frames(self) -> int:
+        return self.pck.unscoreable_frames
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe scores: PCK as fractions, NaN as ``None``."""
+        pj = {
+            threshold_key(k): [_json(x) for x in row]
+            for k, row in zip(self.pck.thresholds, self.pck.per_joint)
+        }
+        return {
+            "definition": self.definition,
+            "skeleton": self.skeleton,
+            "frames": self.frames,
+            "unscoreable_frames": self.pck.unscoreable_frames,
+            "pck": {key: _json(v) for key, v in self.pck.as_dict().items()},
+            "pck_per_joint": pj,
+            "auc": _json(self.auc),
+            "mpjpe": _json(self.mpjpe),
+            "mpjpe_root": _json(self.mpjpe_root),
+            "pa_mpjpe": _json(self.pa_mpjpe),
+            "joint_names": list(self.joint_names),
+            "scored_joints": int(self.pck.scored_joints.sum()),
+            "empty_frames": self.pck.empty_frames,
+            "fallback_frames": self.pck.fallback_frames,
+        }
+
+    def summary(self) -> str:
+        """Multi-line human-readable scores (PCK in percent)."""
+        p = self.pck
+        pcks = "  ".join(f"@{threshold_key(k)} {_pct(v)}" for k, v in zip(p.thresholds, p.pck))
+        lines = [
+            f"{self.frames} frames, skeleton {self.skeleton}: {p.scored_frames} scored, "
+            f"{p.unscoreable_frames} unscoreable, {p.empty_frames} without visible joints, "
+            f"{p.fallback_frames} hip-width fallback",
+            f"PCK (torso)  {pcks}",
+            f"AUC (PCK 0..50)  {_pct(self.auc)}",
+            f"MPJPE {_num(self.mpjpe)}   root-aligned {_num(self.mpjpe_root)}   "
+            f"PA-MPJPE {_num(self.pa_mpjpe)}   (input units)",
+        ]
+        if p.per_joint.size:
+            mid = p.thresholds[len(p.thresholds) // 2]
+            row = p.per_joint[p.thresholds.index(mid)]
+            worst = [i for i in np.argsort(np.where(np.isnan(row), np.inf, row))[:3] if not np.isnan(row[i])]
+            if worst:
+                names = ", ".join(f"{self.joint_names[i]} {_pct(row[i])}" for i in worst)
+                lines.append(f"hardest joints at PCK@{threshold_key(mid)}: {names}")
+        lines.append("definitions:")
+        lines += [f"  {d}" for d in self.definition.splitlines()]
+        return "\n".join(lines)
+
+
+def _json(x: float) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%" if math.isfinite(x) else "n/a"
+
+
+def _num(x: float) -> str:
+    return f"{x:.4g}" if math.isfinite(x) else "n/a"
+
+
+class PoseAccumulator:
+    """Streaming :func:`evaluate`: ``update`` per batch, ``compute`` at the end.
+
+    The report equals ``evaluate`` on the concatenated batches exactly.
+    """
+
+    def __init__(self, skeleton: str | Skeleton = "h36m17", thresholds: Any = DEFAULT_THRESHOLDS) -> None:
+        self._skeleton = get_skeleton(skeleton)
+        self._thresholds = as_thresholds(thresholds)
+        self._sorted = tuple(sorted(set(self._thresholds) | set(CURVE_THRESHOLDS)))
+        self._spec = resolve_spec("torso", self._skeleton, "canonical")
+        self._root = root_joints(self._skeleton)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forgets every batch seen."""
+        self._frames = 0
+        self._counts: PckCounts | None = None
+        self._errors: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {a: [] for a in _ALIGNS}
+
+    def update(self, pred: Any, gt: Any, visible: Any = None) -> None:
+        """Adds a batch: ``pred``, ``gt`` float[N, J, D], ``visible`` [N, J] or ``None``.
+
+        Torch tensors are accepted (moved to CPU and detached)."""
+        p, g, v = as_poses(_numpy(pred), _numpy(gt), _numpy(visible), skeleton=self._skeleton)
+        counts = compute_counts(p, g, v, self._spec, self._sorted)
+        errors = {a: frame_errors(p, g, v, a, self._root) for a in _ALIGNS}
+        self._counts = counts if self._counts is None else self._counts + counts
+        for a in _ALIGNS:
+            self._errors[a].append(errors[a])
+        self._frames += p.shape[0]
+
+    def compute(self) -> PoseReport:
+        """The report of every batch since the last :meth:`reset`."""
+        skel = self._skeleton
+        counts = self._counts
+        if counts is None:
+            j = skel.num_joints
+            counts = PckCounts(
+                np.zeros((len(self._sorted), j), np.uint64), np.zeros(j, np.uint64), np.zeros(5, np.uint64)
+            )
+        pck = result_from_counts(counts, self._sorted, self._thresholds, self._spec, skel.name)
+        curve = result_from_counts(counts, self._sorted, CURVE_THRESHOLDS, self._spec, skel.name)
+        mpjpes = []
+        joints = []
+        for a in _ALIGNS:
+            parts = self._errors[a]
+            sums = np.concatenate([s for s, _ in parts]) if parts else np.zeros(0)
+            cnts = np.concatenate([c for _, c in parts]) if parts else np.zeros(0, np.int64)
+            mpjpes.append(pooled(sums, cnts))
+            joints.append(int(cnts.sum()))
+        root = "+".join(skel.joint_names[r] for r in self._root)
+        definition = "\n".join(
+            [
+                pck.definition,
+                f"AUC: trapezoidal area under canonical torso PCK at k = 0..50, divided by 50",
+                "MPJPE: mean |pred-gt| over visible joints of all frames, input units",
+                f"root-aligned MPJPE: both poses translated to put {root} at the origin; frames whose "
+                f"root is not visible skipped",
+                "PA-MPJPE: similarity Procrustes (rotation without reflection, scale, translation) fitted "
+                "per frame on visible joints, as MM-Fi's compute_similarity_transform",
+            ]
+        )
+        return PoseReport(
+            skeleton=skel.name,
+            joint_names=skel.joint_names,
+            frames=self._frames,
+            pck=pck,
+            curve=curve,
+            auc=auc(curve),
+            mpjpe=mpjpes[0],
+            mpjpe_root=mpjpes[1],
+            pa_mpjpe=mpjpes[2],
+            mpjpe_joints=(joints[0], joints[1], joints[2]),
+            definition=definition,
+        )
+
+
+def _numpy(x: Any) -> Any:
+    """Torch tensors to numpy without importing torch."""
+    if x is not None and hasattr(x, "detach") and hasattr(x, "cpu"):
+        return x.detach().cpu().numpy()
+    return x
+
+
+def evaluate(
+    pred: Any,
+    gt: Any,
+    *,
+    visible: Any = None,
+    skeleton: str | Skeleton = "h36m17",
+    thresholds: Any = DEFAULT_THRESHOLDS,
+) -> PoseReport:
+    """Scores a set of poses with the canonical definitions.
+
+    Args:
+        pred: float[N, J, D] predicted joints (``D`` = 2 or 3).
+        gt: float[N, J, D] ground truth in the same units.
+        visible: bool[N, J] (or numeric, ``> 0`` = visible); ``None``: all visible.
+        skeleton: ``"h36m17"``, ``"coco17"`` or a :class:`~csipose.skeletons.Skeleton`.
+        thresholds: PCK thresholds ``k`` (percent of the torso).
+
+    Returns:
+        A :class:`PoseReport`; ``report.to_dict()`` for logs, ``report.summary()`` for people.
+    """
+    acc = PoseAccumulator(skeleton=skeleton, thresholds=thresholds)
+    acc.update(pred, gt, visible)
+    return acc.compute()

@@ -1,0 +1,478 @@
+//! COCO keypoint evaluation (OKS-AP), the protocol of pycocotools' `COCOeval`
+//! with `iouType="keypoints"`, step for step:
+//!
+//! 1. per (category, image) unit: detections sorted by score (stable), cut to
+//!    `max_det`; OKS of every (detection, GT) pair;
+//! 2. per unit and area range: GTs outside the range (or crowd / without
+//!    keypoints) are ignored and sorted last; at each OKS threshold every
+//!    detection, best score first, takes the unmatched GT of highest OKS
+//!    (>= threshold), preferring GTs that are not ignored; a detection matched
+//!    to an ignored GT, or unmatched and outside the area range, is ignored;
+//! 3. per (category, area range): all detections pooled and sorted by score
+//!    (stable), precision made monotone and read at the recall thresholds.
+//!
+//! The `Optimal` option replaces step 2's greedy pass by a least-cost
+//! assignment on `1 - OKS` among pairs with OKS >= threshold (most true
+//! positives first), then lets the remaining detections fall on ignored GTs as
+//! COCO does.
+
+use rayon::prelude::*;
+
+use crate::error::{CoreError, CoreResult};
+use crate::matching::{numpy_sum, oks_terms, solve, AREA_EPS};
+
+/// How detections are assigned to GTs at each threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matching {
+    Greedy,
+    Optimal,
+}
+
+impl Matching {
+    pub fn parse(s: &str) -> CoreResult<Self> {
+        match s {
+            "greedy" => Ok(Matching::Greedy),
+            "optimal" => Ok(Matching::Optimal),
+            _ => Err(CoreError::argument(
+                "matching",
+                format!("expected 'greedy' or 'optimal', got {s:?}"),
+            )),
+        }
+    }
+}
+
+/// Ground truth of all units, sorted by unit (CSR by `offsets`).
+pub struct GroundTruth<'a> {
+    /// `[G, J, 3]`: x, y, v (v > 0 = labelled).
+    pub keypoints: &'a [f64],
+    pub areas: &'a [f64],
+    /// `[G, 4]`: x, y, w, h.
+    pub bboxes: &'a [f64],
+    /// Crowd or without keypoints.
+    pub ignore: &'a [bool],
+    pub iscrowd: &'a [bool],
+    pub offsets: &'a [usize],
+}
+
+/// Detections of all units, sorted by unit.
+pub struct Detections<'a> {
+    /// `[D, J, 2]`: x, y.
+    pub keypoints: &'a [f64],
+    pub scores: &'a [f64],
+    pub offsets: &'a [usize],
+}
+
+/// COCO's `loadRes`: a detection's area is that of the box around all its keypoints.
+fn detection_areas(keypoints: &[f64], joints: usize) -> Vec<f64> {
+    if joints == 0 {
+        return Vec::new();
+    }
+    keypoints
+        .chunks_exact(2 * joints)
+        .map(|pose| {
+            let (mut x0, mut x1, mut y0, mut y1) = (
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+            );
+            for xy in pose.chunks_exact(2) {
+                x0 = x0.min(xy[0]);
+                x1 = x1.max(xy[0]);
+                y0 = y0.min(xy[1]);
+                y1 = y1.max(xy[1]);
+            }
+            (x1 - x0) * (y1 - y0)
+        })
+        .collect()
+}
+
+pub struct Params<'a> {
+    pub sigmas: &'a [f64],
+    pub iou_thrs: &'a [f64],
+    pub rec_thrs: &'a [f64],
+    /// `[A, 2]`: lower and upper area bound.
+    pub area_rngs: &'a [f64],
+    pub max_det: usize,
+    pub n_categories: usize,
+    pub n_images: usize,
+    pub matching: Matching,
+}
+
+/// Precision `[T, R, K, A]` and recall `[T, K, A]`, `-1` where undefined.
+pub struct Accumulated {
+    pub precision: Vec<f64>,
+    pub recall: Vec<f64>,
+}
+
+/// Step-2 result of one unit and area range.
+struct ImageEval {
+    scores: Vec<f64>,
+    /// `[T, D]`.
+    matched: Vec<bool>,
+    /// `[T, D]`.
+    ignored: Vec<bool>,
+    /// GTs that count (not ignored).
+    n_positive: usize,
+}
+
+/// Step 1: detection order and the `[D, G]` OKS matrix of one unit.
+fn unit_oks(
+    gt: &GroundTruth,
+    dt: &Detections,
+    p: &Params,
+    vars: &[f64],
+    unit: usize,
+) -> (Vec<usize>, Vec<f64>) {
+    let j = p.sigmas.len();
+    let (g0, g1) = (gt.offsets[unit], gt.offsets[unit + 1]);
+    let (d0, d1) = (dt.offsets[unit], dt.offsets[unit + 1]);
+    let mut order: Vec<usize> = (d0..d1).collect();
+    order.sort_by(|&a, &b| {
+        dt.scores[b]
+            .partial_cmp(&dt.scores[a])
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    order.truncate(p.max_det);
+    let n_gt = g1 - g0;
+    let mut oks = vec![0.0; order.len() * n_gt];
+    for g in 0..n_gt {
+        let target = &gt.keypoints[(g0 + g) * j * 3..(g0 + g + 1) * j * 3];
+        let area = gt.areas[g0 + g];
+        let vis: Vec<bool> = (0..j).map(|k| target[3 * k + 2] > 0.0).collect();
+        let xy: Vec<f64> = (0..j)
+            .flat_map(|k| [target[3 * k], target[3 * k + 1]])
+            .collect();
+        let b = &gt.bboxes[(g0 + g) * 4..(g0 + g + 1) * 4];
+        let (x0, x1) = (b[0] - b[2], b[0] + b[2] * 2.0);
+        let (y0, y1) = (b[1] - b[3], b[1] + b[3] * 2.0);
+        for (row, &d) in order.iter().enumerate() {
+            let pose = &dt.keypoints[d * j * 2..(d + 1) * j * 2];
+            oks[row * n_gt + g] = match oks_terms(pose, &xy, &vis, 2, vars, area) {
+                Some(value) => value,
+                None => {
+                    // COCO: without labelled joints, the distance to a box 3x the GT box.
+                    let terms: Vec<f64> = (0..j)
+                        .map(|k| {
+                            let (xd, yd) = (pose[2 * k], pose[2 * k + 1]);
+                            let dx = (x0 - xd).max(0.0) + (xd - x1).max(0.0);
+                            let dy = (y0 - yd).max(0.0) + (yd - y1).max(0.0);
+                            let e = (dx * dx + dy * dy) / vars[k] / (area + AREA_EPS) / 2.0;
+                            (-e).exp()
+                        })
+                        .collect();
+                    numpy_sum(&terms) / j as f64
+                }
+            };
+        }
+    }
+    (order, oks)
+}
+
+/// COCO's greedy pass at one threshold: each detection of `dets` (best score
+/// first) takes the best GT of `gt_sorted` (not ignored first) with OKS >= `thr`.
+#[allow(clippy::too_many_arguments)]
+fn greedy(
+    oks: &[f64],
+    n_gt: usize,
+    gt_sorted: &[usize],
+    gt_ignored: &[bool],
+    crowd: &[bool],
+    thr: f64,
+    dets: impl Iterator<Item = usize>,
+    gt_matched: &mut [bool],
+    matched: &mut [bool],
+    ignored: &mut [bool],
+) {
+    for d in dets {
+        let mut best = thr.min(1.0 - 1e-10);
+        let mut m: Option<usize> = None;
+        for (gi, &g) in gt_sorted.iter().enumerate() {
+            if gt_matched[gi] && !crowd[gi] {
+                continue;
+            }
+            if let Some(mi) = m {
+                if !gt_ignored[mi] && gt_ignored[gi] {
+                    break;
+                }
+            }
+            let value = oks[d * n_gt + g];
+            if value < best {
+                continue;
+            }
+            best = value;
+            m = Some(gi);
+        }
+        if let Some(mi) = m {
+            ignored[d] = gt_ignored[mi];
+            matched[d] = true;
+            gt_matched[mi] = true;
+        }
+    }
+}
+
+/// Step 2 for one unit and area range; `None` when the unit has neither GTs nor detections.
+#[allow(clippy::too_many_arguments)]
+fn evaluate_image(
+    gt: &GroundTruth,
+    dt: &Detections,
+    dt_areas: &[f64],
+    p: &Params,
+    unit: usize,
+    order: &[usize],
+    oks: &[f64],
+    lo: f64,
+    hi: f64,
+) -> CoreResult<Option<ImageEval>> {
+    let (g0, g1) = (gt.offsets[unit], gt.offsets[unit + 1]);
+    let n_gt = g1 - g0;
+    let n_dt = order.len();
+    if n_gt == 0 && n_dt == 0 {
+        return Ok(None);
+    }
+    let ig: Vec<bool> = (g0..g1)
+        .map(|g| gt.ignore[g] || gt.areas[g] < lo || gt.areas[g] > hi)
+        .collect();
+    let mut gt_sorted: Vec<usize> = (0..n_gt).collect();
+    gt_sorted.sort_by_key(|&g| ig[g]);
+    let gt_ignored: Vec<bool> = gt_sorted.iter().map(|&g| ig[g]).collect();
+    let crowd: Vec<bool> = gt_sorted.iter().map(|&g| gt.iscrowd[g0 + g]).collect();
+    let n_positive = gt_ignored.iter().filter(|&&x| !x).count();
+    let t_count = p.iou_thrs.len();
+    let mut matched = vec![false; t_count * n_dt];
+    let mut ignored = vec![false; t_count * n_dt];
+    if n_gt > 0 && n_dt > 0 {
+        for (t, &thr) in p.iou_thrs.iter().enumerate() {
+            let mt = &mut matched[t * n_dt..(t + 1) * n_dt];
+            let it = &mut ignored[t * n_dt..(t + 1) * n_dt];
+            let mut gt_matched = vec![false; n_gt];
+            match p.matching {
+                Matching::Greedy => greedy(
+                    oks,
+                    n_gt,
+                    &gt_sorted,
+                    &gt_ignored,
+                    &crowd,
+                    thr,
+                    0..n_dt,
+                    &mut gt_matched,
+                    mt,
+                    it,
+                ),
+                Matching::Optimal => {
+                    let gate = thr.min(1.0 - 1e-10);
+                    let cost: Vec<f64> = (0..n_dt)
+                        .flat_map(|d| {
+                            gt_sorted[..n_positive].iter().map(move |&g| {
+                                let value = oks[d * n_gt + g];
+                                if value >= gate {
+                                    1.0 - value
+                                } else {
+                                    f64::INFINITY
+                                }
+                            })
+                        })
+                        .collect();
+                    let a = solve(&cost, n_dt, n_positive, None)?;
+                    for (&d, &gi) in a.rows.iter().zip(&a.cols) {
+                        mt[d] = true;
+                        gt_matched[gi] = true;
+                    }
+                    let rest: Vec<usize> = (0..n_dt).filter(|&d| !mt[d]).collect();
+                    // Only ignored GTs are left for the rest: mark the others taken.
+                    let mut taken = gt_matched.clone();
+                    taken[..n_positive].fill(true);
+                    let crowd_ignored: Vec<bool> = crowd
+                        .iter()
+                        .enumerate()
+                        .map(|(gi, &c)| c && gi >= n_positive)
+                        .collect();
+                    greedy(
+                        oks,
+                        n_gt,
+                        &gt_sorted,
+                        &gt_ignored,
+                        &crowd_ignored,
+                        thr,
+                        rest.into_iter(),
+                        &mut taken,
+                        mt,
+                        it,
+                    );
+                }
+            }
+        }
+    }
+    let scores: Vec<f64> = order.iter().map(|&d| dt.scores[d]).collect();
+    for (d, &di) in order.iter().enumerate() {
+        let outside = dt_areas[di] < lo || dt_areas[di] > hi;
+        for t in 0..t_count {
+            let k = t * n_dt + d;
+            ignored[k] = ignored[k] || (!matched[k] && outside);
+        }
+    }
+    Ok(Some(ImageEval {
+        scores,
+        matched,
+        ignored,
+        n_positive,
+    }))
+}
+
+/// Step 3 for one category and area range: writes `precision[t, r]` and `recall[t]`.
+fn accumulate(evals: &[&ImageEval], p: &Params, precision: &mut [f64], recall: &mut [f64]) {
+    let n_positive: usize = evals.iter().map(|e| e.n_positive).sum();
+    if evals.is_empty() || n_positive == 0 {
+        return;
+    }
+    let mut pooled: Vec<(f64, usize, usize)> = Vec::new();
+    for (e, ev) in evals.iter().enumerate() {
+        pooled.extend(ev.scores.iter().enumerate().map(|(d, &s)| (s, e, d)));
+    }
+    pooled.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
+    let n_rec = p.rec_thrs.len();
+    let npig = n_positive as f64;
+    for t in 0..p.iou_thrs.len() {
+        let mut rc = Vec::with_capacity(pooled.len());
+        let mut pr = Vec::with_capacity(pooled.len());
+        let (mut tp, mut fp) = (0.0f64, 0.0f64);
+        for &(_, e, d) in &pooled {
+            let ev = evals[e];
+            let k = t * ev.scores.len() + d;
+            if ev.ignored[k] {
+                // Neither a true nor a false positive, yet still a point of the curve.
+            } else if ev.matched[k] {
+                tp += 1.0;
+            } else {
+                fp += 1.0;
+            }
+            rc.push(tp / npig);
+            pr.push(tp / (fp + tp + f64::EPSILON));
+        }
+        recall[t] = rc.last().copied().unwrap_or(0.0);
+        for i in (1..pr.len()).rev() {
+            if pr[i] > pr[i - 1] {
+                pr[i - 1] = pr[i];
+            }
+        }
+        let row = &mut precision[t * n_rec..(t + 1) * n_rec];
+        let mut i = 0;
+        for (r, &thr) in p.rec_thrs.iter().enumerate() {
+            while i < rc.len() && rc[i] < thr {
+                i += 1;
+            }
+            row[r] = if i < rc.len() { pr[i] } else { 0.0 };
+        }
+    }
+}
+
+/// Runs the whole protocol. Units are ordered category-major:
+/// `unit = k * n_images + i`.
+pub fn evaluate(gt: &GroundTruth, dt: &Detections, p: &Params) -> CoreResult<Accumulated> {
+    let n_units = p.n_categories * p.n_images;
+    let (t_count, r_count, k_count) = (p.iou_thrs.len(), p.rec_thrs.len(), p.n_categories);
+    let a_count = p.area_rngs.len() / 2;
+    let vars: Vec<f64> = p.sigmas.iter().map(|s| (s * 2.0) * (s * 2.0)).collect();
+    let dt_areas = detection_areas(dt.keypoints, p.sigmas.len());
+    let per_unit: Vec<Vec<Option<ImageEval>>> = (0..n_units)
+        .into_par_iter()
+        .with_min_len(16)
+        .map(|unit| {
+            let (order, oks) = unit_oks(gt, dt, p, &vars, unit);
+            (0..a_count)
+                .map(|a| {
+                    let (lo, hi) = (p.area_rngs[2 * a], p.area_rngs[2 * a + 1]);
+                    evaluate_image(gt, dt, &dt_areas, p, unit, &order, &oks, lo, hi)
+                })
+                .collect::<CoreResult<Vec<_>>>()
+        })
+        .collect::<CoreResult<_>>()?;
+    // One (category, area) block at a time: [T, R] precision and [T] recall.
+    let blocks: Vec<(Vec<f64>, Vec<f64>)> = (0..k_count * a_count)
+        .into_par_iter()
+        .map(|ka| {
+            let (k, a) = (ka / a_count, ka % a_count);
+            let evals: Vec<&ImageEval> = (0..p.n_images)
+                .filter_map(|i| per_unit[k * p.n_images + i][a].as_ref())
+                .collect();
+            let mut precision = vec![-1.0; t_count * r_count];
+            let mut recall = vec![-1.0; t_count];
+            accumulate(&evals, p, &mut precision, &mut recall);
+            (precision, recall)
+        })
+        .collect();
+    let mut precision = vec![-1.0; t_count * r_count * k_count * a_count];
+    let mut recall = vec![-1.0; t_count * k_count * a_count];
+    for (ka, (pb, rb)) in blocks.iter().enumerate() {
+        let (k, a) = (ka / a_count, ka % a_count);
+        for t in 0..t_count {
+            recall[(t * k_count + k) * a_count + a] = rb[t];
+            for r in 0..r_count {
+                precision[((t * r_count + r) * k_count + k) * a_count + a] = pb[t * r_count + r];
+            }
+        }
+    }
+    Ok(Accumulated { precision, recall })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const THRS: [f64; 2] = [0.5, 0.9];
+    const RECS: [f64; 3] = [0.0, 0.5, 1.0];
+    const ALL: [f64; 2] = [0.0, 1e10];
+
+    /// One image, two labelled GT people (2 joints) of area 100.
+    fn run(dets: &[f64], scores: &[f64], matching: Matching) -> Accumulated {
+        let gt_kpts = [
+            0.0, 0.0, 2.0, 10.0, 0.0, 2.0, 50.0, 50.0, 2.0, 60.0, 50.0, 2.0,
+        ];
+        let gt = GroundTruth {
+            keypoints: &gt_kpts,
+            areas: &[100.0, 100.0],
+            bboxes: &[0.0; 8],
+            ignore: &[false, false],
+            iscrowd: &[false, false],
+            offsets: &[0, 2],
+        };
+        let dt = Detections {
+            keypoints: dets,
+            scores,
+            offsets: &[0, scores.len()],
+        };
+        let p = Params {
+            sigmas: &[0.1, 0.1],
+            iou_thrs: &THRS,
+            rec_thrs: &RECS,
+            area_rngs: &ALL,
+            max_det: 20,
+            n_categories: 1,
+            n_images: 1,
+            matching,
+        };
+        evaluate(&gt, &dt, &p).unwrap()
+    }
+
+    #[test]
+    fn false_positive_first_then_one_hit() {
+        // Far-away detection scored first, then an exact hit on the first person.
+        let dets = [500.0, 500.0, 510.0, 500.0, 0.0, 0.0, 10.0, 0.0];
+        for matching in [Matching::Greedy, Matching::Optimal] {
+            let acc = run(&dets, &[0.9, 0.8], matching);
+            // Recall 1/2 at both thresholds; precision 1/2 up to recall 0.5, then 0.
+            assert_eq!(acc.recall, vec![0.5, 0.5]);
+            let half = 1.0 / (2.0 + f64::EPSILON);
+            assert_eq!(acc.precision, vec![half, half, 0.0, half, half, 0.0]);
+        }
+    }
+
+    #[test]
+    fn no_detections_score_zero() {
+        let acc = run(&[], &[], Matching::Greedy);
+        assert_eq!(acc.recall, vec![0.0, 0.0]);
+        assert!(acc.precision.iter().all(|&p| p == 0.0));
+        assert!(Matching::parse("hungarian").is_err());
+        assert_eq!(numpy_sum(&[1.0; 9]), 9.0);
+    }
+}

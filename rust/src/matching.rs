@@ -1,0 +1,952 @@
+//! Min-cost person matching with a dual certificate of optimality.
+//!
+//! The solver is a shortest-augmenting-path method of the Jonker-Volgenant
+//! family in the form Crouse (2016) gives for rectangular matrices (the one
+//! `scipy.optimize.linear_sum_assignment` uses): rows are added one at a time
+//! and each is joined to the matching along a shortest path in reduced costs
+//! `c_ij - u_i - v_j`, found with Dijkstra, after which the potentials are
+//! shifted so the matching stays tight.
+//!
+//! `+inf` marks a forbidden pair. When the allowed pairs cannot match every
+//! row of the smaller side, the result is the maximum-cardinality matching of
+//! least total cost among all maximum-cardinality matchings. That case uses
+//! successive shortest paths from *all* free rows at once (a min-cost flow from
+//! a super-source), so that a row added early can still give way to a cheaper
+//! one added later.
+//!
+//! Both paths leave potentials `u` (rows) and `v` (columns) that certify
+//! optimality by LP duality:
+//! - `c_ij - u_i - v_j >= 0` for every allowed pair,
+//! - `c_ij - u_i - v_j == 0` for every matched pair,
+//! - every unmatched row carries the largest row potential and every unmatched
+//!   column the largest column potential.
+//!
+//! For any other matching `M'` of the same size `k`, summing the first line over
+//! `M'` and using the last gives `cost(M') >= cost(M)`.
+
+use rayon::prelude::*;
+
+use crate::error::{CoreError, CoreResult};
+
+const FREE: usize = usize::MAX;
+
+/// An optimal matching of one cost matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assignment {
+    /// Matched row indices, ascending.
+    pub rows: Vec<usize>,
+    /// The column matched to each of `rows`.
+    pub cols: Vec<usize>,
+    /// Sum of the costs of the matched pairs.
+    pub total: f64,
+    /// Row potentials (`n`).
+    pub u: Vec<f64>,
+    /// Column potentials (`m`).
+    pub v: Vec<f64>,
+}
+
+/// A cost value that can be read as `f64`.
+pub trait Cost: Copy + Send + Sync {
+    fn to_f64(self) -> f64;
+}
+
+impl Cost for f32 {
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Cost for f64 {
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+/// Fills `w` with the working matrix (`+inf` = forbidden), transposed when
+/// `n > m` so that it has no more rows than columns. Returns whether it was
+/// transposed and whether every pair is allowed.
+fn working_matrix<T: Cost>(
+    cost: &[T],
+    n: usize,
+    m: usize,
+    max_cost: Option<f64>,
+    w: &mut Vec<f64>,
+) -> CoreResult<(bool, bool)> {
+    let gate = max_cost.unwrap_or(f64::INFINITY);
+    let transpose = n > m;
+    let mut bad = false;
+    let mut all_finite = true;
+    let mut convert = |c: T| {
+        let c = c.to_f64();
+        bad |= c.is_nan() || c == f64::NEG_INFINITY;
+        let c = if c > gate { f64::INFINITY } else { c };
+        all_finite &= c < f64::INFINITY;
+        c
+    };
+    w.clear();
+    w.reserve(n * m);
+    crate::memory::advise_huge_pages(&mut w.spare_capacity_mut()[..n * m]);
+    if transpose {
+        for j in 0..m {
+            w.extend((0..n).map(|i| convert(cost[i * m + j])));
+        }
+    } else {
+        w.extend(cost.iter().map(|&c| convert(c)));
+    }
+    if bad {
+        let k = cost
+            .iter()
+            .position(|c| c.to_f64().is_nan() || c.to_f64() == f64::NEG_INFINITY)
+            .unwrap_or(0);
+        let (i, j) = (k / m.max(1), k % m.max(1));
+        let what = if cost[k].to_f64().is_nan() {
+            "NaN"
+        } else {
+            "-inf"
+        };
+        return Err(CoreError::non_finite(
+            "cost",
+            format!("found {what} at index ({i}, {j}); costs must be finite or +inf (forbidden)"),
+        ));
+    }
+    Ok((transpose, all_finite))
+}
+
+/// Scratch space of one shortest-path search.
+///
+/// The unscanned columns are kept packed in `remaining` with their tentative
+/// distances alongside in `distance` (same positions), so the hot loop reads
+/// both sequentially and only gathers the cost row and `v`.
+struct Search {
+    remaining: Vec<usize>,
+    distance: Vec<f64>,
+    /// Row from which each column was last reached.
+    path: Vec<usize>,
+    /// Scanned columns with their final distances.
+    scanned_cols: Vec<(usize, f64)>,
+    /// Rows reached, with their distances.
+    visited_rows: Vec<(usize, f64)>,
+}
+
+impl Search {
+    fn new() -> Self {
+        Search {
+            remaining: Vec::new(),
+            distance: Vec::new(),
+            path: Vec::new(),
+            scanned_cols: Vec::new(),
+            visited_rows: Vec::new(),
+        }
+    }
+
+    fn reset(&mut self, m: usize) {
+        self.path.resize(m, FREE);
+        self.remaining.clear();
+        self.remaining.extend((0..m).rev());
+        self.distance.clear();
+        self.distance.resize(m, f64::INFINITY);
+        self.scanned_cols.clear();
+        self.visited_rows.clear();
+    }
+
+    /// Relaxes the edges of row `i`, reached at distance `base`.
+    #[inline]
+    fn scan_row(&mut self, row: &[f64], i: usize, base: f64, ui: f64, v: &[f64]) {
+        for (&j, d) in self.remaining.iter().zip(self.distance.iter_mut()) {
+            let r = base + row[j] - ui - v[j];
+            if r < *d {
+                self.path[j] = i;
+                *d = r;
+            }
+        }
+    }
+
+    /// `scan_row` and `pop_nearest` in one pass over the unscanned columns.
+    #[inline]
+    fn scan_and_pop(
+        &mut self,
+        row: &[f64],
+        i: usize,
+        base: f64,
+        ui: f64,
+        v: &[f64],
+        row4col: &[usize],
+    ) -> Option<(usize, f64)> {
+        let m = row.len();
+        assert!(v.len() == m && self.path.len() == m && row4col.len() == m);
+        let mut lowest = f64::INFINITY;
+        let mut index = FREE;
+        for (it, (&j, d)) in self
+            .remaining
+            .iter()
+            .zip(self.distance.iter_mut())
+            .enumerate()
+        {
+            debug_assert!(j < m);
+            // SAFETY: `remaining` only ever holds column indices below `m`, the
+            // length of `row`, `v`, `path` and `row4col` (asserted above).
+            let (cost, vj) = unsafe { (*row.get_unchecked(j), *v.get_unchecked(j)) };
+            let r = base + cost - ui - vj;
+            if r < *d {
+                unsafe { *self.path.get_unchecked_mut(j) = i };
+                *d = r;
+            }
+            if *d < lowest
+                || (*d == lowest && index != FREE && unsafe { *row4col.get_unchecked(j) } == FREE)
+            {
+                lowest = *d;
+                index = it;
+            }
+        }
+        self.take(index, lowest)
+    }
+
+    /// Removes and returns the unscanned column nearest the sources, preferring
+    /// a free one on ties; `None` when none is reachable.
+    #[inline]
+    fn pop_nearest(&mut self, row4col: &[usize]) -> Option<(usize, f64)> {
+        let mut lowest = f64::INFINITY;
+        let mut index = FREE;
+        for (it, (&j, &d)) in self.remaining.iter().zip(&self.distance).enumerate() {
+            if d < lowest || (d == lowest && index != FREE && row4col[j] == FREE) {
+                lowest = d;
+                index = it;
+            }
+        }
+        self.take(index, lowest)
+    }
+
+    #[inline]
+    fn take(&mut self, index: usize, lowest: f64) -> Option<(usize, f64)> {
+        if index == FREE {
+            return None;
+        }
+        let j = self.remaining.swap_remove(index);
+        self.distance.swap_remove(index);
+        self.scanned_cols.push((j, lowest));
+        Some((j, lowest))
+    }
+
+    /// Flips the matching along the path ending at free column `sink`.
+    fn augment(&self, sink: usize, col4row: &mut [usize], row4col: &mut [usize]) {
+        let mut j = sink;
+        loop {
+            let i = self.path[j];
+            row4col[j] = i;
+            let previous = std::mem::replace(&mut col4row[i], j);
+            if previous == FREE {
+                break;
+            }
+            j = previous;
+        }
+    }
+
+    /// Potential update after a search that reached a free column at `dist`.
+    fn update_potentials(&self, dist: f64, u: &mut [f64], v: &mut [f64]) {
+        for &(i, d) in &self.visited_rows {
+            u[i] += dist - d;
+        }
+        for &(j, d) in &self.scanned_cols {
+            v[j] -= dist - d;
+        }
+    }
+}
+
+/// Jonker-Volgenant's initialisation of a square, fully allowed matrix:
+/// column reduction, reduction transfer and two rounds of augmenting row
+/// reduction. Leaves most rows matched, each at a least reduced cost of its
+/// row, so that `u_i = c_ij - v_j` on matched pairs keeps every reduced cost
+/// `>= 0`; the shortest-path phase then only has the remaining free rows to add.
+fn jv_init(
+    w: &[f64],
+    n: usize,
+    u: &mut [f64],
+    v: &mut [f64],
+    col4row: &mut [usize],
+    row4col: &mut [usize],
+) {
+    // Column reduction: v_j = column minimum; columns (last first) go to their
+    // minimum row when that row has nothing yet.
+    v.fill(f64::INFINITY);
+    for i in 0..n {
+        let row = &w[i * n..(i + 1) * n];
+        for j in 0..n {
+            if row[j] < v[j] {
+                v[j] = row[j];
+                row4col[j] = i;
+            }
+        }
+    }
+    let mut unique = vec![true; n];
+    for j in (0..n).rev() {
+        let i = row4col[j];
+        if col4row[i] == FREE {
+            col4row[i] = j;
+        } else {
+            unique[i] = false;
+            row4col[j] = FREE;
+        }
+    }
+    // Reduction transfer: a row matched once hands its slack to its column.
+    let mut free = Vec::new();
+    for i in 0..n {
+        let j = col4row[i];
+        if j == FREE {
+            free.push(i);
+        } else if unique[i] {
+            let row = &w[i * n..(i + 1) * n];
+            let slack = (0..n)
+                .filter(|&k| k != j)
+                .map(|k| row[k] - v[k])
+                .fold(f64::INFINITY, f64::min);
+            v[j] -= slack;
+        }
+    }
+    for _ in 0..2 {
+        free = augmenting_row_reduction(w, n, &free, v, col4row, row4col);
+    }
+    for i in 0..n {
+        let j = col4row[i];
+        u[i] = if j == FREE { 0.0 } else { w[i * n + j] - v[j] };
+    }
+}
+
+/// One round of JV's augmenting row reduction; returns the rows left free.
+fn augmenting_row_reduction(
+    w: &[f64],
+    n: usize,
+    free: &[usize],
+    v: &mut [f64],
+    col4row: &mut [usize],
+    row4col: &mut [usize],
+) -> Vec<usize> {
+    let mut queue = free.to_vec();
+    let mut still_free = Vec::new();
+    let mut current = 0;
+    let mut steps = 0usize;
+    while current < queue.len() {
+        steps += 1;
+        let i = queue[current];
+        current += 1;
+        let row = &w[i * n..(i + 1) * n];
+        // Least and second least reduced cost of row i.
+        let (mut j1, mut v1) = (0, row[0] - v[0]);
+        let (mut j2, mut v2) = (FREE, f64::INFINITY);
+        for j in 1..n {
+            let h = row[j] - v[j];
+            if h < v2 {
+                if h >= v1 {
+                    v2 = h;
+                    j2 = j;
+                } else {
+                    v2 = v1;
+                    v1 = h;
+                    j2 = j1;
+                    j1 = j;
+                }
+            }
+        }
+        let mut i0 = row4col[j1];
+        let lowered = v[j1] - (v2 - v1);
+        let lowers = lowered < v[j1];
+        if steps < current * n {
+            if lowers {
+                v[j1] = lowered;
+            } else if i0 != FREE && j2 != FREE {
+                j1 = j2;
+                i0 = row4col[j2];
+            }
+            if i0 != FREE {
+                col4row[i0] = FREE;
+                if lowers {
+                    // Re-examine the displaced row at once.
+                    current -= 1;
+                    queue[current] = i0;
+                } else {
+                    still_free.push(i0);
+                }
+            }
+        } else if i0 != FREE {
+            col4row[i0] = FREE;
+            still_free.push(i0);
+        }
+        col4row[i] = j1;
+        row4col[j1] = i;
+    }
+    still_free
+}
+
+#[allow(clippy::too_many_arguments)]
+/// Crouse's row-by-row shortest augmenting paths on `w` (`n <= m`).
+/// Returns false as soon as a row cannot be matched.
+fn match_all_rows(
+    w: &[f64],
+    n: usize,
+    m: usize,
+    u: &mut [f64],
+    v: &mut [f64],
+    col4row: &mut [usize],
+    row4col: &mut [usize],
+    s: &mut Search,
+) -> bool {
+    for current in 0..n {
+        if col4row[current] != FREE {
+            continue;
+        }
+        s.reset(m);
+        let mut i = current;
+        let mut dist = 0.0;
+        let sink = loop {
+            s.visited_rows.push((i, dist));
+            let Some((j, d)) = s.scan_and_pop(&w[i * m..(i + 1) * m], i, dist, u[i], v, row4col)
+            else {
+                return false;
+            };
+            dist = d;
+            if row4col[j] == FREE {
+                break j;
+            }
+            i = row4col[j];
+        };
+        s.update_potentials(dist, u, v);
+        s.augment(sink, col4row, row4col);
+    }
+    true
+}
+
+#[allow(clippy::too_many_arguments)]
+/// Successive shortest paths from all free rows at once on `w` (`n <= m`,
+/// every allowed cost >= 0, `u = v = 0` on entry): the maximum-cardinality
+/// matching of least cost.
+fn match_max_cardinality(
+    w: &[f64],
+    n: usize,
+    m: usize,
+    u: &mut [f64],
+    v: &mut [f64],
+    col4row: &mut [usize],
+    row4col: &mut [usize],
+    s: &mut Search,
+) {
+    loop {
+        s.reset(m);
+        for i in (0..n).filter(|&i| col4row[i] == FREE) {
+            s.visited_rows.push((i, 0.0));
+            s.scan_row(&w[i * m..(i + 1) * m], i, 0.0, u[i], v);
+        }
+        if s.visited_rows.is_empty() {
+            return;
+        }
+        let (sink, dist) = loop {
+            let Some((j, d)) = s.pop_nearest(row4col) else {
+                return;
+            };
+            if row4col[j] == FREE {
+                break (j, d);
+            }
+            let i = row4col[j];
+            s.visited_rows.push((i, d));
+            s.scan_row(&w[i * m..(i + 1) * m], i, d, u[i], v);
+        };
+        s.update_potentials(dist, u, v);
+        s.augment(sink, col4row, row4col);
+    }
+}
+
+/// Matchings of many frames, stored flat, frame after frame.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct FlatMatchings {
+    pub rows: Vec<usize>,
+    pub cols: Vec<usize>,
+    /// Matched pairs per frame.
+    pub pair_counts: Vec<usize>,
+    pub totals: Vec<f64>,
+    /// Row potentials, `n_k` per frame.
+    pub u: Vec<f64>,
+    /// Column potentials, `m_k` per frame.
+    pub v: Vec<f64>,
+}
+
+impl FlatMatchings {
+    /// Empty, with room for the results of `frames`.
+    fn for_frames(frames: &[Frame]) -> Self {
+        let pairs = frames.iter().map(|f| f.n.min(f.m)).sum();
+        FlatMatchings {
+            rows: Vec::with_capacity(pairs),
+            cols: Vec::with_capacity(pairs),
+            pair_counts: Vec::with_capacity(frames.len()),
+            totals: Vec::with_capacity(frames.len()),
+            u: Vec::with_capacity(frames.iter().map(|f| f.n).sum()),
+            v: Vec::with_capacity(frames.iter().map(|f| f.m).sum()),
+        }
+    }
+
+    fn extend(&mut self, other: FlatMatchings) {
+        self.rows.extend_from_slice(&other.rows);
+        self.cols.extend_from_slice(&other.cols);
+        self.pair_counts.extend_from_slice(&other.pair_counts);
+        self.totals.extend_from_slice(&other.totals);
+        self.u.extend_from_slice(&other.u);
+        self.v.extend_from_slice(&other.v);
+    }
+}
+
+/// Smallest square matrix that gets the Jonker-Volgenant initialisation.
+const JV_INIT_MIN_SIZE: usize = 16;
+
+/// Buffers reused from one matrix to the next.
+struct Solver {
+    w: Vec<f64>,
+    u: Vec<f64>,
+    v: Vec<f64>,
+    col4row: Vec<usize>,
+    row4col: Vec<usize>,
+    search: Search,
+}
+
+impl Solver {
+    fn new() -> Self {
+        Solver {
+            w: Vec::new(),
+            u: Vec::new(),
+            v: Vec::new(),
+            col4row: Vec::new(),
+            row4col: Vec::new(),
+            search: Search::new(),
+        }
+    }
+
+    /// Solves the row-major `n x m` matrix `cost` and appends the result to `out`.
+    fn solve_into<T: Cost>(
+        &mut self,
+        cost: &[T],
+        n: usize,
+        m: usize,
+        max_cost: Option<f64>,
+        out: &mut FlatMatchings,
+    ) -> CoreResult<()> {
+        debug_assert_eq!(cost.len(), n * m);
+        let (transpose, all_finite) = working_matrix(cost, n, m, max_cost, &mut self.w)?;
+        let (r, c) = if transpose { (m, n) } else { (n, m) };
+        let reset = |x: &mut Vec<f64>, len: usize| {
+            x.clear();
+            x.resize(len, 0.0);
+        };
+        let reset_index = |x: &mut Vec<usize>, len: usize| {
+            x.clear();
+            x.resize(len, FREE);
+        };
+        reset(&mut self.u, r);
+        reset(&mut self.v, c);
+        reset_index(&mut self.col4row, r);
+        reset_index(&mut self.row4col, c);
+        let (w, u, v) = (&mut self.w, &mut self.u, &mut self.v);
+        let (col4row, row4col) = (&mut self.col4row, &mut self.row4col);
+        let search = &mut self.search;
+        // The initialisation pays off on large matrices only; small frames go
+        // straight to shortest paths.
+        if r == c && r >= JV_INIT_MIN_SIZE && all_finite {
+            jv_init(w, r, u, v, col4row, row4col);
+        }
+        if !match_all_rows(w, r, c, u, v, col4row, row4col, search) {
+            // Start again on costs shifted to be >= 0, where zero potentials are feasible.
+            let shift = w
+                .iter()
+                .copied()
+                .filter(|x| x.is_finite())
+                .fold(f64::INFINITY, f64::min);
+            let shift = if shift.is_finite() { shift } else { 0.0 };
+            w.iter_mut().for_each(|x| *x -= shift);
+            u.fill(0.0);
+            v.fill(0.0);
+            col4row.fill(FREE);
+            row4col.fill(FREE);
+            match_max_cardinality(w, r, c, u, v, col4row, row4col, search);
+            u.iter_mut().for_each(|x| *x += shift);
+        }
+        let start = out.rows.len();
+        let mut total = 0.0;
+        // Pairs in ascending order of the caller's rows.
+        let (row_side, row_pots, col_pots) = if transpose {
+            (&*row4col, &*v, &*u)
+        } else {
+            (&*col4row, &*u, &*v)
+        };
+        for (i, &j) in row_side.iter().enumerate() {
+            if j != FREE {
+                out.rows.push(i);
+                out.cols.push(j);
+                total += cost[i * m + j].to_f64();
+            }
+        }
+        out.pair_counts.push(out.rows.len() - start);
+        out.totals.push(total);
+        out.u.extend_from_slice(row_pots);
+        out.v.extend_from_slice(col_pots);
+        Ok(())
+    }
+}
+
+/// Optimal matching of the row-major `n x m` matrix `cost`.
+///
+/// `+inf` forbids a pair; `max_cost` forbids every pair that costs more.
+/// NaN or `-inf` is an error naming `cost`.
+pub fn solve<T: Cost>(
+    cost: &[T],
+    n: usize,
+    m: usize,
+    max_cost: Option<f64>,
+) -> CoreResult<Assignment> {
+    let mut out = FlatMatchings::default();
+    Solver::new().solve_into(cost, n, m, max_cost, &mut out)?;
+    Ok(Assignment {
+        rows: out.rows,
+        cols: out.cols,
+        total: out.totals[0],
+        u: out.u,
+        v: out.v,
+    })
+}
+
+/// One frame of a batch: where its `n x m` matrix starts in the flat buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame {
+    pub offset: usize,
+    pub n: usize,
+    pub m: usize,
+}
+
+/// Frames per parallel task: enough to amortise scheduling on tiny frames.
+const FRAMES_PER_TASK: usize = 256;
+
+/// Solves every frame (in parallel, in chunks that reuse their buffers);
+/// an error names `costs[k]` of the first bad frame.
+pub fn solve_batch<T: Cost>(
+    data: &[T],
+    frames: &[Frame],
+    max_cost: Option<f64>,
+) -> CoreResult<FlatMatchings> {
+    let parts: Vec<FlatMatchings> = frames
+        .par_chunks(FRAMES_PER_TASK)
+        .enumerate()
+        .map(|(chunk, fs)| {
+            let mut solver = Solver::new();
+            let mut out = FlatMatchings::for_frames(fs);
+            for (i, f) in fs.iter().enumerate() {
+                let cost = &data[f.offset..f.offset + f.n * f.m];
+                solver
+                    .solve_into(cost, f.n, f.m, max_cost, &mut out)
+                    .map_err(|e| match e {
+                        CoreError::NonFinite { message, .. } => CoreError::non_finite(
+                            &format!("costs[{}]", chunk * FRAMES_PER_TASK + i),
+                            message,
+                        ),
+                        other => other,
+                    })?;
+            }
+            Ok(out)
+        })
+        .collect::<CoreResult<_>>()?;
+    let mut all = FlatMatchings::for_frames(frames);
+    for part in parts {
+        all.extend(part);
+    }
+    Ok(all)
+}
+
+/// `numpy.spacing(1.0)`, the guard COCO adds to every area.
+pub const AREA_EPS: f64 = f64::EPSILON;
+
+/// Checks that the first `dims` coordinates of every joint that counts are finite.
+fn check_finite(x: &[f64], d: usize, counts: impl Fn(usize) -> bool, arg: &str) -> CoreResult<()> {
+    for (k, joint) in x.chunks_exact(d).enumerate() {
+        if counts(k) {
+            if let Some(c) = joint.iter().position(|v| !v.is_finite()) {
+                return Err(CoreError::non_finite(
+                    arg,
+                    format!("found a non-finite coordinate at flat joint {k}, coordinate {c}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Poses for a cost matrix: `pred` `[P, J, d]` and `gt` `[G, J, d]`, row-major,
+/// with `visible` `[G, J]` marking the GT joints that count.
+pub struct PosePair<'a> {
+    pub pred: &'a [f64],
+    pub gt: &'a [f64],
+    pub visible: &'a [bool],
+    pub n_pred: usize,
+    pub n_gt: usize,
+    pub joints: usize,
+    pub dims: usize,
+}
+
+impl PosePair<'_> {
+    fn check(&self) -> CoreResult<()> {
+        check_finite(self.pred, self.dims, |_| true, "pred")?;
+        check_finite(self.gt, self.dims, |k| self.visible[k], "gt")
+    }
+
+    /// Fills the `[P, G]` matrix with `f(pred_pose, gt_pose, gt_visible)`.
+    fn matrix(&self, f: impl Fn(&[f64], &[f64], &[bool], usize) -> f64 + Sync) -> Vec<f64> {
+        let stride = self.joints * self.dims;
+        let mut out = vec![0.0; self.n_pred * self.n_gt];
+        out.par_chunks_mut(self.n_gt.max(1))
+            .take(self.n_pred)
+            .enumerate()
+            .for_each(|(p, row)| {
+                let pose = &self.pred[p * stride..(p + 1) * stride];
+                for (g, cell) in row.iter_mut().enumerate() {
+                    let target = &self.gt[g * stride..(g + 1) * stride];
+                    let vis = &self.visible[g * self.joints..(g + 1) * self.joints];
+                    *cell = f(pose, target, vis, g);
+                }
+            });
+        out
+    }
+}
+
+/// `1 - OKS` for every (prediction, GT) pair, COCO's definition: per joint
+/// `exp(-d^2 / (2 (area + eps) (2 sigma)^2))`, averaged over GT-visible joints,
+/// on the first two coordinates. A GT without visible joints gives `+inf`.
+pub fn oks_cost(poses: &PosePair, areas: &[f64], sigmas: &[f64]) -> CoreResult<Vec<f64>> {
+    poses.check()?;
+    if let Some(g) = areas.iter().position(|a| !(a.is_finite() && *a >= 0.0)) {
+        return Err(CoreError::argument(
+            "areas",
+            format!("expected finite areas >= 0, got {} at index {g}", areas[g]),
+        ));
+    }
+    let vars: Vec<f64> = sigmas.iter().map(|s| (2.0 * s) * (2.0 * s)).collect();
+    let d = poses.dims;
+    Ok(poses.matrix(|pose, target, vis, g| {
+        match oks_terms(pose, target, vis, d, &vars, areas[g]) {
+            None => f64::INFINITY,
+            Some(oks) => 1.0 - oks,
+        }
+    }))
+}
+
+/// COCO's OKS of one pose pair over the joints where `vis` is true (`None`
+/// when there are none); `vars[k] = (2 sigma_k)^2`, coordinates `d` apart.
+pub fn oks_terms(
+    pose: &[f64],
+    target: &[f64],
+    vis: &[bool],
+    d: usize,
+    vars: &[f64],
+    area: f64,
+) -> Option<f64> {
+    let mut terms: Vec<f64> = Vec::with_capacity(vis.len());
+    for k in (0..vis.len()).filter(|&k| vis[k]) {
+        let dx = pose[k * d] - target[k * d];
+        let dy = pose[k * d + 1] - target[k * d + 1];
+        let e = (dx * dx + dy * dy) / vars[k] / (area + AREA_EPS) / 2.0;
+        terms.push((-e).exp());
+    }
+    if terms.is_empty() {
+        None
+    } else {
+        Some(numpy_sum(&terms) / terms.len() as f64)
+    }
+}
+
+/// Mean Euclidean distance over GT-visible joints; `+inf` without any.
+pub fn joint_distance_cost(poses: &PosePair) -> CoreResult<Vec<f64>> {
+    poses.check()?;
+    let d = poses.dims;
+    Ok(poses.matrix(|pose, target, vis, _| {
+        let mut sum = 0.0;
+        let mut count = 0usize;
+        for k in 0..vis.len() {
+            if vis[k] {
+                let sq: f64 = (0..d)
+                    .map(|c| (pose[k * d + c] - target[k * d + c]).powi(2))
+                    .sum();
+                sum += sq.sqrt();
+                count += 1;
+            }
+        }
+        if count == 0 {
+            f64::INFINITY
+        } else {
+            sum / count as f64
+        }
+    }))
+}
+
+/// Sums like `numpy.sum` does (blocks of up to 128 values, each with 8
+/// interleaved partial sums combined pairwise), so OKS values equal COCO's bit for bit.
+pub fn numpy_sum(x: &[f64]) -> f64 {
+    if x.len() < 8 {
+        return x.iter().fold(0.0, |a, b| a + b);
+    }
+    if x.len() > 128 {
+        let half = x.len() / 2;
+        let half = half - half % 8;
+        return numpy_sum(&x[..half]) + numpy_sum(&x[half..]);
+    }
+    let mut r = [0.0f64; 8];
+    r.copy_from_slice(&x[..8]);
+    let full = x.len() - x.len() % 8;
+    for chunk in x[8..full].chunks_exact(8) {
+        for (acc, v) in r.iter_mut().zip(chunk) {
+            *acc += v;
+        }
+    }
+    let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for v in &x[full..] {
+        res += v;
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INF: f64 = f64::INFINITY;
+
+    fn brute_force(c: &[f64], n: usize, m: usize) -> (usize, f64) {
+        // Best (largest size, then least cost) over all partial injections rows -> cols.
+        fn rec(c: &[f64], n: usize, m: usize, i: usize, used: &mut Vec<bool>) -> (usize, f64) {
+            if i == n {
+                return (0, 0.0);
+            }
+            let mut best = rec(c, n, m, i + 1, used);
+            for j in 0..m {
+                if !used[j] && c[i * m + j].is_finite() {
+                    used[j] = true;
+                    let (k, t) = rec(c, n, m, i + 1, used);
+                    used[j] = false;
+                    let cand = (k + 1, t + c[i * m + j]);
+                    if cand.0 > best.0 || (cand.0 == best.0 && cand.1 < best.1 - 1e-12) {
+                        best = cand;
+                    }
+                }
+            }
+            best
+        }
+        rec(c, n, m, 0, &mut vec![false; m])
+    }
+
+    fn check_certificate(c: &[f64], n: usize, m: usize, a: &Assignment) {
+        let mut row_matched = vec![false; n];
+        let mut col_matched = vec![false; m];
+        for (&i, &j) in a.rows.iter().zip(&a.cols) {
+            assert!((c[i * m + j] - a.u[i] - a.v[j]).abs() < 1e-9);
+            row_matched[i] = true;
+            col_matched[j] = true;
+        }
+        for i in 0..n {
+            for j in 0..m {
+                if c[i * m + j].is_finite() {
+                    assert!(c[i * m + j] - a.u[i] - a.v[j] >= -1e-9);
+                }
+            }
+        }
+        let umax = a.u.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let vmax = a.v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        for i in (0..n).filter(|&i| !row_matched[i]) {
+            assert!((a.u[i] - umax).abs() < 1e-9);
+        }
+        for j in (0..m).filter(|&j| !col_matched[j]) {
+            assert!((a.v[j] - vmax).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn matches_brute_force_on_small_matrices() {
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as f64 / (1u64 << 31) as f64
+        };
+        for n in 0..5 {
+            for m in 0..5 {
+                for _ in 0..30 {
+                    let c: Vec<f64> = (0..n * m)
+                        .map(|_| {
+                            let x = next();
+                            if x < 0.3 {
+                                INF
+                            } else {
+                                (next() * 10.0).round() - 3.0
+                            }
+                        })
+                        .collect();
+                    let a = solve(&c, n, m, None).unwrap();
+                    let (k, t) = brute_force(&c, n, m);
+                    assert_eq!(a.rows.len(), k, "{c:?}");
+                    assert!((a.total - t).abs() < 1e-9, "{c:?}: {} vs {t}", a.total);
+                    check_certificate(&c, n, m, &a);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn certificate_on_large_matrices_with_ties() {
+        // Square and fully allowed (the JV initialisation path), with many ties,
+        // and rectangular; the certificate alone proves optimality.
+        let mut state = 99u64;
+        let mut next = |k: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) % k) as f64
+        };
+        for &(n, m, levels) in &[(40, 40, 3), (60, 60, 100), (30, 45, 4), (50, 20, 7)] {
+            let c: Vec<f64> = (0..n * m).map(|_| next(levels)).collect();
+            let a = solve(&c, n, m, None).unwrap();
+            assert_eq!(a.rows.len(), n.min(m));
+            check_certificate(&c, n, m, &a);
+        }
+    }
+
+    #[test]
+    fn later_cheaper_row_displaces_earlier() {
+        // Rows 0 and 1 compete for column 0 only; row 2 is free to take column 1.
+        let c = [10.0, INF, INF, 1.0, INF, INF, INF, 5.0, 6.0];
+        let a = solve(&c, 3, 3, None).unwrap();
+        assert_eq!(a.rows, vec![1, 2]);
+        assert_eq!(a.cols, vec![0, 1]);
+        assert_eq!(a.total, 6.0);
+        check_certificate(&c, 3, 3, &a);
+    }
+
+    #[test]
+    fn gate_and_errors() {
+        let c = [1.0f32, 5.0, 5.0, 1.0];
+        let a = solve(&c, 2, 2, Some(0.5)).unwrap();
+        assert!(a.rows.is_empty());
+        let err = solve(&[f64::NAN], 1, 1, None).unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("cost: found NaN at index (0, 0)"));
+        let batch = solve_batch(
+            &[1.0, 2.0, f64::NAN],
+            &[
+                Frame {
+                    offset: 0,
+                    n: 1,
+                    m: 2,
+                },
+                Frame {
+                    offset: 2,
+                    n: 1,
+                    m: 1,
+                },
+            ],
+            None,
+        );
+        assert!(batch.unwrap_err().to_string().starts_with("costs[1]"));
+    }
+}

@@ -1,0 +1,17 @@
+//! Pose scoring kernels: PCK (canonical and legacy conventions), MPJPE with
+//! root / scale / Procrustes alignment, and COCO OKS.
+//!
+//! Every kernel reads a batch of predicted and ground-truth poses
+//! (`[N, J, D]`, frame-major, `D` = 2 or 3) plus an optional visibility mask
+//! (`[N, J]`), computes in `f64` whatever the input width, and returns either
+//! exact integer counts (PCK) or per-frame values (MPJPE, OKS), so that a
+//! streaming accumulator and a one-shot call reduce the same numbers.
+
+pub mod mpjpe;
+pub mod oks;
+pub mod pck;
+pub mod poses;
+pub mod procrustes;
+pub mod svd;
+
+pub use poses::PosePair;

@@ -1,0 +1,497 @@
+//! PCK: the fraction of joints whose error is within a fraction of a
+//! per-frame normaliser, as exact integer counts per threshold and joint.
+//!
+//! Four conventions share one pass over the frames; they differ only in the
+//! normaliser, the comparison and whether the visibility mask applies:
+//!
+//! | convention  | correct iff                      | mask | zero normaliser          |
+//! |-------------|----------------------------------|------|--------------------------|
+//! | `Canonical` | `d <= t * n`                     | yes  | frame unscoreable        |
+//! | `Mmpose`    | `norm((p - g) / n_axis) < t`     | yes  | frame unscoreable        |
+//! | `Metafi`    | `d / n <= t`                     | no   | joints scored, incorrect |
+//! | `Wiflow`    | `d / max(n, 0.01) <= t`          | no   | cannot happen (clamp)    |
+//!
+//! `t` is a threshold as a fraction (PCK@20 -> 0.2). Thresholds arrive sorted
+//! ascending; each comparison is monotone in `t`, so one binary search per
+//! joint finds the first threshold it passes and a cumulative sum turns that
+//! histogram into counts — exactly the per-threshold comparisons, cheaper.
+
+// Negated comparisons are deliberate: NaN must fail every test ("not within"),
+// and small fixed-size matrix code reads best with explicit indices.
+#![allow(clippy::neg_cmp_op_on_partial_ord, clippy::needless_range_loop)]
+
+use rayon::prelude::*;
+
+use super::poses::{distance, frame_distances, wide, Frame, PosePair};
+use crate::element::Real;
+use crate::error::{CoreError, CoreResult};
+
+/// How the per-frame normaliser is measured on the ground truth.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Normaliser {
+    /// `scale * |gt[a] - gt[b]|`; with `fallback`, that pair is used instead
+    /// when `a` or `b` is not visible.
+    Pair {
+        a: usize,
+        b: usize,
+        fallback: Option<(usize, usize)>,
+        scale: f64,
+    },
+    /// Diagonal of the box around the visible ground-truth joints.
+    BboxDiagonal,
+    /// Longest side of that box (mmpose's `bbox_size`).
+    BboxLongestSide,
+    /// A constant (`absolute` PCK: thresholds in input units).
+    Fixed(f64),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Convention {
+    Canonical,
+    Mmpose,
+    Metafi,
+    Wiflow,
+}
+
+impl Convention {
+    pub fn parse(name: &str) -> CoreResult<Self> {
+        match name {
+            "canonical" => Ok(Convention::Canonical),
+            "mmpose" => Ok(Convention::Mmpose),
+            "metafi" => Ok(Convention::Metafi),
+            "wiflow" => Ok(Convention::Wiflow),
+            other => Err(CoreError::argument(
+                "convention",
+                format!("expected 'canonical', 'mmpose', 'metafi' or 'wiflow', got {other:?}"),
+            )),
+        }
+    }
+
+    /// Whether the visibility mask selects the joints that count.
+    pub fn masked(self) -> bool {
+        matches!(self, Convention::Canonical | Convention::Mmpose)
+    }
+}
+
+/// Normaliser clamp of the WiFlow convention, in input units.
+pub const WIFLOW_MIN_NORM: f64 = 0.01;
+
+/// Counts of one PCK evaluation; sums of two batches are the counts of both.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PckCounts {
+    pub thresholds: usize,
+    pub joints: usize,
+    /// `[T, J]`: joints within threshold `t` (cumulative over thresholds).
+    pub correct: Vec<u64>,
+    /// `[J]`: joints that count (the denominators); filled by the final reduction.
+    pub scored: Vec<u64>,
+    pub scored_frames: u64,
+    /// Frames with visible joints whose normaliser is zero, undefined or not finite.
+    pub unscoreable_frames: u64,
+    /// Visible joints of unscoreable frames (excluded unless the convention counts them).
+    pub unscoreable_joints: u64,
+    /// Frames without any visible joint (never scored).
+    pub empty_frames: u64,
+    /// Frames whose torso pair was replaced by the fallback pair.
+    pub fallback_frames: u64,
+}
+
+impl PckCounts {
+    fn zeros(thresholds: usize, joints: usize) -> Self {
+        PckCounts {
+            thresholds,
+            joints,
+            // one extra row: joints that pass no threshold
+            correct: vec![0; (thresholds + 1) * joints],
+            scored: vec![0; joints],
+            scored_frames: 0,
+            unscoreable_frames: 0,
+            unscoreable_joints: 0,
+            empty_frames: 0,
+            fallback_frames: 0,
+        }
+    }
+
+    fn add(mut self, other: PckCounts) -> Self {
+        for (a, b) in self.correct.iter_mut().zip(other.correct) {
+            *a += b;
+        }
+        for (a, b) in self.scored.iter_mut().zip(other.scored) {
+            *a += b;
+        }
+        self.scored_frames += other.scored_frames;
+        self.unscoreable_frames += other.unscoreable_frames;
+        self.unscoreable_joints += other.unscoreable_joints;
+        self.empty_frames += other.empty_frames;
+        self.fallback_frames += other.fallback_frames;
+        self
+    }
+
+    /// Turns the first-passed-threshold histogram (one extra row: passed
+    /// none) into cumulative counts, and its column sums into `scored`.
+    fn cumulate(mut self) -> Self {
+        let j = self.joints;
+        for t in 0..=self.thresholds {
+            for k in 0..j {
+                self.scored[k] += self.correct[t * j + k];
+            }
+        }
+        for t in 1..self.thresholds {
+            for k in 0..j {
+                self.correct[t * j + k] += self.correct[(t - 1) * j + k];
+            }
+        }
+        self.correct.truncate(self.thresholds * j);
+        self
+    }
+}
+
+/// Checks thresholds: finite, non-negative, ascending.
+fn check_thresholds(thresholds: &[f64]) -> CoreResult<()> {
+    for (i, &t) in thresholds.iter().enumerate() {
+        if !t.is_finite() || t < 0.0 {
+            return Err(CoreError::argument(
+                "thresholds",
+                format!("expected finite values >= 0, got {t} at position {i}"),
+            ));
+        }
+        if i > 0 && t < thresholds[i - 1] {
+            return Err(CoreError::argument(
+                "thresholds",
+                "expected ascending values".to_string(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_normaliser(norm: Normaliser, joints: usize) -> CoreResult<()> {
+    match norm {
+        Normaliser::Pair {
+            a,
+            b,
+            fallback,
+            scale,
+        } => {
+            let pairs = std::iter::once((a, b)).chain(fallback);
+            for (a, b) in pairs {
+                if a >= joints || b >= joints {
+                    return Err(CoreError::argument(
+                        "norm",
+                        format!("joint pair ({a}, {b}) is out of range for {joints} joints"),
+                    ));
+                }
+            }
+            if !(scale.is_finite() && scale > 0.0) {
+                return Err(CoreError::argument(
+                    "norm",
+                    format!("pair scale must be finite and > 0, got {scale}"),
+                ));
+            }
+        }
+        Normaliser::Fixed(v) if !(v.is_finite() && v > 0.0) => {
+            return Err(CoreError::argument(
+                "norm",
+                format!("a fixed normaliser must be finite and > 0, got {v}"),
+            ));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The normaliser of one frame and whether the fallback pair gave it;
+/// `None` when it is undefined (a needed joint is not visible).
+fn frame_normaliser<T: Real>(
+    f: &Frame<'_, T>,
+    joints: usize,
+    norm: Normaliser,
+) -> (Option<f64>, bool) {
+    let pair = |a: usize, b: usize| distance(&f.gt_at(a), &f.gt_at(b), f.dims);
+    match norm {
+        Normaliser::Pair {
+            a,
+            b,
+            fallback,
+            scale,
+        } => {
+            if f.is_visible(a) && f.is_visible(b) {
+                (Some(pair(a, b) * scale), false)
+            } else {
+                match fallback {
+                    Some((c, d)) if f.is_visible(c) && f.is_visible(d) => {
+                        (Some(pair(c, d) * scale), true)
+                    }
+                    _ => (None, false),
+                }
+            }
+        }
+        Normaliser::BboxDiagonal | Normaliser::BboxLongestSide => {
+            let mut lo = [f64::INFINITY; 3];
+            let mut hi = [f64::NEG_INFINITY; 3];
+            for k in (0..joints).filter(|&k| f.is_visible(k)) {
+                let g = f.gt_at(k);
+                for c in 0..f.dims {
+                    // NaN must poison the box, which min/max would skip
+                    if g[c].is_nan() {
+                        return (Some(f64::NAN), false);
+                    }
+                    lo[c] = lo[c].min(g[c]);
+                    hi[c] = hi[c].max(g[c]);
+                }
+            }
+            let value = if norm == Normaliser::BboxDiagonal {
+                let mut s = 0.0;
+                for c in 0..f.dims {
+                    let e = hi[c] - lo[c];
+                    s += e * e;
+                }
+                s.sqrt()
+            } else {
+                (0..f.dims)
+                    .map(|c| hi[c] - lo[c])
+                    .fold(f64::NEG_INFINITY, f64::max)
+            };
+            (Some(value), false)
+        }
+        Normaliser::Fixed(v) => (Some(v), false),
+    }
+}
+
+/// Index of the first threshold whose test passes (`len` when none does);
+/// the tests are monotone in the threshold. A short list is counted without
+/// branches, which beats a binary search's mispredicted jumps.
+#[inline(always)]
+fn first_passed(thresholds: &[f64], passes: impl Fn(f64) -> bool) -> usize {
+    if thresholds.len() <= 16 {
+        thresholds.iter().map(|&t| usize::from(!passes(t))).sum()
+    } else {
+        thresholds.partition_point(|&t| !passes(t))
+    }
+}
+
+/// Scores the visible joints of one scoreable frame whose normaliser is `n`
+/// (`scaled` holds `t * n` for the canonical rule; `squares` and `distances`
+/// are scratch of `J * D` and `J` values).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn score_joints<T: Real, const D: usize>(
+    f: &Frame<'_, T>,
+    n: f64,
+    thresholds: &[f64],
+    scaled: &[f64],
+    convention: Convention,
+    squares: &mut [f64],
+    distances: &mut [f64],
+    out: &mut PckCounts,
+) {
+    let j = out.joints;
+    if convention == Convention::Mmpose {
+        let joints = f.pred.chunks_exact(D).zip(f.gt.chunks_exact(D));
+        for (k, (p, g)) in joints.enumerate().filter(|&(k, _)| f.is_visible(k)) {
+            let mut s = 0.0;
+            for c in 0..D {
+                let e = (wide(p[c]) - wide(g[c])) / n;
+                s += e * e;
+            }
+            let d = s.sqrt();
+            let first = first_passed(thresholds, |t| d < t);
+            out.correct[first * j + k] += 1;
+        }
+        return;
+    }
+    frame_distances::<T, D>(f.pred, f.gt, squares, distances);
+    if convention == Convention::Canonical && scaled.len() <= 16 {
+        // threshold-major: each pass over the joints is a vectorisable compare-and-count
+        let firsts = &mut squares[..distances.len()];
+        firsts.fill(0.0);
+        for &tn in scaled {
+            for (first, &d) in firsts.iter_mut().zip(distances.iter()) {
+                *first += if d <= tn { 0.0 } else { 1.0 };
+            }
+        }
+        for (k, &first) in firsts.iter().enumerate() {
+            if f.is_visible(k) {
+                out.correct[first as usize * j + k] += 1;
+            }
+        }
+        return;
+    }
+    for (k, &d) in distances.iter().enumerate() {
+        if !f.is_visible(k) {
+            continue;
+        }
+        let first = if convention == Convention::Canonical {
+            first_passed(scaled, |tn| d <= tn)
+        } else {
+            let r = d / n;
+            first_passed(thresholds, |t| r <= t)
+        };
+        out.correct[first * j + k] += 1;
+    }
+}
+
+fn count_task<T: Real>(
+    poses: &PosePair<'_, T>,
+    thresholds: &[f64],
+    norm: Normaliser,
+    convention: Convention,
+) -> PckCounts {
+    let j = poses.joints;
+    let nt = thresholds.len();
+    let mut out = PckCounts::zeros(nt, j);
+    let mut scaled = vec![0.0; nt];
+    let mut squares = vec![0.0; j * poses.dims];
+    let mut distances = vec![0.0; j];
+    for i in 0..poses.frames {
+        let mut f = poses.frame(i);
+        if !convention.masked() {
+            f.visible = None;
+        }
+        let n_visible = match f.visible {
+            None => j as u64,
+            Some(v) => v.iter().filter(|&&b| b).count() as u64,
+        };
+        if n_visible == 0 {
+            out.empty_frames += 1;
+            continue;
+        }
+        let (mut value, fell_back) = frame_normaliser(&f, j, norm);
+        if convention == Convention::Wiflow {
+            // torch.clamp semantics: NaN stays NaN
+            value = value.map(|v| {
+                if v.is_nan() {
+                    v
+                } else {
+                    v.max(WIFLOW_MIN_NORM)
+                }
+            });
+        }
+        let usable = matches!(value, Some(v) if v.is_finite() && v > 0.0);
+        if !usable {
+            out.unscoreable_frames += 1;
+            out.unscoreable_joints += n_visible;
+            // MetaFi divides by the zero normaliser and keeps the frame:
+            // its joints count, none of them correct.
+            if convention == Convention::Metafi {
+                for k in 0..j {
+                    out.correct[nt * j + k] += 1;
+                }
+            }
+            continue;
+        }
+        let n = value.unwrap_or(f64::NAN);
+        out.scored_frames += 1;
+        out.fallback_frames += u64::from(fell_back);
+        // canonical: the scaled thresholds t * n once per frame, compared as d <= t * n
+        if convention == Convention::Canonical {
+            for (s, &t) in scaled.iter_mut().zip(thresholds) {
+                *s = t * n;
+            }
+        }
+        let scaled = &scaled[..];
+        if f.dims == 3 {
+            score_joints::<T, 3>(
+                &f,
+                n,
+                thresholds,
+                scaled,
+                convention,
+                &mut squares,
+                &mut distances,
+                &mut out,
+            );
+        } else {
+            score_joints::<T, 2>(
+                &f,
+                n,
+                thresholds,
+                scaled,
+                convention,
+                &mut squares,
+                &mut distances,
+                &mut out,
+            );
+        }
+    }
+    out
+}
+
+/// PCK counts of a batch at `thresholds` (fractions of the normaliser,
+/// ascending). Runs in parallel on the current rayon pool; the counts are
+/// integers, so any thread count gives the same result.
+pub fn pck_counts<T: Real>(
+    poses: &PosePair<'_, T>,
+    thresholds: &[f64],
+    norm: Normaliser,
+    convention: Convention,
+) -> CoreResult<PckCounts> {
+    check_thresholds(thresholds)?;
+    check_normaliser(norm, poses.joints)?;
+    let (nt, j) = (thresholds.len(), poses.joints);
+    let counts = (0..poses.tasks())
+        .into_par_iter()
+        .map(|t| count_task(&poses.task(t), thresholds, norm, convention))
+        .reduce(|| PckCounts::zeros(nt, j), PckCounts::add);
+    Ok(counts.cumulate())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(
+        pred: &[f64],
+        gt: &[f64],
+        vis: Option<&[bool]>,
+        n: usize,
+        j: usize,
+    ) -> CoreResult<PckCounts> {
+        let poses = PosePair::new(pred, gt, vis, n, j, 2)?;
+        pck_counts(
+            &poses,
+            &[0.5, 1.0],
+            Normaliser::Fixed(1.0),
+            Convention::Canonical,
+        )
+    }
+
+    #[test]
+    fn tie_at_threshold_counts_as_correct() {
+        // joint 0 off by exactly 0.5, joint 1 by 1.0
+        let gt = [0.0, 0.0, 0.0, 0.0];
+        let pred = [0.5, 0.0, 0.0, 1.0];
+        let c = pair(&pred, &gt, None, 1, 2).unwrap();
+        assert_eq!(c.correct, vec![1, 0, 1, 1]);
+        assert_eq!(c.scored, vec![1, 1]);
+    }
+
+    #[test]
+    fn frames_without_visible_joints_are_not_scored() {
+        let gt = [0.0; 4];
+        let c = pair(&gt, &gt, Some(&[false, false]), 1, 2).unwrap();
+        assert_eq!(c.empty_frames, 1);
+        assert_eq!(c.scored, vec![0, 0]);
+    }
+
+    #[test]
+    fn bad_input_is_an_error_not_a_panic() {
+        assert!(pair(&[0.0; 3], &[0.0; 4], None, 1, 2).is_err());
+        let gt = [0.0; 4];
+        let poses = PosePair::new(&gt[..], &gt[..], None, 1, 2, 2).unwrap();
+        assert!(pck_counts(
+            &poses,
+            &[-1.0],
+            Normaliser::Fixed(1.0),
+            Convention::Canonical
+        )
+        .is_err());
+        let bad = Normaliser::Pair {
+            a: 0,
+            b: 5,
+            fallback: None,
+            scale: 1.0,
+        };
+        assert!(pck_counts(&poses, &[0.1], bad, Convention::Canonical).is_err());
+    }
+}

@@ -1,0 +1,187 @@
+//! Singular value decomposition of a 2x2 or 3x3 matrix by one-sided Jacobi
+//! rotations (Hestenes): small, dependency-free and accurate to working
+//! precision — each singular value to a small multiple of machine epsilon
+//! relative to itself, which is what Procrustes alignment needs.
+
+// Negated comparisons are deliberate: NaN must fail every test ("not within"),
+// and small fixed-size matrix code reads best with explicit indices.
+#![allow(clippy::neg_cmp_op_on_partial_ord, clippy::needless_range_loop)]
+
+/// A square matrix of size `n` (2 or 3), row-major, padded to 3x3.
+pub type Mat3 = [[f64; 3]; 3];
+
+/// `a = u * diag(s) * v^T` with `s` descending and `u`, `v` orthogonal.
+#[derive(Clone, Copy, Debug)]
+pub struct Svd {
+    pub u: Mat3,
+    pub s: [f64; 3],
+    pub v: Mat3,
+}
+
+const MAX_SWEEPS: usize = 60;
+
+/// SVD of the leading `n x n` block of `a` (`n` = 2 or 3).
+pub fn svd(a: &Mat3, n: usize) -> Svd {
+    debug_assert!((2..=3).contains(&n));
+    // columns of w = a * v, orthogonalised pairwise until they are orthogonal
+    let mut w = *a;
+    let mut v = identity();
+    for _ in 0..MAX_SWEEPS {
+        let mut rotated = false;
+        for p in 0..n {
+            for q in p + 1..n {
+                let (mut alpha, mut beta, mut gamma) = (0.0, 0.0, 0.0);
+                for row in w.iter().take(n) {
+                    alpha += row[p] * row[p];
+                    beta += row[q] * row[q];
+                    gamma += row[p] * row[q];
+                }
+                if gamma == 0.0 || gamma.abs() <= f64::EPSILON * (alpha * beta).sqrt() {
+                    continue;
+                }
+                rotated = true;
+                let zeta = (beta - alpha) / (2.0 * gamma);
+                let t = zeta.signum() / (zeta.abs() + (1.0 + zeta * zeta).sqrt());
+                let c = 1.0 / (1.0 + t * t).sqrt();
+                let s = c * t;
+                for m in [&mut w, &mut v] {
+                    for row in m.iter_mut().take(n) {
+                        let (x, y) = (row[p], row[q]);
+                        row[p] = c * x - s * y;
+                        row[q] = s * x + c * y;
+                    }
+                }
+            }
+        }
+        if !rotated {
+            break;
+        }
+    }
+    let mut norms = [0.0; 3];
+    for (c, norm) in norms.iter_mut().enumerate().take(n) {
+        *norm = (0..n).map(|r| w[r][c] * w[r][c]).sum::<f64>().sqrt();
+    }
+    let mut order = [0usize, 1, 2];
+    order[..n].sort_by(|&x, &y| norms[y].total_cmp(&norms[x]));
+
+    let mut out = Svd {
+        u: [[0.0; 3]; 3],
+        s: [0.0; 3],
+        v: [[0.0; 3]; 3],
+    };
+    for (k, &c) in order.iter().enumerate().take(n) {
+        out.s[k] = norms[c];
+        for r in 0..n {
+            out.v[r][k] = v[r][c];
+            if norms[c] > 0.0 {
+                out.u[r][k] = w[r][c] / norms[c];
+            }
+        }
+    }
+    // A (numerically) zero singular value leaves its left vector undefined:
+    // complete u to an orthonormal basis instead.
+    let tiny = f64::EPSILON * out.s[0];
+    if n == 2 && !(out.s[1] > tiny) {
+        out.u[0][1] = -out.u[1][0];
+        out.u[1][1] = out.u[0][0];
+    }
+    if n == 3 && !(out.s[2] > tiny) {
+        if !(out.s[1] > tiny) {
+            let e = unit_orthogonal(&col(&out.u, 0));
+            set_col(&mut out.u, 1, &e);
+        }
+        let c = cross(&col(&out.u, 0), &col(&out.u, 1));
+        set_col(&mut out.u, 2, &c);
+    }
+    if !(out.s[0] > 0.0) {
+        out.u = identity();
+    }
+    out
+}
+
+pub fn identity() -> Mat3 {
+    [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+}
+
+fn col(m: &Mat3, c: usize) -> [f64; 3] {
+    [m[0][c], m[1][c], m[2][c]]
+}
+
+fn set_col(m: &mut Mat3, c: usize, x: &[f64; 3]) {
+    for r in 0..3 {
+        m[r][c] = x[r];
+    }
+}
+
+fn cross(a: &[f64; 3], b: &[f64; 3]) -> [f64; 3] {
+    [
+        a[1] * b[2] - a[2] * b[1],
+        a[2] * b[0] - a[0] * b[2],
+        a[0] * b[1] - a[1] * b[0],
+    ]
+}
+
+/// A unit vector orthogonal to the unit vector `a`.
+fn unit_orthogonal(a: &[f64; 3]) -> [f64; 3] {
+    // cross with the axis least aligned with a
+    let k = (0..3)
+        .min_by(|&x, &y| a[x].abs().total_cmp(&a[y].abs()))
+        .unwrap_or(0);
+    let mut e = [0.0; 3];
+    e[k] = 1.0;
+    let c = cross(a, &e);
+    let norm = (c[0] * c[0] + c[1] * c[1] + c[2] * c[2]).sqrt();
+    [c[0] / norm, c[1] / norm, c[2] / norm]
+}
+
+/// Determinant of the leading `n x n` block.
+pub fn det(m: &Mat3, n: usize) -> f64 {
+    if n == 2 {
+        m[0][0] * m[1][1] - m[0][1] * m[1][0]
+    } else {
+        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reconstruct(d: &Svd, n: usize) -> Mat3 {
+        let mut m = [[0.0; 3]; 3];
+        for r in 0..n {
+            for c in 0..n {
+                m[r][c] = (0..n).map(|k| d.u[r][k] * d.s[k] * d.v[c][k]).sum();
+            }
+        }
+        m
+    }
+
+    #[test]
+    fn reconstructs_and_sorts() {
+        let a = [[2.0, -1.0, 0.5], [0.3, 4.0, 1.0], [-1.0, 0.2, 0.7]];
+        let d = svd(&a, 3);
+        assert!(d.s[0] >= d.s[1] && d.s[1] >= d.s[2] && d.s[2] > 0.0);
+        let m = reconstruct(&d, 3);
+        for r in 0..3 {
+            for c in 0..3 {
+                assert!((m[r][c] - a[r][c]).abs() < 1e-13);
+            }
+        }
+    }
+
+    #[test]
+    fn rank_deficient_gets_an_orthonormal_u() {
+        // rank 1
+        let a = [[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.0, 0.0, 0.0]];
+        let d = svd(&a, 3);
+        assert!(d.s[1] < 1e-12);
+        assert!((det(&d.u, 3).abs() - 1.0).abs() < 1e-12);
+        let z = [[0.0; 3]; 3];
+        let d = svd(&z, 2);
+        assert_eq!(d.s, [0.0; 3]);
+        assert!((det(&d.u, 2) - 1.0).abs() < 1e-15);
+    }
+}

@@ -1,0 +1,368 @@
+//! Python bindings of person matching and its cost matrices.
+
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+    PyReadonlyArray3, PyUntypedArray, PyUntypedArrayMethods,
+};
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use super::detached;
+use crate::error::{fmt_shape, CoreError};
+use crate::matching::{self as kernel, Assignment, FlatMatchings, Frame, PosePair};
+
+const REAL_FLOAT: &str = "a float32 or float64 numpy array";
+
+fn dtype_error(x: &Bound<'_, PyAny>, arg: &str) -> PyErr {
+    let actual = match x.cast::<PyUntypedArray>() {
+        Ok(a) => a
+            .dtype()
+            .str()
+            .map(|s| s.to_string())
+            .unwrap_or_else(|_| "unknown".into()),
+        Err(_) => x
+            .get_type()
+            .name()
+            .map(|s| s.to_string())
+            .unwrap_or_else(|_| "unknown".into()),
+    };
+    CoreError::dtype(arg, REAL_FLOAT, actual).into()
+}
+
+fn shape_error(x: &Bound<'_, PyAny>, arg: &str, expected: &str) -> PyErr {
+    let actual = x
+        .cast::<PyUntypedArray>()
+        .map(|a| fmt_shape(a.shape()))
+        .unwrap_or_else(|_| "not an array".into());
+    CoreError::shape(arg, expected, actual).into()
+}
+
+fn check_gate(max_cost: Option<f64>) -> PyResult<()> {
+    match max_cost {
+        Some(g) if g.is_nan() => {
+            Err(CoreError::argument("max_cost", "expected a number or None, got NaN").into())
+        }
+        _ => Ok(()),
+    }
+}
+
+type Single<'py> = (
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
+    f64,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+);
+
+fn as_i64(v: &[usize]) -> Vec<i64> {
+    v.iter().map(|&i| i as i64).collect()
+}
+
+fn single_out(py: Python<'_>, a: Assignment) -> Single<'_> {
+    (
+        as_i64(&a.rows).into_pyarray(py),
+        as_i64(&a.cols).into_pyarray(py),
+        a.total,
+        a.u.into_pyarray(py),
+        a.v.into_pyarray(py),
+    )
+}
+
+fn solve_typed<'py, T: kernel::Cost + numpy::Element>(
+    cost: &Bound<'py, PyArray2<T>>,
+    max_cost: Option<f64>,
+) -> PyResult<Single<'py>> {
+    let py = cost.py();
+    let readonly = cost.readonly();
+    let view = readonly.as_array();
+    let (n, m) = view.dim();
+    let standard = view.as_standard_layout();
+    let data = standard.as_slice().expect("standard layout is contiguous");
+    let a = detached(py, || kernel::solve(data, n, m, max_cost))?;
+    Ok(single_out(py, a))
+}
+
+/// Optimal matching of one `n x m` cost matrix:
+/// `(rows, cols, total, u, v)`.
+#[pyfunction]
+#[pyo3(signature = (cost, max_cost = None))]
+fn match_persons<'py>(cost: &Bound<'py, PyAny>, max_cost: Option<f64>) -> PyResult<Single<'py>> {
+    check_gate(max_cost)?;
+    if let Ok(a) = cost.cast::<PyArray2<f64>>() {
+        solve_typed(a, max_cost)
+    } else if let Ok(a) = cost.cast::<PyArray2<f32>>() {
+        solve_typed(a, max_cost)
+    } else if cost.cast::<numpy::PyArrayDyn<f64>>().is_ok()
+        || cost.cast::<numpy::PyArrayDyn<f32>>().is_ok()
+    {
+        Err(shape_error(cost, "cost", "a 2-d (n, m) matrix"))
+    } else {
+        Err(dtype_error(cost, "cost"))
+    }
+}
+
+type Batch<'py> = (
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<i64>>,
+);
+
+/// Per-frame results as flat arrays with `F + 1` offsets each.
+fn batch_out<'py>(py: Python<'py>, flat: FlatMatchings, frames: &[Frame]) -> Batch<'py> {
+    let cumulative = |counts: &mut dyn Iterator<Item = usize>| {
+        let mut offsets = vec![0i64];
+        let mut acc = 0i64;
+        for c in counts {
+            acc += c as i64;
+            offsets.push(acc);
+        }
+        offsets
+    };
+    let pair_offsets = cumulative(&mut flat.pair_counts.iter().copied());
+    let u_offsets = cumulative(&mut frames.iter().map(|f| f.n));
+    let v_offsets = cumulative(&mut frames.iter().map(|f| f.m));
+    (
+        as_i64(&flat.rows).into_pyarray(py),
+        as_i64(&flat.cols).into_pyarray(py),
+        pair_offsets.into_pyarray(py),
+        flat.totals.into_pyarray(py),
+        flat.u.into_pyarray(py),
+        u_offsets.into_pyarray(py),
+        flat.v.into_pyarray(py),
+        v_offsets.into_pyarray(py),
+    )
+}
+
+/// Appends a 2-d view to the flat buffer as f64.
+fn extend_from<T: kernel::Cost + numpy::Element>(
+    a: &Bound<'_, PyArray2<T>>,
+    data: &mut Vec<f64>,
+) -> (usize, usize) {
+    // SAFETY: the GIL is held for the whole copy and no Rust reference to this
+    // array exists, so nothing can mutate it meanwhile; this skips rust-numpy's
+    // borrow bookkeeping, which costs more than the copy for tiny frames.
+    let view = unsafe { a.as_array() };
+    match view.as_slice() {
+        Some(s) => data.extend(s.iter().map(|&x| x.to_f64())),
+        None => data.extend(view.iter().map(|&x| x.to_f64())),
+    }
+    view.dim()
+}
+
+/// Copies one 2-d float matrix of a list into the flat buffer.
+fn push_matrix(item: &Bound<'_, PyAny>, k: usize, data: &mut Vec<f64>) -> PyResult<Frame> {
+    let offset = data.len();
+    let (n, m) = if let Ok(a) = item.cast::<PyArray2<f64>>() {
+        extend_from(a, data)
+    } else if let Ok(a) = item.cast::<PyArray2<f32>>() {
+        extend_from(a, data)
+    } else if item.cast::<numpy::PyArrayDyn<f64>>().is_ok()
+        || item.cast::<numpy::PyArrayDyn<f32>>().is_ok()
+    {
+        return Err(shape_error(
+            item,
+            &format!("costs[{k}]"),
+            "a 2-d (n, m) matrix",
+        ));
+    } else {
+        return Err(dtype_error(item, &format!("costs[{k}]")));
+    };
+    Ok(Frame { offset, n, m })
+}
+
+/// Optimal matchings of a list of cost matrices, solved in parallel.
+#[pyfunction]
+#[pyo3(signature = (costs, max_cost = None))]
+fn match_persons_batch<'py>(
+    costs: &Bound<'py, PyList>,
+    max_cost: Option<f64>,
+) -> PyResult<Batch<'py>> {
+    check_gate(max_cost)?;
+    let py = costs.py();
+    let mut data = Vec::new();
+    let mut frames = Vec::with_capacity(costs.len());
+    for (k, item) in costs.iter().enumerate() {
+        frames.push(push_matrix(&item, k, &mut data)?);
+    }
+    let results = detached(py, || kernel::solve_batch(&data, &frames, max_cost))?;
+    Ok(batch_out(py, results, &frames))
+}
+
+fn padded_typed<'py, T: kernel::Cost + numpy::Element>(
+    costs: &Bound<'py, PyArray3<T>>,
+    sizes: PyReadonlyArray2<'py, i64>,
+    max_cost: Option<f64>,
+) -> PyResult<Batch<'py>> {
+    let py = costs.py();
+    let readonly = costs.readonly();
+    let view = readonly.as_array();
+    let (f, big_n, big_m) = view.dim();
+    let sizes = sizes.as_array();
+    if sizes.dim() != (f, 2) {
+        return Err(CoreError::shape(
+            "sizes",
+            format!("({f}, 2) to match costs"),
+            fmt_shape(sizes.shape()),
+        )
+        .into());
+    }
+    let mut frames = Vec::with_capacity(f);
+    for k in 0..f {
+        let (n, m) = (sizes[[k, 0]], sizes[[k, 1]]);
+        if n < 0 || m < 0 || n as usize > big_n || m as usize > big_m {
+            return Err(CoreError::argument(
+                "sizes",
+                format!(
+                    "sizes[{k}] = ({n}, {m}) does not fit in a padded ({big_n}, {big_m}) frame"
+                ),
+            )
+            .into());
+        }
+        frames.push((n as usize, m as usize));
+    }
+    let (results, flat) = detached(py, || {
+        let mut data = Vec::with_capacity(frames.iter().map(|&(n, m)| n * m).sum());
+        let mut flat = Vec::with_capacity(f);
+        for (k, &(n, m)) in frames.iter().enumerate() {
+            let offset = data.len();
+            let block = view.slice(numpy::ndarray::s![k, ..n, ..m]);
+            data.extend(block.iter().copied());
+            flat.push(Frame { offset, n, m });
+        }
+        Ok((kernel::solve_batch(&data, &flat, max_cost)?, flat))
+    })?;
+    Ok(batch_out(py, results, &flat))
+}
+
+/// Optimal matchings of the top-left `sizes[k]` blocks of a padded `[F, N, M]` array.
+#[pyfunction]
+#[pyo3(signature = (costs, sizes, max_cost = None))]
+fn match_persons_padded<'py>(
+    costs: &Bound<'py, PyAny>,
+    sizes: PyReadonlyArray2<'py, i64>,
+    max_cost: Option<f64>,
+) -> PyResult<Batch<'py>> {
+    check_gate(max_cost)?;
+    if let Ok(a) = costs.cast::<PyArray3<f64>>() {
+        padded_typed(a, sizes, max_cost)
+    } else if let Ok(a) = costs.cast::<PyArray3<f32>>() {
+        padded_typed(a, sizes, max_cost)
+    } else {
+        Err(dtype_error(costs, "costs"))
+    }
+}
+
+/// Checks that the pose arrays agree: `gt [G, J, D]`, `visible [G, J]`.
+fn check_poses(
+    pred: (usize, usize, usize),
+    gt: (usize, usize, usize),
+    visible: (usize, usize),
+) -> PyResult<()> {
+    let (_, j, d) = pred;
+    if d < 2 {
+        return Err(
+            CoreError::shape("pred", "(P, J, D) with D >= 2", fmt_shape(&[pred.0, j, d])).into(),
+        );
+    }
+    if (gt.1, gt.2) != (j, d) {
+        return Err(CoreError::shape(
+            "gt",
+            format!("(G, {j}, {d}) to match pred"),
+            fmt_shape(&[gt.0, gt.1, gt.2]),
+        )
+        .into());
+    }
+    if visible != (gt.0, j) {
+        return Err(CoreError::shape(
+            "visible",
+            format!("({}, {j})", gt.0),
+            fmt_shape(&[visible.0, visible.1]),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+fn check_len(len: usize, expected: usize, arg: &str) -> PyResult<()> {
+    if len != expected {
+        return Err(CoreError::shape(arg, format!("({expected},)"), format!("({len},)")).into());
+    }
+    Ok(())
+}
+
+/// `1 - OKS` for every (prediction, GT) pair: `[P, J, 2] x [G, J, 2] -> [P, G]`.
+#[pyfunction]
+fn oks_cost_matrix<'py>(
+    pred: PyReadonlyArray3<'py, f64>,
+    gt: PyReadonlyArray3<'py, f64>,
+    visible: PyReadonlyArray2<'py, bool>,
+    areas: PyReadonlyArray1<'py, f64>,
+    sigmas: PyReadonlyArray1<'py, f64>,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let py = pred.py();
+    let (p, j, d) = pred.as_array().dim();
+    let g = gt.as_array().dim().0;
+    check_poses((p, j, d), gt.as_array().dim(), visible.as_array().dim())?;
+    check_len(areas.len(), g, "areas")?;
+    check_len(sigmas.len(), j, "sigmas")?;
+    let (pred_s, gt_s, vis_s) = (pred.as_slice()?, gt.as_slice()?, visible.as_slice()?);
+    let (areas_s, sigmas_s) = (areas.as_slice()?, sigmas.as_slice()?);
+    let out = detached(py, || {
+        let poses = PosePair {
+            pred: pred_s,
+            gt: gt_s,
+            visible: vis_s,
+            n_pred: p,
+            n_gt: g,
+            joints: j,
+            dims: d,
+        };
+        kernel::oks_cost(&poses, areas_s, sigmas_s)
+    })?;
+    Ok(numpy::ndarray::Array2::from_shape_vec((p, g), out)
+        .expect("kernel output has P x G values")
+        .into_pyarray(py))
+}
+
+/// Mean visible-joint distance for every pair: `[P, J, D] x [G, J, D] -> [P, G]`.
+#[pyfunction]
+fn joint_distance_cost_matrix<'py>(
+    pred: PyReadonlyArray3<'py, f64>,
+    gt: PyReadonlyArray3<'py, f64>,
+    visible: PyReadonlyArray2<'py, bool>,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let py = pred.py();
+    let (p, j, d) = pred.as_array().dim();
+    let g = gt.as_array().dim().0;
+    check_poses((p, j, d), gt.as_array().dim(), visible.as_array().dim())?;
+    let (pred_s, gt_s, vis_s) = (pred.as_slice()?, gt.as_slice()?, visible.as_slice()?);
+    let out = detached(py, || {
+        let poses = PosePair {
+            pred: pred_s,
+            gt: gt_s,
+            visible: vis_s,
+            n_pred: p,
+            n_gt: g,
+            joints: j,
+            dims: d,
+        };
+        kernel::joint_distance_cost(&poses)
+    })?;
+    Ok(numpy::ndarray::Array2::from_shape_vec((p, g), out)
+        .expect("kernel output has P x G values")
+        .into_pyarray(py))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(match_persons, m)?)?;
+    m.add_function(wrap_pyfunction!(match_persons_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(match_persons_padded, m)?)?;
+    m.add_function(wrap_pyfunction!(oks_cost_matrix, m)?)?;
+    m.add_function(wrap_pyfunction!(joint_distance_cost_matrix, m)?)?;
+    Ok(())
+}

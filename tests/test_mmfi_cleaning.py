@@ -1,0 +1,125 @@
+"""Official MM-Fi amplitude cleaning and the phase feature."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import csipose
+from csipose.data.cleaning import clean_amplitude, phase_feature
+
+
+def official_clean(frame: np.ndarray) -> np.ndarray:
+    """The toolbox's per-frame loop (mmfi_lib read_frame, wifi-csi), plus the two guards."""
+    data = np.array(frame, dtype=np.float64)
+    data[np.isinf(data)] = np.nan
+    for i in range(data.shape[2]):
+        col = data[:, :, i]
+        if np.count_nonzero(col != col):
+            finite = col[col == col]
+            col[np.isnan(col)] = finite.mean() if finite.size else 0.0
+    lo, hi = np.min(data), np.max(data)
+    return np.zeros_like(data) if hi == lo else (data - lo) / (hi - lo)
+
+
+def test_hand_computed_frame() -> None:
+    # one rx, two subcarriers, two packets: packet 0 = [1, NaN] -> NaN := 1; packet 1 = [inf, 5] -> 5
+    x = np.array([[[[1.0, np.inf], [np.nan, 5.0]]]], dtype=np.float32)
+    out = clean_amplitude(x)
+    np.testing.assert_allclose(out, [[[[0.0, 1.0], [0.0, 1.0]]]])
+
+
+def test_all_nan_slice_is_filled_with_zero() -> None:
+    x = np.full((1, 3, 4, 2), 2.0, dtype=np.float32)
+    x[0, :, :, 1] = 4.0
+    x[0, :, :, 0] = np.nan
+    x[0, 0, 0, 0] = -np.inf
+    out = clean_amplitude(x)
+    # packet 0 -> 0, packet 1 stays 4: after min-max 0 and 1
+    np.testing.assert_array_equal(out[0, :, :, 0], 0.0)
+    np.testing.assert_array_equal(out[0, :, :, 1], 1.0)
+
+
+@pytest.mark.parametrize("value", [0.0, 3.5, np.nan, np.inf])
+def test_constant_frame_becomes_zeros(value: float) -> None:
+    x = np.full((2, 3, 5, 4), value, dtype=np.float32)
+    x[1] = np.arange(60, dtype=np.float32).reshape(3, 5, 4)
+    with np.errstate(divide="raise", invalid="raise"):
+        out = clean_amplitude(x)
+    np.testing.assert_array_equal(out[0], 0.0)
+    assert out[1].min() == 0.0 and out[1].max() == 1.0
+
+
+def test_frames_are_normalised_independently() -> None:
+    x = np.stack([np.full((3, 4, 2), 1.0), np.full((3, 4, 2), 100.0)]).astype(np.float32)
+    x[0, 0, 0, 0] = 3.0
+    x[1, 0, 0, 0] = 50.0
+    out = clean_amplitude(x)
+    assert out[0, 0, 0, 0] == 1.0 and out[1, 0, 0, 0] == 0.0
+    assert np.all(out[0].ravel()[1:] == 0.0) and np.all(out[1].ravel()[1:] == 1.0)
+
+
+_special = st.sampled_from([np.nan, np.inf, -np.inf])
+# Amplitudes as CSI tools report them; subnormals are left out because the float64
+# reference can hold a mean of two subnormals that float32 cannot.
+_value = st.one_of(st.just(0.0), st.floats(2.0**-10, 60.0, width=32), _special)
+
+
+@given(hnp.arrays(np.float32, hnp.array_shapes(min_dims=4, max_dims=4, min_side=1, max_side=5), elements=_value))
+def test_matches_official_loop(x: np.ndarray) -> None:
+    with np.errstate(divide="raise", invalid="raise"):
+        out = clean_amplitude(x)
+    assert out.dtype == np.float32 and out.shape == x.shape
+    assert np.isfinite(out).all() and out.min() >= 0.0 and out.max() <= 1.0
+    ref = np.stack([official_clean(f) for f in x])
+    np.testing.assert_allclose(out, ref, atol=2e-6)
+
+
+def test_input_is_not_modified() -> None:
+    x = np.array([[[[np.nan, 1.0, 2.0]]]], dtype=np.float32)
+    clean_amplitude(x)
+    assert np.isnan(x[0, 0, 0, 0])
+
+
+def test_phase_feature_is_sanitized_along_subcarriers_with_ht40_tones() -> None:
+    rng = np.random.default_rng(0)
+    raw = rng.uniform(-np.pi, np.pi, (2, 3, 114, 10)).astype(np.float32)
+    out = phase_feature(raw)
+    expected = csipose.sanitize_phase(raw, axis=2, tones=csipose.HT40_TONES)
+    np.testing.assert_array_equal(out, expected)
+    assert out.dtype == np.float32 and out.shape == raw.shape
+
+
+def test_phase_feature_removes_a_linear_phase_ramp() -> None:
+    # a pure timing offset: phase = 0.3 * tone + 1.0 (wrapped) -> sanitised to ~0 everywhere
+    tones = csipose.HT40_TONES.astype(np.float64)
+    ramp = np.angle(np.exp(1j * (0.3 * tones + 1.0)))
+    raw = np.broadcast_to(ramp[None, None, :, None], (1, 3, 114, 10)).astype(np.float32)
+    np.testing.assert_allclose(phase_feature(raw), 0.0, atol=1e-4)
+
+
+def test_phase_feature_fills_non_finite_with_row_mean() -> None:
+    raw = np.zeros((1, 1, 4, 1), dtype=np.float32)
+    raw[0, 0, :, 0] = [0.1, np.nan, 0.1, 0.1]
+    out = phase_feature(raw)
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out, 0.0, atol=1e-6)
+
+
+def test_in_place_on_a_strided_view_and_empty() -> None:
+    rng = np.random.default_rng(2)
+    buf = rng.uniform(0, 9, (4, 6, 5, 3)).astype(np.float32)
+    buf[1, 0, 0, 0] = np.nan
+    buf[2, 2, 4, 1] = np.inf
+    expected = clean_amplitude(buf[:, :3])
+    phase_part = buf[:, 3:].copy()
+    out = clean_amplitude(buf[:, :3], copy=False)
+    np.testing.assert_array_equal(buf[:, :3], expected)
+    np.testing.assert_array_equal(buf[:, 3:], phase_part)
+    assert np.shares_memory(out, buf)
+    assert clean_amplitude(np.zeros((0, 3, 5, 2), np.float32)).shape == (0, 3, 5, 2)
+    with pytest.raises(TypeError, match="float32"):
+        clean_amplitude(np.zeros((1, 3, 5, 2)), copy=False)
