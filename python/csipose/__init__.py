@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from csipose import errors
 from csipose._core import __version__, get_num_threads, set_num_threads
+from csipose.config import TrainingConfig
 from csipose.matching import match_persons, match_persons_batch
 from csipose.subcarrier import (
     HT20_TONES,
@@ -25,6 +26,7 @@ __all__ = [
     "HT20_TONES",
     "HT40_TONES",
     "Resampler",
+    "TrainingConfig",
     "__version__",
     "errors",
     "get_num_threads",

@@ -17,6 +17,7 @@ import numpy as np
 from csipose import __version__
 from csipose.data.cli import register as register_data
 from csipose.errors import CsiposeError
+from csipose.train import cli as train_cli
 
 __all__ = ["main"]
 
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(handler=_demo)
     register_data(sub)
+    train_cli.register(sub)
     return parser
 
 

@@ -1,0 +1,422 @@
+"""Training configuration: one dataclass, validated, stored as TOML or JSON.
+
+:class:`TrainingConfig` is plain data (no torch): it is loaded from a file,
+overridden from the command line with ``key=value`` strings, saved into every
+run directory and every checkpoint as a dict, and validated by
+:meth:`TrainingConfig.validate`, which raises :class:`~csipose.errors.ConfigError`
+naming the field and the rule it breaks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import tomllib
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from csipose.errors import ConfigError
+
+__all__ = ["TrainingConfig", "DEFAULT_LOSS_WEIGHTS", "LOSS_TERMS"]
+
+#: The loss terms the trainer knows, in the order they are reported.
+LOSS_TERMS = ("keypoints", "bone", "oks", "heatmap", "densepose_parts", "densepose_uv", "transfer")
+
+#: Keypoint regression plus a little bone-length consistency.
+DEFAULT_LOSS_WEIGHTS: dict[str, float] = {"keypoints": 1.0, "bone": 0.1}
+
+_ENUMS: dict[str, tuple[str, ...]] = {
+    "data": ("synthetic", "mmfi"),
+    "mmfi_protocol": ("P1", "P2", "P3"),
+    "mmfi_scheme": ("S1", "S2", "S3"),
+    "features": ("amplitude", "phase", "both"),
+    "subcarrier_mode": ("linear", "area", "subband"),
+    "schedule": ("cosine", "multistep"),
+    "keypoint_loss": ("mse", "smooth_l1"),
+    "amp": ("off", "bf16", "fp16"),
+}
+
+
+@dataclass(kw_only=True)
+class TrainingConfig:
+    """Everything that defines a training run; the defaults train the synthetic demo."""
+
+    # --- data -----------------------------------------------------------------
+    data: str = "synthetic"
+    """Data source: ``"synthetic"`` (the built-in physics generator) or ``"mmfi"``."""
+    mmfi_root: str = ""
+    """MM-Fi root folder holding ``E01..E04``; required when ``data = "mmfi"``."""
+    mmfi_cache: str = ""
+    """Folder for the packed memory-mapped MM-Fi cache; empty = read the .mat files directly."""
+    mmfi_protocol: str = "P1"
+    """MM-Fi action protocol: P1, P2 or P3 (all 27 actions)."""
+    mmfi_scheme: str = "S1"
+    """MM-Fi split: S1 random per action, S2 cross-subject, S3 cross-environment."""
+    mmfi_ratio: float = 0.8
+    """Train fraction of the subjects for the S1 random split, in (0, 1)."""
+    mmfi_seed: int = 0
+    """Seed of the S1 random split (the official split uses 0)."""
+    synthetic: dict[str, Any] = field(default_factory=dict)
+    """Overrides of :class:`csipose.data.synthetic.SyntheticConfig` fields (``synthetic.KEY=VALUE``)."""
+    features: str = "both"
+    """CSI features fed to the model: amplitude (C = 3), phase (C = 3) or both (C = 6)."""
+    subcarriers: int = 114
+    """Subcarriers the model sees; the data is resampled to this count when it differs."""
+    subcarrier_mode: str = "linear"
+    """Resampling mode when ``subcarriers`` differs from the native count: linear, area or subband."""
+    window: int = 3
+    """CSI frames per sample; the label is the pose of the window's last frame."""
+
+    # --- model ----------------------------------------------------------------
+    width: int = 64
+    """Feature width of the model's tokens."""
+    depth: int = 2
+    """Self-attention blocks over the antenna/subcarrier tokens."""
+    heads: int = 4
+    """Attention heads; must divide ``width``."""
+    tokens: int = 8
+    """Subcarrier tokens per antenna channel after the subcarrier convolutions."""
+    dropout: float = 0.0
+    """Dropout probability inside the attention blocks, in [0, 1)."""
+    keypoint_dims: int = 3
+    """Coordinates per joint the head regresses: 3 (metres) or 2 (the first two axes)."""
+    heatmap: bool = False
+    """Add a 2D heatmap head (trained with the ``heatmap`` loss term)."""
+    heatmap_size: int = 32
+    """Side of the square heatmap grid, in cells."""
+    heatmap_extent: float = 1.5
+    """Half-width of the heatmap's x/y window in metres, centred on the origin."""
+    heatmap_sigma: float = 1.5
+    """Standard deviation of the target Gaussians, in heatmap cells."""
+    densepose: bool = False
+    """Add a DensePose head (body-part logits + UV), trained only when the data carries targets."""
+    densepose_parts: int = 24
+    """DensePose body parts (the logits have one more channel, for background)."""
+
+    # --- optimisation ---------------------------------------------------------
+    batch_size: int = 32
+    """Samples per optimizer step (per process under DDP)."""
+    lr: float = 2e-3
+    """Peak AdamW learning rate."""
+    betas: tuple[float, float] = (0.9, 0.999)
+    """AdamW betas, each in [0, 1)."""
+    weight_decay: float = 0.01
+    """AdamW decoupled weight decay, >= 0."""
+    epochs: int = 12
+    """Training epochs."""
+    warmup_epochs: int = 1
+    """Epochs of linear learning-rate warm-up (per step); must be < epochs."""
+    schedule: str = "cosine"
+    """Learning-rate schedule after warm-up: cosine (to zero) or multistep."""
+    milestones: list[int] = field(default_factory=list)
+    """Epochs at which multistep multiplies the rate by ``gamma``; strictly increasing in [1, epochs)."""
+    gamma: float = 0.1
+    """Multistep decay factor, in (0, 1)."""
+    grad_clip: float = 1.0
+    """Clip the global gradient norm to this value; 0 disables clipping."""
+    keypoint_loss: str = "smooth_l1"
+    """Joint regression loss: mse or smooth_l1."""
+    loss_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_LOSS_WEIGHTS))
+    """Weights of the loss terms (keypoints, bone, oks, heatmap, densepose_parts, densepose_uv, transfer)."""
+    amp: str = "off"
+    """Mixed precision on CUDA: off, bf16 or fp16 (fp16 uses a GradScaler); ignored on CPU."""
+
+    # --- validation, stopping, checkpoints -----------------------------------
+    val_every: int = 1
+    """Validate every N epochs (and always after the last)."""
+    patience: int = 10
+    """Early stopping: validations without improvement of val PCK@20 before stopping."""
+    min_delta: float = 0.0
+    """Early stopping: the least PCK@20 gain (fraction) that counts as an improvement, >= 0."""
+    top_k: int = 2
+    """Best checkpoints kept besides ``best.pt`` and ``last.pt``; 0 keeps none."""
+    checkpoint_every_steps: int = 0
+    """Also write ``last.pt`` every N optimizer steps inside an epoch; 0 = only at epoch ends."""
+    plots: bool = True
+    """Write PNG plots (loss, PCK curves, skeleton overlays) into the run folder."""
+    overlays: int = 4
+    """Validation samples drawn as pred-vs-GT skeleton overlays."""
+
+    # --- run ------------------------------------------------------------------
+    seed: int = 0
+    """Seed of every random number generator (data order, initialisation, workers)."""
+    run_dir: str = "runs/default"
+    """Folder receiving config, logs, checkpoints, plots and summary.json."""
+    workers: int = 0
+    """DataLoader worker processes; 0 loads in the training process."""
+    deterministic: bool = False
+    """Use deterministic algorithms only (required for bit-exact resume on GPU)."""
+    threads: int = 0
+    """Torch intra-op threads; 0 keeps torch's default."""
+    progress: bool = True
+    """Show a progress bar (rank 0 only)."""
+
+    # ------------------------------------------------------------------------
+    def validate(self) -> TrainingConfig:
+        """Checks every rule; returns ``self`` or raises ConfigError naming field and rule."""
+        for name, allowed in _ENUMS.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ConfigError(f"{name}: must be one of {', '.join(allowed)}, got {value!r}")
+        positive = (
+            "subcarriers", "window", "width", "depth", "heads", "tokens", "heatmap_size",
+            "densepose_parts", "batch_size", "epochs", "val_every", "patience",
+        )  # fmt: skip
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name}: must be a positive integer, got {value!r}")
+        for name in ("top_k", "checkpoint_every_steps", "workers", "threads", "overlays"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}: must be >= 0, got {getattr(self, name)!r}")
+        if self.width % self.heads:
+            raise ConfigError(f"heads: must divide width = {self.width}, got {self.heads}")
+        if self.keypoint_dims not in (2, 3):
+            raise ConfigError(f"keypoint_dims: must be 2 or 3, got {self.keypoint_dims}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout: must be in [0, 1), got {self.dropout}")
+        for name in ("lr", "heatmap_extent", "heatmap_sigma"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name}: must be a finite number > 0, got {value!r}")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ConfigError(f"betas: must be two numbers in [0, 1), got {list(self.betas)}")
+        for name in ("weight_decay", "grad_clip", "min_delta"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ConfigError(f"{name}: must be a finite number >= 0, got {value!r}")
+        if not 0 <= self.warmup_epochs < self.epochs:
+            raise ConfigError(
+                f"warmup_epochs: must be in [0, epochs = {self.epochs}), got {self.warmup_epochs}"
+            )
+        if self.schedule == "multistep":
+            m = list(self.milestones)
+            if not m:
+                raise ConfigError("milestones: multistep needs at least one milestone")
+            if any(b <= a for a, b in zip(m, m[1:])):
+                raise ConfigError(f"milestones: must be strictly increasing, got {m}")
+            if m[0] < 1 or m[-1] >= self.epochs:
+                raise ConfigError(f"milestones: must lie in [1, epochs = {self.epochs}), got {m}")
+        if not 0.0 < self.gamma < 1.0:
+            raise ConfigError(f"gamma: must be in (0, 1), got {self.gamma}")
+        if not 0.0 < self.mmfi_ratio < 1.0:
+            raise ConfigError(f"mmfi_ratio: must be in (0, 1), got {self.mmfi_ratio}")
+        unknown = sorted(set(self.loss_weights) - set(LOSS_TERMS))
+        if unknown:
+            raise ConfigError(
+                f"loss_weights: unknown term {unknown[0]!r}; known: {', '.join(LOSS_TERMS)}"
+            )
+        for term, w in self.loss_weights.items():
+            if not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0):
+                raise ConfigError(f"loss_weights.{term}: must be a finite number >= 0, got {w!r}")
+        if sum(self.loss_weights.values()) <= 0:
+            raise ConfigError("loss_weights: the weights must have a positive sum")
+        if self.loss_weights.get("keypoints", 0.0) <= 0 and self.loss_weights.get("oks", 0.0) <= 0:
+            raise ConfigError("loss_weights: keypoints or oks must be > 0 (the joints must be trained)")
+        if self.loss_weights.get("heatmap", 0.0) > 0 and not self.heatmap:
+            raise ConfigError("loss_weights.heatmap: > 0 needs heatmap = true")
+        for term in ("densepose_parts", "densepose_uv"):
+            if self.loss_weights.get(term, 0.0) > 0 and not self.densepose:
+                raise ConfigError(f"loss_weights.{term}: > 0 needs densepose = true")
+        if self.data == "mmfi" and not self.mmfi_root:
+            raise ConfigError('mmfi_root: required when data = "mmfi"')
+        return self
+
+    # --- conversions ----------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict of builtins (lists, dicts, numbers, strings), safe for JSON/TOML/checkpoints."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, dict):
+                value = dict(value)
+            elif isinstance(value, list):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], *, source: str = "config") -> TrainingConfig:
+        """Builds a validated config from a dict; unknown keys or wrong types raise ConfigError."""
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in known:
+                raise ConfigError(f"{source}: unknown key {key!r}")
+            kwargs[key] = _coerce(key, value, _field_types()[key])
+        return cls(**kwargs).validate()
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainingConfig:
+        """Reads a ``.toml`` or ``.json`` file."""
+        path = Path(path)
+        try:
+            raw = path.read_bytes()
+        except OSError as err:
+            raise ConfigError(f"{path}: cannot read config file ({err.strerror})") from None
+        try:
+            if path.suffix.lower() == ".json":
+                values = json.loads(raw)
+            else:
+                values = tomllib.loads(raw.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{path}: not valid {path.suffix.lstrip('.') or 'toml'}: {err}") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: the top level must be a table of settings")
+        return cls.from_dict(values, source=str(path))
+
+    def save(self, path: str | Path) -> None:
+        """Writes ``.json`` or (any other suffix) TOML."""
+        path = Path(path)
+        text = (
+            json.dumps(self.to_dict(), indent=2) + "\n"
+            if path.suffix.lower() == ".json"
+            else to_toml(self.to_dict())
+        )
+        path.write_text(text, encoding="utf-8")
+
+    def with_overrides(self, assignments: Iterable[str]) -> TrainingConfig:
+        """A validated copy with ``key=value`` assignments applied.
+
+        Values are parsed by the field's type (``epochs=3``, ``amp=bf16``,
+        ``milestones=[4,8]``, ``betas=0.9,0.99``, ``heatmap=true``); dict fields
+        take dotted keys (``loss_weights.bone=0.2``, ``synthetic.subjects=6``).
+        """
+        values = self.to_dict()
+        types = _field_types()
+        for assignment in assignments:
+            key, sep, text = assignment.partition("=")
+            key = key.strip()
+            if not sep or not key:
+                raise ConfigError(f"override {assignment!r}: expected key=value")
+            head, dot, sub = key.partition(".")
+            if head not in types:
+                raise ConfigError(f"override {assignment!r}: unknown key {head!r}")
+            if dot:
+                if typing.get_origin(types[head]) is not dict:
+                    raise ConfigError(f"override {assignment!r}: {head} has no sub-keys")
+                value_type = typing.get_args(types[head])[1]
+                values[head] = dict(values[head])
+                values[head][sub] = _parse_value(key, text.strip(), value_type)
+            else:
+                values[key] = _parse_value(key, text.strip(), types[head])
+        return type(self).from_dict(values, source="override")
+
+
+def _field_types() -> dict[str, Any]:
+    hints = typing.get_type_hints(TrainingConfig)
+    return {f.name: hints[f.name] for f in dataclasses.fields(TrainingConfig)}
+
+
+def _scalar(key: str, text: str) -> Any:
+    """Parses one TOML-like scalar: bool, int, float, quoted or bare string."""
+    if text in ("true", "false"):
+        return text == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        return text[1:-1]
+    return text
+
+
+def _parse_value(key: str, text: str, kind: Any) -> Any:
+    """Parses the text of an override by the target field's type."""
+    origin = typing.get_origin(kind)
+    if origin in (list, tuple):
+        body = text.strip()
+        if body.startswith("[") and body.endswith("]"):
+            body = body[1:-1]
+        items = [p.strip() for p in body.split(",") if p.strip()]
+        return [_scalar(key, p) for p in items]
+    if kind is Any:
+        if text.startswith("[") and text.endswith("]"):
+            return [_scalar(key, p.strip()) for p in text[1:-1].split(",") if p.strip()]
+        return _scalar(key, text)
+    if kind is bool:
+        lowered = text.lower()
+        if lowered in ("true", "1", "yes", "on"):
+            return True
+        if lowered in ("false", "0", "no", "off"):
+            return False
+        raise ConfigError(f"{key}: expected true or false, got {text!r}")
+    if kind is str:
+        return _scalar(key, text) if text[:1] in "\"'" else text
+    return _scalar(key, text)
+
+
+def _coerce(key: str, value: Any, kind: Any) -> Any:
+    """Checks (and gently converts) a loaded value against the field's type."""
+    origin = typing.get_origin(kind)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a table of key = value, got {value!r}")
+        value_type = typing.get_args(kind)[1]
+        return {str(k): _coerce(f"{key}.{k}", v, value_type) for k, v in value.items()}
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        item_type = typing.get_args(kind)[0]
+        items = [_coerce(f"{key}[{i}]", v, item_type) for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if kind is Any:
+        return value
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+# --- a small TOML writer (tomllib only reads) ----------------------------------
+def _toml_key(key: str) -> str:
+    if key and all(c.isalnum() or c in "_-" for c in key):
+        return key
+    return json.dumps(key)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # JSON string escapes are valid TOML basic strings
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml_key(str(k))} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    raise ConfigError(f"cannot write {type(value).__name__} value {value!r} as TOML")
+
+
+def to_toml(values: Mapping[str, Any]) -> str:
+    """Serialises a flat mapping (dict values become inline tables) as TOML text."""
+    return "".join(f"{_toml_key(k)} = {_toml_value(v)}\n" for k, v in values.items())

@@ -1,0 +1,134 @@
+"""Full-state checkpoints: written atomically, read with ``weights_only=True``.
+
+A checkpoint is a dict of tensors and builtin containers only (no pickled
+objects), so :func:`torch.load` can read it with ``weights_only=True``. It holds
+everything an exact resume needs: model, optimizer, scheduler and grad-scaler
+state, the epoch/step position, best metric, early-stopping counters, the
+config as a dict, the RNG states of python, numpy and torch, and versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from csipose.errors import CheckpointError
+
+__all__ = [
+    "FORMAT",
+    "save_checkpoint",
+    "load_checkpoint",
+    "capture_rng",
+    "restore_rng",
+    "weights_sha256",
+    "versions",
+]
+
+#: Layout version of the checkpoint dict.
+FORMAT = 1
+_REQUIRED = ("format", "model", "config", "epoch", "step")
+
+
+def versions() -> dict[str, str]:
+    """Versions of the packages that shaped a checkpoint."""
+    from csipose import __version__
+
+    return {"csipose": str(__version__), "torch": str(torch.__version__), "numpy": str(np.__version__)}
+
+
+def capture_rng() -> dict[str, Any]:
+    """RNG states of python, numpy's legacy global RNG, torch CPU and CUDA, as tensors/builtins."""
+    py_version, py_state, py_gauss = random.getstate()
+    np_kind, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state(legacy=True)  # type: ignore[misc]
+    state: dict[str, Any] = {
+        "python": {"version": int(py_version), "state": torch.tensor(py_state, dtype=torch.int64), "gauss": py_gauss},
+        "numpy": {
+            "kind": str(np_kind),
+            "keys": torch.from_numpy(np.asarray(np_keys, dtype=np.int64)),
+            "pos": int(np_pos),
+            "has_gauss": int(np_has_gauss),
+            "gauss": float(np_gauss),
+        },
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    """Inverse of :func:`capture_rng`."""
+    py = state["python"]
+    random.setstate((py["version"], tuple(int(v) for v in py["state"].tolist()), py["gauss"]))
+    n = state["numpy"]
+    np.random.set_state(
+        (n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"])
+    )
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    """Writes ``state`` to ``path`` atomically (temp file in the same folder, fsync, rename).
+
+    A crash at any moment leaves either the previous file or the new one, never a torn file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(state, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Reads a checkpoint with ``weights_only=True``; any problem raises CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises many types for truncated/garbage files
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({reason[:200]})") from None
+    if not isinstance(state, dict) or any(k not in state for k in _REQUIRED):
+        raise CheckpointError(f"{path}: not a csipose checkpoint (missing {', '.join(_REQUIRED)})")
+    if state["format"] != FORMAT:
+        raise CheckpointError(f"{path}: checkpoint format {state['format']}, this csipose reads {FORMAT}")
+    return state
+
+
+def weights_sha256(state_dict: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over tensors sorted by name, hashing name, dtype, shape and the raw bytes."""
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        t = state_dict[name].detach().to("cpu").contiguous()
+        digest.update(name.encode())
+        digest.update(str(t.dtype).encode())
+        digest.update(str(tuple(t.shape)).encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()

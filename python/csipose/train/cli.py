@@ -1,0 +1,108 @@
+"""``csipose train``, ``csipose eval`` and ``csipose verify``.
+
+torch is imported only when one of these subcommands runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from csipose.config import TrainingConfig
+from csipose.errors import ArgumentError, ConfigError
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    """Adds the train, eval and verify subcommands to the ``csipose`` parser."""
+    train = subparsers.add_parser(
+        "train",
+        help="train a pose model (default: the built-in synthetic data)",
+        description="Train a CSI pose model. Under torchrun it runs data-parallel (gloo on CPU, nccl on GPU).",
+    )
+    train.add_argument("--config", metavar="FILE", help="TOML or JSON config file")
+    train.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
+                       help="override a config field (repeatable), e.g. --set epochs=5 --set loss_weights.bone=0.2")
+    train.add_argument("--run-dir", metavar="DIR", help="output folder (same as --set run_dir=DIR)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last.pt")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(handler=_train)
+
+    ev = subparsers.add_parser("eval", help="evaluate a checkpoint on a validation split")
+    ev.add_argument("--checkpoint", metavar="CKPT", required=True, help="a .pt file written by csipose train")
+    ev.add_argument("--data", choices=("synthetic", "mmfi"), help="data source (default: the checkpoint's)")
+    ev.add_argument("--root", metavar="DIR", help="MM-Fi root (with --data mmfi)")
+    ev.add_argument("--cache", metavar="DIR", help="prepared MM-Fi cache folder")
+    ev.add_argument("--json", action="store_true", help="print the report as JSON")
+    ev.set_defaults(handler=_eval)
+
+    verify = subparsers.add_parser(
+        "verify", help="deterministic training proof: bit-exact weights hash and a falling loss"
+    )
+    verify.add_argument("--generate", action="store_true", help="record this platform's hash")
+    verify.set_defaults(handler=_verify)
+
+
+def _resolve_config(args: argparse.Namespace) -> TrainingConfig:
+    config = TrainingConfig.load(args.config) if args.config else TrainingConfig()
+    overrides = list(args.overrides)
+    if args.run_dir:
+        overrides.append(f"run_dir={args.run_dir}")
+    if args.quiet:
+        overrides.append("progress=false")
+    return config.with_overrides(overrides).validate()
+
+
+def _train(args: argparse.Namespace) -> int:
+    if args.resume and (args.config or args.overrides):
+        raise ArgumentError("--resume continues a run with its own config; drop --config/--set")
+    config = None if args.resume else _resolve_config(args)
+    if config is not None and config.data == "mmfi" and not Path(config.mmfi_root).is_dir():
+        raise ConfigError(f"mmfi_root: {config.mmfi_root!r} is not a folder")
+    from csipose.train.loop import train
+
+    summary = train(config if config is not None else TrainingConfig(), resume=args.resume)
+    if summary and int(os.environ.get("RANK", "0")) == 0:
+        model, base = summary["model"], summary["mean_pose_baseline"]
+        print(
+            f"best epoch {summary['best_epoch']}: val PCK@20 {100 * model['pck']['20']:.1f}% "
+            f"(mean-pose baseline {100 * base['pck']['20']:.1f}%), MPJPE {1000 * model['mpjpe']:.0f} mm "
+            f"(baseline {1000 * base['mpjpe']:.0f} mm); {summary['params']:,} params, "
+            f"{summary['train_seconds']:.0f} s"
+        )
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from csipose.train.distributed import DistContext
+    from csipose.train.loop import load_data, load_model, predict, score
+
+    import torch
+
+    model, config = load_model(args.checkpoint)
+    overrides = []
+    if args.data:
+        overrides.append(f"data={args.data}")
+    if args.root:
+        overrides.append(f"mmfi_root={args.root}")
+    if args.cache:
+        overrides.append(f"mmfi_cache={args.cache}")
+    config = config.with_overrides(overrides)
+    if config.data == "mmfi" and not Path(config.mmfi_root).is_dir():
+        raise ConfigError(f"mmfi_root: {config.mmfi_root!r} is not a folder (give --root)")
+    _, val_set = load_data(config)
+    ctx = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
+    _, pred, gt, visible = predict(model, val_set, config, ctx)
+    report = score(pred, gt, visible)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from csipose.train.proof import verify
+
+    return verify(generate=args.generate)

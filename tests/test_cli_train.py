@@ -1,0 +1,92 @@
+"""`csipose train / eval` from the command line: errors are one line, a tiny run works end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TINY = [
+    "--quiet", "--set", "epochs=2", "--set", "warmup_epochs=0", "--set", "width=16", "--set", "depth=1",
+    "--set", "heads=2", "--set", "tokens=4", "--set", "batch_size=16", "--set", "plots=false",
+    "--set", "features=amplitude", "--set", "window=1", "--set", "synthetic.subjects=3", "--set", "synthetic.val_subjects=[3]", "--set", "synthetic.frames=6",
+]  # fmt: skip
+
+
+def csipose(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "csipose", *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env
+    )
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess[str], needle: str) -> None:
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, done.stderr
+    assert needle in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["train", "--set", "epochs=0"], "epochs: must be a positive integer"),
+    (["train", "--set", "nosuch=1"], "unknown key 'nosuch'"),
+    (["train", "--config", "missing.toml"], "missing.toml: cannot read config file"),
+    (["train", "--set", "data=mmfi", "--set", "mmfi_root=/no/such/mmfi"], "mmfi_root: '/no/such/mmfi' is not a folder"),
+    (["train", "--resume", "no_such_run"], "no checkpoint to resume from"),
+    (["train", "--resume", "r", "--set", "epochs=2"], "--resume continues a run"),
+    (["eval", "--checkpoint", "missing.pt"], "missing.pt: checkpoint file not found"),
+])  # fmt: skip
+def test_errors_are_one_clear_line(tmp_path: Path, args: list[str], needle: str) -> None:
+    assert_one_line_error(csipose(*args, cwd=tmp_path), needle)
+
+
+def test_corrupt_checkpoint_and_bad_config_file(tmp_path: Path) -> None:
+    (tmp_path / "bad.pt").write_bytes(b"\x00garbage")
+    assert_one_line_error(csipose("eval", "--checkpoint", "bad.pt", cwd=tmp_path), "not a readable checkpoint")
+    (tmp_path / "c.toml").write_text("epochs = 3\nwarmup_epochs = 9\n")
+    assert_one_line_error(csipose("train", "--config", "c.toml", cwd=tmp_path), "warmup_epochs")
+
+
+def test_bad_arguments_exit_nonzero_without_traceback(tmp_path: Path) -> None:
+    done = csipose("eval", cwd=tmp_path)  # --checkpoint is required
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "--checkpoint" in done.stderr
+
+
+def test_train_eval_and_resume_end_to_end(tmp_path: Path) -> None:
+    done = csipose("train", *TINY, "--run-dir", "run", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "best epoch" in done.stdout and "mean-pose baseline" in done.stdout
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["epochs_run"] == 2 and summary["data"] == "synthetic"
+
+    ev = csipose("eval", "--checkpoint", "run/best.pt", "--json", cwd=tmp_path)
+    assert ev.returncode == 0, ev.stderr
+    report = json.loads(ev.stdout)
+    assert report["pck"] == summary["model"]["pck"]  # the best checkpoint reproduces its score
+    text = csipose("eval", "--checkpoint", "run/best.pt", cwd=tmp_path)
+    assert text.returncode == 0 and "PCK" in text.stdout
+
+    again = csipose("train", "--resume", "run", "--quiet", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["steps"] == summary["steps"]
+
+
+def test_train_on_an_mmfi_tree(tmp_path: Path) -> None:
+    """The MM-Fi path end to end: a synthetic MM-Fi tree, protocol P3, cross-subject split."""
+    from csipose.data.synthetic import SyntheticConfig, write_mmfi_tree
+    from csipose.data.synthetic.body import ACTIONS
+
+    synth = SyntheticConfig(subjects=5, val_subjects=(5,), frames=4, actions=tuple(ACTIONS)[:2])
+    write_mmfi_tree(tmp_path / "mmfi", synth)
+    done = csipose(
+        "train", *TINY, "--set", "data=mmfi", "--set", "mmfi_root=mmfi", "--set", "mmfi_protocol=P3",
+        "--set", "mmfi_scheme=S2", "--set", "epochs=1", "--run-dir", "run", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["data"] == "mmfi" and summary["model"]["frames"] == 2 * 4  # subject 5: 2 actions x 4 frames

@@ -1,0 +1,162 @@
+"""TrainingConfig: every validation rule, file round trips, command-line overrides."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from csipose import TrainingConfig
+from csipose.config import to_toml
+from csipose.errors import ConfigError
+
+
+def test_default_is_valid_and_import_stays_torch_free() -> None:
+    assert TrainingConfig().validate() == TrainingConfig()
+    code = "import sys, csipose.config, csipose.cli; assert 'torch' not in sys.modules, 'torch imported'"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+# (override assignments, substring the error must contain)
+BROKEN = [
+    ({"data": "wifi"}, "data: must be one of"),
+    ({"mmfi_protocol": "P4"}, "mmfi_protocol"),
+    ({"mmfi_scheme": "S9"}, "mmfi_scheme"),
+    ({"features": "power"}, "features"),
+    ({"subcarrier_mode": "cubic"}, "subcarrier_mode"),
+    ({"schedule": "step"}, "schedule"),
+    ({"keypoint_loss": "l1"}, "keypoint_loss"),
+    ({"amp": "fp8"}, "amp"),
+    ({"batch_size": 0}, "batch_size: must be a positive integer"),
+    ({"epochs": 0}, "epochs: must be a positive integer"),
+    ({"width": -4}, "width"),
+    ({"window": 0}, "window"),
+    ({"subcarriers": 0}, "subcarriers"),
+    ({"patience": 0}, "patience: must be a positive integer"),
+    ({"val_every": 0}, "val_every"),
+    ({"top_k": -1}, "top_k: must be >= 0"),
+    ({"workers": -1}, "workers"),
+    ({"width": 30, "heads": 4}, "heads: must divide width"),
+    ({"keypoint_dims": 4}, "keypoint_dims"),
+    ({"dropout": 1.0}, "dropout"),
+    ({"lr": 0.0}, "lr: must be a finite number > 0"),
+    ({"lr": float("nan")}, "lr"),
+    ({"betas": (0.9, 1.0)}, "betas"),
+    ({"weight_decay": -0.1}, "weight_decay"),
+    ({"grad_clip": -1.0}, "grad_clip"),
+    ({"min_delta": -0.01}, "min_delta"),
+    ({"epochs": 5, "warmup_epochs": 5}, "warmup_epochs: must be in [0, epochs = 5)"),
+    ({"schedule": "multistep", "milestones": []}, "milestones: multistep needs"),
+    ({"schedule": "multistep", "milestones": [4, 4], "epochs": 10}, "strictly increasing"),
+    ({"schedule": "multistep", "milestones": [0, 4], "epochs": 10}, "milestones: must lie in [1, epochs"),
+    ({"schedule": "multistep", "milestones": [3, 10], "epochs": 10}, "milestones: must lie in [1, epochs"),
+    ({"gamma": 1.0}, "gamma: must be in (0, 1)"),
+    ({"gamma": 0.0}, "gamma"),
+    ({"mmfi_ratio": 1.0}, "mmfi_ratio"),
+    ({"loss_weights": {"keypoints": 1.0, "elbow": 1.0}}, "unknown term 'elbow'"),
+    ({"loss_weights": {"keypoints": -1.0}}, "loss_weights.keypoints: must be a finite number >= 0"),
+    ({"loss_weights": {"keypoints": 0.0, "bone": 0.0}}, "positive sum"),
+    ({"loss_weights": {"bone": 1.0}}, "keypoints or oks must be > 0"),
+    ({"loss_weights": {"keypoints": 1.0, "heatmap": 1.0}}, "needs heatmap = true"),
+    ({"loss_weights": {"keypoints": 1.0, "densepose_uv": 1.0}}, "needs densepose = true"),
+    ({"data": "mmfi"}, "mmfi_root: required"),
+]
+
+
+@pytest.mark.parametrize(("values", "message"), BROKEN, ids=[m for _, m in BROKEN])
+def test_each_rule_names_field_and_rule(values: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=None) as info:
+        TrainingConfig(**values).validate()  # type: ignore[arg-type]
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize("values", [
+    {"schedule": "multistep", "milestones": [1, 3], "epochs": 4},
+    {"warmup_epochs": 0, "epochs": 1},
+    {"loss_weights": {"oks": 1.0}},
+    {"heatmap": True, "loss_weights": {"keypoints": 1.0, "heatmap": 0.5}},
+    {"data": "mmfi", "mmfi_root": "/data/mmfi"},
+])  # fmt: skip
+def test_valid_edge_cases_pass(values: dict[str, object]) -> None:
+    TrainingConfig(**values).validate()  # type: ignore[arg-type]
+
+
+def test_toml_and_json_round_trip(tmp_path: Path) -> None:
+    cfg = TrainingConfig(
+        epochs=7, schedule="multistep", milestones=[2, 5], betas=(0.8, 0.95), run_dir='odd "dir"\\x',
+        loss_weights={"keypoints": 1.0, "oks": 0.25}, synthetic={"subjects": 6, "val_subjects": [5, 6]},
+    )
+    for name in ("c.toml", "c.json"):
+        cfg.save(tmp_path / name)
+        assert TrainingConfig.load(tmp_path / name) == cfg
+    # the TOML writer's output is real TOML
+    assert tomllib.loads(to_toml(cfg.to_dict()))["milestones"] == [2, 5]
+
+
+def test_load_rejects_unknown_keys_bad_types_and_bad_files(tmp_path: Path) -> None:
+    (tmp_path / "a.toml").write_text("epochs = 3\nlearning_rate = 0.1\n")
+    with pytest.raises(ConfigError, match="unknown key 'learning_rate'"):
+        TrainingConfig.load(tmp_path / "a.toml")
+    (tmp_path / "b.toml").write_text('epochs = "three"\n')
+    with pytest.raises(ConfigError, match="epochs: expected an integer"):
+        TrainingConfig.load(tmp_path / "b.toml")
+    (tmp_path / "c.toml").write_text("epochs = = 3\n")
+    with pytest.raises(ConfigError, match="not valid toml"):
+        TrainingConfig.load(tmp_path / "c.toml")
+    (tmp_path / "d.json").write_text(json.dumps([1, 2]))
+    with pytest.raises(ConfigError, match="top level"):
+        TrainingConfig.load(tmp_path / "d.json")
+    with pytest.raises(ConfigError, match="cannot read"):
+        TrainingConfig.load(tmp_path / "missing.toml")
+    (tmp_path / "e.toml").write_text("epochs = 2\nwarmup_epochs = 2\n")
+    with pytest.raises(ConfigError, match="warmup_epochs"):
+        TrainingConfig.load(tmp_path / "e.toml")
+
+
+def test_overrides_parse_by_field_type() -> None:
+    cfg = TrainingConfig().with_overrides([
+        "epochs=3", "lr=5e-4", "amp=bf16", "heatmap=true", "schedule=multistep", "milestones=[1,2]",
+        "betas=0.8,0.9", "loss_weights.bone=0.5", "synthetic.subjects=4", "synthetic.val_subjects=[3, 4]", "run_dir=/tmp/x y", "mmfi_root=123",
+    ])  # fmt: skip
+    assert cfg.epochs == 3 and isinstance(cfg.epochs, int)
+    assert cfg.lr == 5e-4 and cfg.amp == "bf16" and cfg.heatmap is True
+    assert cfg.milestones == [1, 2] and cfg.betas == (0.8, 0.9)
+    assert cfg.loss_weights == {"keypoints": 1.0, "bone": 0.5}
+    assert cfg.synthetic == {"subjects": 4, "val_subjects": [3, 4]}
+    assert cfg.run_dir == "/tmp/x y" and cfg.mmfi_root == "123"
+    assert TrainingConfig().epochs != 3  # the original is untouched
+
+
+@pytest.mark.parametrize(("assignment", "message"), [
+    ("epoch=3", "unknown key 'epoch'"),
+    ("epochs", "expected key=value"),
+    ("epochs=many", "epochs: expected an integer"),
+    ("heatmap=maybe", "heatmap: expected true or false"),
+    ("lr=-1", "lr: must be a finite number > 0"),
+    ("epochs.x=1", "epochs has no sub-keys"),
+    ("loss_weights.elbow=1", "unknown term 'elbow'"),
+])  # fmt: skip
+def test_bad_overrides_raise(assignment: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        TrainingConfig().with_overrides([assignment])
+    assert message in str(info.value)
+
+
+def test_every_field_has_a_docstring() -> None:
+    import ast
+    import inspect
+
+    import csipose.config as module
+
+    tree = ast.parse(inspect.getsource(module))
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "TrainingConfig")
+    body = cls.body
+    for i, node in enumerate(body):
+        if isinstance(node, ast.AnnAssign):
+            nxt = body[i + 1]
+            assert isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant), ast.unparse(node)

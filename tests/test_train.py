@@ -1,0 +1,147 @@
+"""The training loop on a tiny in-test dataset: smoke run, exact resume, early stopping, data order."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from csipose import TrainingConfig
+from csipose.train import checkpoint as ckpt
+from csipose.train.distributed import EpochSampler
+from csipose.train.loop import train
+from csipose.train.schedule import LrSchedule
+
+
+class PoseCsi:
+    """Contract-shaped samples whose CSI is smooth across subcarriers and linear in the pose (learnable).
+
+    Each antenna channel and packet is a sum of 6 low-frequency cosines over the subcarriers
+    whose amplitudes are a fixed random linear function of the joints' offsets from a base pose.
+    """
+
+    def __init__(self, n: int, seed: int, channels: int = 3, subcarriers: int = 56) -> None:
+        rng = np.random.default_rng(seed)
+        base = np.random.default_rng(7).normal(size=(17, 3)) * 0.3 + np.array([0.0, 0.0, 3.0])
+        self.kp = (base + rng.normal(size=(n, 17, 3)) * 0.1).astype(np.float32)
+        mix = np.random.default_rng(11).normal(size=(51, channels, 10, 6))
+        coef = np.einsum("nf,fcpk->ncpk", self.kp.reshape(n, 51) - base.reshape(1, 51), mix)
+        waves = np.cos(np.pi * np.outer(np.arange(6), np.arange(subcarriers)) / subcarriers)  # [6, S]
+        csi = np.einsum("ncpk,ks->ncsp", coef, waves)[:, None]  # [n, 1, C, S, P]
+        self.csi = csi.astype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self.kp)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return {
+            "csi": self.csi[i], "keypoints": self.kp[i], "visibility": np.ones(17, np.float32),
+            "subject": np.int64(1), "action": np.int64(1), "environment": np.int64(1), "frame": np.int64(i + 1),
+        }  # fmt: skip
+
+
+DATA = (PoseCsi(48, 0), PoseCsi(16, 1))
+
+
+def tiny(run_dir: Path, **changes: Any) -> TrainingConfig:
+    values: dict[str, Any] = dict(
+        run_dir=str(run_dir), width=16, depth=1, heads=2, tokens=4, batch_size=8, epochs=3,
+        warmup_epochs=1, plots=False, progress=False, top_k=1, seed=3, dropout=0.1,
+    )  # fmt: skip
+    values.update(changes)
+    return TrainingConfig(**values).validate()
+
+
+def final_hash(run_dir: Path) -> str:
+    return ckpt.weights_sha256(ckpt.load_checkpoint(run_dir / "last.pt")["model"])
+
+
+def test_smoke_run_writes_every_artefact(tmp_path: Path) -> None:
+    cfg = tiny(tmp_path / "run", epochs=1, warmup_epochs=0, plots=True, overlays=2)
+    summary = train(cfg, datasets=(PoseCsi(16, 0), PoseCsi(8, 1)))
+    run = tmp_path / "run"
+    names = {p.name for p in run.iterdir()}
+    assert {"config.toml", "metrics.jsonl", "summary.json", "last.pt", "best.pt", "epoch0001.pt"} <= names
+    assert {"loss.png", "pck.png", "pck_threshold.png", "overlays.png"} <= names
+    assert TrainingConfig.load(run / "config.toml") == cfg
+    on_disk = json.loads((run / "summary.json").read_text())
+    assert on_disk == json.loads(json.dumps(summary))
+    assert summary["steps"] == 2 and summary["epochs_run"] == 1 and summary["best_epoch"] == 1
+    assert summary["params"] > 0 and summary["train_seconds"] > 0
+    for report in (summary["model"], summary["mean_pose_baseline"]):
+        assert report["frames"] == 8
+        assert all(0.0 <= v <= 1.0 for v in report["pck"].values())
+    records = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1]
+    assert {"train_loss", "lr", "val", "seconds"} <= set(records[0])
+    # the checkpoint is weights-only loadable and carries the full state
+    state = torch.load(run / "last.pt", weights_only=True)
+    assert {"model", "optimizer", "scheduler", "scaler", "rng", "config", "versions", "run"} <= set(state)
+    assert state["step"] == 2 and state["config"] == cfg.to_dict()
+
+
+@pytest.mark.parametrize(("stop_after", "every"), [(7, 0), (9, 2)], ids=["epoch-checkpoints", "step-checkpoints"])
+def test_killed_run_resumes_to_identical_weights(tmp_path: Path, stop_after: int, every: int) -> None:
+    whole = tmp_path / "whole"
+    train(tiny(whole, checkpoint_every_steps=every), datasets=DATA)
+    cut = tmp_path / "cut"
+    train(tiny(cut, checkpoint_every_steps=every), datasets=DATA, stop_after_steps=stop_after)
+    partial = ckpt.load_checkpoint(cut / "last.pt")
+    assert 0 < partial["step"] < stop_after  # the kill lost the steps after the last checkpoint
+    summary = train(TrainingConfig(), resume=cut, datasets=DATA)
+    assert final_hash(cut) == final_hash(whole)
+    assert summary["steps"] == 18
+    lines = (cut / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(ln)["epoch"] for ln in lines] == [1, 2, 3]  # nothing repeated or lost
+    a = [json.loads(ln)["train_loss"] for ln in (whole / "metrics.jsonl").read_text().splitlines()]
+    b = [json.loads(ln)["train_loss"] for ln in lines]
+    assert a == b
+
+
+def test_resuming_a_finished_run_changes_nothing(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    first = train(tiny(run, epochs=1, warmup_epochs=0), datasets=DATA)
+    before = final_hash(run)
+    again = train(TrainingConfig(), resume=run, datasets=DATA)
+    assert final_hash(run) == before and again["steps"] == first["steps"]
+
+
+def test_early_stopping_stops_after_patience_validations(tmp_path: Path) -> None:
+    # min_delta > 1 makes every validation after the first a non-improvement
+    summary = train(tiny(tmp_path / "run", epochs=6, patience=2, min_delta=1.5), datasets=DATA)
+    assert summary["stopped_early"] is True
+    assert summary["epochs_run"] == 3 and summary["best_epoch"] >= 1
+
+
+def test_same_seed_same_weights_other_seed_differs(tmp_path: Path) -> None:
+    train(tiny(tmp_path / "a", epochs=1, warmup_epochs=0), datasets=DATA)
+    train(tiny(tmp_path / "b", epochs=1, warmup_epochs=0), datasets=DATA)
+    train(tiny(tmp_path / "c", epochs=1, warmup_epochs=0, seed=4), datasets=DATA)
+    assert final_hash(tmp_path / "a") == final_hash(tmp_path / "b") != final_hash(tmp_path / "c")
+
+
+def test_schedule_warmup_cosine_and_multistep() -> None:
+    cos = LrSchedule(steps_per_epoch=2, epochs=4, warmup_epochs=1, kind="cosine")
+    assert [cos(s) for s in range(2)] == [0.5, 1.0]
+    # after warm-up: 6 steps of cosine from 1 to 0
+    assert cos(2) == pytest.approx(1.0)
+    assert cos(5) == pytest.approx(0.5 * (1 + np.cos(np.pi * 3 / 6)))
+    assert cos(8) == pytest.approx(0.0)
+    step = LrSchedule(steps_per_epoch=3, epochs=5, warmup_epochs=0, kind="multistep", milestones=[2, 4], gamma=0.5)
+    assert [step(s) for s in (0, 5, 6, 11, 12, 14)] == [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+
+
+def test_epoch_sampler_order_shards_and_resume_offset() -> None:
+    a = list(EpochSampler(10, seed=1, epoch=0))
+    assert sorted(a) == list(range(10))
+    assert a == list(EpochSampler(10, seed=1, epoch=0)) != list(EpochSampler(10, seed=1, epoch=1))
+    shards = [list(EpochSampler(10, seed=1, epoch=0, rank=r, world_size=3)) for r in range(3)]
+    assert [len(s) for s in shards] == [4, 4, 4]  # padded to a multiple of the world size
+    assert set().union(*shards) == set(range(10))
+    assert list(EpochSampler(10, seed=1, epoch=0, start=4)) == a[4:]
+    val = [list(EpochSampler(10, shuffle=False, rank=r, world_size=3)) for r in range(3)]
+    assert sorted(sum(val, [])) == list(range(10))  # evaluation: each item exactly once
