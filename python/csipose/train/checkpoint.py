@@ -105,6 +105,15 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
         os.close(dir_fd)
 
 
+def _load_failure(err: Exception) -> str:
+    """The useful part of a ``torch.load`` failure: the unpickler's own reason, not torch's advice."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        if line.endswith("WeightsUnpickler error:") and i + 1 < len(lines):
+            return f"{type(err).__name__}: {lines[i + 1]}"[:200]
+    return (f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__)[:200]
+
+
 def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Reads a checkpoint with ``weights_only=True``; any problem raises CheckpointError."""
     path = Path(path)
@@ -113,8 +122,7 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises many types for truncated/garbage files
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint ({reason[:200]})") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint ({_load_failure(err)})") from None
     if not isinstance(state, dict) or any(k not in state for k in _REQUIRED):
         raise CheckpointError(f"{path}: not a csipose checkpoint (missing {', '.join(_REQUIRED)})")
     if state["format"] != FORMAT:
