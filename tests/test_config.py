@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from csipose import TrainingConfig
-from csipose.config import to_toml
+from csipose.config import DEFAULT_SYNTHETIC, to_toml
 from csipose.errors import ConfigError
 
 
@@ -127,7 +127,7 @@ def test_overrides_parse_by_field_type() -> None:
     assert cfg.lr == 5e-4 and cfg.amp == "bf16" and cfg.heatmap is True
     assert cfg.milestones == [1, 2] and cfg.betas == (0.8, 0.9)
     assert cfg.loss_weights == {"keypoints": 1.0, "bone": 0.5}
-    assert cfg.synthetic == {"subjects": 4, "val_subjects": [3, 4]}
+    assert cfg.synthetic == {**DEFAULT_SYNTHETIC, "subjects": 4, "val_subjects": [3, 4]}
     assert cfg.run_dir == "/tmp/x y" and cfg.mmfi_root == "123"
     assert TrainingConfig().epochs != 3  # the original is untouched
 
@@ -160,3 +160,15 @@ def test_every_field_has_a_docstring() -> None:
         if isinstance(node, ast.AnnAssign):
             nxt = body[i + 1]
             assert isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant), ast.unparse(node)
+
+
+def test_default_synthetic_data_is_a_valid_generator_config_and_not_shared() -> None:
+    from csipose.data.synthetic import SyntheticConfig
+
+    a, b = TrainingConfig(), TrainingConfig()
+    a.synthetic["val_subjects"].append(1)
+    assert b.synthetic == DEFAULT_SYNTHETIC
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in DEFAULT_SYNTHETIC.items()}
+    synth = SyntheticConfig(**values)
+    assert len(synth.train_subjects) == 32 and len(synth.val_subjects) == 8
+    assert {synth.environment_of(s) for s in range(1, synth.subjects + 1)} == {1}

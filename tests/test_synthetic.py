@@ -87,6 +87,38 @@ def test_persons_key_for_multi_person_scenes() -> None:
     assert np.linalg.norm(s["persons"][1, 0] - s["persons"][0, 0]) > 0.5
 
 
+def test_subjects_share_rooms_as_configured() -> None:
+    mmfi = SyntheticConfig(subjects=40)
+    assert [mmfi.environment_of(s) for s in (1, 10, 11, 20, 21, 40)] == [1, 1, 2, 2, 3, 4]
+    one_room = SyntheticConfig(subjects=40, subjects_per_environment=40)
+    assert {one_room.environment_of(s) for s in range(1, 41)} == {1}
+    cfg = SyntheticConfig(subjects=2, val_subjects=(2,), actions=("wave",), frames=2, subjects_per_environment=1)
+    assert set(SyntheticCsiDataset(cfg, split="val").environment.tolist()) == {2}
+
+
+def test_drift_is_slow_bounded_and_seeded() -> None:
+    from csipose.data.synthetic.generate import drift
+
+    times = np.arange(0.0, 20.0, 0.01)
+    path = drift(times, 0.05, np.random.default_rng(3))
+    assert path.shape == (2000, 2)
+    assert np.abs(path).max() <= 0.05 + 1e-12
+    assert np.ptp(path, axis=0).min() > 0.02  # it does move, on both axes
+    # Periods of 4 s or more: under 0.05 * 2 pi / 4 m/s, i.e. < 1 mm between 10 ms packets.
+    assert np.abs(np.diff(path, axis=0)).max() < 0.05 * 2 * np.pi / 4.0 * 0.01 + 1e-12
+    np.testing.assert_array_equal(path, drift(times, 0.05, np.random.default_rng(3)))
+
+
+def test_sway_moves_the_subject_within_a_sequence() -> None:
+    still = SyntheticCsiDataset(SyntheticConfig(**{**SMALL.__dict__, "actions": ("squat",)}))
+    swaying = SyntheticCsiDataset(SyntheticConfig(**{**SMALL.__dict__, "actions": ("squat",), "sway": 0.08}))
+    # Pelvis floor position (camera x and depth) per frame of the first sequence.
+    pelvis = lambda ds: ds.keypoints[:6, 0][:, [0, 2]]  # noqa: E731
+    assert np.ptp(pelvis(still), axis=0).max() < 1e-6
+    assert np.ptp(pelvis(swaying), axis=0).max() > 1e-3
+    assert np.abs(pelvis(swaying) - pelvis(still)).max() <= 0.08 + 1e-6
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -94,6 +126,7 @@ def test_persons_key_for_multi_person_scenes() -> None:
         ("val_subjects", [2]), ("actions", ("fly",)), ("actions", ()), ("frames", 0), ("window", 100),
         ("features", ("phase", "amplitude")), ("subcarriers", 1), ("snr_db", float("nan")),
         ("persons", 0), ("packet_rate_hz", 50.0), ("seed", -1), ("position_jitter", -0.1),
+        ("sway", -0.01), ("sway", float("inf")), ("subjects_per_environment", 0),
     ],
 )  # fmt: skip
 def test_config_errors_name_the_field(field: str, value: object) -> None:

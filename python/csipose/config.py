@@ -9,6 +9,7 @@ naming the field and the rule it breaks.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -21,13 +22,24 @@ from typing import Any
 
 from csipose.errors import ConfigError
 
-__all__ = ["TrainingConfig", "DEFAULT_LOSS_WEIGHTS", "LOSS_TERMS"]
+__all__ = ["TrainingConfig", "DEFAULT_LOSS_WEIGHTS", "DEFAULT_SYNTHETIC", "LOSS_TERMS"]
 
 #: The loss terms the trainer knows, in the order they are reported.
 LOSS_TERMS = ("keypoints", "bone", "oks", "heatmap", "densepose_parts", "densepose_uv", "transfer")
 
 #: Keypoint regression plus a little bone-length consistency.
 DEFAULT_LOSS_WEIGHTS: dict[str, float] = {"keypoints": 1.0, "bone": 0.1}
+
+#: The generator settings of the default run (overrides of ``SyntheticConfig``): 40 subjects sharing
+#: one room, every fifth held out for validation (8 people the model never sees), 20 frames of each
+#: of the 8 actions per subject, and a slow sway of up to 5 cm about each standing point.
+DEFAULT_SYNTHETIC: dict[str, Any] = {
+    "subjects": 40,
+    "subjects_per_environment": 40,
+    "val_subjects": list(range(5, 41, 5)),
+    "frames": 20,
+    "sway": 0.05,
+}
 
 _ENUMS: dict[str, tuple[str, ...]] = {
     "data": ("synthetic", "mmfi"),
@@ -60,15 +72,17 @@ class TrainingConfig:
     """Train fraction of the subjects for the S1 random split, in (0, 1)."""
     mmfi_seed: int = 0
     """Seed of the S1 random split (the official split uses 0)."""
-    synthetic: dict[str, Any] = field(default_factory=dict)
-    """Overrides of :class:`csipose.data.synthetic.SyntheticConfig` fields (``synthetic.KEY=VALUE``)."""
+    synthetic: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_SYNTHETIC))
+    """Overrides of :class:`csipose.data.synthetic.SyntheticConfig` fields; the default is
+    :data:`DEFAULT_SYNTHETIC`. ``--set synthetic.KEY=VALUE`` changes one key; a ``synthetic`` table in
+    a config file replaces the whole dict."""
     features: str = "both"
     """CSI features fed to the model: amplitude (C = 3), phase (C = 3) or both (C = 6)."""
     subcarriers: int = 114
     """Subcarriers the model sees; the data is resampled to this count when it differs."""
     subcarrier_mode: str = "linear"
     """Resampling mode when ``subcarriers`` differs from the native count: linear, area or subband."""
-    window: int = 3
+    window: int = 1
     """CSI frames per sample; the label is the pose of the window's last frame."""
 
     # --- model ----------------------------------------------------------------
@@ -106,7 +120,7 @@ class TrainingConfig:
     """AdamW betas, each in [0, 1)."""
     weight_decay: float = 0.01
     """AdamW decoupled weight decay, >= 0."""
-    epochs: int = 12
+    epochs: int = 24
     """Training epochs."""
     warmup_epochs: int = 1
     """Epochs of linear learning-rate warm-up (per step); must be < epochs."""

@@ -46,16 +46,19 @@ def _float(value: Any, name: str, *, positive: bool = False, minimum: float | No
 class SyntheticConfig:
     """What to generate. The default is about 4800 training and 1200 validation frames.
 
-    Subjects are numbered 1..``subjects``; like MM-Fi, subject ``s`` lives in
-    environment ``(s - 1) // 10 + 1`` (a room of its own: wall reflectivities
-    and clutter differ). Each (subject, action) pair is one sequence of
-    ``frames`` frames.
+    Subjects are numbered 1..``subjects``; subject ``s`` lives in environment
+    ``(s - 1) // subjects_per_environment + 1`` (a room of its own: wall
+    reflectivities and clutter differ), so by default, like MM-Fi, S01-S10 are
+    in E01, S11-S20 in E02, and so on. Each (subject, action) pair is one
+    sequence of ``frames`` frames.
     """
 
     seed: int = 0
     """Root of every random draw: same seed, same bytes."""
     subjects: int = 10
     """Number of subjects (heights 1.62-1.88 m)."""
+    subjects_per_environment: int = 10
+    """Subjects sharing one room (MM-Fi: 10, four rooms for its 40 subjects)."""
     val_subjects: tuple[int, ...] = (5, 10)
     """Subjects held out for the ``"val"`` split (1-based); the rest train.
     The default matches MM-Fi's cross-subject protocol pattern (every fifth)."""
@@ -88,10 +91,15 @@ class SyntheticConfig:
     position_jitter: float = 0.1
     """Half-width (m) of the uniform random offset of each sequence's standing
     point from the stage centre."""
+    sway: float = 0.0
+    """Amplitude (m) of each person's slow drift about their standing point
+    within a sequence (weight shifts, small steps): a sum of three slow
+    sinusoids per floor axis, never farther than ``sway`` from the point."""
 
     def __post_init__(self) -> None:
         _int(self.seed, "seed", 0)
         subjects = _int(self.subjects, "subjects", 2, 99)
+        _int(self.subjects_per_environment, "subjects_per_environment", 1)
         if not isinstance(self.val_subjects, tuple):
             raise ConfigError(f"val_subjects: expected a tuple of subject numbers, got {self.val_subjects!r}")
         val = [_int(s, "val_subjects", 1, subjects) for s in self.val_subjects]
@@ -126,11 +134,16 @@ class SyntheticConfig:
         _int(self.persons, "persons", 1, 4)
         _int(self.scatterers, "scatterers", 0)
         _float(self.position_jitter, "position_jitter", minimum=0.0)
+        _float(self.sway, "sway", minimum=0.0)
 
     @property
     def train_subjects(self) -> tuple[int, ...]:
         """Subjects of the ``"train"`` split, ascending."""
         return tuple(s for s in range(1, self.subjects + 1) if s not in self.val_subjects)
+
+    def environment_of(self, subject: int) -> int:
+        """The 1-based environment (room) of ``subject``."""
+        return (subject - 1) // self.subjects_per_environment + 1
 
     def split_subjects(self, split: str) -> tuple[int, ...]:
         """Subjects of ``split`` (``"train"`` or ``"val"``), ascending."""

@@ -16,7 +16,7 @@ from csipose.data.synthetic import body, radio
 from csipose.data.synthetic.config import SyntheticConfig
 from csipose.data.synthetic.scenes import Scene, make_scene, world_to_camera
 
-__all__ = ["Sequence", "action_id", "environment_of", "make_environment", "render", "render_sequence"]
+__all__ = ["Sequence", "action_id", "drift", "make_environment", "render", "render_sequence"]
 
 _SCENE, _SUBJECT, _MOTION, _RADIO, _BYSTANDER = range(5)
 # Floor offsets (m) of bystanders 1, 2, 3 from the labelled subject.
@@ -25,11 +25,6 @@ _BYSTANDER_OFFSETS = np.array([[0.0, 1.0], [0.0, -1.0], [-1.1, 0.0]])
 
 def _rng(config: SyntheticConfig, *key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([config.seed, *key]))
-
-
-def environment_of(subject: int) -> int:
-    """MM-Fi's environment of ``subject``: E01 = S01-S10, E02 = S11-S20, ..."""
-    return (subject - 1) // 10 + 1
 
 
 def action_id(action: str) -> int:
@@ -63,9 +58,24 @@ class Sequence:
     keypoints: np.ndarray
 
 
+def drift(times: np.ndarray, amplitude: float, rng: np.random.Generator) -> np.ndarray:
+    """Slow floor drift ``float64[T, 2]`` at ``times: [T]`` seconds, within ``amplitude`` metres per axis.
+
+    Per axis, three sinusoids with periods of 4-15 s, random phases and random
+    weights that sum to one, scaled by ``amplitude``.
+    """
+    periods = rng.uniform(4.0, 15.0, size=(2, 3))
+    phases = rng.uniform(0.0, 2.0 * np.pi, size=(2, 3))
+    weights = rng.dirichlet(np.ones(3), size=2)
+    waves = np.sin(2.0 * np.pi * times[:, None, None] / periods + phases)  # [T, 2, 3]
+    return amplitude * np.einsum("tak,ak->ta", waves, weights)
+
+
 def _person_joints(config: SyntheticConfig, action: str, size: body.Subject, times: np.ndarray,
                    position: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     facing = -np.pi / 2 + rng.uniform(-0.15, 0.15)  # towards the camera, give or take 9 degrees
+    if config.sway > 0:
+        position = position + drift(times, config.sway, rng)
     return body.pose_sequence(action, size, times, position, facing, rng)
 
 
@@ -76,7 +86,7 @@ def render_sequence(config: SyntheticConfig, subject: int, action: str,
     ``environment``: the subject's (scene, paths) when already built (see
     :func:`make_environment`); built on the fly otherwise.
     """
-    env_id, act_id = environment_of(subject), action_id(action)
+    env_id, act_id = config.environment_of(subject), action_id(action)
     scene, paths = environment if environment is not None else make_environment(config, env_id)
     t, p = config.frames, config.packets
     times = (np.arange(t)[:, None] / config.frame_rate_hz + np.arange(p) / config.packet_rate_hz).ravel()
@@ -110,7 +120,7 @@ def render(config: SyntheticConfig, subjects: tuple[int, ...]) -> Iterator[Seque
     """Every sequence of ``subjects`` x ``config.actions``, subject-major."""
     environments: dict[int, tuple[Scene, radio.StaticPaths]] = {}
     for subject in subjects:
-        env = environment_of(subject)
+        env = config.environment_of(subject)
         if env not in environments:
             environments[env] = make_environment(config, env)
         for action in config.actions:

@@ -22,7 +22,8 @@ def write_mmfi_tree(out_dir: str | os.PathLike[str], config: SyntheticConfig | N
     ... (MATLAB v5) with ``CSIamp`` and ``CSIphase``, ``float64[3, 114, 10]``: raw
     amplitude and raw wrapped phase, as MM-Fi stores them (not cleaned; the
     ``features``/``window``/``subcarriers`` settings do not apply). Environment
-    ``E`` follows MM-Fi: subjects 1-10 in E01, 11-20 in E02, and so on.
+    ``E`` is the subject's room (``config.environment_of``); with the default
+    10 subjects per room that is MM-Fi's layout: S01-S10 in E01, S11-S20 in E02, ...
 
     Args:
         out_dir: root folder; created if missing, existing files overwritten.
