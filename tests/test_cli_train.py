@@ -37,6 +37,8 @@ def assert_one_line_error(done: subprocess.CompletedProcess[str], needle: str) -
     (["train", "--set", "nosuch=1"], "unknown key 'nosuch'"),
     (["train", "--config", "missing.toml"], "missing.toml: cannot read config file"),
     (["train", "--set", "data=mmfi", "--set", "mmfi_root=/no/such/mmfi"], "mmfi_root: '/no/such/mmfi' is not a folder"),
+    (["train", "--set", "synthetic.subjects=20"], "synthetic.val_subjects: expected an integer in 1..20, got 25"),
+    (["train", "--set", "synthetic.sway=-0.1"], "synthetic.sway: expected a number >= 0.0"),
     (["train", "--resume", "no_such_run"], "no checkpoint to resume from"),
     (["train", "--resume", "r", "--set", "epochs=2"], "--resume continues a run"),
     (["eval", "--checkpoint", "missing.pt"], "missing.pt: checkpoint file not found"),

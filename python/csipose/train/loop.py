@@ -226,6 +226,8 @@ def _synthetic(config: TrainingConfig) -> Datasets:
         synth = SyntheticConfig(**values)
     except TypeError as err:
         raise ConfigError(f"synthetic: {err}") from None
+    except ConfigError as err:
+        raise ConfigError(f"synthetic.{err}") from None
     return SyntheticCsiDataset(synth, split="train"), SyntheticCsiDataset(synth, split="val")
 
 
