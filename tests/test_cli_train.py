@@ -92,3 +92,12 @@ def test_train_on_an_mmfi_tree(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["data"] == "mmfi" and summary["model"]["frames"] == 2 * 4  # subject 5: 2 actions x 4 frames
+    # The packed cache alone, with the tree moved away: the same split, the same frames.
+    assert csipose("data", "prepare", "mmfi", "--out", "cache", cwd=tmp_path).returncode == 0
+    (tmp_path / "mmfi").rename(tmp_path / "moved")
+    done = csipose(
+        "train", *TINY, "--set", "data=mmfi", "--set", "mmfi_cache=cache", "--set", "mmfi_protocol=P3",
+        "--set", "mmfi_scheme=S2", "--set", "epochs=1", "--run-dir", "run2", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "run2" / "summary.json").read_text())["model"]["frames"] == 2 * 4

@@ -81,6 +81,7 @@ def test_each_rule_names_field_and_rule(values: dict[str, object], message: str)
     {"loss_weights": {"oks": 1.0}},
     {"heatmap": True, "loss_weights": {"keypoints": 1.0, "heatmap": 0.5}},
     {"data": "mmfi", "mmfi_root": "/data/mmfi"},
+    {"data": "mmfi", "mmfi_cache": "/data/mmfi-cache"},
 ])  # fmt: skip
 def test_valid_edge_cases_pass(values: dict[str, object]) -> None:
     TrainingConfig(**values).validate()  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import mmap
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 
 from csipose.cli import main
 from csipose.data import MMFiDataset, open_cache, prepare_mmfi
-from csipose.errors import DatasetError
+from csipose.errors import ArgumentError, DatasetError
 
 from tests.mmfi_tree import write_sequence, write_tree
 
@@ -70,6 +71,36 @@ def test_cache_round_trip_equals_direct(tree: Path, cache: Path, options: dict) 
     cached = MMFiDataset(tree, scheme="manual", cache=cache, **SPLIT, **options)
     _assert_same(direct, cached)
     assert cached.skipped == direct.skipped
+
+
+@pytest.mark.parametrize("split", ["train", "val"])
+def test_cache_alone_needs_no_tree(tree: Path, cache: Path, tmp_path: Path, split: str,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import csipose.data.mmfi as mmfi
+
+    options: dict[str, Any] = {"scheme": "manual", "split": split, "window": 2, **SPLIT}
+    with_tree = MMFiDataset(tree, cache=cache, **options)
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(cache, moved)
+
+    def no_walk(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the tree was walked")
+
+    monkeypatch.setattr(mmfi, "discover", no_walk)
+    alone = MMFiDataset(None, cache=moved, **options)
+    _assert_same(with_tree, alone)
+    assert alone.keys == with_tree.keys == [f"E{'01' if s == 'S01' else '03'}/{s}/{a}" for s, acts in
+                                              options[split].items() for a in acts]
+    assert alone.skipped == with_tree.skipped and alone.root == tree.resolve()
+    assert alone.sequences == [] and len(with_tree.sequences) == len(with_tree.keys)
+    assert "cache=" in repr(alone)
+
+
+def test_cache_alone_errors(tmp_path: Path) -> None:
+    with pytest.raises(ArgumentError, match="root: give the MM-Fi folder"):
+        MMFiDataset(None)
+    with pytest.raises(DatasetError, match="manifest.json: missing"):
+        MMFiDataset(None, cache=tmp_path)
 
 
 def test_manifest_contents(tree: Path, cache: Path) -> None:

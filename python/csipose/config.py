@@ -61,9 +61,10 @@ class TrainingConfig:
     data: str = "synthetic"
     """Data source: ``"synthetic"`` (the built-in physics generator) or ``"mmfi"``."""
     mmfi_root: str = ""
-    """MM-Fi root folder holding ``E01..E04``; required when ``data = "mmfi"``."""
+    """MM-Fi root folder holding ``E01..E04``; with ``data = "mmfi"`` it or ``mmfi_cache`` is required."""
     mmfi_cache: str = ""
-    """Folder for the packed memory-mapped MM-Fi cache; empty = read the .mat files directly."""
+    """Packed memory-mapped MM-Fi cache (``csipose data prepare``); empty = read the .mat files
+    directly. Without ``mmfi_root`` the cache is read alone (no tree walk, no freshness check)."""
     mmfi_protocol: str = "P1"
     """MM-Fi action protocol: P1, P2 or P3 (all 27 actions)."""
     mmfi_scheme: str = "S1"
@@ -236,8 +237,8 @@ class TrainingConfig:
         for term in ("densepose_parts", "densepose_uv"):
             if self.loss_weights.get(term, 0.0) > 0 and not self.densepose:
                 raise ConfigError(f"loss_weights.{term}: > 0 needs densepose = true")
-        if self.data == "mmfi" and not self.mmfi_root:
-            raise ConfigError('mmfi_root: required when data = "mmfi"')
+        if self.data == "mmfi" and not (self.mmfi_root or self.mmfi_cache):
+            raise ConfigError('mmfi_root: required when data = "mmfi" (or mmfi_cache, to read a cache alone)')
         return self
 
     # --- conversions ----------------------------------------------------------

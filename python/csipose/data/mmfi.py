@@ -58,7 +58,9 @@ class MMFiDataset:
     """WiFi-CSI windows of one MM-Fi split, ``torch.utils.data.Dataset``-compatible.
 
     Args:
-        root: the MM-Fi root (``E01..E04/S??/A??/wifi-csi``).
+        root: the MM-Fi root (``E01..E04/S??/A??/wifi-csi``); ``None`` with ``cache``
+            reads the cache alone (no walk of the tree and no freshness check, so
+            the cache can live on a machine without the ~320k source files).
         protocol: ``"p1"`` (daily actions), ``"p2"`` (rehabilitation) or ``"p3"`` (all).
         scheme: ``"random"``, ``"cross_subject"``, ``"cross_environment"`` or ``"manual"``
             (see :func:`~csipose.data.mmfi_split`).
@@ -77,6 +79,13 @@ class MMFiDataset:
         subcarrier_mode: :class:`~csipose.Resampler` mode (``"linear"``, ``"area"``, ``"subband"``).
         cache: a folder made by :func:`~csipose.data.prepare_mmfi` from this ``root``.
 
+    Attributes:
+        keys: ``"E??/S??/A??"`` of the chosen recordings, sorted.
+        sequences: their :class:`~csipose.data.CsiSequence` as found in the tree
+            (empty in cache-only mode).
+        skipped: the 0-byte frame files of the chosen recordings, skipped as the
+            official toolbox does (in cache-only mode, as recorded by the cache).
+
     Raises:
         DatasetError: a missing root, missing or misshapen ground truth, a stale or
             foreign cache, or a split with no windows. Frame files are read lazily in
@@ -86,7 +95,7 @@ class MMFiDataset:
 
     def __init__(
         self,
-        root: str | os.PathLike[str],
+        root: str | os.PathLike[str] | None,
         *,
         protocol: str = "p1",
         scheme: str = "random",
@@ -104,7 +113,8 @@ class MMFiDataset:
         subcarrier_mode: Literal["linear", "area", "subband"] = "linear",
         cache: str | os.PathLike[str] | None = None,
     ) -> None:
-        self.root = Path(root)
+        if root is None and cache is None:
+            raise ArgumentError("root: give the MM-Fi folder, or root=None with cache= to read a cache alone")
         self.window = _positive(window, "window")
         self.stride = _positive(stride, "stride")
         self.label_offset = _label_offset(label, self.window)
@@ -125,22 +135,34 @@ class MMFiDataset:
         self._cache: MMFiCache | None = None
         self._paths: list[str] = []
         self._keypoints: np.ndarray | None = None
-        if cache is None:
+        chosen: list[CsiSequence] = []
+        if root is None:  # cache-only
+            self._cache = open_cache(cache)  # type: ignore[arg-type]  # checked above
+            self.root = Path(self._cache.manifest["root"])
+            self.keys = self._index_cached(self._cache, wanted)
+            chosen_keys = set(self.keys)
+            self.skipped = [
+                self.root / rel for rel in self._cache.manifest["skipped"] if rel.rsplit("/", 2)[0] in chosen_keys
+            ]
+        elif cache is None:
+            self.root = Path(root)
             chosen = discover(self.root, subjects=self.selection.keys(), pairs=wanted)
             self._index_direct(chosen)
+            self.keys = [s.key for s in chosen]
+            self.skipped = [f.path for s in chosen for f in s.skipped]
         else:
+            self.root = Path(root)
             sequences = discover(self.root)
             self._cache = open_cache(cache, self.root, sequences=sequences)
             chosen = [s for s in sequences if (s.subject, s.action) in wanted]
-            self._index_cached(self._cache, wanted)
+            self.keys = self._index_cached(self._cache, wanted)
+            self.skipped = [f.path for s in chosen for f in s.skipped]
         self.sequences: list[CsiSequence] = chosen
-        #: The 0-byte frame files of the chosen sequences, skipped as the official toolbox does.
-        self.skipped: list[Path] = [f.path for s in chosen for f in s.skipped]
         self._starts = _window_starts(self._numbers, self._seq_id, self.window, self.stride)
         if len(self._starts) == 0:
             raise DatasetError(
                 f"{self.root}: the {split} split of protocol {protocol!r}, scheme {scheme!r} has no windows of "
-                f"{self.window} frame(s): {len(chosen)} matching sequence(s), {len(self._numbers)} readable frame(s); "
+                f"{self.window} frame(s): {len(self.keys)} matching sequence(s), {len(self._numbers)} readable frame(s); "
                 "expected E??/S??/A??/wifi-csi/frameNNN.mat for the split's subjects and actions"
             )
 
@@ -161,19 +183,23 @@ class MMFiDataset:
         self._rows = np.arange(len(table), dtype=np.int64)
         self._keypoints = np.concatenate(keypoints) if keypoints else np.zeros((0, 17, 3), np.float32)
 
-    def _index_cached(self, cache: MMFiCache, wanted: set[tuple[str, str]]) -> None:
+    def _index_cached(self, cache: MMFiCache, wanted: set[tuple[str, str]]) -> list[str]:
+        """Indexes the cache rows of the ``wanted`` (subject, action) pairs; returns their keys."""
         frames = np.asarray(cache.array("frames"))
         keep = np.zeros(len(frames), dtype=bool)
         seq_id = np.full(len(frames), -1, dtype=np.int64)
+        keys = []
         for k, entry in enumerate(cache.manifest["sequences"]):
             _, subject, action = entry["key"].split("/")
             if (subject, action) in wanted:
                 keep[entry["start"] : entry["start"] + entry["count"]] = True
+                keys.append(entry["key"])
             seq_id[entry["start"] : entry["start"] + entry["count"]] = k
         self._rows = np.flatnonzero(keep).astype(np.int64)
         self._codes = frames[self._rows, :3]
         self._numbers = frames[self._rows, 3]
         self._seq_id = seq_id[self._rows]
+        return keys
 
     # -- sizes -------------------------------------------------------------------------
 
@@ -204,7 +230,7 @@ class MMFiDataset:
         source = f"cache={os.fspath(self._cache.path)!r}" if self._cache is not None else "direct"
         return (
             f"MMFiDataset({os.fspath(self.root)!r}, split={self.split!r}, {len(self)} windows of "
-            f"{self.sample_shape}, {len(self.sequences)} sequences, {len(self.skipped)} skipped, {source})"
+            f"{self.sample_shape}, {len(self.keys)} sequences, {len(self.skipped)} skipped, {source})"
         )
 
     # -- reading -----------------------------------------------------------------------

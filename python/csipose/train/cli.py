@@ -61,7 +61,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume and (args.config or args.overrides):
         raise ArgumentError("--resume continues a run with its own config; drop --config/--set")
     config = None if args.resume else _resolve_config(args)
-    if config is not None and config.data == "mmfi" and not Path(config.mmfi_root).is_dir():
+    if config is not None and config.data == "mmfi" and config.mmfi_root and not Path(config.mmfi_root).is_dir():
         raise ConfigError(f"mmfi_root: {config.mmfi_root!r} is not a folder")
     from csipose.train.loop import train
 
@@ -92,7 +92,7 @@ def _eval(args: argparse.Namespace) -> int:
     if args.cache:
         overrides.append(f"mmfi_cache={args.cache}")
     config = config.with_overrides(overrides)
-    if config.data == "mmfi" and not Path(config.mmfi_root).is_dir():
+    if config.data == "mmfi" and config.mmfi_root and not Path(config.mmfi_root).is_dir():
         raise ConfigError(f"mmfi_root: {config.mmfi_root!r} is not a folder (give --root)")
     _, val_set = load_data(config)
     ctx = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))

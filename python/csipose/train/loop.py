@@ -245,7 +245,8 @@ def _mmfi(config: TrainingConfig) -> Datasets:
         subcarrier_mode=config.subcarrier_mode,
         cache=config.mmfi_cache or None,
     )
-    return MMFiDataset(config.mmfi_root, split="train", **common), MMFiDataset(config.mmfi_root, split="val", **common)
+    root = config.mmfi_root or None  # None: read the cache alone
+    return MMFiDataset(root, split="train", **common), MMFiDataset(root, split="val", **common)
 
 
 def probe(dataset: Any, config: TrainingConfig) -> tuple[int, int, int, int]:
