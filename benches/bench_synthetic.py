@@ -22,6 +22,7 @@ import numpy as np
 
 from csipose.data.synthetic import SyntheticConfig, SyntheticCsiDataset, body, generate, radio
 from csipose.data.synthetic.scenes import Scene
+from csipose.metrics import mpjpe, pck
 
 
 def per_packet_channel(points: np.ndarray, weights: np.ndarray, rcs: np.ndarray, scene: Scene,
@@ -67,9 +68,7 @@ def ridge_vs_mean(train: SyntheticCsiDataset, val: SyntheticCsiDataset) -> None:
         return ds.csi.mean(axis=-1).reshape(len(ds), -1).astype(np.float64)
 
     def scores(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
-        err = np.linalg.norm(pred - gt, axis=-1)
-        torso = np.linalg.norm(gt[:, 14] - gt[:, 4], axis=-1)
-        return float(err.mean()), float((err <= 0.2 * torso[:, None]).mean())
+        return float(mpjpe(pred, gt)), float(pck(pred, gt, thresholds=(20,)).pck[0])
 
     x, xv = feats(train), feats(val)
     mu, sd = x.mean(0), x.std(0) + 1e-9

@@ -72,7 +72,8 @@ def test_hash_depends_on_values_names_dtypes_and_shapes() -> None:
     assert ckpt.weights_sha256({"v": torch.zeros(2, 2), "b": torch.ones(1)}) != base
     changed = {**a, "b": torch.tensor([1.0000001])}
     assert ckpt.weights_sha256(changed) != base
-    assert ckpt.weights_sha256({"s": torch.tensor(3.0)})  # 0-d tensors hash too
+    # 0-d tensors hash too, by value
+    assert ckpt.weights_sha256({"s": torch.tensor(3.0)}) != ckpt.weights_sha256({"s": torch.tensor(4.0)})
 
 
 @pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", None])

@@ -192,3 +192,10 @@ def test_pickles_without_copying_the_cache(tree: Path, cache: Path) -> None:
     assert len(blob) < np.load(cache / "amplitude.npy", mmap_mode="r").nbytes
     again = pickle.loads(blob)
     _assert_same(ds, again)
+
+
+def test_label_keypoints_are_the_samples_keypoints(tree: Path, cache: Path) -> None:
+    for source in (None, cache):
+        ds = MMFiDataset(tree, scheme="manual", window=3, stride=2, label="center", cache=source, **SPLIT)
+        expected = np.stack([ds[i]["keypoints"] for i in range(len(ds))])
+        np.testing.assert_array_equal(ds.label_keypoints(), expected)

@@ -259,12 +259,12 @@ class TrainingConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], *, source: str = "config") -> TrainingConfig:
         """Builds a validated config from a dict; unknown keys or wrong types raise ConfigError."""
-        known = {f.name: f for f in dataclasses.fields(cls)}
+        types = _field_types()
         kwargs: dict[str, Any] = {}
         for key, value in values.items():
-            if key not in known:
+            if key not in types:
                 raise ConfigError(f"{source}: unknown key {key!r}")
-            kwargs[key] = _coerce(key, value, _field_types()[key])
+            kwargs[key] = _coerce(key, value, types[key])
         return cls(**kwargs).validate()
 
     @classmethod

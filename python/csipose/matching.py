@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from csipose import _core
+from csipose._arrays import as_kernel_array
 from csipose.errors import ArgumentError, DTypeError, ShapeError
 from csipose.skeletons import COCO17
 
@@ -42,18 +43,9 @@ __all__ = [
     "oks_cost_matrix",
 ]
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
-
 def _as_cost(x: Any, arg: str, ndim: int) -> np.ndarray:
     """``x`` as a float32/float64 array of rank ``ndim`` (integers and bools become float64)."""
-    a = np.asarray(x)
-    if a.dtype.kind in "biu":
-        a = a.astype(np.float64)
-    elif a.dtype == np.float16:
-        a = a.astype(np.float32)
-    if a.dtype not in _FLOATS:
-        raise DTypeError(f"{arg}: expected a float32 or float64 numpy array, got dtype {a.dtype}")
+    a = as_kernel_array(x, arg, real_only=True)
     if a.ndim != ndim:
         raise ShapeError(f"{arg}: expected a {ndim}-d array, got shape {a.shape}")
     return a

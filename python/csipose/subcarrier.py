@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from csipose import _core
-from csipose.errors import ArgumentError, DTypeError
+from csipose._arrays import as_kernel_array
+from csipose.errors import ArgumentError
 
 if TYPE_CHECKING:
     import scipy.sparse
@@ -41,23 +42,6 @@ NanPolicy = Literal["propagate", "raise", "fill"]
 HT40_TONES: np.ndarray = np.concatenate([np.arange(-58, -1), np.arange(2, 59)])
 #: Tone indices of an HT20 (20 MHz) channel: -28..-1, +1..+28 (56 tones).
 HT20_TONES: np.ndarray = np.concatenate([np.arange(-28, 0), np.arange(1, 29)])
-
-_ACCEPTED = {np.dtype(t) for t in (np.float32, np.float64, np.complex64, np.complex128)}
-
-
-def _as_csi_array(x: Any, arg: str, *, real_only: bool = False) -> np.ndarray:
-    """Returns ``x`` as a numpy array of a dtype the core accepts (no copy if it already is)."""
-    a = np.asarray(x)
-    if a.dtype.kind in "biu":
-        a = a.astype(np.float64)
-    elif a.dtype == np.float16:
-        a = a.astype(np.float32)
-    allowed = {np.dtype(np.float32), np.dtype(np.float64)} if real_only else _ACCEPTED
-    if a.dtype not in allowed:
-        kinds = "float32 or float64" if real_only else "float32, float64, complex64 or complex128"
-        raise DTypeError(f"{arg}: expected a numeric array of {kinds} values, got dtype {a.dtype}")
-    return a
-
 
 def _count(value: Any, arg: str, minimum: int = 1) -> int:
     """Checks that ``value`` is an integer >= ``minimum``."""
@@ -131,7 +115,7 @@ class Resampler:
         Returns:
             A new C-contiguous array of ``x``'s dtype.
         """
-        a = _as_csi_array(x, "x")
+        a = as_kernel_array(x, "x")
         return self._op.apply(a, _axis(axis), nan)
 
     __call__ = apply
@@ -173,7 +157,7 @@ def interpolate_subcarriers(
         >>> interpolate_subcarriers(csi, 56, axis=1).shape
         (3, 56, 10)
     """
-    a = _as_csi_array(x, "x")
+    a = as_kernel_array(x, "x")
     if a.ndim == 0:
         raise ArgumentError("x: expected an array with a subcarrier axis, got a scalar")
     ax = _axis(axis)
@@ -188,7 +172,7 @@ def subcarrier_variance(x: Any, axis: int = -1) -> np.ndarray:
     ``x: [..., S, ...] -> float64[S]``; complex values use ``|x - mean|^2``.
     Raises :class:`~csipose.errors.NonFiniteError` on NaN/inf.
     """
-    return _core.subcarrier_variance(_as_csi_array(x, "x"), _axis(axis))
+    return _core.subcarrier_variance(as_kernel_array(x, "x"), _axis(axis))
 
 
 def select_subcarriers_by_variance(x: Any, k: int, axis: int = -1) -> np.ndarray:
@@ -201,12 +185,12 @@ def select_subcarriers_by_variance(x: Any, k: int, axis: int = -1) -> np.ndarray
     Returns:
         ``int64[k]``, sorted ascending.
     """
-    return _core.select_subcarriers_by_variance(_as_csi_array(x, "x"), _count(k, "k"), _axis(axis))
+    return _core.select_subcarriers_by_variance(as_kernel_array(x, "x"), _count(k, "k"), _axis(axis))
 
 
 def unwrap_phase(phase: Any, axis: int = -1) -> np.ndarray:
     """Unwraps phase along ``axis``; the same result as ``np.unwrap(phase, axis=axis)``."""
-    return _core.unwrap_phase(_as_csi_array(phase, "phase", real_only=True), _axis(axis))
+    return _core.unwrap_phase(as_kernel_array(phase, "phase", real_only=True), _axis(axis))
 
 
 def sanitize_phase(phase: Any, axis: int = -1, *, tones: Any = None) -> np.ndarray:
@@ -225,7 +209,7 @@ def sanitize_phase(phase: Any, axis: int = -1, *, tones: Any = None) -> np.ndarr
     Returns:
         ``float[..., S, ...]`` of the input's dtype; each row has zero mean and zero slope.
     """
-    a = _as_csi_array(phase, "phase", real_only=True)
+    a = as_kernel_array(phase, "phase", real_only=True)
     ax = _axis(axis)
     if a.ndim == 0 or not -a.ndim <= ax < a.ndim:
         raise ArgumentError(f"axis: {ax} is out of range for an array with {a.ndim} dimensions")

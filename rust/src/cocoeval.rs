@@ -242,6 +242,15 @@ fn evaluate_image(
     let mut matched = vec![false; t_count * n_dt];
     let mut ignored = vec![false; t_count * n_dt];
     if n_gt > 0 && n_dt > 0 {
+        // Optimal matching's second pass: crowd GTs among the ignored ones (same for every threshold).
+        let crowd_ignored: Vec<bool> = match p.matching {
+            Matching::Optimal => crowd
+                .iter()
+                .enumerate()
+                .map(|(gi, &c)| c && gi >= n_positive)
+                .collect(),
+            Matching::Greedy => Vec::new(),
+        };
         for (t, &thr) in p.iou_thrs.iter().enumerate() {
             let mt = &mut matched[t * n_dt..(t + 1) * n_dt];
             let it = &mut ignored[t * n_dt..(t + 1) * n_dt];
@@ -282,11 +291,6 @@ fn evaluate_image(
                     // Only ignored GTs are left for the rest: mark the others taken.
                     let mut taken = gt_matched.clone();
                     taken[..n_positive].fill(true);
-                    let crowd_ignored: Vec<bool> = crowd
-                        .iter()
-                        .enumerate()
-                        .map(|(gi, &c)| c && gi >= n_positive)
-                        .collect();
                     greedy(
                         oks,
                         n_gt,

@@ -275,6 +275,10 @@ class MMFiDataset:
             x = self.resampler.apply(x, axis=2)
         return x
 
+    def label_keypoints(self) -> np.ndarray:
+        """``float32[N, 17, 3]``: every sample's label keypoints, without reading any CSI."""
+        return self._keypoints_of(self._starts + self.label_offset).astype(np.float32, copy=False)
+
     def __getitems__(self, indices: Sequence[int]) -> list[Sample]:
         """Samples for many indices at once: one vectorised read and cleaning for the batch.
 

@@ -8,23 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from csipose._arrays import as_kernel_array
 from csipose.errors import ArgumentError, DTypeError, ShapeError
 from csipose.skeletons import Skeleton
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _as_float(x: Any, arg: str) -> np.ndarray:
-    """``x`` as a float32/float64 array (integers become float64, float16 float32)."""
-    a = np.asarray(x)
-    if a.dtype.kind in "biu":
-        a = a.astype(np.float64)
-    elif a.dtype == np.float16:
-        a = a.astype(np.float32)
-    if a.dtype not in _FLOATS:
-        raise DTypeError(f"{arg}: expected a real numeric array (float32 or float64), got dtype {a.dtype}")
-    return a
-
 
 def as_poses(
     pred: Any, gt: Any, visible: Any, *, skeleton: Skeleton | None
@@ -40,8 +26,8 @@ def as_poses(
     Returns:
         ``(pred, gt, visible)`` with pred and gt of one float dtype and visible bool or None.
     """
-    p = _as_float(pred, "pred")
-    g = _as_float(gt, "gt")
+    p = as_kernel_array(pred, "pred", real_only=True)
+    g = as_kernel_array(gt, "gt", real_only=True)
     if p.ndim != 3:
         raise ShapeError(f"pred: expected an array of shape (N, J, D), got shape {p.shape}")
     if g.shape != p.shape:

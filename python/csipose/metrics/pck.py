@@ -265,8 +265,7 @@ def result_from_counts(
     correct_joints = counts.correct[rows].astype(np.int64)
     correct = correct_joints.astype(np.float64)
     scored = counts.scored.astype(np.int64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_joint = np.where(scored > 0, correct / np.maximum(scored, 1), np.nan)
+    per_joint = np.where(scored > 0, correct / np.maximum(scored, 1), np.nan)
     if spec.macro:
         valid = scored > 0
         values = per_joint[:, valid].mean(axis=1) if valid.any() else np.full(len(rows), np.nan)

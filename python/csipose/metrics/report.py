@@ -184,7 +184,7 @@ class PoseAccumulator:
         definition = "\n".join(
             [
                 pck.definition,
-                f"AUC: trapezoidal area under canonical torso PCK at k = 0..50, divided by 50",
+                "AUC: trapezoidal area under canonical torso PCK at k = 0..50, divided by 50",
                 "MPJPE: mean |pred-gt| over visible joints of all frames, input units",
                 f"root-aligned MPJPE: both poses translated to put {root} at the origin; frames whose "
                 f"root is not visible skipped",

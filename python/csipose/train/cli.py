@@ -79,7 +79,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from csipose.train.distributed import DistContext
-    from csipose.train.loop import load_data, load_model, predict, score
+    from csipose.train.loop import load_model, load_split, predict, score
 
     import torch
 
@@ -94,7 +94,7 @@ def _eval(args: argparse.Namespace) -> int:
     config = config.with_overrides(overrides)
     if config.data == "mmfi" and config.mmfi_root and not Path(config.mmfi_root).is_dir():
         raise ConfigError(f"mmfi_root: {config.mmfi_root!r} is not a folder (give --root)")
-    _, val_set = load_data(config)
+    val_set = load_split(config, "val")
     ctx = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
     _, pred, gt, visible = predict(model, val_set, config, ctx)
     report = score(pred, gt, visible)

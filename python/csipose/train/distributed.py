@@ -150,7 +150,7 @@ class EpochSampler(torch.utils.data.Sampler[int]):
         return iter(self._indices()[self.start :])
 
     def __len__(self) -> int:
-        return max(0, len(self._indices()) - self.start)
+        return max(0, self.per_rank() - self.start)
 
     def per_rank(self) -> int:
         """Items this rank sees in a full epoch (ignoring ``start``)."""

@@ -44,7 +44,7 @@ from csipose.train.distributed import DistContext, EpochSampler, seed_everything
 from csipose.train.progress import StepProgress
 from csipose.train.schedule import build_scheduler
 
-__all__ = ["train", "load_data", "mean_pose", "predict", "evaluate_model", "RunState", "PCK_KEY"]
+__all__ = ["train", "load_data", "load_split", "mean_pose", "predict", "evaluate_model", "RunState", "PCK_KEY"]
 
 #: The report entry that selects the best epoch and drives early stopping.
 PCK_KEY = "20"
@@ -207,14 +207,18 @@ _SCHEMES = {"S1": "random", "S2": "cross_subject", "S3": "cross_environment"}
 
 def load_data(config: TrainingConfig) -> Datasets:
     """The configured ``(train, val)`` datasets."""
-    train_set, val_set = _synthetic(config) if config.data == "synthetic" else _mmfi(config)
-    for name, ds in (("train", train_set), ("val", val_set)):
-        if len(ds) == 0:
-            raise DatasetError(f"{config.data} {name} split: no samples")
-    return train_set, val_set
+    return load_split(config, "train"), load_split(config, "val")
 
 
-def _synthetic(config: TrainingConfig) -> Datasets:
+def load_split(config: TrainingConfig, split: str) -> Any:
+    """The configured dataset of ``split`` (``"train"`` or ``"val"``); an empty one is an error."""
+    ds = _synthetic(config, split) if config.data == "synthetic" else _mmfi(config, split)
+    if len(ds) == 0:
+        raise DatasetError(f"{config.data} {split} split: no samples")
+    return ds
+
+
+def _synthetic(config: TrainingConfig, split: str) -> Any:
     from csipose.data.synthetic import SyntheticConfig, SyntheticCsiDataset
 
     values: dict[str, Any] = {
@@ -228,13 +232,15 @@ def _synthetic(config: TrainingConfig) -> Datasets:
         raise ConfigError(f"synthetic: {err}") from None
     except ConfigError as err:
         raise ConfigError(f"synthetic.{err}") from None
-    return SyntheticCsiDataset(synth, split="train"), SyntheticCsiDataset(synth, split="val")
+    return SyntheticCsiDataset(synth, split=split)
 
 
-def _mmfi(config: TrainingConfig) -> Datasets:
+def _mmfi(config: TrainingConfig, split: str) -> Any:
     from csipose.data import MMFiDataset
 
-    common: dict[str, Any] = dict(
+    return MMFiDataset(
+        config.mmfi_root or None,  # None: read the cache alone
+        split=split,
         protocol=config.mmfi_protocol.lower(),
         scheme=_SCHEMES[config.mmfi_scheme],
         ratio=config.mmfi_ratio,
@@ -245,8 +251,6 @@ def _mmfi(config: TrainingConfig) -> Datasets:
         subcarrier_mode=config.subcarrier_mode,
         cache=config.mmfi_cache or None,
     )
-    root = config.mmfi_root or None  # None: read the cache alone
-    return MMFiDataset(root, split="train", **common), MMFiDataset(root, split="val", **common)
 
 
 def probe(dataset: Any, config: TrainingConfig) -> tuple[int, int, int, int]:
@@ -264,12 +268,11 @@ def probe(dataset: Any, config: TrainingConfig) -> tuple[int, int, int, int]:
 def mean_pose(dataset: Any) -> np.ndarray:
     """Train-set mean pose ``float32[J, 3]`` (visibility-weighted per joint).
 
-    Uses the label-frame keypoint table when the dataset holds one in memory
-    (``keypoints[label_index]``, as the synthetic set does); otherwise reads
-    every sample once.
+    Datasets with ``label_keypoints()`` (synthetic, MM-Fi; every joint visible)
+    give their label table without reading any CSI; others are read sample by sample.
     """
-    if isinstance(getattr(dataset, "keypoints", None), np.ndarray) and hasattr(dataset, "label_index"):
-        kp = np.asarray(dataset.keypoints[dataset.label_index], dtype=np.float64)
+    if hasattr(dataset, "label_keypoints"):
+        kp = np.asarray(dataset.label_keypoints(), dtype=np.float64)
         vis = np.ones(kp.shape[:2])
     else:
         items = [dataset[i] for i in range(len(dataset))]
@@ -385,8 +388,9 @@ def train_step(
     with _autocast(config, ctx):
         out = model(batch["csi"])
     total, _ = losses(loss_terms(out, batch, config))
-    if not torch.isfinite(total):
-        raise ConfigError(f"lr: the loss became {float(total.detach())} at this learning rate ({config.lr}); lower it")
+    value = float(total.detach())  # one device sync per step
+    if not math.isfinite(value):
+        raise ConfigError(f"lr: the loss became {value} at this learning rate ({config.lr}); lower it")
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(total).backward()
     if config.grad_clip > 0:
@@ -395,7 +399,7 @@ def train_step(
     scaler.step(optimizer)
     scaler.update()
     scheduler.step()
-    return float(total.detach())
+    return value
 
 
 # ------------------------------------------------------------------- validation

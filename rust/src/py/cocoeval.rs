@@ -6,19 +6,12 @@ use numpy::{
 };
 use pyo3::prelude::*;
 
-use super::detached;
+use super::{check_len, detached};
 use crate::cocoeval::{self as kernel, Detections, GroundTruth, Matching, Params};
 use crate::error::{fmt_shape, CoreError};
 
-fn expect_len(len: usize, expected: usize, arg: &str) -> PyResult<()> {
-    if len != expected {
-        return Err(CoreError::shape(arg, format!("({expected},)"), format!("({len},)")).into());
-    }
-    Ok(())
-}
-
 fn offsets(x: &[i64], n_units: usize, total: usize, arg: &str) -> PyResult<Vec<usize>> {
-    expect_len(x.len(), n_units + 1, arg)?;
+    check_len(x.len(), n_units + 1, arg)?;
     let ok = x.first() == Some(&0)
         && x.last() == Some(&(total as i64))
         && x.windows(2).all(|w| w[0] <= w[1]);
@@ -80,9 +73,9 @@ fn coco_keypoint_eval<'py>(
         )
         .into());
     }
-    expect_len(gt_areas.as_array().len(), g, "gt_areas")?;
-    expect_len(gt_ignore.as_array().len(), g, "gt_ignore")?;
-    expect_len(gt_iscrowd.as_array().len(), g, "gt_iscrowd")?;
+    check_len(gt_areas.as_array().len(), g, "gt_areas")?;
+    check_len(gt_ignore.as_array().len(), g, "gt_ignore")?;
+    check_len(gt_iscrowd.as_array().len(), g, "gt_iscrowd")?;
     if gt_bboxes.as_array().dim() != (g, 4) {
         return Err(CoreError::shape(
             "gt_bboxes",
@@ -91,7 +84,7 @@ fn coco_keypoint_eval<'py>(
         )
         .into());
     }
-    expect_len(dt_scores.as_array().len(), d, "dt_scores")?;
+    check_len(dt_scores.as_array().len(), d, "dt_scores")?;
     if area_rngs.as_array().dim().1 != 2 {
         return Err(CoreError::shape(
             "area_rngs",

@@ -7,27 +7,9 @@ use numpy::{
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use super::detached;
+use super::{check_len, detached, dtype_error, REAL_FLOAT};
 use crate::error::{fmt_shape, CoreError};
 use crate::matching::{self as kernel, Assignment, FlatMatchings, Frame, PosePair};
-
-const REAL_FLOAT: &str = "a float32 or float64 numpy array";
-
-fn dtype_error(x: &Bound<'_, PyAny>, arg: &str) -> PyErr {
-    let actual = match x.cast::<PyUntypedArray>() {
-        Ok(a) => a
-            .dtype()
-            .str()
-            .map(|s| s.to_string())
-            .unwrap_or_else(|_| "unknown".into()),
-        Err(_) => x
-            .get_type()
-            .name()
-            .map(|s| s.to_string())
-            .unwrap_or_else(|_| "unknown".into()),
-    };
-    CoreError::dtype(arg, REAL_FLOAT, actual).into()
-}
 
 fn shape_error(x: &Bound<'_, PyAny>, arg: &str, expected: &str) -> PyErr {
     let actual = x
@@ -97,7 +79,7 @@ fn match_persons<'py>(cost: &Bound<'py, PyAny>, max_cost: Option<f64>) -> PyResu
     {
         Err(shape_error(cost, "cost", "a 2-d (n, m) matrix"))
     } else {
-        Err(dtype_error(cost, "cost"))
+        Err(dtype_error(cost, "cost", REAL_FLOAT))
     }
 }
 
@@ -170,7 +152,7 @@ fn push_matrix(item: &Bound<'_, PyAny>, k: usize, data: &mut Vec<f64>) -> PyResu
             "a 2-d (n, m) matrix",
         ));
     } else {
-        return Err(dtype_error(item, &format!("costs[{k}]")));
+        return Err(dtype_error(item, &format!("costs[{k}]"), REAL_FLOAT));
     };
     Ok(Frame { offset, n, m })
 }
@@ -253,7 +235,7 @@ fn match_persons_padded<'py>(
     } else if let Ok(a) = costs.cast::<PyArray3<f32>>() {
         padded_typed(a, sizes, max_cost)
     } else {
-        Err(dtype_error(costs, "costs"))
+        Err(dtype_error(costs, "costs", REAL_FLOAT))
     }
 }
 
@@ -284,13 +266,6 @@ fn check_poses(
             fmt_shape(&[visible.0, visible.1]),
         )
         .into());
-    }
-    Ok(())
-}
-
-fn check_len(len: usize, expected: usize, arg: &str) -> PyResult<()> {
-    if len != expected {
-        return Err(CoreError::shape(arg, format!("({expected},)"), format!("({len},)")).into());
     }
     Ok(())
 }

@@ -1,35 +1,15 @@
 //! Python bindings of the pose-scoring kernels (`csipose.metrics` wraps them).
 
-use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyUntypedArray,
-    PyUntypedArrayMethods,
-};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
 
-use super::detached;
+use super::{detached, dtype_name, REAL_FLOAT};
 use crate::element::Real;
 use crate::error::{fmt_shape, CoreError, CoreResult};
 use crate::metrics::mpjpe::{self, Align};
 use crate::metrics::oks as oks_kernel;
 use crate::metrics::pck::{self, Convention, Normaliser};
 use crate::metrics::PosePair;
-
-const REAL_FLOAT: &str = "a float32 or float64 numpy array";
-
-fn dtype_name(x: &Bound<'_, PyAny>) -> String {
-    match x.cast::<PyUntypedArray>() {
-        Ok(a) => a
-            .dtype()
-            .str()
-            .map(|s| s.to_string())
-            .unwrap_or_else(|_| "unknown".into()),
-        Err(_) => x
-            .get_type()
-            .name()
-            .map(|s| s.to_string())
-            .unwrap_or_else(|_| "unknown".into()),
-    }
-}
 
 /// Calls `$f::<T>(pred_array, ...)` for the float type of `pred`.
 macro_rules! dispatch_pred {

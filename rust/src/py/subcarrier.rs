@@ -1,36 +1,16 @@
 //! Python bindings of the subcarrier kernels.
 
 use num_complex::Complex;
-use numpy::{
-    IntoPyArray, PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
-};
+use numpy::{IntoPyArray, PyArray1, PyArrayDyn, PyArrayMethods};
 use pyo3::prelude::*;
 
-use super::detached;
+use super::{detached, dtype_error, REAL_FLOAT};
 use crate::element::{Element, Real};
 use crate::error::{CoreError, CoreResult};
 use crate::layout::{normalize_axis, Rows};
 use crate::subcarrier::{self as kernel, Mode, NanPolicy};
 
 const FLOAT_OR_COMPLEX: &str = "a float32, float64, complex64 or complex128 numpy array";
-const REAL_FLOAT: &str = "a float32 or float64 numpy array";
-
-/// Names the dtype (or Python type) of an unsupported argument.
-fn dtype_error(x: &Bound<'_, PyAny>, arg: &str, expected: &str) -> PyErr {
-    let actual = match x.cast::<PyUntypedArray>() {
-        Ok(a) => a
-            .dtype()
-            .str()
-            .map(|s| s.to_string())
-            .unwrap_or_else(|_| "unknown".into()),
-        Err(_) => x
-            .get_type()
-            .name()
-            .map(|s| s.to_string())
-            .unwrap_or_else(|_| "unknown".into()),
-    };
-    CoreError::dtype(arg, expected, actual).into()
-}
 
 /// Calls `$f::<T>(array, ...)` for the element type of `$x`.
 macro_rules! dispatch_float_or_complex {

@@ -6,27 +6,13 @@ from typing import Any
 
 import numpy as np
 
+from csipose.data.cleaning import clean_amplitude, phase_feature
 from csipose.data.synthetic.config import SyntheticConfig
 from csipose.data.synthetic.generate import render
 from csipose.errors import ArgumentError, DatasetError
-from csipose.subcarrier import HT40_TONES, interpolate_subcarriers, sanitize_phase
+from csipose.subcarrier import interpolate_subcarriers
 
-__all__ = ["SyntheticCsiDataset", "clean_amplitude", "clean_phase"]
-
-
-def clean_amplitude(amplitude: np.ndarray) -> np.ndarray:
-    """MM-Fi's official amplitude cleaning of finite frames: min-max per frame to [0, 1].
-
-    ``amplitude: [T, R, K, P] -> float64[T, R, K, P]``; a constant frame becomes zeros.
-    """
-    lo = amplitude.min(axis=(1, 2, 3), keepdims=True)
-    span = amplitude.max(axis=(1, 2, 3), keepdims=True) - lo
-    return (amplitude - lo) / np.where(span > 0, span, 1.0)
-
-
-def clean_phase(phase: np.ndarray) -> np.ndarray:
-    """Raw phase ``[T, R, 114, P]`` sanitised along the tones (unwrap, remove the line)."""
-    return sanitize_phase(phase, axis=2, tones=HT40_TONES)
+__all__ = ["SyntheticCsiDataset"]
 
 
 class SyntheticCsiDataset:
@@ -82,11 +68,15 @@ class SyntheticCsiDataset:
         if "amplitude" in self.config.features:
             parts.append(clean_amplitude(amplitude))
         if "phase" in self.config.features:
-            parts.append(clean_phase(phase))
+            parts.append(phase_feature(phase))
         x = np.concatenate(parts, axis=1)
         if self.config.subcarriers != x.shape[2]:
             x = interpolate_subcarriers(x, self.config.subcarriers, axis=2)
         return x.astype(np.float32)
+
+    def label_keypoints(self) -> np.ndarray:
+        """``float32[N, 17, 3]``: every sample's label keypoints."""
+        return self.keypoints[self.label_index]
 
     def __len__(self) -> int:
         return int(self.label_index.shape[0])
