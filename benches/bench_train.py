@@ -60,7 +60,7 @@ def main() -> None:
     channels = 6 if config.features == "both" else 3
     data = _Frames(config.batch_size * (steps + 2), config.window, channels)
     torch.manual_seed(0)
-    model = build_model(config, channels=channels)
+    model = build_model(**loop.model_settings(config, data))
     optimizer = loop.build_optimizer(model, config)
     scheduler = build_scheduler(optimizer, config, steps_per_epoch=steps + 2)
     scaler = loop._grad_scaler(config, ctx)

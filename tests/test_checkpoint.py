@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from csipose.errors import CheckpointError
-from csipose.models import CsiPoseNet
+from csipose.models import build_model
 from csipose.train import checkpoint as ckpt
 
 
@@ -29,7 +29,7 @@ def _state(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str
 
 def test_round_trip_with_weights_only(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    model = CsiPoseNet(channels=3, width=16, depth=1, heads=2, tokens=4)
+    model = build_model(shape=(1, 3, 114, 10), width=16, depth=1, heads=2, tokens=4)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model(torch.randn(2, 1, 3, 114, 10))["keypoints"].sum().backward()
     optimizer.step()
@@ -39,7 +39,7 @@ def test_round_trip_with_weights_only(tmp_path: Path) -> None:
     raw = torch.load(path, weights_only=True)
     assert raw["step"] == 17
     state = ckpt.load_checkpoint(path)
-    twin = CsiPoseNet(channels=3, width=16, depth=1, heads=2, tokens=4)
+    twin = build_model(shape=(1, 3, 114, 10), width=16, depth=1, heads=2, tokens=4)
     twin.load_state_dict(state["model"])
     assert ckpt.weights_sha256(twin.state_dict()) == ckpt.weights_sha256(model.state_dict())
     opt2 = torch.optim.AdamW(twin.parameters(), lr=1e-3)
@@ -86,7 +86,7 @@ def test_corrupt_or_missing_checkpoint_is_a_checkpoint_error(tmp_path: Path, con
 
 
 def test_truncated_and_foreign_checkpoints_are_rejected(tmp_path: Path) -> None:
-    model = CsiPoseNet(channels=3, width=16, depth=1, heads=2, tokens=4)
+    model = build_model(shape=(1, 3, 114, 10), width=16, depth=1, heads=2, tokens=4)
     good = tmp_path / "good.pt"
     ckpt.save_checkpoint(good, _state(model, torch.optim.AdamW(model.parameters())))
     data = good.read_bytes()
@@ -103,7 +103,7 @@ def test_truncated_and_foreign_checkpoints_are_rejected(tmp_path: Path) -> None:
 
 def test_failed_write_keeps_the_previous_file(tmp_path: Path) -> None:
     path = tmp_path / "last.pt"
-    model = CsiPoseNet(channels=3, width=16, depth=1, heads=2, tokens=4)
+    model = build_model(shape=(1, 3, 114, 10), width=16, depth=1, heads=2, tokens=4)
     ckpt.save_checkpoint(path, _state(model, torch.optim.AdamW(model.parameters())))
     before = path.read_bytes()
     with pytest.raises(Exception):

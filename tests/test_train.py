@@ -50,7 +50,7 @@ DATA = (PoseCsi(48, 0), PoseCsi(16, 1))
 def tiny(run_dir: Path, **changes: Any) -> TrainingConfig:
     values: dict[str, Any] = dict(
         run_dir=str(run_dir), width=16, depth=1, heads=2, tokens=4, batch_size=8, epochs=3,
-        warmup_epochs=1, plots=False, progress=False, top_k=1, seed=3, dropout=0.1,
+        warmup_epochs=1, plots=False, progress=False, top_k=1, seed=3, dropout=0.1, features="amplitude",
     )  # fmt: skip
     values.update(changes)
     return TrainingConfig(**values).validate()
@@ -145,3 +145,45 @@ def test_epoch_sampler_order_shards_and_resume_offset() -> None:
     assert list(EpochSampler(10, seed=1, epoch=0, start=4)) == a[4:]
     val = [list(EpochSampler(10, shuffle=False, rank=r, world_size=3)) for r in range(3)]
     assert sorted(sum(val, [])) == list(range(10))  # evaluation: each item exactly once
+
+
+def test_linear_baseline_equals_a_least_squares_reference(tmp_path: Path) -> None:
+    """summary.json's linear baseline is ridge on the normalised window, checked with numpy's lstsq."""
+    from csipose.metrics import evaluate
+    from tests.test_ridge import reference_ridge
+
+    train_set, val_set = PoseCsi(48, 0, channels=6), PoseCsi(16, 1, channels=6)
+    summary = train(tiny(tmp_path / "run", epochs=1, warmup_epochs=0, features="both"), datasets=(train_set, val_set))
+    linear = summary["linear_baseline"]
+    fit = linear["fit"]
+    assert linear["frames"] == 16 and fit["samples"] == 48
+    frames = train_set.csi.reshape(-1, 6, 56, 10).astype(np.float64)
+    mean, std = frames.mean(axis=0), frames.std(axis=0)
+    x = ((train_set.csi - mean) / std).reshape(48, -1)
+    xv = ((val_set.csi - mean) / std).reshape(16, -1)
+    weights = np.repeat(np.sqrt(fit["group_weights"]), 3 * 56 * 10)  # amplitude channels, then phase
+    xw, xvw = x * weights, xv * weights
+    keep = weights > 0
+    lam = fit["alpha"] * float(np.sum((xw - xw.mean(axis=0)) ** 2)) / 48
+    y = train_set.kp.reshape(48, -1).astype(np.float64)
+    w, b = reference_ridge(xw[:, keep], y, lam)
+    pred = (xvw[:, keep] @ w + b).reshape(16, 17, 3)
+    expected = evaluate(pred, val_set.kp.astype(np.float64), skeleton="h36m17").to_dict()
+    assert linear["pck"] == pytest.approx(expected["pck"], abs=1e-12)
+    assert linear["mpjpe"] == pytest.approx(expected["mpjpe"], rel=1e-5)
+    assert summary["pck20_gain_over_linear"] == pytest.approx(summary["model"]["pck"]["20"] - linear["pck"]["20"])
+
+
+def test_the_last_line_says_when_the_model_does_not_beat_a_baseline() -> None:
+    from csipose.train.cli import summary_line
+
+    def report(pck: float, mpjpe: float) -> dict[str, Any]:
+        return {"pck": {"20": pck}, "mpjpe": mpjpe}
+
+    summary = {"model": report(0.7, 0.1), "mean_pose_baseline": report(0.4, 0.18), "linear_baseline": report(0.6, 0.12),
+               "best_epoch": 3, "params": 1000, "train_seconds": 5.0}
+    line = summary_line(summary)
+    assert "70.0%" in line and "mean pose 40.1%" not in line and "linear 60.0% / 120 mm" in line
+    assert "NOT" not in line
+    summary["model"] = report(0.5, 0.15)
+    assert summary_line(summary).endswith("the model does NOT beat the linear baseline")

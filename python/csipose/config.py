@@ -43,6 +43,7 @@ DEFAULT_SYNTHETIC: dict[str, Any] = {
 
 _ENUMS: dict[str, tuple[str, ...]] = {
     "data": ("synthetic", "mmfi"),
+    "model": ("csinet", "mlp", "cnn", "tcn"),
     "mmfi_protocol": ("P1", "P2", "P3"),
     "mmfi_scheme": ("S1", "S2", "S3"),
     "features": ("amplitude", "phase", "both"),
@@ -87,8 +88,15 @@ class TrainingConfig:
     """CSI frames per sample; the label is the pose of the window's last frame."""
 
     # --- model ----------------------------------------------------------------
+    model: str = "csinet"
+    """Backbone (:mod:`csipose.models`): csinet (attention over subcarrier tokens), mlp (flattened
+    frame), cnn (MetaFi-style) or tcn (WiFlow-style temporal convolutions)."""
+    readout: bool = True
+    """Add the closed-form ridge readout: a linear map from the normalised window to the joints,
+    fitted on the training set before training and kept fixed; the backbone learns the rest."""
     width: int = 64
-    """Feature width of the model's tokens."""
+    """Feature width of the model (tokens for csinet and tcn; half the hidden units of mlp,
+    a quarter of cnn's)."""
     depth: int = 2
     """Self-attention blocks over the antenna/subcarrier tokens."""
     heads: int = 4
@@ -141,6 +149,11 @@ class TrainingConfig:
     """Mixed precision on CUDA: off, bf16 or fp16 (fp16 uses a GradScaler); ignored on CPU."""
 
     # --- validation, stopping, checkpoints -----------------------------------
+    linear_baseline: bool = True
+    """Fit and score the linear baseline (closed-form ridge on the flattened normalised input,
+    regularisation chosen on held-out training subjects) beside the mean pose; in summary.json."""
+    baseline_samples: int = 20000
+    """At most this many evenly spaced training samples fit the input normalisation and the ridge."""
     val_every: int = 1
     """Validate every N epochs (and always after the last)."""
     patience: int = 10
@@ -179,7 +192,7 @@ class TrainingConfig:
                 raise ConfigError(f"{name}: must be one of {', '.join(allowed)}, got {value!r}")
         positive = (
             "subcarriers", "window", "width", "depth", "heads", "tokens", "heatmap_size",
-            "densepose_parts", "batch_size", "epochs", "val_every", "patience",
+            "densepose_parts", "batch_size", "epochs", "val_every", "patience", "baseline_samples",
         )  # fmt: skip
         for name in positive:
             value = getattr(self, name)

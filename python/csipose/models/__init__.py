@@ -1,7 +1,116 @@
-"""Pose models (PyTorch): the compact default network and its optional heads."""
+"""Pose models (PyTorch): a small zoo of backbones under one interface.
+
+Every model is a :class:`PoseModel`: per-feature input normalisation fitted on the training set,
+a backbone, the training-set mean pose, and (by default) a closed-form ridge readout fitted
+before training (see :mod:`csipose.models.base`). The backbones, by ``model`` name:
+
+========== ================================================================ ==========
+name        idea                                                             parameters*
+========== ================================================================ ==========
+csinet      subcarrier convolutions per antenna and channel group plus one     615,891
+            dense token per group, attention over tokens, joint queries
+mlp         two-layer MLP on the flattened frame (MM-Fi's baselines)           899,251
+cnn         MetaFi-style conv-BN-ReLU stages over (subcarrier, packet)         633,363
+tcn         WiFlow-style grouped temporal convolutions, axial attention        453,939
+========== ================================================================ ==========
+
+\\* trainable, at the defaults (width 64) for one 6 x 114 x 10 frame; the fixed ridge readout
+adds W x C x S x P x J x D values (348,840 here) that are fitted, not trained.
+
+    >>> from csipose.models import build_model
+    >>> model = build_model(model="mlp", shape=(1, 6, 114, 10), groups=2, joints=17, dims=3)  # doctest: +SKIP
+"""
 
 from __future__ import annotations
 
-from csipose.models.csinet import CsiPoseNet, build_model, count_parameters, parameter_table
+from typing import Any
 
-__all__ = ["CsiPoseNet", "build_model", "count_parameters", "parameter_table"]
+from torch import nn
+
+from csipose.errors import ConfigError
+from csipose.models.base import InputNorm, LinearReadout, PoseModel
+from csipose.models.cnn import Cnn
+from csipose.models.csinet import CsiNet
+from csipose.models.mlp import Mlp
+from csipose.models.tcn import Tcn
+
+__all__ = [
+    "MODELS",
+    "Cnn",
+    "CsiNet",
+    "InputNorm",
+    "LinearReadout",
+    "Mlp",
+    "PoseModel",
+    "Tcn",
+    "build_model",
+    "count_parameters",
+    "parameter_table",
+]
+
+#: The backbones by name, and which of the size settings each takes.
+MODELS: dict[str, tuple[type[nn.Module], tuple[str, ...]]] = {
+    "csinet": (CsiNet, ("width", "depth", "heads", "tokens", "dropout")),
+    "mlp": (Mlp, ("width", "dropout")),
+    "cnn": (Cnn, ("width", "dropout")),
+    "tcn": (Tcn, ("width", "heads", "dropout")),
+}
+
+
+def build_model(
+    *,
+    model: str = "csinet",
+    shape: tuple[int, int, int, int] | list[int],
+    groups: int = 1,
+    joints: int = 17,
+    dims: int = 3,
+    width: int = 64,
+    depth: int = 2,
+    heads: int = 4,
+    tokens: int = 8,
+    dropout: float = 0.0,
+    readout: bool = True,
+    heatmap_size: int = 0,
+    densepose_parts: int = 0,
+) -> PoseModel:
+    """The :class:`PoseModel` these settings describe (every argument is plain data, stored in checkpoints).
+
+    Args:
+        model: backbone name, one of :data:`MODELS`.
+        shape: ``(W, C, S, P)`` of one input window.
+        groups: channel groups (features per antenna: 2 for amplitude + phase), dividing C.
+        joints, dims: J keypoints of D coordinates.
+        width, depth, heads, tokens, dropout: size settings (each backbone takes those it uses).
+        readout: add the closed-form ridge readout.
+        heatmap_size, densepose_parts: optional heads (0 = none).
+    """
+    if model not in MODELS:
+        raise ConfigError(f"model: must be one of {', '.join(MODELS)}, got {model!r}")
+    shape = tuple(int(v) for v in shape)
+    if len(shape) != 4 or min(shape) < 1 or groups < 1 or shape[1] % groups:
+        raise ConfigError(f"model shape: expected (W, C, S, P) with C divisible by groups = {groups}, got {shape}")
+    cls, takes = MODELS[model]
+    sizes = {"width": width, "depth": depth, "heads": heads, "tokens": tokens, "dropout": dropout}
+    backbone = cls(shape=shape, groups=groups, joints=joints, dims=dims, **{k: sizes[k] for k in takes})
+    settings = {
+        "model": model, "shape": list(shape), "groups": groups, "joints": joints, "dims": dims, **sizes,
+        "readout": readout, "heatmap_size": heatmap_size, "densepose_parts": densepose_parts,
+    }  # fmt: skip
+    return PoseModel(backbone, shape=shape, joints=joints, dims=dims, readout=readout,  # type: ignore[arg-type]
+                     heatmap_size=heatmap_size, densepose_parts=densepose_parts, settings=settings)
+
+
+def count_parameters(model: nn.Module, *, trainable_only: bool = True) -> int:
+    """Number of (trainable) parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def parameter_table(model: nn.Module) -> str:
+    """Per top-level module parameter counts and the total, as printable text."""
+    root = model.backbone if isinstance(model, PoseModel) else model
+    lines = [f"{name:<20} {count_parameters(child):>10,}" for name, child in root.named_children()]
+    direct = sum(p.numel() for _, p in root.named_parameters(recurse=False))
+    if direct:
+        lines.append(f"{'(embeddings)':<20} {direct:>10,}")
+    lines.append(f"{'total':<20} {count_parameters(model):>10,}")
+    return "\n".join(lines)

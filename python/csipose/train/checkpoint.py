@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 #: Layout version of the checkpoint dict.
-FORMAT = 1
+FORMAT = 2  # 2: model_settings (any zoo model) replace model_args
 _REQUIRED = ("format", "model", "config", "epoch", "step")
 
 

@@ -67,14 +67,26 @@ def _train(args: argparse.Namespace) -> int:
 
     summary = train(config if config is not None else TrainingConfig(), resume=args.resume)
     if summary and int(os.environ.get("RANK", "0")) == 0:
-        model, base = summary["model"], summary["mean_pose_baseline"]
-        print(
-            f"best epoch {summary['best_epoch']}: val PCK@20 {100 * model['pck']['20']:.1f}% "
-            f"(mean-pose baseline {100 * base['pck']['20']:.1f}%), MPJPE {1000 * model['mpjpe']:.0f} mm "
-            f"(baseline {1000 * base['mpjpe']:.0f} mm); {summary['params']:,} params, "
-            f"{summary['train_seconds']:.0f} s"
-        )
+        print(summary_line(summary))
     return 0
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    """The run's last line: the model's val PCK@20 and MPJPE beside each baseline's, and the verdict."""
+    model = summary["model"]
+    named = [("mean pose", summary["mean_pose_baseline"])]
+    if "linear_baseline" in summary:
+        named.append(("linear", summary["linear_baseline"]))
+    beside = ", ".join(f"{n} {100 * r['pck']['20']:.1f}% / {1000 * r['mpjpe']:.0f} mm" for n, r in named)
+    line = (
+        f"best epoch {summary['best_epoch']}: val PCK@20 {100 * model['pck']['20']:.1f}%, MPJPE "
+        f"{1000 * model['mpjpe']:.0f} mm (baselines: {beside}); {summary['params']:,} params, "
+        f"{summary['train_seconds']:.0f} s"
+    )
+    beaten = [n for n, r in named if model["pck"]["20"] <= r["pck"]["20"]]
+    if beaten:
+        line += f"; the model does NOT beat the {' and '.join(beaten)} baseline"
+    return line
 
 
 def _eval(args: argparse.Namespace) -> int:

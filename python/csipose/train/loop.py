@@ -38,8 +38,9 @@ from csipose.losses import (
     keypoint_loss,
     oks_loss,
 )
-from csipose.models import CsiPoseNet, build_model, count_parameters
+from csipose.models import PoseModel, build_model, count_parameters
 from csipose.train import checkpoint as ckpt
+from csipose.train.baselines import baseline_reports, fit_model_inputs
 from csipose.train.distributed import DistContext, EpochSampler, seed_everything, setup, teardown, worker_init
 from csipose.train.progress import StepProgress
 from csipose.train.schedule import build_scheduler
@@ -69,6 +70,7 @@ class RunState:
     best_report: dict[str, Any] = field(default_factory=dict)
     top_k: list[list[Any]] = field(default_factory=list)  # [[metric, file name], ...]
     train_seconds: float = 0.0
+    baselines: dict[str, Any] = field(default_factory=dict)  # val reports of the baselines (rank 0)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -120,17 +122,20 @@ def _run(
     seed_everything(config.seed, ctx.rank)
     run_dir = Path(config.run_dir)
     train_set, val_set = datasets if datasets is not None else load_data(config)
-    channels, packets, joints, dims = probe(train_set, config)
-    model = build_model(config, channels=channels, packets=packets, joints=joints).to(ctx.device)
-    model.set_mean_pose(torch.from_numpy(mean_pose(train_set)[:, :dims]))
+    model = build_model(**model_settings(config, train_set))
+    model.set_mean_pose(torch.from_numpy(mean_pose(train_set)[:, : config.keypoint_dims]))
+    baselines: dict[str, Any] = {}
+    if state_in is None and ctx.is_main:
+        baselines = fit_inputs_and_baselines(model, train_set, val_set, config)
+    model.to(ctx.device)
     params = count_parameters(model)
-    wrapped = _wrap_ddp(model, ctx)
+    wrapped = _wrap_ddp(model, ctx)  # DDP copies rank 0's fitted buffers to every rank
     optimizer = build_optimizer(model, config)
     steps_per_epoch = math.ceil(EpochSampler(len(train_set), world_size=ctx.world_size).per_rank() / config.batch_size)
     scheduler = build_scheduler(optimizer, config, steps_per_epoch)
     scaler = _grad_scaler(config, ctx)
     losses = MultiTaskLoss(config.loss_weights)
-    run = RunState()
+    run = RunState(baselines=baselines)
     if state_in is not None:
         run = restore(state_in, model, optimizer, scheduler, scaler)
     if ctx.is_main:
@@ -141,8 +146,9 @@ def _run(
         done_steps=run.step,
         enabled=config.progress and ctx.is_main,
     )
+    if ctx.is_main and baselines:
+        progress.write(_baselines_line(baselines))
     steps_this_process = 0
-    val_truth: tuple[np.ndarray, np.ndarray] | None = None
     try:
         while run.epoch < config.epochs and not run.stopped_early:
             epoch = run.epoch
@@ -169,7 +175,7 @@ def _run(
             record: dict[str, Any] = {"epoch": run.epoch, "step": run.step, "train_loss": train_loss,
                                       "lr": scheduler.get_last_lr()[0]}
             if run.epoch % config.val_every == 0 or run.epoch == config.epochs:
-                report, overlay, val_truth = evaluate_model(model, val_set, config, ctx)
+                report, overlay = evaluate_model(model, val_set, config, ctx)
                 if ctx.is_main:
                     record["val"] = _report_subset(report)
                     improve(run, report, overlay, model, optimizer, scheduler, scaler, config, run_dir)
@@ -183,7 +189,7 @@ def _run(
                 progress.write(_epoch_line(record))
         summary: dict[str, Any] = {}
         if ctx.is_main:
-            summary = finish(run, model, val_set, val_truth, config, ctx, params, run_dir)
+            summary = finish(run, config, ctx, params, run_dir)
         ctx.barrier()
         return summary
     finally:
@@ -253,8 +259,12 @@ def _mmfi(config: TrainingConfig, split: str) -> Any:
     )
 
 
-def probe(dataset: Any, config: TrainingConfig) -> tuple[int, int, int, int]:
-    """``(C, P, J, D)`` read from the first sample, checked against the contract."""
+def model_settings(config: TrainingConfig, dataset: Any) -> dict[str, Any]:
+    """The :func:`~csipose.models.build_model` settings of ``config`` for ``dataset``'s samples.
+
+    The window shape ``(W, C, S, P)`` and the joint count are read from the first sample and
+    checked against the contract.
+    """
     sample = dataset[0]
     csi, kp = np.asarray(sample["csi"]), np.asarray(sample["keypoints"])
     if csi.ndim != 4 or kp.ndim != 2 or kp.shape[1] < config.keypoint_dims:
@@ -262,7 +272,26 @@ def probe(dataset: Any, config: TrainingConfig) -> tuple[int, int, int, int]:
             f"sample 0: expected csi [W, C, S, P] and keypoints [J, >= {config.keypoint_dims}], "
             f"got {list(csi.shape)} and {list(kp.shape)}"
         )
-    return int(csi.shape[1]), int(csi.shape[3]), int(kp.shape[0]), config.keypoint_dims
+    groups = len(_FEATURES[config.features])
+    if csi.shape[1] % groups:
+        raise DatasetError(f"sample 0: csi has {csi.shape[1]} channels, not a multiple of the {groups} feature groups")
+    return {
+        "model": config.model, "shape": list(csi.shape), "groups": groups, "joints": int(kp.shape[0]),
+        "dims": config.keypoint_dims, "width": config.width, "depth": config.depth, "heads": config.heads,
+        "tokens": config.tokens, "dropout": config.dropout, "readout": config.readout,
+        "heatmap_size": config.heatmap_size if config.heatmap else 0,
+        "densepose_parts": config.densepose_parts if config.densepose else 0,
+    }  # fmt: skip
+
+
+def fit_inputs_and_baselines(model: PoseModel, train_set: Any, val_set: Any, config: TrainingConfig) -> dict[str, Any]:
+    """Fits the model's normalisation and readout; returns the baselines' val reports (rank 0)."""
+    fitted = fit_model_inputs(model, train_set, samples=config.baseline_samples,
+                              fit_ridge=config.readout or config.linear_baseline)
+    reports = baseline_reports(model, fitted["ridge"] if config.linear_baseline else None, val_set, score)
+    if "linear_baseline" in reports:
+        reports["linear_baseline"]["fit"].update(samples=fitted["samples"], seconds=fitted["seconds"])
+    return reports
 
 
 def mean_pose(dataset: Any) -> np.ndarray:
@@ -290,7 +319,7 @@ def build_optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.Ada
     return torch.optim.AdamW(groups, lr=config.lr, betas=(config.betas[0], config.betas[1]), foreach=False)
 
 
-def _wrap_ddp(model: CsiPoseNet, ctx: DistContext) -> nn.Module:
+def _wrap_ddp(model: PoseModel, ctx: DistContext) -> nn.Module:
     if not ctx.distributed:
         return model
     device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
@@ -434,39 +463,34 @@ def score(pred: np.ndarray, gt: np.ndarray, vis: np.ndarray) -> Any:
 
 def evaluate_model(
     model: nn.Module, dataset: Any, config: TrainingConfig, ctx: DistContext
-) -> tuple[dict[str, Any], dict[str, np.ndarray], tuple[np.ndarray, np.ndarray] | None]:
-    """Val report dict, a few samples for overlays and the ``(gt, visible)`` arrays (rank 0 only).
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Val report dict and a few samples for overlays (rank 0 only).
 
     Predictions of all ranks are gathered and scored once, on rank 0, with
     :func:`csipose.metrics.evaluate`.
     """
     parts = ctx.all_gather_objects(predict(model, dataset, config, ctx))
     if not ctx.is_main:
-        return {}, {}, None
+        return {}, {}
     index = np.concatenate([p[0] for p in parts])
     order = np.argsort(index, kind="stable")
     pred, gt, vis = (np.concatenate([p[i] for p in parts])[order] for i in (1, 2, 3))
     overlay = {"pred": pred[: config.overlays], "gt": gt[: config.overlays]}
-    return dict(score(pred, gt, vis).to_dict()), overlay, (gt, vis)
-
-
-def baseline_report(
-    train_mean: np.ndarray, dataset: Any, config: TrainingConfig, truth: tuple[np.ndarray, np.ndarray] | None = None
-) -> dict[str, Any]:
-    """The mean-pose baseline: the train-set mean pose ``[J, 3]`` predicted for every val sample.
-
-    ``truth`` = ``(gt[N, J, 3], visible[N, J])`` of the val set when already at hand.
-    """
-    if truth is None:
-        samples = [dataset[i] for i in range(len(dataset))]
-        truth = (np.stack([s["keypoints"] for s in samples]), np.stack([s["visibility"] for s in samples]))
-    gt, v = truth
-    pred = np.broadcast_to(train_mean[None, :, : config.keypoint_dims], gt[..., : config.keypoint_dims].shape)
-    return dict(score(np.ascontiguousarray(pred), gt, v).to_dict())
+    return dict(score(pred, gt, vis).to_dict()), overlay
 
 
 def _report_subset(report: dict[str, Any]) -> dict[str, Any]:
     return {k: report[k] for k in ("pck", "auc", "mpjpe", "pa_mpjpe", "frames") if k in report}
+
+
+def _baselines_line(baselines: dict[str, Any]) -> str:
+    line = f"baselines on the val split: mean pose PCK@20 {100 * baselines['mean_pose_baseline']['pck'][PCK_KEY]:.1f}%"
+    if "linear_baseline" in baselines:
+        linear = baselines["linear_baseline"]
+        fit = linear["fit"]
+        line += (f", linear (ridge) {100 * linear['pck'][PCK_KEY]:.1f}% "
+                 f"(fitted on {fit['samples']} samples in {fit['seconds']:.0f} s)")
+    return line
 
 
 def _epoch_line(record: dict[str, Any]) -> str:
@@ -490,7 +514,7 @@ def _resume_file(resume: str | Path) -> Path:
 def save_state(
     path: Path,
     run: RunState,
-    model: CsiPoseNet,
+    model: PoseModel,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     scaler: torch.amp.GradScaler,
@@ -501,7 +525,7 @@ def save_state(
     state = {
         "format": ckpt.FORMAT,
         "model": model.state_dict(),
-        "model_args": {"channels": model.channels, "packets": model.packets, "joints": model.joints},
+        "model_settings": dict(model.settings),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "scaler": scaler.state_dict() if scaler.is_enabled() else {},
@@ -519,7 +543,7 @@ def save_state(
 
 def restore(
     state: dict[str, Any],
-    model: CsiPoseNet,
+    model: PoseModel,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     scaler: torch.amp.GradScaler,
@@ -541,7 +565,7 @@ def improve(
     run: RunState,
     report: dict[str, Any],
     overlay: dict[str, np.ndarray],
-    model: CsiPoseNet,
+    model: PoseModel,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     scaler: torch.amp.GradScaler,
@@ -592,17 +616,13 @@ def prepare_run_dir(run_dir: Path, config: TrainingConfig, *, keep_epochs: int |
 # ------------------------------------------------------------------------ finish
 def finish(
     run: RunState,
-    model: CsiPoseNet,
-    val_set: Any,
-    val_truth: tuple[np.ndarray, np.ndarray] | None,
     config: TrainingConfig,
     ctx: DistContext,
     params: int,
     run_dir: Path,
 ) -> dict[str, Any]:
-    """Writes summary.json (best report vs the mean-pose baseline) and the plots (rank 0)."""
-    mean = model.mean_pose.detach().cpu().numpy()
-    baseline = baseline_report(np.pad(mean, ((0, 0), (0, 3 - mean.shape[1]))), val_set, config, val_truth)
+    """Writes summary.json (best report beside the baselines) and the plots (rank 0)."""
+    baseline = run.baselines["mean_pose_baseline"]
     summary = {
         "model": run.best_report,
         "mean_pose_baseline": baseline,
@@ -617,6 +637,10 @@ def finish(
         "device": str(ctx.device),
         "data": config.data,
     }
+    if "linear_baseline" in run.baselines:
+        linear = run.baselines["linear_baseline"]
+        summary["linear_baseline"] = linear
+        summary["pck20_gain_over_linear"] = run.best_report["pck"][PCK_KEY] - linear["pck"][PCK_KEY]
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if config.plots:
         from csipose.train.plots import write_plots
@@ -632,16 +656,17 @@ def _read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(ln) for ln in log.read_text(encoding="utf-8").splitlines() if ln.strip()]
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[CsiPoseNet, TrainingConfig]:
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[PoseModel, TrainingConfig]:
     """The model and config stored in a checkpoint, ready for inference."""
     state = ckpt.load_checkpoint(path)
     config = TrainingConfig.from_dict(state["config"], source=f"{path} config")
-    args = state.get("model_args")
-    if not isinstance(args, dict) or not {"channels", "packets", "joints"} <= set(args):
-        raise CheckpointError(f"{path}: no model_args (channels, packets, joints) in the checkpoint")
-    model = build_model(
-        config, channels=int(args["channels"]), packets=int(args["packets"]), joints=int(args["joints"])
-    )
+    settings = state.get("model_settings")
+    if not isinstance(settings, dict) or "shape" not in settings:
+        raise CheckpointError(f"{path}: no model_settings in the checkpoint (written by an older csipose?)")
+    try:
+        model = build_model(**settings)
+    except (TypeError, ConfigError) as err:
+        raise CheckpointError(f"{path}: model_settings do not describe a model ({err})") from None
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as err:

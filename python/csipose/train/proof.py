@@ -71,7 +71,7 @@ def _proof_data() -> tuple[torch.Tensor, torch.Tensor]:
 def run_proof(steps: int = STEPS) -> ProofResult:
     """Runs the proof in this process (sets 1 thread and deterministic algorithms, then restores them)."""
     from csipose.losses import keypoint_loss
-    from csipose.models import CsiPoseNet
+    from csipose.models import build_model
     from csipose.train.checkpoint import weights_sha256
 
     threads = torch.get_num_threads()
@@ -82,7 +82,8 @@ def run_proof(steps: int = STEPS) -> ProofResult:
     try:
         csi, kp = _proof_data()
         torch.manual_seed(0)
-        model = CsiPoseNet(channels=csi.shape[2], width=32, depth=1, heads=2, tokens=4)
+        model = build_model(model="csinet", shape=tuple(csi.shape[1:]), width=32, depth=1, heads=2, tokens=4,
+                            readout=False)
         optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01, foreach=False)
         order = torch.randperm(len(csi), generator=torch.Generator().manual_seed(0))
 

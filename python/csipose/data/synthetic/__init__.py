@@ -33,11 +33,13 @@ from __future__ import annotations
 from csipose.data.synthetic.body import ACTIONS
 from csipose.data.synthetic.config import FEATURE_SETS, SyntheticConfig
 from csipose.data.synthetic.dataset import SyntheticCsiDataset
+from csipose.data.synthetic.families import FAMILIES
 from csipose.data.synthetic.generate import Sequence, render, render_sequence
 from csipose.data.synthetic.tree import write_mmfi_tree
 
 __all__ = [
     "ACTIONS",
+    "FAMILIES",
     "FEATURE_SETS",
     "Sequence",
     "SyntheticConfig",

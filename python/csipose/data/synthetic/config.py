@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from csipose.data.synthetic.body import ACTIONS
+from csipose.data.synthetic.families import FAMILIES
 from csipose.errors import ArgumentError, ConfigError
 
 __all__ = ["FEATURE_SETS", "SyntheticConfig"]
@@ -55,6 +56,10 @@ class SyntheticConfig:
 
     seed: int = 0
     """Root of every random draw: same seed, same bytes."""
+    family: str = "physics"
+    """How CSI is made from the pose: ``"physics"`` (the room's radio channel) or one of the
+    random-map families ``"dense_map"``, ``"subcarrier_mix"`` (see
+    :mod:`~csipose.data.synthetic.families`); people, actions and splits are the same."""
     subjects: int = 10
     """Number of subjects (heights 1.62-1.88 m)."""
     subjects_per_environment: int = 10
@@ -98,6 +103,8 @@ class SyntheticConfig:
 
     def __post_init__(self) -> None:
         _int(self.seed, "seed", 0)
+        if self.family not in FAMILIES:
+            raise ConfigError(f"family: expected one of {', '.join(FAMILIES)}, got {self.family!r}")
         subjects = _int(self.subjects, "subjects", 2, 99)
         _int(self.subjects_per_environment, "subjects_per_environment", 1)
         if not isinstance(self.val_subjects, tuple):

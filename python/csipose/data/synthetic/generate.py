@@ -13,12 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from csipose.data.synthetic import body, radio
+from csipose.data.synthetic.families import FAMILIES, family_map, render_family
 from csipose.data.synthetic.config import SyntheticConfig
 from csipose.data.synthetic.scenes import Scene, make_scene, world_to_camera
 
 __all__ = ["Sequence", "action_id", "drift", "make_environment", "render", "render_sequence"]
 
-_SCENE, _SUBJECT, _MOTION, _RADIO, _BYSTANDER = range(5)
+_SCENE, _SUBJECT, _MOTION, _RADIO, _BYSTANDER, _FAMILY = range(6)
 # Floor offsets (m) of bystanders 1, 2, 3 from the labelled subject.
 _BYSTANDER_OFFSETS = np.array([[0.0, 1.0], [0.0, -1.0], [-1.1, 0.0]])
 
@@ -102,17 +103,23 @@ def render_sequence(config: SyntheticConfig, subject: int, action: str,
         people.append(_person_joints(config, other_action, other, times, stage + _BYSTANDER_OFFSETS[k - 1],
                                      extra))
     joints = np.stack(people, axis=1).reshape(t, p, len(people), 17, 3)
+    keypoints = world_to_camera(joints[:, p // 2], scene)
+    noise = _rng(config, _RADIO, subject, act_id)
+    if config.family != "physics":
+        mapping = family_map(config.family, _rng(config, _FAMILY, FAMILIES.index(config.family)))
+        amplitude, phase = render_family(config.family, mapping, joints[:, :, 0], scene.stage, noise)
+        return Sequence(subject=subject, action=act_id, environment=env_id, amplitude=amplitude,
+                        phase=phase, keypoints=keypoints)
 
     points = body.body_points(joints).reshape(t, p, -1, 3)  # [T, P, K * Q, 3]
     weights = np.tile(body.POINT_WEIGHTS, len(people))
     rcs = radio.BODY_RCS * weights / body.POINT_WEIGHTS.sum()
     h = radio.channel(points, weights, rcs, scene, paths, radio.tone_frequencies())
-    measured = radio.impair(h, _rng(config, _RADIO, subject, act_id), snr_db=config.snr_db)
+    measured = radio.impair(h, noise, snr_db=config.snr_db)
     measured = measured.transpose(0, 2, 3, 1)  # [T, R, K, P] as MM-Fi stores a frame
     return Sequence(
         subject=subject, action=act_id, environment=env_id,
-        amplitude=np.abs(measured), phase=np.angle(measured),
-        keypoints=world_to_camera(joints[:, p // 2], scene),
+        amplitude=np.abs(measured), phase=np.angle(measured), keypoints=keypoints,
     )
 
 

@@ -1,0 +1,171 @@
+"""What every pose model shares: input normalisation, a closed-form linear readout, the heads.
+
+A :class:`PoseModel` is ``norm -> backbone -> mean pose + backbone offsets + linear readout``:
+
+- :class:`InputNorm` standardises every input feature (channel, subcarrier, packet) with the
+  training set's mean and standard deviation, so amplitude and phase (and any other channel
+  group) enter on the same footing whatever the cleaning left them at: per-frame min-max keeps
+  a frame in [0, 1] but does not centre what varies with the body, and sanitised phase lives on
+  another scale altogether.
+- the backbone (:mod:`~csipose.models.zoo`) maps the normalised window to joint offsets
+  ``[B, J, D]`` and a feature vector ``[B, F]``; its last layer starts at zero.
+- :class:`LinearReadout` adds a ridge regression from the whole normalised window to the joints,
+  fitted in closed form on the training set before training (:mod:`csipose.ridge`, with the
+  regularisation and the weight of each channel group chosen on held-out training subjects) and
+  then kept fixed. The model starts where the ridge baseline is and the backbone learns what a
+  linear map cannot; a channel group that carries nothing is weighted down in the readout.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from csipose.errors import ShapeError
+
+__all__ = ["InputNorm", "LinearReadout", "PoseModel"]
+
+
+class InputNorm(nn.Module):
+    """``(csi - mean) / scale`` per feature; ``mean, scale: float[C, S, P]`` fitted on training data."""
+
+    mean: Tensor
+    scale: Tensor
+
+    def __init__(self, channels: int, subcarriers: int, packets: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(channels, subcarriers, packets))
+        self.register_buffer("scale", torch.ones(channels, subcarriers, packets))
+
+    @torch.no_grad()
+    def fit(self, csi: np.ndarray) -> None:
+        """Sets the statistics from training windows ``csi: float[N, W, C, S, P]``."""
+        frames = np.asarray(csi, dtype=np.float64).reshape(-1, *self.mean.shape)
+        std = frames.std(axis=0)
+        floor = 1e-6 * max(float(std.max()), 1e-12)
+        self.mean.copy_(torch.from_numpy(frames.mean(axis=0)))
+        self.scale.copy_(torch.from_numpy(np.where(std > floor, std, 1.0)))
+
+    def forward(self, csi: Tensor) -> Tensor:
+        return (csi - self.mean) / self.scale
+
+
+class LinearReadout(nn.Module):
+    """Fixed linear map from the flattened normalised window ``[B, F]`` to joints ``[B, J, D]``."""
+
+    weight: Tensor
+    bias: Tensor
+
+    def __init__(self, features: int, joints: int, dims: int) -> None:
+        super().__init__()
+        self.joints, self.dims = joints, dims
+        self.register_buffer("weight", torch.zeros(features, joints * dims))
+        self.register_buffer("bias", torch.zeros(joints * dims))
+
+    @torch.no_grad()
+    def load(self, weight: np.ndarray, bias: np.ndarray) -> None:
+        """Sets ``weight: [F, J*D]`` and ``bias: [J*D]`` (e.g. a fitted :class:`~csipose.ridge.RidgeRegression`)."""
+        self.weight.copy_(torch.from_numpy(np.asarray(weight)).to(self.weight))
+        self.bias.copy_(torch.from_numpy(np.asarray(bias)).to(self.bias))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x.flatten(1).float() @ self.weight + self.bias).reshape(-1, self.joints, self.dims)
+
+
+class PoseModel(nn.Module):
+    """CSI window ``float[B, W, C, S, P]`` -> joints ``float[B, J, D]`` (and optional heads).
+
+    Args:
+        backbone: a zoo network (see :mod:`csipose.models.zoo`).
+        shape: ``(W, C, S, P)`` of the input window.
+        joints, dims: J keypoints of D coordinates.
+        readout: add the closed-form :class:`LinearReadout`.
+        heatmap_size: side of the 2D heatmap head's grid; 0 = none.
+        densepose_parts: body parts of the DensePose head; 0 = none.
+        settings: the keyword arguments that rebuild this model (:func:`~csipose.models.build_model`).
+    """
+
+    mean_pose: Tensor  # buffer float[J, D]
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        *,
+        shape: tuple[int, int, int, int],
+        joints: int,
+        dims: int,
+        readout: bool,
+        heatmap_size: int = 0,
+        densepose_parts: int = 0,
+        settings: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.shape, self.joints, self.dims = tuple(shape), joints, dims
+        self.settings = dict(settings or {})
+        w, c, s, p = self.shape
+        self.norm = InputNorm(c, s, p)
+        self.backbone = backbone
+        self.readout = LinearReadout(w * c * s * p, joints, dims) if readout else None
+        self.register_buffer("mean_pose", torch.zeros(joints, dims))
+        features = int(backbone.features)
+        self.heatmap_size = heatmap_size
+        self.heatmap_head = (
+            nn.Sequential(nn.Linear(features, joints * 32), nn.Unflatten(1, (joints, 32)), nn.GELU(),
+                          nn.Linear(32, heatmap_size * heatmap_size))
+            if heatmap_size else None
+        )
+        self.densepose_head = _DensePoseHead(features, densepose_parts) if densepose_parts else None
+
+    @property
+    def channels(self) -> int:
+        return self.shape[1]
+
+    @torch.no_grad()
+    def set_mean_pose(self, pose: Tensor) -> None:
+        """Stores the training-set mean pose ``float[J, D]`` the joints are regressed around."""
+        self.mean_pose.copy_(pose.reshape(self.joints, self.dims).to(self.mean_pose))
+
+    def forward(self, csi: Tensor) -> dict[str, Tensor]:
+        """``csi: float[B, W, C, S, P]`` -> ``{"keypoints": [B, J, D], "features": [B, F], ...}``.
+
+        With the optional heads: ``"heatmap": [B, J, H, H]``, ``"dp_parts": [B, K+1, 16, 16]``
+        (logits) and ``"dp_uv": [B, 2K, 16, 16]`` (in [0, 1]).
+        """
+        if csi.dim() != 5 or tuple(csi.shape[1:]) != self.shape:
+            w, c, s, p = self.shape
+            raise ShapeError(f"csi: expected [B, {w}, {c}, {s}, {p}], got {list(csi.shape)}")
+        x = self.norm(csi)
+        offsets, features = self.backbone(x)
+        keypoints = self.mean_pose + offsets
+        if self.readout is not None:
+            keypoints = keypoints + self.readout(x)
+        out = {"keypoints": keypoints, "features": features}
+        if self.heatmap_head is not None:
+            h = self.heatmap_size
+            out["heatmap"] = self.heatmap_head(features).reshape(-1, self.joints, h, h)
+        if self.densepose_head is not None:
+            out["dp_parts"], out["dp_uv"] = self.densepose_head(features)
+        return out
+
+
+class _DensePoseHead(nn.Module):
+    """Global feature ``[B, F]`` -> body-part logits ``[B, K+1, 16, 16]`` and UV ``[B, 2K, 16, 16]``."""
+
+    def __init__(self, features: int, parts: int) -> None:
+        super().__init__()
+        self.seed = nn.Linear(features, 64 * 16)
+        self.up = nn.Sequential(
+            nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1),
+            nn.GELU(),
+            nn.ConvTranspose2d(32, 32, 4, stride=2, padding=1),
+            nn.GELU(),
+        )
+        self.parts = nn.Conv2d(32, parts + 1, 1)
+        self.uv = nn.Conv2d(32, 2 * parts, 1)
+
+    def forward(self, feature: Tensor) -> tuple[Tensor, Tensor]:
+        x = self.up(self.seed(feature).reshape(-1, 64, 4, 4))
+        return self.parts(x), torch.sigmoid(self.uv(x))

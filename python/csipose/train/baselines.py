@@ -1,0 +1,133 @@
+"""Fitting a model's input normalisation and ridge readout, and the baselines every run reports.
+
+Before the first step of a run, :func:`fit_model_inputs` reads (up to ``baseline_samples``
+evenly spaced) training windows once and
+
+- fits the model's :class:`~csipose.models.InputNorm`;
+- fits a :class:`~csipose.ridge.RidgeRegression` from the flattened normalised window to the
+  joints' offsets from the mean pose, with the regularisation and the weight of each channel
+  group (amplitude, phase) chosen on held-out training subjects; it becomes the model's fixed
+  linear readout (when the model has one) and the run's linear baseline.
+
+The two baselines, scored on the validation split with the locked harness:
+
+- ``mean_pose_baseline``: the training-set mean pose predicted for every sample;
+- ``linear_baseline``: that ridge regression's predictions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from csipose.models import PoseModel
+from csipose.ridge import RidgeRegression
+
+__all__ = ["baseline_reports", "collect", "fit_model_inputs", "spread"]
+
+_CHUNK = 512
+
+
+def _chunks(dataset: Any, indices: np.ndarray) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(indices), _CHUNK):
+        part = [int(i) for i in indices[start : start + _CHUNK]]
+        if hasattr(dataset, "__getitems__"):
+            yield dataset.__getitems__(part)
+        else:
+            yield [dataset[i] for i in part]
+
+
+def collect(dataset: Any, indices: np.ndarray, *, keys: tuple[str, ...] = ("csi", "keypoints", "visibility")
+            ) -> dict[str, np.ndarray]:
+    """The samples ``indices`` of ``dataset`` stacked per key (``csi: float32[n, W, C, S, P]``, ...).
+
+    ``"subject"`` is included when the samples carry it.
+    """
+    out: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+    subjects: list[np.ndarray] = []
+    for samples in _chunks(dataset, indices):
+        for key in keys:
+            out[key].append(np.stack([np.asarray(s[key]) for s in samples]))
+        if all("subject" in s for s in samples):
+            subjects.append(np.asarray([int(s["subject"]) for s in samples]))
+    stacked = {k: np.concatenate(v) for k, v in out.items()}
+    if subjects and sum(len(s) for s in subjects) == len(indices):
+        stacked["subject"] = np.concatenate(subjects)
+    return stacked
+
+
+def spread(n: int, limit: int) -> np.ndarray:
+    """``int64[min(n, limit)]``: evenly spaced indices of ``0..n-1`` (all of them when ``n <= limit``)."""
+    if n <= limit:
+        return np.arange(n, dtype=np.int64)
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(np.int64))
+
+
+def _normalised(model: PoseModel, csi: np.ndarray) -> np.ndarray:
+    """``float64[n, W*C*S*P]``: ``csi`` through the model's fitted input normalisation."""
+    mean = model.norm.mean.detach().cpu().numpy().astype(np.float64)
+    scale = model.norm.scale.detach().cpu().numpy().astype(np.float64)
+    return ((np.asarray(csi, dtype=np.float64) - mean) / scale).reshape(len(csi), -1)
+
+
+def fit_model_inputs(model: PoseModel, train_set: Any, *, samples: int, fit_ridge: bool) -> dict[str, Any]:
+    """Fits ``model``'s normalisation (and ridge readout); returns the ridge's description.
+
+    Args:
+        model: a fresh model whose mean pose is already set.
+        train_set: the training dataset.
+        samples: at most this many evenly spaced training samples are read.
+        fit_ridge: fit the ridge regression (for the readout and/or the linear baseline).
+
+    Returns:
+        ``{"ridge": RidgeRegression | None, "samples": n, "seconds": s}``.
+    """
+    started = time.perf_counter()
+    data = collect(train_set, spread(len(train_set), samples))
+    model.norm.fit(data["csi"])
+    ridge = None
+    if fit_ridge:
+        x = _normalised(model, data["csi"])
+        dims = model.dims
+        mean = model.mean_pose.detach().cpu().numpy().astype(np.float64)
+        y = (data["keypoints"][..., :dims].astype(np.float64) - mean).reshape(len(x), -1)
+        w, c, s, p = model.shape
+        groups = int(model.settings.get("groups", 1))
+        column_groups = np.broadcast_to(
+            (np.arange(c) // (c // groups))[None, :, None, None], (w, c, s, p)
+        ).ravel()
+        ridge = RidgeRegression.fit(x, y, holdout_groups=data.get("subject"), column_groups=column_groups,
+                                    standardize=False)
+        if model.readout is not None:
+            model.readout.load(ridge.weight, ridge.bias)
+    return {"ridge": ridge, "samples": int(len(data["csi"])), "seconds": time.perf_counter() - started}
+
+
+@torch.no_grad()
+def baseline_reports(model: PoseModel, ridge: RidgeRegression | None, val_set: Any, score: Any) -> dict[str, Any]:
+    """``{"mean_pose_baseline": report, "linear_baseline": report}`` on every val sample.
+
+    The mean pose is the model's (the training set's); the linear baseline is ``ridge``'s
+    predictions (left out when ``ridge`` is None). ``score(pred, gt, visible)`` is the locked harness.
+    """
+    mean = model.mean_pose.detach().cpu().numpy().astype(np.float64)
+    preds, gts, vis = [], [], []
+    for samples in _chunks(val_set, np.arange(len(val_set))):
+        gts.append(np.stack([np.asarray(s["keypoints"]) for s in samples]))
+        vis.append(np.stack([np.asarray(s["visibility"]) for s in samples]))
+        if ridge is not None:
+            csi = np.stack([np.asarray(s["csi"]) for s in samples])
+            preds.append(ridge.predict(_normalised(model, csi)).reshape(len(csi), *mean.shape) + mean)
+    gt, visible = np.concatenate(gts), np.concatenate(vis)
+    constant = np.ascontiguousarray(np.broadcast_to(mean[None], gt[..., : mean.shape[-1]].shape))
+    reports = {"mean_pose_baseline": dict(score(constant, gt, visible).to_dict())}
+    if ridge is not None:
+        linear = dict(score(np.concatenate(preds), gt, visible).to_dict())
+        linear["fit"] = {"alpha": ridge.alpha, "group_weights": list(ridge.group_weights),
+                         "holdout_mse": ridge.holdout_mse}
+        reports["linear_baseline"] = linear
+    return reports
