@@ -7,8 +7,8 @@ before training (see :mod:`csipose.models.base`). The backbones, by ``model`` na
 ========== ================================================================ ==========
 name        idea                                                             parameters*
 ========== ================================================================ ==========
-csinet      subcarrier convolutions per antenna and channel group plus one     615,891
-            dense token per group, attention over tokens, joint queries
+csinet      subcarrier convolutions per antenna and channel group, attention     177,619
+            over subcarrier tokens, joint queries
 mlp         two-layer MLP on the flattened frame (MM-Fi's baselines)           899,251
 cnn         MetaFi-style conv-BN-ReLU stages over (subcarrier, packet)         633,363
 tcn         WiFlow-style grouped temporal convolutions, axial attention        453,939

@@ -7,12 +7,10 @@ A antennas, e.g. amplitude then phase):
    three convolutions along the subcarriers (the P packets are the first one's input channels),
    then an adaptive pool to ``tokens`` subcarrier tokens; amplitude and phase are embedded
    separately, so one cannot drown the other, and S = 114 or 56 work without shape changes;
-2. learned channel and subcarrier-position embeddings are added; besides these local tokens,
-   every group also gets one dense token, a linear map of its whole frame (averaged over the
-   W frames), for CSI whose pose information has no local structure across subcarriers;
+2. learned channel and subcarrier-position embeddings are added;
 3. a depthwise temporal convolution runs over the W frames of each token (residual), then the
    frames are averaged;
-4. ``depth`` pre-norm multi-head self-attention blocks mix the C x tokens + G tokens;
+4. ``depth`` pre-norm multi-head self-attention blocks mix the C x tokens tokens;
 5. J learned joint queries attend to the tokens, a self-attention block lets the joints see each
    other, and a linear map per joint regresses its D coordinates.
 """
@@ -69,15 +67,9 @@ class CsiNet(nn.Module):
                  width: int = 64, depth: int = 2, heads: int = 4, tokens: int = 8,
                  dropout: float = 0.0) -> None:
         super().__init__()
-        _, channels, subcarriers, packets = shape
+        _, channels, _, packets = shape
         self.groups, self.joints, self.dims, self.features = groups, joints, dims, width
         self.stems = nn.ModuleList(_stem(packets, width, tokens) for _ in range(groups))
-        # one dense token per group: a linear view of the whole frame, for CSI without local structure
-        self.dense = nn.ModuleList(
-            nn.Sequential(nn.Linear(channels // groups * subcarriers * packets, width), nn.LayerNorm(width))
-            for _ in range(groups)
-        )
-        self.dense_embedding = nn.Parameter(torch.zeros(groups, width))
         self.channel_embedding = nn.Parameter(torch.zeros(channels, 1, width))
         self.position_embedding = nn.Parameter(torch.zeros(1, tokens, width))
         self.temporal = nn.Conv1d(width, width, kernel_size=3, padding=1, groups=width)
@@ -92,7 +84,6 @@ class CsiNet(nn.Module):
         self.regressor_bias = nn.Parameter(torch.zeros(joints, dims))
         nn.init.normal_(self.channel_embedding, std=0.02)
         nn.init.normal_(self.position_embedding, std=0.02)
-        nn.init.normal_(self.dense_embedding, std=0.02)
         nn.init.normal_(self.joint_queries, std=1.0)  # distinct queries: each joint pools differently
         nn.init.normal_(self.regressor_weight, std=1e-3)  # first outputs: small offsets
 
@@ -100,19 +91,17 @@ class CsiNet(nn.Module):
         """``x: float[B, W, C, S, P]`` -> offsets ``[B, J, D]``, features ``[B, width]``."""
         b, w, c, s, p = x.shape
         per_group = c // self.groups
-        parts, dense = [], []
-        for g, (stem, linear) in enumerate(zip(self.stems, self.dense, strict=True)):
+        parts = []
+        for g, stem in enumerate(self.stems):
             xg = x[:, :, g * per_group : (g + 1) * per_group]
             y = stem(xg.reshape(b * w * per_group, s, p).transpose(1, 2))  # [B*W*A, width, L]
             parts.append(y.reshape(b, w, per_group, *y.shape[1:]))
-            dense.append(linear(xg.flatten(2)).mean(dim=1))  # [B, width]
         x = torch.cat(parts, dim=2).transpose(3, 4)  # [B, W, C, L, width]
         width, tokens = x.shape[4], x.shape[3]
         x = x + self.channel_embedding + self.position_embedding
         t = x.permute(0, 2, 3, 4, 1).reshape(b * c * tokens, width, w)
         t = t + self.temporal(t)
         x = t.mean(dim=2).reshape(b, c * tokens, width)
-        x = torch.cat([x, torch.stack(dense, dim=1) + self.dense_embedding], dim=1)  # [B, C*L + G, width]
         for block in self.encoder:
             x = block(x)
         x = self.norm_tokens(x)
