@@ -6,12 +6,12 @@ CSI carries the pose without the simulator's structure: ``dense_map`` (every ton
 function of a dense random mix of all joint coordinates) and ``subcarrier_mix`` (every tone a
 softplus of three random joint coordinates, tones unordered, random gain per antenna and
 sequence); their phase is pure noise. Every model trains with the default settings
-(``csipose train`` with ``--set model=NAME``); ``csinet -readout`` is the default backbone without
-the closed-form ridge readout; ``csinet amp`` sees the amplitude only, so the row beside it shows
-what the pure-noise phase costs.
+(``csipose train`` with ``--set model=NAME``; tcn is the default); ``-readout`` rows leave out the
+closed-form ridge readout; ``amp`` rows see the amplitude only, so beside the row above them they
+show what the phase (pure noise in the random-map families) costs.
 
-    python benches/bench_models.py                       # the whole table (about an hour on 2 cores)
-    python benches/bench_models.py --families dense_map --models csinet mlp
+    python benches/bench_models.py                       # the whole table (about 70 minutes on 2 cores)
+    python benches/bench_models.py --families dense_map --models tcn mlp
     python benches/bench_models.py --quick               # tiny: what the test suite runs
 """
 
@@ -29,11 +29,13 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "subcarrier_mix": {"synthetic.family": "subcarrier_mix"},
 }
 MODELS: dict[str, dict[str, Any]] = {
+    "tcn": {"model": "tcn"},
     "csinet": {"model": "csinet"},
     "mlp": {"model": "mlp"},
     "cnn": {"model": "cnn"},
-    "tcn": {"model": "tcn"},
+    "tcn -readout": {"model": "tcn", "readout": False},
     "csinet -readout": {"model": "csinet", "readout": False},
+    "tcn amp": {"model": "tcn", "features": "amplitude"},
     "csinet amp": {"model": "csinet", "features": "amplitude"},
 }
 QUICK = {"synthetic.subjects": 5, "synthetic.val_subjects": [5], "synthetic.frames": 4,
@@ -73,7 +75,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny data, two epochs, two models")
     args = parser.parse_args()
     extra = QUICK if args.quick else {}
-    models = ["csinet", "mlp"] if args.quick else args.models
+    models = ["tcn", "mlp"] if args.quick else args.models
     families = ["physics", "dense_map"] if args.quick else args.families
 
     print("| family | model | params | torso PCK@20 | MPJPE | vs ridge | vs mean pose | train s |")

@@ -25,7 +25,7 @@ def test_default_is_valid_and_import_stays_torch_free() -> None:
 # (override assignments, substring the error must contain)
 BROKEN = [
     ({"data": "wifi"}, "data: must be one of"),
-    ({"model": "resnet"}, "model: must be one of csinet, mlp, cnn, tcn"),
+    ({"model": "resnet"}, "model: must be one of tcn, csinet, mlp, cnn"),
     ({"baseline_samples": 0}, "baseline_samples: must be a positive integer"),
     ({"mmfi_protocol": "P4"}, "mmfi_protocol"),
     ({"mmfi_scheme": "S9"}, "mmfi_scheme"),

@@ -91,7 +91,7 @@ def test_wrong_input_shape_is_a_shape_error() -> None:
 
 
 def test_unknown_model_and_bad_groups_are_config_errors() -> None:
-    with pytest.raises(ConfigError, match="model: must be one of csinet, mlp, cnn, tcn"):
+    with pytest.raises(ConfigError, match="model: must be one of tcn, csinet, mlp, cnn"):
         build_model(model="resnet", shape=(1, 3, 114, 10))
     with pytest.raises(ConfigError, match="groups = 2"):
         build_model(shape=(1, 3, 114, 10), groups=2)

@@ -43,7 +43,7 @@ DEFAULT_SYNTHETIC: dict[str, Any] = {
 
 _ENUMS: dict[str, tuple[str, ...]] = {
     "data": ("synthetic", "mmfi"),
-    "model": ("csinet", "mlp", "cnn", "tcn"),
+    "model": ("tcn", "csinet", "mlp", "cnn"),
     "mmfi_protocol": ("P1", "P2", "P3"),
     "mmfi_scheme": ("S1", "S2", "S3"),
     "features": ("amplitude", "phase", "both"),
@@ -88,9 +88,10 @@ class TrainingConfig:
     """CSI frames per sample; the label is the pose of the window's last frame."""
 
     # --- model ----------------------------------------------------------------
-    model: str = "csinet"
-    """Backbone (:mod:`csipose.models`): csinet (attention over subcarrier tokens), mlp (flattened
-    frame), cnn (MetaFi-style) or tcn (WiFlow-style temporal convolutions)."""
+    model: str = "tcn"
+    """Backbone (:mod:`csipose.models`): tcn (WiFlow-style temporal convolutions with axial
+    attention), csinet (attention over subcarrier tokens), mlp (flattened frame) or cnn
+    (MetaFi-style). The default was chosen by ``python benches/bench_models.py``."""
     readout: bool = True
     """Add the closed-form ridge readout: a linear map from the normalised window to the joints,
     fitted on the training set before training and kept fixed; the backbone learns the rest."""
@@ -98,13 +99,13 @@ class TrainingConfig:
     """Feature width of the model (tokens for csinet and tcn; half the hidden units of mlp,
     a quarter of cnn's)."""
     depth: int = 2
-    """Self-attention blocks over the antenna/subcarrier tokens."""
+    """Self-attention blocks over the antenna/subcarrier tokens (csinet)."""
     heads: int = 4
-    """Attention heads; must divide ``width``."""
+    """Attention heads (csinet, tcn); must divide ``width``."""
     tokens: int = 8
-    """Subcarrier tokens per antenna channel after the subcarrier convolutions."""
+    """Subcarrier tokens per antenna channel after the subcarrier convolutions (csinet)."""
     dropout: float = 0.0
-    """Dropout probability inside the attention blocks, in [0, 1)."""
+    """Dropout probability inside the model (attention blocks, hidden layers), in [0, 1)."""
     keypoint_dims: int = 3
     """Coordinates per joint the head regresses: 3 (metres) or 2 (the first two axes)."""
     heatmap: bool = False

@@ -7,12 +7,16 @@ before training (see :mod:`csipose.models.base`). The backbones, by ``model`` na
 ========== ================================================================ ==========
 name        idea                                                             parameters*
 ========== ================================================================ ==========
+tcn         WiFlow-style grouped temporal convolutions over the packets,       453,939
+            axial attention across channels and time (the default)
 csinet      subcarrier convolutions per antenna and channel group, attention     177,619
             over subcarrier tokens, joint queries
 mlp         two-layer MLP on the flattened frame (MM-Fi's baselines)           899,251
 cnn         MetaFi-style conv-BN-ReLU stages over (subcarrier, packet)         633,363
-tcn         WiFlow-style grouped temporal convolutions, axial attention        453,939
 ========== ================================================================ ==========
+
+The default was chosen by ``python benches/bench_models.py`` over four data families (see the
+README's model table).
 
 \\* trainable, at the defaults (width 64) for one 6 x 114 x 10 frame; the fixed ridge readout
 adds W x C x S x P x J x D values (348,840 here) that are fitted, not trained.
@@ -50,16 +54,16 @@ __all__ = [
 
 #: The backbones by name, and which of the size settings each takes.
 MODELS: dict[str, tuple[type[nn.Module], tuple[str, ...]]] = {
+    "tcn": (Tcn, ("width", "heads", "dropout")),
     "csinet": (CsiNet, ("width", "depth", "heads", "tokens", "dropout")),
     "mlp": (Mlp, ("width", "dropout")),
     "cnn": (Cnn, ("width", "dropout")),
-    "tcn": (Tcn, ("width", "heads", "dropout")),
 }
 
 
 def build_model(
     *,
-    model: str = "csinet",
+    model: str = "tcn",
     shape: tuple[int, int, int, int] | list[int],
     groups: int = 1,
     joints: int = 17,
