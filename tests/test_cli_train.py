@@ -62,7 +62,7 @@ def test_bad_arguments_exit_nonzero_without_traceback(tmp_path: Path) -> None:
 def test_train_eval_and_resume_end_to_end(tmp_path: Path) -> None:
     done = csipose("train", *TINY, "--run-dir", "run", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "best epoch" in done.stdout and "mean-pose baseline" in done.stdout
+    assert "best epoch" in done.stdout and "baselines: mean pose" in done.stdout and "linear" in done.stdout
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["epochs_run"] == 2 and summary["data"] == "synthetic"
 

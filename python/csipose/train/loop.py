@@ -8,7 +8,7 @@ small function below it. A run is fully described by its
     metrics.jsonl    one JSON record per epoch (train loss, lr, val figures, time)
     last.pt          full state after the latest epoch (or step checkpoint)
     best.pt          the best validation PCK@20 so far; plus top-k epoch files
-    summary.json     best report, mean-pose baseline, best epoch, params, time
+    summary.json     best report, mean-pose and linear baselines, best epoch, params, time
     *.png            loss / PCK curves, PCK vs threshold, skeleton overlays
 """
 
