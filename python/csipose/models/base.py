@@ -119,10 +119,6 @@ class PoseModel(nn.Module):
         )
         self.densepose_head = _DensePoseHead(features, densepose_parts) if densepose_parts else None
 
-    @property
-    def channels(self) -> int:
-        return self.shape[1]
-
     @torch.no_grad()
     def set_mean_pose(self, pose: Tensor) -> None:
         """Stores the training-set mean pose ``float[J, D]`` the joints are regressed around."""

@@ -38,7 +38,7 @@ class Tcn(nn.Module):
                  width: int = 64, heads: int = 4, dropout: float = 0.1) -> None:
         super().__init__()
         _, c, s, _ = shape
-        self.channels, self.joints, self.dims, self.features = c, joints, dims, width
+        self.joints, self.dims, self.features = joints, dims, width
         hidden = c * width
         self.embed = nn.Sequential(nn.Conv1d(c * s, hidden, 1, groups=groups), nn.BatchNorm1d(hidden), nn.GELU())
         self.temporal = nn.Sequential(*(_TemporalBlock(hidden, c, d) for d in (1, 2, 4)))

@@ -41,7 +41,7 @@ def _chunks(dataset: Any, indices: np.ndarray) -> Iterator[list[dict[str, Any]]]
             yield [dataset[i] for i in part]
 
 
-def collect(dataset: Any, indices: np.ndarray, *, keys: tuple[str, ...] = ("csi", "keypoints", "visibility")
+def collect(dataset: Any, indices: np.ndarray, *, keys: tuple[str, ...] = ("csi", "keypoints")
             ) -> dict[str, np.ndarray]:
     """The samples ``indices`` of ``dataset`` stacked per key (``csi: float32[n, W, C, S, P]``, ...).
 
