@@ -13,7 +13,7 @@ import copy
 import dataclasses
 import json
 import math
-import tomllib
+import sys
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from csipose.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, published as tomli
+    import tomli as tomllib
 
 __all__ = ["TrainingConfig", "DEFAULT_LOSS_WEIGHTS", "DEFAULT_SYNTHETIC", "LOSS_TERMS"]
 
