@@ -382,6 +382,9 @@ pub fn evaluate(gt: &GroundTruth, dt: &Detections, p: &Params) -> CoreResult<Acc
         .into_par_iter()
         .with_min_len(16)
         .map(|unit| {
+            if crate::parallel::interrupted() {
+                return Ok((0..a_count).map(|_| None).collect()); // dropped by the caller
+            }
             let (order, oks) = unit_oks(gt, dt, p, &vars, unit);
             (0..a_count)
                 .map(|a| {

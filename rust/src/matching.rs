@@ -392,6 +392,9 @@ fn match_all_rows(
     s: &mut Search,
 ) -> bool {
     for current in 0..n {
+        if crate::parallel::interrupted() {
+            return false; // the caller's result is dropped
+        }
         if col4row[current] != FREE {
             continue;
         }
@@ -431,6 +434,9 @@ fn match_max_cardinality(
     s: &mut Search,
 ) {
     loop {
+        if crate::parallel::interrupted() {
+            return; // the caller's result is dropped
+        }
         s.reset(m);
         for i in (0..n).filter(|&i| col4row[i] == FREE) {
             s.visited_rows.push((i, 0.0));
@@ -634,6 +640,9 @@ pub fn solve_batch<T: Cost>(
         .map(|(chunk, fs)| {
             let mut solver = Solver::new();
             let mut out = FlatMatchings::for_frames(fs);
+            if crate::parallel::interrupted() {
+                return Ok(out); // dropped by the caller
+            }
             for (i, f) in fs.iter().enumerate() {
                 let cost = &data[f.offset..f.offset + f.n * f.m];
                 solver

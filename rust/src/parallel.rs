@@ -8,6 +8,7 @@
 //! Kernels split work into fixed-size pieces whose results never depend on
 //! which thread ran them, so output is bit-identical for any thread count.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
@@ -81,7 +82,62 @@ pub fn pool() -> Arc<ThreadPool> {
     pool
 }
 
-/// Runs `f` inside the csipose pool.
-pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    pool().install(f)
+// --- Ctrl-C -----------------------------------------------------------------
+//
+// Python handles SIGINT by setting a flag that only the main thread, holding
+// the GIL, can act on. A kernel runs without the GIL, so the calling thread
+// watches for the signal while the pool works (see `py::detached`) and raises
+// [`INTERRUPTED`]; kernels look at it between pieces of work and stop early.
+// The flag belongs to every call running when it was raised: each of them
+// fails, and the last one to finish lowers it again.
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+static RUNNING: Mutex<usize> = Mutex::new(0);
+
+/// True once Ctrl-C was pressed during a running kernel call: stop early.
+///
+/// Kernels call this between pieces of work (a block of rows, a chunk of
+/// frames); what they return after it is true is discarded.
+#[inline]
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
+
+/// Asks every running kernel call to stop.
+pub fn interrupt() {
+    INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+/// One kernel call in progress; [`Call::finish`] says whether it was interrupted.
+pub struct Call(());
+
+impl Call {
+    /// Registers a call (a call started while the flag is raised is interrupted at once).
+    pub fn start() -> Call {
+        *lock(&RUNNING) += 1;
+        Call(())
+    }
+
+    /// Ends the call: true if it was interrupted, so its result must be dropped.
+    pub fn finish(self) -> bool {
+        let mut running = lock(&RUNNING);
+        let was = INTERRUPTED.load(Ordering::Relaxed);
+        *running -= 1;
+        if *running == 0 {
+            INTERRUPTED.store(false, Ordering::Relaxed);
+        }
+        std::mem::forget(self);
+        was
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        // Only reached if the kernel panicked: keep the count right.
+        let mut running = lock(&RUNNING);
+        *running -= 1;
+        if *running == 0 {
+            INTERRUPTED.store(false, Ordering::Relaxed);
+        }
+    }
 }

@@ -212,6 +212,9 @@ impl Resampler {
         out.par_chunks_mut(ROWS_PER_TASK * self.n_out)
             .zip(x.par_chunks(ROWS_PER_TASK * self.n_in))
             .for_each(|(out_block, x_block)| {
+                if crate::parallel::interrupted() {
+                    return;
+                }
                 let mut scratch = vec![T::zero(); if fill { self.n_in } else { 0 }];
                 for (row_out, row_in) in out_block
                     .chunks_exact_mut(self.n_out)
@@ -516,6 +519,9 @@ pub fn unwrap_phase<R: Real>(x: &[R], n: usize) -> Vec<R> {
     let mut out = x.to_vec();
     if n > 0 {
         out.par_chunks_mut(ROWS_PER_TASK * n).for_each(|block| {
+            if crate::parallel::interrupted() {
+                return;
+            }
             for row in block.chunks_exact_mut(n) {
                 unwrap_row(row);
             }
@@ -558,6 +564,9 @@ pub fn sanitize_phase<R: Real>(x: &[R], tones: &[f64]) -> CoreResult<Vec<R>> {
     let centred: Vec<f64> = tones.iter().map(|t| t - t_mean).collect();
     let sxx: f64 = centred.iter().map(|c| c * c).sum();
     out.par_chunks_mut(ROWS_PER_TASK * n).for_each(|block| {
+        if crate::parallel::interrupted() {
+            return;
+        }
         for row in block.chunks_exact_mut(n) {
             unwrap_row(row);
             let y: Vec<f64> = row.iter().map(|v| v.to_f64().unwrap_or(f64::NAN)).collect();

@@ -222,6 +222,9 @@ pub fn mpjpe_frames<T: Real>(poses: &PosePair<'_, T>, align: &Align) -> CoreResu
         .zip(counts.par_chunks_mut(FRAMES_PER_TASK))
         .enumerate()
         .for_each(|(t, (s, c))| {
+            if crate::parallel::interrupted() {
+                return;
+            }
             let task = poses.task(t);
             let mut scratch = Scratch::new(poses.joints, poses.dims);
             for i in 0..task.frames {

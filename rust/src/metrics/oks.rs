@@ -37,6 +37,9 @@ pub fn oks<T: Real>(poses: &PosePair<'_, T>, area: &[f64], sigmas: &[f64]) -> Co
     out.par_chunks_mut(FRAMES_PER_TASK)
         .enumerate()
         .for_each(|(t, o)| {
+            if crate::parallel::interrupted() {
+                return;
+            }
             let task = poses.task(t);
             let areas = &area[t * FRAMES_PER_TASK..];
             for (i, value) in o.iter_mut().enumerate() {

@@ -431,7 +431,12 @@ pub fn pck_counts<T: Real>(
     let (nt, j) = (thresholds.len(), poses.joints);
     let counts = (0..poses.tasks())
         .into_par_iter()
-        .map(|t| count_task(&poses.task(t), thresholds, norm, convention))
+        .map(|t| {
+            if crate::parallel::interrupted() {
+                return PckCounts::zeros(nt, j); // dropped by the caller
+            }
+            count_task(&poses.task(t), thresholds, norm, convention)
+        })
         .reduce(|| PckCounts::zeros(nt, j), PckCounts::add);
     Ok(counts.cumulate())
 }

@@ -6,7 +6,11 @@ pub mod matching;
 pub mod metrics;
 pub mod subcarrier;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use numpy::{PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
 
 use crate::error::{CoreError, CoreResult};
@@ -44,9 +48,53 @@ pub fn check_len(len: usize, expected: usize, arg: &str) -> PyResult<()> {
     Ok(())
 }
 
+/// How often a thread waiting for a kernel looks for Ctrl-C.
+const SIGNAL_POLL: Duration = Duration::from_millis(50);
+
 /// Runs a kernel without the GIL on the csipose pool and maps its error.
+///
+/// The calling thread waits beside the pool and, every [`SIGNAL_POLL`], takes
+/// the GIL just long enough to run Python's signal handlers: Ctrl-C raises
+/// `KeyboardInterrupt` here within a fraction of a second, after the kernel
+/// has seen [`parallel::interrupted`] and stopped at its next piece of work.
 pub fn detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> CoreResult<T> + Send) -> PyResult<T> {
-    py.detach(|| parallel::install(f)).map_err(PyErr::from)
+    let call = parallel::Call::start();
+    let mut signal: Option<PyErr> = None;
+    let out = py.detach(|| {
+        let done = AtomicBool::new(false);
+        let waiter = std::thread::current();
+        let mut out = None;
+        parallel::pool().in_place_scope(|scope| {
+            scope.spawn(|_| {
+                out = Some(f());
+                done.store(true, Ordering::Release);
+                waiter.unpark();
+            });
+            while !done.load(Ordering::Acquire) {
+                std::thread::park_timeout(SIGNAL_POLL);
+                if signal.is_none() && !done.load(Ordering::Acquire) {
+                    if let Err(err) = Python::attach(|py| py.check_signals()) {
+                        signal = Some(err);
+                        parallel::interrupt();
+                    }
+                }
+            }
+        });
+        out
+    });
+    let interrupted = call.finish();
+    if let Some(err) = signal {
+        return Err(err);
+    }
+    if interrupted {
+        return Err(PyKeyboardInterrupt::new_err(
+            "a csipose kernel was stopped by Ctrl-C",
+        ));
+    }
+    match out {
+        Some(result) => result.map_err(PyErr::from),
+        None => unreachable!("the scope waits for its kernel"),
+    }
 }
 
 /// Sets the number of threads kernels use (0 restores the default:
