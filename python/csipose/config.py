@@ -513,6 +513,7 @@ def describe_settings() -> str:
         "",
     ]
     docs = _field_docs(SyntheticConfig)
+    generator_defaults = SyntheticConfig()
     for f in dataclasses.fields(SyntheticConfig):
         doc = docs[f.name]
         if f.name in defaults.synthetic:
@@ -520,7 +521,7 @@ def describe_settings() -> str:
         elif f.name in _SYNTHETIC_FROM_RUN:
             default, doc = None, f"{doc} Unset: follows the run's {f.name} setting."
         else:
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            default = getattr(generator_defaults, f.name)
         lines += _describe(f"synthetic.{f.name}", default, doc)
     return "\n".join(lines) + "\n"
 
