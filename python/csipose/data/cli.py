@@ -11,7 +11,7 @@ from typing import Any
 from csipose.data.synthetic.cli import add_synth_parser
 from csipose.errors import ArgumentError
 
-__all__ = ["register"]
+__all__ = ["register", "check_out_dir"]
 
 
 def check_out_dir(path: str | os.PathLike[str]) -> None:
