@@ -1,4 +1,9 @@
-"""Every benchmark script runs once, tiny, so none can rot; each prints what it exists to print."""
+"""Every benchmark script runs once, tiny, so none can rot; each prints the comparison it exists to print.
+
+Each bench has the lines it must print, as regular expressions over whole lines in the bench's own
+number format: its comparison with the peer (a ratio such as ``2.06x``) or, for the model table, the
+rows beside the baselines. A new bench needs its entry in ``EXPECTED``.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,60 @@ from pathlib import Path
 import pytest
 
 BENCHES = sorted((Path(__file__).resolve().parents[1] / "benches").glob("bench_*.py"))
-# A ratio against a peer ("7.2x", "0.98 x", "x78"), or for the model table one row per (family, model).
-EXPECTED = {"bench_models": r"\| dense_map \| mlp \| [\d,]+ \| \d+\.\d% \| \d+ mm \| [+-]\d+\.\d \|"}
-RATIO = r"\d(\.\d+)? ?x\b|\bx\d"
+_N = r"[\d,]+"  # a count or rate printed with thousands separators
+EXPECTED: dict[str, list[str]] = {
+    "bench_data": [
+        r"^reader\s+frames/s\s+vs official$",
+        rf"^official loop: loadmat \+ cleaning per frame\s+{_N}\s+1\.0x$",
+        rf"^MMFiDataset cache, amp \+ phase, batch \d+\s+{_N}\s+\d+\.\dx$",
+        rf"^make_loader amp \+ phase, batch \d+, 2 workers, steady\s+{_N}\s+\d+\.\dx$",
+    ],
+    "bench_errors": [
+        r"^\s*y \(vertical\)\s+\d+\.\d mm\s+\d+\.\d mm$",  # the model beside the mean pose
+        r"^torso PCK@20: \d+\.\d% as predicted, \d+\.\d% with the true centre on x$",
+        r"\(along / across = \d+\.\d\dx\)$",
+    ],
+    "bench_matching": [
+        rf"^csipose batch \(list\)\s+{_N}\s+\d+\.\d\d\s+\d+\.\d\dx$",
+        rf"^scipy loop\s+{_N}\s+\d+\.\d\d\s+1\.00x$",
+        r"^uniform \[0, 1\)(\s+\d+\.\d){3}\s+\d+\.\d\dx\s+\d+\.\d\dx$",
+    ],
+    "bench_metrics": [
+        rf"^PCK@10\.\.50 \(torso\)\s+{_N}\s+\d+\.\dms\s+\d+\.\dms\s+\d+\.\dx\s+\d+\.\dms\s+\d+\.\dms\s+\d+\.\dx$",
+        rf"^PA-MPJPE\s+{_N}(\s+\d+\.\dms){{2}}\s+\d+\.\dx(\s+\d+\.\dms){{2}}\s+\d+\.\dx$",
+        r"^PA-MPJPE\s+reference\s+\d+\.\d\d us/pose\s+csipose\s+\d+\.\d{3} us/pose\s+\d+x$",
+    ],
+    "bench_models": [
+        r"^\| dense_map \| \*mean pose\* \| \| \d+\.\d% \| \d+ mm \|",
+        r"^\| dense_map \| \*ridge\* \| \| \d+\.\d% \| \d+ mm \|",
+        rf"^\| dense_map \| mlp \| {_N} \| \d+\.\d% \| \d+ mm \| [+-]\d+\.\d \| [+-]\d+\.\d \| \d+ \|$",
+    ],
+    "bench_oks_ap": [
+        r"^pycocotools COCOeval\s+\d+\.\d{3}\s+[\d,]+\s+1\.00x$",
+        r"^csipose oks_ap \(optimal\)\s+\d+\.\d{3}\s+[\d,]+\s+\d+\.\d\dx$",
+    ],
+    "bench_subcarrier": [
+        rf"^csipose\s+{_N}\s+1\.00x$",
+        rf"^torch\.interpolate\s+{_N}\s+\d+\.\d\dx$",
+        rf"^memory-bound ceiling at np\.copyto speed: {_N} rows/s = \d+\.\d\dx torch$",
+    ],
+    "bench_synthetic": [
+        rf"vectorised\s+{_N} packets/s\s+per-packet loop\s+{_N} packets/s\s+x\d+ faster; max \|difference\|",
+    ],
+    "bench_train": [
+        r"^\s*loader-fed / in-memory speed\s*:\s+\d+\.\d\d x$",
+        r"^\s*waiting for data\s*:\s+\d+\.\d % of step time$",
+    ],
+}
+
+
+def test_every_bench_has_its_expected_lines() -> None:
+    assert sorted(p.stem for p in BENCHES) == sorted(EXPECTED)
 
 
 @pytest.mark.parametrize("script", BENCHES, ids=lambda p: p.stem)
 def test_bench_runs_quick(script: Path) -> None:
     done = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert re.search(EXPECTED.get(script.stem, RATIO), done.stdout), done.stdout
+    missing = [p for p in EXPECTED.get(script.stem, []) if not re.search(p, done.stdout, re.MULTILINE)]
+    assert script.stem in EXPECTED and not missing, f"{script.stem} did not print {missing}:\n{done.stdout}"

@@ -16,7 +16,13 @@ from csipose.errors import ConfigError
 
 
 def test_default_is_valid_and_import_stays_torch_free() -> None:
-    assert TrainingConfig().validate() == TrainingConfig()
+    cfg = TrainingConfig()
+    before = cfg.to_dict()
+    assert cfg.validate() is cfg and cfg.to_dict() == before  # validate checks, it never rewrites
+    assert (cfg.data, cfg.model, cfg.epochs, cfg.warmup_epochs, cfg.resolved_warmup_epochs()) == (
+        "synthetic", "tcn", 24, None, 1,
+    )
+    assert cfg.synthetic == DEFAULT_SYNTHETIC and cfg.loss_weights == {"keypoints": 1.0, "bone": 0.1}
     code = "import sys, csipose.config, csipose.cli; assert 'torch' not in sys.modules, 'torch imported'"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -52,7 +58,9 @@ BROKEN = [
     ({"weight_decay": -0.1}, "weight_decay"),
     ({"grad_clip": -1.0}, "grad_clip"),
     ({"min_delta": -0.01}, "min_delta"),
-    ({"epochs": 5, "warmup_epochs": 5}, "warmup_epochs: must be in [0, epochs = 5)"),
+    ({"epochs": 5, "warmup_epochs": 5}, "warmup_epochs: must be an integer in [0, epochs = 5)"),
+    ({"epochs": 1, "warmup_epochs": 1}, "warmup_epochs: must be an integer in [0, epochs = 1)"),
+    ({"synthetic": {"subjects": 4, "foo": 1}}, "synthetic.foo: unknown setting; valid synthetic.* keys: seed, family,"),
     ({"schedule": "multistep", "milestones": []}, "milestones: multistep needs"),
     ({"schedule": "multistep", "milestones": [4, 4], "epochs": 10}, "strictly increasing"),
     ({"schedule": "multistep", "milestones": [0, 4], "epochs": 10}, "milestones: must lie in [1, epochs"),
@@ -108,9 +116,21 @@ def test_load_rejects_unknown_keys_bad_types_and_bad_files(tmp_path: Path) -> No
     (tmp_path / "b.toml").write_text('epochs = "three"\n')
     with pytest.raises(ConfigError, match="epochs: expected an integer"):
         TrainingConfig.load(tmp_path / "b.toml")
-    (tmp_path / "c.toml").write_text("epochs = = 3\n")
-    with pytest.raises(ConfigError, match="not valid toml"):
+    (tmp_path / "c.toml").write_text("epochs = 3\nlr = = 3\n")
+    with pytest.raises(ConfigError, match=r"c\.toml, line 2: not valid TOML: "):
         TrainingConfig.load(tmp_path / "c.toml")
+    (tmp_path / "c.cfg").write_text("epochs = 3\n\n[oops\n")  # any suffix but .json is read as TOML
+    with pytest.raises(ConfigError, match=r"c\.cfg, line 3: not valid TOML: "):
+        TrainingConfig.load(tmp_path / "c.cfg")
+    (tmp_path / "c.json").write_text('{"epochs": 3,\n "lr": }')
+    with pytest.raises(ConfigError, match=r"c\.json, line 2: not valid JSON: Expecting value \(column 8\)"):
+        TrainingConfig.load(tmp_path / "c.json")
+    (tmp_path / "c.yaml").write_text("epochs: 3\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: YAML is not read; expected a TOML \(\.toml\) or JSON"):
+        TrainingConfig.load(tmp_path / "c.yaml")
+    (tmp_path / "c2.toml").write_bytes(b"epochs = 3\nrun_dir = '\xff'\n")
+    with pytest.raises(ConfigError, match=r"c2\.toml, line 2: not UTF-8 text, so not a TOML config file"):
+        TrainingConfig.load(tmp_path / "c2.toml")
     (tmp_path / "d.json").write_text(json.dumps([1, 2]))
     with pytest.raises(ConfigError, match="top level"):
         TrainingConfig.load(tmp_path / "d.json")
@@ -143,6 +163,8 @@ def test_overrides_parse_by_field_type() -> None:
     ("lr=-1", "lr: must be a finite number > 0"),
     ("epochs.x=1", "epochs has no sub-keys"),
     ("loss_weights.elbow=1", "unknown term 'elbow'"),
+    ("synthetic.foo=1", "synthetic.foo: unknown setting; valid synthetic.* keys: seed, family, subjects,"),
+    ("warmup_epochs=one", "warmup_epochs: expected an integer, got 'one'"),
 ])  # fmt: skip
 def test_bad_overrides_raise(assignment: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -175,3 +197,78 @@ def test_default_synthetic_data_is_a_valid_generator_config_and_not_shared() -> 
     synth = SyntheticConfig(**values)
     assert len(synth.train_subjects) == 32 and len(synth.val_subjects) == 8
     assert {synth.environment_of(s) for s in range(1, synth.subjects + 1)} == {1}
+
+
+def test_one_epoch_runs_without_warmup_unless_warmup_is_set() -> None:
+    cfg = TrainingConfig().with_overrides(["epochs=1"])
+    assert cfg.warmup_epochs is None and cfg.resolved_warmup_epochs() == 0
+    assert TrainingConfig(epochs=2).resolved_warmup_epochs() == 1
+    assert TrainingConfig(epochs=5, warmup_epochs=3).resolved_warmup_epochs() == 3
+    assert TrainingConfig(epochs=1, warmup_epochs=0).validate().resolved_warmup_epochs() == 0
+    with pytest.raises(ConfigError, match=r"warmup_epochs: must be an integer in \[0, epochs = 1\)"):
+        TrainingConfig().with_overrides(["epochs=1", "warmup_epochs=1"])
+
+
+def test_an_unset_warmup_survives_every_file_format(tmp_path: Path) -> None:
+    cfg = TrainingConfig(epochs=3)
+    for name in ("c.toml", "c.json"):
+        cfg.save(tmp_path / name)
+        assert TrainingConfig.load(tmp_path / name).warmup_epochs is None
+    assert "warmup_epochs" not in to_toml(cfg.to_dict())  # TOML has no null: unset is left out
+    assert TrainingConfig.from_dict({"warmup_epochs": None}).warmup_epochs is None
+    (tmp_path / "w.toml").write_text("warmup_epochs = 2.5\n")
+    with pytest.raises(ConfigError, match="warmup_epochs: expected an integer"):
+        TrainingConfig.load(tmp_path / "w.toml")
+
+
+def test_the_schedule_says_once_that_a_one_epoch_run_skips_warmup(capsys: pytest.CaptureFixture[str]) -> None:
+    torch = pytest.importorskip("torch")
+    from csipose.train.schedule import build_scheduler
+
+    def first_factor(cfg: TrainingConfig) -> float:
+        optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+        return float(build_scheduler(optimizer, cfg, steps_per_epoch=4).get_last_lr()[0])
+
+    assert first_factor(TrainingConfig(epochs=1)) == 1.0  # no warm-up: the peak rate from the first step
+    notes = [ln for ln in capsys.readouterr().err.splitlines() if ln]
+    assert len(notes) == 1 and "no learning-rate warm-up, since epochs = 1" in notes[0], notes
+    assert first_factor(TrainingConfig(epochs=2)) == 0.25  # one epoch of 4 steps: 1/4 at the first
+    assert first_factor(TrainingConfig(epochs=1, warmup_epochs=0)) == 1.0
+    assert capsys.readouterr().err == ""  # said only when the default was clamped
+
+
+def test_describe_settings_lists_every_setting_with_its_default_and_meaning() -> None:
+    import dataclasses
+    import re
+
+    from csipose.config import describe_settings
+    from csipose.data.synthetic import SyntheticConfig
+
+    text = describe_settings()
+    lines = text.splitlines()
+    defaults = TrainingConfig().to_dict()
+    for f in dataclasses.fields(TrainingConfig):
+        line = next((ln for ln in lines if ln.startswith(f"{f.name} = ")), None)
+        assert line is not None, f.name
+        if defaults[f.name] is None:
+            assert line == f"{f.name} = (unset)"
+        else:
+            assert tomllib.loads(line)[f.name] == defaults[f.name], line
+        meaning = lines[lines.index(line) + 1]
+        assert meaning.startswith("    ") and len(meaning.split()) >= 2, (line, meaning)
+    assert "    Peak AdamW learning rate." in lines
+    assert "    Epochs of linear learning-rate warm-up (per step); must be < epochs. Unset: one epoch, or none" in text
+    for f in dataclasses.fields(SyntheticConfig):
+        line = next((ln for ln in lines if ln.startswith(f"synthetic.{f.name} = ")), None)
+        assert line is not None, f.name
+        if f.name in DEFAULT_SYNTHETIC:
+            expected = DEFAULT_SYNTHETIC[f.name]
+        elif f.name in ("features", "window", "subcarriers"):
+            assert line.endswith("= (unset)") and f"follows the run's {f.name} setting" in " ".join(text.split())
+            continue
+        else:
+            expected = f.default
+        value = tomllib.loads(line.removeprefix("synthetic."))[f.name]
+        assert value == (list(expected) if isinstance(expected, tuple) else expected), line
+    assert "synthetic.snr_db = 40.0\n    Signal-to-noise ratio of the measured CSI" in text
+    assert not re.search(r"``|:class:|:data:|:mod:", text)  # the reST markup of the docstrings is gone

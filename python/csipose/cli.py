@@ -1,8 +1,8 @@
 """The ``csipose`` command.
 
 Each subcommand lives beside the code it drives and registers itself here; a
-:class:`~csipose.errors.CsiposeError` becomes one line on stderr and exit
-status 2, never a traceback.
+:class:`~csipose.errors.CsiposeError`, or an OSError about a path the user gave,
+becomes one line on stderr and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -45,6 +45,21 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``minimum`` (argparse reports anything else in one line)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="csipose", description="Human pose from WiFi CSI: data, training and evaluation."
@@ -52,8 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"csipose {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = sub.add_parser("demo", help="resample a batch of MM-Fi-shaped CSI and print figures")
-    demo.add_argument("--frames", type=int, default=20000, help="frames of (3, 114, 10) CSI")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--frames", type=_at_least(1), default=20000, help="frames of (3, 114, 10) CSI")
+    demo.add_argument("--seed", type=_at_least(0), default=0)
     demo.set_defaults(handler=_demo)
     register_data(sub)
     train_cli.register(sub)
@@ -67,6 +82,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except CsiposeError as err:
         print(f"csipose {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a path the user named: missing, a file where a folder belongs, no permission
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"csipose {args.command}: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"csipose {args.command}: error: out of memory (a smaller size or batch may fit)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"csipose {args.command}: interrupted", file=sys.stderr)

@@ -9,11 +9,16 @@ naming the field and the rule it breaks.
 
 from __future__ import annotations
 
+import ast
 import copy
 import dataclasses
+import inspect
 import json
 import math
+import re
 import sys
+import textwrap
+import types
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,7 +32,7 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10: the same parser, published as tomli
     import tomli as tomllib
 
-__all__ = ["TrainingConfig", "DEFAULT_LOSS_WEIGHTS", "DEFAULT_SYNTHETIC", "LOSS_TERMS"]
+__all__ = ["TrainingConfig", "DEFAULT_LOSS_WEIGHTS", "DEFAULT_SYNTHETIC", "LOSS_TERMS", "describe_settings"]
 
 #: The loss terms the trainer knows, in the order they are reported.
 LOSS_TERMS = ("keypoints", "bone", "oks", "heatmap", "densepose_parts", "densepose_uv", "transfer")
@@ -45,6 +50,10 @@ DEFAULT_SYNTHETIC: dict[str, Any] = {
     "frames": 20,
     "sway": 0.05,
 }
+
+#: Generator settings that the trainer takes from the run's settings of the same name
+#: (``features``, ``window``, ``subcarriers``) unless ``synthetic`` sets them.
+_SYNTHETIC_FROM_RUN = ("features", "window", "subcarriers")
 
 _ENUMS: dict[str, tuple[str, ...]] = {
     "data": ("synthetic", "mmfi"),
@@ -137,8 +146,9 @@ class TrainingConfig:
     """AdamW decoupled weight decay, >= 0."""
     epochs: int = 24
     """Training epochs."""
-    warmup_epochs: int = 1
-    """Epochs of linear learning-rate warm-up (per step); must be < epochs."""
+    warmup_epochs: int | None = None
+    """Epochs of linear learning-rate warm-up (per step); must be < epochs. Unset: one epoch, or
+    none when training for a single epoch."""
     schedule: str = "cosine"
     """Learning-rate schedule after warm-up: cosine (to zero) or multistep."""
     milestones: list[int] = field(default_factory=list)
@@ -223,9 +233,12 @@ class TrainingConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ConfigError(f"{name}: must be a finite number >= 0, got {value!r}")
-        if not 0 <= self.warmup_epochs < self.epochs:
+        if self.warmup_epochs is not None and not (
+            isinstance(self.warmup_epochs, int) and 0 <= self.warmup_epochs < self.epochs
+        ):
             raise ConfigError(
-                f"warmup_epochs: must be in [0, epochs = {self.epochs}), got {self.warmup_epochs}"
+                f"warmup_epochs: must be an integer in [0, epochs = {self.epochs}) or unset "
+                f"(one epoch, none when epochs = 1), got {self.warmup_epochs!r}"
             )
         if self.schedule == "multistep":
             m = list(self.milestones)
@@ -258,7 +271,18 @@ class TrainingConfig:
                 raise ConfigError(f"loss_weights.{term}: > 0 needs densepose = true")
         if self.data == "mmfi" and not (self.mmfi_root or self.mmfi_cache):
             raise ConfigError('mmfi_root: required when data = "mmfi" (or mmfi_cache, to read a cache alone)')
+        unknown = sorted(set(self.synthetic) - set(_synthetic_fields()))
+        if unknown:
+            raise ConfigError(
+                f"synthetic.{unknown[0]}: unknown setting; valid synthetic.* keys: {', '.join(_synthetic_fields())}"
+            )
         return self
+
+    def resolved_warmup_epochs(self) -> int:
+        """The warm-up epochs the run uses: ``warmup_epochs``, or if unset one epoch (none when ``epochs`` is 1)."""
+        if self.warmup_epochs is not None:
+            return self.warmup_epochs
+        return min(1, self.epochs - 1)
 
     # --- conversions ----------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -294,13 +318,21 @@ class TrainingConfig:
             raw = path.read_bytes()
         except OSError as err:
             raise ConfigError(f"{path}: cannot read config file ({err.strerror})") from None
+        suffix = path.suffix.lower()
+        if suffix in (".yaml", ".yml"):
+            raise ConfigError(f"{path}: YAML is not read; expected a TOML (.toml) or JSON (.json) config file")
+        fmt = "JSON" if suffix == ".json" else "TOML"
         try:
-            if path.suffix.lower() == ".json":
-                values = json.loads(raw)
-            else:
-                values = tomllib.loads(raw.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError) as err:
-            raise ConfigError(f"{path}: not valid {path.suffix.lstrip('.') or 'toml'}: {err}") from None
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            line = raw[: err.start].count(b"\n") + 1
+            raise ConfigError(f"{path}, line {line}: not UTF-8 text, so not a {fmt} config file") from None
+        try:
+            values = json.loads(text) if fmt == "JSON" else tomllib.loads(text)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"{path}, line {err.lineno}: not valid JSON: {err.msg} (column {err.colno})") from None
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{path}, line {_toml_error_line(err)}: not valid TOML: {_toml_error_message(err)}") from None
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: the top level must be a table of settings")
         return cls.from_dict(values, source=str(path))
@@ -343,6 +375,27 @@ class TrainingConfig:
         return type(self).from_dict(values, source="override")
 
 
+def _toml_error_line(err: Exception) -> int | str:
+    """The line of a TOML parse error (tomllib names it in the message before Python 3.14)."""
+    lineno = getattr(err, "lineno", None)
+    if isinstance(lineno, int):
+        return lineno
+    found = re.search(r"at line (\d+)", str(err))
+    return int(found.group(1)) if found else "?"
+
+
+def _toml_error_message(err: Exception) -> str:
+    """The parse error without its position (the caller names the line)."""
+    return str(getattr(err, "msg", None) or re.sub(r" \(at line \d+, column \d+\)$", "", str(err)))
+
+
+def _synthetic_fields() -> tuple[str, ...]:
+    """The keys a ``synthetic`` table may hold: the fields of ``SyntheticConfig``, in declaration order."""
+    from csipose.data.synthetic.config import SyntheticConfig  # torch-free; imported late to keep config light
+
+    return tuple(f.name for f in dataclasses.fields(SyntheticConfig))
+
+
 def _field_types() -> dict[str, Any]:
     hints = typing.get_type_hints(TrainingConfig)
     return {f.name: hints[f.name] for f in dataclasses.fields(TrainingConfig)}
@@ -362,8 +415,20 @@ def _scalar(key: str, text: str) -> Any:
     return text
 
 
+def _optional_of(kind: Any) -> Any:
+    """``T`` for ``T | None``, else None."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(kind)) == 2:
+            return args[0]
+    return None
+
+
 def _parse_value(key: str, text: str, kind: Any) -> Any:
     """Parses the text of an override by the target field's type."""
+    inner = _optional_of(kind)
+    if inner is not None:
+        return _parse_value(key, text, inner)
     origin = typing.get_origin(kind)
     if origin in (list, tuple):
         body = text.strip()
@@ -389,6 +454,9 @@ def _parse_value(key: str, text: str, kind: Any) -> Any:
 
 def _coerce(key: str, value: Any, kind: Any) -> Any:
     """Checks (and gently converts) a loaded value against the field's type."""
+    inner = _optional_of(kind)
+    if inner is not None:
+        return None if value is None else _coerce(key, value, inner)
     origin = typing.get_origin(kind)
     if origin is dict:
         if not isinstance(value, dict):
@@ -424,6 +492,68 @@ def _coerce(key: str, value: Any, kind: Any) -> Any:
     return value
 
 
+# --- the settings, described from the dataclasses' own field docstrings --------------
+def describe_settings() -> str:
+    """Every :class:`TrainingConfig` setting and every ``synthetic.*`` generator setting, each as a
+    ``key = default`` line (TOML) followed by its meaning, taken from the field's docstring."""
+    from csipose.data.synthetic.config import SyntheticConfig
+
+    lines = ["Settings of csipose train: --set KEY=VALUE, or KEY = VALUE in a TOML config file (--config).", ""]
+    defaults = TrainingConfig()
+    docs = _field_docs(TrainingConfig)
+    for f in dataclasses.fields(TrainingConfig):
+        lines += _describe(f.name, getattr(defaults, f.name), docs[f.name])
+    lines += [
+        "",
+        textwrap.fill(
+            "synthetic.KEY: the synthetic generator's settings (--set synthetic.KEY=VALUE; a synthetic table "
+            "in a config file replaces the whole set, the defaults below included).",
+            width=100,
+        ),
+        "",
+    ]
+    docs = _field_docs(SyntheticConfig)
+    generator_defaults = SyntheticConfig()
+    for f in dataclasses.fields(SyntheticConfig):
+        doc = docs[f.name]
+        if f.name in defaults.synthetic:
+            default = defaults.synthetic[f.name]
+        elif f.name in _SYNTHETIC_FROM_RUN:
+            default, doc = None, f"{doc} Unset: follows the run's {f.name} setting."
+        else:
+            default = getattr(generator_defaults, f.name)
+        lines += _describe(f"synthetic.{f.name}", default, doc)
+    return "\n".join(lines) + "\n"
+
+
+def _describe(name: str, default: Any, doc: str) -> list[str]:
+    shown = "(unset)" if default is None else _toml_value(default)
+    return [f"{name} = {shown}", textwrap.fill(doc, width=100, initial_indent="    ", subsequent_indent="    ")]
+
+
+def _field_docs(cls: type) -> dict[str, str]:
+    """The docstring written under each field of the dataclass ``cls``, as one line of plain text."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for node, after in zip(body, body[1:]):
+        if (
+            isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+            and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):  # fmt: skip
+            docs[node.target.id] = _plain(after.value.value)
+    return docs
+
+
+def _plain(doc: str) -> str:
+    """Folds whitespace and drops reST markup: ``x`` -> x, :class:`~a.B` -> B, :mod:`a.b` -> a.b."""
+    text = " ".join(doc.split())
+    text = re.sub(r":[a-z]+:`~(?:[\w.]*\.)?([^`.]+)`", r"\1", text)
+    text = re.sub(r":[a-z]+:`([^`]+)`", r"\1", text)
+    return text.replace("``", "")
+
+
 # --- a small TOML writer (tomllib only reads) ----------------------------------
 def _toml_key(key: str) -> str:
     if key and all(c.isalnum() or c in "_-" for c in key):
@@ -452,5 +582,6 @@ def _toml_value(value: Any) -> str:
 
 
 def to_toml(values: Mapping[str, Any]) -> str:
-    """Serialises a flat mapping (dict values become inline tables) as TOML text."""
-    return "".join(f"{_toml_key(k)} = {_toml_value(v)}\n" for k, v in values.items())
+    """Serialises a flat mapping (dict values become inline tables) as TOML text; TOML has no null,
+    so an unset (None) setting is left out and reads back as its default."""
+    return "".join(f"{_toml_key(k)} = {_toml_value(v)}\n" for k, v in values.items() if v is not None)

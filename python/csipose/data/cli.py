@@ -3,11 +3,46 @@
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from csipose.data.synthetic.cli import add_synth_parser
+from csipose.errors import ArgumentError
 
-__all__ = ["register"]
+__all__ = ["register", "check_out_dir"]
+
+
+def check_out_dir(path: str | os.PathLike[str]) -> None:
+    """Raises ArgumentError naming ``--out`` and the reason when the folder cannot be made.
+
+    Checked in the main process before any work starts, so a bad ``--out`` is one line, not a
+    traceback from every worker; nothing is created here.
+    """
+    out = Path(path)
+    if out.exists():
+        if not out.is_dir():
+            raise ArgumentError(f"--out {path}: exists and is not a folder")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise ArgumentError(f"--out {path}: the folder is not writable")
+        return
+    ancestor = out.absolute().parent
+    while not ancestor.exists() and not ancestor.is_symlink():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        what = "a file" if ancestor.is_file() else "a broken link" if ancestor.is_symlink() else "not a folder"
+        raise ArgumentError(f"--out {path}: cannot create the folder: {ancestor} is {what}, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ArgumentError(f"--out {path}: cannot create the folder: {ancestor} is not writable")
+
+
+def _checking_out(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        check_out_dir(args.out)
+        return handler(args)
+
+    return run
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -40,5 +75,6 @@ def register(subparsers: Any) -> None:
     prepare.add_argument("--out", required=True, metavar="CACHE", help="cache folder to write")
     prepare.add_argument("--workers", type=int, default=None, help="reader processes (default: one per CPU, at most 8)")
     prepare.add_argument("--quiet", action="store_true", help="no progress bar")
-    prepare.set_defaults(handler=_prepare)
-    add_synth_parser(sub)
+    prepare.set_defaults(handler=_checking_out(_prepare))
+    synth = add_synth_parser(sub)
+    synth.set_defaults(handler=_checking_out(synth.get_default("handler")))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import bisect
 import math
+import os
+import sys
 from collections.abc import Sequence
 
 import torch
@@ -61,11 +63,22 @@ class LrSchedule:
 def build_scheduler(
     optimizer: torch.optim.Optimizer, config: TrainingConfig, steps_per_epoch: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    """A per-step :class:`~torch.optim.lr_scheduler.LambdaLR` following :class:`LrSchedule`."""
+    """A per-step :class:`~torch.optim.lr_scheduler.LambdaLR` following :class:`LrSchedule`.
+
+    An unset ``warmup_epochs`` warms up for one epoch, or not at all in a one-epoch run, which
+    rank 0 says on stderr.
+    """
+    warmup_epochs = config.resolved_warmup_epochs()
+    if config.warmup_epochs is None and warmup_epochs < 1 and int(os.environ.get("RANK", "0")) == 0:
+        print(
+            f"csipose train: note: no learning-rate warm-up, since epochs = {config.epochs} "
+            "(the default warm-up of one epoch must be shorter than the run)",
+            file=sys.stderr,
+        )
     schedule = LrSchedule(
         steps_per_epoch=steps_per_epoch,
         epochs=config.epochs,
-        warmup_epochs=config.warmup_epochs,
+        warmup_epochs=warmup_epochs,
         kind=config.schedule,
         milestones=config.milestones,
         gamma=config.gamma,
