@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import csipose
-from csipose.data.cleaning import clean_amplitude, phase_feature
+from csipose.data.cleaning import clean_amplitude, fill_packet_mean, phase_feature
 
 
 def official_clean(frame: np.ndarray) -> np.ndarray:
@@ -30,6 +30,30 @@ def test_hand_computed_frame() -> None:
     x = np.array([[[[1.0, np.inf], [np.nan, 5.0]]]], dtype=np.float32)
     out = clean_amplitude(x)
     np.testing.assert_allclose(out, [[[[0.0, 1.0], [0.0, 1.0]]]])
+
+
+def test_fill_averages_the_whole_packet_slice_not_the_row() -> None:
+    # one frame, 2 rx x 3 subcarriers x 2 packets, hand-computed
+    x = np.zeros((1, 2, 3, 2), dtype=np.float32)
+    x[0, :, :, 0] = [[1.0, np.nan, 2.0], [6.0, 7.0, np.inf]]  # finite: 1 2 6 7 -> mean 4
+    x[0, :, :, 1] = [[-np.inf, 10.0, 20.0], [np.nan, 30.0, 40.0]]  # finite: 10 20 30 40 -> mean 25
+    out = fill_packet_mean(x.copy())
+    np.testing.assert_array_equal(out[0, :, :, 0], [[1, 4, 2], [6, 7, 4]])
+    np.testing.assert_array_equal(out[0, :, :, 1], [[25, 10, 20], [25, 30, 40]])
+    # a row-mean fill would have given antenna 0 of packet 0 (1 + 2) / 2 = 1.5: the resampler's nan="fill"
+    row_filled = csipose.Resampler(3, 3, "subband").apply(x[0], axis=1, nan="fill")
+    assert row_filled[0, 1, 0] == 1.5 and row_filled[1, 2, 0] == 6.5
+    # clean_amplitude = this fill, then min-max over the frame (min 1, max 40)
+    np.testing.assert_allclose(clean_amplitude(x), (out - 1.0) / 39.0, rtol=1e-6)
+
+
+def test_fill_guards_an_all_non_finite_packet_and_leaves_others() -> None:
+    x = np.array([[[[np.nan, 3.0], [np.inf, np.nan]]]], dtype=np.float32)  # 1 rx, 2 subcarriers, 2 packets
+    out = fill_packet_mean(x)
+    assert out is x
+    np.testing.assert_array_equal(out[0, 0], [[0.0, 3.0], [0.0, 3.0]])
+    clean = np.array([[[[1.0, 2.0]]]], dtype=np.float32)
+    np.testing.assert_array_equal(fill_packet_mean(clean.copy()), clean)
 
 
 def test_all_nan_slice_is_filled_with_zero() -> None:

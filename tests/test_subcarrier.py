@@ -77,6 +77,15 @@ def test_fill_uses_the_row_mean() -> None:
     np.testing.assert_array_equal(out, [[1, 3, 3, 3, 5], [0, 0, 0, 0, 0]])
 
 
+def test_fill_rows_run_along_axis_only() -> None:
+    # [antenna, subcarrier, packet] with axis=1: each (antenna, packet) row is filled from itself alone
+    x = np.array([[[1.0, 100.0], [np.nan, 200.0], [3.0, np.nan]], [[-np.inf, 7.0], [10.0, 9.0], [20.0, 8.0]]],
+                 dtype=np.float32)  # fmt: skip
+    out = csipose.Resampler(3, 3, "subband").apply(x, axis=1, nan="fill")
+    np.testing.assert_array_equal(out[0], [[1, 100], [2, 200], [3, 150]])
+    np.testing.assert_array_equal(out[1], [[15, 7], [10, 9], [20, 8]])
+
+
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [

@@ -47,7 +47,16 @@ class Resampler:
     def mode(self) -> str: ...
     @property
     def start(self) -> int | None: ...
-    def apply(self, x: npt.NDArray[np.generic], axis: int = ..., nan: str = ...) -> npt.NDArray[np.generic]: ...
+    def apply(
+        self, x: npt.NDArray[np.generic], axis: int = ..., nan: Literal["propagate", "raise", "fill"] | str = ...
+    ) -> npt.NDArray[np.generic]:
+        """Applies the operator along ``axis``: ``[..., n_in, ...] -> [..., n_out, ...]``.
+
+        ``nan="fill"`` is a row-mean fill: each non-finite value becomes the mean of the
+        finite values of its row along ``axis`` (all other indices fixed; zeros for a row
+        with none). It is not MM-Fi's per-packet fill over (antennas, subcarriers), which
+        is ``csipose.data.cleaning.fill_packet_mean``.
+        """
     def csr(
         self,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...

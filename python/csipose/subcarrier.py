@@ -108,9 +108,14 @@ class Resampler:
             x: real or complex CSI; any number of axes, any strides.
             axis: the subcarrier axis.
             nan: ``"propagate"`` (IEEE arithmetic), ``"raise"`` (:class:`~csipose.errors.
-                NonFiniteError` on any NaN/inf) or ``"fill"`` (each non-finite value is
-                replaced by the mean of the finite values of its own row, i.e. one
-                antenna of one packet; a row with none becomes zeros).
+                NonFiniteError` on any NaN/inf) or ``"fill"``, a row-mean fill: each
+                non-finite value is replaced by the mean of the finite values of its own
+                row, the values along ``axis`` that share every other index (for an MM-Fi
+                frame ``[antenna, subcarrier, packet]`` with ``axis=1``: one antenna in one
+                packet); a row with none becomes zeros. This is not MM-Fi's official fill,
+                which averages each packet's whole (antenna, subcarrier) slice: clean MM-Fi
+                amplitude with :func:`csipose.data.cleaning.clean_amplitude` (or
+                :func:`~csipose.data.cleaning.fill_packet_mean`) before resampling.
 
         Returns:
             A new C-contiguous array of ``x``'s dtype.
@@ -150,7 +155,9 @@ def interpolate_subcarriers(
     """Resamples CSI ``x: [..., S, ...]`` to ``[..., n_out, ...]`` along ``axis``.
 
     A one-off :class:`Resampler`; build the resampler yourself to reuse it.
-    With ``n_out == S`` the result is an equal copy.
+    With ``n_out == S`` the result is an equal copy. ``nan`` is as in
+    :meth:`Resampler.apply` (``"fill"`` is the row-mean fill along ``axis``, not
+    MM-Fi's per-packet fill).
 
     Example:
         >>> csi = np.random.default_rng(0).random((3, 114, 10), dtype=np.float32)

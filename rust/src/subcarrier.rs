@@ -67,9 +67,13 @@ pub enum NanPolicy {
     Propagate,
     /// Refuse input holding any non-finite value.
     Raise,
-    /// Replace each non-finite value by the mean of the finite values of its
-    /// own row (one antenna of one packet); a row with none becomes zeros.
-    Fill,
+    /// Python's `nan="fill"`, a row-mean fill: each non-finite value becomes
+    /// the mean (in f64) of the finite values of its own row, i.e. the values
+    /// along the subcarrier axis that share every other index (for MM-Fi
+    /// frames: one antenna in one packet); a row with none becomes zeros.
+    /// This is not MM-Fi's official cleaning fill, which averages a packet's
+    /// whole (antenna, subcarrier) slice (`csipose.data.cleaning`).
+    RowMeanFill,
 }
 
 impl NanPolicy {
@@ -77,7 +81,7 @@ impl NanPolicy {
         match name {
             "propagate" => Ok(NanPolicy::Propagate),
             "raise" => Ok(NanPolicy::Raise),
-            "fill" => Ok(NanPolicy::Fill),
+            "fill" => Ok(NanPolicy::RowMeanFill),
             _ => Err(CoreError::argument(
                 "nan",
                 format!("expected one of 'propagate', 'raise', 'fill', got {name:?}"),
@@ -208,7 +212,7 @@ impl Resampler {
             ));
         }
         let kernel = RowKernel::new(self);
-        let fill = nan == NanPolicy::Fill;
+        let fill = nan == NanPolicy::RowMeanFill;
         out.par_chunks_mut(ROWS_PER_TASK * self.n_out)
             .zip(x.par_chunks(ROWS_PER_TASK * self.n_in))
             .for_each(|(out_block, x_block)| {
@@ -373,8 +377,9 @@ fn first_non_finite<T: Element>(x: &[T]) -> Option<usize> {
         .min()
 }
 
-/// Copies `row` into `scratch` with non-finite values replaced by the mean of
-/// the finite ones (zeros when there are none).
+/// The row-mean fill of [`NanPolicy::RowMeanFill`]: copies `row` into
+/// `scratch` with non-finite values replaced by the mean of the row's finite
+/// values (zeros when there are none).
 fn fill_row<T: Element>(row: &[T], scratch: &mut [T]) {
     let mut sum = Complex::new(0.0f64, 0.0);
     let mut count = 0usize;
@@ -663,9 +668,12 @@ mod tests {
             Err(CoreError::NonFinite { .. })
         ));
         // NaN -> mean(1, 3, 5) = 3
-        assert_eq!(r.apply(&x, NanPolicy::Fill).unwrap(), vec![2.0, 4.0]);
+        assert_eq!(r.apply(&x, NanPolicy::RowMeanFill).unwrap(), vec![2.0, 4.0]);
         let dead = [f32::NAN; 4];
-        assert_eq!(r.apply(&dead, NanPolicy::Fill).unwrap(), vec![0.0, 0.0]);
+        assert_eq!(
+            r.apply(&dead, NanPolicy::RowMeanFill).unwrap(),
+            vec![0.0, 0.0]
+        );
     }
 
     #[test]

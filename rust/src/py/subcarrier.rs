@@ -137,6 +137,11 @@ impl PyResampler {
     }
 
     /// Applies the operator along `axis` of `x`: `[..., n_in, ...] -> [..., n_out, ...]`.
+    ///
+    /// `nan`: "propagate" (IEEE), "raise" (NonFiniteError), or "fill": a row-mean
+    /// fill, each non-finite value becomes the mean of the finite values of its row
+    /// along `axis` (all other indices fixed; zeros for a row with none). Not
+    /// MM-Fi's per-packet (antenna, subcarrier) fill: see csipose.data.cleaning.
     #[pyo3(signature = (x, axis = -1, nan = "propagate"))]
     fn apply<'py>(
         &self,
