@@ -8,7 +8,9 @@ import numpy.typing as npt
 __all__ = [
     "__version__",
     "Resampler",
+    "clean_mmfi_amplitude",
     "coco_keypoint_eval",
+    "fill_packet_mean",
     "get_num_threads",
     "mpjpe_frames",
     "oks",
@@ -60,6 +62,12 @@ class Resampler:
     def csr(
         self,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...
+
+def clean_mmfi_amplitude(x: npt.NDArray[np.float32]) -> None:
+    """MM-Fi's official amplitude cleaning of ``x: float32[F, R, S, P]`` in place (frames in C order)."""
+
+def fill_packet_mean(x: npt.NDArray[np.float32]) -> None:
+    """MM-Fi's per-packet fill of ``x: float32[F, R, S, P]`` in place: NaN/inf of each ``x[f, :, :, p]`` := its finite mean (0 if none)."""
 
 def subcarrier_variance(x: npt.NDArray[np.generic], axis: int = ...) -> npt.NDArray[np.float64]: ...
 def select_subcarriers_by_variance(

@@ -397,6 +397,200 @@ fn fill_row<T: Element>(row: &[T], scratch: &mut [T]) {
     }
 }
 
+/// `v - v`: 0 for a finite `v`, NaN for NaN or +-inf; a sum of them is NaN
+/// exactly when one value is not finite, without a branch.
+#[inline(always)]
+fn poison(v: f32) -> f32 {
+    #[allow(clippy::eq_op)]
+    let d = v - v;
+    d
+}
+
+/// Smallest and largest value of `x`, and whether every value is finite.
+/// Sixteen independent lanes let the compiler keep the loop in vector registers.
+#[inline(always)]
+fn min_max_finite(x: &[f32]) -> (f32, f32, bool) {
+    const LANES: usize = 16;
+    let mut lo = [f32::INFINITY; LANES];
+    let mut hi = [f32::NEG_INFINITY; LANES];
+    // v - v is 0 for a finite v and NaN for NaN or +-inf: one NaN poisons its lane.
+    let mut poison = [0.0f32; LANES];
+    let mut chunks = x.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for j in 0..LANES {
+            let v = chunk[j];
+            lo[j] = if v < lo[j] { v } else { lo[j] };
+            hi[j] = if v > hi[j] { v } else { hi[j] };
+            poison[j] += self::poison(v);
+        }
+    }
+    let (mut l, mut h, mut p) = tail_min_max(chunks.remainder());
+    for j in 0..LANES {
+        l = if lo[j] < l { lo[j] } else { l };
+        h = if hi[j] > h { hi[j] } else { h };
+        p += poison[j];
+    }
+    (l, h, !p.is_nan() && l.is_finite() && h.is_finite())
+}
+
+/// Smallest and largest value of a few values, and the sum of their `v - v`
+/// (NaN when one is not finite); `(inf, -inf, 0)` for none.
+#[inline(always)]
+fn tail_min_max(x: &[f32]) -> (f32, f32, f32) {
+    let (mut l, mut h, mut p) = (f32::INFINITY, f32::NEG_INFINITY, 0.0f32);
+    for &v in x {
+        l = if v < l { v } else { l };
+        h = if v > h { v } else { h };
+        p += poison(v);
+    }
+    (l, h, p)
+}
+
+/// MM-Fi's official non-finite fill on one frame `[R, S, P]` (C order), in place:
+/// for each packet `p`, every NaN or +-inf of the slice `[:, :, p]` (all antennas,
+/// all subcarriers) becomes the mean of that slice's finite values, summed in f64;
+/// a slice with none becomes zeros.
+pub fn fill_packet_mean(frame: &mut [f32], packets: usize) {
+    if packets == 0 {
+        return;
+    }
+    let mut sum = vec![0.0f64; packets];
+    let mut count = vec![0usize; packets];
+    for row in frame.chunks_exact(packets) {
+        for ((s, c), &v) in sum.iter_mut().zip(count.iter_mut()).zip(row) {
+            if v.is_finite() {
+                *s += f64::from(v);
+                *c += 1;
+            }
+        }
+    }
+    let mean: Vec<f32> = sum
+        .iter()
+        .zip(&count)
+        .map(|(&s, &c)| if c == 0 { 0.0 } else { (s / c as f64) as f32 })
+        .collect();
+    for row in frame.chunks_exact_mut(packets) {
+        for (v, &m) in row.iter_mut().zip(&mean) {
+            if !v.is_finite() {
+                *v = m;
+            }
+        }
+    }
+}
+
+/// MM-Fi's official amplitude cleaning of one frame `[R, S, P]`, in place:
+/// [`fill_packet_mean`] when the frame holds a non-finite value, then min-max
+/// normalisation to [0, 1] as `(v - min) / (max - min)` in f32; a constant
+/// frame becomes zeros. The same f32 operations as the numpy original, so the
+/// same bits.
+#[inline(always)]
+pub fn clean_amplitude_frame(frame: &mut [f32], packets: usize) {
+    let (mut lo, mut hi, finite) = min_max_finite(frame);
+    if !finite {
+        fill_packet_mean(frame, packets);
+        (lo, hi, _) = min_max_finite(frame);
+    }
+    // numpy's `x -= lo; x /= where(span > 0, span, 1)`: dividing by 1 is exact
+    let span = hi - lo;
+    let divisor = if span > 0.0 { span } else { 1.0 };
+    for v in frame.iter_mut() {
+        *v = (*v - lo) / divisor;
+    }
+}
+
+/// True when the CPU runs AVX2 code (checked once, then a cached load).
+#[inline]
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// [`clean_amplitude_frame`] in AVX2 when the CPU has it: the same f32
+/// operations lane by lane, so the same bits.
+pub fn clean_amplitude(frame: &mut [f32], packets: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { avx2::clean_amplitude_frame(frame, packets) };
+        return;
+    }
+    clean_amplitude_frame(frame, packets)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    /// [`super::min_max_finite`] with two 8-lane accumulators.
+    #[target_feature(enable = "avx2")]
+    unsafe fn min_max_finite(x: &[f32]) -> (f32, f32, bool) {
+        let mut lo = [_mm256_set1_ps(f32::INFINITY); 2];
+        let mut hi = [_mm256_set1_ps(f32::NEG_INFINITY); 2];
+        let mut poison = [_mm256_setzero_ps(); 2];
+        let mut chunks = x.chunks_exact(16);
+        for c in &mut chunks {
+            for (j, half) in [0usize, 8].into_iter().enumerate() {
+                // SAFETY: `c` holds 16 values; unaligned loads.
+                let v = unsafe { _mm256_loadu_ps(c.as_ptr().add(half)) };
+                // min_ps(v, lo) is `v < lo ? v : lo`, as the scalar loop
+                lo[j] = _mm256_min_ps(v, lo[j]);
+                hi[j] = _mm256_max_ps(v, hi[j]);
+                poison[j] = _mm256_add_ps(poison[j], _mm256_sub_ps(v, v));
+            }
+        }
+        let mut lanes = [[0.0f32; 8]; 6];
+        for j in 0..2 {
+            // SAFETY: each destination holds 8 values.
+            unsafe {
+                _mm256_storeu_ps(lanes[j].as_mut_ptr(), lo[j]);
+                _mm256_storeu_ps(lanes[2 + j].as_mut_ptr(), hi[j]);
+                _mm256_storeu_ps(lanes[4 + j].as_mut_ptr(), poison[j]);
+            }
+        }
+        let (l, h, p) = super::tail_min_max(chunks.remainder());
+        let l = lanes[..2]
+            .iter()
+            .flatten()
+            .fold(l, |a, &v| if v < a { v } else { a });
+        let h = lanes[2..4]
+            .iter()
+            .flatten()
+            .fold(h, |a, &v| if v > a { v } else { a });
+        let p = lanes[4..].iter().flatten().fold(p, |a, &v| a + v);
+        (l, h, !p.is_nan() && l.is_finite() && h.is_finite())
+    }
+
+    /// [`super::clean_amplitude_frame`] in 8-lane vectors.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn clean_amplitude_frame(frame: &mut [f32], packets: usize) {
+        // SAFETY (whole body): AVX2 is enabled; loads and stores stay inside `frame`.
+        let (mut lo, mut hi, finite) = unsafe { min_max_finite(frame) };
+        if !finite {
+            super::fill_packet_mean(frame, packets);
+            (lo, hi, _) = unsafe { min_max_finite(frame) };
+        }
+        let span = hi - lo;
+        let divisor = if span > 0.0 { span } else { 1.0 };
+        let (vlo, vdiv) = (_mm256_set1_ps(lo), _mm256_set1_ps(divisor));
+        let mut chunks = frame.chunks_exact_mut(8);
+        for c in &mut chunks {
+            unsafe {
+                let v = _mm256_loadu_ps(c.as_ptr());
+                _mm256_storeu_ps(c.as_mut_ptr(), _mm256_div_ps(_mm256_sub_ps(v, vlo), vdiv));
+            }
+        }
+        for v in chunks.into_remainder() {
+            *v = (*v - lo) / divisor;
+        }
+    }
+}
+
 /// Population variance of each of the `n` columns of `x` (rows back to back),
 /// in float64, two-pass. Complex values use `|x - mean|^2`.
 pub fn subcarrier_variance<T: Element>(x: &[T], n: usize) -> CoreResult<Vec<f64>> {
@@ -674,6 +868,51 @@ mod tests {
             r.apply(&dead, NanPolicy::RowMeanFill).unwrap(),
             vec![0.0, 0.0]
         );
+    }
+
+    #[test]
+    fn packet_fill_and_cleaning_by_hand() {
+        // [R=2, S=2, P=2]: packet 0 = 1, NaN, 3, inf -> mean 2; packet 1 = NaN x 4 -> 0
+        let mut f = [
+            1.0f32,
+            f32::NAN,
+            f32::NAN,
+            f32::NAN,
+            3.0,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NAN,
+        ];
+        fill_packet_mean(&mut f, 2);
+        assert_eq!(f, [1.0, 0.0, 2.0, 0.0, 3.0, 0.0, 2.0, 0.0]);
+        let mut f = [1.0f32, f32::NEG_INFINITY, 5.0, 3.0];
+        // packets: [1, 5] and [-inf, 3] -> -inf := 3; min 1, max 5
+        clean_amplitude(&mut f, 2);
+        assert_eq!(f, [0.0, 0.5, 1.0, 0.5]);
+        let mut constant = [7.0f32; 40];
+        clean_amplitude(&mut constant, 4);
+        assert!(constant.iter().all(|&v| v == 0.0));
+        assert!(!min_max_finite(&[f32::NAN; 33]).2);
+        for n in [1, 15, 16, 32, 37] {
+            let mut x: Vec<f32> = (0..n).map(|v| v as f32).collect();
+            assert_eq!(min_max_finite(&x), (0.0, (n - 1) as f32, true));
+            // one frame of exactly 16 finite values, cleaned on both code paths
+            let mut by_hand = x.clone();
+            clean_amplitude_frame(&mut by_hand, 1);
+            let mut dispatched = x.clone();
+            clean_amplitude(&mut dispatched, 1);
+            assert_eq!(by_hand, dispatched);
+            for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                x[n - 1] = bad;
+                assert!(!min_max_finite(&x).2);
+                let mut a = x.clone();
+                clean_amplitude_frame(&mut a, 1);
+                let mut b = x.clone();
+                clean_amplitude(&mut b, 1);
+                assert_eq!(a, b);
+                assert!(a.iter().all(|v| (0.0..=1.0).contains(v)));
+            }
+        }
     }
 
     #[test]

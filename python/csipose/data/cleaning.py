@@ -2,19 +2,44 @@
 
 Official cleaning of ``CSIamp`` (``mmfi_lib``), per frame: inf -> NaN; for each
 packet, NaNs of its (rx, subcarrier) slice become the mean of that slice's finite
-values (:func:`fill_packet_mean`, the one implementation of MM-Fi's fill); then the
-frame is min-max normalised to [0, 1]. Two cases the official code leaves to numpy
+values (:func:`fill_packet_mean`, the one implementation of MM-Fi's fill, a Rust
+kernel); then the frame is min-max normalised to [0, 1]. Two cases the official code leaves to numpy
 warnings are defined here: a slice with no finite value is filled with 0, and a
 constant frame becomes zeros (no division by zero).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
+from csipose import _core
+from csipose.errors import ShapeError
 from csipose.subcarrier import HT40_TONES, Resampler, sanitize_phase
 
 __all__ = ["clean_amplitude", "fill_packet_mean", "phase_feature"]
+
+
+def _frames_in_place(x: np.ndarray, kernel: Callable[[np.ndarray], None]) -> None:
+    """Runs an in-place frame kernel on ``x: float32[F, R, S, P]``, through a contiguous copy when needed."""
+    if x.size == 0:
+        return
+    if x.strides[1:] == (x.shape[2] * x.shape[3] * 4, x.shape[3] * 4, 4):
+        kernel(x)  # frames in C order, any stride between them (e.g. channels of a larger buffer)
+    else:
+        tmp = np.ascontiguousarray(x)
+        kernel(tmp)
+        np.copyto(x, tmp)
+
+
+def _writeable_float32(x: Any, arg: str) -> np.ndarray:
+    if not isinstance(x, np.ndarray) or x.dtype != np.float32 or not x.flags.writeable:
+        raise TypeError(f"{arg}: cleaning in place needs a writeable float32 ndarray")
+    if x.ndim != 4:
+        raise ShapeError(f"{arg}: expected float32[F, R, S, P] (frames, rx, subcarriers, packets), got shape {x.shape}")
+    return x
 
 
 def fill_packet_mean(x: np.ndarray) -> np.ndarray:
@@ -22,7 +47,7 @@ def fill_packet_mean(x: np.ndarray) -> np.ndarray:
 
     For every frame ``f`` and packet ``p``, each NaN or +-inf of the slice
     ``x[f, :, :, p]`` (3 rx antennas x 114 subcarriers in MM-Fi) becomes the mean of
-    that slice's finite values, computed in float64; a slice with no finite value
+    that slice's finite values, summed in float64; a slice with no finite value
     becomes zeros. Finite values are untouched.
 
     This is not the resampler's ``nan="fill"``, which averages one row along the
@@ -34,16 +59,13 @@ def fill_packet_mean(x: np.ndarray) -> np.ndarray:
     Returns:
         ``x``, filled.
     """
-    finite = np.isfinite(x)
-    count = finite.sum(axis=(1, 2), keepdims=True)
-    total = np.where(finite, x, 0.0).sum(axis=(1, 2), keepdims=True, dtype=np.float64)
-    mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0).astype(x.dtype)
-    np.copyto(x, np.broadcast_to(mean, x.shape), where=~finite)
+    _frames_in_place(_writeable_float32(x, "x"), _core.fill_packet_mean)
     return x
 
 
 def clean_amplitude(amp: np.ndarray, *, copy: bool = True) -> np.ndarray:
-    """Officially cleaned amplitude.
+    """Officially cleaned amplitude: :func:`fill_packet_mean` on frames holding NaN/inf,
+    then each frame min-max normalised to [0, 1] as ``(v - min) / (max - min)`` in float32.
 
     Args:
         amp: ``float32[W, R, S, P]`` raw amplitude (frames, rx, subcarriers, packets).
@@ -55,27 +77,12 @@ def clean_amplitude(amp: np.ndarray, *, copy: bool = True) -> np.ndarray:
     """
     if copy:
         x = np.array(amp, dtype=np.float32)
+        if x.ndim != 4:
+            raise ShapeError(f"amp: expected float32[W, R, S, P] (frames, rx, subcarriers, packets), got shape {x.shape}")
     else:
-        x = amp
-        if not isinstance(x, np.ndarray) or x.dtype != np.float32 or not x.flags.writeable:
-            raise TypeError("amp: cleaning in place needs a writeable float32 ndarray")
-    if x.size == 0:
-        return x
-    flat = x.reshape(len(x), -1)
-    lo, hi = flat.min(axis=1), flat.max(axis=1)
-    # min and max propagate NaN and reach +-inf, so finite extremes mean a clean frame:
-    # the common case costs no extra pass.
-    dirty = ~(np.isfinite(lo) & np.isfinite(hi))
-    if dirty.any():
-        frames = fill_packet_mean(x[dirty])
-        x[dirty] = frames
-        flat_dirty = frames.reshape(len(frames), -1)
-        lo[dirty], hi[dirty] = flat_dirty.min(axis=1), flat_dirty.max(axis=1)
-    lo = lo.reshape(-1, 1, 1, 1)
-    span = hi.reshape(-1, 1, 1, 1) - lo
-    x -= lo
-    # A constant frame is all zeros after subtracting its minimum; dividing it by 1 keeps it so.
-    x /= np.where(span > 0, span, np.float32(1))
+        x = _writeable_float32(amp, "amp")
+    # one pass per frame while it sits in cache: the fill (only where needed), min, max, normalise
+    _frames_in_place(x, _core.clean_mmfi_amplitude)
     return x
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -11,7 +11,7 @@ from csipose.data.cleaning import clean_amplitude, phase_feature
 from csipose.data.synthetic.config import SyntheticConfig
 from csipose.data.synthetic.generate import render
 from csipose.errors import ArgumentError, DatasetError
-from csipose.subcarrier import Resampler
+from csipose.subcarrier import ResampleMode, Resampler
 
 __all__ = ["SyntheticCsiDataset"]
 
@@ -72,7 +72,8 @@ class SyntheticCsiDataset:
             parts.append(phase_feature(phase))
         x = np.concatenate(parts, axis=1)
         if self.config.subcarriers != x.shape[2]:
-            x = Resampler(x.shape[2], self.config.subcarriers, self.config.subcarrier_mode).apply(x, axis=2)
+            mode = cast(ResampleMode, self.config.subcarrier_mode)  # validated by SyntheticConfig
+            x = Resampler(x.shape[2], self.config.subcarriers, mode).apply(x, axis=2)
         return x.astype(np.float32)
 
     def label_keypoints(self) -> np.ndarray:
