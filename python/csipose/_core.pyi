@@ -50,14 +50,19 @@ class Resampler:
     @property
     def start(self) -> int | None: ...
     def apply(
-        self, x: npt.NDArray[np.generic], axis: int = ..., nan: Literal["propagate", "raise", "fill"] | str = ...
+        self,
+        x: npt.NDArray[np.generic],
+        axis: int = ...,
+        nan: Literal["propagate", "raise", "fill"] | str = ...,
+        out: npt.NDArray[np.generic] | None = ...,
     ) -> npt.NDArray[np.generic]:
         """Applies the operator along ``axis``: ``[..., n_in, ...] -> [..., n_out, ...]``.
 
         ``nan="fill"`` is a row-mean fill: each non-finite value becomes the mean of the
         finite values of its row along ``axis`` (all other indices fixed; zeros for a row
         with none). It is not MM-Fi's per-packet fill over (antennas, subcarriers), which
-        is ``csipose.data.cleaning.fill_packet_mean``.
+        is ``csipose.data.cleaning.fill_packet_mean``. ``out``: an array of ``x``'s dtype and
+        the result's shape to write into; it is returned.
         """
     def csr(
         self,

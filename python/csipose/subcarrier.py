@@ -101,7 +101,9 @@ class Resampler:
     def start(self) -> int | None:
         return self._op.start
 
-    def apply(self, x: Any, axis: int = -1, *, nan: NanPolicy = "propagate") -> np.ndarray:
+    def apply(
+        self, x: Any, axis: int = -1, *, nan: NanPolicy = "propagate", out: np.ndarray | None = None
+    ) -> np.ndarray:
         """Resamples ``x: [..., n_in, ...]`` along ``axis`` to ``[..., n_out, ...]``.
 
         Args:
@@ -117,11 +119,17 @@ class Resampler:
                 amplitude with :func:`csipose.data.cleaning.clean_amplitude` (or
                 :func:`~csipose.data.cleaning.fill_packet_mean`) before resampling.
 
+            out: an array to write the result into instead of a new one: ``x``'s dtype
+                (after the integer -> float64 conversion), the result's shape, writeable,
+                sharing no memory with ``x``. Reusing one buffer for a stream of batches
+                saves the page faults of a fresh output; fastest when C-contiguous with
+                ``axis`` last.
+
         Returns:
-            A new C-contiguous array of ``x``'s dtype.
+            A new C-contiguous array of ``x``'s dtype, or ``out``.
         """
         a = as_kernel_array(x, "x")
-        return self._op.apply(a, _axis(axis), nan)
+        return self._op.apply(a, _axis(axis), nan, out)
 
     __call__ = apply
 

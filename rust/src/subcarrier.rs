@@ -6,6 +6,8 @@
 //! the csipose pool; every output value depends on its own row only, so the
 //! result is bit-identical for any thread count.
 
+#[cfg(target_arch = "x86_64")]
+use std::any::TypeId;
 use std::f64::consts::PI;
 use std::mem::MaybeUninit;
 
@@ -211,29 +213,77 @@ impl Resampler {
                 format!("{} values", out.len()),
             ));
         }
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2() {
+            if let (Some(xf), Some(of), Some(plan)) =
+                (as_f32(x), as_f32_out(out), avx2::LinearPlan::new(self))
+            {
+                // SAFETY: the CPU supports AVX2, checked above; the plan was
+                // built for this operator's n_in and n_out.
+                self.for_each_block(xf, of, nan, |rows_in, rows_out| unsafe {
+                    plan.run(rows_in, rows_out)
+                });
+                return Ok(());
+            }
+        }
         let kernel = RowKernel::new(self);
-        let fill = nan == NanPolicy::RowMeanFill;
-        out.par_chunks_mut(ROWS_PER_TASK * self.n_out)
-            .zip(x.par_chunks(ROWS_PER_TASK * self.n_in))
-            .for_each(|(out_block, x_block)| {
-                if crate::parallel::interrupted() {
-                    return;
-                }
-                let mut scratch = vec![T::zero(); if fill { self.n_in } else { 0 }];
-                for (row_out, row_in) in out_block
-                    .chunks_exact_mut(self.n_out)
-                    .zip(x_block.chunks_exact(self.n_in))
-                {
-                    let src = if fill && row_in.iter().any(|v| !v.is_finite()) {
-                        fill_row(row_in, &mut scratch);
-                        &scratch[..]
-                    } else {
-                        row_in
-                    };
-                    kernel.run(src, row_out);
-                }
-            });
+        self.for_each_block(x, out, nan, |rows_in, rows_out| {
+            for (row_out, row_in) in rows_out
+                .chunks_exact_mut(self.n_out)
+                .zip(rows_in.chunks_exact(self.n_in))
+            {
+                kernel.run(row_in, row_out);
+            }
+        });
         Ok(())
+    }
+
+    /// Runs `rows(x_rows, out_rows)` over blocks of [`ROWS_PER_TASK`] rows,
+    /// on the current pool when there is more than one block. With the row
+    /// fill, a row holding a non-finite value goes alone, filled, instead.
+    fn for_each_block<T: Element>(
+        &self,
+        x: &[T],
+        out: &mut [MaybeUninit<T>],
+        nan: NanPolicy,
+        rows: impl Fn(&[T], &mut [MaybeUninit<T>]) + Sync,
+    ) {
+        let fill = nan == NanPolicy::RowMeanFill;
+        let block = |out_block: &mut [MaybeUninit<T>], x_block: &[T]| {
+            if crate::parallel::interrupted() {
+                return;
+            }
+            if !fill {
+                rows(x_block, out_block);
+                return;
+            }
+            let mut scratch = vec![T::zero(); self.n_in];
+            for (row_out, row_in) in out_block
+                .chunks_exact_mut(self.n_out)
+                .zip(x_block.chunks_exact(self.n_in))
+            {
+                if row_in.iter().all(|v| v.is_finite()) {
+                    rows(row_in, row_out);
+                } else {
+                    fill_row(row_in, &mut scratch);
+                    rows(&scratch, row_out);
+                }
+            }
+        };
+        if x.len() <= ROWS_PER_TASK * self.n_in {
+            // one block: no thread hand-off (this is the DataLoader batch case)
+            block(out, x);
+        } else {
+            out.par_chunks_mut(ROWS_PER_TASK * self.n_out)
+                .zip(x.par_chunks(ROWS_PER_TASK * self.n_in))
+                .for_each(|(out_block, x_block)| block(out_block, x_block));
+        }
+    }
+
+    /// True when resampling `x` (rows of `n_in`) fits in one block, which
+    /// [`Resampler::apply`] runs on the calling thread.
+    pub fn is_single_block(&self, len: usize) -> bool {
+        len <= ROWS_PER_TASK * self.n_in
     }
 
     /// Validates the input length and the `raise` policy; returns the row count.
@@ -366,6 +416,9 @@ impl<'a, R: Real> RowKernel<'a, R> {
 /// Flat index of the first non-finite value, searched in parallel.
 fn first_non_finite<T: Element>(x: &[T]) -> Option<usize> {
     const BLOCK: usize = 1 << 16;
+    if x.len() <= BLOCK {
+        return x.iter().position(|v| !v.is_finite());
+    }
     x.par_chunks(BLOCK)
         .enumerate()
         .filter_map(|(b, chunk)| {
@@ -523,9 +576,161 @@ pub fn clean_amplitude(frame: &mut [f32], packets: usize) {
     clean_amplitude_frame(frame, packets)
 }
 
+/// `x` as `&[f32]` when `T` is `f32` (the type the AVX2 resampler handles).
+#[cfg(target_arch = "x86_64")]
+fn as_f32<T: 'static>(x: &[T]) -> Option<&[f32]> {
+    (TypeId::of::<T>() == TypeId::of::<f32>()).then(|| {
+        // SAFETY: T is f32, so the slice already is a slice of f32.
+        unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<f32>(), x.len()) }
+    })
+}
+
+/// `out` as f32 slots when `T` is `f32`.
+#[cfg(target_arch = "x86_64")]
+fn as_f32_out<T: 'static>(out: &mut [MaybeUninit<T>]) -> Option<&mut [MaybeUninit<f32>]> {
+    (TypeId::of::<T>() == TypeId::of::<f32>()).then(|| {
+        // SAFETY: T is f32, so the slots already are f32 slots.
+        unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast(), out.len()) }
+    })
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
+    use std::mem::MaybeUninit;
+
+    use super::{Mode, Resampler};
+
+    /// Eight consecutive outputs of a linear resampler, all of whose taps lie in
+    /// the 17 inputs `base..base + 17`: output `j` blends input `base + idx[j]`
+    /// (lane `idx[j] & 7` of one of two 8-wide loads) with the input after it
+    /// (the same lane of the two loads one further on).
+    struct Group {
+        out: usize,
+        base: usize,
+        lane: [i32; 8],
+        /// -1 (all bits) where the tap is in the second load.
+        high: [i32; 8],
+        w0: [f32; 8],
+        w1: [f32; 8],
+    }
+
+    /// The linear resampler in AVX2 for f32: per 8 outputs, four loads, four
+    /// lane permutes, two blends and `x0 * w0 + x1 * w1` (two multiplies and an
+    /// add, as the scalar loop, so the same bits). Outputs no group covers run
+    /// the scalar formula; outputs on an input tone are copied last, as in
+    /// the scalar kernel.
+    pub struct LinearPlan {
+        n_in: usize,
+        n_out: usize,
+        groups: Vec<Group>,
+        scalar: Vec<(usize, usize, f32, f32)>,
+        exact: Vec<(usize, usize)>,
+    }
+
+    impl LinearPlan {
+        /// The plan of a linear resampler with at least 17 inputs; None otherwise.
+        pub fn new(op: &Resampler) -> Option<LinearPlan> {
+            const SPAN: usize = 17;
+            if op.mode != Mode::Linear || op.n_in < SPAN {
+                return None;
+            }
+            let (n_in, n_out) = (op.n_in, op.n_out);
+            let mut taps = Vec::with_capacity(n_out);
+            let mut exact = Vec::new();
+            for k in 0..n_out {
+                let (lo, hi) = (op.indptr[k], op.indptr[k + 1]);
+                let i = op.indices[lo];
+                if hi - lo == 2 {
+                    taps.push((i, op.weights[lo] as f32, op.weights[lo + 1] as f32));
+                } else {
+                    exact.push((k, i));
+                    taps.push((i.min(n_in - 2), 0.0, 0.0));
+                }
+            }
+            let mut groups = Vec::new();
+            let mut scalar = Vec::new();
+            for (g, chunk) in taps.chunks(8).enumerate() {
+                let out = 8 * g;
+                let base = chunk[0].0.min(n_in - SPAN);
+                let fits =
+                    chunk.len() == 8 && chunk.iter().all(|t| (base..base + 16).contains(&t.0));
+                if !fits {
+                    scalar.extend(
+                        chunk
+                            .iter()
+                            .enumerate()
+                            .map(|(j, &(i, w0, w1))| (out + j, i, w0, w1)),
+                    );
+                    continue;
+                }
+                let mut group = Group {
+                    out,
+                    base,
+                    lane: [0; 8],
+                    high: [0; 8],
+                    w0: [0.0; 8],
+                    w1: [0.0; 8],
+                };
+                for (j, &(i, w0, w1)) in chunk.iter().enumerate() {
+                    let offset = (i - base) as i32;
+                    group.lane[j] = offset & 7;
+                    group.high[j] = if offset >= 8 { -1 } else { 0 };
+                    group.w0[j] = w0;
+                    group.w1[j] = w1;
+                }
+                groups.push(group);
+            }
+            Some(LinearPlan {
+                n_in,
+                n_out,
+                groups,
+                scalar,
+                exact,
+            })
+        }
+
+        /// Resamples whole rows: `rows_in` holds rows of `n_in`, `rows_out` as
+        /// many rows of `n_out`.
+        ///
+        /// # Safety
+        /// The CPU must support AVX2.
+        #[target_feature(enable = "avx2")]
+        pub unsafe fn run(&self, rows_in: &[f32], rows_out: &mut [MaybeUninit<f32>]) {
+            for (row_in, row_out) in rows_in
+                .chunks_exact(self.n_in)
+                .zip(rows_out.chunks_exact_mut(self.n_out))
+            {
+                let src = row_in.as_ptr();
+                let dst = row_out.as_mut_ptr().cast::<f32>();
+                for g in &self.groups {
+                    // SAFETY: `new` keeps base + 16 < n_in = row_in.len() and
+                    // out + 8 <= n_out = row_out.len(); unaligned loads/stores.
+                    unsafe {
+                        let p = src.add(g.base);
+                        let lane = _mm256_loadu_si256(g.lane.as_ptr().cast());
+                        let high = _mm256_castsi256_ps(_mm256_loadu_si256(g.high.as_ptr().cast()));
+                        let pick = |at: *const f32| {
+                            let a = _mm256_permutevar8x32_ps(_mm256_loadu_ps(at), lane);
+                            let b = _mm256_permutevar8x32_ps(_mm256_loadu_ps(at.add(8)), lane);
+                            _mm256_blendv_ps(a, b, high)
+                        };
+                        let (x0, x1) = (pick(p), pick(p.add(1)));
+                        let w0 = _mm256_loadu_ps(g.w0.as_ptr());
+                        let w1 = _mm256_loadu_ps(g.w1.as_ptr());
+                        let v = _mm256_add_ps(_mm256_mul_ps(x0, w0), _mm256_mul_ps(x1, w1));
+                        _mm256_storeu_ps(dst.add(g.out), v);
+                    }
+                }
+                for &(k, i, w0, w1) in &self.scalar {
+                    row_out[k].write(row_in[i] * w0 + row_in[i + 1] * w1);
+                }
+                for &(k, i) in &self.exact {
+                    row_out[k].write(row_in[i]);
+                }
+            }
+        }
+    }
 
     /// [`super::min_max_finite`] with two 8-lane accumulators.
     #[target_feature(enable = "avx2")]
@@ -912,6 +1117,44 @@ mod tests {
                 assert_eq!(a, b);
                 assert!(a.iter().all(|v| (0.0..=1.0).contains(v)));
             }
+        }
+    }
+
+    #[test]
+    fn vectorised_linear_gives_the_scalar_bits() {
+        for (n_in, n_out) in [
+            (114, 56),
+            (114, 30),
+            (17, 9),
+            (17, 17),
+            (40, 100),
+            (200, 56),
+            (56, 114),
+        ] {
+            let op = Resampler::new(n_in, n_out, Mode::Linear).unwrap();
+            let rows = 5;
+            let mut x: Vec<f32> = (0..rows * n_in)
+                .map(|i| ((i * 7919) % 1009) as f32 * 0.37 - 150.0)
+                .collect();
+            x[3] = f32::NAN;
+            x[n_in + 1] = f32::INFINITY;
+            x[2 * n_in - 1] = f32::NEG_INFINITY;
+            let kernel = RowKernel::<f32>::new(&op);
+            let mut scalar = vec![MaybeUninit::new(0.0f32); rows * n_out];
+            for (o, r) in scalar.chunks_exact_mut(n_out).zip(x.chunks_exact(n_in)) {
+                kernel.run(r, o);
+            }
+            let scalar: Vec<u32> = scalar
+                .iter()
+                .map(|v| unsafe { v.assume_init() }.to_bits())
+                .collect();
+            let fast: Vec<u32> = op
+                .apply(&x, NanPolicy::Propagate)
+                .unwrap()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
+            assert_eq!(scalar, fast, "{n_in} -> {n_out}");
         }
     }
 

@@ -6,7 +6,9 @@ use numpy::{IntoPyArray, PyArray1, PyArrayDyn, PyArrayMethods};
 use pyo3::prelude::*;
 use rayon::prelude::*;
 
-use super::{detached, dtype_error, REAL_FLOAT};
+use std::mem::MaybeUninit;
+
+use super::{detached, dtype_error, dtype_name, REAL_FLOAT};
 use crate::element::{Element, Real};
 use crate::error::{CoreError, CoreResult};
 use crate::layout::{describe, normalize_axis, Rows};
@@ -60,11 +62,47 @@ pub struct PyResampler {
     inner: kernel::Resampler,
 }
 
+/// Names the first non-finite value of `rows` in the caller's indices for nan='raise'.
+fn name_non_finite<T: Element>(rows: &Rows<'_, T>, n: usize, e: CoreError) -> CoreError {
+    match e {
+        CoreError::NonFinite { .. } => {
+            let pos = rows
+                .as_slice()
+                .iter()
+                .position(|v| !v.is_finite())
+                .unwrap_or(0);
+            CoreError::non_finite(
+                "x",
+                format!(
+                    "found a non-finite value at index {:?} with nan='raise'",
+                    rows.original_index(pos / n, pos % n)
+                ),
+            )
+        }
+        other => other,
+    }
+}
+
+/// Runs `work` without the GIL: on this thread for up to one block of rows
+/// (waking the pool would cost more than the work), else on the pool.
+fn run_resampling<R: Send>(
+    py: Python<'_>,
+    single_block: bool,
+    work: impl FnOnce() -> CoreResult<R> + Send,
+) -> PyResult<R> {
+    if single_block {
+        Ok(py.detach(work)?)
+    } else {
+        detached(py, work)
+    }
+}
+
 fn apply_typed<'py, T: Element + numpy::Element>(
     x: &Bound<'py, PyArrayDyn<T>>,
     op: &kernel::Resampler,
     axis: isize,
     nan: NanPolicy,
+    out: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = x.py();
     let readonly = x.readonly();
@@ -80,28 +118,58 @@ fn apply_typed<'py, T: Element + numpy::Element>(
         )
         .into());
     }
-    let out = detached(py, || {
-        let rows = Rows::new(view, axis);
-        let values = op.apply(rows.as_slice(), nan).map_err(|e| match e {
-            CoreError::NonFinite { .. } => {
-                let pos = rows
-                    .as_slice()
-                    .iter()
-                    .position(|v| !v.is_finite())
-                    .unwrap_or(0);
-                CoreError::non_finite(
-                    "x",
-                    format!(
-                        "found a non-finite value at index {:?} with nan='raise'",
-                        rows.original_index(pos / n, pos % n)
-                    ),
-                )
-            }
-            other => other,
+    let single_block = op.is_single_block(view.len());
+    let Some(out_any) = out else {
+        let values = run_resampling(py, single_block, || {
+            let rows = Rows::new(view, axis);
+            let values = op
+                .apply(rows.as_slice(), nan)
+                .map_err(|e| name_non_finite(&rows, n, e))?;
+            rows.restore(values, op.n_out)
         })?;
-        rows.restore(values, op.n_out)
+        return Ok(values.into_pyarray(py).into_any());
+    };
+    let target = out_any.cast::<PyArrayDyn<T>>().map_err(|_| {
+        dtype_error(
+            out_any,
+            "out",
+            &format!("a numpy array of x's dtype ({})", dtype_name(x.as_any())),
+        )
     })?;
-    Ok(out.into_pyarray(py).into_any())
+    let mut expected = view.shape().to_vec();
+    expected[axis] = op.n_out;
+    let mut guard = target.try_readwrite().map_err(|_| {
+        CoreError::argument(
+            "out",
+            "expected a writeable array that shares no memory with x",
+        )
+    })?;
+    let mut dst = guard.as_array_mut();
+    if dst.shape() != expected.as_slice() {
+        return Err(CoreError::shape("out", describe(&expected), describe(dst.shape())).into());
+    }
+    // Rows come out in C order of `out` when nothing but size-1 axes follow `axis`.
+    let direct = dst.is_standard_layout() && view.shape()[axis + 1..].iter().all(|&d| d == 1);
+    run_resampling(py, single_block, || {
+        let rows = Rows::new(view, axis);
+        match dst.as_slice_mut() {
+            Some(slice) if direct => {
+                // SAFETY: an initialised T is a valid MaybeUninit<T>, and
+                // apply_into only writes T values into the slots.
+                let slots = unsafe { &mut *(slice as *mut [T] as *mut [MaybeUninit<T>]) };
+                op.apply_into(rows.as_slice(), slots, nan)
+                    .map_err(|e| name_non_finite(&rows, n, e))
+            }
+            _ => {
+                let values = op
+                    .apply(rows.as_slice(), nan)
+                    .map_err(|e| name_non_finite(&rows, n, e))?;
+                dst.assign(&rows.restore(values, op.n_out)?);
+                Ok(())
+            }
+        }
+    })?;
+    Ok(out_any.clone())
 }
 
 #[pymethods]
@@ -144,15 +212,17 @@ impl PyResampler {
     /// fill, each non-finite value becomes the mean of the finite values of its row
     /// along `axis` (all other indices fixed; zeros for a row with none). Not
     /// MM-Fi's per-packet (antenna, subcarrier) fill: see csipose.data.cleaning.
-    #[pyo3(signature = (x, axis = -1, nan = "propagate"))]
+    /// `out`: an array of x's dtype and the result's shape to write into (returned).
+    #[pyo3(signature = (x, axis = -1, nan = "propagate", out = None))]
     fn apply<'py>(
         &self,
         x: &Bound<'py, PyAny>,
         axis: isize,
         nan: &str,
+        out: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let nan = NanPolicy::parse(nan)?;
-        dispatch_float_or_complex!(x, "x", apply_typed(&self.inner, axis, nan))
+        dispatch_float_or_complex!(x, "x", apply_typed(&self.inner, axis, nan, out))
     }
 
     /// The CSR parts `(indptr, indices, weights)` of the `n_out x n_in` operator.
