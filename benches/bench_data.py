@@ -7,6 +7,8 @@ dataset ships them), packs it with ``prepare_mmfi`` and reports frames/s of:
 - ``MMFiDataset`` reading the tree directly (same per-frame loadmat);
 - ``MMFiDataset`` on the cache, per item and batched (``__getitems__``, what DataLoader calls),
   amplitude only (the official output) and amplitude + sanitised phase (the default);
+- the limit: ``np.copyto`` of the same amplitude bytes out of the cache's map, batch by batch
+  (a reader must at least copy every frame once);
 - ``make_loader`` (DataLoader, batch 64, shuffled) with 0 and 2 workers over the cache: a
   whole epoch including worker start-up, and the steady rate after the first batch.
 
@@ -82,11 +84,27 @@ def per_item(ds: MMFiDataset) -> Callable[[], int]:
     return run
 
 
-def batched(ds: MMFiDataset, size: int) -> Callable[[], int]:
+def batched(ds: MMFiDataset, size: int, shuffled: bool = False) -> Callable[[], int]:
+    order = np.random.default_rng(0).permutation(len(ds)) if shuffled else np.arange(len(ds))
+
     def run() -> int:
         for i in range(0, len(ds), size):
-            ds.__getitems__(range(i, min(len(ds), i + size)))
+            ds.__getitems__(order[i : i + size])
         return len(ds)
+
+    return run
+
+
+def copy_limit(cache: Path, size: int) -> Callable[[], int]:
+    """``np.copyto`` of every amplitude frame of the cache, ``size`` frames at a time, into one buffer."""
+    amplitude = np.load(cache / "amplitude.npy", mmap_mode="r").view(np.ndarray)
+    out = np.empty((size, *amplitude.shape[1:]), dtype=amplitude.dtype)
+
+    def run() -> int:
+        for i in range(0, len(amplitude), size):
+            part = amplitude[i : i + size]
+            np.copyto(out[: len(part)], part)
+        return len(amplitude)
 
     return run
 
@@ -142,11 +160,16 @@ def main() -> None:
 
         amp: dict[str, Any] = {"scheme": "manual", **split, "features": ("amplitude",)}
         both: dict[str, Any] = {"scheme": "manual", **split}
+        amp_ds = MMFiDataset(root, cache=cache, **amp)
+        batch_name = f"MMFiDataset cache, amplitude, batch {bs}"
+        limit_name = f"limit: np.copyto of the same amplitude bytes, {bs} frames at a time"
         rates = {
             "official loop: loadmat + cleaning per frame": best_rate(official, repeats),
             "MMFiDataset direct (no cache), amplitude": best_rate(per_item(MMFiDataset(root, **amp)), repeats),
-            "MMFiDataset cache, amplitude, per item": best_rate(per_item(MMFiDataset(root, cache=cache, **amp)), repeats),
-            f"MMFiDataset cache, amplitude, batch {bs}": best_rate(batched(MMFiDataset(root, cache=cache, **amp), bs), repeats),
+            "MMFiDataset cache, amplitude, per item": best_rate(per_item(amp_ds), repeats),
+            batch_name: best_rate(batched(amp_ds, bs), repeats),
+            f"MMFiDataset cache, amplitude, batch {bs}, shuffled": best_rate(batched(amp_ds, bs, shuffled=True), repeats),
+            limit_name: best_rate(copy_limit(cache, bs), repeats),
             "MMFiDataset cache, amp + phase, per item": best_rate(per_item(MMFiDataset(root, cache=cache, **both)), repeats),
             f"MMFiDataset cache, amp + phase, batch {bs}": best_rate(batched(MMFiDataset(root, cache=cache, **both), bs), repeats),
         }
@@ -161,6 +184,12 @@ def main() -> None:
     print(f"{'reader':<{width}}  {'frames/s':>10}  vs official")
     for name, rate in rates.items():
         print(f"{name:<{width}}  {rate:>10,.0f}  {rate / base:8.1f}x")
+    ours, limit = rates[batch_name], rates[limit_name]
+    print(
+        f"batched amplitude reads (batch {bs}): {ours:,.0f} frames/s ({1e6 / ours:.2f} us a frame) = "
+        f"{ours / base:.1f}x the official loop's {base:,.0f} (goal 50x); the copy limit is {limit:,.0f} frames/s "
+        f"({1e6 / limit:.2f} us a frame), csipose reaches {ours / limit:.0%} of it"
+    )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import csipose
-from csipose.data.cleaning import clean_amplitude, phase_feature
+from csipose.data.cleaning import clean_amplitude, fill_packet_mean, phase_feature
 
 
 def official_clean(frame: np.ndarray) -> np.ndarray:
@@ -25,11 +25,51 @@ def official_clean(frame: np.ndarray) -> np.ndarray:
     return np.zeros_like(data) if hi == lo else (data - lo) / (hi - lo)
 
 
+def numpy_clean(amp: np.ndarray) -> np.ndarray:
+    """The vectorised numpy cleaning the kernel replaced: it must give the same bits."""
+    x = np.array(amp, dtype=np.float32)
+    finite = np.isfinite(x)
+    count = finite.sum(axis=(1, 2), keepdims=True)
+    total = np.where(finite, x, 0.0).sum(axis=(1, 2), keepdims=True, dtype=np.float64)
+    mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0).astype(np.float32)
+    np.copyto(x, np.broadcast_to(mean, x.shape), where=~finite)
+    flat = x.reshape(len(x), -1)
+    lo = flat.min(axis=1).reshape(-1, 1, 1, 1)
+    span = flat.max(axis=1).reshape(-1, 1, 1, 1) - lo
+    x -= lo
+    x /= np.where(span > 0, span, np.float32(1))
+    return x
+
+
 def test_hand_computed_frame() -> None:
     # one rx, two subcarriers, two packets: packet 0 = [1, NaN] -> NaN := 1; packet 1 = [inf, 5] -> 5
     x = np.array([[[[1.0, np.inf], [np.nan, 5.0]]]], dtype=np.float32)
     out = clean_amplitude(x)
     np.testing.assert_allclose(out, [[[[0.0, 1.0], [0.0, 1.0]]]])
+
+
+def test_fill_averages_the_whole_packet_slice_not_the_row() -> None:
+    # one frame, 2 rx x 3 subcarriers x 2 packets, hand-computed
+    x = np.zeros((1, 2, 3, 2), dtype=np.float32)
+    x[0, :, :, 0] = [[1.0, np.nan, 2.0], [6.0, 7.0, np.inf]]  # finite: 1 2 6 7 -> mean 4
+    x[0, :, :, 1] = [[-np.inf, 10.0, 20.0], [np.nan, 30.0, 40.0]]  # finite: 10 20 30 40 -> mean 25
+    out = fill_packet_mean(x.copy())
+    np.testing.assert_array_equal(out[0, :, :, 0], [[1, 4, 2], [6, 7, 4]])
+    np.testing.assert_array_equal(out[0, :, :, 1], [[25, 10, 20], [25, 30, 40]])
+    # a row-mean fill would have given antenna 0 of packet 0 (1 + 2) / 2 = 1.5: the resampler's nan="fill"
+    row_filled = csipose.Resampler(3, 3, "subband").apply(x[0], axis=1, nan="fill")
+    assert row_filled[0, 1, 0] == 1.5 and row_filled[1, 2, 0] == 6.5
+    # clean_amplitude = this fill, then min-max over the frame (min 1, max 40)
+    np.testing.assert_allclose(clean_amplitude(x), (out - 1.0) / 39.0, rtol=1e-6)
+
+
+def test_fill_guards_an_all_non_finite_packet_and_leaves_others() -> None:
+    x = np.array([[[[np.nan, 3.0], [np.inf, np.nan]]]], dtype=np.float32)  # 1 rx, 2 subcarriers, 2 packets
+    out = fill_packet_mean(x)
+    assert out is x
+    np.testing.assert_array_equal(out[0, 0], [[0.0, 3.0], [0.0, 3.0]])
+    clean = np.array([[[[1.0, 2.0]]]], dtype=np.float32)
+    np.testing.assert_array_equal(fill_packet_mean(clean.copy()), clean)
 
 
 def test_all_nan_slice_is_filled_with_zero() -> None:
@@ -76,6 +116,44 @@ def test_matches_official_loop(x: np.ndarray) -> None:
     assert np.isfinite(out).all() and out.min() >= 0.0 and out.max() <= 1.0
     ref = np.stack([official_clean(f) for f in x])
     np.testing.assert_allclose(out, ref, atol=2e-6)
+
+
+@given(hnp.arrays(np.float32, hnp.array_shapes(min_dims=4, max_dims=4, min_side=1, max_side=7), elements=_value))
+def test_kernel_gives_the_bits_of_the_numpy_cleaning(x: np.ndarray) -> None:
+    np.testing.assert_array_equal(clean_amplitude(x), numpy_clean(x))
+
+
+def test_large_batches_run_in_parallel_with_the_same_bits() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0.5, 40.0, (400, 3, 114, 10)).astype(np.float32)  # above the kernel's inline size
+    x[rng.random(x.shape) < 1e-3] = -np.inf
+    x[7, :, :, 3] = np.nan
+    np.testing.assert_array_equal(clean_amplitude(x), numpy_clean(x))
+    # a strided view (amplitude channels of a [F, 6, S, P] buffer), a reversed and a transposed one
+    buf = np.concatenate([x, x], axis=1)
+    clean_amplitude(buf[:, :3], copy=False)
+    np.testing.assert_array_equal(buf[:, :3], numpy_clean(x))
+    np.testing.assert_array_equal(buf[:, 3:], x)
+    np.testing.assert_array_equal(clean_amplitude(x[::-1]), numpy_clean(x)[::-1])
+    t = np.ascontiguousarray(x.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)
+    np.testing.assert_array_equal(clean_amplitude(t, copy=False), numpy_clean(x))
+
+
+def test_bad_arguments_name_the_argument() -> None:
+    with pytest.raises(csipose.errors.ShapeError, match=r"amp: expected float32\[W, R, S, P\].*\(3, 4\)"):
+        clean_amplitude(np.ones((3, 4), np.float32))
+    with pytest.raises(TypeError, match="x: cleaning in place needs a writeable float32"):
+        fill_packet_mean(np.ones((1, 3, 4, 2)))
+    ro = np.ones((1, 3, 4, 2), np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(TypeError, match="amp: cleaning in place needs a writeable"):
+        clean_amplitude(ro, copy=False)
+    with pytest.raises(csipose.errors.DTypeError, match="x: expected a float32 numpy array"):
+        csipose._core.clean_mmfi_amplitude(np.ones((1, 3, 4, 2)))
+    with pytest.raises(csipose.errors.ShapeError, match="x: expected float32\\[F, R, S, P\\]"):
+        csipose._core.fill_packet_mean(np.ones((3, 4, 2), np.float32))
+    with pytest.raises(csipose.errors.ShapeError, match="frames \\[R, S, P\\] in C order"):
+        csipose._core.clean_mmfi_amplitude(np.ones((1, 3, 4, 2), np.float32).transpose(0, 1, 3, 2))
 
 
 def test_input_is_not_modified() -> None:

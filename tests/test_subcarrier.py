@@ -77,6 +77,58 @@ def test_fill_uses_the_row_mean() -> None:
     np.testing.assert_array_equal(out, [[1, 3, 3, 3, 5], [0, 0, 0, 0, 0]])
 
 
+@pytest.mark.parametrize("axis", [-1, 0, 1])
+def test_out_receives_the_result(axis: int) -> None:
+    rng = np.random.default_rng(4)
+    shape = [3, 5, 114]
+    shape[axis] = 114
+    shape[-1 if axis != -1 else 0] = 4
+    x = rng.standard_normal(shape).astype(np.float32)
+    r = csipose.Resampler(114, 56)
+    want = r.apply(x, axis=axis)
+    out = np.full(want.shape, 7.0, dtype=np.float32)
+    assert r.apply(x, axis=axis, out=out) is out
+    np.testing.assert_array_equal(out, want)
+    # a strided out is written through
+    wide = np.zeros(want.shape[:-1] + (2 * want.shape[-1],), dtype=np.float32)
+    r.apply(x, axis=axis, out=wide[..., ::2])
+    np.testing.assert_array_equal(wide[..., ::2], want)
+    assert not wide[..., 1::2].any()
+
+
+def test_out_is_checked() -> None:
+    r = csipose.Resampler(114, 56)
+    x = np.ones((2, 114), np.float32)
+    with pytest.raises(DTypeError, match=r"out: expected a numpy array of x's dtype \(float32\), got dtype float64"):
+        r.apply(x, out=np.empty((2, 56)))
+    with pytest.raises(DTypeError, match="out: expected a numpy array.*list"):
+        r.apply(x, out=[0.0] * 112)  # type: ignore[arg-type]
+    with pytest.raises(ShapeError, match=r"out: expected \(2, 56\), got \(2, 55\)"):
+        r.apply(x, out=np.empty((2, 55), np.float32))
+    ro = np.empty((2, 56), np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(ArgumentError, match="out: expected a writeable array"):
+        r.apply(x, out=ro)
+    same = np.ones((2, 114), np.float32)
+    with pytest.raises(ArgumentError, match="shares no memory with x"):
+        csipose.Resampler(114, 114).apply(same, out=same)
+    bad = np.ones((2, 114), np.float32)
+    bad[1, 3] = np.nan
+    out = np.zeros((2, 56), np.float32)
+    with pytest.raises(NonFiniteError, match=r"\[1, 3\]"):
+        r.apply(bad, nan="raise", out=out)
+    assert not out.any()
+
+
+def test_fill_rows_run_along_axis_only() -> None:
+    # [antenna, subcarrier, packet] with axis=1: each (antenna, packet) row is filled from itself alone
+    x = np.array([[[1.0, 100.0], [np.nan, 200.0], [3.0, np.nan]], [[-np.inf, 7.0], [10.0, 9.0], [20.0, 8.0]]],
+                 dtype=np.float32)  # fmt: skip
+    out = csipose.Resampler(3, 3, "subband").apply(x, axis=1, nan="fill")
+    np.testing.assert_array_equal(out[0], [[1, 100], [2, 200], [3, 150]])
+    np.testing.assert_array_equal(out[1], [[15, 7], [10, 9], [20, 8]])
+
+
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [

@@ -7,6 +7,7 @@ import hashlib
 import numpy as np
 import pytest
 
+import csipose
 from csipose.data.synthetic import ACTIONS, SyntheticConfig, SyntheticCsiDataset
 from csipose.errors import ArgumentError, ConfigError, DatasetError
 
@@ -75,8 +76,27 @@ def test_window_and_features_and_subcarriers() -> None:
     assert s["frame"] == 3
     np.testing.assert_array_equal(s["csi"], ds.csi[0:3])
     np.testing.assert_array_equal(ds[-1]["keypoints"], ds.keypoints[-1])
-    with pytest.raises(ArgumentError, match="index"):
-        ds[3]
+
+
+def test_indexing_behaves_like_a_sequence() -> None:
+    cfg = SyntheticConfig(subjects=2, val_subjects=(2,), actions=("turn",), frames=5, window=3,
+                          features=("amplitude",))
+    ds = SyntheticCsiDataset(cfg)
+    assert len(ds) == 3
+    # negative indices count from the end
+    for i in range(-3, 0):
+        np.testing.assert_array_equal(ds[i]["csi"], ds[i + 3]["csi"])
+        assert ds[i]["frame"] == ds[i + 3]["frame"]
+    np.testing.assert_array_equal(ds[np.int64(1)]["csi"], ds[1]["csi"])
+    for bad in (3, 4, -4, 10**9):
+        with pytest.raises(IndexError, match=f"index {bad} is out of range"):
+            ds[bad]
+    with pytest.raises(ArgumentError, match="index: expected an integer"):
+        ds[1.0]  # type: ignore[index]
+    # the legacy iteration protocol stops at the first IndexError
+    frames = [s["frame"] for s in ds]
+    assert frames == [3, 4, 5]
+    assert len(list(iter(ds))) == len(ds)
 
 
 def test_persons_key_for_multi_person_scenes() -> None:
@@ -127,11 +147,42 @@ def test_sway_moves_the_subject_within_a_sequence() -> None:
         ("features", ("phase", "amplitude")), ("subcarriers", 1), ("snr_db", float("nan")),
         ("persons", 0), ("packet_rate_hz", 50.0), ("seed", -1), ("position_jitter", -0.1),
         ("sway", -0.01), ("sway", float("inf")), ("subjects_per_environment", 0),
+        ("subcarrier_mode", "cubic"), ("subcarrier_mode", None),
     ],
 )  # fmt: skip
 def test_config_errors_name_the_field(field: str, value: object) -> None:
     with pytest.raises(ConfigError, match=field):
         SyntheticConfig(**{field: value})  # type: ignore[arg-type]
+
+
+def test_subcarrier_mode_is_validated_like_mmfi() -> None:
+    for mode in ("linear", "area", "subband"):
+        assert SyntheticConfig(subcarriers=56, subcarrier_mode=mode).subcarrier_mode == mode
+    with pytest.raises(ConfigError, match="subcarrier_mode: 'subband'.*<= 114, got 120"):
+        SyntheticConfig(subcarriers=120, subcarrier_mode="subband")
+    # area and linear may upsample
+    assert SyntheticConfig(subcarriers=120, subcarrier_mode="area").subcarriers == 120
+
+
+def test_subcarrier_mode_reaches_the_features() -> None:
+    """Each mode resamples the cleaned 114-tone features exactly as ``MMFiDataset`` (a Resampler on axis 2)."""
+    base = dict(subjects=2, val_subjects=(2,), actions=("wave",), frames=3)
+    native = SyntheticCsiDataset(SyntheticConfig(**base))
+    assert native.csi.shape[2] == 114
+    default = SyntheticCsiDataset(SyntheticConfig(**base, subcarriers=56))
+    by_mode = {m: SyntheticCsiDataset(SyntheticConfig(**base, subcarriers=56, subcarrier_mode=m))
+               for m in ("linear", "area", "subband")}  # fmt: skip
+    # "linear" is the default: the same bytes as not naming a mode
+    assert _digest(by_mode["linear"]) == _digest(default)
+    for mode, ds in by_mode.items():
+        assert ds.csi.shape == (len(native.csi), 6, 56, 10) and ds.csi.dtype == np.float32
+        expected = csipose.Resampler(114, 56, mode).apply(native.csi, axis=2)
+        np.testing.assert_array_equal(ds.csi, expected, err_msg=mode)
+        np.testing.assert_array_equal(ds.keypoints, native.keypoints)
+    # the modes give different features: area averages bins, subband keeps tones 0..55
+    assert not np.array_equal(by_mode["area"].csi, by_mode["linear"].csi)
+    assert not np.array_equal(by_mode["subband"].csi, by_mode["linear"].csi)
+    np.testing.assert_array_equal(by_mode["subband"].csi, native.csi[:, :, :56])
 
 
 def test_bad_split() -> None:

@@ -8,7 +8,9 @@ import numpy.typing as npt
 __all__ = [
     "__version__",
     "Resampler",
+    "clean_mmfi_amplitude",
     "coco_keypoint_eval",
+    "fill_packet_mean",
     "get_num_threads",
     "mpjpe_frames",
     "oks",
@@ -47,10 +49,30 @@ class Resampler:
     def mode(self) -> str: ...
     @property
     def start(self) -> int | None: ...
-    def apply(self, x: npt.NDArray[np.generic], axis: int = ..., nan: str = ...) -> npt.NDArray[np.generic]: ...
+    def apply(
+        self,
+        x: npt.NDArray[np.generic],
+        axis: int = ...,
+        nan: Literal["propagate", "raise", "fill"] | str = ...,
+        out: npt.NDArray[np.generic] | None = ...,
+    ) -> npt.NDArray[np.generic]:
+        """Applies the operator along ``axis``: ``[..., n_in, ...] -> [..., n_out, ...]``.
+
+        ``nan="fill"`` is a row-mean fill: each non-finite value becomes the mean of the
+        finite values of its row along ``axis`` (all other indices fixed; zeros for a row
+        with none). It is not MM-Fi's per-packet fill over (antennas, subcarriers), which
+        is ``csipose.data.cleaning.fill_packet_mean``. ``out``: an array of ``x``'s dtype and
+        the result's shape to write into; it is returned.
+        """
     def csr(
         self,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...
+
+def clean_mmfi_amplitude(x: npt.NDArray[np.float32]) -> None:
+    """MM-Fi's official amplitude cleaning of ``x: float32[F, R, S, P]`` in place (frames in C order)."""
+
+def fill_packet_mean(x: npt.NDArray[np.float32]) -> None:
+    """MM-Fi's per-packet fill of ``x: float32[F, R, S, P]`` in place: NaN/inf of each ``x[f, :, :, p]`` := its finite mean (0 if none)."""
 
 def subcarrier_variance(x: npt.NDArray[np.generic], axis: int = ...) -> npt.NDArray[np.float64]: ...
 def select_subcarriers_by_variance(

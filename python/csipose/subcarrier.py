@@ -101,22 +101,35 @@ class Resampler:
     def start(self) -> int | None:
         return self._op.start
 
-    def apply(self, x: Any, axis: int = -1, *, nan: NanPolicy = "propagate") -> np.ndarray:
+    def apply(
+        self, x: Any, axis: int = -1, *, nan: NanPolicy = "propagate", out: np.ndarray | None = None
+    ) -> np.ndarray:
         """Resamples ``x: [..., n_in, ...]`` along ``axis`` to ``[..., n_out, ...]``.
 
         Args:
             x: real or complex CSI; any number of axes, any strides.
             axis: the subcarrier axis.
             nan: ``"propagate"`` (IEEE arithmetic), ``"raise"`` (:class:`~csipose.errors.
-                NonFiniteError` on any NaN/inf) or ``"fill"`` (each non-finite value is
-                replaced by the mean of the finite values of its own row, i.e. one
-                antenna of one packet; a row with none becomes zeros).
+                NonFiniteError` on any NaN/inf) or ``"fill"``, a row-mean fill: each
+                non-finite value is replaced by the mean of the finite values of its own
+                row, the values along ``axis`` that share every other index (for an MM-Fi
+                frame ``[antenna, subcarrier, packet]`` with ``axis=1``: one antenna in one
+                packet); a row with none becomes zeros. This is not MM-Fi's official fill,
+                which averages each packet's whole (antenna, subcarrier) slice: clean MM-Fi
+                amplitude with :func:`csipose.data.cleaning.clean_amplitude` (or
+                :func:`~csipose.data.cleaning.fill_packet_mean`) before resampling.
+
+            out: an array to write the result into instead of a new one: ``x``'s dtype
+                (after the integer -> float64 conversion), the result's shape, writeable,
+                sharing no memory with ``x``. Reusing one buffer for a stream of batches
+                saves the page faults of a fresh output; fastest when C-contiguous with
+                ``axis`` last.
 
         Returns:
-            A new C-contiguous array of ``x``'s dtype.
+            A new C-contiguous array of ``x``'s dtype, or ``out``.
         """
         a = as_kernel_array(x, "x")
-        return self._op.apply(a, _axis(axis), nan)
+        return self._op.apply(a, _axis(axis), nan, out)
 
     __call__ = apply
 
@@ -150,7 +163,9 @@ def interpolate_subcarriers(
     """Resamples CSI ``x: [..., S, ...]`` to ``[..., n_out, ...]`` along ``axis``.
 
     A one-off :class:`Resampler`; build the resampler yourself to reuse it.
-    With ``n_out == S`` the result is an equal copy.
+    With ``n_out == S`` the result is an equal copy. ``nan`` is as in
+    :meth:`Resampler.apply` (``"fill"`` is the row-mean fill along ``axis``, not
+    MM-Fi's per-packet fill).
 
     Example:
         >>> csi = np.random.default_rng(0).random((3, 114, 10), dtype=np.float32)

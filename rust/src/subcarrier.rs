@@ -6,6 +6,8 @@
 //! the csipose pool; every output value depends on its own row only, so the
 //! result is bit-identical for any thread count.
 
+#[cfg(target_arch = "x86_64")]
+use std::any::TypeId;
 use std::f64::consts::PI;
 use std::mem::MaybeUninit;
 
@@ -67,9 +69,13 @@ pub enum NanPolicy {
     Propagate,
     /// Refuse input holding any non-finite value.
     Raise,
-    /// Replace each non-finite value by the mean of the finite values of its
-    /// own row (one antenna of one packet); a row with none becomes zeros.
-    Fill,
+    /// Python's `nan="fill"`, a row-mean fill: each non-finite value becomes
+    /// the mean (in f64) of the finite values of its own row, i.e. the values
+    /// along the subcarrier axis that share every other index (for MM-Fi
+    /// frames: one antenna in one packet); a row with none becomes zeros.
+    /// This is not MM-Fi's official cleaning fill, which averages a packet's
+    /// whole (antenna, subcarrier) slice (`csipose.data.cleaning`).
+    RowMeanFill,
 }
 
 impl NanPolicy {
@@ -77,7 +83,7 @@ impl NanPolicy {
         match name {
             "propagate" => Ok(NanPolicy::Propagate),
             "raise" => Ok(NanPolicy::Raise),
-            "fill" => Ok(NanPolicy::Fill),
+            "fill" => Ok(NanPolicy::RowMeanFill),
             _ => Err(CoreError::argument(
                 "nan",
                 format!("expected one of 'propagate', 'raise', 'fill', got {name:?}"),
@@ -207,29 +213,77 @@ impl Resampler {
                 format!("{} values", out.len()),
             ));
         }
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2() {
+            if let (Some(xf), Some(of), Some(plan)) =
+                (as_f32(x), as_f32_out(out), avx2::LinearPlan::new(self))
+            {
+                // SAFETY: the CPU supports AVX2, checked above; the plan was
+                // built for this operator's n_in and n_out.
+                self.for_each_block(xf, of, nan, |rows_in, rows_out| unsafe {
+                    plan.run(rows_in, rows_out)
+                });
+                return Ok(());
+            }
+        }
         let kernel = RowKernel::new(self);
-        let fill = nan == NanPolicy::Fill;
-        out.par_chunks_mut(ROWS_PER_TASK * self.n_out)
-            .zip(x.par_chunks(ROWS_PER_TASK * self.n_in))
-            .for_each(|(out_block, x_block)| {
-                if crate::parallel::interrupted() {
-                    return;
-                }
-                let mut scratch = vec![T::zero(); if fill { self.n_in } else { 0 }];
-                for (row_out, row_in) in out_block
-                    .chunks_exact_mut(self.n_out)
-                    .zip(x_block.chunks_exact(self.n_in))
-                {
-                    let src = if fill && row_in.iter().any(|v| !v.is_finite()) {
-                        fill_row(row_in, &mut scratch);
-                        &scratch[..]
-                    } else {
-                        row_in
-                    };
-                    kernel.run(src, row_out);
-                }
-            });
+        self.for_each_block(x, out, nan, |rows_in, rows_out| {
+            for (row_out, row_in) in rows_out
+                .chunks_exact_mut(self.n_out)
+                .zip(rows_in.chunks_exact(self.n_in))
+            {
+                kernel.run(row_in, row_out);
+            }
+        });
         Ok(())
+    }
+
+    /// Runs `rows(x_rows, out_rows)` over blocks of [`ROWS_PER_TASK`] rows,
+    /// on the current pool when there is more than one block. With the row
+    /// fill, a row holding a non-finite value goes alone, filled, instead.
+    fn for_each_block<T: Element>(
+        &self,
+        x: &[T],
+        out: &mut [MaybeUninit<T>],
+        nan: NanPolicy,
+        rows: impl Fn(&[T], &mut [MaybeUninit<T>]) + Sync,
+    ) {
+        let fill = nan == NanPolicy::RowMeanFill;
+        let block = |out_block: &mut [MaybeUninit<T>], x_block: &[T]| {
+            if crate::parallel::interrupted() {
+                return;
+            }
+            if !fill {
+                rows(x_block, out_block);
+                return;
+            }
+            let mut scratch = vec![T::zero(); self.n_in];
+            for (row_out, row_in) in out_block
+                .chunks_exact_mut(self.n_out)
+                .zip(x_block.chunks_exact(self.n_in))
+            {
+                if row_in.iter().all(|v| v.is_finite()) {
+                    rows(row_in, row_out);
+                } else {
+                    fill_row(row_in, &mut scratch);
+                    rows(&scratch, row_out);
+                }
+            }
+        };
+        if x.len() <= ROWS_PER_TASK * self.n_in {
+            // one block: no thread hand-off (this is the DataLoader batch case)
+            block(out, x);
+        } else {
+            out.par_chunks_mut(ROWS_PER_TASK * self.n_out)
+                .zip(x.par_chunks(ROWS_PER_TASK * self.n_in))
+                .for_each(|(out_block, x_block)| block(out_block, x_block));
+        }
+    }
+
+    /// True when resampling `x` (rows of `n_in`) fits in one block, which
+    /// [`Resampler::apply`] runs on the calling thread.
+    pub fn is_single_block(&self, len: usize) -> bool {
+        len <= ROWS_PER_TASK * self.n_in
     }
 
     /// Validates the input length and the `raise` policy; returns the row count.
@@ -362,6 +416,9 @@ impl<'a, R: Real> RowKernel<'a, R> {
 /// Flat index of the first non-finite value, searched in parallel.
 fn first_non_finite<T: Element>(x: &[T]) -> Option<usize> {
     const BLOCK: usize = 1 << 16;
+    if x.len() <= BLOCK {
+        return x.iter().position(|v| !v.is_finite());
+    }
     x.par_chunks(BLOCK)
         .enumerate()
         .filter_map(|(b, chunk)| {
@@ -373,8 +430,9 @@ fn first_non_finite<T: Element>(x: &[T]) -> Option<usize> {
         .min()
 }
 
-/// Copies `row` into `scratch` with non-finite values replaced by the mean of
-/// the finite ones (zeros when there are none).
+/// The row-mean fill of [`NanPolicy::RowMeanFill`]: copies `row` into
+/// `scratch` with non-finite values replaced by the mean of the row's finite
+/// values (zeros when there are none).
 fn fill_row<T: Element>(row: &[T], scratch: &mut [T]) {
     let mut sum = Complex::new(0.0f64, 0.0);
     let mut count = 0usize;
@@ -389,6 +447,352 @@ fn fill_row<T: Element>(row: &[T], scratch: &mut [T]) {
     };
     for (s, &v) in scratch.iter_mut().zip(row) {
         *s = if v.is_finite() { v } else { mean };
+    }
+}
+
+/// `v - v`: 0 for a finite `v`, NaN for NaN or +-inf; a sum of them is NaN
+/// exactly when one value is not finite, without a branch.
+#[inline(always)]
+fn poison(v: f32) -> f32 {
+    #[allow(clippy::eq_op)]
+    let d = v - v;
+    d
+}
+
+/// Smallest and largest value of `x`, and whether every value is finite.
+/// Sixteen independent lanes let the compiler keep the loop in vector registers.
+#[inline(always)]
+fn min_max_finite(x: &[f32]) -> (f32, f32, bool) {
+    const LANES: usize = 16;
+    let mut lo = [f32::INFINITY; LANES];
+    let mut hi = [f32::NEG_INFINITY; LANES];
+    // v - v is 0 for a finite v and NaN for NaN or +-inf: one NaN poisons its lane.
+    let mut poison = [0.0f32; LANES];
+    let mut chunks = x.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for j in 0..LANES {
+            let v = chunk[j];
+            lo[j] = if v < lo[j] { v } else { lo[j] };
+            hi[j] = if v > hi[j] { v } else { hi[j] };
+            poison[j] += self::poison(v);
+        }
+    }
+    let (mut l, mut h, mut p) = tail_min_max(chunks.remainder());
+    for j in 0..LANES {
+        l = if lo[j] < l { lo[j] } else { l };
+        h = if hi[j] > h { hi[j] } else { h };
+        p += poison[j];
+    }
+    (l, h, !p.is_nan() && l.is_finite() && h.is_finite())
+}
+
+/// Smallest and largest value of a few values, and the sum of their `v - v`
+/// (NaN when one is not finite); `(inf, -inf, 0)` for none.
+#[inline(always)]
+fn tail_min_max(x: &[f32]) -> (f32, f32, f32) {
+    let (mut l, mut h, mut p) = (f32::INFINITY, f32::NEG_INFINITY, 0.0f32);
+    for &v in x {
+        l = if v < l { v } else { l };
+        h = if v > h { v } else { h };
+        p += poison(v);
+    }
+    (l, h, p)
+}
+
+/// MM-Fi's official non-finite fill on one frame `[R, S, P]` (C order), in place:
+/// for each packet `p`, every NaN or +-inf of the slice `[:, :, p]` (all antennas,
+/// all subcarriers) becomes the mean of that slice's finite values, summed in f64;
+/// a slice with none becomes zeros.
+pub fn fill_packet_mean(frame: &mut [f32], packets: usize) {
+    if packets == 0 {
+        return;
+    }
+    let mut sum = vec![0.0f64; packets];
+    let mut count = vec![0usize; packets];
+    for row in frame.chunks_exact(packets) {
+        for ((s, c), &v) in sum.iter_mut().zip(count.iter_mut()).zip(row) {
+            if v.is_finite() {
+                *s += f64::from(v);
+                *c += 1;
+            }
+        }
+    }
+    let mean: Vec<f32> = sum
+        .iter()
+        .zip(&count)
+        .map(|(&s, &c)| if c == 0 { 0.0 } else { (s / c as f64) as f32 })
+        .collect();
+    for row in frame.chunks_exact_mut(packets) {
+        for (v, &m) in row.iter_mut().zip(&mean) {
+            if !v.is_finite() {
+                *v = m;
+            }
+        }
+    }
+}
+
+/// MM-Fi's official amplitude cleaning of one frame `[R, S, P]`, in place:
+/// [`fill_packet_mean`] when the frame holds a non-finite value, then min-max
+/// normalisation to [0, 1] as `(v - min) / (max - min)` in f32; a constant
+/// frame becomes zeros. The same f32 operations as the numpy original, so the
+/// same bits.
+#[inline(always)]
+pub fn clean_amplitude_frame(frame: &mut [f32], packets: usize) {
+    let (mut lo, mut hi, finite) = min_max_finite(frame);
+    if !finite {
+        fill_packet_mean(frame, packets);
+        (lo, hi, _) = min_max_finite(frame);
+    }
+    // numpy's `x -= lo; x /= where(span > 0, span, 1)`: dividing by 1 is exact
+    let span = hi - lo;
+    let divisor = if span > 0.0 { span } else { 1.0 };
+    for v in frame.iter_mut() {
+        *v = (*v - lo) / divisor;
+    }
+}
+
+/// True when the CPU runs AVX2 code (checked once, then a cached load).
+#[inline]
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// [`clean_amplitude_frame`] in AVX2 when the CPU has it: the same f32
+/// operations lane by lane, so the same bits.
+pub fn clean_amplitude(frame: &mut [f32], packets: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { avx2::clean_amplitude_frame(frame, packets) };
+        return;
+    }
+    clean_amplitude_frame(frame, packets)
+}
+
+/// `x` as `&[f32]` when `T` is `f32` (the type the AVX2 resampler handles).
+#[cfg(target_arch = "x86_64")]
+fn as_f32<T: 'static>(x: &[T]) -> Option<&[f32]> {
+    (TypeId::of::<T>() == TypeId::of::<f32>()).then(|| {
+        // SAFETY: T is f32, so the slice already is a slice of f32.
+        unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<f32>(), x.len()) }
+    })
+}
+
+/// `out` as f32 slots when `T` is `f32`.
+#[cfg(target_arch = "x86_64")]
+fn as_f32_out<T: 'static>(out: &mut [MaybeUninit<T>]) -> Option<&mut [MaybeUninit<f32>]> {
+    (TypeId::of::<T>() == TypeId::of::<f32>()).then(|| {
+        // SAFETY: T is f32, so the slots already are f32 slots.
+        unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast(), out.len()) }
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+    use std::mem::MaybeUninit;
+
+    use super::{Mode, Resampler};
+
+    /// Eight consecutive outputs of a linear resampler, all of whose taps lie in
+    /// the 17 inputs `base..base + 17`: output `j` blends input `base + idx[j]`
+    /// (lane `idx[j] & 7` of one of two 8-wide loads) with the input after it
+    /// (the same lane of the two loads one further on).
+    struct Group {
+        out: usize,
+        base: usize,
+        lane: [i32; 8],
+        /// -1 (all bits) where the tap is in the second load.
+        high: [i32; 8],
+        w0: [f32; 8],
+        w1: [f32; 8],
+    }
+
+    /// The linear resampler in AVX2 for f32: per 8 outputs, four loads, four
+    /// lane permutes, two blends and `x0 * w0 + x1 * w1` (two multiplies and an
+    /// add, as the scalar loop, so the same bits). Outputs no group covers run
+    /// the scalar formula; outputs on an input tone are copied last, as in
+    /// the scalar kernel.
+    pub struct LinearPlan {
+        n_in: usize,
+        n_out: usize,
+        groups: Vec<Group>,
+        scalar: Vec<(usize, usize, f32, f32)>,
+        exact: Vec<(usize, usize)>,
+    }
+
+    impl LinearPlan {
+        /// The plan of a linear resampler with at least 17 inputs; None otherwise.
+        pub fn new(op: &Resampler) -> Option<LinearPlan> {
+            const SPAN: usize = 17;
+            if op.mode != Mode::Linear || op.n_in < SPAN {
+                return None;
+            }
+            let (n_in, n_out) = (op.n_in, op.n_out);
+            let mut taps = Vec::with_capacity(n_out);
+            let mut exact = Vec::new();
+            for k in 0..n_out {
+                let (lo, hi) = (op.indptr[k], op.indptr[k + 1]);
+                let i = op.indices[lo];
+                if hi - lo == 2 {
+                    taps.push((i, op.weights[lo] as f32, op.weights[lo + 1] as f32));
+                } else {
+                    exact.push((k, i));
+                    taps.push((i.min(n_in - 2), 0.0, 0.0));
+                }
+            }
+            let mut groups = Vec::new();
+            let mut scalar = Vec::new();
+            for (g, chunk) in taps.chunks(8).enumerate() {
+                let out = 8 * g;
+                let base = chunk[0].0.min(n_in - SPAN);
+                let fits =
+                    chunk.len() == 8 && chunk.iter().all(|t| (base..base + 16).contains(&t.0));
+                if !fits {
+                    scalar.extend(
+                        chunk
+                            .iter()
+                            .enumerate()
+                            .map(|(j, &(i, w0, w1))| (out + j, i, w0, w1)),
+                    );
+                    continue;
+                }
+                let mut group = Group {
+                    out,
+                    base,
+                    lane: [0; 8],
+                    high: [0; 8],
+                    w0: [0.0; 8],
+                    w1: [0.0; 8],
+                };
+                for (j, &(i, w0, w1)) in chunk.iter().enumerate() {
+                    let offset = (i - base) as i32;
+                    group.lane[j] = offset & 7;
+                    group.high[j] = if offset >= 8 { -1 } else { 0 };
+                    group.w0[j] = w0;
+                    group.w1[j] = w1;
+                }
+                groups.push(group);
+            }
+            Some(LinearPlan {
+                n_in,
+                n_out,
+                groups,
+                scalar,
+                exact,
+            })
+        }
+
+        /// Resamples whole rows: `rows_in` holds rows of `n_in`, `rows_out` as
+        /// many rows of `n_out`.
+        ///
+        /// # Safety
+        /// The CPU must support AVX2.
+        #[target_feature(enable = "avx2")]
+        pub unsafe fn run(&self, rows_in: &[f32], rows_out: &mut [MaybeUninit<f32>]) {
+            for (row_in, row_out) in rows_in
+                .chunks_exact(self.n_in)
+                .zip(rows_out.chunks_exact_mut(self.n_out))
+            {
+                let src = row_in.as_ptr();
+                let dst = row_out.as_mut_ptr().cast::<f32>();
+                for g in &self.groups {
+                    // SAFETY: `new` keeps base + 16 < n_in = row_in.len() and
+                    // out + 8 <= n_out = row_out.len(); unaligned loads/stores.
+                    unsafe {
+                        let p = src.add(g.base);
+                        let lane = _mm256_loadu_si256(g.lane.as_ptr().cast());
+                        let high = _mm256_castsi256_ps(_mm256_loadu_si256(g.high.as_ptr().cast()));
+                        let pick = |at: *const f32| {
+                            let a = _mm256_permutevar8x32_ps(_mm256_loadu_ps(at), lane);
+                            let b = _mm256_permutevar8x32_ps(_mm256_loadu_ps(at.add(8)), lane);
+                            _mm256_blendv_ps(a, b, high)
+                        };
+                        let (x0, x1) = (pick(p), pick(p.add(1)));
+                        let w0 = _mm256_loadu_ps(g.w0.as_ptr());
+                        let w1 = _mm256_loadu_ps(g.w1.as_ptr());
+                        let v = _mm256_add_ps(_mm256_mul_ps(x0, w0), _mm256_mul_ps(x1, w1));
+                        _mm256_storeu_ps(dst.add(g.out), v);
+                    }
+                }
+                for &(k, i, w0, w1) in &self.scalar {
+                    row_out[k].write(row_in[i] * w0 + row_in[i + 1] * w1);
+                }
+                for &(k, i) in &self.exact {
+                    row_out[k].write(row_in[i]);
+                }
+            }
+        }
+    }
+
+    /// [`super::min_max_finite`] with two 8-lane accumulators.
+    #[target_feature(enable = "avx2")]
+    unsafe fn min_max_finite(x: &[f32]) -> (f32, f32, bool) {
+        let mut lo = [_mm256_set1_ps(f32::INFINITY); 2];
+        let mut hi = [_mm256_set1_ps(f32::NEG_INFINITY); 2];
+        let mut poison = [_mm256_setzero_ps(); 2];
+        let mut chunks = x.chunks_exact(16);
+        for c in &mut chunks {
+            for (j, half) in [0usize, 8].into_iter().enumerate() {
+                // SAFETY: `c` holds 16 values; unaligned loads.
+                let v = unsafe { _mm256_loadu_ps(c.as_ptr().add(half)) };
+                // min_ps(v, lo) is `v < lo ? v : lo`, as the scalar loop
+                lo[j] = _mm256_min_ps(v, lo[j]);
+                hi[j] = _mm256_max_ps(v, hi[j]);
+                poison[j] = _mm256_add_ps(poison[j], _mm256_sub_ps(v, v));
+            }
+        }
+        let mut lanes = [[0.0f32; 8]; 6];
+        for j in 0..2 {
+            // SAFETY: each destination holds 8 values.
+            unsafe {
+                _mm256_storeu_ps(lanes[j].as_mut_ptr(), lo[j]);
+                _mm256_storeu_ps(lanes[2 + j].as_mut_ptr(), hi[j]);
+                _mm256_storeu_ps(lanes[4 + j].as_mut_ptr(), poison[j]);
+            }
+        }
+        let (l, h, p) = super::tail_min_max(chunks.remainder());
+        let l = lanes[..2]
+            .iter()
+            .flatten()
+            .fold(l, |a, &v| if v < a { v } else { a });
+        let h = lanes[2..4]
+            .iter()
+            .flatten()
+            .fold(h, |a, &v| if v > a { v } else { a });
+        let p = lanes[4..].iter().flatten().fold(p, |a, &v| a + v);
+        (l, h, !p.is_nan() && l.is_finite() && h.is_finite())
+    }
+
+    /// [`super::clean_amplitude_frame`] in 8-lane vectors.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn clean_amplitude_frame(frame: &mut [f32], packets: usize) {
+        // SAFETY (whole body): AVX2 is enabled; loads and stores stay inside `frame`.
+        let (mut lo, mut hi, finite) = unsafe { min_max_finite(frame) };
+        if !finite {
+            super::fill_packet_mean(frame, packets);
+            (lo, hi, _) = unsafe { min_max_finite(frame) };
+        }
+        let span = hi - lo;
+        let divisor = if span > 0.0 { span } else { 1.0 };
+        let (vlo, vdiv) = (_mm256_set1_ps(lo), _mm256_set1_ps(divisor));
+        let mut chunks = frame.chunks_exact_mut(8);
+        for c in &mut chunks {
+            unsafe {
+                let v = _mm256_loadu_ps(c.as_ptr());
+                _mm256_storeu_ps(c.as_mut_ptr(), _mm256_div_ps(_mm256_sub_ps(v, vlo), vdiv));
+            }
+        }
+        for v in chunks.into_remainder() {
+            *v = (*v - lo) / divisor;
+        }
     }
 }
 
@@ -663,9 +1067,95 @@ mod tests {
             Err(CoreError::NonFinite { .. })
         ));
         // NaN -> mean(1, 3, 5) = 3
-        assert_eq!(r.apply(&x, NanPolicy::Fill).unwrap(), vec![2.0, 4.0]);
+        assert_eq!(r.apply(&x, NanPolicy::RowMeanFill).unwrap(), vec![2.0, 4.0]);
         let dead = [f32::NAN; 4];
-        assert_eq!(r.apply(&dead, NanPolicy::Fill).unwrap(), vec![0.0, 0.0]);
+        assert_eq!(
+            r.apply(&dead, NanPolicy::RowMeanFill).unwrap(),
+            vec![0.0, 0.0]
+        );
+    }
+
+    #[test]
+    fn packet_fill_and_cleaning_by_hand() {
+        // [R=2, S=2, P=2]: packet 0 = 1, NaN, 3, inf -> mean 2; packet 1 = NaN x 4 -> 0
+        let mut f = [
+            1.0f32,
+            f32::NAN,
+            f32::NAN,
+            f32::NAN,
+            3.0,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NAN,
+        ];
+        fill_packet_mean(&mut f, 2);
+        assert_eq!(f, [1.0, 0.0, 2.0, 0.0, 3.0, 0.0, 2.0, 0.0]);
+        let mut f = [1.0f32, f32::NEG_INFINITY, 5.0, 3.0];
+        // packets: [1, 5] and [-inf, 3] -> -inf := 3; min 1, max 5
+        clean_amplitude(&mut f, 2);
+        assert_eq!(f, [0.0, 0.5, 1.0, 0.5]);
+        let mut constant = [7.0f32; 40];
+        clean_amplitude(&mut constant, 4);
+        assert!(constant.iter().all(|&v| v == 0.0));
+        assert!(!min_max_finite(&[f32::NAN; 33]).2);
+        for n in [1, 15, 16, 32, 37] {
+            let mut x: Vec<f32> = (0..n).map(|v| v as f32).collect();
+            assert_eq!(min_max_finite(&x), (0.0, (n - 1) as f32, true));
+            // one frame of exactly 16 finite values, cleaned on both code paths
+            let mut by_hand = x.clone();
+            clean_amplitude_frame(&mut by_hand, 1);
+            let mut dispatched = x.clone();
+            clean_amplitude(&mut dispatched, 1);
+            assert_eq!(by_hand, dispatched);
+            for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                x[n - 1] = bad;
+                assert!(!min_max_finite(&x).2);
+                let mut a = x.clone();
+                clean_amplitude_frame(&mut a, 1);
+                let mut b = x.clone();
+                clean_amplitude(&mut b, 1);
+                assert_eq!(a, b);
+                assert!(a.iter().all(|v| (0.0..=1.0).contains(v)));
+            }
+        }
+    }
+
+    #[test]
+    fn vectorised_linear_gives_the_scalar_bits() {
+        for (n_in, n_out) in [
+            (114, 56),
+            (114, 30),
+            (17, 9),
+            (17, 17),
+            (40, 100),
+            (200, 56),
+            (56, 114),
+        ] {
+            let op = Resampler::new(n_in, n_out, Mode::Linear).unwrap();
+            let rows = 5;
+            let mut x: Vec<f32> = (0..rows * n_in)
+                .map(|i| ((i * 7919) % 1009) as f32 * 0.37 - 150.0)
+                .collect();
+            x[3] = f32::NAN;
+            x[n_in + 1] = f32::INFINITY;
+            x[2 * n_in - 1] = f32::NEG_INFINITY;
+            let kernel = RowKernel::<f32>::new(&op);
+            let mut scalar = vec![MaybeUninit::new(0.0f32); rows * n_out];
+            for (o, r) in scalar.chunks_exact_mut(n_out).zip(x.chunks_exact(n_in)) {
+                kernel.run(r, o);
+            }
+            let scalar: Vec<u32> = scalar
+                .iter()
+                .map(|v| unsafe { v.assume_init() }.to_bits())
+                .collect();
+            let fast: Vec<u32> = op
+                .apply(&x, NanPolicy::Propagate)
+                .unwrap()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
+            assert_eq!(scalar, fast, "{n_in} -> {n_out}");
+        }
     }
 
     #[test]

@@ -32,7 +32,10 @@ def resampling_taps(n_in: int, n_out: int, mode: str, start: int = 0) -> list[li
 
 
 def fill_rows(x: np.ndarray) -> np.ndarray:
-    """MM-Fi-style fill along the last axis: non-finite -> mean of the row's finite values (0 if none)."""
+    """Row-mean fill (``nan="fill"``) along the last axis: non-finite -> mean of the row's finite values (0 if none).
+
+    Not MM-Fi's per-packet fill over (antennas, subcarriers); that is ``csipose.data.cleaning.fill_packet_mean``.
+    """
     out = x.copy()
     flat = out.reshape(-1, x.shape[-1])
     for row in flat:

@@ -2,32 +2,70 @@
 
 Official cleaning of ``CSIamp`` (``mmfi_lib``), per frame: inf -> NaN; for each
 packet, NaNs of its (rx, subcarrier) slice become the mean of that slice's finite
-values; then the frame is min-max normalised to [0, 1]. Two cases the official
-code leaves to numpy warnings are defined here: a slice with no finite value is
-filled with 0, and a constant frame becomes zeros (no division by zero).
+values (:func:`fill_packet_mean`, the one implementation of MM-Fi's fill, a Rust
+kernel); then the frame is min-max normalised to [0, 1]. Two cases the official code leaves to numpy
+warnings are defined here: a slice with no finite value is filled with 0, and a
+constant frame becomes zeros (no division by zero).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
-from csipose.subcarrier import HT40_TONES, sanitize_phase
+from csipose import _core
+from csipose.errors import ShapeError
+from csipose.subcarrier import HT40_TONES, Resampler, sanitize_phase
 
-__all__ = ["clean_amplitude", "phase_feature"]
+__all__ = ["clean_amplitude", "fill_packet_mean", "phase_feature"]
 
 
-def _fill_non_finite(x: np.ndarray) -> np.ndarray:
-    """NaN/inf of each packet's (rx, subcarrier) slice := that slice's finite mean (0 if none), in place."""
-    finite = np.isfinite(x)
-    count = finite.sum(axis=(1, 2), keepdims=True)
-    total = np.where(finite, x, 0.0).sum(axis=(1, 2), keepdims=True, dtype=np.float64)
-    mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0).astype(np.float32)
-    np.copyto(x, np.broadcast_to(mean, x.shape), where=~finite)
+def _frames_in_place(x: np.ndarray, kernel: Callable[[np.ndarray], None]) -> None:
+    """Runs an in-place frame kernel on ``x: float32[F, R, S, P]``, through a contiguous copy when needed."""
+    if x.size == 0:
+        return
+    if x.strides[1:] == (x.shape[2] * x.shape[3] * 4, x.shape[3] * 4, 4):
+        kernel(x)  # frames in C order, any stride between them (e.g. channels of a larger buffer)
+    else:
+        tmp = np.ascontiguousarray(x)
+        kernel(tmp)
+        np.copyto(x, tmp)
+
+
+def _writeable_float32(x: Any, arg: str) -> np.ndarray:
+    if not isinstance(x, np.ndarray) or x.dtype != np.float32 or not x.flags.writeable:
+        raise TypeError(f"{arg}: cleaning in place needs a writeable float32 ndarray")
+    if x.ndim != 4:
+        raise ShapeError(f"{arg}: expected float32[F, R, S, P] (frames, rx, subcarriers, packets), got shape {x.shape}")
+    return x
+
+
+def fill_packet_mean(x: np.ndarray) -> np.ndarray:
+    """MM-Fi's official non-finite fill, in place: per packet, over all antennas and subcarriers.
+
+    For every frame ``f`` and packet ``p``, each NaN or +-inf of the slice
+    ``x[f, :, :, p]`` (3 rx antennas x 114 subcarriers in MM-Fi) becomes the mean of
+    that slice's finite values, summed in float64; a slice with no finite value
+    becomes zeros. Finite values are untouched.
+
+    This is not the resampler's ``nan="fill"``, which averages one row along the
+    subcarrier axis only (one antenna of one packet).
+
+    Args:
+        x: ``float32[F, R, S, P]`` (frames, rx, subcarriers, packets), writeable.
+
+    Returns:
+        ``x``, filled.
+    """
+    _frames_in_place(_writeable_float32(x, "x"), _core.fill_packet_mean)
     return x
 
 
 def clean_amplitude(amp: np.ndarray, *, copy: bool = True) -> np.ndarray:
-    """Officially cleaned amplitude.
+    """Officially cleaned amplitude: :func:`fill_packet_mean` on frames holding NaN/inf,
+    then each frame min-max normalised to [0, 1] as ``(v - min) / (max - min)`` in float32.
 
     Args:
         amp: ``float32[W, R, S, P]`` raw amplitude (frames, rx, subcarriers, packets).
@@ -39,27 +77,12 @@ def clean_amplitude(amp: np.ndarray, *, copy: bool = True) -> np.ndarray:
     """
     if copy:
         x = np.array(amp, dtype=np.float32)
+        if x.ndim != 4:
+            raise ShapeError(f"amp: expected float32[W, R, S, P] (frames, rx, subcarriers, packets), got shape {x.shape}")
     else:
-        x = amp
-        if not isinstance(x, np.ndarray) or x.dtype != np.float32 or not x.flags.writeable:
-            raise TypeError("amp: cleaning in place needs a writeable float32 ndarray")
-    if x.size == 0:
-        return x
-    flat = x.reshape(len(x), -1)
-    lo, hi = flat.min(axis=1), flat.max(axis=1)
-    # min and max propagate NaN and reach +-inf, so finite extremes mean a clean frame:
-    # the common case costs no extra pass.
-    dirty = ~(np.isfinite(lo) & np.isfinite(hi))
-    if dirty.any():
-        frames = _fill_non_finite(x[dirty])
-        x[dirty] = frames
-        flat_dirty = frames.reshape(len(frames), -1)
-        lo[dirty], hi[dirty] = flat_dirty.min(axis=1), flat_dirty.max(axis=1)
-    lo = lo.reshape(-1, 1, 1, 1)
-    span = hi.reshape(-1, 1, 1, 1) - lo
-    x -= lo
-    # A constant frame is all zeros after subtracting its minimum; dividing it by 1 keeps it so.
-    x /= np.where(span > 0, span, np.float32(1))
+        x = _writeable_float32(amp, "amp")
+    # one pass per frame while it sits in cache: the fill (only where needed), min, max, normalise
+    _frames_in_place(x, _core.clean_mmfi_amplitude)
     return x
 
 
@@ -68,7 +91,9 @@ def phase_feature(phase: np.ndarray) -> np.ndarray:
 
     Uses the HT40 tone indices (-58..-2, 2..58) as abscissa when there are 114
     subcarriers, so the gap at DC is respected. Non-finite raw phase values become
-    the finite mean of their row before unwrapping (0 for a row with none).
+    the finite mean of their row before unwrapping (one antenna of one packet along
+    the subcarriers; 0 for a row with none): the resampler's ``nan="fill"``, not
+    MM-Fi's per-packet amplitude fill, since phase is unwrapped row by row.
 
     Args:
         phase: ``float32[W, R, S, P]`` wrapped phase in radians.
@@ -77,12 +102,9 @@ def phase_feature(phase: np.ndarray) -> np.ndarray:
         ``float32[W, R, S, P]``.
     """
     x = np.asarray(phase, dtype=np.float32)
-    finite = np.isfinite(x)
-    if not finite.all():
-        x = x.copy()
-        count = finite.sum(axis=2, keepdims=True)
-        total = np.where(finite, x, 0.0).sum(axis=2, keepdims=True, dtype=np.float64)
-        mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0).astype(np.float32)
-        np.copyto(x, np.broadcast_to(mean, x.shape), where=~finite)
+    if x.size and not np.isfinite(x).all():
+        # the identity resampler only copies; its row fill is the one kernel for it
+        n = x.shape[2]
+        x = Resampler(n, n, "subband").apply(x, axis=2, nan="fill")
     tones = HT40_TONES if x.shape[2] == len(HT40_TONES) else None
     return sanitize_phase(x, axis=2, tones=tones)

@@ -245,9 +245,9 @@ class MMFiDataset:
         if self._cache is not None:
             where = _selector(self._rows[rows])
             if want_amp:
-                out[:, :phase_at] = self._cache.array("amplitude")[where]
+                _gather(self._cache.array("amplitude"), where, out[:, :phase_at])
             if want_phase:
-                out[:, phase_at:] = self._cache.array("phase")[where]
+                _gather(self._cache.array("phase"), where, out[:, phase_at:])
             return out
         for i, r in enumerate(rows.tolist()):
             amp, phase = read_csi_frame(self._paths[r])
@@ -293,19 +293,12 @@ class MMFiDataset:
         csi = self._features(rows).reshape(b, w, *self.sample_shape[1:])
         label_rows = starts + self.label_offset
         keypoints = self._keypoints_of(label_rows).astype(np.float32, copy=False)
-        codes = self._codes[label_rows]
+        codes = self._codes[label_rows].T
         visibility = np.ones(keypoints.shape[:2], dtype=np.float32)
+        # iterating whole arrays yields the per-sample views and int64 scalars at C speed
         return [
-            {
-                "csi": x,
-                "keypoints": k,
-                "visibility": v,
-                "subject": c[1],
-                "action": c[2],
-                "environment": c[0],
-                "frame": f,
-            }
-            for x, k, v, c, f in zip(csi, keypoints, visibility, codes, self._numbers[label_rows])
+            {"csi": x, "keypoints": k, "visibility": v, "subject": s, "action": a, "environment": e, "frame": f}
+            for x, k, v, e, s, a, f in zip(csi, keypoints, visibility, *codes, self._numbers[label_rows])
         ]
 
     def __getitem__(self, index: int) -> Sample:
@@ -317,6 +310,21 @@ class MMFiDataset:
         if not -n <= i < n:
             raise IndexError(f"index {i} is out of range for a dataset of {n} windows")
         return self._batch(np.array([i % n]))[0]
+
+
+def _gather(source: np.ndarray, where: slice | np.ndarray, out: np.ndarray) -> None:
+    """``out[:] = source[where]`` with one copy out of the map where numpy allows it.
+
+    A slice (consecutive rows) is one contiguous read; row indices go straight into a
+    contiguous ``out`` with ``np.take`` (``mode="clip"`` skips the bounds buffer: the
+    rows come from the dataset's own index), or through numpy's fancy index otherwise.
+    """
+    if isinstance(where, slice):
+        np.copyto(out, source[where])
+    elif out.flags.c_contiguous:
+        np.take(source, where, axis=0, out=out, mode="clip")
+    else:
+        out[...] = source[where]
 
 
 def _selector(rows: np.ndarray) -> slice | np.ndarray:

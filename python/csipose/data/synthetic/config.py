@@ -11,10 +11,14 @@ from csipose.data.synthetic.body import ACTIONS
 from csipose.data.synthetic.families import FAMILIES
 from csipose.errors import ArgumentError, ConfigError
 
-__all__ = ["FEATURE_SETS", "SyntheticConfig"]
+__all__ = ["FEATURE_SETS", "NATIVE_SUBCARRIERS", "SUBCARRIER_MODES", "SyntheticConfig"]
 
 #: The allowed ``features`` tuples; channels are always amplitude first.
 FEATURE_SETS = (("amplitude", "phase"), ("amplitude",), ("phase",))
+#: The allowed ``subcarrier_mode`` values: :class:`~csipose.Resampler` modes, as for MM-Fi.
+SUBCARRIER_MODES = ("linear", "area", "subband")
+#: Subcarriers the generator renders (MM-Fi's HT40 tones).
+NATIVE_SUBCARRIERS = 114
 
 
 def _int(value: Any, name: str, minimum: int, maximum: int | None = None) -> int:
@@ -83,9 +87,13 @@ class SyntheticConfig:
     crosses a sequence boundary."""
     features: tuple[str, ...] = ("amplitude", "phase")
     """Per-antenna features: one of ``FEATURE_SETS``; ``C = 3 * len(features)``."""
-    subcarriers: int = 114
-    """Subcarriers ``S``; other than 114 resamples the cleaned features linearly
-    (``csipose.interpolate_subcarriers``)."""
+    subcarriers: int = NATIVE_SUBCARRIERS
+    """Subcarriers ``S``; other than 114 resamples the cleaned features with
+    ``Resampler(114, subcarriers, subcarrier_mode)``, exactly as ``MMFiDataset`` does."""
+    subcarrier_mode: str = "linear"
+    """How 114 tones become ``subcarriers``: ``"linear"`` (align-corners interpolation),
+    ``"area"`` (bin means) or ``"subband"`` (the first ``subcarriers`` native tones, so
+    at most 114); see :class:`~csipose.Resampler`. Unused when ``subcarriers`` is 114."""
     snr_db: float = 40.0
     """Signal-to-noise ratio of the measured CSI, dB relative to the frame's mean power."""
     persons: int = 1
@@ -136,7 +144,16 @@ class SyntheticConfig:
         _int(self.window, "window", 1, frames)
         if self.features not in FEATURE_SETS:
             raise ConfigError(f"features: expected one of {FEATURE_SETS}, got {self.features!r}")
-        _int(self.subcarriers, "subcarriers", 2)
+        subcarriers = _int(self.subcarriers, "subcarriers", 2)
+        if self.subcarrier_mode not in SUBCARRIER_MODES:
+            raise ConfigError(
+                f"subcarrier_mode: expected one of {', '.join(SUBCARRIER_MODES)}, got {self.subcarrier_mode!r}"
+            )
+        if self.subcarrier_mode == "subband" and subcarriers > NATIVE_SUBCARRIERS:
+            raise ConfigError(
+                f"subcarrier_mode: 'subband' keeps a block of the {NATIVE_SUBCARRIERS} native tones, so subcarriers "
+                f"must be <= {NATIVE_SUBCARRIERS}, got {subcarriers}"
+            )
         _float(self.snr_db, "snr_db")
         _int(self.persons, "persons", 1, 4)
         _int(self.scatterers, "scatterers", 0)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import operator
+from typing import Any, cast
 
 import numpy as np
 
@@ -10,7 +11,7 @@ from csipose.data.cleaning import clean_amplitude, phase_feature
 from csipose.data.synthetic.config import SyntheticConfig
 from csipose.data.synthetic.generate import render
 from csipose.errors import ArgumentError, DatasetError
-from csipose.subcarrier import interpolate_subcarriers
+from csipose.subcarrier import ResampleMode, Resampler
 
 __all__ = ["SyntheticCsiDataset"]
 
@@ -71,7 +72,8 @@ class SyntheticCsiDataset:
             parts.append(phase_feature(phase))
         x = np.concatenate(parts, axis=1)
         if self.config.subcarriers != x.shape[2]:
-            x = interpolate_subcarriers(x, self.config.subcarriers, axis=2)
+            mode = cast(ResampleMode, self.config.subcarrier_mode)  # validated by SyntheticConfig
+            x = Resampler(x.shape[2], self.config.subcarriers, mode).apply(x, axis=2)
         return x.astype(np.float32)
 
     def label_keypoints(self) -> np.ndarray:
@@ -82,10 +84,20 @@ class SyntheticCsiDataset:
         return int(self.label_index.shape[0])
 
     def __getitem__(self, index: int) -> dict[str, Any]:
+        """Sample ``index``; negative indices count from the end, as in a sequence.
+
+        Raises:
+            IndexError: ``index`` outside ``-len(self) .. len(self) - 1`` (so ``for s in ds`` stops).
+            ArgumentError: ``index`` is not an integer.
+        """
+        try:
+            i = operator.index(index)
+        except TypeError:
+            raise ArgumentError(f"index: expected an integer, got {type(index).__name__}") from None
         n = len(self)
-        if not -n <= index < n:
-            raise ArgumentError(f"index: {index} is out of range for a dataset of {n} samples")
-        row = int(self.label_index[index])
+        if not -n <= i < n:
+            raise IndexError(f"index {i} is out of range for a dataset of {n} samples")
+        row = int(self.label_index[i])
         w = self.config.window
         sample: dict[str, Any] = {
             "csi": self.csi[row - w + 1 : row + 1],
