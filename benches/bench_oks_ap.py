@@ -25,7 +25,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 import csipose
-from csipose.cocoeval import oks_ap
+from csipose.metrics import oks_ap
 
 J = 17
 

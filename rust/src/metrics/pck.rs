@@ -11,6 +11,10 @@
 //! | `Metafi`    | `d / n <= t`                     | no   | joints scored, incorrect |
 //! | `Wiflow`    | `d / max(n, 0.01) <= t`          | no   | cannot happen (clamp)    |
 //!
+//! In every convention a frame with a non-finite ground-truth coordinate in a
+//! joint that counts is unscoreable (and excluded), and a non-finite
+//! prediction fails every comparison: a miss.
+//!
 //! `t` is a threshold as a fraction (PCK@20 -> 0.2). Thresholds arrive sorted
 //! ascending; each comparison is monotone in `t`, so one binary search per
 //! joint finds the first threshold it passes and a cumulative sum turns that
@@ -354,6 +358,11 @@ fn count_task<T: Real>(
         };
         if n_visible == 0 {
             out.empty_frames += 1;
+            continue;
+        }
+        if !f.gt_finite() {
+            out.unscoreable_frames += 1;
+            out.unscoreable_joints += n_visible;
             continue;
         }
         let (mut value, fell_back) = frame_normaliser(&f, j, norm);

@@ -1,15 +1,15 @@
-//! Python bindings of person matching and its cost matrices.
+//! Python bindings of person matching (its cost matrices live with the metrics).
 
 use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
-    PyReadonlyArray3, PyUntypedArray, PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray2, PyUntypedArray,
+    PyUntypedArrayMethods,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use super::{check_len, detached, dtype_error, REAL_FLOAT};
+use super::{detached, dtype_error, REAL_FLOAT};
 use crate::error::{fmt_shape, CoreError};
-use crate::matching::{self as kernel, Assignment, FlatMatchings, Frame, PosePair};
+use crate::matching::{self as kernel, Assignment, FlatMatchings, Frame};
 
 fn shape_error(x: &Bound<'_, PyAny>, arg: &str, expected: &str) -> PyErr {
     let actual = x
@@ -239,105 +239,9 @@ fn match_persons_padded<'py>(
     }
 }
 
-/// Checks that the pose arrays agree: `gt [G, J, D]`, `visible [G, J]`.
-fn check_poses(
-    pred: (usize, usize, usize),
-    gt: (usize, usize, usize),
-    visible: (usize, usize),
-) -> PyResult<()> {
-    let (_, j, d) = pred;
-    if d < 2 {
-        return Err(
-            CoreError::shape("pred", "(P, J, D) with D >= 2", fmt_shape(&[pred.0, j, d])).into(),
-        );
-    }
-    if (gt.1, gt.2) != (j, d) {
-        return Err(CoreError::shape(
-            "gt",
-            format!("(G, {j}, {d}) to match pred"),
-            fmt_shape(&[gt.0, gt.1, gt.2]),
-        )
-        .into());
-    }
-    if visible != (gt.0, j) {
-        return Err(CoreError::shape(
-            "visible",
-            format!("({}, {j})", gt.0),
-            fmt_shape(&[visible.0, visible.1]),
-        )
-        .into());
-    }
-    Ok(())
-}
-
-/// `1 - OKS` for every (prediction, GT) pair: `[P, J, 2] x [G, J, 2] -> [P, G]`.
-#[pyfunction]
-fn oks_cost_matrix<'py>(
-    pred: PyReadonlyArray3<'py, f64>,
-    gt: PyReadonlyArray3<'py, f64>,
-    visible: PyReadonlyArray2<'py, bool>,
-    areas: PyReadonlyArray1<'py, f64>,
-    sigmas: PyReadonlyArray1<'py, f64>,
-) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let py = pred.py();
-    let (p, j, d) = pred.as_array().dim();
-    let g = gt.as_array().dim().0;
-    check_poses((p, j, d), gt.as_array().dim(), visible.as_array().dim())?;
-    check_len(areas.len(), g, "areas")?;
-    check_len(sigmas.len(), j, "sigmas")?;
-    let (pred_s, gt_s, vis_s) = (pred.as_slice()?, gt.as_slice()?, visible.as_slice()?);
-    let (areas_s, sigmas_s) = (areas.as_slice()?, sigmas.as_slice()?);
-    let out = detached(py, || {
-        let poses = PosePair {
-            pred: pred_s,
-            gt: gt_s,
-            visible: vis_s,
-            n_pred: p,
-            n_gt: g,
-            joints: j,
-            dims: d,
-        };
-        kernel::oks_cost(&poses, areas_s, sigmas_s)
-    })?;
-    Ok(numpy::ndarray::Array2::from_shape_vec((p, g), out)
-        .expect("kernel output has P x G values")
-        .into_pyarray(py))
-}
-
-/// Mean visible-joint distance for every pair: `[P, J, D] x [G, J, D] -> [P, G]`.
-#[pyfunction]
-fn joint_distance_cost_matrix<'py>(
-    pred: PyReadonlyArray3<'py, f64>,
-    gt: PyReadonlyArray3<'py, f64>,
-    visible: PyReadonlyArray2<'py, bool>,
-) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let py = pred.py();
-    let (p, j, d) = pred.as_array().dim();
-    let g = gt.as_array().dim().0;
-    check_poses((p, j, d), gt.as_array().dim(), visible.as_array().dim())?;
-    let (pred_s, gt_s, vis_s) = (pred.as_slice()?, gt.as_slice()?, visible.as_slice()?);
-    let out = detached(py, || {
-        let poses = PosePair {
-            pred: pred_s,
-            gt: gt_s,
-            visible: vis_s,
-            n_pred: p,
-            n_gt: g,
-            joints: j,
-            dims: d,
-        };
-        kernel::joint_distance_cost(&poses)
-    })?;
-    Ok(numpy::ndarray::Array2::from_shape_vec((p, g), out)
-        .expect("kernel output has P x G values")
-        .into_pyarray(py))
-}
-
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(match_persons, m)?)?;
     m.add_function(wrap_pyfunction!(match_persons_batch, m)?)?;
     m.add_function(wrap_pyfunction!(match_persons_padded, m)?)?;
-    m.add_function(wrap_pyfunction!(oks_cost_matrix, m)?)?;
-    m.add_function(wrap_pyfunction!(joint_distance_cost_matrix, m)?)?;
     Ok(())
 }
