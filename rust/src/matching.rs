@@ -30,6 +30,9 @@ use crate::error::{CoreError, CoreResult};
 
 const FREE: usize = usize::MAX;
 
+/// Entries from which a working matrix is worth backing with huge pages.
+const HUGE_MATRIX: usize = 1 << 20;
+
 /// An optimal matching of one cost matrix.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assignment {
@@ -87,7 +90,9 @@ fn working_matrix<T: Cost>(
     };
     w.clear();
     w.reserve(n * m);
-    crate::memory::advise_huge_pages(&mut w.spare_capacity_mut()[..n * m]);
+    if n * m >= HUGE_MATRIX {
+        crate::memory::advise_huge_pages(&mut w.spare_capacity_mut()[..n * m]);
+    }
     if transpose {
         for j in 0..m {
             w.extend((0..n).map(|i| convert(cost[i * m + j])));
@@ -189,16 +194,16 @@ impl Search {
             // length of `row`, `v`, `path` and `row4col` (asserted above).
             let (cost, vj) = unsafe { (*row.get_unchecked(j), *v.get_unchecked(j)) };
             let r = base + cost - ui - vj;
-            if r < *d {
-                unsafe { *self.path.get_unchecked_mut(j) = i };
-                *d = r;
-            }
-            if *d < lowest
-                || (*d == lowest && index != FREE && unsafe { *row4col.get_unchecked(j) } == FREE)
-            {
-                lowest = *d;
-                index = it;
-            }
+            // selects rather than branches: on tiny frames the outcomes are coin flips
+            let better = r < *d;
+            let path_j = unsafe { self.path.get_unchecked_mut(j) };
+            *path_j = if better { i } else { *path_j };
+            let dj = if better { r } else { *d };
+            *d = dj;
+            let free = unsafe { *row4col.get_unchecked(j) } == FREE;
+            let take = dj < lowest || (dj == lowest && index != FREE && free);
+            lowest = if take { dj } else { lowest };
+            index = if take { it } else { index };
         }
         self.take(index, lowest)
     }
@@ -551,12 +556,31 @@ impl Solver {
         let (w, u, v) = (&mut self.w, &mut self.u, &mut self.v);
         let (col4row, row4col) = (&mut self.col4row, &mut self.row4col);
         let search = &mut self.search;
-        // The initialisation pays off on large matrices only; small frames go
-        // straight to shortest paths.
-        if r == c && r >= JV_INIT_MIN_SIZE && all_finite {
-            jv_init(w, r, u, v, col4row, row4col);
-        }
-        if !match_all_rows(w, r, c, u, v, col4row, row4col, search) {
+        let matched_all = if r == 1 {
+            // One row (a frame with one person on a side, a third of typical
+            // frames): its cheapest allowed column, the first of equals, with
+            // u = that cost and v = 0 -- what the search below would find.
+            let (mut best, mut lowest) = (FREE, f64::INFINITY);
+            for (j, &x) in w.iter().enumerate() {
+                if x < lowest {
+                    (best, lowest) = (j, x);
+                }
+            }
+            if best != FREE {
+                u[0] = lowest;
+                col4row[0] = best;
+                row4col[best] = 0;
+            }
+            true
+        } else {
+            // The initialisation pays off on large matrices only; small frames go
+            // straight to shortest paths.
+            if r == c && r >= JV_INIT_MIN_SIZE && all_finite {
+                jv_init(w, r, u, v, col4row, row4col);
+            }
+            match_all_rows(w, r, c, u, v, col4row, row4col, search)
+        };
+        if !matched_all {
             // Start again on costs shifted to be >= 0, where zero potentials are feasible.
             let shift = w
                 .iter()

@@ -153,6 +153,21 @@ fn frame_error<T: Real>(
             return (0.0, 0);
         }
     }
+    // The common cases need no copy of the frame, and look for a non-finite
+    // coordinate only when the error sum is not finite.
+    let direct = match align {
+        Align::None => Some(direct_sum(&f, None, scratch)),
+        Align::Root(root) => {
+            let centres = (centre(root, |r| f.pred_at(r)), centre(root, |r| f.gt_at(r)));
+            Some(direct_sum(&f, Some(centres), scratch))
+        }
+        _ => None,
+    };
+    if let Some((sum, count)) = direct {
+        if sum.is_finite() {
+            return (sum, count);
+        }
+    }
     if !f.gt_finite() {
         return (f64::NAN, 0);
     }
@@ -161,14 +176,8 @@ fn frame_error<T: Real>(
         let sum = if counted > 0 { f64::INFINITY } else { 0.0 };
         return (sum, counted as u32);
     }
-    match align {
-        // the common cases need no copy of the frame
-        Align::None => return direct_sum(&f, None, scratch),
-        Align::Root(root) => {
-            let centres = (centre(root, |r| f.pred_at(r)), centre(root, |r| f.gt_at(r)));
-            return direct_sum(&f, Some(centres), scratch);
-        }
-        _ => {}
+    if let Some(finite_inputs_overflowed) = direct {
+        return finite_inputs_overflowed;
     }
     let Scratch { pred, gt, .. } = scratch;
     pred.clear();

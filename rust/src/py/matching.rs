@@ -125,15 +125,24 @@ fn extend_from<T: kernel::Cost + numpy::Element>(
     a: &Bound<'_, PyArray2<T>>,
     data: &mut Vec<f64>,
 ) -> (usize, usize) {
-    // SAFETY: the GIL is held for the whole copy and no Rust reference to this
-    // array exists, so nothing can mutate it meanwhile; this skips rust-numpy's
-    // borrow bookkeeping, which costs more than the copy for tiny frames.
-    let view = unsafe { a.as_array() };
-    match view.as_slice() {
-        Some(s) => data.extend(s.iter().map(|&x| x.to_f64())),
-        None => data.extend(view.iter().map(|&x| x.to_f64())),
+    let shape = a.shape();
+    let (n, m) = (shape[0], shape[1]);
+    if n * m == 0 {
+        // nothing to copy (and an empty array's data pointer may be dangling)
+    } else if a.is_c_contiguous() {
+        // SAFETY: a C-contiguous array of n * m elements of T starts at `data()`;
+        // the GIL is held for the whole copy and no Rust reference to this array
+        // exists, so nothing can mutate it meanwhile. Reading the buffer directly
+        // skips rust-numpy's view and borrow bookkeeping, which costs more than
+        // the copy for tiny frames.
+        let s = unsafe { std::slice::from_raw_parts(a.data() as *const T, n * m) };
+        data.extend(s.iter().map(|&x| x.to_f64()));
+    } else {
+        // SAFETY: as above, the GIL is held and nothing else references the array.
+        let view = unsafe { a.as_array() };
+        data.extend(view.iter().map(|&x| x.to_f64()));
     }
-    view.dim()
+    (n, m)
 }
 
 /// Copies one 2-d float matrix of a list into the flat buffer.
