@@ -26,7 +26,7 @@
 
 use rayon::prelude::*;
 
-use super::poses::{distance, frame_distances, wide, Frame, PosePair};
+use super::poses::{distance, frame_distances, joint_distance, wide, Frame, PosePair};
 use crate::element::Real;
 use crate::error::{CoreError, CoreResult};
 
@@ -396,10 +396,14 @@ fn count_canonical<T: Real, const D: usize>(
                 .zip(&gt_bits)
                 .fold(0, |a, (&b, z)| a | (z & u64::from(b).wrapping_neg())),
         };
-        let (value, fell_back) = if bad_gt == 0 {
-            frame_normaliser(&f, j, norm)
-        } else {
-            (None, false)
+        let (value, fell_back) = match norm {
+            _ if bad_gt != 0 => (None, false),
+            // the torso or head pair, visible: the common case, kept inline
+            Normaliser::Pair { a, b, scale, .. } if f.is_visible(a) && f.is_visible(b) => (
+                Some(joint_distance::<T, D>(&f.gt[a * D..], &f.gt[b * D..]) * scale),
+                false,
+            ),
+            _ => frame_normaliser(&f, j, norm),
         };
         let n = match value {
             Some(v) if v.is_finite() && v > 0.0 => v,
