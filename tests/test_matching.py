@@ -202,3 +202,19 @@ def test_batch_is_identical_for_any_thread_count() -> None:
     for other in results[1:]:
         for field in ("rows", "cols", "pair_offsets", "total_costs", "u", "v"):
             np.testing.assert_array_equal(getattr(other, field), getattr(results[0], field))
+
+
+def test_batch_reads_any_layout_alike() -> None:
+    rng = np.random.default_rng(11)
+    base = [rng.random((n, m)) for n, m in rng.integers(0, 6, (200, 2))]
+    expected = csipose.match_persons_batch(base)
+    variants = [
+        [np.asfortranarray(c) for c in base],  # column-major
+        [np.repeat(c, 2, axis=1)[:, ::2] for c in base],  # strided views
+    ]
+    for frames in variants:
+        got = csipose.match_persons_batch(frames)
+        np.testing.assert_array_equal(got.total_costs, expected.total_costs)
+        np.testing.assert_array_equal(got.cols, expected.cols)
+    f32 = csipose.match_persons_batch([c.astype(np.float32) for c in base])
+    np.testing.assert_allclose(f32.total_costs, expected.total_costs, rtol=1e-6)

@@ -1,8 +1,8 @@
 //! Python bindings of person matching (its cost matrices live with the metrics).
 
 use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray2, PyUntypedArray,
-    PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayDescrMethods, PyArrayMethods,
+    PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -120,34 +120,61 @@ fn batch_out<'py>(py: Python<'py>, flat: FlatMatchings, frames: &[Frame]) -> Bat
     )
 }
 
-/// Appends a 2-d view to the flat buffer as f64.
+/// Appends a 2-d view (any layout, any byte order numpy accepts as `T`) to the flat buffer as f64.
 fn extend_from<T: kernel::Cost + numpy::Element>(
     a: &Bound<'_, PyArray2<T>>,
     data: &mut Vec<f64>,
 ) -> (usize, usize) {
-    let shape = a.shape();
-    let (n, m) = (shape[0], shape[1]);
-    if n * m == 0 {
-        // nothing to copy (and an empty array's data pointer may be dangling)
-    } else if a.is_c_contiguous() {
-        // SAFETY: a C-contiguous array of n * m elements of T starts at `data()`;
-        // the GIL is held for the whole copy and no Rust reference to this array
-        // exists, so nothing can mutate it meanwhile. Reading the buffer directly
-        // skips rust-numpy's view and borrow bookkeeping, which costs more than
-        // the copy for tiny frames.
-        let s = unsafe { std::slice::from_raw_parts(a.data() as *const T, n * m) };
-        data.extend(s.iter().map(|&x| x.to_f64()));
-    } else {
-        // SAFETY: as above, the GIL is held and nothing else references the array.
-        let view = unsafe { a.as_array() };
-        data.extend(view.iter().map(|&x| x.to_f64()));
-    }
-    (n, m)
+    // SAFETY: the GIL is held for the whole copy and no Rust reference to this
+    // array exists, so nothing can mutate it meanwhile.
+    let view = unsafe { a.as_array() };
+    data.extend(view.iter().map(|&x| x.to_f64()));
+    view.dim()
+}
+
+/// Appends the `n * m` values at `ptr` as f64.
+///
+/// # Safety
+/// `ptr` must point at `n * m` initialised values of `T` that nothing mutates
+/// during the call (a C-contiguous numpy array while the GIL is held).
+unsafe fn extend_raw<T: kernel::Cost>(ptr: *const T, len: usize, data: &mut Vec<f64>) {
+    let s = unsafe { std::slice::from_raw_parts(ptr, len) };
+    data.extend(s.iter().map(|&x| x.to_f64()));
 }
 
 /// Copies one 2-d float matrix of a list into the flat buffer.
+///
+/// The common case (a native-endian, C-contiguous float64 or float32 matrix)
+/// is recognised from the array's type number and flags and read in place:
+/// for tiny frames, rust-numpy's typed cast costs more than the copy.
 fn push_matrix(item: &Bound<'_, PyAny>, k: usize, data: &mut Vec<f64>) -> PyResult<Frame> {
     let offset = data.len();
+    if let Ok(a) = item.cast::<PyUntypedArray>() {
+        let dtype = a.dtype();
+        let native = dtype.is_native_byteorder() != Some(false);
+        let num = dtype.num();
+        let float = num == numpy::npyffi::NPY_TYPES::NPY_DOUBLE as i32
+            || num == numpy::npyffi::NPY_TYPES::NPY_FLOAT as i32;
+        if a.ndim() == 2 && native && float && a.is_c_contiguous() {
+            let shape = a.shape();
+            let (n, m) = (shape[0], shape[1]);
+            if n * m > 0 {
+                // SAFETY: a C-contiguous, native-endian array of n * m values of
+                // the checked type starts at `data`; the GIL is held for the whole
+                // copy and no Rust reference to the array exists, so nothing can
+                // mutate it meanwhile.
+                unsafe {
+                    let ptr = (*a.as_array_ptr()).fields.data;
+                    if num == numpy::npyffi::NPY_TYPES::NPY_DOUBLE as i32 {
+                        extend_raw(ptr as *const f64, n * m, data);
+                    } else {
+                        extend_raw(ptr as *const f32, n * m, data);
+                    }
+                }
+            }
+            return Ok(Frame { offset, n, m });
+        }
+    }
     let (n, m) = if let Ok(a) = item.cast::<PyArray2<f64>>() {
         extend_from(a, data)
     } else if let Ok(a) = item.cast::<PyArray2<f32>>() {
