@@ -225,3 +225,15 @@ def test_mpjpe_any_joint_count(n, j, d, dtype, align, masked, seed) -> None:
     expected = np.full(n, np.nan)
     np.divide(sums, counts, out=expected, where=counts > 0)
     np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-9, equal_nan=True)
+
+
+@given(
+    pose_batch(skeletons=("h36m17", "tiny3"), non_finite=False),
+    st.sampled_from([1e-170, 1e-30, 1.0, 1e30, 1e170]),
+    THRESHOLDS,
+)
+def test_canonical_pck_at_extreme_scales(batch, scale, thresholds) -> None:
+    # squared normalisers that under- or overflow take the exact comparison: same counts
+    skel, pred, gt, visible = batch
+    pred, gt = pred.astype(np.float64) * scale, gt.astype(np.float64) * scale
+    _check_pck(skel, pred, gt, visible, "torso", "canonical", thresholds)
