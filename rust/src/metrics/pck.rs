@@ -266,7 +266,7 @@ fn frame_normaliser<T: Real>(
 /// the tests are monotone in the threshold. A short list is counted without
 /// branches, which beats a binary search's mispredicted jumps.
 #[inline(always)]
-fn first_passed(thresholds: &[f64], passes: impl Fn(f64) -> bool) -> usize {
+fn first_passed<F: Copy>(thresholds: &[F], passes: impl Fn(F) -> bool) -> usize {
     if thresholds.len() <= 16 {
         thresholds.iter().map(|&t| usize::from(!passes(t))).sum()
     } else {
@@ -313,12 +313,13 @@ fn score_legacy_joints<T: Real, const D: usize>(
 
 /// Relative half-width of the band around `t^2` within which the ratio
 /// `s / n^2` (`s` a squared joint distance) does not settle `sqrt(s) <= t * n`.
-/// Each side is a handful of roundings (`~1e-16` each) away from exact; a
-/// ratio inside the band is decided by the exact comparison.
-const RATIO_BAND: f64 = 1e-12;
+/// The ratio is compared in `f32`: each side is a few roundings (`6e-8` each
+/// in `f32`, `1e-16` in `f64`) away from exact, far inside the band; a ratio
+/// inside it is decided by the exact comparison.
+const RATIO_BAND: f64 = 1e-5;
 
-/// `f64` lanes of the widest vectors the canonical kernel is compiled for.
-const PAD: usize = 4;
+/// `f32` lanes of the widest vectors the canonical kernel is compiled for.
+const PAD: usize = 8;
 
 /// Canonical PCK of the frames of one work item, `D` coordinates per joint.
 ///
@@ -340,23 +341,31 @@ fn count_canonical<T: Real, const D: usize>(
 ) {
     let j = poses.joints;
     let nt = thresholds.len();
-    let below: Vec<f64> = thresholds
+    let below: Vec<f32> = thresholds
         .iter()
-        .map(|t| t * t * (1.0 - RATIO_BAND))
+        .map(|t| (t * t * (1.0 - RATIO_BAND)) as f32)
         .collect();
-    let above_after: Vec<f64> = std::iter::once(f64::NEG_INFINITY)
-        .chain(thresholds.iter().map(|t| t * t * (1.0 + RATIO_BAND)))
+    let above_after: Vec<f32> = std::iter::once(f32::NEG_INFINITY)
+        .chain(
+            thresholds
+                .iter()
+                .map(|t| (t * t * (1.0 + RATIO_BAND)) as f32),
+        )
         .collect();
+    // The bands hold in f32 while every t^2 is 0 or well inside its normal range.
+    let bands_hold = thresholds
+        .iter()
+        .all(|t| t * t == 0.0 || (1e-30..1e30).contains(&(t * t)));
     // Ratio rows padded to whole vectors; the padding ratio (+inf) fails every
     // threshold, settles at once and is never counted.
     let padded = j.next_multiple_of(PAD);
     let mut squares = vec![0.0; j];
     let mut gt_bits = vec![0u64; j];
-    let mut ratios = vec![f64::INFINITY; padded];
-    let mut failed = vec![0u64; padded];
+    let mut ratios = vec![f32::INFINITY; padded];
+    let mut failed = vec![0u32; padded];
     let mut scaled = vec![0.0; nt];
     // `above_after` at a fixed size, so the settling test needs no bounds check
-    let mut above_fixed = [f64::INFINITY; 32];
+    let mut above_fixed = [f32::INFINITY; 32];
     for (x, &a) in above_fixed.iter_mut().zip(&above_after) {
         *x = a;
     }
@@ -418,21 +427,21 @@ fn count_canonical<T: Real, const D: usize>(
         let n2 = n * n;
         let inv = 1.0 / n2;
         // with n^2 out of range every joint takes the exact test
-        let ratios_hold = n2.is_normal() && inv.is_normal();
+        let ratios_hold = bands_hold && n2.is_normal() && inv.is_normal();
         for (r, s) in ratios.iter_mut().zip(&squares) {
-            *r = s * inv;
+            *r = (s * inv) as f32;
         }
         // failed[k]: the thresholds joint k does not surely pass (NaN: all of them)
         if nt <= 16 {
             failed.fill(0);
             for &lo in &below {
                 for (a, &r) in failed.iter_mut().zip(&ratios) {
-                    *a += u64::from(!(r < lo));
+                    *a += u32::from(!(r < lo));
                 }
             }
         } else {
             for (a, &r) in failed.iter_mut().zip(&ratios) {
-                *a = first_passed(&below, |lo| r < lo) as u64;
+                *a = first_passed(&below, |lo| r < lo) as u32;
             }
         }
         // A joint is settled unless its ratio lies in the band of the last
