@@ -35,8 +35,7 @@ import numpy as np
 
 from csipose import _core
 from csipose.errors import ArgumentError, ShapeError
-from csipose.metrics._inputs import KEYPOINT_CONVENTION as KEYPOINT_NOTE
-from csipose.metrics._inputs import REQUIRED, as_areas, as_sigmas, as_visible
+from csipose.metrics._inputs import KEYPOINT_CONVENTION, REQUIRED, as_areas, as_sigmas, as_visible
 from csipose.metrics._result import MetricResult
 
 __all__ = ["OksAPResult", "oks_ap", "oks_ap_arrays"]
@@ -305,7 +304,7 @@ def oks_ap_arrays(
     if gk.ndim != 3 or gk.shape[2] != 2:
         raise ShapeError(
             f"gt_keypoints: expected (G, J, 2) image coordinates x, y (COCO-AP is a 2D protocol), "
-            f"got {gk.shape}; {KEYPOINT_NOTE}"
+            f"got {gk.shape}; {KEYPOINT_CONVENTION}"
         )
     if dk.ndim != 3 or dk.shape[1:] != gk.shape[1:]:
         raise ShapeError(f"dt_keypoints: expected (D, {gk.shape[1]}, 2) to match gt_keypoints, got {dk.shape}")
