@@ -1,4 +1,4 @@
-"""COCO keypoint OKS-AP speed: csipose.cocoeval.oks_ap vs pycocotools' COCOeval, in one run.
+"""COCO keypoint OKS-AP speed: csipose.metrics.oks_ap vs pycocotools' COCOeval, in one run.
 
 A random COCO-format scene (0-6 people per image with small, medium and large
 areas, missing keypoints; 0-8 detections per image) is scored by both; the ten
@@ -25,7 +25,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 import csipose
-from csipose.cocoeval import oks_ap
+from csipose.metrics import oks_ap
 
 J = 17
 

@@ -158,14 +158,21 @@ def test_nan_and_bad_input_raise_typed_errors() -> None:
 
 def test_oks_cost_matrix_by_hand() -> None:
     # One joint, sigma 0.5 -> k^2 = 1; area 2 -> OKS = exp(-d^2 / 4).
-    gt = np.array([[[0.0, 0.0, 2.0]]])
+    gt = np.array([[[0.0, 0.0]]])
     pred = np.array([[[2.0, 0.0]], [[0.0, 0.0]]])
-    cost = oks_cost_matrix(pred, gt, areas=[2.0], sigmas=[0.5])
+    cost = oks_cost_matrix(pred, gt, visible=None, areas=[2.0], sigmas=[0.5])
     np.testing.assert_allclose(cost[:, 0], [1 - np.exp(-1.0), 0.0], rtol=1e-12, atol=1e-15)
-    hidden = oks_cost_matrix(pred, gt * [1, 1, 0], areas=[2.0], sigmas=[0.5])
+    hidden = oks_cost_matrix(pred, gt, visible=[[0]], areas=[2.0], sigmas=[0.5])
     assert np.isinf(hidden).all()
-    with pytest.raises(ArgumentError, match="sigmas"):
-        oks_cost_matrix(pred, gt, areas=[2.0])
+    # a third coordinate is z, scored by the 3D distance (3^2 + 4^2 = 25)
+    cost3 = oks_cost_matrix(np.array([[[3.0, 0.0, 4.0]]]), np.zeros((1, 1, 3)), visible=None, areas=[2.0], sigmas=[0.5])
+    assert cost3[0, 0] == pytest.approx(1 - np.exp(-25 / 4), rel=1e-12)
+    with pytest.raises(ShapeError, match="sigmas"):
+        oks_cost_matrix(pred, gt, visible=None, areas=[2.0])  # COCO-17's sigmas are for 17 joints
+    with pytest.raises(ArgumentError, match="visible: required"):
+        oks_cost_matrix(pred, gt, areas=[2.0], sigmas=[0.5])
+    with pytest.raises(ShapeError, match="areas"):
+        oks_cost_matrix(pred, gt, visible=None, areas=[2.0, 1.0], sigmas=[0.5])
 
 
 def test_joint_distance_cost_matrix_by_hand() -> None:
@@ -173,8 +180,10 @@ def test_joint_distance_cost_matrix_by_hand() -> None:
     pred = np.array([[[3.0, 4.0, 0.0], [1.0, 0.0, 0.0]]])
     assert joint_distance_cost_matrix(pred, gt)[0, 0] == 2.5
     assert joint_distance_cost_matrix(pred, gt, visible=[[True, False]])[0, 0] == 5.0
-    with pytest.raises(NonFiniteError, match="pred"):
-        joint_distance_cost_matrix(pred * np.nan, gt)
+    # a non-finite prediction or GT joint forbids the pair (+inf), unless that joint is hidden
+    assert joint_distance_cost_matrix(pred * np.nan, gt)[0, 0] == np.inf
+    assert joint_distance_cost_matrix(pred, gt * [[[1.0], [np.nan]]])[0, 0] == np.inf
+    assert joint_distance_cost_matrix(pred, gt * [[[1.0], [np.nan]]], visible=[[True, False]])[0, 0] == 5.0
     with pytest.raises(ShapeError, match="gt"):
         joint_distance_cost_matrix(pred, gt[:, :1])
 
@@ -193,3 +202,19 @@ def test_batch_is_identical_for_any_thread_count() -> None:
     for other in results[1:]:
         for field in ("rows", "cols", "pair_offsets", "total_costs", "u", "v"):
             np.testing.assert_array_equal(getattr(other, field), getattr(results[0], field))
+
+
+def test_batch_reads_any_layout_alike() -> None:
+    rng = np.random.default_rng(11)
+    base = [rng.random((n, m)) for n, m in rng.integers(0, 6, (200, 2))]
+    expected = csipose.match_persons_batch(base)
+    variants = [
+        [np.asfortranarray(c) for c in base],  # column-major
+        [np.repeat(c, 2, axis=1)[:, ::2] for c in base],  # strided views
+    ]
+    for frames in variants:
+        got = csipose.match_persons_batch(frames)
+        np.testing.assert_array_equal(got.total_costs, expected.total_costs)
+        np.testing.assert_array_equal(got.cols, expected.cols)
+    f32 = csipose.match_persons_batch([c.astype(np.float32) for c in base])
+    np.testing.assert_allclose(f32.total_costs, expected.total_costs, rtol=1e-6)

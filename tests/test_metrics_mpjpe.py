@@ -82,25 +82,30 @@ def test_oks_on_paper() -> None:
     pred = np.array([[[3.0, 4.0], [0.0, 0.0]]])
     sigmas = np.array([0.5, 0.5])  # k = 1, so e_0 = 25 / (2 * area)
     area = 12.5
-    value = M.oks(pred, gt, visible=None, area=area, sigmas=sigmas)
+    value = M.oks(pred, gt, visible=None, areas=area, sigmas=sigmas)
     assert value[0] == pytest.approx((math.exp(-25 / (2 * (area + np.spacing(1)))) + 1.0) / 2, rel=1e-14)
-    hidden = M.oks(pred, gt, visible=np.array([[False, True]]), area=area, sigmas=sigmas)
+    hidden = M.oks(pred, gt, visible=np.array([[False, True]]), areas=area, sigmas=sigmas)
     assert hidden[0] == 1.0
-    assert np.isnan(M.oks(pred, gt, visible=np.zeros((1, 2)), area=area, sigmas=sigmas)[0])
+    assert np.isnan(M.oks(pred, gt, visible=np.zeros((1, 2)), areas=area, sigmas=sigmas)[0])
     with pytest.raises(ShapeError, match="sigmas"):
-        M.oks(pred, gt, visible=None, area=area, sigmas=[0.1])
+        M.oks(pred, gt, visible=None, areas=area, sigmas=[0.1])
     with pytest.raises(ShapeError, match="area"):
-        M.oks(pred, gt, visible=None, area=[1.0, 2.0], sigmas=sigmas)
+        M.oks(pred, gt, visible=None, areas=[1.0, 2.0], sigmas=sigmas)
     with pytest.raises(ArgumentError, match="sigmas"):
-        M.oks(pred, gt, visible=None, area=1.0, sigmas="h36m17")
+        M.oks(pred, gt, visible=None, areas=1.0, sigmas="h36m17")
+    with pytest.raises(ArgumentError, match=r"visible: required.*visible=kp\[..., 2\] > 0"):
+        M.oks(pred, gt, areas=1.0, sigmas=sigmas)
+    with pytest.raises(TypeError, match="area"):
+        M.oks(pred, gt, visible=None, area=1.0, sigmas=sigmas)  # type: ignore[call-arg]
 
 
-def test_non_finite_input_gives_nan_not_a_crash() -> None:
+def test_non_finite_prediction_fails_its_frame_in_every_alignment() -> None:
     gt = np.random.default_rng(2).standard_normal((3, 17, 3))
     pred = gt.copy()
     pred[1, 5, 0] = np.nan
-    per_frame = M.mpjpe_per_frame(pred, gt, align="procrustes")
-    assert per_frame[0] < 1e-12 and np.isnan(per_frame[1]) and per_frame[2] < 1e-12
-    assert math.isnan(M.mpjpe(pred, gt))
+    for align in ("none", "root", "scale", "procrustes"):
+        per_frame = M.mpjpe_per_frame(pred, gt, align=align)
+        assert per_frame[0] < 1e-12 and per_frame[1] == np.inf and per_frame[2] < 1e-12
+        assert M.mpjpe(pred, gt, align=align) == np.inf
     r = M.pck(pred, gt, thresholds=(50,))
     assert r.correct_joints.sum() == 3 * 17 - 1  # the NaN joint is never correct

@@ -6,6 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "COCO17_SIGMAS",
     "__version__",
     "Resampler",
     "clean_mmfi_amplitude",
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 __version__: str
+COCO17_SIGMAS: list[float]
 
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
@@ -100,13 +102,23 @@ def mpjpe_frames(
     visible: npt.NDArray[np.bool_] | None,
     align: str,
     root: list[int],
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]: ...
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], int]: ...
 def oks(
     pred: npt.NDArray[np.floating],
     gt: npt.NDArray[np.floating],
     visible: npt.NDArray[np.bool_] | None,
-    area: npt.NDArray[np.float64],
+    areas: npt.NDArray[np.float64],
     sigmas: list[float],
+) -> npt.NDArray[np.float64]: ...
+def oks_cost_matrix(
+    pred: npt.NDArray[np.floating],
+    gt: npt.NDArray[np.floating],
+    visible: npt.NDArray[np.bool_] | None,
+    areas: npt.NDArray[np.float64],
+    sigmas: list[float],
+) -> npt.NDArray[np.float64]: ...
+def joint_distance_cost_matrix(
+    pred: npt.NDArray[np.floating], gt: npt.NDArray[np.floating], visible: npt.NDArray[np.bool_] | None
 ) -> npt.NDArray[np.float64]: ...
 _Batch = tuple[
     npt.NDArray[np.int64],
@@ -126,18 +138,9 @@ def match_persons_batch(costs: list[npt.NDArray[np.floating]], max_cost: float |
 def match_persons_padded(
     costs: npt.NDArray[np.floating], sizes: npt.NDArray[np.int64], max_cost: float | None = None
 ) -> _Batch: ...
-def oks_cost_matrix(
-    pred: npt.NDArray[np.float64],
-    gt: npt.NDArray[np.float64],
-    visible: npt.NDArray[np.bool_],
-    areas: npt.NDArray[np.float64],
-    sigmas: npt.NDArray[np.float64],
-) -> npt.NDArray[np.float64]: ...
-def joint_distance_cost_matrix(
-    pred: npt.NDArray[np.float64], gt: npt.NDArray[np.float64], visible: npt.NDArray[np.bool_]
-) -> npt.NDArray[np.float64]: ...
 def coco_keypoint_eval(
     gt_keypoints: npt.NDArray[np.float64],
+    gt_visible: npt.NDArray[np.bool_],
     gt_areas: npt.NDArray[np.float64],
     gt_bboxes: npt.NDArray[np.float64],
     gt_ignore: npt.NDArray[np.bool_],

@@ -32,7 +32,7 @@ import numpy as np
 from csipose import _core
 from csipose._arrays import as_kernel_array
 from csipose.errors import ArgumentError, DTypeError, ShapeError
-from csipose.skeletons import COCO17
+from csipose.metrics._inputs import REQUIRED, as_areas, as_crossed_poses, as_sigmas, as_visible
 
 __all__ = [
     "Matching",
@@ -227,64 +227,34 @@ def match_persons_batch(
         return MatchingBatch(*_core.match_persons_batch(converted, gate))
 
 
-def _poses(x: Any, arg: str) -> np.ndarray:
-    a = np.asarray(x)
-    if a.dtype.kind not in "biuf":
-        raise DTypeError(f"{arg}: expected a real numeric array, got dtype {a.dtype}")
-    if a.ndim != 3:
-        raise ShapeError(f"{arg}: expected a 3-d array [people, J, D], got shape {a.shape}")
-    return a.astype(np.float64, copy=False)
-
-
-def _visibility(visible: Any, gt: np.ndarray, default: np.ndarray) -> np.ndarray:
-    if visible is None:
-        return np.ascontiguousarray(default, dtype=bool)
-    vis = np.asarray(visible)
-    if vis.shape != gt.shape[:2]:
-        raise ShapeError(f"visible: expected {gt.shape[:2]}, got {vis.shape}")
-    return np.ascontiguousarray(vis != 0)
-
-
 def oks_cost_matrix(
     pred: Any,
     gt: Any,
     *,
+    visible: Any = REQUIRED,
     areas: Any,
-    visible: Any = None,
-    sigmas: Any = None,
+    sigmas: Any = "coco17",
 ) -> np.ndarray:
     """``1 - OKS`` (COCO's object keypoint similarity) of every (prediction, GT) pair.
 
+    The convention of :mod:`csipose.metrics.oks`: coordinates only in the last axis,
+    visibility in ``visible``, one area per GT person.
+
     Args:
-        pred: float[P, J, 2 | 3] image coordinates ``x, y`` (a third column is ignored).
-        gt: float[G, J, 2 | 3]; a third column is COCO's visibility flag ``v``.
+        pred: float[P, J, D] keypoints, ``D`` = 2 (image ``x, y``) or 3 (``x, y, z``).
+        gt: float[G, J, D] ground-truth keypoints.
+        visible: [G, J] GT joints that count (COCO ``v > 0``); ``None`` for all. Required.
         areas: float[G] GT areas (COCO: the person's segment area, the ``s^2`` of OKS).
-        visible: bool[G, J] GT joints that count; default ``gt[..., 2] > 0`` with 3
-            columns, else all.
-        sigmas: float[J] per-keypoint constants; default COCO-17's when ``J == 17``.
+        sigmas: float[J] per-keypoint constants, or a skeleton (name) that defines them.
 
     Returns:
-        float64[P, G]: ``1 - OKS`` in [0, 1]; ``+inf`` for a GT without visible joints.
+        float64[P, G]: ``1 - OKS`` in [0, 1]; ``+inf`` (a forbidden pair) for a GT that
+        cannot be scored (no visible joint, or a non-finite visible coordinate).
+        A non-finite predicted joint is a miss (similarity 0).
     """
-    p = _poses(pred, "pred")
-    g = _poses(gt, "gt")
-    if p.shape[2] not in (2, 3) or g.shape[2] not in (2, 3) or p.shape[1] != g.shape[1]:
-        raise ShapeError(f"pred, gt: expected [P, J, 2|3] and [G, J, 2|3], got {p.shape} and {g.shape}")
-    j = p.shape[1]
-    vis = _visibility(visible, g, g[..., 2] > 0 if g.shape[2] == 3 else np.ones(g.shape[:2], bool))
-    if sigmas is None:
-        if j != COCO17.num_joints or COCO17.sigmas is None:
-            raise ArgumentError(f"sigmas: required for {j} joints (the default is COCO-17's)")
-        sigmas = COCO17.sigmas
-    s = np.ascontiguousarray(sigmas, dtype=np.float64)
-    a = np.ascontiguousarray(areas, dtype=np.float64)
-    if s.shape != (j,) or not (s > 0).all():
-        raise ArgumentError(f"sigmas: expected {j} positive values, got shape {s.shape}")
-    if a.shape != (g.shape[0],):
-        raise ShapeError(f"areas: expected ({g.shape[0]},), got {a.shape}")
-    return _core.oks_cost_matrix(
-        np.ascontiguousarray(p[..., :2]), np.ascontiguousarray(g[..., :2]), vis, a, s
-    )
+    p, g = as_crossed_poses(pred, gt)
+    vis = as_visible(visible, g.shape[:2])
+    return _core.oks_cost_matrix(p, g, vis, as_areas(areas, g.shape[0]), as_sigmas(sigmas, p.shape[1]))
 
 
 def joint_distance_cost_matrix(pred: Any, gt: Any, *, visible: Any = None) -> np.ndarray:
@@ -293,14 +263,12 @@ def joint_distance_cost_matrix(pred: Any, gt: Any, *, visible: Any = None) -> np
     Args:
         pred: float[P, J, D] joint coordinates (D = 2 or 3, any unit).
         gt: float[G, J, D].
-        visible: bool[G, J] GT joints that count; default all.
+        visible: [G, J] GT joints that count; default all.
 
     Returns:
-        float64[P, G] in the input's unit; ``+inf`` for a GT without visible joints.
+        float64[P, G] in the input's unit; ``+inf`` (a forbidden pair) for a GT that
+        cannot be scored (no visible joint, a non-finite visible coordinate) and for a
+        prediction with a non-finite joint where the GT is visible.
     """
-    p = _poses(pred, "pred")
-    g = _poses(gt, "gt")
-    if p.shape[1:] != g.shape[1:]:
-        raise ShapeError(f"gt: expected [G, {p.shape[1]}, {p.shape[2]}] to match pred, got {g.shape}")
-    vis = _visibility(visible, g, np.ones(g.shape[:2], bool))
-    return _core.joint_distance_cost_matrix(np.ascontiguousarray(p), np.ascontiguousarray(g), vis)
+    p, g = as_crossed_poses(pred, gt)
+    return _core.joint_distance_cost_matrix(p, g, as_visible(visible, g.shape[:2]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from csipose import _core
 from csipose.errors import ArgumentError
 
 __all__ = ["COCO17", "H36M17", "Skeleton", "get_skeleton"]
@@ -98,11 +99,9 @@ COCO17 = Skeleton(
     hips=(11, 12),
     head=(3, 4),  # ear - ear
     root=None,  # hip midpoint
-    # COCO keypoint OKS constants (the sigmas of cocoapi's COCOeval).
-    sigmas=(
-        0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072,
-        0.062, 0.062, 0.107, 0.107, 0.087, 0.087, 0.089, 0.089,
-    ),  # fmt: skip
+    # COCO's OKS constants exactly as pycocotools builds them (np.array([.26, .25, ...]) / 10.0);
+    # the one table lives in the Rust core, which scores OKS with it.
+    sigmas=tuple(_core.COCO17_SIGMAS),
 )
 
 H36M17 = Skeleton(

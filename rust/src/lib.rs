@@ -3,7 +3,6 @@
 //! `subcarrier`, `layout`, `element`, `parallel` and `error` know nothing of
 //! Python; `py` converts numpy arrays, releases the GIL and maps errors.
 
-pub mod cocoeval;
 pub mod element;
 pub mod error;
 pub mod layout;

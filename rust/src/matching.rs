@@ -30,6 +30,9 @@ use crate::error::{CoreError, CoreResult};
 
 const FREE: usize = usize::MAX;
 
+/// Entries from which a working matrix is worth backing with huge pages.
+const HUGE_MATRIX: usize = 1 << 20;
+
 /// An optimal matching of one cost matrix.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assignment {
@@ -87,7 +90,9 @@ fn working_matrix<T: Cost>(
     };
     w.clear();
     w.reserve(n * m);
-    crate::memory::advise_huge_pages(&mut w.spare_capacity_mut()[..n * m]);
+    if n * m >= HUGE_MATRIX {
+        crate::memory::advise_huge_pages(&mut w.spare_capacity_mut()[..n * m]);
+    }
     if transpose {
         for j in 0..m {
             w.extend((0..n).map(|i| convert(cost[i * m + j])));
@@ -189,16 +194,16 @@ impl Search {
             // length of `row`, `v`, `path` and `row4col` (asserted above).
             let (cost, vj) = unsafe { (*row.get_unchecked(j), *v.get_unchecked(j)) };
             let r = base + cost - ui - vj;
-            if r < *d {
-                unsafe { *self.path.get_unchecked_mut(j) = i };
-                *d = r;
-            }
-            if *d < lowest
-                || (*d == lowest && index != FREE && unsafe { *row4col.get_unchecked(j) } == FREE)
-            {
-                lowest = *d;
-                index = it;
-            }
+            // selects rather than branches: on tiny frames the outcomes are coin flips
+            let better = r < *d;
+            let path_j = unsafe { self.path.get_unchecked_mut(j) };
+            *path_j = if better { i } else { *path_j };
+            let dj = if better { r } else { *d };
+            *d = dj;
+            let free = unsafe { *row4col.get_unchecked(j) } == FREE;
+            let take = dj < lowest || (dj == lowest && index != FREE && free);
+            lowest = if take { dj } else { lowest };
+            index = if take { it } else { index };
         }
         self.take(index, lowest)
     }
@@ -551,12 +556,31 @@ impl Solver {
         let (w, u, v) = (&mut self.w, &mut self.u, &mut self.v);
         let (col4row, row4col) = (&mut self.col4row, &mut self.row4col);
         let search = &mut self.search;
-        // The initialisation pays off on large matrices only; small frames go
-        // straight to shortest paths.
-        if r == c && r >= JV_INIT_MIN_SIZE && all_finite {
-            jv_init(w, r, u, v, col4row, row4col);
-        }
-        if !match_all_rows(w, r, c, u, v, col4row, row4col, search) {
+        let matched_all = if r == 1 {
+            // One row (a frame with one person on a side, a third of typical
+            // frames): its cheapest allowed column, the first of equals, with
+            // u = that cost and v = 0 -- what the search below would find.
+            let (mut best, mut lowest) = (FREE, f64::INFINITY);
+            for (j, &x) in w.iter().enumerate() {
+                if x < lowest {
+                    (best, lowest) = (j, x);
+                }
+            }
+            if best != FREE {
+                u[0] = lowest;
+                col4row[0] = best;
+                row4col[best] = 0;
+            }
+            true
+        } else {
+            // The initialisation pays off on large matrices only; small frames go
+            // straight to shortest paths.
+            if r == c && r >= JV_INIT_MIN_SIZE && all_finite {
+                jv_init(w, r, u, v, col4row, row4col);
+            }
+            match_all_rows(w, r, c, u, v, col4row, row4col, search)
+        };
+        if !matched_all {
             // Start again on costs shifted to be >= 0, where zero potentials are feasible.
             let shift = w
                 .iter()
@@ -663,156 +687,6 @@ pub fn solve_batch<T: Cost>(
         all.extend(part);
     }
     Ok(all)
-}
-
-/// `numpy.spacing(1.0)`, the guard COCO adds to every area.
-pub const AREA_EPS: f64 = f64::EPSILON;
-
-/// Checks that the first `dims` coordinates of every joint that counts are finite.
-fn check_finite(x: &[f64], d: usize, counts: impl Fn(usize) -> bool, arg: &str) -> CoreResult<()> {
-    for (k, joint) in x.chunks_exact(d).enumerate() {
-        if counts(k) {
-            if let Some(c) = joint.iter().position(|v| !v.is_finite()) {
-                return Err(CoreError::non_finite(
-                    arg,
-                    format!("found a non-finite coordinate at flat joint {k}, coordinate {c}"),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Poses for a cost matrix: `pred` `[P, J, d]` and `gt` `[G, J, d]`, row-major,
-/// with `visible` `[G, J]` marking the GT joints that count.
-pub struct PosePair<'a> {
-    pub pred: &'a [f64],
-    pub gt: &'a [f64],
-    pub visible: &'a [bool],
-    pub n_pred: usize,
-    pub n_gt: usize,
-    pub joints: usize,
-    pub dims: usize,
-}
-
-impl PosePair<'_> {
-    fn check(&self) -> CoreResult<()> {
-        check_finite(self.pred, self.dims, |_| true, "pred")?;
-        check_finite(self.gt, self.dims, |k| self.visible[k], "gt")
-    }
-
-    /// Fills the `[P, G]` matrix with `f(pred_pose, gt_pose, gt_visible)`.
-    fn matrix(&self, f: impl Fn(&[f64], &[f64], &[bool], usize) -> f64 + Sync) -> Vec<f64> {
-        let stride = self.joints * self.dims;
-        let mut out = vec![0.0; self.n_pred * self.n_gt];
-        out.par_chunks_mut(self.n_gt.max(1))
-            .take(self.n_pred)
-            .enumerate()
-            .for_each(|(p, row)| {
-                let pose = &self.pred[p * stride..(p + 1) * stride];
-                for (g, cell) in row.iter_mut().enumerate() {
-                    let target = &self.gt[g * stride..(g + 1) * stride];
-                    let vis = &self.visible[g * self.joints..(g + 1) * self.joints];
-                    *cell = f(pose, target, vis, g);
-                }
-            });
-        out
-    }
-}
-
-/// `1 - OKS` for every (prediction, GT) pair, COCO's definition: per joint
-/// `exp(-d^2 / (2 (area + eps) (2 sigma)^2))`, averaged over GT-visible joints,
-/// on the first two coordinates. A GT without visible joints gives `+inf`.
-pub fn oks_cost(poses: &PosePair, areas: &[f64], sigmas: &[f64]) -> CoreResult<Vec<f64>> {
-    poses.check()?;
-    if let Some(g) = areas.iter().position(|a| !(a.is_finite() && *a >= 0.0)) {
-        return Err(CoreError::argument(
-            "areas",
-            format!("expected finite areas >= 0, got {} at index {g}", areas[g]),
-        ));
-    }
-    let vars: Vec<f64> = sigmas.iter().map(|s| (2.0 * s) * (2.0 * s)).collect();
-    let d = poses.dims;
-    Ok(poses.matrix(|pose, target, vis, g| {
-        match oks_terms(pose, target, vis, d, &vars, areas[g]) {
-            None => f64::INFINITY,
-            Some(oks) => 1.0 - oks,
-        }
-    }))
-}
-
-/// COCO's OKS of one pose pair over the joints where `vis` is true (`None`
-/// when there are none); `vars[k] = (2 sigma_k)^2`, coordinates `d` apart.
-pub fn oks_terms(
-    pose: &[f64],
-    target: &[f64],
-    vis: &[bool],
-    d: usize,
-    vars: &[f64],
-    area: f64,
-) -> Option<f64> {
-    let mut terms: Vec<f64> = Vec::with_capacity(vis.len());
-    for k in (0..vis.len()).filter(|&k| vis[k]) {
-        let dx = pose[k * d] - target[k * d];
-        let dy = pose[k * d + 1] - target[k * d + 1];
-        let e = (dx * dx + dy * dy) / vars[k] / (area + AREA_EPS) / 2.0;
-        terms.push((-e).exp());
-    }
-    if terms.is_empty() {
-        None
-    } else {
-        Some(numpy_sum(&terms) / terms.len() as f64)
-    }
-}
-
-/// Mean Euclidean distance over GT-visible joints; `+inf` without any.
-pub fn joint_distance_cost(poses: &PosePair) -> CoreResult<Vec<f64>> {
-    poses.check()?;
-    let d = poses.dims;
-    Ok(poses.matrix(|pose, target, vis, _| {
-        let mut sum = 0.0;
-        let mut count = 0usize;
-        for k in 0..vis.len() {
-            if vis[k] {
-                let sq: f64 = (0..d)
-                    .map(|c| (pose[k * d + c] - target[k * d + c]).powi(2))
-                    .sum();
-                sum += sq.sqrt();
-                count += 1;
-            }
-        }
-        if count == 0 {
-            f64::INFINITY
-        } else {
-            sum / count as f64
-        }
-    }))
-}
-
-/// Sums like `numpy.sum` does (blocks of up to 128 values, each with 8
-/// interleaved partial sums combined pairwise), so OKS values equal COCO's bit for bit.
-pub fn numpy_sum(x: &[f64]) -> f64 {
-    if x.len() < 8 {
-        return x.iter().fold(0.0, |a, b| a + b);
-    }
-    if x.len() > 128 {
-        let half = x.len() / 2;
-        let half = half - half % 8;
-        return numpy_sum(&x[..half]) + numpy_sum(&x[half..]);
-    }
-    let mut r = [0.0f64; 8];
-    r.copy_from_slice(&x[..8]);
-    let full = x.len() - x.len() % 8;
-    for chunk in x[8..full].chunks_exact(8) {
-        for (acc, v) in r.iter_mut().zip(chunk) {
-            *acc += v;
-        }
-    }
-    let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-    for v in &x[full..] {
-        res += v;
-    }
-    res
 }
 
 #[cfg(test)]

@@ -27,13 +27,17 @@ def best_matching_brute_force(cost: np.ndarray) -> tuple[int, float]:
 
 
 def oks(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, area: float, sigmas: np.ndarray) -> float:
-    """COCO object keypoint similarity of one pose pair (``nan`` without visible joints)."""
-    if not visible.any():
+    """COCO object keypoint similarity of one pose pair over all ``D`` coordinates (``nan``
+    without visible joints or with a non-finite visible GT joint; a non-finite predicted
+    joint scores 0)."""
+    if not visible.any() or not np.isfinite(gt[visible]).all():
         return float("nan")
-    d2 = ((pred[:, :2] - gt[:, :2]) ** 2).sum(axis=1)
-    k2 = (2 * sigmas) ** 2
-    e = d2 / k2 / (area + np.spacing(1)) / 2
-    return float(np.exp(-e)[visible].mean())
+    with np.errstate(invalid="ignore"):
+        d2 = ((pred - gt) ** 2).sum(axis=1)
+        k2 = (2 * sigmas) ** 2
+        e = d2 / k2 / (area + np.spacing(1)) / 2
+        similarity = np.nan_to_num(np.exp(-e), nan=0.0)
+    return float(similarity[visible].mean())
 
 
 def oks_cost_matrix(
@@ -49,10 +53,12 @@ def oks_cost_matrix(
 
 
 def joint_distance_cost_matrix(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray) -> np.ndarray:
-    """Mean Euclidean distance over GT-visible joints, ``+inf`` without any."""
+    """Mean Euclidean distance over GT-visible joints, ``+inf`` without any or with a
+    non-finite one (in either pose)."""
     out = np.empty((len(pred), len(gt)))
     for p in range(len(pred)):
         for g in range(len(gt)):
-            d = np.linalg.norm(pred[p] - gt[g], axis=-1)[visible[g]]
-            out[p, g] = d.mean() if len(d) else np.inf
+            with np.errstate(invalid="ignore"):
+                d = np.linalg.norm(pred[p] - gt[g], axis=-1)[visible[g]]
+            out[p, g] = d.mean() if len(d) and np.isfinite(d).all() else np.inf
     return out

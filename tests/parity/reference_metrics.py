@@ -1,7 +1,10 @@
 """Plainly written numpy references of the pose metrics (slow, obvious, per frame).
 
 Used only by tests and benchmarks. Everything is computed in float64 with
-the comparisons written exactly as each definition states them.
+the comparisons written exactly as each definition states them, and with the
+non-finite policy of ``csipose.metrics``: a frame whose counted ground-truth
+joints are not all finite is unscoreable; a non-finite predicted joint is a
+miss (PCK, OKS) or an infinite error (MPJPE).
 """
 
 from __future__ import annotations
@@ -71,6 +74,10 @@ def reference_pck(
         vis = vis_all[i]
         if not vis.any():
             stats["empty_frames"] += 1
+            continue
+        if not np.isfinite(gt[i][vis]).all():
+            stats["unscoreable_frames"] += 1
+            stats["unscoreable_joints"] += int(vis.sum())
             continue
         value, fell_back = frame_normaliser(gt[i], vis, norm, skel, convention)
         if convention == "wiflow" and value is not None and not np.isnan(value):
@@ -156,7 +163,10 @@ def reference_mpjpe_frames(
         vis = vis_all[i]
         if align in ("root", "scale") and not vis[root].all():
             continue
-        if not vis.any():
+        if not vis.any() or not np.isfinite(gt[i][vis]).all():
+            continue
+        if not np.isfinite(pred[i][vis]).all():
+            sums[i], counts[i] = np.inf, vis.sum()
             continue
         p, g = pred[i][vis], gt[i][vis]
         if align in ("root", "scale"):
@@ -203,7 +213,8 @@ def batched_pa_mpjpe(preds: np.ndarray, gts: np.ndarray) -> float:
 def reference_oks(
     pred: np.ndarray, gt: np.ndarray, visible: np.ndarray | None, area: np.ndarray, sigmas: np.ndarray
 ) -> np.ndarray:
-    """COCO OKS of each pair, written like pycocotools' computeOks (NaN without visible joints)."""
+    """COCO OKS of each pair, written like pycocotools' computeOks (NaN without visible joints
+    or with a non-finite visible GT joint; a non-finite predicted joint scores 0)."""
     pred = np.asarray(pred, dtype=np.float64)
     gt = np.asarray(gt, dtype=np.float64)
     n, j, _ = gt.shape
@@ -214,6 +225,7 @@ def reference_oks(
         d2 = np.sum((pred[i] - gt[i]) ** 2, axis=-1)
         e = d2 / variances / (area[i] + np.spacing(1)) / 2
         e = e[vis_all[i]]
-        if e.size:
-            out[i] = np.sum(np.exp(-e)) / e.shape[0]
+        if e.size and np.isfinite(gt[i][vis_all[i]]).all():
+            similarity = np.nan_to_num(np.exp(-e), nan=0.0)
+            out[i] = np.sum(similarity) / e.shape[0]
     return out

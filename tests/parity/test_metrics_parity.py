@@ -107,8 +107,8 @@ def test_mpjpe_frames_match_reference(batch, align) -> None:
     _check_pooled(pred, gt, visible, align, root, sums, counts)
 
 
-@given(pose_batch(), st.sampled_from(["none", "root", "scale"]))
-def test_mpjpe_propagates_non_finite_like_the_reference(batch, align) -> None:
+@given(pose_batch(), st.sampled_from(["none", "root", "scale", "procrustes"]))
+def test_mpjpe_non_finite_policy_matches_the_reference(batch, align) -> None:
     skel, pred, gt, visible = batch
     root = M.root_joints(skel)
     ours = M.mpjpe_per_frame(pred, gt, visible=visible, align=align, root=root)
@@ -116,12 +116,15 @@ def test_mpjpe_propagates_non_finite_like_the_reference(batch, align) -> None:
         sums, counts = reference_mpjpe_frames(pred, gt, visible, align, list(root))
         expected = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
     np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-9, equal_nan=True)
+    _check_pooled(pred, gt, visible, align, root, sums, counts)
 
 
 def _check_pooled(pred, gt, visible, align, root, sums, counts) -> None:
     pooled = M.mpjpe(pred, gt, visible=visible, align=align, root=root)
     if counts.sum() == 0:
         assert np.isnan(pooled)
+    elif np.isinf(sums).any():
+        assert pooled == np.inf
     else:
         np.testing.assert_allclose(pooled, sums.sum() / counts.sum(), rtol=1e-9, atol=1e-12)
 
@@ -155,7 +158,7 @@ def test_pa_mpjpe_on_mirrored_poses_keeps_the_reflection_penalty() -> None:
 def test_oks_matches_reference(batch, area) -> None:
     skel, pred, gt, visible = batch
     areas = np.full(len(gt), area)
-    ours = M.oks(pred, gt, visible=visible, area=areas, sigmas=skel.sigmas)
+    ours = M.oks(pred, gt, visible=visible, areas=areas, sigmas=skel.sigmas)
     with np.errstate(all="ignore"):
         expected = reference_oks(pred, gt, visible, areas, np.asarray(skel.sigmas))
     np.testing.assert_allclose(ours, expected, rtol=1e-12, equal_nan=True)
@@ -173,7 +176,7 @@ def test_oks_matches_pycocotools_compute_oks(seed: int) -> None:
     vis[:, 0] = True
     areas = rng.uniform(500, 20000, n)
     sigmas = np.asarray(COCO17.sigmas)
-    ours = M.oks(pred, gt, visible=vis, area=areas, sigmas="coco17")
+    ours = M.oks(pred, gt, visible=vis, areas=areas, sigmas="coco17")
     for i in range(n):
         ev = COCOeval(iouType="keypoints")
         ev.params.kpt_oks_sigmas = sigmas
@@ -222,3 +225,15 @@ def test_mpjpe_any_joint_count(n, j, d, dtype, align, masked, seed) -> None:
     expected = np.full(n, np.nan)
     np.divide(sums, counts, out=expected, where=counts > 0)
     np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-9, equal_nan=True)
+
+
+@given(
+    pose_batch(skeletons=("h36m17", "tiny3"), non_finite=False),
+    st.sampled_from([1e-170, 1e-30, 1.0, 1e30, 1e170]),
+    THRESHOLDS,
+)
+def test_canonical_pck_at_extreme_scales(batch, scale, thresholds) -> None:
+    # squared normalisers that under- or overflow take the exact comparison: same counts
+    skel, pred, gt, visible = batch
+    pred, gt = pred.astype(np.float64) * scale, gt.astype(np.float64) * scale
+    _check_pck(skel, pred, gt, visible, "torso", "canonical", thresholds)

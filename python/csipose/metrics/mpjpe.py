@@ -15,6 +15,11 @@ With ``visible``, only visible joints count, and alignments are fitted on
 them; a frame counts no joint when none is visible or (``root``, ``scale``)
 a root joint is not. The batch value pools every counted joint of every
 frame (equal to the mean of per-frame means when all joints are visible).
+
+Non-finite values (the policy of :mod:`csipose.metrics`): a frame whose ground
+truth has a non-finite coordinate in a joint that counts is excluded (no joint
+counted); a frame whose prediction does has an infinite error, so the batch
+MPJPE is ``+inf`` rather than silently NaN or silently better.
 """
 
 from __future__ import annotations
@@ -53,16 +58,16 @@ def _root(root: int | Sequence[int]) -> list[int]:
 
 def frame_errors(
     pred: np.ndarray, gt: np.ndarray, visible: np.ndarray | None, align: str, root: int | Sequence[int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame error sums float64[N] and counted joints int64[N] of checked arrays."""
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per-frame error sums float64[N] (``+inf`` for a failed prediction), counted joints
+    int64[N] of checked arrays, and the number of frames whose ground truth cannot be scored."""
     if align not in ALIGNS:
         raise ArgumentError(f"align: expected one of {', '.join(ALIGNS)}, got {align!r}")
-    sums, counts = _core.mpjpe_frames(pred, gt, visible, align, _root(root))
-    return sums, counts
+    return _core.mpjpe_frames(pred, gt, visible, align, _root(root))
 
 
 def pooled(sums: np.ndarray, counts: np.ndarray) -> float:
-    """Mean error over every counted joint; NaN when none counted."""
+    """Mean error over every counted joint; NaN when none counted, ``+inf`` after a failed prediction."""
     total = int(counts.sum())
     return float(np.sum(sums) / total) if total > 0 else float("nan")
 
@@ -85,10 +90,12 @@ def mpjpe(
         root: root joint(s) for ``"root"`` and ``"scale"`` (H36M-17: 0, the pelvis).
 
     Returns:
-        The mean error; NaN when no joint counted.
+        The mean error; NaN when no joint counted; ``+inf`` when a counted joint of a
+        prediction is not finite.
     """
     p, g, v = as_poses(pred, gt, visible, skeleton=None)
-    return pooled(*frame_errors(p, g, v, align, root))
+    sums, counts, _ = frame_errors(p, g, v, align, root)
+    return pooled(sums, counts)
 
 
 def mpjpe_per_frame(
@@ -99,9 +106,10 @@ def mpjpe_per_frame(
     align: Align = "none",
     root: int | Sequence[int] = 0,
 ) -> np.ndarray:
-    """float64[N]: each frame's mean error over its counted joints (NaN where none counted)."""
+    """float64[N]: each frame's mean error over its counted joints (NaN where none counted or
+    the ground truth cannot be scored, ``+inf`` for a prediction with a non-finite counted joint)."""
     p, g, v = as_poses(pred, gt, visible, skeleton=None)
-    sums, counts = frame_errors(p, g, v, align, root)
+    sums, counts, _ = frame_errors(p, g, v, align, root)
     out = np.full(sums.shape, np.nan)
     np.divide(sums, counts, out=out, where=counts > 0)
     return out

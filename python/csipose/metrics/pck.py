@@ -18,8 +18,10 @@ fractions in ``[0, 1]``. Normalisers (``norm``), measured on the ground truth:
   (``norm=100.0`` with pixels: threshold ``k`` means ``k`` pixels).
 
 A frame whose normaliser is zero, undefined (a needed joint is not visible)
-or not finite is *unscoreable*: counted in ``unscoreable_frames``, its joints
-in no denominator and never correct. A frame without visible joints is not
+or not finite, or whose ground truth has a non-finite coordinate in a joint that
+counts, is *unscoreable*: counted in ``unscoreable_frames``, its joints in no
+denominator and never correct. A non-finite predicted joint is a miss (the
+policy of :mod:`csipose.metrics`, in every convention). A frame without visible joints is not
 scored (``empty_frames``); with nothing scored at all, PCK is NaN, never 1.
 
 Legacy conventions, for comparison with published numbers only:
@@ -41,6 +43,7 @@ pass ``norm="torso"`` and ``visible=None``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -49,6 +52,7 @@ import numpy as np
 from csipose import _core
 from csipose.errors import ArgumentError
 from csipose.metrics._inputs import as_poses, as_thresholds, threshold_key
+from csipose.metrics._result import MetricResult
 from csipose.skeletons import Skeleton, get_skeleton
 
 __all__ = [
@@ -76,7 +80,7 @@ _LEGACY_PAIRS = {"metafi": (5, 12), "wiflow": (2, 12)}
 
 
 @dataclass(frozen=True, eq=False)
-class PCKResult:
+class PCKResult(MetricResult):
     """PCK at several thresholds, with the counts behind it.
 
     Attributes:
@@ -122,6 +126,13 @@ class PCKResult:
     def as_dict(self) -> dict[str, float]:
         """``{"20": 0.81, ...}``: PCK per threshold key."""
         return {threshold_key(k): v for k, v in zip(self.thresholds, self.pck)}
+
+    def _dict_items(self) -> Iterable[tuple[str, Any]]:
+        yield "pck", self.as_dict()
+        yield "per_joint", {threshold_key(k): row for k, row in zip(self.thresholds, self.per_joint)}
+        for name in ("scored_joints", "scored_frames", "unscoreable_frames", "unscoreable_joints",
+                     "empty_frames", "fallback_frames", "convention", "norm", "skeleton", "definition"):
+            yield name, getattr(self, name)
 
 
 class PckSpec(NamedTuple):

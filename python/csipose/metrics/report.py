@@ -6,17 +6,25 @@ per-joint PCK, the AUC of the PCK curve over 0..50, and MPJPE raw,
 root-aligned and Procrustes-aligned. :class:`PoseAccumulator` gives exactly the
 report of :func:`evaluate` on the concatenation of its batches: PCK is kept as
 integer counts and MPJPE as per-frame sums reduced once at the end.
+
+Non-finite values follow the policy of :mod:`csipose.metrics`: a frame whose
+ground truth cannot be scored is left out of every number and counted in
+``unscoreable_frames``; a frame with a non-finite prediction is a miss for PCK,
+makes the MPJPEs ``+inf`` (``None`` in :meth:`PoseReport.to_dict`) and is
+counted in ``failed_frames``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from csipose.metrics._inputs import as_poses, as_thresholds, threshold_key
+from csipose.metrics._result import MetricResult
 from csipose.metrics.mpjpe import frame_errors, pooled, root_joints
 from csipose.metrics.pck import (
     CURVE_THRESHOLDS,
@@ -36,7 +44,7 @@ _ALIGNS = ("none", "root", "procrustes")
 
 
 @dataclass(frozen=True, eq=False)
-class PoseReport:
+class PoseReport(MetricResult):
     """Canonical scores of a set of predicted poses.
 
     Attributes:
@@ -47,8 +55,11 @@ class PoseReport:
         curve: the same PCK at 0, 1, ..., 50 (the curve behind :attr:`auc`).
         auc: normalised area under :attr:`curve`.
         mpjpe, mpjpe_root, pa_mpjpe: mean joint error raw, root-aligned and
-            Procrustes-aligned, in input units; NaN when no joint counted.
+            Procrustes-aligned, in input units; NaN when no joint counted, ``+inf``
+            when a prediction of a counted joint is not finite.
         mpjpe_joints: joints counted by each MPJPE (``none``, ``root``, ``procrustes``).
+        failed_frames: frames whose prediction has a non-finite coordinate in a joint
+            that counts (scored, as misses and infinite errors).
         definition: every definition used, one line each.
     """
 
@@ -62,34 +73,32 @@ class PoseReport:
     mpjpe_root: float
     pa_mpjpe: float
     mpjpe_joints: tuple[int, int, int]
+    failed_frames: int
     definition: str
 
     @property
     def unscoreable_frames(self) -> int:
         return self.pck.unscoreable_frames
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe scores: PCK as fractions, NaN as ``None``."""
-        pj = {
-            threshold_key(k): [_json(x) for x in row]
-            for k, row in zip(self.pck.thresholds, self.pck.per_joint)
-        }
-        return {
-            "definition": self.definition,
-            "skeleton": self.skeleton,
-            "frames": self.frames,
-            "unscoreable_frames": self.pck.unscoreable_frames,
-            "pck": {key: _json(v) for key, v in self.pck.as_dict().items()},
-            "pck_per_joint": pj,
-            "auc": _json(self.auc),
-            "mpjpe": _json(self.mpjpe),
-            "mpjpe_root": _json(self.mpjpe_root),
-            "pa_mpjpe": _json(self.pa_mpjpe),
-            "joint_names": list(self.joint_names),
-            "scored_joints": int(self.pck.scored_joints.sum()),
-            "empty_frames": self.pck.empty_frames,
-            "fallback_frames": self.pck.fallback_frames,
-        }
+    def _dict_items(self) -> Iterable[tuple[str, Any]]:
+        p = self.pck
+        yield from [
+            ("definition", self.definition),
+            ("skeleton", self.skeleton),
+            ("frames", self.frames),
+            ("unscoreable_frames", p.unscoreable_frames),
+            ("failed_frames", self.failed_frames),
+            ("pck", p.as_dict()),
+            ("pck_per_joint", {threshold_key(k): row for k, row in zip(p.thresholds, p.per_joint)}),
+            ("auc", self.auc),
+            ("mpjpe", self.mpjpe),
+            ("mpjpe_root", self.mpjpe_root),
+            ("pa_mpjpe", self.pa_mpjpe),
+            ("joint_names", self.joint_names),
+            ("scored_joints", p.scored_joints.sum()),
+            ("empty_frames", p.empty_frames),
+            ("fallback_frames", p.fallback_frames),
+        ]
 
     def summary(self) -> str:
         """Multi-line human-readable scores (PCK in percent)."""
@@ -98,7 +107,7 @@ class PoseReport:
         lines = [
             f"{self.frames} frames, skeleton {self.skeleton}: {p.scored_frames} scored, "
             f"{p.unscoreable_frames} unscoreable, {p.empty_frames} without visible joints, "
-            f"{p.fallback_frames} hip-width fallback",
+            f"{p.fallback_frames} hip-width fallback, {self.failed_frames} with a non-finite prediction",
             f"PCK (torso)  {pcks}",
             f"AUC (PCK 0..50)  {_pct(self.auc)}",
             f"MPJPE {_num(self.mpjpe)}   root-aligned {_num(self.mpjpe_root)}   "
@@ -114,11 +123,6 @@ class PoseReport:
         lines.append("definitions:")
         lines += [f"  {d}" for d in self.definition.splitlines()]
         return "\n".join(lines)
-
-
-def _json(x: float) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 def _pct(x: float) -> str:
@@ -147,7 +151,7 @@ class PoseAccumulator:
         """Forgets every batch seen."""
         self._frames = 0
         self._counts: PckCounts | None = None
-        self._errors: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {a: [] for a in _ALIGNS}
+        self._errors: dict[str, list[tuple[np.ndarray, np.ndarray, int]]] = {a: [] for a in _ALIGNS}
 
     def update(self, pred: Any, gt: Any, visible: Any = None) -> None:
         """Adds a batch: ``pred``, ``gt`` float[N, J, D], ``visible`` [N, J] or ``None``.
@@ -176,16 +180,19 @@ class PoseAccumulator:
         joints = []
         for a in _ALIGNS:
             parts = self._errors[a]
-            sums = np.concatenate([s for s, _ in parts]) if parts else np.zeros(0)
-            cnts = np.concatenate([c for _, c in parts]) if parts else np.zeros(0, np.int64)
+            sums = np.concatenate([s for s, _, _ in parts]) if parts else np.zeros(0)
+            cnts = np.concatenate([c for _, c, _ in parts]) if parts else np.zeros(0, np.int64)
             mpjpes.append(pooled(sums, cnts))
             joints.append(int(cnts.sum()))
+        # raw MPJPE sums are infinite exactly where a counted predicted joint is not finite
+        failed = sum(int(np.isinf(s).sum()) for s, _, _ in self._errors["none"])
         root = "+".join(skel.joint_names[r] for r in self._root)
         definition = "\n".join(
             [
                 pck.definition,
                 "AUC: trapezoidal area under canonical torso PCK at k = 0..50, divided by 50",
-                "MPJPE: mean |pred-gt| over visible joints of all frames, input units",
+                "MPJPE: mean |pred-gt| over visible joints of all frames, input units; frames with a "
+                "non-finite GT joint unscoreable and excluded, a non-finite predicted joint an infinite error",
                 f"root-aligned MPJPE: both poses translated to put {root} at the origin; frames whose "
                 f"root is not visible skipped",
                 "PA-MPJPE: similarity Procrustes (rotation without reflection, scale, translation) fitted "
@@ -203,6 +210,7 @@ class PoseAccumulator:
             mpjpe_root=mpjpes[1],
             pa_mpjpe=mpjpes[2],
             mpjpe_joints=(joints[0], joints[1], joints[2]),
+            failed_frames=failed,
             definition=definition,
         )
 

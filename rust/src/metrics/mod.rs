@@ -1,5 +1,6 @@
 //! Pose scoring kernels: PCK (canonical and legacy conventions), MPJPE with
-//! root / scale / Procrustes alignment, and COCO OKS.
+//! root / scale / Procrustes alignment, COCO OKS (paired, as a matching cost
+//! matrix, and the COCO keypoint AP protocol).
 //!
 //! Every kernel reads a batch of predicted and ground-truth poses
 //! (`[N, J, D]`, frame-major, `D` = 2 or 3) plus an optional visibility mask
@@ -7,6 +8,7 @@
 //! exact integer counts (PCK) or per-frame values (MPJPE, OKS), so that a
 //! streaming accumulator and a one-shot call reduce the same numbers.
 
+pub mod cocoeval;
 pub mod mpjpe;
 pub mod oks;
 pub mod pck;

@@ -4,10 +4,16 @@
 //! Per-frame `(sum, count)` pairs rather than a mean let the caller reduce a
 //! whole split in one fixed order, so a streaming accumulator and a one-shot
 //! call agree bit for bit.
+//!
+//! Non-finite values (the policy of `csipose.metrics`): a frame with a
+//! non-finite ground-truth coordinate in a joint that counts is not scored
+//! (count 0) and counted as unscoreable; a frame whose prediction has a
+//! non-finite coordinate in a joint that counts has an infinite error sum,
+//! so no mean over it can look accurate.
 
 use rayon::prelude::*;
 
-use super::poses::{distance, frame_distances, Frame, PosePair, FRAMES_PER_TASK};
+use super::poses::{cross_matrix, distance, frame_distances, Frame, PosePair, FRAMES_PER_TASK};
 use super::procrustes::align_similarity;
 use crate::element::Real;
 use crate::error::{CoreError, CoreResult};
@@ -50,11 +56,14 @@ impl Align {
 }
 
 /// Error sums and joint counts, one pair per frame. A frame counts no joint
-/// when none is visible or (root and scale alignment) a root joint is not.
+/// when none is visible, (root and scale alignment) a root joint is not, or
+/// its ground truth cannot be scored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FrameErrors {
     pub sums: Vec<f64>,
     pub counts: Vec<u32>,
+    /// Frames with a non-finite ground-truth coordinate in a joint that counts.
+    pub unscoreable_frames: u64,
 }
 
 /// Mean of the root joints' positions.
@@ -144,14 +153,31 @@ fn frame_error<T: Real>(
             return (0.0, 0);
         }
     }
-    match align {
-        // the common cases need no copy of the frame
-        Align::None => return direct_sum(&f, None, scratch),
+    // The common cases need no copy of the frame, and look for a non-finite
+    // coordinate only when the error sum is not finite.
+    let direct = match align {
+        Align::None => Some(direct_sum(&f, None, scratch)),
         Align::Root(root) => {
             let centres = (centre(root, |r| f.pred_at(r)), centre(root, |r| f.gt_at(r)));
-            return direct_sum(&f, Some(centres), scratch);
+            Some(direct_sum(&f, Some(centres), scratch))
         }
-        _ => {}
+        _ => None,
+    };
+    if let Some((sum, count)) = direct {
+        if sum.is_finite() {
+            return (sum, count);
+        }
+    }
+    if !f.gt_finite() {
+        return (f64::NAN, 0);
+    }
+    if !f.pred_finite() {
+        let counted = (0..poses.joints).filter(|&k| f.is_visible(k)).count();
+        let sum = if counted > 0 { f64::INFINITY } else { 0.0 };
+        return (sum, counted as u32);
+    }
+    if let Some(finite_inputs_overflowed) = direct {
+        return finite_inputs_overflowed;
     }
     let Scratch { pred, gt, .. } = scratch;
     pred.clear();
@@ -231,7 +257,43 @@ pub fn mpjpe_frames<T: Real>(poses: &PosePair<'_, T>, align: &Align) -> CoreResu
                 (s[i], c[i]) = frame_error(&task, i, align, &mut scratch);
             }
         });
-    Ok(FrameErrors { sums, counts })
+    // an unscoreable frame comes back as (NaN, 0): count it, then report (0, 0)
+    let mut unscoreable_frames = 0;
+    for (s, _) in sums
+        .iter_mut()
+        .zip(&counts)
+        .filter(|(s, &c)| c == 0 && s.is_nan())
+    {
+        *s = 0.0;
+        unscoreable_frames += 1;
+    }
+    Ok(FrameErrors {
+        sums,
+        counts,
+        unscoreable_frames,
+    })
+}
+
+/// Mean joint distance over ground-truth-visible joints of every
+/// (prediction, ground truth) pair of crossed poses: row-major `[P, N]`,
+/// `+inf` (a forbidden pair) where the ground truth cannot be scored (no
+/// visible joint, a non-finite one) or the prediction has a non-finite joint.
+pub fn joint_distance_cost<T: Real>(poses: &PosePair<'_, T>) -> Vec<f64> {
+    cross_matrix(poses, |f, _, _| {
+        if !f.gt_finite() {
+            return f64::INFINITY;
+        }
+        let (mut sum, mut count) = (0.0, 0usize);
+        for k in (0..poses.joints).filter(|&k| f.is_visible(k)) {
+            sum += distance(&f.pred_at(k), &f.gt_at(k), f.dims);
+            count += 1;
+        }
+        if count == 0 || !sum.is_finite() {
+            f64::INFINITY
+        } else {
+            sum / count as f64
+        }
+    })
 }
 
 #[cfg(test)]
@@ -257,5 +319,21 @@ mod tests {
         let e = mpjpe_frames(&poses, &Align::Root(vec![0])).unwrap();
         assert_eq!(e.counts, vec![0]);
         assert!(mpjpe_frames(&poses, &Align::Root(vec![2])).is_err());
+    }
+
+    #[test]
+    fn non_finite_gt_is_unscoreable_and_prediction_fails() {
+        let gt = [0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, f64::NAN];
+        let pred = [0.0, 0.0, 1.0, 0.0, 0.0, f64::INFINITY, 1.0, 0.0];
+        let poses = PosePair::new(&pred[..], &gt[..], None, 2, 2, 2).unwrap();
+        for align in [Align::None, Align::Root(vec![0]), Align::Procrustes] {
+            let e = mpjpe_frames(&poses, &align).unwrap();
+            assert_eq!(e.counts, vec![2, 0]);
+            assert!(e.sums[0].abs() < 1e-12 && e.sums[1] == 0.0);
+            assert_eq!(e.unscoreable_frames, 1);
+        }
+        let poses = PosePair::new(&pred[4..], &gt[..4], None, 1, 2, 2).unwrap();
+        let e = mpjpe_frames(&poses, &Align::None).unwrap();
+        assert_eq!((e.sums[0], e.counts[0]), (f64::INFINITY, 2));
     }
 }

@@ -11,6 +11,10 @@
 //! | `Metafi`    | `d / n <= t`                     | no   | joints scored, incorrect |
 //! | `Wiflow`    | `d / max(n, 0.01) <= t`          | no   | cannot happen (clamp)    |
 //!
+//! In every convention a frame with a non-finite ground-truth coordinate in a
+//! joint that counts is unscoreable (and excluded), and a non-finite
+//! prediction fails every comparison: a miss.
+//!
 //! `t` is a threshold as a fraction (PCK@20 -> 0.2). Thresholds arrive sorted
 //! ascending; each comparison is monotone in `t`, so one binary search per
 //! joint finds the first threshold it passes and a cumulative sum turns that
@@ -22,7 +26,7 @@
 
 use rayon::prelude::*;
 
-use super::poses::{distance, frame_distances, wide, Frame, PosePair};
+use super::poses::{distance, frame_distances, joint_distance, wide, Frame, PosePair};
 use crate::element::Real;
 use crate::error::{CoreError, CoreResult};
 
@@ -262,7 +266,7 @@ fn frame_normaliser<T: Real>(
 /// the tests are monotone in the threshold. A short list is counted without
 /// branches, which beats a binary search's mispredicted jumps.
 #[inline(always)]
-fn first_passed(thresholds: &[f64], passes: impl Fn(f64) -> bool) -> usize {
+fn first_passed<F: Copy>(thresholds: &[F], passes: impl Fn(F) -> bool) -> usize {
     if thresholds.len() <= 16 {
         thresholds.iter().map(|&t| usize::from(!passes(t))).sum()
     } else {
@@ -271,15 +275,13 @@ fn first_passed(thresholds: &[f64], passes: impl Fn(f64) -> bool) -> usize {
 }
 
 /// Scores the visible joints of one scoreable frame whose normaliser is `n`
-/// (`scaled` holds `t * n` for the canonical rule; `squares` and `distances`
-/// are scratch of `J * D` and `J` values).
-#[allow(clippy::too_many_arguments)]
+/// in a legacy convention (`squares` and `distances` are scratch of `J * D`
+/// and `J` values).
 #[inline(always)]
-fn score_joints<T: Real, const D: usize>(
+fn score_legacy_joints<T: Real, const D: usize>(
     f: &Frame<'_, T>,
     n: f64,
     thresholds: &[f64],
-    scaled: &[f64],
     convention: Convention,
     squares: &mut [f64],
     distances: &mut [f64],
@@ -301,34 +303,217 @@ fn score_joints<T: Real, const D: usize>(
         return;
     }
     frame_distances::<T, D>(f.pred, f.gt, squares, distances);
-    if convention == Convention::Canonical && scaled.len() <= 16 {
-        // threshold-major: each pass over the joints is a vectorisable compare-and-count
-        let firsts = &mut squares[..distances.len()];
-        firsts.fill(0.0);
-        for &tn in scaled {
-            for (first, &d) in firsts.iter_mut().zip(distances.iter()) {
-                *first += if d <= tn { 0.0 } else { 1.0 };
-            }
-        }
-        for (k, &first) in firsts.iter().enumerate() {
-            if f.is_visible(k) {
-                out.correct[first as usize * j + k] += 1;
-            }
-        }
-        return;
-    }
     for (k, &d) in distances.iter().enumerate() {
-        if !f.is_visible(k) {
+        if f.is_visible(k) {
+            let r = d / n;
+            out.correct[first_passed(thresholds, |t| r <= t) * j + k] += 1;
+        }
+    }
+}
+
+/// Relative half-width of the band around `t^2` within which the ratio
+/// `s / n^2` (`s` a squared joint distance) does not settle `sqrt(s) <= t * n`.
+/// The ratio is compared in `f32`: each side is a few roundings (`6e-8` each
+/// in `f32`, `1e-16` in `f64`) away from exact, far inside the band; a ratio
+/// inside it is decided by the exact comparison.
+const RATIO_BAND: f64 = 1e-5;
+
+/// `f32` lanes of the widest vectors the canonical kernel is compiled for.
+const PAD: usize = 8;
+
+/// Canonical PCK of the frames of one work item, `D` coordinates per joint.
+///
+/// Joint `k` is correct at threshold `t` iff `sqrt(s_k) <= t * n` (`s_k` its
+/// squared distance, summed in coordinate order as the reference does). Rather
+/// than a square root and a per-frame threshold scaling per joint, the ratio
+/// `r = s_k / n^2` is compared with `lo_t = t^2 (1 - RATIO_BAND)`, the same
+/// for every frame: the `a` thresholds with `r >= lo_t` are a prefix (the
+/// thresholds ascend), every later one is surely passed, and the prefix is
+/// surely failed unless `r <= t^2 (1 + RATIO_BAND)` for its last threshold;
+/// that rare joint takes the exact test. One pass over each frame gives the
+/// squared distances and the finiteness of the ground truth together.
+#[inline(always)]
+fn count_canonical<T: Real, const D: usize>(
+    poses: &PosePair<'_, T>,
+    thresholds: &[f64],
+    norm: Normaliser,
+    out: &mut PckCounts,
+) {
+    let j = poses.joints;
+    let nt = thresholds.len();
+    let below: Vec<f32> = thresholds
+        .iter()
+        .map(|t| (t * t * (1.0 - RATIO_BAND)) as f32)
+        .collect();
+    let above_after: Vec<f32> = std::iter::once(f32::NEG_INFINITY)
+        .chain(
+            thresholds
+                .iter()
+                .map(|t| (t * t * (1.0 + RATIO_BAND)) as f32),
+        )
+        .collect();
+    // The bands hold in f32 while every t^2 is 0 or well inside its normal range.
+    let bands_hold = thresholds
+        .iter()
+        .all(|t| t * t == 0.0 || (1e-30..1e30).contains(&(t * t)));
+    // Ratio rows padded to whole vectors; the padding ratio (+inf) fails every
+    // threshold, settles at once and is never counted.
+    let padded = j.next_multiple_of(PAD);
+    let mut squares = vec![0.0; j];
+    let mut gt_bits = vec![0u64; j];
+    let mut ratios = vec![f32::INFINITY; padded];
+    let mut failed = vec![0u32; padded];
+    let mut scaled = vec![0.0; nt];
+    // `above_after` at a fixed size, so the settling test needs no bounds check
+    let mut above_fixed = [f32::INFINITY; 32];
+    for (x, &a) in above_fixed.iter_mut().zip(&above_after) {
+        *x = a;
+    }
+    for i in 0..poses.frames {
+        let f = poses.frame(i);
+        let n_visible = match f.visible {
+            None => j as u64,
+            Some(v) => v.iter().filter(|&&b| b).count() as u64,
+        };
+        if n_visible == 0 {
+            out.empty_frames += 1;
             continue;
         }
-        let first = if convention == Convention::Canonical {
-            first_passed(scaled, |tn| d <= tn)
-        } else {
-            let r = d / n;
-            first_passed(thresholds, |t| r <= t)
+        for (((s, z), p), g) in squares
+            .iter_mut()
+            .zip(gt_bits.iter_mut())
+            .zip(f.pred.chunks_exact(D))
+            .zip(f.gt.chunks_exact(D))
+        {
+            let (mut acc, mut check) = (0.0, 0u64);
+            for c in 0..D {
+                let gc = wide(g[c]);
+                let e = wide(p[c]) - gc;
+                acc += e * e;
+                // g - g is +0.0 (all bits clear) for a finite g, NaN otherwise
+                #[allow(clippy::eq_op)]
+                let nan_unless_finite = gc - gc;
+                check |= nan_unless_finite.to_bits();
+            }
+            *s = acc;
+            *z = check;
+        }
+        let bad_gt = match f.visible {
+            None => gt_bits.iter().fold(0, |a, z| a | z),
+            Some(v) => v
+                .iter()
+                .zip(&gt_bits)
+                .fold(0, |a, (&b, z)| a | (z & u64::from(b).wrapping_neg())),
         };
-        out.correct[first * j + k] += 1;
+        let (value, fell_back) = match norm {
+            _ if bad_gt != 0 => (None, false),
+            // the torso or head pair, visible: the common case, kept inline
+            Normaliser::Pair { a, b, scale, .. } if f.is_visible(a) && f.is_visible(b) => (
+                Some(joint_distance::<T, D>(&f.gt[a * D..], &f.gt[b * D..]) * scale),
+                false,
+            ),
+            _ => frame_normaliser(&f, j, norm),
+        };
+        let n = match value {
+            Some(v) if v.is_finite() && v > 0.0 => v,
+            _ => {
+                out.unscoreable_frames += 1;
+                out.unscoreable_joints += n_visible;
+                continue;
+            }
+        };
+        out.scored_frames += 1;
+        out.fallback_frames += u64::from(fell_back);
+        let n2 = n * n;
+        let inv = 1.0 / n2;
+        // with n^2 out of range every joint takes the exact test
+        let ratios_hold = bands_hold && n2.is_normal() && inv.is_normal();
+        for (r, s) in ratios.iter_mut().zip(&squares) {
+            *r = (s * inv) as f32;
+        }
+        // failed[k]: the thresholds joint k does not surely pass (NaN: all of them)
+        if nt <= 16 {
+            failed.fill(0);
+            for &lo in &below {
+                for (a, &r) in failed.iter_mut().zip(&ratios) {
+                    *a += u32::from(!(r < lo));
+                }
+            }
+        } else {
+            for (a, &r) in failed.iter_mut().zip(&ratios) {
+                *a = first_passed(&below, |lo| r < lo) as u32;
+            }
+        }
+        // A joint is settled unless its ratio lies in the band of the last
+        // threshold it does not surely pass (`above_after[a] = t_{a-1}^2 (1 + band)`).
+        let mut unsettled = !ratios_hold;
+        if nt < above_fixed.len() {
+            for (&a, &r) in failed.iter().zip(&ratios) {
+                unsettled |= r <= above_fixed[a as usize & 31];
+            }
+        } else {
+            for (&a, &r) in failed.iter().zip(&ratios) {
+                unsettled |= r <= above_after[a as usize];
+            }
+        }
+        if !unsettled {
+            // branch-free: which threshold a joint first passes is data, not control flow
+            match f.visible {
+                None => {
+                    for (k, &a) in failed[..j].iter().enumerate() {
+                        out.correct[a as usize * j + k] += 1;
+                    }
+                }
+                Some(v) => {
+                    for (k, (&a, &b)) in failed.iter().zip(v).enumerate() {
+                        out.correct[a as usize * j + k] += u64::from(b);
+                    }
+                }
+            }
+            continue;
+        }
+        for (s, &t) in scaled.iter_mut().zip(thresholds) {
+            *s = t * n;
+        }
+        for k in (0..j).filter(|&k| f.is_visible(k)) {
+            let a = failed[k] as usize;
+            let first = if ratios_hold && !(ratios[k] <= above_after[a]) {
+                a
+            } else {
+                let d = squares[k].sqrt();
+                first_passed(&scaled, |tn| d <= tn)
+            };
+            out.correct[first * j + k] += 1;
+        }
     }
+}
+
+/// [`count_canonical`] compiled for AVX2 (four `f64` lanes instead of two);
+/// the same IEEE operations in the same order, so the same counts.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn count_canonical_avx2<T: Real, const D: usize>(
+    poses: &PosePair<'_, T>,
+    thresholds: &[f64],
+    norm: Normaliser,
+    out: &mut PckCounts,
+) {
+    count_canonical::<T, D>(poses, thresholds, norm, out)
+}
+
+fn count_canonical_best<T: Real, const D: usize>(
+    poses: &PosePair<'_, T>,
+    thresholds: &[f64],
+    norm: Normaliser,
+    out: &mut PckCounts,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { count_canonical_avx2::<T, D>(poses, thresholds, norm, out) };
+        return;
+    }
+    count_canonical::<T, D>(poses, thresholds, norm, out)
 }
 
 fn count_task<T: Real>(
@@ -340,7 +525,14 @@ fn count_task<T: Real>(
     let j = poses.joints;
     let nt = thresholds.len();
     let mut out = PckCounts::zeros(nt, j);
-    let mut scaled = vec![0.0; nt];
+    if convention == Convention::Canonical {
+        if poses.dims == 3 {
+            count_canonical_best::<T, 3>(poses, thresholds, norm, &mut out);
+        } else {
+            count_canonical_best::<T, 2>(poses, thresholds, norm, &mut out);
+        }
+        return out;
+    }
     let mut squares = vec![0.0; j * poses.dims];
     let mut distances = vec![0.0; j];
     for i in 0..poses.frames {
@@ -354,6 +546,11 @@ fn count_task<T: Real>(
         };
         if n_visible == 0 {
             out.empty_frames += 1;
+            continue;
+        }
+        if !f.gt_finite() {
+            out.unscoreable_frames += 1;
+            out.unscoreable_joints += n_visible;
             continue;
         }
         let (mut value, fell_back) = frame_normaliser(&f, j, norm);
@@ -383,30 +580,21 @@ fn count_task<T: Real>(
         let n = value.unwrap_or(f64::NAN);
         out.scored_frames += 1;
         out.fallback_frames += u64::from(fell_back);
-        // canonical: the scaled thresholds t * n once per frame, compared as d <= t * n
-        if convention == Convention::Canonical {
-            for (s, &t) in scaled.iter_mut().zip(thresholds) {
-                *s = t * n;
-            }
-        }
-        let scaled = &scaled[..];
         if f.dims == 3 {
-            score_joints::<T, 3>(
+            score_legacy_joints::<T, 3>(
                 &f,
                 n,
                 thresholds,
-                scaled,
                 convention,
                 &mut squares,
                 &mut distances,
                 &mut out,
             );
         } else {
-            score_joints::<T, 2>(
+            score_legacy_joints::<T, 2>(
                 &f,
                 n,
                 thresholds,
-                scaled,
                 convention,
                 &mut squares,
                 &mut distances,

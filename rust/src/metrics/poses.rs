@@ -1,4 +1,8 @@
-//! A validated view of predicted and ground-truth pose batches.
+//! The one pose-pair type of the metric kernels: predicted and ground-truth
+//! poses, either paired frame by frame (PCK, MPJPE, OKS) or every prediction
+//! against every ground truth (the cost matrices of person matching).
+
+use rayon::prelude::*;
 
 use crate::element::Real;
 use crate::error::{fmt_shape, CoreError, CoreResult};
@@ -7,13 +11,20 @@ use crate::error::{fmt_shape, CoreError, CoreResult};
 /// small enough to balance a few million frames over many threads.
 pub const FRAMES_PER_TASK: usize = 2048;
 
-/// `pred` and `gt` as `[N, J, D]` C-order slices, with an optional `[N, J]` mask.
+/// `pred` (`[P, J, D]`) and `gt` (`[N, J, D]`) as C-order slices, with an
+/// optional `[N, J]` mask of the ground-truth joints that count.
+///
+/// Paired ([`PosePair::new`]): `P == N` and frame `i` pairs `pred[i]` with
+/// `gt[i]`. Crossed ([`PosePair::cross`]): every `pred[p]` meets every `gt[g]`.
 #[derive(Clone, Copy, Debug)]
 pub struct PosePair<'a, T> {
     pub pred: &'a [T],
     pub gt: &'a [T],
     pub visible: Option<&'a [bool]>,
+    /// Ground-truth poses `N` (the frames of a paired batch).
     pub frames: usize,
+    /// Predicted poses `P` (equal to `frames` when paired).
+    pub pred_frames: usize,
     pub joints: usize,
     pub dims: usize,
 }
@@ -28,9 +39,23 @@ pub struct Frame<'a, T> {
 }
 
 impl<'a, T: Real> PosePair<'a, T> {
-    /// Checks that the slice lengths agree with `[frames, joints, dims]`.
+    /// Paired poses: checks that the slice lengths agree with `[frames, joints, dims]`.
     pub fn new(
         pred: &'a [T],
+        gt: &'a [T],
+        visible: Option<&'a [bool]>,
+        frames: usize,
+        joints: usize,
+        dims: usize,
+    ) -> CoreResult<Self> {
+        Self::cross(pred, frames, gt, visible, frames, joints, dims)
+    }
+
+    /// Every one of `pred_frames` predictions against every one of `frames`
+    /// ground truths: checks the slice lengths.
+    pub fn cross(
+        pred: &'a [T],
+        pred_frames: usize,
         gt: &'a [T],
         visible: Option<&'a [bool]>,
         frames: usize,
@@ -49,10 +74,14 @@ impl<'a, T: Real> PosePair<'a, T> {
         }
         let size = frames * joints * dims;
         let shape = fmt_shape(&[frames, joints, dims]);
-        if pred.len() != size {
+        let pred_size = pred_frames * joints * dims;
+        if pred.len() != pred_size {
             return Err(CoreError::shape(
                 "pred",
-                format!("{size} values for shape {shape}"),
+                format!(
+                    "{pred_size} values for shape {}",
+                    fmt_shape(&[pred_frames, joints, dims])
+                ),
                 pred.len().to_string(),
             ));
         }
@@ -81,12 +110,13 @@ impl<'a, T: Real> PosePair<'a, T> {
             gt,
             visible,
             frames,
+            pred_frames,
             joints,
             dims,
         })
     }
 
-    /// The frames `start..end` as a smaller pair.
+    /// The paired frames `start..end` as a smaller pair.
     pub fn slice(&self, start: usize, end: usize) -> PosePair<'a, T> {
         let per = self.joints * self.dims;
         PosePair {
@@ -96,20 +126,26 @@ impl<'a, T: Real> PosePair<'a, T> {
                 .visible
                 .map(|v| &v[start * self.joints..end * self.joints]),
             frames: end - start,
+            pred_frames: end - start,
             joints: self.joints,
             dims: self.dims,
         }
     }
 
-    /// Frame `i`.
+    /// Paired frame `i`.
     pub fn frame(&self, i: usize) -> Frame<'a, T> {
+        self.pair(i, i)
+    }
+
+    /// Prediction `p` against ground truth `g`.
+    pub fn pair(&self, p: usize, g: usize) -> Frame<'a, T> {
         let per = self.joints * self.dims;
         Frame {
-            pred: &self.pred[i * per..(i + 1) * per],
-            gt: &self.gt[i * per..(i + 1) * per],
+            pred: &self.pred[p * per..(p + 1) * per],
+            gt: &self.gt[g * per..(g + 1) * per],
             visible: self
                 .visible
-                .map(|v| &v[i * self.joints..(i + 1) * self.joints]),
+                .map(|v| &v[g * self.joints..(g + 1) * self.joints]),
             dims: self.dims,
         }
     }
@@ -126,6 +162,29 @@ impl<'a, T: Real> PosePair<'a, T> {
     }
 }
 
+/// Fills the row-major `[P, N]` matrix with `f(pair (p, g), g, scratch)` of
+/// crossed poses, one prediction row per parallel work item.
+pub fn cross_matrix<T: Real>(
+    poses: &PosePair<'_, T>,
+    f: impl Fn(&Frame<'_, T>, usize, &mut Vec<f64>) -> f64 + Sync,
+) -> Vec<f64> {
+    let n = poses.frames;
+    let mut out = vec![0.0; poses.pred_frames * n];
+    if n == 0 {
+        return out;
+    }
+    out.par_chunks_mut(n).enumerate().for_each(|(p, row)| {
+        if crate::parallel::interrupted() {
+            return;
+        }
+        let mut scratch = Vec::with_capacity(poses.joints);
+        for (g, cell) in row.iter_mut().enumerate() {
+            *cell = f(&poses.pair(p, g), g, &mut scratch);
+        }
+    });
+    out
+}
+
 impl<T: Real> Frame<'_, T> {
     pub fn is_visible(&self, joint: usize) -> bool {
         self.visible.is_none_or(|v| v[joint])
@@ -138,6 +197,25 @@ impl<T: Real> Frame<'_, T> {
 
     pub fn pred_at(&self, joint: usize) -> [f64; 3] {
         widen(&self.pred[joint * self.dims..(joint + 1) * self.dims])
+    }
+
+    /// Whether every coordinate of the ground-truth joints that count is
+    /// finite; a frame where one is not cannot be scored by any metric.
+    pub fn gt_finite(&self) -> bool {
+        let d = self.dims;
+        self.gt
+            .chunks_exact(d)
+            .enumerate()
+            .all(|(k, g)| !self.is_visible(k) || g.iter().all(|v| v.is_finite()))
+    }
+
+    /// Whether every coordinate of the predicted joints that count is finite.
+    pub fn pred_finite(&self) -> bool {
+        let d = self.dims;
+        self.pred
+            .chunks_exact(d)
+            .enumerate()
+            .all(|(k, p)| !self.is_visible(k) || p.iter().all(|v| v.is_finite()))
     }
 }
 

@@ -7,8 +7,8 @@ use numpy::{
 use pyo3::prelude::*;
 
 use super::{check_len, detached};
-use crate::cocoeval::{self as kernel, Detections, GroundTruth, Matching, Params};
 use crate::error::{fmt_shape, CoreError};
+use crate::metrics::cocoeval::{self as kernel, Detections, GroundTruth, Matching, Params};
 
 fn offsets(x: &[i64], n_units: usize, total: usize, arg: &str) -> PyResult<Vec<usize>> {
     check_len(x.len(), n_units + 1, arg)?;
@@ -28,7 +28,7 @@ fn offsets(x: &[i64], n_units: usize, total: usize, arg: &str) -> PyResult<Vec<u
 /// OKS-AP accumulation: `(precision [T, R, K, A], recall [T, K, A])`.
 #[pyfunction]
 #[pyo3(signature = (
-    gt_keypoints, gt_areas, gt_bboxes, gt_ignore, gt_iscrowd, gt_offsets,
+    gt_keypoints, gt_visible, gt_areas, gt_bboxes, gt_ignore, gt_iscrowd, gt_offsets,
     dt_keypoints, dt_scores, dt_offsets,
     sigmas, iou_thrs, rec_thrs, area_rngs, max_det, n_categories, n_images, matching
 ))]
@@ -36,6 +36,7 @@ fn offsets(x: &[i64], n_units: usize, total: usize, arg: &str) -> PyResult<Vec<u
 fn coco_keypoint_eval<'py>(
     py: Python<'py>,
     gt_keypoints: PyReadonlyArray3<'py, f64>,
+    gt_visible: PyReadonlyArray2<'py, bool>,
     gt_areas: PyReadonlyArray1<'py, f64>,
     gt_bboxes: PyReadonlyArray2<'py, f64>,
     gt_ignore: PyReadonlyArray1<'py, bool>,
@@ -57,11 +58,19 @@ fn coco_keypoint_eval<'py>(
     let j = sigmas.as_array().len();
     let (g, gj, gc) = gt_keypoints.as_array().dim();
     let (d, dj, dc) = dt_keypoints.as_array().dim();
-    if (gj, gc) != (j, 3) {
+    if (gj, gc) != (j, 2) {
         return Err(CoreError::shape(
             "gt_keypoints",
-            format!("(G, {j}, 3)"),
+            format!("(G, {j}, 2)"),
             fmt_shape(&[g, gj, gc]),
+        )
+        .into());
+    }
+    if gt_visible.as_array().dim() != (g, j) {
+        return Err(CoreError::shape(
+            "gt_visible",
+            format!("({g}, {j})"),
+            fmt_shape(gt_visible.as_array().shape()),
         )
         .into());
     }
@@ -98,6 +107,7 @@ fn coco_keypoint_eval<'py>(
     let dt_off = offsets(dt_offsets.as_slice()?, n_units, d, "dt_offsets")?;
     let gt = GroundTruth {
         keypoints: gt_keypoints.as_slice()?,
+        visible: gt_visible.as_slice()?,
         areas: gt_areas.as_slice()?,
         bboxes: gt_bboxes.as_slice()?,
         ignore: gt_ignore.as_slice()?,

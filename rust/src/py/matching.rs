@@ -1,15 +1,15 @@
-//! Python bindings of person matching and its cost matrices.
+//! Python bindings of person matching (its cost matrices live with the metrics).
 
 use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
-    PyReadonlyArray3, PyUntypedArray, PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayDescrMethods, PyArrayMethods,
+    PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use super::{check_len, detached, dtype_error, REAL_FLOAT};
+use super::{detached, dtype_error, REAL_FLOAT};
 use crate::error::{fmt_shape, CoreError};
-use crate::matching::{self as kernel, Assignment, FlatMatchings, Frame, PosePair};
+use crate::matching::{self as kernel, Assignment, FlatMatchings, Frame};
 
 fn shape_error(x: &Bound<'_, PyAny>, arg: &str, expected: &str) -> PyErr {
     let actual = x
@@ -120,25 +120,61 @@ fn batch_out<'py>(py: Python<'py>, flat: FlatMatchings, frames: &[Frame]) -> Bat
     )
 }
 
-/// Appends a 2-d view to the flat buffer as f64.
+/// Appends a 2-d view (any layout, any byte order numpy accepts as `T`) to the flat buffer as f64.
 fn extend_from<T: kernel::Cost + numpy::Element>(
     a: &Bound<'_, PyArray2<T>>,
     data: &mut Vec<f64>,
 ) -> (usize, usize) {
     // SAFETY: the GIL is held for the whole copy and no Rust reference to this
-    // array exists, so nothing can mutate it meanwhile; this skips rust-numpy's
-    // borrow bookkeeping, which costs more than the copy for tiny frames.
+    // array exists, so nothing can mutate it meanwhile.
     let view = unsafe { a.as_array() };
-    match view.as_slice() {
-        Some(s) => data.extend(s.iter().map(|&x| x.to_f64())),
-        None => data.extend(view.iter().map(|&x| x.to_f64())),
-    }
+    data.extend(view.iter().map(|&x| x.to_f64()));
     view.dim()
 }
 
+/// Appends the `n * m` values at `ptr` as f64.
+///
+/// # Safety
+/// `ptr` must point at `n * m` initialised values of `T` that nothing mutates
+/// during the call (a C-contiguous numpy array while the GIL is held).
+unsafe fn extend_raw<T: kernel::Cost>(ptr: *const T, len: usize, data: &mut Vec<f64>) {
+    let s = unsafe { std::slice::from_raw_parts(ptr, len) };
+    data.extend(s.iter().map(|&x| x.to_f64()));
+}
+
 /// Copies one 2-d float matrix of a list into the flat buffer.
+///
+/// The common case (a native-endian, C-contiguous float64 or float32 matrix)
+/// is recognised from the array's type number and flags and read in place:
+/// for tiny frames, rust-numpy's typed cast costs more than the copy.
 fn push_matrix(item: &Bound<'_, PyAny>, k: usize, data: &mut Vec<f64>) -> PyResult<Frame> {
     let offset = data.len();
+    if let Ok(a) = item.cast::<PyUntypedArray>() {
+        let dtype = a.dtype();
+        let native = dtype.is_native_byteorder() != Some(false);
+        let num = dtype.num();
+        let float = num == numpy::npyffi::NPY_TYPES::NPY_DOUBLE as i32
+            || num == numpy::npyffi::NPY_TYPES::NPY_FLOAT as i32;
+        if a.ndim() == 2 && native && float && a.is_c_contiguous() {
+            let shape = a.shape();
+            let (n, m) = (shape[0], shape[1]);
+            if n * m > 0 {
+                // SAFETY: a C-contiguous, native-endian array of n * m values of
+                // the checked type starts at `data`; the GIL is held for the whole
+                // copy and no Rust reference to the array exists, so nothing can
+                // mutate it meanwhile.
+                unsafe {
+                    let ptr = (*a.as_array_ptr()).fields.data;
+                    if num == numpy::npyffi::NPY_TYPES::NPY_DOUBLE as i32 {
+                        extend_raw(ptr as *const f64, n * m, data);
+                    } else {
+                        extend_raw(ptr as *const f32, n * m, data);
+                    }
+                }
+            }
+            return Ok(Frame { offset, n, m });
+        }
+    }
     let (n, m) = if let Ok(a) = item.cast::<PyArray2<f64>>() {
         extend_from(a, data)
     } else if let Ok(a) = item.cast::<PyArray2<f32>>() {
@@ -239,105 +275,9 @@ fn match_persons_padded<'py>(
     }
 }
 
-/// Checks that the pose arrays agree: `gt [G, J, D]`, `visible [G, J]`.
-fn check_poses(
-    pred: (usize, usize, usize),
-    gt: (usize, usize, usize),
-    visible: (usize, usize),
-) -> PyResult<()> {
-    let (_, j, d) = pred;
-    if d < 2 {
-        return Err(
-            CoreError::shape("pred", "(P, J, D) with D >= 2", fmt_shape(&[pred.0, j, d])).into(),
-        );
-    }
-    if (gt.1, gt.2) != (j, d) {
-        return Err(CoreError::shape(
-            "gt",
-            format!("(G, {j}, {d}) to match pred"),
-            fmt_shape(&[gt.0, gt.1, gt.2]),
-        )
-        .into());
-    }
-    if visible != (gt.0, j) {
-        return Err(CoreError::shape(
-            "visible",
-            format!("({}, {j})", gt.0),
-            fmt_shape(&[visible.0, visible.1]),
-        )
-        .into());
-    }
-    Ok(())
-}
-
-/// `1 - OKS` for every (prediction, GT) pair: `[P, J, 2] x [G, J, 2] -> [P, G]`.
-#[pyfunction]
-fn oks_cost_matrix<'py>(
-    pred: PyReadonlyArray3<'py, f64>,
-    gt: PyReadonlyArray3<'py, f64>,
-    visible: PyReadonlyArray2<'py, bool>,
-    areas: PyReadonlyArray1<'py, f64>,
-    sigmas: PyReadonlyArray1<'py, f64>,
-) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let py = pred.py();
-    let (p, j, d) = pred.as_array().dim();
-    let g = gt.as_array().dim().0;
-    check_poses((p, j, d), gt.as_array().dim(), visible.as_array().dim())?;
-    check_len(areas.len(), g, "areas")?;
-    check_len(sigmas.len(), j, "sigmas")?;
-    let (pred_s, gt_s, vis_s) = (pred.as_slice()?, gt.as_slice()?, visible.as_slice()?);
-    let (areas_s, sigmas_s) = (areas.as_slice()?, sigmas.as_slice()?);
-    let out = detached(py, || {
-        let poses = PosePair {
-            pred: pred_s,
-            gt: gt_s,
-            visible: vis_s,
-            n_pred: p,
-            n_gt: g,
-            joints: j,
-            dims: d,
-        };
-        kernel::oks_cost(&poses, areas_s, sigmas_s)
-    })?;
-    Ok(numpy::ndarray::Array2::from_shape_vec((p, g), out)
-        .expect("kernel output has P x G values")
-        .into_pyarray(py))
-}
-
-/// Mean visible-joint distance for every pair: `[P, J, D] x [G, J, D] -> [P, G]`.
-#[pyfunction]
-fn joint_distance_cost_matrix<'py>(
-    pred: PyReadonlyArray3<'py, f64>,
-    gt: PyReadonlyArray3<'py, f64>,
-    visible: PyReadonlyArray2<'py, bool>,
-) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let py = pred.py();
-    let (p, j, d) = pred.as_array().dim();
-    let g = gt.as_array().dim().0;
-    check_poses((p, j, d), gt.as_array().dim(), visible.as_array().dim())?;
-    let (pred_s, gt_s, vis_s) = (pred.as_slice()?, gt.as_slice()?, visible.as_slice()?);
-    let out = detached(py, || {
-        let poses = PosePair {
-            pred: pred_s,
-            gt: gt_s,
-            visible: vis_s,
-            n_pred: p,
-            n_gt: g,
-            joints: j,
-            dims: d,
-        };
-        kernel::joint_distance_cost(&poses)
-    })?;
-    Ok(numpy::ndarray::Array2::from_shape_vec((p, g), out)
-        .expect("kernel output has P x G values")
-        .into_pyarray(py))
-}
-
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(match_persons, m)?)?;
     m.add_function(wrap_pyfunction!(match_persons_batch, m)?)?;
     m.add_function(wrap_pyfunction!(match_persons_padded, m)?)?;
-    m.add_function(wrap_pyfunction!(oks_cost_matrix, m)?)?;
-    m.add_function(wrap_pyfunction!(joint_distance_cost_matrix, m)?)?;
     Ok(())
 }

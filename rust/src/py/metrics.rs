@@ -1,4 +1,5 @@
-//! Python bindings of the pose-scoring kernels (`csipose.metrics` wraps them).
+//! Python bindings of the pose-scoring kernels (`csipose.metrics` wraps them)
+//! and of the cost matrices person matching builds from them.
 
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
@@ -24,12 +25,40 @@ macro_rules! dispatch_pred {
     }};
 }
 
-/// Views `pred`, `gt` (same dtype) and `visible` (bool) as a [`PosePair`] and runs `kernel` on it
-/// without the GIL.
+/// Views `pred`, `gt` (same dtype) and `visible` (bool) as a paired [`PosePair`] and runs
+/// `kernel` on it without the GIL.
 fn with_poses<'py, T, R>(
     pred: &Bound<'py, PyArrayDyn<T>>,
     gt: &Bound<'py, PyAny>,
     visible: Option<&Bound<'py, PyAny>>,
+    kernel: impl FnOnce(&PosePair<'_, T>) -> CoreResult<R> + Send,
+) -> PyResult<R>
+where
+    T: Real + numpy::Element,
+    R: Send,
+{
+    view_poses(pred, gt, visible, false, kernel)
+}
+
+/// Like [`with_poses`] for crossed poses: `pred [P, J, D]` against `gt [G, J, D]`.
+fn with_crossed_poses<'py, T, R>(
+    pred: &Bound<'py, PyArrayDyn<T>>,
+    gt: &Bound<'py, PyAny>,
+    visible: Option<&Bound<'py, PyAny>>,
+    kernel: impl FnOnce(&PosePair<'_, T>) -> CoreResult<R> + Send,
+) -> PyResult<R>
+where
+    T: Real + numpy::Element,
+    R: Send,
+{
+    view_poses(pred, gt, visible, true, kernel)
+}
+
+fn view_poses<'py, T, R>(
+    pred: &Bound<'py, PyArrayDyn<T>>,
+    gt: &Bound<'py, PyAny>,
+    visible: Option<&Bound<'py, PyAny>>,
+    crossed: bool,
     kernel: impl FnOnce(&PosePair<'_, T>) -> CoreResult<R> + Send,
 ) -> PyResult<R>
 where
@@ -51,10 +80,15 @@ where
             CoreError::shape("pred", "an array of shape (N, J, D)", fmt_shape(p.shape())).into(),
         );
     }
-    if g.shape() != p.shape() {
+    if crossed {
+        if g.ndim() != 3 || g.shape()[1..] != p.shape()[1..] {
+            let expected = format!("(G, {}, {}) to match pred", p.shape()[1], p.shape()[2]);
+            return Err(CoreError::shape("gt", expected, fmt_shape(g.shape())).into());
+        }
+    } else if g.shape() != p.shape() {
         return Err(CoreError::shape("gt", fmt_shape(p.shape()), fmt_shape(g.shape())).into());
     }
-    let (n, j, d) = (p.shape()[0], p.shape()[1], p.shape()[2]);
+    let (n_pred, n, j, d) = (p.shape()[0], g.shape()[0], p.shape()[1], p.shape()[2]);
     let vis_arr = match visible {
         None => None,
         Some(v) => Some(
@@ -79,8 +113,9 @@ where
             Some(v) => Some(v.as_slice().ok_or_else(contiguous)?),
             None => None,
         };
-        let poses = PosePair::new(
+        let poses = PosePair::cross(
             p.as_slice().ok_or_else(contiguous)?,
+            n_pred,
             g.as_slice().ok_or_else(contiguous)?,
             vis,
             n,
@@ -184,7 +219,7 @@ fn mpjpe_typed<T: Real + numpy::Element>(
     with_poses(pred, gt, visible, |poses| mpjpe::mpjpe_frames(poses, align))
 }
 
-/// Per-frame MPJPE parts: `(error sums float64[N], joint counts int64[N])`.
+/// Per-frame MPJPE parts: `(error sums float64[N], joint counts int64[N], unscoreable frames)`.
 #[allow(clippy::type_complexity)]
 #[pyfunction]
 #[pyo3(signature = (pred, gt, visible, align, root))]
@@ -195,44 +230,118 @@ fn mpjpe_frames<'py>(
     visible: Option<&Bound<'py, PyAny>>,
     align: &str,
     root: Vec<usize>,
-) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<i64>>)> {
+) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<i64>>, u64)> {
     let align = Align::parse(align, root)?;
     let e = dispatch_pred!(pred, mpjpe_typed(gt, visible, &align))?;
     let counts: Vec<i64> = e.counts.into_iter().map(i64::from).collect();
-    Ok((e.sums.into_pyarray(py), counts.into_pyarray(py)))
+    Ok((
+        e.sums.into_pyarray(py),
+        counts.into_pyarray(py),
+        e.unscoreable_frames,
+    ))
 }
 
 fn oks_typed<T: Real + numpy::Element>(
     pred: &Bound<'_, PyArrayDyn<T>>,
     gt: &Bound<'_, PyAny>,
     visible: Option<&Bound<'_, PyAny>>,
-    area: &[f64],
+    areas: &[f64],
     sigmas: &[f64],
 ) -> PyResult<Vec<f64>> {
     with_poses(pred, gt, visible, |poses| {
-        oks_kernel::oks(poses, area, sigmas)
+        oks_kernel::oks(poses, areas, sigmas)
     })
 }
 
-/// COCO OKS of paired poses: `float64[N]`.
+/// COCO OKS of paired poses: `float64[N]`, NaN where the ground truth cannot be scored.
 #[pyfunction]
-#[pyo3(signature = (pred, gt, visible, area, sigmas))]
+#[pyo3(signature = (pred, gt, visible, areas, sigmas))]
 fn oks<'py>(
     py: Python<'py>,
     pred: &Bound<'py, PyAny>,
     gt: &Bound<'py, PyAny>,
     visible: Option<&Bound<'py, PyAny>>,
-    area: PyReadonlyArray1<'py, f64>,
+    areas: PyReadonlyArray1<'py, f64>,
     sigmas: Vec<f64>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    let area = area.as_array().to_vec();
-    let v = dispatch_pred!(pred, oks_typed(gt, visible, &area, &sigmas))?;
+    let areas = areas.as_array().to_vec();
+    let v = dispatch_pred!(pred, oks_typed(gt, visible, &areas, &sigmas))?;
     Ok(v.into_pyarray(py))
+}
+
+fn matrix_out(
+    py: Python<'_>,
+    rows: usize,
+    cols: usize,
+    values: Vec<f64>,
+) -> PyResult<Bound<'_, PyArray2<f64>>> {
+    let m = ndarray::Array2::from_shape_vec((rows, cols), values)
+        .map_err(|e| CoreError::argument("output", e.to_string()))?;
+    Ok(m.into_pyarray(py))
+}
+
+fn oks_cost_typed<T: Real + numpy::Element>(
+    pred: &Bound<'_, PyArrayDyn<T>>,
+    gt: &Bound<'_, PyAny>,
+    visible: Option<&Bound<'_, PyAny>>,
+    areas: &[f64],
+    sigmas: &[f64],
+) -> PyResult<(usize, usize, Vec<f64>)> {
+    with_crossed_poses(pred, gt, visible, |poses| {
+        let c = oks_kernel::oks_cost(poses, areas, sigmas)?;
+        Ok((poses.pred_frames, poses.frames, c))
+    })
+}
+
+/// `1 - OKS` of every (prediction, ground truth) pair: `[P, J, D] x [G, J, D] -> float64[P, G]`.
+#[pyfunction]
+#[pyo3(signature = (pred, gt, visible, areas, sigmas))]
+fn oks_cost_matrix<'py>(
+    py: Python<'py>,
+    pred: &Bound<'py, PyAny>,
+    gt: &Bound<'py, PyAny>,
+    visible: Option<&Bound<'py, PyAny>>,
+    areas: PyReadonlyArray1<'py, f64>,
+    sigmas: Vec<f64>,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let areas = areas.as_array().to_vec();
+    let (p, g, c) = dispatch_pred!(pred, oks_cost_typed(gt, visible, &areas, &sigmas))?;
+    matrix_out(py, p, g, c)
+}
+
+fn distance_cost_typed<T: Real + numpy::Element>(
+    pred: &Bound<'_, PyArrayDyn<T>>,
+    gt: &Bound<'_, PyAny>,
+    visible: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(usize, usize, Vec<f64>)> {
+    with_crossed_poses(pred, gt, visible, |poses| {
+        Ok((
+            poses.pred_frames,
+            poses.frames,
+            mpjpe::joint_distance_cost(poses),
+        ))
+    })
+}
+
+/// Mean visible-joint distance of every pair: `[P, J, D] x [G, J, D] -> float64[P, G]`.
+#[pyfunction]
+#[pyo3(signature = (pred, gt, visible))]
+fn joint_distance_cost_matrix<'py>(
+    py: Python<'py>,
+    pred: &Bound<'py, PyAny>,
+    gt: &Bound<'py, PyAny>,
+    visible: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let (p, g, c) = dispatch_pred!(pred, distance_cost_typed(gt, visible))?;
+    matrix_out(py, p, g, c)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pck_counts, m)?)?;
     m.add_function(wrap_pyfunction!(mpjpe_frames, m)?)?;
     m.add_function(wrap_pyfunction!(oks, m)?)?;
+    m.add_function(wrap_pyfunction!(oks_cost_matrix, m)?)?;
+    m.add_function(wrap_pyfunction!(joint_distance_cost_matrix, m)?)?;
+    m.add("COCO17_SIGMAS", oks_kernel::COCO17_SIGMAS.to_vec())?;
     Ok(())
 }

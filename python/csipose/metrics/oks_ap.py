@@ -14,6 +14,12 @@ recall points after making it monotone; AP and AR average over thresholds
 the highest total OKS); remaining detections may still fall on ignored GTs as
 in COCO. Scores still order the precision-recall curve.
 
+OKS is the kernel of :func:`csipose.metrics.oks` (same sigmas, same
+``areas`` / ``visible`` convention: coordinates only in the last axis). A
+labelled ground-truth person with a non-finite labelled coordinate cannot be
+scored: it is ignored like a crowd (never a positive, never matched) and
+counted in ``unscoreable``. A non-finite detected joint is a miss.
+
 The OKS computation, matching and accumulation run in Rust; this module turns
 COCO-format dicts or arrays into flat arrays.
 """
@@ -21,7 +27,7 @@ COCO-format dicts or arrays into flat arrays.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,15 +35,11 @@ import numpy as np
 
 from csipose import _core
 from csipose.errors import ArgumentError, ShapeError
+from csipose.metrics._inputs import KEYPOINT_CONVENTION, REQUIRED, as_areas, as_sigmas, as_visible
+from csipose.metrics._result import MetricResult
 
-__all__ = ["COCO_KEYPOINT_SIGMAS", "OksAPResult", "oks_ap", "oks_ap_arrays"]
+__all__ = ["OksAPResult", "oks_ap", "oks_ap_arrays"]
 
-#: COCO-17 OKS constants exactly as cocoapi builds them (``[...] / 10.0``, which
-#: differs from the written decimals in the last bit for some joints).
-COCO_KEYPOINT_SIGMAS: np.ndarray = (
-    np.array([0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89])
-    / 10.0
-)
 #: OKS thresholds .50:.05:.95 and recall points 0:.01:1, built as cocoapi does.
 IOU_THRESHOLDS: np.ndarray = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
 RECALL_THRESHOLDS: np.ndarray = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
@@ -52,7 +54,7 @@ _STAT_NAMES = ("AP", "AP50", "AP75", "AP_M", "AP_L", "AR", "AR50", "AR75", "AR_M
 
 
 @dataclass(frozen=True, eq=False)
-class OksAPResult:
+class OksAPResult(MetricResult):
     """COCO keypoint metrics; ``-1`` where COCO reports -1 (nothing to score).
 
     Attributes:
@@ -61,6 +63,7 @@ class OksAPResult:
             recall points, K categories, A area ranges all/medium/large).
         recall: float64[T, K, A].
         matching: ``"greedy"`` (COCO) or ``"optimal"``.
+        unscoreable: labelled ground-truth people ignored for a non-finite coordinate.
     """
 
     ap: float
@@ -76,6 +79,7 @@ class OksAPResult:
     precision: np.ndarray
     recall: np.ndarray
     matching: str
+    unscoreable: int = 0
 
     @property
     def stats(self) -> np.ndarray:
@@ -89,10 +93,9 @@ class OksAPResult:
             "101-point interpolated precision, maxDets 20, area ranges all/medium/large"
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {name: float(v) for name, v in zip(_STAT_NAMES, self.stats)}
-        out["definition"] = self.definition
-        return out
+    def _dict_items(self) -> Iterable[tuple[str, Any]]:
+        yield from zip(_STAT_NAMES, self.stats)
+        yield from (("unscoreable", self.unscoreable), ("matching", self.matching), ("definition", self.definition))
 
     def summary(self) -> str:
         lines = [self.definition]
@@ -105,7 +108,7 @@ def _mean_defined(x: np.ndarray) -> float:
     return float(np.mean(defined)) if defined.size else -1.0
 
 
-def _summarize(precision: np.ndarray, recall: np.ndarray, matching: str) -> OksAPResult:
+def _summarize(precision: np.ndarray, recall: np.ndarray, matching: str, unscoreable: int) -> OksAPResult:
     t50 = np.where(IOU_THRESHOLDS == 0.5)[0]
     t75 = np.where(IOU_THRESHOLDS == 0.75)[0]
     areas = list(AREA_RANGES)
@@ -124,23 +127,13 @@ def _summarize(precision: np.ndarray, recall: np.ndarray, matching: str) -> OksA
         precision=precision,
         recall=recall,
         matching=matching,
+        unscoreable=unscoreable,
     )
 
 
 def _check_matching(matching: str) -> None:
     if matching not in ("greedy", "optimal"):
         raise ArgumentError(f"matching: expected 'greedy' or 'optimal', got {matching!r}")
-
-
-def _sigmas(sigmas: Any, joints: int) -> np.ndarray:
-    if sigmas is None:
-        if joints != 17:
-            raise ArgumentError(f"sigmas: required for {joints} keypoints (the default is COCO-17's)")
-        return COCO_KEYPOINT_SIGMAS
-    s = np.ascontiguousarray(sigmas, dtype=np.float64)
-    if s.shape != (joints,) or not (s > 0).all():
-        raise ArgumentError(f"sigmas: expected {joints} positive values, got {s!r}")
-    return s
 
 
 def _offsets(unit: np.ndarray, n_units: int) -> np.ndarray:
@@ -150,6 +143,7 @@ def _offsets(unit: np.ndarray, n_units: int) -> np.ndarray:
 def _run(
     *,
     gt_kpts: np.ndarray,
+    gt_visible: np.ndarray,
     gt_areas: np.ndarray,
     gt_bboxes: np.ndarray,
     gt_ignore: np.ndarray,
@@ -165,11 +159,15 @@ def _run(
     matching: str,
 ) -> OksAPResult:
     n_units = n_categories * n_images
+    with np.errstate(invalid="ignore"):
+        unscoreable = gt_visible.any(axis=1) & ~np.where(gt_visible[..., None], np.isfinite(gt_kpts), True).all(axis=(1, 2))
+    gt_ignore = gt_ignore | unscoreable
     g_order = np.argsort(gt_unit, kind="stable")
     d_order = np.argsort(dt_unit, kind="stable")
     dt_xy = np.ascontiguousarray(dt_xy[d_order], dtype=np.float64)
     precision, recall = _core.coco_keypoint_eval(
         np.ascontiguousarray(gt_kpts[g_order], dtype=np.float64),
+        np.ascontiguousarray(gt_visible[g_order], dtype=bool),
         np.ascontiguousarray(gt_areas[g_order], dtype=np.float64),
         np.ascontiguousarray(gt_bboxes[g_order], dtype=np.float64),
         np.ascontiguousarray(gt_ignore[g_order], dtype=bool),
@@ -187,14 +185,14 @@ def _run(
         n_images,
         matching,
     )
-    return _summarize(precision, recall, matching)
+    return _summarize(precision, recall, matching, int(unscoreable.sum()))
 
 
 def oks_ap(
     ground_truth: Mapping[str, Any],
     detections: Sequence[Mapping[str, Any]],
     *,
-    sigmas: Any = None,
+    sigmas: Any = "coco17",
     matching: MatchingMode = "greedy",
     max_dets: int = 20,
 ) -> OksAPResult:
@@ -209,9 +207,12 @@ def oks_ap(
         detections: COCO results: ``image_id``, ``category_id``, ``keypoints``, ``score``.
             Detections of categories absent from the ground truth are dropped;
             an unknown ``image_id`` is an error (as in ``COCO.loadRes``).
-        sigmas: float[J] OKS constants; default COCO-17's.
+        sigmas: float[J] OKS constants, or a skeleton (name) that defines them; default COCO-17's.
         matching: ``"greedy"`` (COCO) or ``"optimal"``.
         max_dets: detections kept per image, best score first.
+
+    COCO's flat ``[x1, y1, v1, ...]`` lists are split here into coordinates and the
+    visibility ``v > 0``; :func:`oks_ap_arrays` takes them apart already.
     """
     _check_matching(matching)
     images = sorted({int(img["id"]) for img in ground_truth.get("images", [])})
@@ -245,7 +246,8 @@ def oks_ap(
     iscrowd = np.array([bool(a.get("iscrowd", 0)) for a in anns], dtype=bool)
     dt_kpts = keypoints(dets, "detections")
     return _run(
-        gt_kpts=gt_kpts,
+        gt_kpts=gt_kpts[..., :2],
+        gt_visible=gt_kpts[..., 2] > 0,
         gt_areas=np.array([a["area"] for a in anns], dtype=np.float64),
         gt_bboxes=np.array([a.get("bbox", (0, 0, 0, 0)) for a in anns], dtype=np.float64).reshape(len(anns), 4),
         gt_ignore=iscrowd | (num_kpts == 0),
@@ -256,7 +258,7 @@ def oks_ap(
         dt_unit=np.array([cat_index[d["category_id"]] * n_img + img_index[d["image_id"]] for d in dets], dtype=np.int64),
         n_categories=len(categories),
         n_images=n_img,
-        sigmas=_sigmas(sigmas, joints),
+        sigmas=np.array(as_sigmas(sigmas, joints)),
         max_dets=max_dets,
         matching=matching,
     )
@@ -265,54 +267,61 @@ def oks_ap(
 def oks_ap_arrays(
     gt_keypoints: Any,
     gt_image_ids: Any,
-    gt_areas: Any,
     dt_keypoints: Any,
     dt_scores: Any,
     dt_image_ids: Any,
     *,
+    visible: Any = REQUIRED,
+    areas: Any,
     gt_bboxes: Any = None,
     gt_iscrowd: Any = None,
     image_ids: Any = None,
-    sigmas: Any = None,
+    sigmas: Any = "coco17",
     matching: MatchingMode = "greedy",
     max_dets: int = 20,
 ) -> OksAPResult:
-    """COCO keypoint AP from arrays (one category).
+    """COCO keypoint AP from arrays (one category), in the convention of :func:`csipose.metrics.oks`.
 
     Args:
-        gt_keypoints: float[G, J, 3] ``x, y, v``; a GT with no ``v > 0`` is ignored (COCO's
-            ``num_keypoints == 0``).
+        gt_keypoints: float[G, J, 2] ground-truth image coordinates ``x, y`` (no visibility column).
         gt_image_ids: int[G] image of each GT person.
-        gt_areas: float[G] GT areas (the ``s^2`` of OKS and the area-range key).
-        dt_keypoints: float[D, J, 2 | 3] detected ``x, y`` (a third column is ignored).
+        dt_keypoints: float[D, J, 2] detected ``x, y``.
         dt_scores: float[D] detection confidences.
         dt_image_ids: int[D].
+        visible: [G, J] labelled GT joints (COCO ``v > 0``), or ``None`` for all. Required.
+            A GT without any is ignored (COCO's ``num_keypoints == 0``).
+        areas: float[G] GT areas (the ``s^2`` of OKS and the area-range key).
         gt_bboxes: float[G, 4] ``x, y, w, h`` (only used for GTs without labelled
             keypoints); default: the box of the GT keypoints.
         gt_iscrowd: bool[G]; default none.
         image_ids: all evaluated images; default those of the GTs (detections on
             other images are an error).
+        sigmas: float[J] OKS constants, or a skeleton (name) that defines them; default COCO-17's.
     """
     _check_matching(matching)
     gk = np.asarray(gt_keypoints, dtype=np.float64)
     dk = np.asarray(dt_keypoints, dtype=np.float64)
-    if gk.ndim != 3 or gk.shape[2] != 3:
-        raise ShapeError(f"gt_keypoints: expected (G, J, 3), got {gk.shape}")
-    if dk.ndim != 3 or dk.shape[2] not in (2, 3) or dk.shape[1] != gk.shape[1]:
-        raise ShapeError(f"dt_keypoints: expected (D, {gk.shape[1]}, 2|3), got {dk.shape}")
+    if gk.ndim != 3 or gk.shape[2] != 2:
+        raise ShapeError(
+            f"gt_keypoints: expected (G, J, 2) image coordinates x, y (COCO-AP is a 2D protocol), "
+            f"got {gk.shape}; {KEYPOINT_CONVENTION}"
+        )
+    if dk.ndim != 3 or dk.shape[1:] != gk.shape[1:]:
+        raise ShapeError(f"dt_keypoints: expected (D, {gk.shape[1]}, 2) to match gt_keypoints, got {dk.shape}")
     g, d = len(gk), len(dk)
+    vis = as_visible(visible, gk.shape[:2])
+    vis = np.ones(gk.shape[:2], bool) if vis is None else vis
     gi = np.asarray(gt_image_ids, dtype=np.int64).reshape(-1)
     di = np.asarray(dt_image_ids, dtype=np.int64).reshape(-1)
-    areas = np.asarray(gt_areas, dtype=np.float64).reshape(-1)
     scores = np.asarray(dt_scores, dtype=np.float64).reshape(-1)
-    for arg, arr, n in (("gt_image_ids", gi, g), ("gt_areas", areas, g), ("dt_image_ids", di, d), ("dt_scores", scores, d)):
+    for arg, arr, n in (("gt_image_ids", gi, g), ("dt_image_ids", di, d), ("dt_scores", scores, d)):
         if arr.shape != (n,):
             raise ShapeError(f"{arg}: expected ({n},), got {arr.shape}")
     images = np.unique(gi if image_ids is None else np.asarray(image_ids, dtype=np.int64))
     if not np.isin(di, images).all():
         raise ArgumentError("dt_image_ids: detections on images that are not evaluated")
     if gt_bboxes is None:
-        lo, hi = (gk[..., :2].min(axis=1), gk[..., :2].max(axis=1)) if g else (np.zeros((0, 2)), np.zeros((0, 2)))
+        lo, hi = (gk.min(axis=1), gk.max(axis=1)) if g else (np.zeros((0, 2)), np.zeros((0, 2)))
         boxes = np.concatenate([lo, hi - lo], axis=1)
     else:
         boxes = np.asarray(gt_bboxes, dtype=np.float64)
@@ -323,17 +332,18 @@ def oks_ap_arrays(
         raise ShapeError(f"gt_iscrowd: expected ({g},), got {crowd.shape}")
     return _run(
         gt_kpts=gk,
-        gt_areas=areas,
+        gt_visible=vis,
+        gt_areas=as_areas(areas, g),
         gt_bboxes=boxes,
-        gt_ignore=crowd | ((gk[..., 2] > 0).sum(axis=1) == 0),
+        gt_ignore=crowd | ~vis.any(axis=1),
         gt_iscrowd=crowd,
         gt_unit=np.searchsorted(images, gi),
-        dt_xy=dk[..., :2],
+        dt_xy=dk,
         dt_scores=scores,
         dt_unit=np.searchsorted(images, di),
         n_categories=1,
         n_images=len(images),
-        sigmas=_sigmas(sigmas, gk.shape[1]),
+        sigmas=np.array(as_sigmas(sigmas, gk.shape[1])),
         max_dets=max_dets,
         matching=matching,
     )

@@ -18,8 +18,10 @@
 
 use rayon::prelude::*;
 
+use super::oks::{frame_oks, joint_similarity, numpy_sum};
+use super::poses::Frame;
 use crate::error::{CoreError, CoreResult};
-use crate::matching::{numpy_sum, oks_terms, solve, AREA_EPS};
+use crate::matching::solve;
 
 /// How detections are assigned to GTs at each threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,12 +45,14 @@ impl Matching {
 
 /// Ground truth of all units, sorted by unit (CSR by `offsets`).
 pub struct GroundTruth<'a> {
-    /// `[G, J, 3]`: x, y, v (v > 0 = labelled).
+    /// `[G, J, 2]`: x, y.
     pub keypoints: &'a [f64],
+    /// `[G, J]`: labelled joints (COCO's `v > 0`).
+    pub visible: &'a [bool],
     pub areas: &'a [f64],
     /// `[G, 4]`: x, y, w, h.
     pub bboxes: &'a [f64],
-    /// Crowd or without keypoints.
+    /// Crowd, without labelled keypoints, or with a non-finite labelled one.
     pub ignore: &'a [bool],
     pub iscrowd: &'a [bool],
     pub offsets: &'a [usize],
@@ -136,31 +140,36 @@ fn unit_oks(
     order.truncate(p.max_det);
     let n_gt = g1 - g0;
     let mut oks = vec![0.0; order.len() * n_gt];
+    let mut terms = Vec::with_capacity(j);
     for g in 0..n_gt {
-        let target = &gt.keypoints[(g0 + g) * j * 3..(g0 + g + 1) * j * 3];
+        let target = &gt.keypoints[(g0 + g) * j * 2..(g0 + g + 1) * j * 2];
+        let vis = &gt.visible[(g0 + g) * j..(g0 + g + 1) * j];
         let area = gt.areas[g0 + g];
-        let vis: Vec<bool> = (0..j).map(|k| target[3 * k + 2] > 0.0).collect();
-        let xy: Vec<f64> = (0..j)
-            .flat_map(|k| [target[3 * k], target[3 * k + 1]])
-            .collect();
         let b = &gt.bboxes[(g0 + g) * 4..(g0 + g + 1) * 4];
         let (x0, x1) = (b[0] - b[2], b[0] + b[2] * 2.0);
         let (y0, y1) = (b[1] - b[3], b[1] + b[3] * 2.0);
+        let labelled = vis.iter().any(|&v| v);
         for (row, &d) in order.iter().enumerate() {
             let pose = &dt.keypoints[d * j * 2..(d + 1) * j * 2];
-            oks[row * n_gt + g] = match oks_terms(pose, &xy, &vis, 2, vars, area) {
+            let pair = Frame {
+                pred: pose,
+                gt: target,
+                visible: Some(vis),
+                dims: 2,
+            };
+            oks[row * n_gt + g] = match frame_oks(&pair, vars, area, &mut terms) {
                 Some(value) => value,
+                // a labelled GT with a non-finite joint is ignored and never matched
+                None if labelled => 0.0,
                 None => {
                     // COCO: without labelled joints, the distance to a box 3x the GT box.
-                    let terms: Vec<f64> = (0..j)
-                        .map(|k| {
-                            let (xd, yd) = (pose[2 * k], pose[2 * k + 1]);
-                            let dx = (x0 - xd).max(0.0) + (xd - x1).max(0.0);
-                            let dy = (y0 - yd).max(0.0) + (yd - y1).max(0.0);
-                            let e = (dx * dx + dy * dy) / vars[k] / (area + AREA_EPS) / 2.0;
-                            (-e).exp()
-                        })
-                        .collect();
+                    terms.clear();
+                    terms.extend((0..j).map(|k| {
+                        let (xd, yd) = (pose[2 * k], pose[2 * k + 1]);
+                        let dx = (x0 - xd).max(0.0) + (xd - x1).max(0.0);
+                        let dy = (y0 - yd).max(0.0) + (yd - y1).max(0.0);
+                        joint_similarity(dx * dx + dy * dy, vars[k], area)
+                    }));
                     numpy_sum(&terms) / j as f64
                 }
             };
@@ -432,11 +441,10 @@ mod tests {
 
     /// One image, two labelled GT people (2 joints) of area 100.
     fn run(dets: &[f64], scores: &[f64], matching: Matching) -> Accumulated {
-        let gt_kpts = [
-            0.0, 0.0, 2.0, 10.0, 0.0, 2.0, 50.0, 50.0, 2.0, 60.0, 50.0, 2.0,
-        ];
+        let gt_kpts = [0.0, 0.0, 10.0, 0.0, 50.0, 50.0, 60.0, 50.0];
         let gt = GroundTruth {
             keypoints: &gt_kpts,
+            visible: &[true; 4],
             areas: &[100.0, 100.0],
             bboxes: &[0.0; 8],
             ignore: &[false, false],

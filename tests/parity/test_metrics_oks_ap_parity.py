@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from csipose.cocoeval import oks_ap, oks_ap_arrays
+from csipose.metrics import oks_ap, oks_ap_arrays
 
 J = 17
 
@@ -91,13 +91,15 @@ def test_stats_equal_pycocotools(seed: int, n_images: int, n_categories: int) ->
 def test_array_form_equals_dict_form(seed: int, n_images: int) -> None:
     gt, results = random_scene(seed, n_images)
     anns = gt["annotations"]
+    gt_kp = np.array([a["keypoints"] for a in anns]).reshape(-1, J, 3)
     ours = oks_ap_arrays(
-        np.array([a["keypoints"] for a in anns]).reshape(-1, J, 3),
+        gt_kp[..., :2],
         [a["image_id"] for a in anns],
-        [a["area"] for a in anns],
-        np.array([r["keypoints"] for r in results]).reshape(-1, J, 3),
+        np.array([r["keypoints"] for r in results]).reshape(-1, J, 3)[..., :2],
         [r["score"] for r in results],
         [r["image_id"] for r in results],
+        visible=gt_kp[..., 2] > 0,
+        areas=[a["area"] for a in anns],
         gt_bboxes=np.array([a["bbox"] for a in anns]).reshape(-1, 4),
         image_ids=[img["id"] for img in gt["images"]],
     )

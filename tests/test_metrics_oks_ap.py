@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 import csipose
-from csipose.cocoeval import oks_ap, oks_ap_arrays
+from csipose.metrics import oks_ap, oks_ap_arrays
 from csipose.errors import ArgumentError, ShapeError
-from tests.parity.test_cocoeval_parity import random_scene
+from csipose.metrics._inputs import REQUIRED
+from tests.parity.test_metrics_oks_ap_parity import random_scene
 
 J = 17
 RNG = np.random.default_rng(0)
@@ -109,21 +110,51 @@ def test_optimal_matching_recovers_a_pair_greedy_loses() -> None:
 
 
 def test_array_form_and_errors() -> None:
-    gt = np.concatenate([POSE, np.full((J, 1), 2.0)], axis=1)[None]
-    res = oks_ap_arrays(gt, [1], [20000.0], POSE[None], [0.9], [1])
+    gt = POSE[None]
+    vis = np.ones((1, J), bool)
+
+    def run(gt_xy=gt, dt_xy=POSE[None], dt_images=(1,), **kw):  # type: ignore[no-untyped-def]
+        kw.setdefault("visible", vis[:, : gt_xy.shape[1]])
+        return oks_ap_arrays(gt_xy, [1], dt_xy, [0.9], list(dt_images), areas=[20000.0], **kw)
+
+    res = run()
     assert res.ap == pytest.approx(1.0) and res.stats.shape == (10,)
-    assert set(res.to_dict()) >= {"AP", "AP50", "AR_L", "definition"}
+    assert set(res.to_dict()) >= {"AP", "AP50", "AR_L", "definition", "unscoreable", "matching"}
     assert "AP50" in res.summary()
     with pytest.raises(ArgumentError, match="matching"):
-        oks_ap_arrays(gt, [1], [20000.0], POSE[None], [0.9], [1], matching="hungarian")  # type: ignore[arg-type]
+        run(matching="hungarian")
     with pytest.raises(ArgumentError, match="dt_image_ids"):
-        oks_ap_arrays(gt, [1], [20000.0], POSE[None], [0.9], [7])
+        run(dt_images=(7,))
     with pytest.raises(ShapeError, match="dt_keypoints"):
-        oks_ap_arrays(gt, [1], [20000.0], POSE[None, :5], [0.9], [1])
-    with pytest.raises(ArgumentError, match="sigmas"):
-        oks_ap_arrays(gt[:, :5], [1], [20000.0], POSE[None, :5], [0.9], [1])
+        run(dt_xy=POSE[None, :5])
+    with pytest.raises(ShapeError, match="sigmas"):
+        run(gt_xy=gt[:, :5], dt_xy=POSE[None, :5])
+    # COCO's [x, y, v] layout is refused with the convention in the message
+    with pytest.raises(ShapeError, match=r"gt_keypoints: expected \(G, J, 2\).*visible="):
+        run(gt_xy=np.concatenate([gt, np.full((1, J, 1), 2.0)], axis=2))
+    with pytest.raises(ArgumentError, match="visible: required"):
+        run(visible=REQUIRED)
     with pytest.raises(ArgumentError, match="image_id"):
         oks_ap(dataset([]), [det(3, POSE, 0.5)])
+
+
+def test_unscoreable_gt_is_ignored_and_counted() -> None:
+    # Two people; the second has a NaN labelled joint: it is neither a positive nor matched,
+    # so the one detection of the first person gives AP 1, and the count says why.
+    gt = np.stack([POSE, POSE + 400])
+    gt[1, 3, 0] = np.nan
+    res = oks_ap_arrays(gt, [1, 1], POSE[None], [0.9], [1], visible=None, areas=[20000.0, 20000.0])
+    assert res.unscoreable == 1 and res.ap == pytest.approx(1.0) and res.ar == 1.0
+    # the same NaN on a joint that is not labelled changes nothing
+    vis = np.ones((2, J), bool)
+    vis[1, 3] = False
+    res = oks_ap_arrays(gt, [1, 1], POSE[None], [0.9], [1], visible=vis, areas=[20000.0, 20000.0])
+    assert res.unscoreable == 0 and res.ar == 0.5
+    # a NaN detected joint is a miss: with 16 of 17 joints exact the detection still matches
+    dt = POSE.copy()[None]
+    dt[0, 0, 1] = np.nan
+    res = oks_ap_arrays(gt[:1], [1], dt, [0.9], [1], visible=None, areas=[20000.0])
+    assert res.ap50 == pytest.approx(1.0) and res.ar < 1.0
 
 
 def test_identical_for_any_thread_count() -> None:
