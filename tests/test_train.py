@@ -12,8 +12,8 @@ import torch
 
 from csipose import TrainingConfig
 from csipose.train import checkpoint as ckpt
-from csipose.train.distributed import EpochSampler
-from csipose.train.loop import train
+from csipose.data.collate import EpochSampler
+from csipose.train.loop import _train
 from csipose.train.schedule import LrSchedule
 
 
@@ -62,7 +62,7 @@ def final_hash(run_dir: Path) -> str:
 
 def test_smoke_run_writes_every_artefact(tmp_path: Path) -> None:
     cfg = tiny(tmp_path / "run", epochs=1, warmup_epochs=0, plots=True, overlays=2)
-    summary = train(cfg, datasets=(PoseCsi(16, 0), PoseCsi(8, 1)))
+    summary = _train(cfg, datasets=(PoseCsi(16, 0), PoseCsi(8, 1)))
     run = tmp_path / "run"
     names = {p.name for p in run.iterdir()}
     assert {"config.toml", "metrics.jsonl", "summary.json", "last.pt", "best.pt", "epoch0001.pt"} <= names
@@ -87,12 +87,12 @@ def test_smoke_run_writes_every_artefact(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("stop_after", "every"), [(7, 0), (9, 2)], ids=["epoch-checkpoints", "step-checkpoints"])
 def test_killed_run_resumes_to_identical_weights(tmp_path: Path, stop_after: int, every: int) -> None:
     whole = tmp_path / "whole"
-    train(tiny(whole, checkpoint_every_steps=every), datasets=DATA)
+    _train(tiny(whole, checkpoint_every_steps=every), datasets=DATA)
     cut = tmp_path / "cut"
-    train(tiny(cut, checkpoint_every_steps=every), datasets=DATA, stop_after_steps=stop_after)
+    _train(tiny(cut, checkpoint_every_steps=every), datasets=DATA, stop_after_steps=stop_after)
     partial = ckpt.load_checkpoint(cut / "last.pt")
     assert 0 < partial["step"] < stop_after  # the kill lost the steps after the last checkpoint
-    summary = train(TrainingConfig(), resume=cut, datasets=DATA)
+    summary = _train(TrainingConfig(), resume=cut, datasets=DATA)
     assert final_hash(cut) == final_hash(whole)
     assert summary["steps"] == 18
     lines = (cut / "metrics.jsonl").read_text().splitlines()
@@ -104,23 +104,23 @@ def test_killed_run_resumes_to_identical_weights(tmp_path: Path, stop_after: int
 
 def test_resuming_a_finished_run_changes_nothing(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    first = train(tiny(run, epochs=1, warmup_epochs=0), datasets=DATA)
+    first = _train(tiny(run, epochs=1, warmup_epochs=0), datasets=DATA)
     before = final_hash(run)
-    again = train(TrainingConfig(), resume=run, datasets=DATA)
+    again = _train(TrainingConfig(), resume=run, datasets=DATA)
     assert final_hash(run) == before and again["steps"] == first["steps"]
 
 
 def test_early_stopping_stops_after_patience_validations(tmp_path: Path) -> None:
     # min_delta > 1 makes every validation after the first a non-improvement
-    summary = train(tiny(tmp_path / "run", epochs=6, patience=2, min_delta=1.5), datasets=DATA)
+    summary = _train(tiny(tmp_path / "run", epochs=6, patience=2, min_delta=1.5), datasets=DATA)
     assert summary["stopped_early"] is True
     assert summary["epochs_run"] == 3 and summary["best_epoch"] >= 1
 
 
 def test_same_seed_same_weights_other_seed_differs(tmp_path: Path) -> None:
-    train(tiny(tmp_path / "a", epochs=1, warmup_epochs=0), datasets=DATA)
-    train(tiny(tmp_path / "b", epochs=1, warmup_epochs=0), datasets=DATA)
-    train(tiny(tmp_path / "c", epochs=1, warmup_epochs=0, seed=4), datasets=DATA)
+    _train(tiny(tmp_path / "a", epochs=1, warmup_epochs=0), datasets=DATA)
+    _train(tiny(tmp_path / "b", epochs=1, warmup_epochs=0), datasets=DATA)
+    _train(tiny(tmp_path / "c", epochs=1, warmup_epochs=0, seed=4), datasets=DATA)
     assert final_hash(tmp_path / "a") == final_hash(tmp_path / "b") != final_hash(tmp_path / "c")
 
 
@@ -143,7 +143,7 @@ def test_epoch_sampler_order_shards_and_resume_offset() -> None:
     assert [len(s) for s in shards] == [4, 4, 4]  # padded to a multiple of the world size
     assert set().union(*shards) == set(range(10))
     assert list(EpochSampler(10, seed=1, epoch=0, start=4)) == a[4:]
-    val = [list(EpochSampler(10, shuffle=False, rank=r, world_size=3)) for r in range(3)]
+    val = [list(EpochSampler(10, shuffle=False, rank=r, world_size=3, even=False)) for r in range(3)]
     assert sorted(sum(val, [])) == list(range(10))  # evaluation: each item exactly once
 
 
@@ -153,7 +153,7 @@ def test_linear_baseline_equals_a_least_squares_reference(tmp_path: Path) -> Non
     from tests.test_ridge import reference_ridge
 
     train_set, val_set = PoseCsi(48, 0, channels=6), PoseCsi(16, 1, channels=6)
-    summary = train(tiny(tmp_path / "run", epochs=1, warmup_epochs=0, features="both"), datasets=(train_set, val_set))
+    summary = _train(tiny(tmp_path / "run", epochs=1, warmup_epochs=0, features="both"), datasets=(train_set, val_set))
     linear = summary["linear_baseline"]
     fit = linear["fit"]
     assert linear["frames"] == 16 and fit["samples"] == 48

@@ -4,21 +4,28 @@ Under ``torchrun`` the environment carries ``RANK``, ``LOCAL_RANK`` and
 ``WORLD_SIZE``; :func:`setup` then joins the process group (gloo on CPU, nccl
 on CUDA). A plain ``python`` run is a world of one and never touches
 ``torch.distributed``.
+
+Leaving is as deliberate as joining: :func:`teardown` releases everything that still
+holds the process group (DistributedDataParallel's reducer lives on in reference
+cycles until a collection), meets the other ranks at a final barrier and destroys the
+group, all before the interpreter starts to exit. A gloo group left to interpreter
+shutdown can abort the process ("terminate called without an active exception").
+The data order and worker seeding live in :mod:`csipose.data.collate`.
 """
 
 from __future__ import annotations
 
-import math
+import gc
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch import nn
 
-__all__ = ["DistContext", "setup", "teardown", "EpochSampler", "seed_everything", "worker_init"]
+__all__ = ["DistContext", "setup", "teardown", "seed_everything", "wrap_ddp"]
 
 
 @dataclass(frozen=True)
@@ -82,9 +89,33 @@ def setup(prefer_cuda: bool = True) -> DistContext:
     return DistContext(rank=rank, world_size=world, local_rank=local, device=device)
 
 
-def teardown(ctx: DistContext) -> None:
-    if ctx.distributed and dist.is_initialized():
-        dist.destroy_process_group()
+def teardown(ctx: DistContext, *, synchronise: bool = True) -> None:
+    """Leaves the process group (every rank, before interpreter exit).
+
+    ``synchronise`` (a run that ended normally on every rank) meets the other ranks at a
+    final barrier first, so no rank destroys the group while a peer still talks to it; a
+    failing rank leaves without waiting for peers that may never come.
+    """
+    if not (ctx.distributed and dist.is_initialized()):
+        return
+    gc.collect()  # drop DDP reducers (and their references to the group) kept alive by reference cycles
+    if synchronise:
+        dist.barrier()
+    dist.destroy_process_group()
+
+
+def wrap_ddp(model: nn.Module, ctx: DistContext, *, find_unused_parameters: bool = False) -> nn.Module:
+    """``model`` in DistributedDataParallel when the world is larger than one, else ``model`` itself.
+
+    ``find_unused_parameters`` is for models with parameters no loss reaches (an untrained
+    optional head); it costs a graph traversal per step, so it is set only then.
+    """
+    if not ctx.distributed:
+        return model
+    device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(
+        model, device_ids=device_ids, find_unused_parameters=find_unused_parameters
+    )
 
 
 def seed_everything(seed: int, rank: int = 0) -> None:
@@ -95,65 +126,3 @@ def seed_everything(seed: int, rank: int = 0) -> None:
     random.seed(s)
     np.random.seed(s % 2**32)
     torch.manual_seed(s)
-
-
-def worker_init(worker_id: int) -> None:
-    """DataLoader worker seeding from ``SeedSequence([torch seed, worker_id])``.
-
-    torch gives each worker a distinct base seed drawn from the loader's
-    (seeded) generator, so numpy and python draws in workers are reproducible.
-    """
-    import random
-
-    base = torch.initial_seed() % 2**63
-    ss = np.random.SeedSequence([base, worker_id])
-    np.random.seed(ss.generate_state(1)[0])
-    random.seed(int(ss.generate_state(2, dtype=np.uint64)[1]))
-
-
-class EpochSampler(torch.utils.data.Sampler[int]):
-    """Per-epoch permutation seeded by ``seed + epoch``, sharded over ranks, resumable mid-epoch.
-
-    Like :class:`torch.utils.data.DistributedSampler` (pads the permutation to
-    a multiple of ``world_size`` and gives rank r the items r, r + world, ...),
-    plus ``start``: the number of this rank's leading items to skip, so a run
-    resumed after k batches continues with batch k + 1 of the same order.
-    Without ``shuffle`` the order is 0..n-1 and nothing is padded (evaluation
-    covers each item exactly once over all ranks).
-    """
-
-    def __init__(
-        self,
-        size: int,
-        *,
-        seed: int = 0,
-        epoch: int = 0,
-        shuffle: bool = True,
-        rank: int = 0,
-        world_size: int = 1,
-        start: int = 0,
-    ) -> None:
-        self.size, self.seed, self.epoch, self.shuffle = size, seed, epoch, shuffle
-        self.rank, self.world_size, self.start = rank, world_size, start
-
-    def _indices(self) -> list[int]:
-        if not self.shuffle:
-            return list(range(self.rank, self.size, self.world_size))
-        g = torch.Generator()
-        g.manual_seed(self.seed + self.epoch)
-        order = torch.randperm(self.size, generator=g).tolist()
-        total = math.ceil(self.size / self.world_size) * self.world_size
-        order += order[: total - self.size]
-        return order[self.rank : total : self.world_size]
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._indices()[self.start :])
-
-    def __len__(self) -> int:
-        return max(0, self.per_rank() - self.start)
-
-    def per_rank(self) -> int:
-        """Items this rank sees in a full epoch (ignoring ``start``)."""
-        if not self.shuffle:
-            return len(range(self.rank, self.size, self.world_size))
-        return math.ceil(self.size / self.world_size)
