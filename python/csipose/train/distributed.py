@@ -25,7 +25,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["DistContext", "setup", "teardown", "seed_everything", "wrap_ddp"]
+__all__ = ["DistContext", "setup", "teardown", "seed_everything", "sync_buffers", "wrap_ddp"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,19 @@ def wrap_ddp(model: nn.Module, ctx: DistContext, *, find_unused_parameters: bool
     return nn.parallel.DistributedDataParallel(
         model, device_ids=device_ids, find_unused_parameters=find_unused_parameters
     )
+
+
+def sync_buffers(model: nn.Module, ctx: DistContext) -> None:
+    """Copies rank 0's buffers (e.g. BatchNorm running statistics) to every rank.
+
+    DDP broadcasts them at the start of each forward, so after an epoch's last step every
+    rank holds the statistics of its own last batch; validation (each rank scores its share)
+    and the saved model must all use rank 0's. The next forward would copy the same values,
+    so training itself is unchanged.
+    """
+    if ctx.distributed:
+        for buffer in model.buffers():
+            dist.broadcast(buffer, src=0)
 
 
 def seed_everything(seed: int, rank: int = 0) -> None:

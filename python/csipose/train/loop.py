@@ -33,7 +33,7 @@ from csipose.train.data import (
     model_settings,
     train_loader,
 )
-from csipose.train.distributed import DistContext, seed_everything, setup, teardown, wrap_ddp
+from csipose.train.distributed import DistContext, seed_everything, setup, sync_buffers, teardown, wrap_ddp
 from csipose.train.evaluate import evaluate_model, report_subset, score
 from csipose.train.progress import StepProgress
 from csipose.train.run_dir import append_metrics, baselines_line, check_run_dir, epoch_line, finish, prepare_run_dir
@@ -241,9 +241,11 @@ def train_one_epoch(
 
 def close_epoch(run: RunState, learner: Learner, val_set: Any, config: TrainingConfig, ctx: DistContext
                 ) -> dict[str, Any]:
-    """Ends epoch ``run.epoch``: the mean train loss over ranks, validation when due with best /
-    top-k checkpoints and early stopping (rank 0's bookkeeping on every rank); returns its record."""
+    """Ends epoch ``run.epoch``: the mean train loss over ranks, rank 0's buffers on every rank,
+    validation when due with best / top-k checkpoints and early stopping (rank 0's bookkeeping on
+    every rank); returns its record."""
     train_loss = ctx.all_reduce_mean(run.loss_sum / max(run.step_in_epoch, 1))
+    sync_buffers(learner.model, ctx)
     run.epoch, run.step_in_epoch, run.loss_sum = run.epoch + 1, 0, 0.0
     record: dict[str, Any] = {"epoch": run.epoch, "step": run.step, "train_loss": train_loss,
                               "lr": learner.scheduler.get_last_lr()[0]}
