@@ -187,3 +187,91 @@ def test_the_last_line_says_when_the_model_does_not_beat_a_baseline() -> None:
     assert "NOT" not in line
     summary["model"] = report(0.5, 0.15)
     assert summary_line(summary).endswith("the model does NOT beat the linear baseline")
+
+
+def test_a_head_without_targets_in_the_data_is_refused_before_training(tmp_path: Path) -> None:
+    from csipose.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^densepose: true needs DensePose targets .*'dp_parts', 'dp_uv'"):
+        _train(tiny(tmp_path / "run", densepose=True), datasets=DATA)
+    assert not (tmp_path / "run").exists()  # refused before the run folder was made
+
+
+def test_untrained_heads_are_the_enabled_heads_without_loss_weight(tmp_path: Path) -> None:
+    from csipose.train.step import untrained_heads
+
+    assert untrained_heads(tiny(tmp_path)) == []
+    assert untrained_heads(tiny(tmp_path, heatmap=True)) == ["heatmap"]
+    assert untrained_heads(tiny(tmp_path, heatmap=True, loss_weights={"keypoints": 1.0, "heatmap": 0.1})) == []
+    both = tiny(tmp_path, densepose=True, loss_weights={"keypoints": 1.0, "densepose_parts": 0.1})
+    assert untrained_heads(both) == ["densepose_uv"]
+
+
+def test_a_non_finite_loss_is_a_training_error_naming_step_epoch_and_last_loss(tmp_path: Path) -> None:
+    from csipose.errors import TrainingError
+
+    with pytest.raises(TrainingError) as info:
+        _train(tiny(tmp_path / "run", lr=1e30, grad_clip=0.0, warmup_epochs=0), datasets=DATA)
+    message = str(info.value)
+    step = int(message.split()[1])
+    assert step >= 2 and message.startswith(f"step {step} (epoch {(step - 1) // 6 + 1}): the training loss became")
+    assert "the last finite loss was " in message and f"at step {step - 1}" in message and "lr (now 1e+30)" in message
+
+
+def test_a_non_finite_first_loss_says_none_came_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from csipose.errors import TrainingError
+    from csipose.train import step
+
+    monkeypatch.setattr(step, "keypoint_loss", lambda *a, **k: torch.tensor(float("nan"), requires_grad=True))
+    with pytest.raises(TrainingError, match=r"^step 1 \(epoch 1\): the training loss became nan; no finite loss"):
+        _train(tiny(tmp_path / "run"), datasets=DATA)
+
+
+def test_a_new_run_refuses_a_folder_holding_a_run_and_overwrite_clears_it(tmp_path: Path) -> None:
+    from csipose.errors import ConfigError
+
+    run = tmp_path / "run"
+    _train(tiny(run, epochs=2, top_k=2, warmup_epochs=0), datasets=DATA)
+    assert (run / "epoch0002.pt").exists()
+    before = (run / "last.pt").read_bytes()
+    with pytest.raises(ConfigError, match=r"run_dir: '.*run' already holds a run \(best.pt, config.toml, epoch0001.pt, \.\.\.\); choose a new run_dir"):
+        _train(tiny(run, epochs=1, top_k=2, warmup_epochs=0), datasets=DATA)
+    assert (run / "last.pt").read_bytes() == before  # untouched
+    (run / "notes.txt").write_text("mine")
+    _train(tiny(run, epochs=1, top_k=1, warmup_epochs=0), datasets=DATA, overwrite=True)
+    names = sorted(p.name for p in run.iterdir())
+    assert names == ["best.pt", "config.toml", "epoch0001.pt", "last.pt", "metrics.jsonl", "notes.txt", "summary.json"]
+    assert ckpt.load_checkpoint(run / "last.pt")["epoch"] == 1
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _train(tiny(empty, epochs=1, warmup_epochs=0), datasets=DATA)  # an empty folder is no run
+
+
+def test_resume_takes_a_run_folder_not_a_file(tmp_path: Path) -> None:
+    from csipose.errors import ArgumentError
+
+    run = tmp_path / "run"
+    _train(tiny(run, epochs=1, warmup_epochs=0), datasets=DATA)
+    with pytest.raises(ArgumentError, match=r"resume: expected a run folder .* got the file .*best.pt; pass .*run$"):
+        _train(TrainingConfig(), resume=run / "best.pt", datasets=DATA)
+
+
+def test_a_moved_run_folder_resumes_in_place(tmp_path: Path) -> None:
+    _train(tiny(tmp_path / "old", epochs=2, warmup_epochs=0), datasets=DATA, stop_after_steps=7)
+    (tmp_path / "old").rename(tmp_path / "new")
+    summary = _train(TrainingConfig(), resume=tmp_path / "new", datasets=DATA)
+    assert summary["epochs_run"] == 2 and not (tmp_path / "old").exists()
+    assert TrainingConfig.load(tmp_path / "new" / "config.toml").run_dir == str(tmp_path / "new")
+
+
+def test_synthetic_data_takes_the_runs_subcarrier_mode(tmp_path: Path) -> None:
+    import dataclasses
+
+    from csipose.data.synthetic import SyntheticConfig
+    from csipose.train.data import load_split
+
+    if "subcarrier_mode" not in {f.name for f in dataclasses.fields(SyntheticConfig)}:
+        pytest.skip("SyntheticConfig has no subcarrier_mode field in this build")
+    cfg = tiny(tmp_path, subcarriers=56, subcarrier_mode="area",
+               synthetic={"subjects": 3, "val_subjects": [3], "frames": 2})
+    assert load_split(cfg, "val").config.subcarrier_mode == "area"

@@ -130,11 +130,13 @@ def error_reason(err: BaseException, limit: int = 240) -> str:
 
 def _load_failure(err: Exception) -> str:
     """The useful part of a ``torch.load`` failure: the unpickler's own reason, not torch's advice."""
-    lines = [line.strip() for line in _ANSI.sub("", str(err)).splitlines() if line.strip()]
-    for i, line in enumerate(lines):
-        if line.endswith("WeightsUnpickler error:") and i + 1 < len(lines):
-            return f"{type(err).__name__}: {error_reason(ValueError(lines[i + 1]))}"
-    return f"{type(err).__name__}: {error_reason(err)}" if lines else type(err).__name__
+    text = _ANSI.sub("", str(err))
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        reason = text.split(marker, 1)[1].strip()
+        first = reason.split(". ", 1)[0].rstrip(".")  # the reason, without the advice that follows it
+        return f"{type(err).__name__}: {error_reason(ValueError(first))}"
+    return f"{type(err).__name__}: {error_reason(err)}" if text.strip() else type(err).__name__
 
 
 def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
