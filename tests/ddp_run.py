@@ -3,7 +3,9 @@
 MODE picks the optional heads: ``heatmap`` / ``densepose`` (enabled, no loss weight: their
 parameters get no gradient) or ``heads-trained`` (both heads, each with a weighted loss).
 Every rank writes ``OUT/weights-rank{RANK}.txt``, the SHA-256 of its model's weights after
-the run, so the test can check that all ranks hold the same model.
+the run, so the test can check that all ranks hold the same model, and
+``OUT/threads-rank{RANK}.txt``, the names of its threads once training returned (the
+process group destroyed: no gloo thread may be left to interpreter shutdown).
 """
 
 from __future__ import annotations
@@ -55,18 +57,27 @@ def main(out: Path, mode: str) -> None:
         run_dir=str(out / "run"), width=16, depth=1, heads=2, tokens=4, batch_size=8, epochs=2, warmup_epochs=0,
         plots=False, progress=False, top_k=0, features="amplitude", baseline_samples=64, **MODES[mode],
     ).validate()  # fmt: skip
-    nets: list[Any] = []
+    models: list[Any] = []
     step = loop.train_step
 
-    def remember_net(net: Any, *args: Any) -> float:
-        nets[:] = [net]
+    def remember_model(net: Any, *args: Any) -> float:
+        models[:] = [getattr(net, "module", net)]  # the model, not its DDP wrapper (which holds the group)
         return step(net, *args)
 
-    loop.train_step = remember_net  # type: ignore[assignment]
+    loop.train_step = remember_model  # type: ignore[assignment]
     loop._train(config, datasets=(Samples(40, 0), Samples(12, 1)))
-    model = nets[0].module if hasattr(nets[0], "module") else nets[0]
+    model = models[0]
     rank = os.environ.get("RANK", "0")
     (out / f"weights-rank{rank}.txt").write_text(ckpt.weights_sha256(model.state_dict()))
+    (out / f"threads-rank{rank}.txt").write_text("\n".join(_thread_names()))
+
+
+def _thread_names() -> list[str]:
+    """The kernel's names of this process's threads (C++ threads included)."""
+    tasks = Path("/proc/self/task")
+    if not tasks.is_dir():
+        return []
+    return sorted((task / "comm").read_text().strip() for task in tasks.iterdir())
 
 
 if __name__ == "__main__":

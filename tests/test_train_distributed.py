@@ -53,3 +53,7 @@ def test_optional_heads_train_data_parallel_and_ranks_agree(tmp_path: Path, mode
     assert ranks[0] == ranks[1] == saved
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["steps"] == 2 * 3  # 40 samples: 20 per rank, batches of 8
+    # the process group is gone when training returns: no gloo thread lives on into interpreter shutdown
+    for r in (0, 1):
+        threads = (tmp_path / f"threads-rank{r}.txt").read_text().split()
+        assert not [t for t in threads if "gloo" in t], threads

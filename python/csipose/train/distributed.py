@@ -5,17 +5,18 @@ Under ``torchrun`` the environment carries ``RANK``, ``LOCAL_RANK`` and
 on CUDA). A plain ``python`` run is a world of one and never touches
 ``torch.distributed``.
 
-Leaving is as deliberate as joining: :func:`teardown` releases everything that still
-holds the process group (DistributedDataParallel's reducer lives on in reference
-cycles until a collection), meets the other ranks at a final barrier and destroys the
-group, all before the interpreter starts to exit. A gloo group left to interpreter
-shutdown can abort the process ("terminate called without an active exception").
+Leaving is as deliberate as joining: :func:`teardown` meets the other ranks at a final
+barrier and destroys the group, on every rank, before the interpreter starts to exit.
+Destroying must really free the group: a gloo group whose worker threads outlive
+``destroy_process_group`` is torn down during interpreter shutdown, where a rank can
+abort ("terminate called without an active exception") after its work is done.
+:func:`setup` makes sure nothing keeps such a reference (see there).
 The data order and worker seeding live in :mod:`csipose.data.collate`.
 """
 
 from __future__ import annotations
 
-import gc
+import importlib
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -85,6 +86,11 @@ def setup(prefer_cuda: bool = True) -> DistContext:
     else:
         device = torch.device("cpu")
     if world > 1 and not dist.is_initialized():
+        # DistributedDataParallel imports torch._dynamo, which imports torch.distributed.nn.functional,
+        # whose functions take ``group=group.WORLD`` as a default argument. Imported after joining,
+        # those ten defaults hold the live default group, so destroy_process_group() cannot free it
+        # and gloo's threads run on into interpreter shutdown. Imported first, they hold None.
+        importlib.import_module("torch.distributed.nn.functional")
         dist.init_process_group(backend="nccl" if cuda else "gloo")
     return DistContext(rank=rank, world_size=world, local_rank=local, device=device)
 
@@ -98,7 +104,6 @@ def teardown(ctx: DistContext, *, synchronise: bool = True) -> None:
     """
     if not (ctx.distributed and dist.is_initialized()):
         return
-    gc.collect()  # drop DDP reducers (and their references to the group) kept alive by reference cycles
     if synchronise:
         dist.barrier()
     dist.destroy_process_group()
@@ -108,7 +113,10 @@ def wrap_ddp(model: nn.Module, ctx: DistContext, *, find_unused_parameters: bool
     """``model`` in DistributedDataParallel when the world is larger than one, else ``model`` itself.
 
     ``find_unused_parameters`` is for models with parameters no loss reaches (an untrained
-    optional head); it costs a graph traversal per step, so it is set only then.
+    optional head); it costs a graph traversal per step, so it is set only then. DDP may still
+    warn that it found no unused parameter: it looks from the forward outputs, which include the
+    untrained head's; that head's parameters get no gradient all the same, and without the flag
+    the second step fails ("Expected to have finished reduction in the prior iteration").
     """
     if not ctx.distributed:
         return model
