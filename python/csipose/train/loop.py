@@ -38,7 +38,16 @@ from csipose.train.evaluate import evaluate_model, report_subset, score
 from csipose.train.progress import StepProgress
 from csipose.train.run_dir import append_metrics, baselines_line, check_run_dir, epoch_line, finish, prepare_run_dir
 from csipose.train.schedule import build_scheduler
-from csipose.train.state import Learner, RunState, improve, restore, resume_file, save_state, sync_run
+from csipose.train.state import (
+    Learner,
+    RunState,
+    build_stored_model,
+    improve,
+    restore,
+    resume_file,
+    save_state,
+    sync_run,
+)
 from csipose.train.step import build_optimizer, grad_scaler, non_finite_loss, train_step, untrained_heads
 
 __all__ = ["train", "train_one_epoch"]
@@ -76,9 +85,10 @@ def _train(
     if resume is not None:
         if overwrite:
             raise ArgumentError("overwrite: a resumed run continues in its own folder; drop overwrite")
-        state_in = ckpt.load_checkpoint(resume_file(resume))
-        config = TrainingConfig.from_dict(state_in["config"], source="checkpoint config")
-        config = dataclasses.replace(config, run_dir=str(resume))  # the folder may have moved since
+        resume = resume_file(resume)
+        state_in = ckpt.load_checkpoint(resume)
+        config = TrainingConfig.from_dict(state_in["config"], source=f"{resume} config")
+        config = dataclasses.replace(config, run_dir=str(resume.parent))  # the folder may have moved since
     config.validate()
     if config.loss_weights.get("transfer", 0.0) > 0:
         raise ConfigError("loss_weights.transfer: needs a teacher model, which `csipose train` does not load")
@@ -107,8 +117,10 @@ def _run(
     run_dir = Path(config.run_dir)
     train_set, val_set = datasets if datasets is not None else load_data(config)
     check_head_targets(config, train_set)
-    settings = state_in["model_settings"] if state_in is not None else model_settings(config, train_set)
-    model = build_model(**settings)
+    if state_in is not None:
+        model = build_stored_model(state_in, Path(config.run_dir) / "last.pt")
+    else:
+        model = build_model(**model_settings(config, train_set))
     baselines = fit_new_model(model, train_set, val_set, config, ctx) if state_in is None else {}
     model.to(ctx.device)
     learner = build_learner(model, config, ctx, steps_per_epoch(len(train_set), config, ctx))

@@ -18,7 +18,18 @@ from csipose.train import checkpoint as ckpt
 from csipose.train.distributed import DistContext
 from csipose.train.evaluate import PCK_KEY
 
-__all__ = ["Learner", "RunState", "improve", "load_model", "restore", "resume_file", "save_state", "sync_run"]
+__all__ = [
+    "Learner",
+    "RunState",
+    "build_stored_model",
+    "improve",
+    "load_model",
+    "restore",
+    "resume_file",
+    "save_state",
+    "stored_model_settings",
+    "sync_run",
+]
 
 
 @dataclass
@@ -147,17 +158,27 @@ def resume_file(resume: str | Path) -> Path:
     return path / "last.pt"
 
 
+def stored_model_settings(state: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """The :func:`~csipose.models.build_model` settings a checkpoint (read from ``path``) was written with."""
+    settings = state.get("model_settings")
+    if not isinstance(settings, dict) or "shape" not in settings:
+        raise CheckpointError(f"{path}: no model_settings in the checkpoint (written by an older csipose?)")
+    return settings
+
+
+def build_stored_model(state: dict[str, Any], path: str | Path) -> PoseModel:
+    """A fresh model of a checkpoint's stored settings (weights not loaded)."""
+    try:
+        return build_model(**stored_model_settings(state, path))
+    except (TypeError, ConfigError) as err:
+        raise CheckpointError(f"{path}: model_settings do not describe a model ({ckpt.error_reason(err)})") from None
+
+
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[PoseModel, TrainingConfig]:
     """The model (built from its stored model settings) and config of a checkpoint, ready for inference."""
     state = ckpt.load_checkpoint(path)
     config = TrainingConfig.from_dict(state["config"], source=f"{path} config")
-    settings = state.get("model_settings")
-    if not isinstance(settings, dict) or "shape" not in settings:
-        raise CheckpointError(f"{path}: no model_settings in the checkpoint (written by an older csipose?)")
-    try:
-        model = build_model(**settings)
-    except (TypeError, ConfigError) as err:
-        raise CheckpointError(f"{path}: model_settings do not describe a model ({ckpt.error_reason(err)})") from None
+    model = build_stored_model(state, path)
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as err:
