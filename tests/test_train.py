@@ -84,12 +84,13 @@ def test_smoke_run_writes_every_artefact(tmp_path: Path) -> None:
     assert state["step"] == 2 and state["config"] == cfg.to_dict()
 
 
-@pytest.mark.parametrize(("stop_after", "every"), [(7, 0), (9, 2)], ids=["epoch-checkpoints", "step-checkpoints"])
-def test_killed_run_resumes_to_identical_weights(tmp_path: Path, stop_after: int, every: int) -> None:
+@pytest.mark.parametrize(("stop_after", "every", "workers"), [(7, 0, 0), (9, 2, 0), (9, 2, 2)],
+                         ids=["epoch-checkpoints", "step-checkpoints", "step-checkpoints-2-workers"])
+def test_killed_run_resumes_to_identical_weights(tmp_path: Path, stop_after: int, every: int, workers: int) -> None:
     whole = tmp_path / "whole"
-    _train(tiny(whole, checkpoint_every_steps=every), datasets=DATA)
+    _train(tiny(whole, checkpoint_every_steps=every, workers=workers), datasets=DATA)
     cut = tmp_path / "cut"
-    _train(tiny(cut, checkpoint_every_steps=every), datasets=DATA, stop_after_steps=stop_after)
+    _train(tiny(cut, checkpoint_every_steps=every, workers=workers), datasets=DATA, stop_after_steps=stop_after)
     partial = ckpt.load_checkpoint(cut / "last.pt")
     assert 0 < partial["step"] < stop_after  # the kill lost the steps after the last checkpoint
     summary = _train(TrainingConfig(), resume=cut, datasets=DATA)
