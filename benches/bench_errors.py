@@ -26,7 +26,10 @@ from csipose.data.synthetic import SyntheticConfig, body, radio
 from csipose.data.cleaning import clean_amplitude
 from csipose.data.synthetic.generate import make_environment
 from csipose.train.distributed import DistContext
-from csipose.train.loop import PCK_KEY, load_data, load_model, mean_pose, predict, score, train
+from csipose.train.data import load_data, mean_pose
+from csipose.train.evaluate import PCK_KEY, predict, score
+from csipose.train.loop import train
+from csipose.train.state import load_model
 
 AXES = ("x (along the link)", "y (vertical)", "z (depth)")
 

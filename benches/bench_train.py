@@ -63,7 +63,7 @@ def main() -> None:
     model = build_model(**loop.model_settings(config, data))
     optimizer = loop.build_optimizer(model, config)
     scheduler = build_scheduler(optimizer, config, steps_per_epoch=steps + 2)
-    scaler = loop._grad_scaler(config, ctx)
+    scaler = loop.grad_scaler(config, ctx)
     losses = MultiTaskLoss(config.loss_weights)
 
     def step(batch: dict[str, torch.Tensor]) -> None:

@@ -110,3 +110,65 @@ def test_failed_write_keeps_the_previous_file(tmp_path: Path) -> None:
         ckpt.save_checkpoint(path, {"format": 1, "bad": lambda: None})  # not serialisable
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
+
+
+def test_one_flipped_bit_in_a_weight_is_a_checkpoint_error_naming_the_file(tmp_path: Path) -> None:
+    model = build_model(shape=(1, 3, 114, 10), width=16, depth=1, heads=2, tokens=4)
+    with torch.no_grad():
+        next(model.parameters()).fill_(0.123)
+    path = tmp_path / "last.pt"
+    ckpt.save_checkpoint(path, _state(model, torch.optim.AdamW(model.parameters())))
+    assert isinstance(torch.load(path, weights_only=True)["checksum"], str)
+    ckpt.load_checkpoint(path)  # intact: loads
+    data = bytearray(path.read_bytes())
+    at = data.find(np.float32(0.123).tobytes() * 4)  # the raw weight bytes inside the archive
+    assert at > 0
+    data[at + 1] ^= 0x01
+    (tmp_path / "flipped.pt").write_bytes(data)
+    with pytest.raises(CheckpointError, match=r"flipped.pt: corrupt checkpoint: its tensors do not match the sha256"):
+        ckpt.load_checkpoint(tmp_path / "flipped.pt")
+
+
+def test_a_changed_tensor_or_a_missing_checksum_is_refused(tmp_path: Path) -> None:
+    model = build_model(shape=(1, 3, 114, 10), width=16, depth=1, heads=2, tokens=4)
+    ckpt.save_checkpoint(tmp_path / "a.pt", _state(model, torch.optim.AdamW(model.parameters())))
+    raw = torch.load(tmp_path / "a.pt", weights_only=True)
+    raw["rng"]["torch"][5] ^= 1  # any tensor counts, not only the weights
+    torch.save(raw, tmp_path / "b.pt")
+    with pytest.raises(CheckpointError, match="b.pt: corrupt checkpoint"):
+        ckpt.load_checkpoint(tmp_path / "b.pt")
+    del raw["checksum"]
+    torch.save(raw, tmp_path / "c.pt")
+    with pytest.raises(CheckpointError, match="c.pt: format 3 checkpoint without its tensor checksum"):
+        ckpt.load_checkpoint(tmp_path / "c.pt")
+
+
+def test_format_2_checkpoints_without_a_checksum_still_load(tmp_path: Path) -> None:
+    model = build_model(shape=(1, 3, 114, 10), width=16, depth=1, heads=2, tokens=4)
+    old = {**_state(model, torch.optim.AdamW(model.parameters())), "format": 2}
+    torch.save(old, tmp_path / "old.pt")  # as csipose wrote them before checksums
+    state = ckpt.load_checkpoint(tmp_path / "old.pt")
+    assert ckpt.weights_sha256(state["model"]) == ckpt.weights_sha256(model.state_dict())
+
+
+def test_load_errors_are_plain_lines_without_colour_codes_or_cut_words(tmp_path: Path) -> None:
+    import fractions
+
+    torch.save({**_state(build_model(shape=(1, 3, 114, 10), width=16, depth=1, heads=2, tokens=4),
+                         torch.optim.SGD([torch.zeros(1, requires_grad=True)])), "odd": fractions.Fraction(1, 3)},
+               tmp_path / "pickled.pt")  # fmt: skip
+    with pytest.raises(CheckpointError) as info:
+        ckpt.load_checkpoint(tmp_path / "pickled.pt")
+    message = str(info.value)
+    assert "\x1b" not in message and "\n" not in message
+    assert message.endswith("(UnpicklingError: Unsupported global: GLOBAL fractions.Fraction was not an allowed "
+                            "global by default)")
+
+
+def test_error_reason_cuts_between_words() -> None:
+    long = RuntimeError("\x1b[1mError(s) in loading state_dict\x1b[0m: " + "size mismatch for backbone.weight " * 20)
+    reason = ckpt.error_reason(long, limit=80)
+    assert "\x1b" not in reason and len(reason) <= 80 and reason.endswith("...")
+    words = set(str(long).replace("\x1b[1m", "").replace("\x1b[0m", "").split())
+    assert all(w in words for w in reason[:-3].split())
+    assert ckpt.error_reason(ValueError("short")) == "short"

@@ -42,6 +42,7 @@ def assert_one_line_error(done: subprocess.CompletedProcess[str], needle: str) -
     (["train", "--resume", "no_such_run"], "no checkpoint to resume from"),
     (["train", "--resume", "r", "--set", "epochs=2"], "--resume continues a run"),
     (["eval", "--checkpoint", "missing.pt"], "missing.pt: checkpoint file not found"),
+    (["train", "--resume", "r", "--overwrite"], "--resume continues a run in its own folder; drop --overwrite"),
 ])  # fmt: skip
 def test_errors_are_one_clear_line(tmp_path: Path, args: list[str], needle: str) -> None:
     assert_one_line_error(csipose(*args, cwd=tmp_path), needle)
@@ -54,6 +55,43 @@ def test_corrupt_checkpoint_and_bad_config_file(tmp_path: Path) -> None:
     assert_one_line_error(csipose("train", "--config", "c.toml", cwd=tmp_path), "warmup_epochs")
 
 
+def test_resume_from_a_file_and_training_into_a_run_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "best.pt").write_bytes(b"")
+    assert_one_line_error(csipose("train", "--resume", "old/best.pt", cwd=tmp_path),
+                          "--resume: expected a run folder (RUN_DIR), got the file old/best.pt; pass old")
+    (tmp_path / "old" / "config.toml").write_text("epochs = 3\n")
+    assert_one_line_error(csipose("train", "--run-dir", "old", cwd=tmp_path),
+                          "run_dir: 'old' already holds a run (best.pt, config.toml); choose a new run_dir, "
+                          "or overwrite it (csipose train --overwrite)")
+    assert (tmp_path / "old" / "best.pt").exists()
+
+
+def test_settings_lists_every_setting(tmp_path: Path) -> None:
+    from csipose import config
+
+    if not hasattr(config, "describe_settings"):
+        pytest.skip("csipose.config.describe_settings is not in this build")
+    done = csipose("train", "--settings", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    from csipose.config import TrainingConfig
+
+    for name in ("epochs", "run_dir", "loss_weights", "subcarrier_mode"):
+        assert name in done.stdout
+    assert len(done.stdout.splitlines()) >= len(TrainingConfig.__dataclass_fields__)
+    assert not (tmp_path / "runs").exists()  # it trains nothing
+
+
+def test_settings_prints_what_describe_settings_gives(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The CLI side alone: ``--settings`` prints csipose.config.describe_settings() and trains nothing."""
+    from csipose import config
+    from csipose.cli import main
+
+    monkeypatch.setattr(config, "describe_settings", lambda: "epochs = 24\n    Training epochs.", raising=False)
+    assert main(["train", "--settings", "--run-dir", "never"]) == 0
+    assert capsys.readouterr().out == "epochs = 24\n    Training epochs.\n"
+
+
 def test_bad_arguments_exit_nonzero_without_traceback(tmp_path: Path) -> None:
     done = csipose("eval", cwd=tmp_path)  # --checkpoint is required
     assert done.returncode == 2 and "Traceback" not in done.stderr and "--checkpoint" in done.stderr
@@ -63,6 +101,7 @@ def test_train_eval_and_resume_end_to_end(tmp_path: Path) -> None:
     done = csipose("train", *TINY, "--run-dir", "run", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "best epoch" in done.stdout and "baselines: mean pose" in done.stdout and "linear" in done.stdout
+    assert done.stdout.splitlines()[-1] == "run written to run"
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["epochs_run"] == 2 and summary["data"] == "synthetic"
 
@@ -72,6 +111,8 @@ def test_train_eval_and_resume_end_to_end(tmp_path: Path) -> None:
     assert report["pck"] == summary["model"]["pck"]  # the best checkpoint reproduces its score
     text = csipose("eval", "--checkpoint", "run/best.pt", cwd=tmp_path)
     assert text.returncode == 0 and "PCK" in text.stdout
+    assert_one_line_error(csipose("eval", "--checkpoint", "run/best.pt", "--cache", "c", cwd=tmp_path),
+                          "--cache: MM-Fi data only, but run/best.pt is evaluated on synthetic data")
 
     again = csipose("train", "--resume", "run", "--quiet", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
@@ -101,3 +142,18 @@ def test_train_on_an_mmfi_tree(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "run2" / "summary.json").read_text())["model"]["frames"] == 2 * 4
+
+
+def test_overwrite_replaces_a_run_and_a_log_gets_one_line_per_epoch(tmp_path: Path) -> None:
+    """Without a terminal (here: a pipe) there is no progress bar, only the baselines and one line per epoch."""
+    args = [a for a in TINY if a != "--quiet"]
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "epoch0009.pt").write_bytes(b"stale")
+    (tmp_path / "run" / "config.toml").write_text("epochs = 9\n")
+    done = csipose("train", *args, "--set", "top_k=0", "--run-dir", "run", "--overwrite", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "run" / "epoch0009.pt").exists()  # the stale checkpoint went with the old run
+    assert "\r" not in done.stderr
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 3 and lines[0].startswith("baselines on the val split")
+    assert lines[1].startswith("epoch 1: train loss") and lines[2].startswith("epoch 2: train loss")

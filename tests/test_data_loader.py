@@ -1,4 +1,4 @@
-"""collate, seed_worker and make_loader over MMFiDataset (plain, 2 workers, DistributedSampler)."""
+"""collate, seed_worker, EpochSampler and make_loader over MMFiDataset (plain, 2 workers, sharded over ranks)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from csipose.data import MMFiDataset, collate, make_loader, prepare_mmfi, seed_worker
+from csipose.data.collate import EpochSampler
 from csipose.errors import ArgumentError, ShapeError
 
 from tests.mmfi_tree import write_tree
@@ -93,7 +94,35 @@ def test_distributed_sampler_shards(dataset: MMFiDataset) -> None:
         assert not set(shards[0]) & set(shards[1])
     loader = make_loader(dataset, batch_size=2, shuffle=True, seed=1, distributed=True, num_replicas=2, rank=0, workers=2)
     assert _frames(loader) == shards[0]
-    assert isinstance(loader.sampler, torch.utils.data.DistributedSampler)
+    assert isinstance(loader.sampler, EpochSampler)
+
+
+@pytest.mark.parametrize(("size", "world"), [(10, 3), (11, 2), (4, 4), (3, 5), (12, 1)])
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_epoch_sampler_order_is_distributed_samplers(size: int, world: int, drop_last: bool) -> None:
+    """Shuffled and even, every rank's share is torch's DistributedSampler's, epoch by epoch."""
+    for epoch in (0, 3):
+        for rank in range(world):
+            ref = torch.utils.data.DistributedSampler(
+                range(size), num_replicas=world, rank=rank, shuffle=True, seed=7, drop_last=drop_last
+            )
+            ref.set_epoch(epoch)
+            ours = EpochSampler(size, seed=7, epoch=epoch, rank=rank, world_size=world, drop_last=drop_last)
+            assert list(ours) == list(ref) and len(ours) == len(ref)
+            ours.set_epoch(epoch + 1)
+            ref.set_epoch(epoch + 1)
+            assert list(ours) == list(ref)
+
+
+def test_epoch_sampler_uneven_shards_and_resume_offset() -> None:
+    """even=False: every item on exactly one rank; start skips a rank's first items of the same order."""
+    shards = [list(EpochSampler(7, shuffle=False, rank=r, world_size=3, even=False)) for r in range(3)]
+    assert shards == [[0, 3, 6], [1, 4], [2, 5]]
+    full = list(EpochSampler(9, seed=2, epoch=1, rank=1, world_size=2))
+    later = EpochSampler(9, seed=2, epoch=1, rank=1, world_size=2, start=3)
+    assert list(later) == full[3:] and len(later) == len(full) - 3
+    with pytest.raises(ArgumentError, match="rank"):
+        EpochSampler(4, rank=2, world_size=2)
 
 
 class _Draws:
@@ -111,8 +140,9 @@ class _Draws:
         }
 
 
-def _draws(epoch: int, seed: int = 0) -> list[float]:
-    loader = make_loader(_Draws(), batch_size=1, shuffle=False, workers=2, seed=seed, epoch=epoch)
+def _draws(epoch: int, seed: int = 0, rank: int | None = None) -> list[float]:
+    sharding = {} if rank is None else {"distributed": True, "num_replicas": 2, "rank": rank, "even": True}
+    loader = make_loader(_Draws(), batch_size=1, shuffle=False, workers=2, seed=seed, epoch=epoch, **sharding)
     return [float(b["csi"]) for b in loader] + [float(b["keypoints"][0, 0, 0]) for b in loader]
 
 
@@ -134,6 +164,17 @@ def test_seed_worker_seeds_global_generators() -> None:
     torch.manual_seed(11)
     seed_worker(1)
     assert np.random.random() != a[0]
+    # the same worker of another rank, even with the same torch seed, draws another stream
+    torch.manual_seed(11)
+    seed_worker(0, rank=1)
+    assert (np.random.random(), random.random()) != a
+
+
+def test_two_ranks_workers_draw_different_streams() -> None:
+    """Rank 0 and rank 1 of one run (same seed and epoch), each with 2 workers: reproducible, and distinct."""
+    rank0, rank1 = _draws(0, rank=0), _draws(0, rank=1)
+    assert rank0 == _draws(0, rank=0) and rank1 == _draws(0, rank=1)
+    assert not set(rank0) & set(rank1)
 
 
 @pytest.mark.parametrize(("kwargs", "needle"), [({"batch_size": 0}, "batch_size"), ({"workers": -1}, "workers"), ({"epoch": -2}, "epoch")])

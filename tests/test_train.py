@@ -12,8 +12,8 @@ import torch
 
 from csipose import TrainingConfig
 from csipose.train import checkpoint as ckpt
-from csipose.train.distributed import EpochSampler
-from csipose.train.loop import train
+from csipose.data.collate import EpochSampler
+from csipose.train.loop import _train
 from csipose.train.schedule import LrSchedule
 
 
@@ -62,7 +62,7 @@ def final_hash(run_dir: Path) -> str:
 
 def test_smoke_run_writes_every_artefact(tmp_path: Path) -> None:
     cfg = tiny(tmp_path / "run", epochs=1, warmup_epochs=0, plots=True, overlays=2)
-    summary = train(cfg, datasets=(PoseCsi(16, 0), PoseCsi(8, 1)))
+    summary = _train(cfg, datasets=(PoseCsi(16, 0), PoseCsi(8, 1)))
     run = tmp_path / "run"
     names = {p.name for p in run.iterdir()}
     assert {"config.toml", "metrics.jsonl", "summary.json", "last.pt", "best.pt", "epoch0001.pt"} <= names
@@ -84,15 +84,16 @@ def test_smoke_run_writes_every_artefact(tmp_path: Path) -> None:
     assert state["step"] == 2 and state["config"] == cfg.to_dict()
 
 
-@pytest.mark.parametrize(("stop_after", "every"), [(7, 0), (9, 2)], ids=["epoch-checkpoints", "step-checkpoints"])
-def test_killed_run_resumes_to_identical_weights(tmp_path: Path, stop_after: int, every: int) -> None:
+@pytest.mark.parametrize(("stop_after", "every", "workers"), [(7, 0, 0), (9, 2, 0), (9, 2, 2)],
+                         ids=["epoch-checkpoints", "step-checkpoints", "step-checkpoints-2-workers"])
+def test_killed_run_resumes_to_identical_weights(tmp_path: Path, stop_after: int, every: int, workers: int) -> None:
     whole = tmp_path / "whole"
-    train(tiny(whole, checkpoint_every_steps=every), datasets=DATA)
+    _train(tiny(whole, checkpoint_every_steps=every, workers=workers), datasets=DATA)
     cut = tmp_path / "cut"
-    train(tiny(cut, checkpoint_every_steps=every), datasets=DATA, stop_after_steps=stop_after)
+    _train(tiny(cut, checkpoint_every_steps=every, workers=workers), datasets=DATA, stop_after_steps=stop_after)
     partial = ckpt.load_checkpoint(cut / "last.pt")
     assert 0 < partial["step"] < stop_after  # the kill lost the steps after the last checkpoint
-    summary = train(TrainingConfig(), resume=cut, datasets=DATA)
+    summary = _train(TrainingConfig(), resume=cut, datasets=DATA)
     assert final_hash(cut) == final_hash(whole)
     assert summary["steps"] == 18
     lines = (cut / "metrics.jsonl").read_text().splitlines()
@@ -104,23 +105,23 @@ def test_killed_run_resumes_to_identical_weights(tmp_path: Path, stop_after: int
 
 def test_resuming_a_finished_run_changes_nothing(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    first = train(tiny(run, epochs=1, warmup_epochs=0), datasets=DATA)
+    first = _train(tiny(run, epochs=1, warmup_epochs=0), datasets=DATA)
     before = final_hash(run)
-    again = train(TrainingConfig(), resume=run, datasets=DATA)
+    again = _train(TrainingConfig(), resume=run, datasets=DATA)
     assert final_hash(run) == before and again["steps"] == first["steps"]
 
 
 def test_early_stopping_stops_after_patience_validations(tmp_path: Path) -> None:
     # min_delta > 1 makes every validation after the first a non-improvement
-    summary = train(tiny(tmp_path / "run", epochs=6, patience=2, min_delta=1.5), datasets=DATA)
+    summary = _train(tiny(tmp_path / "run", epochs=6, patience=2, min_delta=1.5), datasets=DATA)
     assert summary["stopped_early"] is True
     assert summary["epochs_run"] == 3 and summary["best_epoch"] >= 1
 
 
 def test_same_seed_same_weights_other_seed_differs(tmp_path: Path) -> None:
-    train(tiny(tmp_path / "a", epochs=1, warmup_epochs=0), datasets=DATA)
-    train(tiny(tmp_path / "b", epochs=1, warmup_epochs=0), datasets=DATA)
-    train(tiny(tmp_path / "c", epochs=1, warmup_epochs=0, seed=4), datasets=DATA)
+    _train(tiny(tmp_path / "a", epochs=1, warmup_epochs=0), datasets=DATA)
+    _train(tiny(tmp_path / "b", epochs=1, warmup_epochs=0), datasets=DATA)
+    _train(tiny(tmp_path / "c", epochs=1, warmup_epochs=0, seed=4), datasets=DATA)
     assert final_hash(tmp_path / "a") == final_hash(tmp_path / "b") != final_hash(tmp_path / "c")
 
 
@@ -143,7 +144,7 @@ def test_epoch_sampler_order_shards_and_resume_offset() -> None:
     assert [len(s) for s in shards] == [4, 4, 4]  # padded to a multiple of the world size
     assert set().union(*shards) == set(range(10))
     assert list(EpochSampler(10, seed=1, epoch=0, start=4)) == a[4:]
-    val = [list(EpochSampler(10, shuffle=False, rank=r, world_size=3)) for r in range(3)]
+    val = [list(EpochSampler(10, shuffle=False, rank=r, world_size=3, even=False)) for r in range(3)]
     assert sorted(sum(val, [])) == list(range(10))  # evaluation: each item exactly once
 
 
@@ -153,7 +154,7 @@ def test_linear_baseline_equals_a_least_squares_reference(tmp_path: Path) -> Non
     from tests.test_ridge import reference_ridge
 
     train_set, val_set = PoseCsi(48, 0, channels=6), PoseCsi(16, 1, channels=6)
-    summary = train(tiny(tmp_path / "run", epochs=1, warmup_epochs=0, features="both"), datasets=(train_set, val_set))
+    summary = _train(tiny(tmp_path / "run", epochs=1, warmup_epochs=0, features="both"), datasets=(train_set, val_set))
     linear = summary["linear_baseline"]
     fit = linear["fit"]
     assert linear["frames"] == 16 and fit["samples"] == 48
@@ -187,3 +188,91 @@ def test_the_last_line_says_when_the_model_does_not_beat_a_baseline() -> None:
     assert "NOT" not in line
     summary["model"] = report(0.5, 0.15)
     assert summary_line(summary).endswith("the model does NOT beat the linear baseline")
+
+
+def test_a_head_without_targets_in_the_data_is_refused_before_training(tmp_path: Path) -> None:
+    from csipose.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^densepose: true needs DensePose targets .*'dp_parts', 'dp_uv'"):
+        _train(tiny(tmp_path / "run", densepose=True), datasets=DATA)
+    assert not (tmp_path / "run").exists()  # refused before the run folder was made
+
+
+def test_untrained_heads_are_the_enabled_heads_without_loss_weight(tmp_path: Path) -> None:
+    from csipose.train.step import untrained_heads
+
+    assert untrained_heads(tiny(tmp_path)) == []
+    assert untrained_heads(tiny(tmp_path, heatmap=True)) == ["heatmap"]
+    assert untrained_heads(tiny(tmp_path, heatmap=True, loss_weights={"keypoints": 1.0, "heatmap": 0.1})) == []
+    both = tiny(tmp_path, densepose=True, loss_weights={"keypoints": 1.0, "densepose_parts": 0.1})
+    assert untrained_heads(both) == ["densepose_uv"]
+
+
+def test_a_non_finite_loss_is_a_training_error_naming_step_epoch_and_last_loss(tmp_path: Path) -> None:
+    from csipose.errors import TrainingError
+
+    with pytest.raises(TrainingError) as info:
+        _train(tiny(tmp_path / "run", lr=1e30, grad_clip=0.0, warmup_epochs=0), datasets=DATA)
+    message = str(info.value)
+    step = int(message.split()[1])
+    assert step >= 2 and message.startswith(f"step {step} (epoch {(step - 1) // 6 + 1}): the training loss became")
+    assert "the last finite loss was " in message and f"at step {step - 1}" in message and "lr (now 1e+30)" in message
+
+
+def test_a_non_finite_first_loss_says_none_came_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from csipose.errors import TrainingError
+    from csipose.train import step
+
+    monkeypatch.setattr(step, "keypoint_loss", lambda *a, **k: torch.tensor(float("nan"), requires_grad=True))
+    with pytest.raises(TrainingError, match=r"^step 1 \(epoch 1\): the training loss became nan; no finite loss"):
+        _train(tiny(tmp_path / "run"), datasets=DATA)
+
+
+def test_a_new_run_refuses_a_folder_holding_a_run_and_overwrite_clears_it(tmp_path: Path) -> None:
+    from csipose.errors import ConfigError
+
+    run = tmp_path / "run"
+    _train(tiny(run, epochs=2, top_k=2, warmup_epochs=0), datasets=DATA)
+    assert (run / "epoch0002.pt").exists()
+    before = (run / "last.pt").read_bytes()
+    with pytest.raises(ConfigError, match=r"run_dir: '.*run' already holds a run \(best.pt, config.toml, epoch0001.pt, \.\.\.\); choose a new run_dir"):
+        _train(tiny(run, epochs=1, top_k=2, warmup_epochs=0), datasets=DATA)
+    assert (run / "last.pt").read_bytes() == before  # untouched
+    (run / "notes.txt").write_text("mine")
+    _train(tiny(run, epochs=1, top_k=1, warmup_epochs=0), datasets=DATA, overwrite=True)
+    names = sorted(p.name for p in run.iterdir())
+    assert names == ["best.pt", "config.toml", "epoch0001.pt", "last.pt", "metrics.jsonl", "notes.txt", "summary.json"]
+    assert ckpt.load_checkpoint(run / "last.pt")["epoch"] == 1
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _train(tiny(empty, epochs=1, warmup_epochs=0), datasets=DATA)  # an empty folder is no run
+
+
+def test_resume_takes_a_run_folder_not_a_file(tmp_path: Path) -> None:
+    from csipose.errors import ArgumentError
+
+    run = tmp_path / "run"
+    _train(tiny(run, epochs=1, warmup_epochs=0), datasets=DATA)
+    with pytest.raises(ArgumentError, match=r"resume: expected a run folder .* got the file .*best.pt; pass .*run$"):
+        _train(TrainingConfig(), resume=run / "best.pt", datasets=DATA)
+
+
+def test_a_moved_run_folder_resumes_in_place(tmp_path: Path) -> None:
+    _train(tiny(tmp_path / "old", epochs=2, warmup_epochs=0), datasets=DATA, stop_after_steps=7)
+    (tmp_path / "old").rename(tmp_path / "new")
+    summary = _train(TrainingConfig(), resume=tmp_path / "new", datasets=DATA)
+    assert summary["epochs_run"] == 2 and not (tmp_path / "old").exists()
+    assert TrainingConfig.load(tmp_path / "new" / "config.toml").run_dir == str(tmp_path / "new")
+
+
+def test_synthetic_data_takes_the_runs_subcarrier_mode(tmp_path: Path) -> None:
+    import dataclasses
+
+    from csipose.data.synthetic import SyntheticConfig
+    from csipose.train.data import load_split
+
+    if "subcarrier_mode" not in {f.name for f in dataclasses.fields(SyntheticConfig)}:
+        pytest.skip("SyntheticConfig has no subcarrier_mode field in this build")
+    cfg = tiny(tmp_path, subcarriers=56, subcarrier_mode="area",
+               synthetic={"subjects": 3, "val_subjects": [3], "frames": 2})
+    assert load_split(cfg, "val").config.subcarrier_mode == "area"

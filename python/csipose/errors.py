@@ -17,6 +17,7 @@ __all__ = [
     "ConfigError",
     "DatasetError",
     "CheckpointError",
+    "TrainingError",
 ]
 
 
@@ -50,3 +51,7 @@ class DatasetError(CsiposeError):
 
 class CheckpointError(CsiposeError):
     """A checkpoint is missing, corrupt or incompatible."""
+
+
+class TrainingError(CsiposeError):
+    """A training run cannot go on (e.g. its loss became NaN); the message names the step and epoch."""

@@ -2,22 +2,29 @@
 
 ``collate`` gives what ``torch.utils.data.default_collate`` gives, faster, and checks
 that the batch keeps the dataset contract, so a bad sample fails with its index and
-key instead of a stack error deep in torch. Worker seeding follows
-``SeedSequence([seed, epoch, rank])`` so every (epoch, rank, worker) draws its own
-reproducible stream.
+key instead of a stack error deep in torch.
+
+This is the one data-loading stack of csipose: the trainer builds its loaders with
+:func:`make_loader` too. The order comes from :class:`EpochSampler` (a permutation per
+epoch, sharded over ranks like ``DistributedSampler``, resumable mid-epoch) and the
+workers are seeded from ``SeedSequence([loader seed, worker_id, rank])``, the loader
+seed itself drawn from ``(seed, epoch, rank)``: every (epoch, rank, worker) draws its
+own reproducible stream.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from csipose.errors import ArgumentError, ShapeError
 
-__all__ = ["collate", "make_loader", "seed_worker"]
+__all__ = ["EpochSampler", "collate", "make_loader", "seed_worker"]
 
 _SCALARS = ("subject", "action", "environment", "frame")
 
@@ -105,15 +112,87 @@ def collate(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return batch
 
 
-def seed_worker(worker_id: int) -> None:
-    """``worker_init_fn``: seeds ``random`` and numpy's global RNG in a DataLoader worker.
+class EpochSampler:
+    """Per-epoch permutation seeded by ``seed + epoch``, sharded over ranks, resumable mid-epoch.
 
-    The seed derives from torch's per-worker seed, which the DataLoader draws anew from
-    its generator for every epoch (every new iterator) and offsets by ``worker_id``.
+    Shuffled, the order is :class:`torch.utils.data.DistributedSampler`'s (the same
+    permutation, padded with its own head to a multiple of ``world_size``, rank r taking
+    the items r, r + world, ...). ``even=False`` pads nothing, so each item goes to exactly
+    one rank (evaluation); ``drop_last`` trims the tail instead of padding. ``start`` skips
+    this rank's first ``start`` items, so a run resumed after k batches continues with
+    batch k + 1 of the same order. :meth:`set_epoch` reshuffles, as ``DistributedSampler``'s.
+    """
+
+    def __init__(
+        self,
+        size: int,
+        *,
+        shuffle: bool = True,
+        seed: int = 0,
+        epoch: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        start: int = 0,
+        even: bool = True,
+        drop_last: bool = False,
+    ) -> None:
+        if not 0 <= rank < world_size:
+            raise ArgumentError(f"rank: expected an integer in [0, world_size = {world_size}), got {rank}")
+        self.size, self.shuffle, self.seed, self.epoch = size, shuffle, seed, epoch
+        self.rank, self.world_size, self.start = rank, world_size, start
+        self.even, self.drop_last = even, drop_last
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _order(self) -> list[int]:
+        if not self.shuffle:
+            return list(range(self.size))
+        import torch
+
+        g = torch.Generator()
+        g.manual_seed(self.seed + self.epoch)
+        return torch.randperm(self.size, generator=g).tolist()
+
+    def _indices(self) -> list[int]:
+        order = self._order()
+        if not self.even:
+            return order[self.rank :: self.world_size]
+        total = self._total()
+        if total > len(order):
+            order += (order * math.ceil(total / max(len(order), 1)))[: total - len(order)]
+        return order[self.rank : total : self.world_size]
+
+    def _total(self) -> int:
+        if self.drop_last:
+            return self.size // self.world_size * self.world_size
+        return math.ceil(self.size / self.world_size) * self.world_size
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._indices()[self.start :])
+
+    def __len__(self) -> int:
+        return max(0, self.per_rank() - self.start)
+
+    def per_rank(self) -> int:
+        """Items this rank sees in a full epoch (ignoring ``start``)."""
+        if not self.even:
+            return len(range(self.rank, self.size, self.world_size))
+        return self._total() // self.world_size
+
+
+def seed_worker(worker_id: int, rank: int = 0) -> None:
+    """``worker_init_fn``: seeds ``random`` and numpy's global RNG in a DataLoader worker of ``rank``.
+
+    The seed is ``SeedSequence([loader seed, worker_id, rank])`` (Lightning's recipe): the
+    loader seed is the one torch draws anew from the loader's generator for every epoch
+    (every new iterator), the same in all workers of that iterator; the worker id and the
+    process's rank make every worker of every rank draw its own stream.
     """
     import torch
 
-    state = np.random.SeedSequence([torch.initial_seed() % 2**63, worker_id]).generate_state(2)
+    loader_seed = (torch.initial_seed() - worker_id) % 2**64  # torch gives worker i the loader seed + i
+    state = np.random.SeedSequence([loader_seed, worker_id, rank]).generate_state(2)
     np.random.seed(int(state[0]))
     random.seed(int(state[1]))
 
@@ -129,13 +208,16 @@ def make_loader(
     distributed: bool = False,
     num_replicas: int | None = None,
     rank: int | None = None,
+    start: int = 0,
+    even: bool = True,
     drop_last: bool = False,
     pin_memory: bool = False,
 ) -> Any:
     """A ``torch.utils.data.DataLoader`` over ``dataset`` with reproducible order and seeding.
 
-    The shuffle order and worker seeds depend only on ``(seed, epoch, rank)``: build a
-    loader per epoch (or call ``loader.sampler.set_epoch``) to reshuffle.
+    The order (an :class:`EpochSampler`) and the worker seeds depend only on
+    ``(seed, epoch, rank)``: build a loader per epoch (or call ``loader.sampler.set_epoch``)
+    to reshuffle.
 
     Args:
         dataset: any map-style dataset, e.g. :class:`~csipose.data.MMFiDataset`.
@@ -143,37 +225,48 @@ def make_loader(
         shuffle: reshuffle (per epoch).
         workers: DataLoader worker processes (0 = load in this process).
         seed, epoch: the reproducibility keys.
-        distributed: shard with ``DistributedSampler``; ``num_replicas`` and ``rank``
-            default to the process group's.
-        drop_last: drop a last, incomplete batch (in distributed mode also pads no samples).
+        distributed: shard over ranks; ``num_replicas`` and ``rank`` default to the
+            process group's. Without it, ``rank`` only keys the worker seeds.
+        start: skip this rank's first ``start`` samples of the epoch (a run resumed mid-epoch).
+        even: give every rank the same number of samples, padding with repeats as
+            ``DistributedSampler`` does (what data-parallel training needs); ``False``
+            gives each sample to exactly one rank (evaluation).
+        drop_last: trim the samples that do not fill every rank evenly, and drop a last,
+            incomplete batch.
         pin_memory: page-locked batches for faster host-to-GPU copies.
     """
     import torch
-    from torch.utils.data import DataLoader, DistributedSampler
+    from torch.utils.data import DataLoader
 
-    for name, value, low in (("batch_size", batch_size, 1), ("workers", workers, 0), ("seed", seed, 0), ("epoch", epoch, 0)):
+    for name, value, low in (("batch_size", batch_size, 1), ("workers", workers, 0), ("seed", seed, 0),
+                             ("epoch", epoch, 0), ("start", start, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             got = repr(value) if isinstance(value, int) else f"a {type(value).__name__}"
             raise ArgumentError(f"{name}: expected an integer >= {low}, got {got}")
-    sampler: DistributedSampler[Any] | None = None
     if distributed:
-        sampler = DistributedSampler(
-            dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=drop_last
-        )
-        sampler.set_epoch(epoch)
-        rank_key = sampler.rank
+        import torch.distributed as dist
+
+        if num_replicas is None or rank is None:
+            if not dist.is_initialized():
+                raise ArgumentError("distributed: give num_replicas and rank, or join a process group first")
+            num_replicas = dist.get_world_size() if num_replicas is None else num_replicas
+            rank = dist.get_rank() if rank is None else rank
+        world, rank_key = num_replicas, rank
     else:
-        rank_key = 0 if rank is None else rank
+        world, rank_key = 1, 0 if rank is None else rank
+    sampler = EpochSampler(
+        len(dataset), shuffle=shuffle, seed=seed, epoch=epoch, rank=rank_key if distributed else 0,
+        world_size=world, start=start, even=even, drop_last=drop_last,
+    )  # fmt: skip
     generator = torch.Generator()
     generator.manual_seed(int(np.random.SeedSequence([seed, epoch, rank_key]).generate_state(1, np.uint64)[0]) >> 1)
     return DataLoader(
         dataset,
         batch_size=batch_size,
-        shuffle=shuffle if sampler is None else False,
         sampler=sampler,
         num_workers=workers,
         collate_fn=collate,
-        worker_init_fn=seed_worker if workers > 0 else None,
+        worker_init_fn=functools.partial(seed_worker, rank=rank_key) if workers > 0 else None,
         generator=generator,
         drop_last=drop_last,
         pin_memory=pin_memory,

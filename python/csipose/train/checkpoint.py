@@ -5,6 +5,10 @@ objects), so :func:`torch.load` can read it with ``weights_only=True``. It holds
 everything an exact resume needs: model, optimizer, scheduler and grad-scaler
 state, the epoch/step position, best metric, early-stopping counters, the
 config as a dict, the RNG states of python, numpy and torch, and versions.
+
+Every checkpoint carries the SHA-256 of all its tensors (``checksum``), written with
+it and checked on every load: a flipped bit in a weight is a :class:`CheckpointError`
+naming the file, never a silently different model.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,14 +31,19 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "capture_rng",
+    "error_reason",
+    "tensors_sha256",
     "restore_rng",
     "weights_sha256",
     "versions",
 ]
 
 #: Layout version of the checkpoint dict.
-FORMAT = 2  # 2: model_settings (any zoo model) replace model_args
+FORMAT = 3  # 3: a sha256 checksum of the tensors; 2: model_settings (any zoo model) replace model_args
+#: Formats this csipose reads (2 has no checksum).
+READS = (2, 3)
 _REQUIRED = ("format", "model", "config", "epoch", "step")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def versions() -> dict[str, str]:
@@ -77,12 +87,13 @@ def restore_rng(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    """Writes ``state`` to ``path`` atomically (temp file in the same folder, fsync, rename).
+    """Writes ``state`` and the checksum of its tensors to ``path`` atomically (temp file, fsync, rename).
 
     A crash at any moment leaves either the previous file or the new one, never a torn file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    state = {**state, "checksum": tensors_sha256(state)}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -105,17 +116,31 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
         os.close(dir_fd)
 
 
+def error_reason(err: BaseException, limit: int = 240) -> str:
+    """``err`` as one plain line: no terminal colour codes, at most ``limit`` characters, cut between words."""
+    lines = [line.strip() for line in _ANSI.sub("", str(err)).splitlines() if line.strip()]
+    text = lines[0] if lines else type(err).__name__
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 3]
+    if text[limit - 3] != " " and " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:") + "..."
+
+
 def _load_failure(err: Exception) -> str:
     """The useful part of a ``torch.load`` failure: the unpickler's own reason, not torch's advice."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    for i, line in enumerate(lines):
-        if line.endswith("WeightsUnpickler error:") and i + 1 < len(lines):
-            return f"{type(err).__name__}: {lines[i + 1]}"[:200]
-    return (f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__)[:200]
+    text = _ANSI.sub("", str(err))
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        reason = text.split(marker, 1)[1].strip()
+        first = reason.split(". ", 1)[0].rstrip(".")  # the reason, without the advice that follows it
+        return f"{type(err).__name__}: {error_reason(ValueError(first))}"
+    return f"{type(err).__name__}: {error_reason(err)}" if text.strip() else type(err).__name__
 
 
 def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Reads a checkpoint with ``weights_only=True``; any problem raises CheckpointError."""
+    """Reads a checkpoint with ``weights_only=True`` and checks its checksum; any problem raises CheckpointError."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
@@ -125,9 +150,39 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
         raise CheckpointError(f"{path}: not a readable checkpoint ({_load_failure(err)})") from None
     if not isinstance(state, dict) or any(k not in state for k in _REQUIRED):
         raise CheckpointError(f"{path}: not a csipose checkpoint (missing {', '.join(_REQUIRED)})")
-    if state["format"] != FORMAT:
-        raise CheckpointError(f"{path}: checkpoint format {state['format']}, this csipose reads {FORMAT}")
+    if state["format"] not in READS:
+        raise CheckpointError(
+            f"{path}: checkpoint format {state['format']}, this csipose reads formats {', '.join(map(str, READS))}"
+        )
+    if state["format"] >= 3:
+        stored = state.pop("checksum", None)
+        if not isinstance(stored, str):
+            raise CheckpointError(f"{path}: format {state['format']} checkpoint without its tensor checksum")
+        if tensors_sha256(state) != stored:
+            raise CheckpointError(
+                f"{path}: corrupt checkpoint: its tensors do not match the sha256 checksum written with them"
+            )
     return state
+
+
+def _tensors(value: Any, prefix: str, out: dict[str, torch.Tensor]) -> None:
+    if isinstance(value, torch.Tensor):
+        out[prefix] = value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _tensors(item, f"{prefix}/{key}", out)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _tensors(item, f"{prefix}/{i}", out)
+
+
+def tensors_sha256(state: dict[str, Any]) -> str:
+    """:func:`weights_sha256` over every tensor of a checkpoint dict (nested), named by its path; ``checksum`` excluded."""
+    tensors: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if key != "checksum":
+            _tensors(value, str(key), tensors)
+    return weights_sha256(tensors)
 
 
 def weights_sha256(state_dict: dict[str, torch.Tensor]) -> str:

@@ -28,8 +28,13 @@ def register(subparsers: Any) -> None:
     train.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
                        help="override a config field (repeatable), e.g. --set epochs=5 --set loss_weights.bone=0.2")
     train.add_argument("--run-dir", metavar="DIR", help="output folder (same as --set run_dir=DIR)")
-    train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last.pt")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in the folder RUN_DIR from its last.pt")
+    train.add_argument("--overwrite", action="store_true",
+                       help="start afresh in a run folder that already holds a run, deleting its checkpoints, "
+                            "logs and plots (without it, training into such a folder is refused)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar and no per-epoch lines")
+    train.add_argument("--settings", action="store_true",
+                       help="print every setting with its default and meaning, then exit")
     train.set_defaults(handler=_train)
 
     ev = subparsers.add_parser("eval", help="evaluate a checkpoint on a validation split")
@@ -58,16 +63,40 @@ def _resolve_config(args: argparse.Namespace) -> TrainingConfig:
 
 
 def _train(args: argparse.Namespace) -> int:
-    if args.resume and (args.config or args.overrides):
-        raise ArgumentError("--resume continues a run with its own config; drop --config/--set")
+    if args.settings:
+        return _print_settings()
+    if args.resume:
+        _check_resume(args)
     config = None if args.resume else _resolve_config(args)
     if config is not None and config.data == "mmfi" and config.mmfi_root and not Path(config.mmfi_root).is_dir():
         raise ConfigError(f"mmfi_root: {config.mmfi_root!r} is not a folder")
     from csipose.train.loop import train
 
-    summary = train(config if config is not None else TrainingConfig(), resume=args.resume)
+    summary = train(config if config is not None else TrainingConfig(), resume=args.resume, overwrite=args.overwrite)
     if summary and int(os.environ.get("RANK", "0")) == 0:
         print(summary_line(summary))
+        print(f"run written to {args.resume if args.resume else config.run_dir}")  # type: ignore[union-attr]
+    return 0
+
+
+def _check_resume(args: argparse.Namespace) -> None:
+    if args.config or args.overrides or args.run_dir:
+        raise ArgumentError("--resume continues a run with its own config; drop --config/--set/--run-dir")
+    if args.overwrite:
+        raise ArgumentError("--resume continues a run in its own folder; drop --overwrite")
+    path = Path(args.resume)
+    if path.is_file():
+        raise ArgumentError(f"--resume: expected a run folder (RUN_DIR), got the file {path}; pass {path.parent}")
+
+
+def _print_settings() -> int:
+    from csipose import config as config_module
+
+    describe = getattr(config_module, "describe_settings", None)
+    if describe is None:
+        raise ArgumentError("--settings: this csipose build has no csipose.config.describe_settings")
+    text = describe()
+    print(text if isinstance(text, str) else "\n".join(str(line) for line in text))
     return 0
 
 
@@ -90,12 +119,21 @@ def summary_line(summary: dict[str, Any]) -> str:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from csipose.train.data import load_split
     from csipose.train.distributed import DistContext
-    from csipose.train.loop import load_model, load_split, predict, score
+    from csipose.train.evaluate import predict, score
+    from csipose.train.state import load_model
 
     import torch
 
     model, config = load_model(args.checkpoint)
+    if (args.data or config.data) == "synthetic":
+        for flag in ("cache", "root"):
+            if getattr(args, flag):
+                raise ArgumentError(
+                    f"--{flag}: MM-Fi data only, but {args.checkpoint} is evaluated on synthetic data; "
+                    f"add --data mmfi or drop --{flag}"
+                )
     overrides = []
     if args.data:
         overrides.append(f"data={args.data}")

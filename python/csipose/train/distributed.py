@@ -4,21 +4,29 @@ Under ``torchrun`` the environment carries ``RANK``, ``LOCAL_RANK`` and
 ``WORLD_SIZE``; :func:`setup` then joins the process group (gloo on CPU, nccl
 on CUDA). A plain ``python`` run is a world of one and never touches
 ``torch.distributed``.
+
+Leaving is as deliberate as joining: :func:`teardown` meets the other ranks at a final
+barrier and destroys the group, on every rank, before the interpreter starts to exit.
+Destroying must really free the group: a gloo group whose worker threads outlive
+``destroy_process_group`` is torn down during interpreter shutdown, where a rank can
+abort ("terminate called without an active exception") after its work is done.
+:func:`setup` makes sure nothing keeps such a reference (see there).
+The data order and worker seeding live in :mod:`csipose.data.collate`.
 """
 
 from __future__ import annotations
 
-import math
+import importlib
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch import nn
 
-__all__ = ["DistContext", "setup", "teardown", "EpochSampler", "seed_everything", "worker_init"]
+__all__ = ["DistContext", "setup", "teardown", "seed_everything", "sync_buffers", "wrap_ddp"]
 
 
 @dataclass(frozen=True)
@@ -78,13 +86,57 @@ def setup(prefer_cuda: bool = True) -> DistContext:
     else:
         device = torch.device("cpu")
     if world > 1 and not dist.is_initialized():
+        # DistributedDataParallel imports torch._dynamo, which imports torch.distributed.nn.functional,
+        # whose functions take ``group=group.WORLD`` as a default argument. Imported after joining,
+        # those ten defaults hold the live default group, so destroy_process_group() cannot free it
+        # and gloo's threads run on into interpreter shutdown. Imported first, they hold None.
+        importlib.import_module("torch.distributed.nn.functional")
         dist.init_process_group(backend="nccl" if cuda else "gloo")
     return DistContext(rank=rank, world_size=world, local_rank=local, device=device)
 
 
-def teardown(ctx: DistContext) -> None:
-    if ctx.distributed and dist.is_initialized():
-        dist.destroy_process_group()
+def teardown(ctx: DistContext, *, synchronise: bool = True) -> None:
+    """Leaves the process group (every rank, before interpreter exit).
+
+    ``synchronise`` (a run that ended normally on every rank) meets the other ranks at a
+    final barrier first, so no rank destroys the group while a peer still talks to it; a
+    failing rank leaves without waiting for peers that may never come.
+    """
+    if not (ctx.distributed and dist.is_initialized()):
+        return
+    if synchronise:
+        dist.barrier()
+    dist.destroy_process_group()
+
+
+def wrap_ddp(model: nn.Module, ctx: DistContext, *, find_unused_parameters: bool = False) -> nn.Module:
+    """``model`` in DistributedDataParallel when the world is larger than one, else ``model`` itself.
+
+    ``find_unused_parameters`` is for models with parameters no loss reaches (an untrained
+    optional head); it costs a graph traversal per step, so it is set only then. DDP may still
+    warn that it found no unused parameter: it looks from the forward outputs, which include the
+    untrained head's; that head's parameters get no gradient all the same, and without the flag
+    the second step fails ("Expected to have finished reduction in the prior iteration").
+    """
+    if not ctx.distributed:
+        return model
+    device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(
+        model, device_ids=device_ids, find_unused_parameters=find_unused_parameters
+    )
+
+
+def sync_buffers(model: nn.Module, ctx: DistContext) -> None:
+    """Copies rank 0's buffers (e.g. BatchNorm running statistics) to every rank.
+
+    DDP broadcasts them at the start of each forward, so after an epoch's last step every
+    rank holds the statistics of its own last batch; validation (each rank scores its share)
+    and the saved model must all use rank 0's. The next forward would copy the same values,
+    so training itself is unchanged.
+    """
+    if ctx.distributed:
+        for buffer in model.buffers():
+            dist.broadcast(buffer, src=0)
 
 
 def seed_everything(seed: int, rank: int = 0) -> None:
@@ -95,65 +147,3 @@ def seed_everything(seed: int, rank: int = 0) -> None:
     random.seed(s)
     np.random.seed(s % 2**32)
     torch.manual_seed(s)
-
-
-def worker_init(worker_id: int) -> None:
-    """DataLoader worker seeding from ``SeedSequence([torch seed, worker_id])``.
-
-    torch gives each worker a distinct base seed drawn from the loader's
-    (seeded) generator, so numpy and python draws in workers are reproducible.
-    """
-    import random
-
-    base = torch.initial_seed() % 2**63
-    ss = np.random.SeedSequence([base, worker_id])
-    np.random.seed(ss.generate_state(1)[0])
-    random.seed(int(ss.generate_state(2, dtype=np.uint64)[1]))
-
-
-class EpochSampler(torch.utils.data.Sampler[int]):
-    """Per-epoch permutation seeded by ``seed + epoch``, sharded over ranks, resumable mid-epoch.
-
-    Like :class:`torch.utils.data.DistributedSampler` (pads the permutation to
-    a multiple of ``world_size`` and gives rank r the items r, r + world, ...),
-    plus ``start``: the number of this rank's leading items to skip, so a run
-    resumed after k batches continues with batch k + 1 of the same order.
-    Without ``shuffle`` the order is 0..n-1 and nothing is padded (evaluation
-    covers each item exactly once over all ranks).
-    """
-
-    def __init__(
-        self,
-        size: int,
-        *,
-        seed: int = 0,
-        epoch: int = 0,
-        shuffle: bool = True,
-        rank: int = 0,
-        world_size: int = 1,
-        start: int = 0,
-    ) -> None:
-        self.size, self.seed, self.epoch, self.shuffle = size, seed, epoch, shuffle
-        self.rank, self.world_size, self.start = rank, world_size, start
-
-    def _indices(self) -> list[int]:
-        if not self.shuffle:
-            return list(range(self.rank, self.size, self.world_size))
-        g = torch.Generator()
-        g.manual_seed(self.seed + self.epoch)
-        order = torch.randperm(self.size, generator=g).tolist()
-        total = math.ceil(self.size / self.world_size) * self.world_size
-        order += order[: total - self.size]
-        return order[self.rank : total : self.world_size]
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._indices()[self.start :])
-
-    def __len__(self) -> int:
-        return max(0, self.per_rank() - self.start)
-
-    def per_rank(self) -> int:
-        """Items this rank sees in a full epoch (ignoring ``start``)."""
-        if not self.shuffle:
-            return len(range(self.rank, self.size, self.world_size))
-        return math.ceil(self.size / self.world_size)

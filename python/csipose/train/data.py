@@ -1,0 +1,165 @@
+"""What a run trains on: the configured datasets, the model settings they imply, the loaders.
+
+The datasets come from the config (the synthetic generator or MM-Fi); every sample follows the
+dataset contract (``csi: float32[W, C, S, P]``, ``keypoints: float32[J, 3]``, ``visibility: [J]``
+and integer ids), read once here to size the model. Loaders are the public
+:func:`csipose.data.collate.make_loader`, keyed by ``(seed, epoch, rank)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from csipose.config import TrainingConfig
+from csipose.data.collate import make_loader
+from csipose.errors import ConfigError, DatasetError
+from csipose.train.distributed import DistContext
+
+__all__ = [
+    "Datasets",
+    "FEATURES",
+    "check_head_targets",
+    "eval_loader",
+    "load_data",
+    "load_split",
+    "mean_pose",
+    "model_settings",
+    "train_loader",
+]
+
+Datasets = tuple[Any, Any]
+
+#: Feature groups fed to the model, by ``config.features``.
+FEATURES = {"amplitude": ("amplitude",), "phase": ("phase",), "both": ("amplitude", "phase")}
+_SCHEMES = {"S1": "random", "S2": "cross_subject", "S3": "cross_environment"}
+#: The sample keys the DensePose head trains on.
+DENSEPOSE_TARGETS = ("dp_parts", "dp_uv")
+
+
+def load_data(config: TrainingConfig) -> Datasets:
+    """The configured ``(train, val)`` datasets."""
+    return load_split(config, "train"), load_split(config, "val")
+
+
+def load_split(config: TrainingConfig, split: str) -> Any:
+    """The configured dataset of ``split`` (``"train"`` or ``"val"``); an empty one is an error."""
+    ds = _synthetic(config, split) if config.data == "synthetic" else _mmfi(config, split)
+    if len(ds) == 0:
+        raise DatasetError(f"{config.data} {split} split: no samples")
+    return ds
+
+
+def _synthetic(config: TrainingConfig, split: str) -> Any:
+    from csipose.data.synthetic import SyntheticConfig, SyntheticCsiDataset
+
+    values: dict[str, Any] = {
+        "features": FEATURES[config.features], "window": config.window, "subcarriers": config.subcarriers,
+    }  # fmt: skip
+    # Generators that resample their native tones take the run's resampling mode.
+    if "subcarrier_mode" in {f.name for f in dataclasses.fields(SyntheticConfig)}:
+        values["subcarrier_mode"] = config.subcarrier_mode
+    values.update(config.synthetic)
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    try:
+        synth = SyntheticConfig(**values)
+    except TypeError as err:
+        raise ConfigError(f"synthetic: {err}") from None
+    except ConfigError as err:
+        raise ConfigError(f"synthetic.{err}") from None
+    return SyntheticCsiDataset(synth, split=split)
+
+
+def _mmfi(config: TrainingConfig, split: str) -> Any:
+    from csipose.data import MMFiDataset
+
+    return MMFiDataset(
+        config.mmfi_root or None,  # None: read the cache alone
+        split=split,
+        protocol=config.mmfi_protocol.lower(),
+        scheme=_SCHEMES[config.mmfi_scheme],
+        ratio=config.mmfi_ratio,
+        seed=config.mmfi_seed,
+        window=config.window,
+        features=FEATURES[config.features],
+        subcarriers=None if config.subcarriers == 114 else config.subcarriers,
+        subcarrier_mode=config.subcarrier_mode,
+        cache=config.mmfi_cache or None,
+    )
+
+
+def check_head_targets(config: TrainingConfig, dataset: Any) -> None:
+    """Refuses a head the data has no target for (read from sample 0), before any training.
+
+    The heatmap head's targets are drawn from the keypoints, so every dataset has them; the
+    DensePose head needs ``dp_parts`` and ``dp_uv`` in the samples.
+    """
+    if not config.densepose:
+        return
+    missing = [key for key in DENSEPOSE_TARGETS if key not in dataset[0]]
+    if missing:
+        raise ConfigError(
+            f"densepose: true needs DensePose targets ({', '.join(DENSEPOSE_TARGETS)}) in the samples, "
+            f"but the {config.data} training data has no {', '.join(repr(k) for k in missing)}; set densepose = false"
+        )
+
+
+def model_settings(config: TrainingConfig, dataset: Any) -> dict[str, Any]:
+    """The :func:`~csipose.models.build_model` settings of ``config`` for ``dataset``'s samples.
+
+    The window shape ``(W, C, S, P)`` and the joint count are read from the first sample and
+    checked against the contract.
+    """
+    sample = dataset[0]
+    csi, kp = np.asarray(sample["csi"]), np.asarray(sample["keypoints"])
+    if csi.ndim != 4 or kp.ndim != 2 or kp.shape[1] < config.keypoint_dims:
+        raise DatasetError(
+            f"sample 0: expected csi [W, C, S, P] and keypoints [J, >= {config.keypoint_dims}], "
+            f"got {list(csi.shape)} and {list(kp.shape)}"
+        )
+    groups = len(FEATURES[config.features])
+    if csi.shape[1] % groups:
+        raise DatasetError(f"sample 0: csi has {csi.shape[1]} channels, not a multiple of the {groups} feature groups")
+    return {
+        "model": config.model, "shape": list(csi.shape), "groups": groups, "joints": int(kp.shape[0]),
+        "dims": config.keypoint_dims, "width": config.width, "depth": config.depth, "heads": config.heads,
+        "tokens": config.tokens, "dropout": config.dropout, "readout": config.readout,
+        "heatmap_size": config.heatmap_size if config.heatmap else 0,
+        "densepose_parts": config.densepose_parts if config.densepose else 0,
+    }  # fmt: skip
+
+
+def mean_pose(dataset: Any) -> np.ndarray:
+    """Train-set mean pose ``float32[J, 3]`` (visibility-weighted per joint).
+
+    Datasets with ``label_keypoints()`` (synthetic, MM-Fi; every joint visible)
+    give their label table without reading any CSI; others are read sample by sample.
+    """
+    if hasattr(dataset, "label_keypoints"):
+        kp = np.asarray(dataset.label_keypoints(), dtype=np.float64)
+        vis = np.ones(kp.shape[:2])
+    else:
+        items = [dataset[i] for i in range(len(dataset))]
+        kp = np.stack([np.asarray(s["keypoints"], dtype=np.float64) for s in items])
+        vis = np.stack([np.asarray(s["visibility"], dtype=np.float64) for s in items])
+    weight = vis[..., None]
+    return ((kp * weight).sum(axis=0) / np.maximum(weight.sum(axis=0), 1.0)).astype(np.float32)
+
+
+def train_loader(dataset: Any, config: TrainingConfig, ctx: DistContext, *, epoch: int, start_batch: int = 0) -> Any:
+    """This rank's training loader for ``epoch`` (order seeded by ``seed + epoch``), skipping ``start_batch`` batches."""
+    return make_loader(
+        dataset, batch_size=config.batch_size, shuffle=True, workers=config.workers, seed=config.seed, epoch=epoch,
+        distributed=ctx.distributed, num_replicas=ctx.world_size, rank=ctx.rank,
+        start=start_batch * config.batch_size,
+    )  # fmt: skip
+
+
+def eval_loader(dataset: Any, config: TrainingConfig, ctx: DistContext) -> Any:
+    """This rank's share of ``dataset`` in order, each sample on exactly one rank."""
+    return make_loader(
+        dataset, batch_size=config.batch_size, shuffle=False, workers=config.workers, seed=config.seed,
+        distributed=ctx.distributed, num_replicas=ctx.world_size, rank=ctx.rank, even=False,
+    )  # fmt: skip
