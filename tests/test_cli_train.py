@@ -157,3 +157,12 @@ def test_overwrite_replaces_a_run_and_a_log_gets_one_line_per_epoch(tmp_path: Pa
     lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
     assert len(lines) == 3 and lines[0].startswith("baselines on the val split")
     assert lines[1].startswith("epoch 1: train loss") and lines[2].startswith("epoch 2: train loss")
+
+
+def test_eval_on_cuda_without_cuda_is_one_clear_line(tmp_path: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: eval --device cuda is a valid request here")
+    done = csipose("eval", "--checkpoint", "missing.pt", "--device", "cuda", cwd=tmp_path)
+    assert_one_line_error(done, "--device cuda: no CUDA device is available here")

@@ -99,12 +99,12 @@ def test_oks_loss_matches_the_coco_formula() -> None:
     area = torch.tensor([1.0])
     k2 = (2 * 0.05) ** 2
     oks = (math.exp(-0.01 / (2 * 1.0 * k2)) + 1.0) / 2
-    assert oks_loss(pred, gt, sigmas=sigmas, area=area).item() == pytest.approx(1 - oks)
+    assert oks_loss(pred, gt, sigmas=sigmas, areas=area).item() == pytest.approx(1 - oks)
     # a perfect prediction scores OKS 1 -> loss 0; the default area comes from the GT box
     gt2 = torch.tensor([[[0.0, 0.0, 0.0], [2.0, 3.0, 1.0]]])
     assert oks_loss(gt2, gt2, sigmas=sigmas).item() == pytest.approx(0.0)
     # frames without a visible joint are not scored
-    assert oks_loss(pred, gt, torch.zeros(1, 2), sigmas=sigmas, area=area).item() == 0.0
+    assert oks_loss(pred, gt, torch.zeros(1, 2), sigmas=sigmas, areas=area).item() == 0.0
 
 
 def test_densepose_part_ce_and_uv_on_foreground() -> None:

@@ -115,27 +115,29 @@ def oks_loss(
     visible: Tensor | None = None,
     *,
     sigmas: Tensor | Sequence[float],
-    area: Tensor | None = None,
+    areas: Tensor | None = None,
 ) -> Tensor:
     """``1 - OKS`` averaged over frames with at least one visible joint.
 
     OKS per frame is COCO's: ``mean_j exp(-d_j^2 / (2 s^2 k_j^2))`` over visible
-    joints, ``k_j = 2 sigma_j`` and ``s^2`` = ``area`` (``float[B]``); by default
-    the area of the visible ground-truth box on the first two axes.
+    joints, ``k_j = 2 sigma_j`` and ``s^2`` = ``areas`` (``float[B]``, the name
+    :func:`csipose.metrics.oks` uses); by default the area of the visible
+    ground-truth box on the first two axes. The last axis of ``pred`` and ``gt``
+    holds coordinates only, as in :mod:`csipose.metrics.oks`.
     """
     _check_pair(pred, gt)
     mask = _mask(visible, pred)
     k = 2.0 * torch.as_tensor(sigmas, dtype=pred.dtype, device=pred.device)
     if k.shape != (pred.shape[1],):
         raise ShapeError(f"sigmas: expected {pred.shape[1]} values, got {list(k.shape)}")
-    if area is None:
+    if areas is None:
         big = torch.finfo(gt.dtype).max
         xy = gt[..., :2]
         m = mask.unsqueeze(-1) > 0
         lo = torch.where(m, xy, torch.full_like(xy, big)).amin(dim=1)
         hi = torch.where(m, xy, torch.full_like(xy, -big)).amax(dim=1)
-        area = ((hi - lo).clamp_min(0.0)).prod(dim=-1)
-    area = area.to(pred.dtype).clamp_min(torch.finfo(pred.dtype).eps)
+        areas = ((hi - lo).clamp_min(0.0)).prod(dim=-1)
+    area = areas.to(pred.dtype).clamp_min(torch.finfo(pred.dtype).eps)
     d2 = (pred - gt).square().sum(dim=-1)  # [B, J]
     e = torch.exp(-d2 / (2.0 * area.unsqueeze(-1) * k.square()))
     counts = mask.sum(dim=1)

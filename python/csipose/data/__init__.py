@@ -15,11 +15,12 @@ and the physics-based synthetic generator in :mod:`csipose.data.synthetic`.
 from __future__ import annotations
 
 from csipose.data.cache import open_cache, prepare_mmfi
-from csipose.data.collate import collate, make_loader, seed_worker
+from csipose.data.collate import EpochSampler, collate, make_loader, seed_worker
 from csipose.data.mmfi import MMFiDataset
 from csipose.data.splits import mmfi_split
 
 __all__ = [
+    "EpochSampler",
     "MMFiDataset",
     "collate",
     "make_loader",

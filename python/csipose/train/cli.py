@@ -43,10 +43,14 @@ def register(subparsers: Any) -> None:
     ev.add_argument("--root", metavar="DIR", help="MM-Fi root (with --data mmfi)")
     ev.add_argument("--cache", metavar="DIR", help="prepared MM-Fi cache folder")
     ev.add_argument("--json", action="store_true", help="print the report as JSON")
+    ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                    help="where the model runs (default: cuda when available, else cpu); with the "
+                         "checkpoint's amp setting on cuda")
     ev.set_defaults(handler=_eval)
 
     verify = subparsers.add_parser(
-        "verify", help="deterministic training proof: bit-exact weights hash and a falling loss"
+        "verify", help="deterministic training proof: a falling loss, the loss curve and weights within tolerance, "
+        "bit-exact where this CPU has a record"
     )
     verify.add_argument("--generate", action="store_true", help="record this platform's hash")
     verify.set_defaults(handler=_verify)
@@ -102,14 +106,16 @@ def _print_settings() -> int:
 
 def summary_line(summary: dict[str, Any]) -> str:
     """The run's last line: the model's val PCK@20 and MPJPE beside each baseline's, and the verdict."""
+    from csipose.train.evaluate import millimetres, percent
+
     model = summary["model"]
     named = [("mean pose", summary["mean_pose_baseline"])]
     if "linear_baseline" in summary:
         named.append(("linear", summary["linear_baseline"]))
-    beside = ", ".join(f"{n} {100 * r['pck']['20']:.1f}% / {1000 * r['mpjpe']:.0f} mm" for n, r in named)
+    beside = ", ".join(f"{n} {percent(r['pck']['20'])} / {millimetres(r['mpjpe'])}" for n, r in named)
     line = (
-        f"best epoch {summary['best_epoch']}: val PCK@20 {100 * model['pck']['20']:.1f}%, MPJPE "
-        f"{1000 * model['mpjpe']:.0f} mm (baselines: {beside}); {summary['params']:,} params, "
+        f"best epoch {summary['best_epoch']}: val PCK@20 {percent(model['pck']['20'])}, MPJPE "
+        f"{millimetres(model['mpjpe'])} (baselines: {beside}); {summary['params']:,} params, "
         f"{summary['train_seconds']:.0f} s"
     )
     beaten = [n for n, r in named if model["pck"]["20"] <= r["pck"]["20"]]
@@ -126,7 +132,10 @@ def _eval(args: argparse.Namespace) -> int:
 
     import torch
 
-    model, config = load_model(args.checkpoint)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise ArgumentError("--device cuda: no CUDA device is available here; use --device cpu")
+    device = torch.device("cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu")
+    model, config = load_model(args.checkpoint, device)
     if (args.data or config.data) == "synthetic":
         for flag in ("cache", "root"):
             if getattr(args, flag):
@@ -145,7 +154,7 @@ def _eval(args: argparse.Namespace) -> int:
     if config.data == "mmfi" and config.mmfi_root and not Path(config.mmfi_root).is_dir():
         raise ConfigError(f"mmfi_root: {config.mmfi_root!r} is not a folder (give --root)")
     val_set = load_split(config, "val")
-    ctx = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
+    ctx = DistContext(rank=0, world_size=1, local_rank=0, device=device)
     _, pred, gt, visible = predict(model, val_set, config, ctx)
     report = score(pred, gt, visible)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())

@@ -19,6 +19,17 @@ __all__ = ["PCK_KEY", "evaluate_model", "predict", "report_subset", "score"]
 PCK_KEY = "20"
 
 
+def percent(fraction: float | None) -> str:
+    """A PCK fraction for people (``"75.3%"``); ``"n/a"`` when nothing was scored (``None``)."""
+    return "n/a" if fraction is None else f"{100 * fraction:.1f}%"
+
+
+def millimetres(metres: float | None) -> str:
+    """An MPJPE in metres for people (``"91 mm"``); ``"n/a"`` when it is ``None`` (nothing
+    scored, or a non-finite prediction, which the report writes as ``None``)."""
+    return "n/a" if metres is None else f"{1000 * metres:.0f} mm"
+
+
 @torch.no_grad()
 def predict(
     model: nn.Module, dataset: Any, config: TrainingConfig, ctx: DistContext

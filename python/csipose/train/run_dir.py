@@ -20,7 +20,7 @@ from csipose.config import TrainingConfig
 from csipose.errors import ConfigError
 from csipose.train import checkpoint as ckpt
 from csipose.train.distributed import DistContext
-from csipose.train.evaluate import PCK_KEY
+from csipose.train.evaluate import PCK_KEY, millimetres, percent
 from csipose.train.state import RunState
 
 __all__ = [
@@ -142,5 +142,5 @@ def epoch_line(record: dict[str, Any]) -> str:
     line = f"epoch {record['epoch']}: train loss {record['train_loss']:.4f} lr {record['lr']:.2e}"
     if "val" in record:
         v = record["val"]
-        line += f"  val PCK@20 {100 * v['pck'][PCK_KEY]:.1f}%  MPJPE {1000 * v['mpjpe']:.0f} mm"
+        line += f"  val PCK@20 {percent(v['pck'][PCK_KEY])}  MPJPE {millimetres(v['mpjpe'])}"
     return line
