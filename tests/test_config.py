@@ -122,6 +122,9 @@ def test_load_rejects_unknown_keys_bad_types_and_bad_files(tmp_path: Path) -> No
     (tmp_path / "c.cfg").write_text("epochs = 3\n\n[oops\n")  # any suffix but .json is read as TOML
     with pytest.raises(ConfigError, match=r"c\.cfg, line 3: not valid TOML: "):
         TrainingConfig.load(tmp_path / "c.cfg")
+    (tmp_path / "d.toml").write_text("epochs = [\n")  # an error tomllib places at the end, not on a line
+    with pytest.raises(ConfigError, match=r"^\S*d\.toml, at the end: not valid TOML: Invalid value$"):
+        TrainingConfig.load(tmp_path / "d.toml")
     (tmp_path / "c.json").write_text('{"epochs": 3,\n "lr": }')
     with pytest.raises(ConfigError, match=r"c\.json, line 2: not valid JSON: Expecting value \(column 8\)"):
         TrainingConfig.load(tmp_path / "c.json")

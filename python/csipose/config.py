@@ -332,7 +332,7 @@ class TrainingConfig:
         except json.JSONDecodeError as err:
             raise ConfigError(f"{path}, line {err.lineno}: not valid JSON: {err.msg} (column {err.colno})") from None
         except tomllib.TOMLDecodeError as err:
-            raise ConfigError(f"{path}, line {_toml_error_line(err)}: not valid TOML: {_toml_error_message(err)}") from None
+            raise ConfigError(f"{path}{_toml_error_line(err)}: not valid TOML: {_toml_error_message(err)}") from None
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: the top level must be a table of settings")
         return cls.from_dict(values, source=str(path))
@@ -375,18 +375,22 @@ class TrainingConfig:
         return type(self).from_dict(values, source="override")
 
 
-def _toml_error_line(err: Exception) -> int | str:
-    """The line of a TOML parse error (tomllib names it in the message before Python 3.14)."""
+def _toml_error_line(err: Exception) -> str:
+    """Where a TOML parse error is, as ``", line N"`` or ``", at the end"`` (tomllib names the
+    line in the message before Python 3.14, and says "at end of document" at the end)."""
     lineno = getattr(err, "lineno", None)
     if isinstance(lineno, int):
-        return lineno
+        return f", line {lineno}"
     found = re.search(r"at line (\d+)", str(err))
-    return int(found.group(1)) if found else "?"
+    if found:
+        return f", line {found.group(1)}"
+    return ", at the end" if "end of document" in str(err) else ""
 
 
 def _toml_error_message(err: Exception) -> str:
     """The parse error without its position (the caller names the line)."""
-    return str(getattr(err, "msg", None) or re.sub(r" \(at line \d+, column \d+\)$", "", str(err)))
+    message = str(getattr(err, "msg", None) or str(err))
+    return re.sub(r" \((at line \d+, column \d+|at end of document)\)$", "", message)
 
 
 def _synthetic_fields() -> tuple[str, ...]:
