@@ -94,13 +94,9 @@ def _check_resume(args: argparse.Namespace) -> None:
 
 
 def _print_settings() -> int:
-    from csipose import config as config_module
+    from csipose.config import describe_settings
 
-    describe = getattr(config_module, "describe_settings", None)
-    if describe is None:
-        raise ArgumentError("--settings: this csipose build has no csipose.config.describe_settings")
-    text = describe()
-    print(text if isinstance(text, str) else "\n".join(str(line) for line in text))
+    print(describe_settings())
     return 0
 
 

@@ -8,7 +8,6 @@ and integer ids), read once here to size the model. Loaders are the public
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -57,10 +56,8 @@ def _synthetic(config: TrainingConfig, split: str) -> Any:
 
     values: dict[str, Any] = {
         "features": FEATURES[config.features], "window": config.window, "subcarriers": config.subcarriers,
+        "subcarrier_mode": config.subcarrier_mode,
     }  # fmt: skip
-    # Generators that resample their native tones take the run's resampling mode.
-    if "subcarrier_mode" in {f.name for f in dataclasses.fields(SyntheticConfig)}:
-        values["subcarrier_mode"] = config.subcarrier_mode
     values.update(config.synthetic)
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     try:
