@@ -198,3 +198,23 @@ def test_collate_of_batched_views_in_any_order(dataset: MMFiDataset) -> None:
     ref = torch.utils.data.default_collate(samples)
     for key in ref:
         assert torch.equal(ref[key], batch[key]), key
+
+
+def test_loader_reads_whole_batches_equal_to_stacked_samples(dataset: MMFiDataset) -> None:
+    from csipose.data.collate import StackedBatch
+
+    idx = np.array([4, 0, 7, 3, 3])
+    stacked = dataset.read_batch(idx)
+    assert stacked["csi"].shape == (5, 2, 6, 114, 10) and stacked["subject"].shape == (5,)
+    per_sample = collate([dataset[int(i)] for i in idx])
+    as_batch = collate(StackedBatch(stacked))
+    assert as_batch.keys() == per_sample.keys()
+    for key, value in per_sample.items():
+        assert as_batch[key].dtype == value.dtype and torch.equal(as_batch[key], value), key
+    loader = make_loader(dataset, batch_size=3, shuffle=True, seed=5)
+    order = list(loader.sampler)
+    for b, batch in enumerate(loader):
+        want = collate([dataset[i] for i in order[3 * b : 3 * b + 3]])
+        for key, value in want.items():
+            assert torch.equal(batch[key], value), (b, key)
+    assert b == (len(order) - 1) // 3

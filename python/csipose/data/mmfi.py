@@ -279,27 +279,40 @@ class MMFiDataset:
         """``float32[N, 17, 3]``: every sample's label keypoints, without reading any CSI."""
         return self._keypoints_of(self._starts + self.label_offset).astype(np.float32, copy=False)
 
-    def __getitems__(self, indices: Sequence[int]) -> list[Sample]:
-        """Samples for many indices at once: one vectorised read and cleaning for the batch.
+    def read_batch(self, indices: Sequence[int] | np.ndarray) -> dict[str, np.ndarray]:
+        """The samples at ``indices`` already stacked: one vectorised read and cleaning.
 
-        ``torch.utils.data.DataLoader`` calls this with a batch's indices when present.
+        Returns what stacking the samples would give: ``csi: float32[B, W, C, S, P]``,
+        ``keypoints: float32[B, 17, 3]``, ``visibility: float32[B, 17]``, and
+        ``subject``, ``action``, ``environment``, ``frame``: ``int[B]``. This is what
+        :func:`~csipose.data.make_loader` asks for each batch (no per-sample dicts).
         """
-        return self._batch(_indices(indices, len(self)))
-
-    def _batch(self, idx: np.ndarray) -> list[Sample]:
+        idx = _indices(indices, len(self))
         b, w = len(idx), self.window
         starts = self._starts[idx]
         rows = starts if w == 1 else (starts[:, None] + np.arange(w)).reshape(-1)
         csi = self._features(rows).reshape(b, w, *self.sample_shape[1:])
         label_rows = starts + self.label_offset
         keypoints = self._keypoints_of(label_rows).astype(np.float32, copy=False)
-        codes = self._codes[label_rows].T
-        visibility = np.ones(keypoints.shape[:2], dtype=np.float32)
-        # iterating whole arrays yields the per-sample views and int64 scalars at C speed
-        return [
-            {"csi": x, "keypoints": k, "visibility": v, "subject": s, "action": a, "environment": e, "frame": f}
-            for x, k, v, e, s, a, f in zip(csi, keypoints, visibility, *codes, self._numbers[label_rows])
-        ]
+        environment, subject, action = self._codes[label_rows].T
+        return {
+            "csi": csi, "keypoints": keypoints, "visibility": np.ones(keypoints.shape[:2], dtype=np.float32),
+            "subject": subject, "action": action, "environment": environment, "frame": self._numbers[label_rows],
+        }  # fmt: skip
+
+    def __getitems__(self, indices: Sequence[int]) -> list[Sample]:
+        """Samples for many indices at once (views into one :meth:`read_batch`).
+
+        ``torch.utils.data.DataLoader`` calls this with a batch's indices when present.
+        """
+        return self._split(self.read_batch(indices))
+
+    @staticmethod
+    def _split(batch: dict[str, np.ndarray]) -> list[Sample]:
+        """The per-sample dicts of a stacked batch (iterating whole arrays yields the
+        per-sample views and int scalars at C speed)."""
+        keys = tuple(batch)
+        return [dict(zip(keys, values)) for values in zip(*batch.values())]
 
     def __getitem__(self, index: int) -> Sample:
         try:
@@ -309,7 +322,7 @@ class MMFiDataset:
         n = len(self._starts)
         if not -n <= i < n:
             raise IndexError(f"index {i} is out of range for a dataset of {n} windows")
-        return self._batch(np.array([i % n]))[0]
+        return self._split(self.read_batch(np.array([i % n])))[0]
 
 
 def _gather(source: np.ndarray, where: slice | np.ndarray, out: np.ndarray) -> None:
