@@ -91,10 +91,9 @@ pub fn detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> CoreResult<T> + Sen
             "a csipose kernel was stopped by Ctrl-C",
         ));
     }
-    match out {
-        Some(result) => result.map_err(PyErr::from),
-        None => unreachable!("the scope waits for its kernel"),
-    }
+    // The scope waits for its kernel, so `out` is always set; no panic either way.
+    out.unwrap_or_else(|| Err(CoreError::argument("kernel", "finished without a result")))
+        .map_err(PyErr::from)
 }
 
 /// Sets the number of threads kernels use (0 restores the default:
