@@ -563,7 +563,7 @@ fn count_canonical_best<T: Real, const D: usize>(
 mod fast {
     use std::arch::x86_64::*;
 
-    use super::{count_canonical, joint_distance, Normaliser, PckCounts, PosePair, RATIO_BAND};
+    use super::{count_canonical, Normaliser, PckCounts, PosePair, RATIO_BAND};
 
     /// Joint (within its group of 8) held by each lane after the deinterleave.
     const LANE_JOINT: [usize; 8] = [0, 3, 6, 1, 4, 7, 2, 5];
@@ -671,8 +671,34 @@ mod fast {
         }
     }
 
+    /// [`count_with`] for the plan's threshold count.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    pub(super) unsafe fn count(
+        poses: &PosePair<'_, f32>,
+        plan: &Plan,
+        thresholds: &[f64],
+        norm: Normaliser,
+        out: &mut PckCounts,
+    ) {
+        // SAFETY: the caller checked AVX2.
+        unsafe {
+            match plan.lo.len() - 1 {
+                1 => count_with::<1>(poses, plan, thresholds, norm, out),
+                2 => count_with::<2>(poses, plan, thresholds, norm, out),
+                3 => count_with::<3>(poses, plan, thresholds, norm, out),
+                4 => count_with::<4>(poses, plan, thresholds, norm, out),
+                5 => count_with::<5>(poses, plan, thresholds, norm, out),
+                _ => count_with::<6>(poses, plan, thresholds, norm, out),
+            }
+        }
+    }
+
+    /// The kernel for `NT` thresholds: a constant count keeps the threshold
+    /// vectors in registers and unrolls their comparisons.
     #[target_feature(enable = "avx2")]
-    pub(super) fn count(
+    fn count_with<const NT: usize>(
         poses: &PosePair<'_, f32>,
         plan: &Plan,
         thresholds: &[f64],
@@ -680,11 +706,16 @@ mod fast {
         out: &mut PckCounts,
     ) {
         let j = poses.joints;
-        let nt = plan.lo.len() - 1;
+        let nt = NT;
+        debug_assert_eq!(plan.lo.len(), NT + 1);
+        let mut lo = [_mm256_setzero_ps(); 7];
+        for (v, &l) in lo.iter_mut().zip(&plan.lo) {
+            *v = _mm256_set1_ps(l);
+        }
         let per = 3 * j;
         let (a, b, scale) = plan.pair;
+        let scale2 = scale * scale;
         let ng = plan.groups.len();
-        let lo: Vec<__m256> = plan.lo.iter().map(|&v| _mm256_set1_ps(v)).collect();
         // SAFETY (loads below): each reads 8 values inside an array of 8.
         let hi_prev = unsafe { _mm256_loadu_ps(plan.hi_prev.as_ptr()) };
         let code = unsafe { _mm256_loadu_si256(plan.code.as_ptr().cast()) };
@@ -702,10 +733,15 @@ mod fast {
         for i in 0..poses.frames {
             let p = &poses.pred[i * per..(i + 1) * per];
             let g = &poses.gt[i * per..(i + 1) * per];
-            // the normaliser exactly as the general path computes it
-            let n = joint_distance::<f32, 3>(&g[a * 3..], &g[b * 3..]) * scale;
-            let inv = 1.0 / (n * n);
-            let mut unsettled = !(n.is_finite() && n > 0.0 && (INV_MIN..=INV_MAX).contains(&inv));
+            // 1/n^2 from the squared pair distance, no square root: within 1e-15
+            // of the general path's value; in range, n is surely finite and > 0
+            let mut pair = 0.0;
+            for c in 0..3 {
+                let e = f64::from(g[a * 3 + c]) - f64::from(g[b * 3 + c]);
+                pair += e * e;
+            }
+            let inv = 1.0 / (pair * scale2);
+            let mut unsettled = !(INV_MIN..=INV_MAX).contains(&inv);
             if !unsettled {
                 let vinv = _mm256_set1_ps(inv as f32);
                 let mut bad = _mm256_setzero_ps();
@@ -729,7 +765,7 @@ mod fast {
                     let r = _mm256_mul_ps(_mm256_add_ps(_mm256_add_ps(x, y), z), vinv);
                     // a: thresholds (and the sentinel) not surely passed; NaN fails all
                     let mut failed = _mm256_setzero_si256();
-                    for &l in &lo {
+                    for &l in &lo[..=NT] {
                         let m = _mm256_cmp_ps::<_CMP_NLT_UQ>(r, l);
                         failed = _mm256_sub_epi32(failed, _mm256_castps_si256(m));
                     }
