@@ -603,8 +603,9 @@ mod fast {
                 return None;
             };
             // t^2 between 2^-60 and 2^36: the bands stay below the sentinel and
-            // far above the error of a tiny ratio
-            let in_range = |t: f64| t == 0.0 || (2f64.powi(-60)..=2f64.powi(36)).contains(&(t * t));
+            // far above the error of a tiny ratio. A zero threshold is left to the
+            // general path: every exact zero error (a root joint) would sit in its band.
+            let in_range = |t: f64| (2f64.powi(-60)..=2f64.powi(36)).contains(&(t * t));
             if poses.visible.is_some()
                 || poses.dims != 3
                 || j < 8
@@ -729,7 +730,7 @@ mod fast {
         let mut acc = vec![_mm256_setzero_si256(); ng];
         let mut codes = vec![_mm256_setzero_si256(); ng];
         let mut passed = vec![0u64; nt * j];
-        let (mut settled, mut pending) = (0u64, 0u32);
+        let (mut settled, mut pending, mut fallbacks) = (0u64, 0u32, 0usize);
         for i in 0..poses.frames {
             let p = &poses.pred[i * per..(i + 1) * per];
             let g = &poses.gt[i * per..(i + 1) * per];
@@ -777,6 +778,13 @@ mod fast {
                 unsettled = _mm256_testz_ps(bad, bad) == 0;
             }
             if unsettled {
+                fallbacks += 1;
+                if fallbacks >= 32 && fallbacks * 8 > i {
+                    // frequent (quantised data on the band edges, say): the rest
+                    // of the work item is cheaper on the general path in one go
+                    count_canonical::<f32, 3>(&poses.slice(i, poses.frames), thresholds, norm, out);
+                    break;
+                }
                 count_canonical::<f32, 3>(&poses.slice(i, i + 1), thresholds, norm, out);
                 continue;
             }
