@@ -240,7 +240,7 @@ def test_canonical_pck_at_extreme_scales(batch, scale, thresholds) -> None:
 
 
 @pytest.mark.parametrize("scale", [1e-30, 1e-15, 1e-5, 1.0, 3e5, 1e15, 1e30])
-@pytest.mark.parametrize("thresholds", [(0, 10, 12.5, 25, 50, 100), (10, 20, 30, 40, 50), (25,)])
+@pytest.mark.parametrize("thresholds", [(5, 10, 12.5, 25, 50, 100), (0, 10, 20, 30, 40, 50), (10, 20, 30, 40, 50), (25,)])
 def test_canonical_pck_long_float32_batches(scale, thresholds) -> None:
     # unmasked float32 3D poses take the vectorised f32 kernel: batches longer than
     # its flush interval and a work item, ties on a quarter grid, exact zeros
