@@ -608,7 +608,7 @@ mod fast {
             let in_range = |t: f64| (2f64.powi(-60)..=2f64.powi(36)).contains(&(t * t));
             if poses.visible.is_some()
                 || poses.dims != 3
-                || j < 8
+                || !(8..=32).contains(&j)
                 || !(1..=6).contains(&nt)
                 || !thresholds.iter().all(|&t| in_range(t))
             {
@@ -683,23 +683,34 @@ mod fast {
         norm: Normaliser,
         out: &mut PckCounts,
     ) {
+        macro_rules! by_groups {
+            ($nt:literal) => {
+                match plan.groups.len() {
+                    1 => count_with::<$nt, 1>(poses, plan, thresholds, norm, out),
+                    2 => count_with::<$nt, 2>(poses, plan, thresholds, norm, out),
+                    3 => count_with::<$nt, 3>(poses, plan, thresholds, norm, out),
+                    _ => count_with::<$nt, 4>(poses, plan, thresholds, norm, out),
+                }
+            };
+        }
         // SAFETY: the caller checked AVX2.
         unsafe {
             match plan.lo.len() - 1 {
-                1 => count_with::<1>(poses, plan, thresholds, norm, out),
-                2 => count_with::<2>(poses, plan, thresholds, norm, out),
-                3 => count_with::<3>(poses, plan, thresholds, norm, out),
-                4 => count_with::<4>(poses, plan, thresholds, norm, out),
-                5 => count_with::<5>(poses, plan, thresholds, norm, out),
-                _ => count_with::<6>(poses, plan, thresholds, norm, out),
+                1 => by_groups!(1),
+                2 => by_groups!(2),
+                3 => by_groups!(3),
+                4 => by_groups!(4),
+                5 => by_groups!(5),
+                _ => by_groups!(6),
             }
         }
     }
 
-    /// The kernel for `NT` thresholds: a constant count keeps the threshold
-    /// vectors in registers and unrolls their comparisons.
+    /// The kernel for `NT` thresholds and `G` groups of 8 joints: constant
+    /// counts keep the threshold vectors and the accumulators in registers and
+    /// unroll the loops over them.
     #[target_feature(enable = "avx2")]
-    fn count_with<const NT: usize>(
+    fn count_with<const NT: usize, const G: usize>(
         poses: &PosePair<'_, f32>,
         plan: &Plan,
         thresholds: &[f64],
@@ -716,19 +727,21 @@ mod fast {
         let per = 3 * j;
         let (a, b, scale) = plan.pair;
         let scale2 = scale * scale;
-        let ng = plan.groups.len();
+        debug_assert_eq!(plan.groups.len(), G);
+        let mut starts = [0; G];
+        let mut masks = [_mm256_setzero_si256(); G];
+        for ((s, m), (start, mask)) in starts.iter_mut().zip(&mut masks).zip(&plan.groups) {
+            *s = *start;
+            // SAFETY: reads the 8 values of `mask`.
+            *m = unsafe { _mm256_loadu_si256(mask.as_ptr().cast()) };
+        }
         // SAFETY (loads below): each reads 8 values inside an array of 8.
         let hi_prev = unsafe { _mm256_loadu_ps(plan.hi_prev.as_ptr()) };
         let code = unsafe { _mm256_loadu_si256(plan.code.as_ptr().cast()) };
-        let masks: Vec<__m256i> = plan
-            .groups
-            .iter()
-            .map(|(_, m)| unsafe { _mm256_loadu_si256(m.as_ptr().cast()) })
-            .collect();
         let rot1 = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);
         let rot2 = _mm256_setr_epi32(2, 3, 4, 5, 6, 7, 0, 1);
-        let mut acc = vec![_mm256_setzero_si256(); ng];
-        let mut codes = vec![_mm256_setzero_si256(); ng];
+        let mut acc = [_mm256_setzero_si256(); G];
+        let mut codes = [_mm256_setzero_si256(); G];
         let mut passed = vec![0u64; nt * j];
         let (mut settled, mut pending, mut fallbacks) = (0u64, 0u32, 0usize);
         for i in 0..poses.frames {
@@ -746,7 +759,7 @@ mod fast {
             if !unsettled {
                 let vinv = _mm256_set1_ps(inv as f32);
                 let mut bad = _mm256_setzero_ps();
-                for (gi, &(start, _)) in plan.groups.iter().enumerate() {
+                for (gi, &start) in starts.iter().enumerate() {
                     let o = 3 * start;
                     // SAFETY: start + 8 <= J, so the 24 values lie inside the frame.
                     let q = |k: usize| unsafe {
