@@ -237,3 +237,27 @@ def test_canonical_pck_at_extreme_scales(batch, scale, thresholds) -> None:
     skel, pred, gt, visible = batch
     pred, gt = pred.astype(np.float64) * scale, gt.astype(np.float64) * scale
     _check_pck(skel, pred, gt, visible, "torso", "canonical", thresholds)
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e-15, 1e-5, 1.0, 3e5, 1e15, 1e30])
+@pytest.mark.parametrize("thresholds", [(5, 10, 12.5, 25, 50, 100), (0, 10, 20, 30, 40, 50), (10, 20, 30, 40, 50), (25,)])
+def test_canonical_pck_long_float32_batches(scale, thresholds) -> None:
+    # unmasked float32 3D poses take the vectorised f32 kernel: batches longer than
+    # its flush interval and a work item, ties on a quarter grid, exact zeros
+    # (pred == gt) and one-ulp errors, NaN / inf, and scales near both ends of
+    # float32 keep exact counts
+    rng = np.random.default_rng(len(thresholds))
+    n = 2100
+    gt = rng.standard_normal((n, 17, 3))
+    grid = rng.random(n) < 0.5
+    gt[grid] = rng.integers(-8, 9, (grid.sum(), 17, 3)) / 4
+    pred = gt + rng.choice([0.0, 0.25, 1.0], (n, 1, 1)) * rng.integers(-8, 9, gt.shape) / 4
+    real = ~grid & (rng.random(n) < 0.5)
+    pred[real] = gt[real] + 0.2 * rng.standard_normal((real.sum(), 17, 3))
+    pred[:, 0] = gt[:, 0]
+    gt, pred = (gt * scale).astype(np.float32), (pred * scale).astype(np.float32)
+    pred[:, 1] = np.nextafter(gt[:, 1], np.float32(np.inf))
+    for _ in range(6):
+        target = pred if rng.random() < 0.5 else gt
+        target[rng.integers(n), rng.integers(17), rng.integers(3)] = rng.choice([np.nan, np.inf, -np.inf])
+    _check_pck(H36M17, pred, gt, None, "torso", "canonical", thresholds)

@@ -509,11 +509,320 @@ fn count_canonical_best<T: Real, const D: usize>(
 ) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
+        if D == 3 && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
+            // SAFETY: T is f32 (checked just above), so the slices are f32 slices.
+            let (pred, gt) = unsafe {
+                (
+                    std::slice::from_raw_parts(poses.pred.as_ptr().cast::<f32>(), poses.pred.len()),
+                    std::slice::from_raw_parts(poses.gt.as_ptr().cast::<f32>(), poses.gt.len()),
+                )
+            };
+            let poses32 = PosePair {
+                pred,
+                gt,
+                visible: poses.visible,
+                frames: poses.frames,
+                pred_frames: poses.pred_frames,
+                joints: poses.joints,
+                dims: poses.dims,
+            };
+            if let Some(plan) = fast::Plan::new(&poses32, thresholds, norm) {
+                // SAFETY: the CPU supports AVX2, checked above.
+                unsafe { fast::count(&poses32, &plan, thresholds, norm, out) };
+                return;
+            }
+        }
         // SAFETY: the CPU supports AVX2, checked just above.
         unsafe { count_canonical_avx2::<T, D>(poses, thresholds, norm, out) };
         return;
     }
     count_canonical::<T, D>(poses, thresholds, norm, out)
+}
+
+/// The unmasked `f32` 3D canonical PCK with a pair normaliser (the common
+/// case) in AVX2 vectors of 8 joints, all arithmetic in `f32`.
+///
+/// Per frame: the squared distances of 8 joints come from three vectors of
+/// squared coordinate differences (`xyz` interleaved) by blends and lane
+/// rotations, in a fixed lane order (`LANE_JOINT`) rather than joint order.
+/// The ratio `r = s / n^2` is compared, as in [`count_canonical`], with bands
+/// around each `t^2`: `a`, the number of thresholds `r` does not surely pass,
+/// indexes (one lane permute) the upper band edge that settles the joint and a
+/// code whose bit fields count, per threshold, the joints that pass it. The
+/// codes add up in `u32` lanes that are flushed before a field can overflow.
+///
+/// Exactness: `s` and `r` in `f32` are a few roundings (under `1e-6`
+/// relative) from exact as long as no value under- or overflows; the frame
+/// checks keep `1/n^2` within `2^-40..2^40` and every settled `r` below
+/// `2^40`, so `s` stays far from both ends of the `f32` range (a tiny `s` can
+/// only be wrong by far less than the smallest band edge, `2^-61`). Any joint
+/// inside a band, any `r` out of range or NaN (a non-finite ground truth or
+/// prediction), and any frame with an unusable normaliser goes to
+/// [`count_canonical`] for that frame alone.
+#[cfg(target_arch = "x86_64")]
+mod fast {
+    use std::arch::x86_64::*;
+
+    use super::{count_canonical, Normaliser, PckCounts, PosePair, RATIO_BAND};
+
+    /// Joint (within its group of 8) held by each lane after the deinterleave.
+    const LANE_JOINT: [usize; 8] = [0, 3, 6, 1, 4, 7, 2, 5];
+    /// Ratios at or above this (and NaN) are out of range: the sentinel threshold.
+    const R_MAX: f32 = (1u64 << 40) as f32;
+    /// Range of `1/n^2` for which the `f32` ratios are trusted.
+    const INV_MIN: f64 = 1.0 / (1u64 << 40) as f64;
+    const INV_MAX: f64 = (1u64 << 40) as f64;
+
+    pub(super) struct Plan {
+        pair: (usize, usize, f64),
+        /// `t^2 (1 - band)` per threshold, then the sentinel `R_MAX`.
+        lo: Vec<f32>,
+        /// Indexed by `a`: the upper band edge of threshold `a - 1` (`-inf`
+        /// for `a = 0`, `+inf` for the sentinel: never settled).
+        hi_prev: [f32; 8],
+        /// Indexed by `a`: one in the field of every threshold `>= a`.
+        code: [u32; 8],
+        /// Bits per threshold field, and settled frames between flushes.
+        width: u32,
+        flush_every: u32,
+        /// Joint of each group's first lane, and its lanes that count
+        /// (the last group overlaps the previous one when `J % 8 != 0`).
+        groups: Vec<(usize, [i32; 8])>,
+    }
+
+    impl Plan {
+        /// `None` when the fast path does not apply.
+        pub(super) fn new(
+            poses: &PosePair<'_, f32>,
+            thresholds: &[f64],
+            norm: Normaliser,
+        ) -> Option<Plan> {
+            let nt = thresholds.len();
+            let j = poses.joints;
+            let Normaliser::Pair { a, b, scale, .. } = norm else {
+                return None;
+            };
+            // t^2 between 2^-60 and 2^36: the bands stay below the sentinel and
+            // far above the error of a tiny ratio. A zero threshold is left to the
+            // general path: every exact zero error (a root joint) would sit in its band.
+            let in_range = |t: f64| (2f64.powi(-60)..=2f64.powi(36)).contains(&(t * t));
+            if poses.visible.is_some()
+                || poses.dims != 3
+                || !(8..=32).contains(&j)
+                || !(1..=6).contains(&nt)
+                || !thresholds.iter().all(|&t| in_range(t))
+            {
+                return None;
+            }
+            let mut lo: Vec<f32> = thresholds
+                .iter()
+                .map(|t| (t * t * (1.0 - RATIO_BAND)) as f32)
+                .collect();
+            lo.push(R_MAX);
+            let mut hi_prev = [f32::INFINITY; 8];
+            hi_prev[0] = f32::NEG_INFINITY;
+            for (i, t) in thresholds.iter().enumerate() {
+                hi_prev[i + 1] = (t * t * (1.0 + RATIO_BAND)) as f32;
+            }
+            let width = (32 / nt as u32).min(16);
+            let mut code = [0u32; 8];
+            for (first, c) in code.iter_mut().enumerate().take(nt + 1) {
+                *c = (first..nt).map(|t| 1u32 << (width * t as u32)).sum();
+            }
+            let mut groups: Vec<(usize, [i32; 8])> = (0..j / 8).map(|g| (8 * g, [-1; 8])).collect();
+            if j % 8 != 0 {
+                let start = j - 8;
+                let mut mask = [0; 8];
+                for (m, &k) in mask.iter_mut().zip(&LANE_JOINT) {
+                    *m = -i32::from(start + k >= 8 * (j / 8));
+                }
+                groups.push((start, mask));
+            }
+            Some(Plan {
+                pair: (a, b, scale),
+                lo,
+                hi_prev,
+                code,
+                width,
+                flush_every: (1 << width) - 1,
+                groups,
+            })
+        }
+    }
+
+    /// Adds the codes of `acc` to the per-threshold pass counts `passed` (`[T, J]`).
+    #[target_feature(enable = "avx2")]
+    fn flush(plan: &Plan, acc: &mut [__m256i], passed: &mut [u64], j: usize) {
+        let nt = plan.lo.len() - 1;
+        let field = (1u32 << plan.width) - 1;
+        for (a, &(start, mask)) in acc.iter_mut().zip(&plan.groups) {
+            let mut lanes = [0u32; 8];
+            // SAFETY: `lanes` holds 8 u32, one unaligned 256-bit store.
+            unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), *a) };
+            for l in 0..8 {
+                if mask[l] == 0 {
+                    continue;
+                }
+                let k = start + LANE_JOINT[l];
+                for t in 0..nt {
+                    passed[t * j + k] += u64::from((lanes[l] >> (plan.width * t as u32)) & field);
+                }
+            }
+            *a = _mm256_setzero_si256();
+        }
+    }
+
+    /// [`count_with`] for the plan's threshold count.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    pub(super) unsafe fn count(
+        poses: &PosePair<'_, f32>,
+        plan: &Plan,
+        thresholds: &[f64],
+        norm: Normaliser,
+        out: &mut PckCounts,
+    ) {
+        macro_rules! by_groups {
+            ($nt:literal) => {
+                match plan.groups.len() {
+                    1 => count_with::<$nt, 1>(poses, plan, thresholds, norm, out),
+                    2 => count_with::<$nt, 2>(poses, plan, thresholds, norm, out),
+                    3 => count_with::<$nt, 3>(poses, plan, thresholds, norm, out),
+                    _ => count_with::<$nt, 4>(poses, plan, thresholds, norm, out),
+                }
+            };
+        }
+        // SAFETY: the caller checked AVX2.
+        unsafe {
+            match plan.lo.len() - 1 {
+                1 => by_groups!(1),
+                2 => by_groups!(2),
+                3 => by_groups!(3),
+                4 => by_groups!(4),
+                5 => by_groups!(5),
+                _ => by_groups!(6),
+            }
+        }
+    }
+
+    /// The kernel for `NT` thresholds and `G` groups of 8 joints: constant
+    /// counts keep the threshold vectors and the accumulators in registers and
+    /// unroll the loops over them.
+    #[target_feature(enable = "avx2")]
+    fn count_with<const NT: usize, const G: usize>(
+        poses: &PosePair<'_, f32>,
+        plan: &Plan,
+        thresholds: &[f64],
+        norm: Normaliser,
+        out: &mut PckCounts,
+    ) {
+        let j = poses.joints;
+        let nt = NT;
+        debug_assert_eq!(plan.lo.len(), NT + 1);
+        let mut lo = [_mm256_setzero_ps(); 7];
+        for (v, &l) in lo.iter_mut().zip(&plan.lo) {
+            *v = _mm256_set1_ps(l);
+        }
+        let per = 3 * j;
+        let (a, b, scale) = plan.pair;
+        let scale2 = scale * scale;
+        debug_assert_eq!(plan.groups.len(), G);
+        let mut starts = [0; G];
+        let mut masks = [_mm256_setzero_si256(); G];
+        for ((s, m), (start, mask)) in starts.iter_mut().zip(&mut masks).zip(&plan.groups) {
+            *s = *start;
+            // SAFETY: reads the 8 values of `mask`.
+            *m = unsafe { _mm256_loadu_si256(mask.as_ptr().cast()) };
+        }
+        // SAFETY (loads below): each reads 8 values inside an array of 8.
+        let hi_prev = unsafe { _mm256_loadu_ps(plan.hi_prev.as_ptr()) };
+        let code = unsafe { _mm256_loadu_si256(plan.code.as_ptr().cast()) };
+        let rot1 = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);
+        let rot2 = _mm256_setr_epi32(2, 3, 4, 5, 6, 7, 0, 1);
+        let mut acc = [_mm256_setzero_si256(); G];
+        let mut codes = [_mm256_setzero_si256(); G];
+        let mut passed = vec![0u64; nt * j];
+        let (mut settled, mut pending, mut fallbacks) = (0u64, 0u32, 0usize);
+        for i in 0..poses.frames {
+            let p = &poses.pred[i * per..(i + 1) * per];
+            let g = &poses.gt[i * per..(i + 1) * per];
+            // 1/n^2 from the squared pair distance, no square root: within 1e-15
+            // of the general path's value; in range, n is surely finite and > 0
+            let mut pair = 0.0;
+            for c in 0..3 {
+                let e = f64::from(g[a * 3 + c]) - f64::from(g[b * 3 + c]);
+                pair += e * e;
+            }
+            let inv = 1.0 / (pair * scale2);
+            let mut unsettled = !(INV_MIN..=INV_MAX).contains(&inv);
+            if !unsettled {
+                let vinv = _mm256_set1_ps(inv as f32);
+                let mut bad = _mm256_setzero_ps();
+                for (gi, &start) in starts.iter().enumerate() {
+                    let o = 3 * start;
+                    // SAFETY: start + 8 <= J, so the 24 values lie inside the frame.
+                    let q = |k: usize| unsafe {
+                        let d = _mm256_sub_ps(
+                            _mm256_loadu_ps(p.as_ptr().add(o + 8 * k)),
+                            _mm256_loadu_ps(g.as_ptr().add(o + 8 * k)),
+                        );
+                        _mm256_mul_ps(d, d)
+                    };
+                    let (qa, qb, qc) = (q(0), q(1), q(2));
+                    // x of joints 0 3 6 1 4 7 2 5 (lanes 0..8), and y, z rotated into place
+                    let x = _mm256_blend_ps(_mm256_blend_ps(qa, qb, 0b1001_0010), qc, 0b0010_0100);
+                    let y = _mm256_blend_ps(_mm256_blend_ps(qa, qb, 0b0010_0100), qc, 0b0100_1001);
+                    let z = _mm256_blend_ps(_mm256_blend_ps(qa, qb, 0b0100_1001), qc, 0b1001_0010);
+                    let y = _mm256_permutevar8x32_ps(y, rot1);
+                    let z = _mm256_permutevar8x32_ps(z, rot2);
+                    let r = _mm256_mul_ps(_mm256_add_ps(_mm256_add_ps(x, y), z), vinv);
+                    // a: thresholds (and the sentinel) not surely passed; NaN fails all
+                    let mut failed = _mm256_setzero_si256();
+                    for &l in &lo[..=NT] {
+                        let m = _mm256_cmp_ps::<_CMP_NLT_UQ>(r, l);
+                        failed = _mm256_sub_epi32(failed, _mm256_castps_si256(m));
+                    }
+                    let edge = _mm256_permutevar8x32_ps(hi_prev, failed);
+                    bad = _mm256_or_ps(bad, _mm256_cmp_ps::<_CMP_NGT_UQ>(r, edge));
+                    codes[gi] =
+                        _mm256_and_si256(_mm256_permutevar8x32_epi32(code, failed), masks[gi]);
+                }
+                unsettled = _mm256_testz_ps(bad, bad) == 0;
+            }
+            if unsettled {
+                fallbacks += 1;
+                if fallbacks >= 32 && fallbacks * 8 > i {
+                    // frequent (quantised data on the band edges, say): the rest
+                    // of the work item is cheaper on the general path in one go
+                    count_canonical::<f32, 3>(&poses.slice(i, poses.frames), thresholds, norm, out);
+                    break;
+                }
+                count_canonical::<f32, 3>(&poses.slice(i, i + 1), thresholds, norm, out);
+                continue;
+            }
+            for (s, &c) in acc.iter_mut().zip(&codes) {
+                *s = _mm256_add_epi32(*s, c);
+            }
+            settled += 1;
+            pending += 1;
+            if pending == plan.flush_every {
+                flush(plan, &mut acc, &mut passed, j);
+                pending = 0;
+            }
+        }
+        flush(plan, &mut acc, &mut passed, j);
+        // passes per threshold -> first threshold passed (the extra row: none)
+        out.scored_frames += settled;
+        for k in 0..j {
+            let mut prev = 0;
+            for t in 0..nt {
+                out.correct[t * j + k] += passed[t * j + k] - prev;
+                prev = passed[t * j + k];
+            }
+            out.correct[nt * j + k] += settled - prev;
+        }
+    }
 }
 
 fn count_task<T: Real>(
