@@ -497,24 +497,26 @@ fn solve_tiny(
     *v = [0.0; TINY];
     *col4row = [FREE; TINY];
     *row4col = [FREE; TINY];
-    if r == 1 {
-        // Its cheapest allowed column, the first of equals, with u = that cost
-        // and v = 0 -- what the search below would find.
-        let (mut best, mut lowest) = (FREE, f64::INFINITY);
-        for (j, &x) in w[0].iter().enumerate() {
-            if x < lowest {
-                (best, lowest) = (j, x);
-            }
-        }
-        if best != FREE {
-            u[0] = lowest;
-            col4row[0] = best;
-            row4col[best] = 0;
-        }
+    if r == 0 {
         return true;
     }
+    // The first row, with every column free: its cheapest allowed column, the
+    // first of equals, with u = that cost and v = 0 -- what the search below
+    // would find in one step.
+    let (mut best, mut lowest) = (FREE, f64::INFINITY);
+    for (j, &x) in w[0].iter().enumerate() {
+        if x < lowest {
+            (best, lowest) = (j, x);
+        }
+    }
+    if best == FREE {
+        return r == 1; // a lone row with nothing allowed stays unmatched
+    }
+    u[0] = lowest;
+    col4row[0] = best;
+    row4col[best] = 0;
     let mut path = [0usize; TINY];
-    for current in 0..r {
+    for current in 1..r {
         let mut distance = [f64::INFINITY; TINY];
         // Distance at which each row was reached / each column scanned, and
         // bit masks of those rows and columns.
