@@ -282,10 +282,19 @@ fn padded_typed<'py, T: kernel::Cost + numpy::Element>(
     let (results, flat) = detached(py, || {
         let mut data = Vec::with_capacity(frames.iter().map(|&(n, m)| n * m).sum());
         let mut flat = Vec::with_capacity(f);
+        let contiguous = view.as_slice();
         for (k, &(n, m)) in frames.iter().enumerate() {
             let offset = data.len();
-            let block = view.slice(numpy::ndarray::s![k, ..n, ..m]);
-            data.extend(block.iter().copied());
+            if let Some(all) = contiguous {
+                // Row by row from the C-contiguous array, without building views.
+                for i in 0..n {
+                    let start = (k * big_n + i) * big_m;
+                    data.extend_from_slice(&all[start..start + m]);
+                }
+            } else {
+                let block = view.slice(numpy::ndarray::s![k, ..n, ..m]);
+                data.extend(block.iter().copied());
+            }
             flat.push(Frame { offset, n, m });
         }
         Ok((kernel::solve_batch(&data, &flat, max_cost)?, flat))
