@@ -204,6 +204,10 @@ def test_batch_is_identical_for_any_thread_count() -> None:
             np.testing.assert_array_equal(getattr(other, field), getattr(results[0], field))
 
 
+class _NdarraySubclass(np.ndarray):
+    pass
+
+
 def test_batch_reads_any_layout_alike() -> None:
     rng = np.random.default_rng(11)
     base = [rng.random((n, m)) for n, m in rng.integers(0, 6, (200, 2))]
@@ -211,6 +215,8 @@ def test_batch_reads_any_layout_alike() -> None:
     variants = [
         [np.asfortranarray(c) for c in base],  # column-major
         [np.repeat(c, 2, axis=1)[:, ::2] for c in base],  # strided views
+        [c.view(_NdarraySubclass) for c in base],  # an ndarray subclass
+        [np.asfortranarray(c) if k % 2 else c for k, c in enumerate(base)],  # mixed
     ]
     for frames in variants:
         got = csipose.match_persons_batch(frames)

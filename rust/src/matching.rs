@@ -466,6 +466,204 @@ fn match_max_cardinality(
     }
 }
 
+/// Largest side a matrix may have to be solved on the stack by [`solve_tiny`].
+const TINY: usize = 5;
+
+/// A working matrix of at most [`TINY`] x [`TINY`], padded with `+inf`
+/// (forbidden pairs) to the full width so that every loop has a fixed length.
+type TinyMatrix = [[f64; TINY]; TINY];
+
+/// Crouse's row-by-row shortest augmenting paths (as [`match_all_rows`]) on
+/// a matrix of at most [`TINY`] rows and columns, in fixed-size arrays on the
+/// stack: on the 1-5 people of a typical frame, clearing and resizing vectors
+/// and mispredicted branches of variable-length loops would cost more than
+/// the search itself. Each step of Dijkstra's search relaxes and scans all
+/// `TINY` columns without branching, scanned ones masked out, and takes the
+/// nearest unscanned column (a free one on ties) from bit masks.
+///
+/// `w` holds the working matrix (`r <= c` rows and columns used, the rest
+/// `+inf`). Fills `u`, `v`, `col4row` and `row4col` and returns true when
+/// every row is matched; false when one cannot be (the caller then starts
+/// again on the general path).
+fn solve_tiny(
+    w: &TinyMatrix,
+    r: usize,
+    u: &mut [f64; TINY],
+    v: &mut [f64; TINY],
+    col4row: &mut [usize; TINY],
+    row4col: &mut [usize; TINY],
+) -> bool {
+    *u = [0.0; TINY];
+    *v = [0.0; TINY];
+    *col4row = [FREE; TINY];
+    *row4col = [FREE; TINY];
+    if r == 0 {
+        return true;
+    }
+    // The first row, with every column free: its cheapest allowed column, the
+    // first of equals, with u = that cost and v = 0 -- what the search below
+    // would find in one step.
+    let (mut best, mut lowest) = (FREE, f64::INFINITY);
+    for (j, &x) in w[0].iter().enumerate() {
+        if x < lowest {
+            (best, lowest) = (j, x);
+        }
+    }
+    if best == FREE {
+        return r == 1; // a lone row with nothing allowed stays unmatched
+    }
+    u[0] = lowest;
+    col4row[0] = best;
+    row4col[best] = 0;
+    let mut path = [0usize; TINY];
+    for current in 1..r {
+        let mut distance = [f64::INFINITY; TINY];
+        // Distance at which each row was reached / each column scanned, and
+        // bit masks of those rows and columns.
+        let mut row_dist = [0.0f64; TINY];
+        let mut col_dist = [0.0f64; TINY];
+        let (mut visited, mut scanned) = (0u32, 0u32);
+        let mut i = current;
+        let mut dist = 0.0;
+        let sink = loop {
+            visited |= 1 << i;
+            row_dist[i] = dist;
+            let (row, ui) = (&w[i], u[i]);
+            let mut key = [f64::INFINITY; TINY];
+            let mut lowest = f64::INFINITY;
+            for j in 0..TINY {
+                let open = scanned & (1 << j) == 0;
+                let reduced = dist + row[j] - ui - v[j];
+                let better = open & (reduced < distance[j]);
+                path[j] = if better { i } else { path[j] };
+                distance[j] = if better { reduced } else { distance[j] };
+                key[j] = if open { distance[j] } else { f64::INFINITY };
+                lowest = lowest.min(key[j]);
+            }
+            if lowest == f64::INFINITY {
+                return false; // no unscanned column is reachable
+            }
+            let (mut ties, mut free_ties) = (0u32, 0u32);
+            for j in 0..TINY {
+                let tie = (key[j] == lowest) as u32;
+                ties |= tie << j;
+                free_ties |= (tie & (row4col[j] == FREE) as u32) << j;
+            }
+            let j = (if free_ties != 0 { free_ties } else { ties }).trailing_zeros() as usize;
+            scanned |= 1 << j;
+            col_dist[j] = lowest;
+            dist = lowest;
+            if row4col[j] == FREE {
+                break j;
+            }
+            i = row4col[j];
+        };
+        // Potentials: as `Search::update_potentials`, then augment.
+        for k in 0..TINY {
+            u[k] += if visited & (1 << k) != 0 {
+                dist - row_dist[k]
+            } else {
+                0.0
+            };
+            v[k] -= if scanned & (1 << k) != 0 {
+                dist - col_dist[k]
+            } else {
+                0.0
+            };
+        }
+        let mut j = sink;
+        loop {
+            let i = path[j];
+            row4col[j] = i;
+            let previous = std::mem::replace(&mut col4row[i], j);
+            if previous == FREE {
+                break;
+            }
+            j = previous;
+        }
+    }
+    true
+}
+
+/// Solves a matrix of at most [`TINY`] rows and columns with [`solve_tiny`]
+/// and writes the result to `out`, as [`Solver::solve_into`] would, returning
+/// the number of pairs and their total cost. Returns `None` for a NaN or `-inf` cost (the general path
+/// reports it) or when not every row of the smaller side can be matched (the
+/// general path finds the maximum-cardinality matching).
+fn tiny_into<T: Cost>(
+    cost: &[T],
+    n: usize,
+    m: usize,
+    max_cost: Option<f64>,
+    out: &mut FrameOut<'_>,
+) -> Option<(usize, f64)> {
+    debug_assert!(n <= TINY && m <= TINY && cost.len() == n * m);
+    let gate = max_cost.unwrap_or(f64::INFINITY);
+    let transpose = n > m;
+    let mut w = [[f64::INFINITY; TINY]; TINY];
+    let mut bad = false;
+    for i in 0..n {
+        for j in 0..m {
+            let x = cost[i * m + j].to_f64();
+            bad |= x.is_nan() || x == f64::NEG_INFINITY;
+            let x = if x > gate { f64::INFINITY } else { x };
+            if transpose {
+                w[j][i] = x;
+            } else {
+                w[i][j] = x;
+            }
+        }
+    }
+    if bad {
+        return None;
+    }
+    let mut u = [0.0; TINY];
+    let mut v = [0.0; TINY];
+    let mut col4row = [FREE; TINY];
+    let mut row4col = [FREE; TINY];
+    if !solve_tiny(&w, n.min(m), &mut u, &mut v, &mut col4row, &mut row4col) {
+        return None;
+    }
+    // Pairs in ascending order of the caller's rows.
+    let (row_side, row_pots, col_pots) = if transpose {
+        (&row4col[..n], &v[..n], &u[..m])
+    } else {
+        (&col4row[..n], &u[..n], &v[..m])
+    };
+    out.u.copy_from_slice(row_pots);
+    out.v.copy_from_slice(col_pots);
+    Some(out.emit(cost, m, row_side))
+}
+
+/// Where the result of one `n x m` frame goes.
+pub struct FrameOut<'a> {
+    /// Room for `min(n, m)` pairs; the first ones are used.
+    pub rows: &'a mut [usize],
+    pub cols: &'a mut [usize],
+    /// Row potentials (`n`).
+    pub u: &'a mut [f64],
+    /// Column potentials (`m`).
+    pub v: &'a mut [f64],
+}
+
+impl FrameOut<'_> {
+    /// Writes the pairs of `col_of_row` (`FREE` = unmatched) in ascending row
+    /// order; returns their number and total cost in the caller's `cost`.
+    fn emit<T: Cost>(&mut self, cost: &[T], m: usize, col_of_row: &[usize]) -> (usize, f64) {
+        let mut count = 0;
+        let mut total = 0.0;
+        for (i, &j) in col_of_row.iter().enumerate() {
+            if j != FREE {
+                self.rows[count] = i;
+                self.cols[count] = j;
+                count += 1;
+                total += cost[i * m + j].to_f64();
+            }
+        }
+        (count, total)
+    }
+}
+
 /// Matchings of many frames, stored flat, frame after frame.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct FlatMatchings {
@@ -478,30 +676,6 @@ pub struct FlatMatchings {
     pub u: Vec<f64>,
     /// Column potentials, `m_k` per frame.
     pub v: Vec<f64>,
-}
-
-impl FlatMatchings {
-    /// Empty, with room for the results of `frames`.
-    fn for_frames(frames: &[Frame]) -> Self {
-        let pairs = frames.iter().map(|f| f.n.min(f.m)).sum();
-        FlatMatchings {
-            rows: Vec::with_capacity(pairs),
-            cols: Vec::with_capacity(pairs),
-            pair_counts: Vec::with_capacity(frames.len()),
-            totals: Vec::with_capacity(frames.len()),
-            u: Vec::with_capacity(frames.iter().map(|f| f.n).sum()),
-            v: Vec::with_capacity(frames.iter().map(|f| f.m).sum()),
-        }
-    }
-
-    fn extend(&mut self, other: FlatMatchings) {
-        self.rows.extend_from_slice(&other.rows);
-        self.cols.extend_from_slice(&other.cols);
-        self.pair_counts.extend_from_slice(&other.pair_counts);
-        self.totals.extend_from_slice(&other.totals);
-        self.u.extend_from_slice(&other.u);
-        self.v.extend_from_slice(&other.v);
-    }
 }
 
 /// Smallest square matrix that gets the Jonker-Volgenant initialisation.
@@ -529,16 +703,22 @@ impl Solver {
         }
     }
 
-    /// Solves the row-major `n x m` matrix `cost` and appends the result to `out`.
+    /// Solves the row-major `n x m` matrix `cost`, writes the result to `out`
+    /// and returns the number of pairs and their total cost.
     fn solve_into<T: Cost>(
         &mut self,
         cost: &[T],
         n: usize,
         m: usize,
         max_cost: Option<f64>,
-        out: &mut FlatMatchings,
-    ) -> CoreResult<()> {
+        out: &mut FrameOut<'_>,
+    ) -> CoreResult<(usize, f64)> {
         debug_assert_eq!(cost.len(), n * m);
+        if n.max(m) <= TINY {
+            if let Some(result) = tiny_into(cost, n, m, max_cost, out) {
+                return Ok(result);
+            }
+        }
         let (transpose, all_finite) = working_matrix(cost, n, m, max_cost, &mut self.w)?;
         let (r, c) = if transpose { (m, n) } else { (n, m) };
         let reset = |x: &mut Vec<f64>, len: usize| {
@@ -596,26 +776,15 @@ impl Solver {
             match_max_cardinality(w, r, c, u, v, col4row, row4col, search);
             u.iter_mut().for_each(|x| *x += shift);
         }
-        let start = out.rows.len();
-        let mut total = 0.0;
         // Pairs in ascending order of the caller's rows.
         let (row_side, row_pots, col_pots) = if transpose {
             (&*row4col, &*v, &*u)
         } else {
             (&*col4row, &*u, &*v)
         };
-        for (i, &j) in row_side.iter().enumerate() {
-            if j != FREE {
-                out.rows.push(i);
-                out.cols.push(j);
-                total += cost[i * m + j].to_f64();
-            }
-        }
-        out.pair_counts.push(out.rows.len() - start);
-        out.totals.push(total);
-        out.u.extend_from_slice(row_pots);
-        out.v.extend_from_slice(col_pots);
-        Ok(())
+        out.u.copy_from_slice(row_pots);
+        out.v.copy_from_slice(col_pots);
+        Ok(out.emit(cost, m, row_side))
     }
 }
 
@@ -629,14 +798,24 @@ pub fn solve<T: Cost>(
     m: usize,
     max_cost: Option<f64>,
 ) -> CoreResult<Assignment> {
-    let mut out = FlatMatchings::default();
-    Solver::new().solve_into(cost, n, m, max_cost, &mut out)?;
+    let k = n.min(m);
+    let (mut rows, mut cols) = (vec![0; k], vec![0; k]);
+    let (mut u, mut v) = (vec![0.0; n], vec![0.0; m]);
+    let mut out = FrameOut {
+        rows: &mut rows,
+        cols: &mut cols,
+        u: &mut u,
+        v: &mut v,
+    };
+    let (count, total) = Solver::new().solve_into(cost, n, m, max_cost, &mut out)?;
+    rows.truncate(count);
+    cols.truncate(count);
     Ok(Assignment {
-        rows: out.rows,
-        cols: out.cols,
-        total: out.totals[0],
-        u: out.u,
-        v: out.v,
+        rows,
+        cols,
+        total,
+        u,
+        v,
     })
 }
 
@@ -651,40 +830,138 @@ pub struct Frame {
 /// Frames per parallel task: enough to amortise scheduling on tiny frames.
 const FRAMES_PER_TASK: usize = 256;
 
-/// Solves every frame (in parallel, in chunks that reuse their buffers);
-/// an error names `costs[k]` of the first bad frame.
+/// The output buffers of a batch, written by many tasks at once, each frame
+/// to its own regions.
+struct Shared {
+    rows: *mut usize,
+    cols: *mut usize,
+    pair_counts: *mut usize,
+    totals: *mut f64,
+    u: *mut f64,
+    v: *mut f64,
+}
+
+// SAFETY: the pointers are only used through `Shared::frame`, whose callers
+// never touch the regions of one frame from two tasks.
+unsafe impl Send for Shared {}
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    /// The output regions of frame `k` (`n x m`): pair slots `slots.0..slots.1`,
+    /// row potentials from `ui`, column potentials from `vi`, its pair count
+    /// and its total.
+    ///
+    /// # Safety
+    /// The regions must lie within the buffers, and nothing else may access
+    /// them while the returned references live.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn frame(
+        &self,
+        k: usize,
+        slots: (usize, usize),
+        ui: usize,
+        vi: usize,
+        n: usize,
+        m: usize,
+    ) -> (FrameOut<'_>, &mut usize, &mut f64) {
+        let len = slots.1 - slots.0;
+        unsafe {
+            let out = FrameOut {
+                rows: std::slice::from_raw_parts_mut(self.rows.add(slots.0), len),
+                cols: std::slice::from_raw_parts_mut(self.cols.add(slots.0), len),
+                u: std::slice::from_raw_parts_mut(self.u.add(ui), n),
+                v: std::slice::from_raw_parts_mut(self.v.add(vi), m),
+            };
+            (out, &mut *self.pair_counts.add(k), &mut *self.totals.add(k))
+        }
+    }
+}
+
+/// Exclusive prefix sums of `size(frame)`, with the total at the end.
+fn offsets(frames: &[Frame], size: impl Fn(&Frame) -> usize) -> Vec<usize> {
+    let mut out = Vec::with_capacity(frames.len() + 1);
+    let mut acc = 0;
+    out.push(0);
+    for f in frames {
+        acc += size(f);
+        out.push(acc);
+    }
+    out
+}
+
+/// Solves every frame (in parallel, in chunks that reuse their buffers, each
+/// frame writing its results in place); an error names `costs[k]` of the first bad frame.
 pub fn solve_batch<T: Cost>(
     data: &[T],
     frames: &[Frame],
     max_cost: Option<f64>,
 ) -> CoreResult<FlatMatchings> {
-    let parts: Vec<FlatMatchings> = frames
-        .par_chunks(FRAMES_PER_TASK)
-        .enumerate()
-        .map(|(chunk, fs)| {
+    let f = frames.len();
+    // Each frame has room for min(n, m) pairs at slot_at[k], its u at u_at[k]
+    // and its v at v_at[k].
+    let slot_at = offsets(frames, |f| f.n.min(f.m));
+    let u_at = offsets(frames, |f| f.n);
+    let v_at = offsets(frames, |f| f.m);
+    let mut all = FlatMatchings {
+        rows: vec![0; slot_at[f]],
+        cols: vec![0; slot_at[f]],
+        pair_counts: vec![0; f],
+        totals: vec![0.0; f],
+        u: vec![0.0; u_at[f]],
+        v: vec![0.0; v_at[f]],
+    };
+    let shared = Shared {
+        rows: all.rows.as_mut_ptr(),
+        cols: all.cols.as_mut_ptr(),
+        pair_counts: all.pair_counts.as_mut_ptr(),
+        totals: all.totals.as_mut_ptr(),
+        u: all.u.as_mut_ptr(),
+        v: all.v.as_mut_ptr(),
+    };
+    let errors: Vec<Option<(usize, CoreError)>> = (0..f.div_ceil(FRAMES_PER_TASK))
+        .into_par_iter()
+        .map(|chunk| {
             let mut solver = Solver::new();
-            let mut out = FlatMatchings::for_frames(fs);
             if crate::parallel::interrupted() {
-                return Ok(out); // dropped by the caller
+                return None; // the caller's result is dropped
             }
-            for (i, f) in fs.iter().enumerate() {
-                let cost = &data[f.offset..f.offset + f.n * f.m];
-                solver
-                    .solve_into(cost, f.n, f.m, max_cost, &mut out)
-                    .map_err(|e| match e {
-                        CoreError::NonFinite { message, .. } => CoreError::non_finite(
-                            &format!("costs[{}]", chunk * FRAMES_PER_TASK + i),
-                            message,
-                        ),
-                        other => other,
-                    })?;
+            for k in chunk * FRAMES_PER_TASK..((chunk + 1) * FRAMES_PER_TASK).min(f) {
+                let Frame { offset, n, m } = frames[k];
+                let cost = &data[offset..offset + n * m];
+                // SAFETY: each frame's regions lie within the buffers sized
+                // from the same offsets, and each frame is solved once.
+                let (mut out, count, total) = unsafe {
+                    shared.frame(k, (slot_at[k], slot_at[k + 1]), u_at[k], v_at[k], n, m)
+                };
+                match solver.solve_into(cost, n, m, max_cost, &mut out) {
+                    Ok(result) => (*count, *total) = result,
+                    Err(e) => return Some((k, e)),
+                }
             }
-            Ok(out)
+            None
         })
-        .collect::<CoreResult<_>>()?;
-    let mut all = FlatMatchings::for_frames(frames);
-    for part in parts {
-        all.extend(part);
+        .collect();
+    let first_error = errors.into_iter().flatten().min_by_key(|(k, _)| *k);
+    if let Some((k, e)) = first_error {
+        return Err(match e {
+            CoreError::NonFinite { message, .. } => {
+                CoreError::non_finite(&format!("costs[{k}]"), message)
+            }
+            other => other,
+        });
+    }
+    // Frames whose allowed pairs could not match every row of the smaller
+    // side leave gaps in their pair slots: close them up.
+    if all.pair_counts.iter().sum::<usize>() < slot_at[f] {
+        let mut to = 0;
+        for (k, &count) in all.pair_counts.iter().enumerate() {
+            let from = slot_at[k];
+            all.rows.copy_within(from..from + count, to);
+            all.cols.copy_within(from..from + count, to);
+            to += count;
+        }
+        all.rows.truncate(to);
+        all.cols.truncate(to);
     }
     Ok(all)
 }
@@ -803,6 +1080,65 @@ mod tests {
         assert_eq!(a.cols, vec![0, 1]);
         assert_eq!(a.total, 6.0);
         check_certificate(&c, 3, 3, &a);
+    }
+
+    #[test]
+    fn batch_equals_single_frames_with_gaps_and_ties() {
+        // Tiny and larger frames, forbidden pairs (frames that cannot match
+        // every row leave gaps to close up) and many ties.
+        let mut state = 7u64;
+        let mut next = |k: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % k
+        };
+        let mut data = Vec::new();
+        let mut frames = Vec::new();
+        for _ in 0..600 {
+            let (n, m) = (next(11) as usize, next(11) as usize);
+            frames.push(Frame {
+                offset: data.len(),
+                n,
+                m,
+            });
+            for _ in 0..n * m {
+                data.push(if next(4) == 0 { INF } else { next(5) as f64 });
+            }
+        }
+        let batch = solve_batch(&data, &frames, Some(3.5)).unwrap();
+        let mut pair = 0;
+        let (mut ui, mut vi) = (0, 0);
+        for (k, f) in frames.iter().enumerate() {
+            let c = &data[f.offset..f.offset + f.n * f.m];
+            let a = solve(c, f.n, f.m, Some(3.5)).unwrap();
+            let count = batch.pair_counts[k];
+            assert_eq!(&batch.rows[pair..pair + count], &a.rows[..]);
+            assert_eq!(&batch.cols[pair..pair + count], &a.cols[..]);
+            assert_eq!(batch.totals[k], a.total);
+            assert_eq!(&batch.u[ui..ui + f.n], &a.u[..]);
+            assert_eq!(&batch.v[vi..vi + f.m], &a.v[..]);
+            let gated: Vec<f64> = c.iter().map(|&x| if x > 3.5 { INF } else { x }).collect();
+            let (best, t) = brute_force_if_small(&gated, f.n, f.m);
+            if let Some(best) = best {
+                assert_eq!(count, best, "{gated:?}");
+                assert!((a.total - t).abs() < 1e-9);
+            }
+            check_certificate(&gated, f.n, f.m, &a);
+            pair += count;
+            ui += f.n;
+            vi += f.m;
+        }
+        assert_eq!(pair, batch.rows.len());
+    }
+
+    fn brute_force_if_small(c: &[f64], n: usize, m: usize) -> (Option<usize>, f64) {
+        if n.min(m) <= 6 && n.max(m) <= 7 {
+            let (k, t) = brute_force(c, n, m);
+            (Some(k), t)
+        } else {
+            (None, 0.0)
+        }
     }
 
     #[test]

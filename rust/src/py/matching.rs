@@ -1,8 +1,8 @@
 //! Python bindings of person matching (its cost matrices live with the metrics).
 
 use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayDescrMethods, PyArrayMethods,
-    PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray2, PyUntypedArray,
+    PyUntypedArrayMethods,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -142,38 +142,71 @@ unsafe fn extend_raw<T: kernel::Cost>(ptr: *const T, len: usize, data: &mut Vec<
     data.extend(s.iter().map(|&x| x.to_f64()));
 }
 
+/// The shape and element type of `item` when it is exactly a numpy ndarray
+/// (not a subclass) holding a native-endian, C-contiguous 2-d float64 or
+/// float32 matrix, read straight from the array and its descriptor.
+///
+/// For tiny frames, the usual checks (a typed cast, a `dtype()` object)
+/// cost more than copying the matrix.
+fn plain_matrix(
+    item: &Bound<'_, PyAny>,
+    ndarray: *mut pyo3::ffi::PyTypeObject,
+) -> Option<(usize, usize, bool)> {
+    use numpy::npyffi::{self, NPY_TYPES};
+    let ptr = item.as_ptr();
+    // SAFETY: `ptr` is a live object (the GIL is held and `item` owns a
+    // reference); once its type is exactly numpy's ndarray type it is a
+    // `PyArrayObject` whose descriptor is live while the array is.
+    unsafe {
+        if pyo3::ffi::Py_TYPE(ptr) != ndarray {
+            return None;
+        }
+        let a = &(*(ptr as *mut npyffi::PyArrayObject)).fields;
+        let descr = &*npyffi::_PyDataType_GET_ITEM_DATA(a.descr);
+        let native = match descr.byteorder as u8 {
+            b'=' | b'|' => true,
+            order => order == npyffi::NPY_BYTEORDER_CHAR::NPY_NATBYTE as u8,
+        };
+        let f64 = descr.type_num == NPY_TYPES::NPY_DOUBLE as i32;
+        let f32 = descr.type_num == NPY_TYPES::NPY_FLOAT as i32;
+        let contiguous = a.flags & npyffi::NPY_ARRAY_C_CONTIGUOUS != 0;
+        if a.nd != 2 || !native || !(f64 || f32) || !contiguous {
+            return None;
+        }
+        let (n, m) = (*a.dimensions, *a.dimensions.add(1));
+        Some((n as usize, m as usize, f64))
+    }
+}
+
 /// Copies one 2-d float matrix of a list into the flat buffer.
 ///
-/// The common case (a native-endian, C-contiguous float64 or float32 matrix)
-/// is recognised from the array's type number and flags and read in place:
-/// for tiny frames, rust-numpy's typed cast costs more than the copy.
-fn push_matrix(item: &Bound<'_, PyAny>, k: usize, data: &mut Vec<f64>) -> PyResult<Frame> {
+/// The common case (an ndarray holding a native-endian, C-contiguous float64
+/// or float32 matrix, see [`plain_matrix`]) is read in place.
+fn push_matrix(
+    item: &Bound<'_, PyAny>,
+    k: usize,
+    ndarray: *mut pyo3::ffi::PyTypeObject,
+    data: &mut Vec<f64>,
+) -> PyResult<Frame> {
     let offset = data.len();
-    if let Ok(a) = item.cast::<PyUntypedArray>() {
-        let dtype = a.dtype();
-        let native = dtype.is_native_byteorder() != Some(false);
-        let num = dtype.num();
-        let float = num == numpy::npyffi::NPY_TYPES::NPY_DOUBLE as i32
-            || num == numpy::npyffi::NPY_TYPES::NPY_FLOAT as i32;
-        if a.ndim() == 2 && native && float && a.is_c_contiguous() {
-            let shape = a.shape();
-            let (n, m) = (shape[0], shape[1]);
-            if n * m > 0 {
-                // SAFETY: a C-contiguous, native-endian array of n * m values of
-                // the checked type starts at `data`; the GIL is held for the whole
-                // copy and no Rust reference to the array exists, so nothing can
-                // mutate it meanwhile.
-                unsafe {
-                    let ptr = (*a.as_array_ptr()).fields.data;
-                    if num == numpy::npyffi::NPY_TYPES::NPY_DOUBLE as i32 {
-                        extend_raw(ptr as *const f64, n * m, data);
-                    } else {
-                        extend_raw(ptr as *const f32, n * m, data);
-                    }
+    if let Some((n, m, is_f64)) = plain_matrix(item, ndarray) {
+        if n * m > 0 {
+            // SAFETY: a C-contiguous, native-endian array of n * m values of
+            // the checked type starts at `data`; the GIL is held for the whole
+            // copy and no Rust reference to the array exists, so nothing can
+            // mutate it meanwhile.
+            unsafe {
+                let ptr = (*item.as_ptr().cast::<numpy::npyffi::PyArrayObject>())
+                    .fields
+                    .data;
+                if is_f64 {
+                    extend_raw(ptr as *const f64, n * m, data);
+                } else {
+                    extend_raw(ptr as *const f32, n * m, data);
                 }
             }
-            return Ok(Frame { offset, n, m });
         }
+        return Ok(Frame { offset, n, m });
     }
     let (n, m) = if let Ok(a) = item.cast::<PyArray2<f64>>() {
         extend_from(a, data)
@@ -204,8 +237,11 @@ fn match_persons_batch<'py>(
     let py = costs.py();
     let mut data = Vec::new();
     let mut frames = Vec::with_capacity(costs.len());
+    // SAFETY: numpy's API table is loaded with the GIL held.
+    let ndarray =
+        unsafe { numpy::npyffi::get_type_object(py, numpy::npyffi::NpyTypes::PyArray_Type) };
     for (k, item) in costs.iter().enumerate() {
-        frames.push(push_matrix(&item, k, &mut data)?);
+        frames.push(push_matrix(&item, k, ndarray, &mut data)?);
     }
     let results = detached(py, || kernel::solve_batch(&data, &frames, max_cost))?;
     Ok(batch_out(py, results, &frames))
@@ -246,10 +282,19 @@ fn padded_typed<'py, T: kernel::Cost + numpy::Element>(
     let (results, flat) = detached(py, || {
         let mut data = Vec::with_capacity(frames.iter().map(|&(n, m)| n * m).sum());
         let mut flat = Vec::with_capacity(f);
+        let contiguous = view.as_slice();
         for (k, &(n, m)) in frames.iter().enumerate() {
             let offset = data.len();
-            let block = view.slice(numpy::ndarray::s![k, ..n, ..m]);
-            data.extend(block.iter().copied());
+            if let Some(all) = contiguous {
+                // Row by row from the C-contiguous array, without building views.
+                for i in 0..n {
+                    let start = (k * big_n + i) * big_m;
+                    data.extend_from_slice(&all[start..start + m]);
+                }
+            } else {
+                let block = view.slice(numpy::ndarray::s![k, ..n, ..m]);
+                data.extend(block.iter().copied());
+            }
             flat.push(Frame { offset, n, m });
         }
         Ok((kernel::solve_batch(&data, &flat, max_cost)?, flat))
