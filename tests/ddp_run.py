@@ -20,6 +20,7 @@ import numpy as np
 from csipose.config import TrainingConfig
 from csipose.train import checkpoint as ckpt
 from csipose.train import loop
+from tests.samples import ArraySamples  # the test launching this script puts the repository on PYTHONPATH
 
 MODES: dict[str, dict[str, Any]] = {
     "heatmap": {"heatmap": True},
@@ -31,25 +32,15 @@ MODES: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-class Samples:
+def samples(n: int, seed: int) -> ArraySamples:
     """Contract samples with DensePose targets (``dp_parts: int64[16, 16]``, ``dp_uv: float32[2, 16, 16]``)."""
-
-    def __init__(self, n: int, seed: int) -> None:
-        rng = np.random.default_rng(seed)
-        self.csi = rng.normal(size=(n, 1, 3, 28, 10)).astype(np.float32)
-        self.kp = (rng.normal(size=(n, 17, 3)) * 0.2).astype(np.float32)
-        self.parts = rng.integers(0, 5, size=(n, 16, 16))
-        self.uv = rng.random(size=(n, 2, 16, 16)).astype(np.float32)
-
-    def __len__(self) -> int:
-        return len(self.kp)
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        return {
-            "csi": self.csi[i], "keypoints": self.kp[i], "visibility": np.ones(17, np.float32),
-            "subject": np.int64(1), "action": np.int64(1), "environment": np.int64(1), "frame": np.int64(i + 1),
-            "dp_parts": self.parts[i], "dp_uv": self.uv[i],
-        }  # fmt: skip
+    rng = np.random.default_rng(seed)
+    return ArraySamples(
+        rng.normal(size=(n, 1, 3, 28, 10)).astype(np.float32),
+        (rng.normal(size=(n, 17, 3)) * 0.2).astype(np.float32),
+        dp_parts=rng.integers(0, 5, size=(n, 16, 16)),
+        dp_uv=rng.random(size=(n, 2, 16, 16)).astype(np.float32),
+    )
 
 
 def main(out: Path, mode: str) -> None:
@@ -65,7 +56,7 @@ def main(out: Path, mode: str) -> None:
         return step(net, *args)
 
     loop.train_step = remember_model  # type: ignore[assignment]
-    loop._train(config, datasets=(Samples(40, 0), Samples(12, 1)))
+    loop._train(config, datasets=(samples(40, 0), samples(12, 1)))
     model = models[0]
     rank = os.environ.get("RANK", "0")
     (out / f"weights-rank{rank}.txt").write_text(ckpt.weights_sha256(model.state_dict()))

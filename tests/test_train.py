@@ -15,9 +15,10 @@ from csipose.train import checkpoint as ckpt
 from csipose.data.collate import EpochSampler
 from csipose.train.loop import _train
 from csipose.train.schedule import LrSchedule
+from tests.samples import ArraySamples
 
 
-class PoseCsi:
+class PoseCsi(ArraySamples):
     """Contract-shaped samples whose CSI is smooth across subcarriers and linear in the pose (learnable).
 
     Each antenna channel and packet is a sum of 6 low-frequency cosines over the subcarriers
@@ -27,21 +28,12 @@ class PoseCsi:
     def __init__(self, n: int, seed: int, channels: int = 3, subcarriers: int = 56) -> None:
         rng = np.random.default_rng(seed)
         base = np.random.default_rng(7).normal(size=(17, 3)) * 0.3 + np.array([0.0, 0.0, 3.0])
-        self.kp = (base + rng.normal(size=(n, 17, 3)) * 0.1).astype(np.float32)
+        kp = (base + rng.normal(size=(n, 17, 3)) * 0.1).astype(np.float32)
         mix = np.random.default_rng(11).normal(size=(51, channels, 10, 6))
-        coef = np.einsum("nf,fcpk->ncpk", self.kp.reshape(n, 51) - base.reshape(1, 51), mix)
+        coef = np.einsum("nf,fcpk->ncpk", kp.reshape(n, 51) - base.reshape(1, 51), mix)
         waves = np.cos(np.pi * np.outer(np.arange(6), np.arange(subcarriers)) / subcarriers)  # [6, S]
         csi = np.einsum("ncpk,ks->ncsp", coef, waves)[:, None]  # [n, 1, C, S, P]
-        self.csi = csi.astype(np.float32)
-
-    def __len__(self) -> int:
-        return len(self.kp)
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        return {
-            "csi": self.csi[i], "keypoints": self.kp[i], "visibility": np.ones(17, np.float32),
-            "subject": np.int64(1), "action": np.int64(1), "environment": np.int64(1), "frame": np.int64(i + 1),
-        }  # fmt: skip
+        super().__init__(csi.astype(np.float32), kp)
 
 
 DATA = (PoseCsi(48, 0), PoseCsi(16, 1))

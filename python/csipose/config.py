@@ -52,8 +52,8 @@ DEFAULT_SYNTHETIC: dict[str, Any] = {
 }
 
 #: Generator settings that the trainer takes from the run's settings of the same name
-#: (``features``, ``window``, ``subcarriers``) unless ``synthetic`` sets them.
-_SYNTHETIC_FROM_RUN = ("features", "window", "subcarriers")
+#: (``features``, ``window``, ``subcarriers``, ``subcarrier_mode``) unless ``synthetic`` sets them.
+SYNTHETIC_FROM_RUN = ("features", "window", "subcarriers", "subcarrier_mode")
 
 _ENUMS: dict[str, tuple[str, ...]] = {
     "data": ("synthetic", "mmfi"),
@@ -522,7 +522,7 @@ def describe_settings() -> str:
         doc = docs[f.name]
         if f.name in defaults.synthetic:
             default = defaults.synthetic[f.name]
-        elif f.name in _SYNTHETIC_FROM_RUN:
+        elif f.name in SYNTHETIC_FROM_RUN:
             default, doc = None, f"{doc} Unset: follows the run's {f.name} setting."
         else:
             default = getattr(generator_defaults, f.name)

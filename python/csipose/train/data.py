@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from csipose.config import TrainingConfig
+from csipose.config import SYNTHETIC_FROM_RUN, TrainingConfig
 from csipose.data.collate import make_loader
 from csipose.errors import ConfigError, DatasetError
 from csipose.train.distributed import DistContext
@@ -54,10 +54,8 @@ def load_split(config: TrainingConfig, split: str) -> Any:
 def _synthetic(config: TrainingConfig, split: str) -> Any:
     from csipose.data.synthetic import SyntheticConfig, SyntheticCsiDataset
 
-    values: dict[str, Any] = {
-        "features": FEATURES[config.features], "window": config.window, "subcarriers": config.subcarriers,
-        "subcarrier_mode": config.subcarrier_mode,
-    }  # fmt: skip
+    values: dict[str, Any] = {name: getattr(config, name) for name in SYNTHETIC_FROM_RUN}
+    values["features"] = FEATURES[config.features]
     values.update(config.synthetic)
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     try:
