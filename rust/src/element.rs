@@ -13,6 +13,15 @@ pub trait Real:
 impl Real for f32 {}
 impl Real for f64 {}
 
+/// `x` as `&[f32]` when `T` is `f32` (the type the AVX2 kernels handle), else `None`.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn as_f32<T: 'static>(x: &[T]) -> Option<&[f32]> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()).then(|| {
+        // SAFETY: T is f32, so the slice already is a slice of f32.
+        unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<f32>(), x.len()) }
+    })
+}
+
 /// A CSI sample: `f32`, `f64`, `Complex<f32>` or `Complex<f64>`.
 ///
 /// Linear operators act on real and imaginary parts separately, which is

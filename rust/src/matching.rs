@@ -1020,15 +1020,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn matches_brute_force_on_small_matrices() {
-        let mut state = 12345u64;
-        let mut next = || {
+    /// A 31-bit linear congruential stream from `seed` (Knuth's MMIX constants).
+    fn lcg(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
             state = state
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
-            (state >> 33) as f64 / (1u64 << 31) as f64
-        };
+            state >> 33
+        }
+    }
+
+    #[test]
+    fn matches_brute_force_on_small_matrices() {
+        let mut bits = lcg(12345);
+        let mut next = || bits() as f64 / (1u64 << 31) as f64;
         for n in 0..5 {
             for m in 0..5 {
                 for _ in 0..30 {
@@ -1056,13 +1061,8 @@ mod tests {
     fn certificate_on_large_matrices_with_ties() {
         // Square and fully allowed (the JV initialisation path), with many ties,
         // and rectangular; the certificate alone proves optimality.
-        let mut state = 99u64;
-        let mut next = |k: u64| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 33) % k) as f64
-        };
+        let mut bits = lcg(99);
+        let mut next = |k: u64| (bits() % k) as f64;
         for &(n, m, levels) in &[(40, 40, 3), (60, 60, 100), (30, 45, 4), (50, 20, 7)] {
             let c: Vec<f64> = (0..n * m).map(|_| next(levels)).collect();
             let a = solve(&c, n, m, None).unwrap();
@@ -1086,13 +1086,8 @@ mod tests {
     fn batch_equals_single_frames_with_gaps_and_ties() {
         // Tiny and larger frames, forbidden pairs (frames that cannot match
         // every row leave gaps to close up) and many ties.
-        let mut state = 7u64;
-        let mut next = |k: u64| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) % k
-        };
+        let mut bits = lcg(7);
+        let mut next = |k: u64| bits() % k;
         let mut data = Vec::new();
         let mut frames = Vec::new();
         for _ in 0..600 {

@@ -120,20 +120,16 @@ impl Call {
 
     /// Ends the call: true if it was interrupted, so its result must be dropped.
     pub fn finish(self) -> bool {
-        let mut running = lock(&RUNNING);
-        let was = INTERRUPTED.load(Ordering::Relaxed);
-        *running -= 1;
-        if *running == 0 {
-            INTERRUPTED.store(false, Ordering::Relaxed);
-        }
-        std::mem::forget(self);
+        // The flag is only lowered once no call is counted, and this one still is.
+        let was = interrupted();
+        drop(self);
         was
     }
 }
 
 impl Drop for Call {
     fn drop(&mut self) {
-        // Only reached if the kernel panicked: keep the count right.
+        // Uncounts the call (also when its kernel panicked); the last one lowers the flag.
         let mut running = lock(&RUNNING);
         *running -= 1;
         if *running == 0 {

@@ -14,6 +14,8 @@ use std::mem::MaybeUninit;
 use num_complex::Complex;
 use rayon::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
+use crate::element::as_f32;
 use crate::element::{Element, Real};
 use crate::error::{CoreError, CoreResult};
 
@@ -574,15 +576,6 @@ pub fn clean_amplitude(frame: &mut [f32], packets: usize) {
         return;
     }
     clean_amplitude_frame(frame, packets)
-}
-
-/// `x` as `&[f32]` when `T` is `f32` (the type the AVX2 resampler handles).
-#[cfg(target_arch = "x86_64")]
-fn as_f32<T: 'static>(x: &[T]) -> Option<&[f32]> {
-    (TypeId::of::<T>() == TypeId::of::<f32>()).then(|| {
-        // SAFETY: T is f32, so the slice already is a slice of f32.
-        unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<f32>(), x.len()) }
-    })
 }
 
 /// `out` as f32 slots when `T` is `f32`.

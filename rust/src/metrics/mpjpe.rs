@@ -172,7 +172,7 @@ fn frame_error<T: Real>(
         return (f64::NAN, 0);
     }
     if !f.pred_finite() {
-        let counted = (0..poses.joints).filter(|&k| f.is_visible(k)).count();
+        let counted = f.visible_count();
         let sum = if counted > 0 { f64::INFINITY } else { 0.0 };
         return (sum, counted as u32);
     }
@@ -280,9 +280,7 @@ pub fn mpjpe_frames<T: Real>(poses: &PosePair<'_, T>, align: &Align) -> CoreResu
 /// visible joint, a non-finite one) or the prediction has a non-finite joint.
 pub fn joint_distance_cost<T: Real>(poses: &PosePair<'_, T>) -> Vec<f64> {
     cross_matrix(poses, |f, _, _| {
-        if !f.gt_finite() {
-            return f64::INFINITY;
-        }
+        // A non-finite visible coordinate (either side) makes `sum` non-finite: +inf below.
         let (mut sum, mut count) = (0.0, 0usize);
         for k in (0..poses.joints).filter(|&k| f.is_visible(k)) {
             sum += distance(&f.pred_at(k), &f.gt_at(k), f.dims);

@@ -27,6 +27,8 @@
 use rayon::prelude::*;
 
 use super::poses::{distance, frame_distances, joint_distance, wide, Frame, PosePair};
+#[cfg(target_arch = "x86_64")]
+use crate::element::as_f32;
 use crate::element::Real;
 use crate::error::{CoreError, CoreResult};
 
@@ -371,10 +373,7 @@ fn count_canonical<T: Real, const D: usize>(
     }
     for i in 0..poses.frames {
         let f = poses.frame(i);
-        let n_visible = match f.visible {
-            None => j as u64,
-            Some(v) => v.iter().filter(|&&b| b).count() as u64,
-        };
+        let n_visible = f.visible_count() as u64;
         if n_visible == 0 {
             out.empty_frames += 1;
             continue;
@@ -509,14 +508,7 @@ fn count_canonical_best<T: Real, const D: usize>(
 ) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
-        if D == 3 && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
-            // SAFETY: T is f32 (checked just above), so the slices are f32 slices.
-            let (pred, gt) = unsafe {
-                (
-                    std::slice::from_raw_parts(poses.pred.as_ptr().cast::<f32>(), poses.pred.len()),
-                    std::slice::from_raw_parts(poses.gt.as_ptr().cast::<f32>(), poses.gt.len()),
-                )
-            };
+        if let (3, Some(pred), Some(gt)) = (D, as_f32(poses.pred), as_f32(poses.gt)) {
             let poses32 = PosePair {
                 pred,
                 gt,
@@ -849,10 +841,7 @@ fn count_task<T: Real>(
         if !convention.masked() {
             f.visible = None;
         }
-        let n_visible = match f.visible {
-            None => j as u64,
-            Some(v) => v.iter().filter(|&&b| b).count() as u64,
-        };
+        let n_visible = f.visible_count() as u64;
         if n_visible == 0 {
             out.empty_frames += 1;
             continue;

@@ -190,6 +190,13 @@ impl<T: Real> Frame<'_, T> {
         self.visible.is_none_or(|v| v[joint])
     }
 
+    /// Number of joints that count (all of them without a mask).
+    pub fn visible_count(&self) -> usize {
+        self.visible.map_or(self.gt.len() / self.dims, |v| {
+            v.iter().filter(|&&b| b).count()
+        })
+    }
+
     /// Joint `joint` of the ground truth, widened to `f64`.
     pub fn gt_at(&self, joint: usize) -> [f64; 3] {
         widen(&self.gt[joint * self.dims..(joint + 1) * self.dims])

@@ -40,20 +40,8 @@ where
     view_poses(pred, gt, visible, false, kernel)
 }
 
-/// Like [`with_poses`] for crossed poses: `pred [P, J, D]` against `gt [G, J, D]`.
-fn with_crossed_poses<'py, T, R>(
-    pred: &Bound<'py, PyArrayDyn<T>>,
-    gt: &Bound<'py, PyAny>,
-    visible: Option<&Bound<'py, PyAny>>,
-    kernel: impl FnOnce(&PosePair<'_, T>) -> CoreResult<R> + Send,
-) -> PyResult<R>
-where
-    T: Real + numpy::Element,
-    R: Send,
-{
-    view_poses(pred, gt, visible, true, kernel)
-}
-
+/// Views `pred` against `gt` and runs `kernel` without the GIL: paired poses
+/// (`pred`, `gt` `[N, J, D]`) or, `crossed`, every `pred [P, J, D]` against every `gt [G, J, D]`.
 fn view_poses<'py, T, R>(
     pred: &Bound<'py, PyArrayDyn<T>>,
     gt: &Bound<'py, PyAny>,
@@ -287,7 +275,7 @@ fn oks_cost_typed<T: Real + numpy::Element>(
     areas: &[f64],
     sigmas: &[f64],
 ) -> PyResult<(usize, usize, Vec<f64>)> {
-    with_crossed_poses(pred, gt, visible, |poses| {
+    view_poses(pred, gt, visible, true, |poses| {
         let c = oks_kernel::oks_cost(poses, areas, sigmas)?;
         Ok((poses.pred_frames, poses.frames, c))
     })
@@ -314,7 +302,7 @@ fn distance_cost_typed<T: Real + numpy::Element>(
     gt: &Bound<'_, PyAny>,
     visible: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<(usize, usize, Vec<f64>)> {
-    with_crossed_poses(pred, gt, visible, |poses| {
+    view_poses(pred, gt, visible, true, |poses| {
         Ok((
             poses.pred_frames,
             poses.frames,
