@@ -27,7 +27,8 @@ from csipose.data.cleaning import clean_amplitude
 from csipose.data.synthetic.generate import make_environment
 from csipose.train.distributed import DistContext
 from csipose.train.data import load_data, mean_pose
-from csipose.train.evaluate import PCK_KEY, predict, score
+from csipose.train.evaluate import PCK_KEY, predict
+from csipose.train.scoring import score
 from csipose.train.loop import train
 from csipose.train.state import load_model
 

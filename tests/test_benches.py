@@ -30,6 +30,31 @@ EXPECTED: dict[str, list[str]] = {
         r"^torso PCK@20: \d+\.\d% as predicted, \d+\.\d% with the true centre on x$",
         r"\(along / across = \d+\.\d\dx\)$",
     ],
+    "bench_export": [
+        r"^exported int8-static .*; calibrated on [\d,]+ training windows \([\d,]+ asked\)$",
+        r"^intra-op threads: \d+ for every runtime ",
+        *(
+            rf"^{row}\s+\d+\.\d\d\s+{ratio}\s+\d+\.\d%\s+\d+\.\d%\s+\d+\.\d mm\s+\d+\.\d mm\s+[+-]\d+\.\d\d"
+            rf"\s+\d+\.\d{{3}}\s+\d+\.\d{{3}}\s+{_N}$"
+            for row, ratio in (
+                (r"torch eager fp32 \(\.pt\)", r"\d+\.\d\dx( smaller| larger)?"),
+                ("ORT fp32", r"1\.00x"),
+                ("ORT fp16", r"\d+\.\d\dx smaller"),
+                ("ORT int8-static", r"\d+\.\d\dx smaller"),
+                ("ORT int8-dynamic", r"\d+\.\d\dx smaller"),
+            )
+        ),
+        r"^mean pose \(baseline\)\s+\d+\.\d%\s+\d+\.\d mm$",  # the baselines beside the table
+        r"^ridge \(baseline\)\s+\d+\.\d%\s+\d+\.\d mm$",
+        *(
+            rf"^{p}: PCK@20 [+-]\d+\.\d\d points vs fp32 \(goal within 1\), file \d+\.\d\dx smaller \(goal 3x\): "
+            r"(met|NOT met)$"
+            for p in ("int8-static", "int8-dynamic")
+        ),
+        r"^ORT fp32 batch-1 latency p50 \d+\.\d{3} ms \(goal under 1 ms\): (met|NOT met)$",
+        r"^--precision int8 maps to int8-(static|dynamic) \(csipose\.export\.INT8_DEFAULT\): .*: "
+        r"(agrees, it is the better one|DISAGREES, int8-(static|dynamic) is better)",
+    ],
     "bench_matching": [
         rf"^csipose batch \(list\)\s+{_N}(\s+\d+\.\d\d\s+\d+\.\d\dx){{2}}$",  # wall, then CPU
         rf"^scipy loop\s+{_N}(\s+\d+\.\d\d\s+1\.00x){{2}}$",

@@ -17,6 +17,7 @@ import numpy as np
 from csipose import __version__
 from csipose.data.cli import register as register_data
 from csipose.errors import CsiposeError
+from csipose.infer_cli import register as register_infer
 from csipose.train import cli as train_cli
 
 __all__ = ["main"]
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
     register_data(sub)
     train_cli.register(sub)
+    register_infer(sub)
     return parser
 
 

@@ -17,15 +17,18 @@ from __future__ import annotations
 from csipose.data.cache import open_cache, prepare_mmfi
 from csipose.data.collate import EpochSampler, collate, make_loader, seed_worker
 from csipose.data.mmfi import MMFiDataset
+from csipose.data.preprocess import Preprocess, split_complex
 from csipose.data.splits import mmfi_split
 
 __all__ = [
     "EpochSampler",
     "MMFiDataset",
+    "Preprocess",
     "collate",
     "make_loader",
     "mmfi_split",
     "open_cache",
     "prepare_mmfi",
     "seed_worker",
+    "split_complex",
 ]

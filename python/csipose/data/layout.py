@@ -17,7 +17,7 @@ from pathlib import Path
 
 from csipose.errors import DatasetError
 
-__all__ = ["CsiSequence", "FrameFile", "discover", "fingerprint"]
+__all__ = ["CsiSequence", "FrameFile", "discover", "fingerprint", "sequence_at"]
 
 _ENV = re.compile(r"E\d{2}")
 _SUBJECT = re.compile(r"S\d{2}")
@@ -92,22 +92,46 @@ def discover(
             for act in _subdirs(subj, _ACTION):
                 if pairs is not None and (subj.name, act.name) not in pairs:
                     continue
-                csi_dir = act / "wifi-csi"
-                if not csi_dir.is_dir():
-                    continue
-                gt = act / "ground_truth.npy"
-                if not gt.is_file():
-                    raise DatasetError(f"{gt}: missing; expected ground_truth.npy (297, 17, 3) beside wifi-csi/")
-                frames = []
-                with os.scandir(csi_dir) as it:
-                    for e in it:
-                        m = _FRAME.fullmatch(e.name)
-                        if m and e.is_file():
-                            st = e.stat()
-                            frames.append(FrameFile(int(m.group(1)), Path(e.path), st.st_size, st.st_mtime_ns))
-                frames.sort(key=lambda f: f.number)
-                out.append(CsiSequence(env.name, subj.name, act.name, gt, tuple(frames)))
+                seq = _sequence(env.name, subj.name, act)
+                if seq is not None:
+                    out.append(seq)
     return out
+
+
+def _sequence(environment: str, subject: str, folder: Path) -> CsiSequence | None:
+    """The sequence in ``folder`` (``A??`` holding ``wifi-csi/``); None without a ``wifi-csi`` folder."""
+    csi_dir = folder / "wifi-csi"
+    if not csi_dir.is_dir():
+        return None
+    gt = folder / "ground_truth.npy"
+    if not gt.is_file():
+        raise DatasetError(f"{gt}: missing; expected ground_truth.npy (297, 17, 3) beside wifi-csi/")
+    frames = []
+    with os.scandir(csi_dir) as it:
+        for e in it:
+            m = _FRAME.fullmatch(e.name)
+            if m and e.is_file():
+                st = e.stat()
+                frames.append(FrameFile(int(m.group(1)), Path(e.path), st.st_size, st.st_mtime_ns))
+    frames.sort(key=lambda f: f.number)
+    return CsiSequence(environment, subject, folder.name, gt, tuple(frames))
+
+
+def sequence_at(folder: str | os.PathLike[str]) -> CsiSequence:
+    """The one sequence in ``folder`` (``.../E01/S01/A01`` holding ``wifi-csi/`` and
+    ``ground_truth.npy``); environment and subject come from the parent folders' names
+    (``E00``/``S00`` when they do not follow the layout).
+
+    Raises:
+        DatasetError: no ``wifi-csi`` folder or no ground truth in ``folder``.
+    """
+    path = Path(folder)
+    subject = path.parent.name if _SUBJECT.fullmatch(path.parent.name) else "S00"
+    environment = path.parent.parent.name if _ENV.fullmatch(path.parent.parent.name) else "E00"
+    seq = _sequence(environment, subject, path)
+    if seq is None:
+        raise DatasetError(f"{path}: no wifi-csi folder; expected a sequence folder holding wifi-csi/frame001.mat")
+    return seq
 
 
 def fingerprint(root: str | os.PathLike[str], sequences: Sequence[CsiSequence]) -> str:

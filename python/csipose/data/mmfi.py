@@ -25,17 +25,16 @@ from typing import Any, Literal
 import numpy as np
 
 from csipose.data.cache import MMFiCache, _code, _load_keypoints, open_cache
-from csipose.data.cleaning import clean_amplitude, phase_feature
+from csipose.data.cleaning import phase_feature
 from csipose.data.layout import CsiSequence, discover
 from csipose.data.matfile import FRAME_SHAPE, read_csi_frame
+from csipose.data.preprocess import FEATURES, Preprocess
 from csipose.data.splits import Split, mmfi_split
 from csipose.errors import ArgumentError, DatasetError
-from csipose.subcarrier import Resampler
 
 __all__ = ["MMFiDataset"]
 
 Sample = dict[str, np.ndarray]
-_FEATURES = ("amplitude", "phase")
 
 
 def _window_starts(numbers: np.ndarray, seq_id: np.ndarray, window: int, stride: int) -> np.ndarray:
@@ -80,6 +79,8 @@ class MMFiDataset:
         cache: a folder made by :func:`~csipose.data.prepare_mmfi` from this ``root``.
 
     Attributes:
+        preprocess: the :class:`~csipose.data.Preprocess` these options describe (recorded in
+            the checkpoints of models trained on this dataset).
         keys: ``"E??/S??/A??"`` of the chosen recordings, sorted.
         sequences: their :class:`~csipose.data.CsiSequence` as found in the tree
             (empty in cache-only mode).
@@ -107,7 +108,7 @@ class MMFiDataset:
         window: int = 1,
         stride: int = 1,
         label: Literal["last", "center"] | int = "last",
-        features: Sequence[str] = _FEATURES,
+        features: Sequence[str] = FEATURES,
         cleaning: Literal["official", "raw"] = "official",
         subcarriers: int | None = None,
         subcarrier_mode: Literal["linear", "area", "subband"] = "linear",
@@ -118,16 +119,21 @@ class MMFiDataset:
         self.window = _positive(window, "window")
         self.stride = _positive(stride, "stride")
         self.label_offset = _label_offset(label, self.window)
-        self.features = _check_features(features)
-        if cleaning not in ("official", "raw"):
-            raise ArgumentError(f"cleaning: expected 'official' or 'raw', got {cleaning!r}")
+        self.preprocess = Preprocess(
+            features=tuple(features) if not isinstance(features, str) else (features,),
+            cleaning=cleaning,
+            antennas=FRAME_SHAPE[0],
+            packets=FRAME_SHAPE[2],
+            source_subcarriers=FRAME_SHAPE[1],
+            subcarriers=FRAME_SHAPE[1] if subcarriers is None else _positive(subcarriers, "subcarriers"),
+            subcarrier_mode=subcarrier_mode,
+            window=self.window,
+        )
+        self.features = self.preprocess.features
         self.cleaning = cleaning
         if split not in ("train", "val"):
             raise ArgumentError(f"split: expected 'train' or 'val', got {split!r}")
         self.split = split
-        self.resampler = (
-            None if subcarriers is None else Resampler(FRAME_SHAPE[1], _positive(subcarriers, "subcarriers"), subcarrier_mode)
-        )
         parts = mmfi_split(protocol, scheme, ratio=ratio, seed=seed, train=train, val=val)
         self.selection: Split = parts[0] if split == "train" else parts[1]
         wanted = {(s, a) for s, acts in self.selection.items() for a in acts}
@@ -209,12 +215,12 @@ class MMFiDataset:
     @property
     def num_channels(self) -> int:
         """C: 3 per feature (amplitude, phase)."""
-        return FRAME_SHAPE[0] * len(self.features)
+        return self.preprocess.channels
 
     @property
     def num_subcarriers(self) -> int:
         """S: 114, or the resampled count."""
-        return FRAME_SHAPE[1] if self.resampler is None else self.resampler.n_out
+        return self.preprocess.subcarriers
 
     @property
     def num_frames(self) -> int:
@@ -267,13 +273,9 @@ class MMFiDataset:
         return self._keypoints[rows]
 
     def _features(self, rows: np.ndarray) -> np.ndarray:
-        """``float32[len(rows), C, S, P]``: the finished features of table rows."""
-        x = self._frames(rows)
-        if "amplitude" in self.features and self.cleaning == "official":
-            clean_amplitude(x[:, : FRAME_SHAPE[0]], copy=False)
-        if self.resampler is not None:
-            x = self.resampler.apply(x, axis=2)
-        return x
+        """``float32[len(rows), C, S, P]``: the finished features of table rows (the
+        :attr:`preprocess` steps after phase sanitising, which the cache has done already)."""
+        return self.preprocess.finish(self._frames(rows))
 
     def label_keypoints(self) -> np.ndarray:
         """``float32[N, 17, 3]``: every sample's label keypoints, without reading any CSI."""
@@ -387,12 +389,3 @@ def _label_offset(label: Any, window: int) -> int:
     if not -window <= k < window:
         raise ArgumentError(f"label: index {k} is outside a window of {window} frame(s)")
     return k + window if k < 0 else k
-
-
-def _check_features(features: Any) -> tuple[str, ...]:
-    if isinstance(features, str):
-        features = (features,)
-    chosen = tuple(features)
-    if not chosen or any(f not in _FEATURES for f in chosen) or len(set(chosen)) != len(chosen):
-        raise ArgumentError(f"features: expected a non-empty subset of {_FEATURES}, got {chosen!r}")
-    return tuple(f for f in _FEATURES if f in chosen)

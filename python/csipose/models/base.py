@@ -86,9 +86,15 @@ class PoseModel(nn.Module):
         heatmap_size: side of the 2D heatmap head's grid; 0 = none.
         densepose_parts: body parts of the DensePose head; 0 = none.
         settings: the keyword arguments that rebuild this model (:func:`~csipose.models.build_model`).
+
+    Attributes:
+        preprocess: the :class:`~csipose.data.Preprocess` (as :meth:`~csipose.data.Preprocess.to_dict`)
+            from raw CSI to this model's input, recorded in its checkpoints; None when the training
+            data had none.
     """
 
     mean_pose: Tensor  # buffer float[J, D]
+    preprocess: dict[str, Any] | None
 
     def __init__(
         self,
@@ -105,6 +111,7 @@ class PoseModel(nn.Module):
         super().__init__()
         self.shape, self.joints, self.dims = tuple(shape), joints, dims
         self.settings = dict(settings or {})
+        self.preprocess = None
         w, c, s, p = self.shape
         self.norm = InputNorm(c, s, p)
         self.backbone = backbone

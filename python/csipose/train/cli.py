@@ -1,4 +1,4 @@
-"""``csipose train``, ``csipose eval`` and ``csipose verify``.
+"""``csipose train`` and ``csipose verify`` (``csipose eval`` lives in :mod:`csipose.infer_cli`).
 
 torch is imported only when one of these subcommands runs.
 """
@@ -6,7 +6,6 @@ torch is imported only when one of these subcommands runs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ __all__ = ["register"]
 
 
 def register(subparsers: Any) -> None:
-    """Adds the train, eval and verify subcommands to the ``csipose`` parser."""
+    """Adds the train and verify subcommands to the ``csipose`` parser."""
     train = subparsers.add_parser(
         "train",
         help="train a pose model (default: the built-in synthetic data)",
@@ -36,17 +35,6 @@ def register(subparsers: Any) -> None:
     train.add_argument("--settings", action="store_true",
                        help="print every setting with its default and meaning, then exit")
     train.set_defaults(handler=_train)
-
-    ev = subparsers.add_parser("eval", help="evaluate a checkpoint on a validation split")
-    ev.add_argument("--checkpoint", metavar="CKPT", required=True, help="a .pt file written by csipose train")
-    ev.add_argument("--data", choices=("synthetic", "mmfi"), help="data source (default: the checkpoint's)")
-    ev.add_argument("--root", metavar="DIR", help="MM-Fi root (with --data mmfi)")
-    ev.add_argument("--cache", metavar="DIR", help="prepared MM-Fi cache folder")
-    ev.add_argument("--json", action="store_true", help="print the report as JSON")
-    ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                    help="where the model runs (default: cuda when available, else cpu); with the "
-                         "checkpoint's amp setting on cuda")
-    ev.set_defaults(handler=_eval)
 
     verify = subparsers.add_parser(
         "verify", help="deterministic training proof: a falling loss, the loss curve and weights within tolerance, "
@@ -102,7 +90,7 @@ def _print_settings() -> int:
 
 def summary_line(summary: dict[str, Any]) -> str:
     """The run's last line: the model's val PCK@20 and MPJPE beside each baseline's, and the verdict."""
-    from csipose.train.evaluate import millimetres, percent
+    from csipose.train.scoring import millimetres, percent
 
     model = summary["model"]
     named = [("mean pose", summary["mean_pose_baseline"])]
@@ -118,43 +106,6 @@ def summary_line(summary: dict[str, Any]) -> str:
     if beaten:
         line += f"; the model does NOT beat the {' and '.join(beaten)} baseline"
     return line
-
-
-def _eval(args: argparse.Namespace) -> int:
-    from csipose.train.data import load_split
-    from csipose.train.distributed import DistContext
-    from csipose.train.evaluate import predict, score
-    from csipose.train.state import load_model
-
-    import torch
-
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise ArgumentError("--device cuda: no CUDA device is available here; use --device cpu")
-    device = torch.device("cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu")
-    model, config = load_model(args.checkpoint, device)
-    if (args.data or config.data) == "synthetic":
-        for flag in ("cache", "root"):
-            if getattr(args, flag):
-                raise ArgumentError(
-                    f"--{flag}: MM-Fi data only, but {args.checkpoint} is evaluated on synthetic data; "
-                    f"add --data mmfi or drop --{flag}"
-                )
-    overrides = []
-    if args.data:
-        overrides.append(f"data={args.data}")
-    if args.root:
-        overrides.append(f"mmfi_root={args.root}")
-    if args.cache:
-        overrides.append(f"mmfi_cache={args.cache}")
-    config = config.with_overrides(overrides)
-    if config.data == "mmfi" and config.mmfi_root and not Path(config.mmfi_root).is_dir():
-        raise ConfigError(f"mmfi_root: {config.mmfi_root!r} is not a folder (give --root)")
-    val_set = load_split(config, "val")
-    ctx = DistContext(rank=0, world_size=1, local_rank=0, device=device)
-    _, pred, gt, visible = predict(model, val_set, config, ctx)
-    report = score(pred, gt, visible)
-    print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
-    return 0
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -1,5 +1,7 @@
 """What a run trains on: the configured datasets, the model settings they imply, the loaders.
 
+Building the datasets needs no torch (``csipose eval`` of an ONNX model uses them without it).
+
 The datasets come from the config (the synthetic generator or MM-Fi); every sample follows the
 dataset contract (``csi: float32[W, C, S, P]``, ``keypoints: float32[J, 3]``, ``visibility: [J]``
 and integer ids), read once here to size the model. Loaders are the public
@@ -8,14 +10,16 @@ and integer ids), read once here to size the model. Loaders are the public
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from csipose.config import SYNTHETIC_FROM_RUN, TrainingConfig
 from csipose.data.collate import make_loader
 from csipose.errors import ConfigError, DatasetError
-from csipose.train.distributed import DistContext
+
+if TYPE_CHECKING:
+    from csipose.train.distributed import DistContext
 
 __all__ = [
     "Datasets",
@@ -26,6 +30,7 @@ __all__ = [
     "load_split",
     "mean_pose",
     "model_settings",
+    "recorded_preprocess",
     "train_loader",
 ]
 
@@ -124,6 +129,23 @@ def model_settings(config: TrainingConfig, dataset: Any) -> dict[str, Any]:
         "heatmap_size": config.heatmap_size if config.heatmap else 0,
         "densepose_parts": config.densepose_parts if config.densepose else 0,
     }  # fmt: skip
+
+
+def recorded_preprocess(dataset: Any, shape: tuple[int, ...]) -> dict[str, Any] | None:
+    """The dataset's :class:`~csipose.data.Preprocess` as plain data, for the model's checkpoints
+    (None for a dataset without one: its models predict only from preprocessed windows).
+
+    Raises:
+        DatasetError: the preprocessing does not make windows of the model's input ``shape``.
+    """
+    preprocess = getattr(dataset, "preprocess", None)
+    if preprocess is None:
+        return None
+    if tuple(preprocess.input_shape) != tuple(shape):
+        raise DatasetError(
+            f"dataset preprocess makes windows of {list(preprocess.input_shape)}, but its samples are {list(shape)}"
+        )
+    return dict(preprocess.to_dict())
 
 
 def mean_pose(dataset: Any) -> np.ndarray:

@@ -11,23 +11,13 @@ from torch import nn
 from csipose.config import TrainingConfig
 from csipose.train.data import eval_loader
 from csipose.train.distributed import DistContext
+from csipose.train.scoring import millimetres, percent, score
 from csipose.train.step import autocast
 
-__all__ = ["PCK_KEY", "evaluate_model", "predict", "report_subset", "score"]
+__all__ = ["PCK_KEY", "evaluate_model", "predict", "report_subset"]
 
 #: The report entry that selects the best epoch and drives early stopping.
 PCK_KEY = "20"
-
-
-def percent(fraction: float | None) -> str:
-    """A PCK fraction for people (``"75.3%"``); ``"n/a"`` when nothing was scored (``None``)."""
-    return "n/a" if fraction is None else f"{100 * fraction:.1f}%"
-
-
-def millimetres(metres: float | None) -> str:
-    """An MPJPE in metres for people (``"91 mm"``); ``"n/a"`` when it is ``None`` (nothing
-    scored, or a non-finite prediction, which the report writes as ``None``)."""
-    return "n/a" if metres is None else f"{1000 * metres:.0f} mm"
 
 
 @torch.no_grad()
@@ -48,14 +38,6 @@ def predict(
     model.train(was_training)
     index = np.asarray(list(iter(loader.sampler)), dtype=np.int64)
     return index, np.concatenate(preds), np.concatenate(gts), np.concatenate(vis)
-
-
-def score(pred: np.ndarray, gt: np.ndarray, vis: np.ndarray) -> Any:
-    """The canonical :class:`csipose.metrics.PoseReport` of ``pred[N, J, D]`` against ``gt[N, J, >= D]``."""
-    from csipose.metrics import evaluate
-
-    d = pred.shape[-1]
-    return evaluate(pred.astype(np.float64), gt[..., :d].astype(np.float64), visible=vis > 0.5, skeleton="h36m17")
 
 
 def evaluate_model(

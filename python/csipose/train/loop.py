@@ -31,13 +31,15 @@ from csipose.train.data import (
     load_data,
     mean_pose,
     model_settings,
+    recorded_preprocess,
     train_loader,
 )
 from csipose.train.distributed import DistContext, seed_everything, setup, sync_buffers, teardown, wrap_ddp
-from csipose.train.evaluate import evaluate_model, report_subset, score
+from csipose.train.evaluate import evaluate_model, report_subset
 from csipose.train.progress import StepProgress
 from csipose.train.run_dir import append_metrics, baselines_line, check_run_dir, epoch_line, finish, prepare_run_dir
 from csipose.train.schedule import build_scheduler
+from csipose.train.scoring import score
 from csipose.train.state import (
     Learner,
     RunState,
@@ -121,6 +123,7 @@ def _run(
         model = build_stored_model(state_in, Path(config.run_dir) / "last.pt")
     else:
         model = build_model(**model_settings(config, train_set))
+        model.preprocess = recorded_preprocess(train_set, model.shape)
     baselines = fit_new_model(model, train_set, val_set, config, ctx) if state_in is None else {}
     model.to(ctx.device)
     learner = build_learner(model, config, ctx, steps_per_epoch(len(train_set), config, ctx))

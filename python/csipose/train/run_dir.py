@@ -20,7 +20,8 @@ from csipose.config import TrainingConfig
 from csipose.errors import ConfigError
 from csipose.train import checkpoint as ckpt
 from csipose.train.distributed import DistContext
-from csipose.train.evaluate import PCK_KEY, millimetres, percent
+from csipose.train.evaluate import PCK_KEY
+from csipose.train.scoring import millimetres, percent
 from csipose.train.state import RunState
 
 __all__ = [

@@ -79,6 +79,7 @@ def save_state(
         "format": ckpt.FORMAT,
         "model": learner.model.state_dict(),
         "model_settings": dict(learner.model.settings),
+        "preprocess": learner.model.preprocess,
         "optimizer": learner.optimizer.state_dict(),
         "scheduler": learner.scheduler.state_dict(),
         "scaler": learner.scaler.state_dict() if learner.scaler.is_enabled() else {},
@@ -167,11 +168,16 @@ def stored_model_settings(state: dict[str, Any], path: str | Path) -> dict[str, 
 
 
 def build_stored_model(state: dict[str, Any], path: str | Path) -> PoseModel:
-    """A fresh model of a checkpoint's stored settings (weights not loaded)."""
+    """A fresh model of a checkpoint's stored settings and preprocessing (weights not loaded)."""
     try:
-        return build_model(**stored_model_settings(state, path))
+        model = build_model(**stored_model_settings(state, path))
     except (TypeError, ConfigError) as err:
         raise CheckpointError(f"{path}: model_settings do not describe a model ({ckpt.error_reason(err)})") from None
+    preprocess = state.get("preprocess")
+    if preprocess is not None and not isinstance(preprocess, dict):
+        raise CheckpointError(f"{path}: preprocess is not a table of settings")
+    model.preprocess = preprocess
+    return model
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[PoseModel, TrainingConfig]:

@@ -7,6 +7,7 @@ import operator
 from dataclasses import dataclass
 from typing import Any
 
+from csipose.data.preprocess import Preprocess
 from csipose.data.synthetic.body import ACTIONS
 from csipose.data.synthetic.families import FAMILIES
 from csipose.errors import ArgumentError, ConfigError
@@ -181,3 +182,13 @@ class SyntheticConfig:
     def channels(self) -> int:
         """``C = 3 * len(features)``."""
         return 3 * len(self.features)
+
+    @property
+    def preprocess(self) -> Preprocess:
+        """The :class:`~csipose.data.Preprocess` from the generator's raw frames (3 antennas,
+        114 tones, ``packets``) to the samples' ``csi``, with MM-Fi's official cleaning."""
+        return Preprocess(
+            features=self.features, cleaning="official", antennas=3, packets=self.packets,
+            source_subcarriers=NATIVE_SUBCARRIERS, subcarriers=self.subcarriers,
+            subcarrier_mode=self.subcarrier_mode, window=self.window,
+        )  # fmt: skip

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import operator
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
-from csipose.data.cleaning import clean_amplitude, phase_feature
 from csipose.data.synthetic.config import SyntheticConfig
 from csipose.data.synthetic.generate import render
 from csipose.errors import ArgumentError, DatasetError
-from csipose.subcarrier import ResampleMode, Resampler
 
 __all__ = ["SyntheticCsiDataset"]
 
@@ -49,9 +47,11 @@ class SyntheticCsiDataset:
         subjects = self.config.split_subjects(split)
         if not subjects:
             raise DatasetError(f"split {split!r} has no subjects (config.val_subjects is empty)")
+        #: the steps from the generator's raw frames to ``csi`` (recorded with trained models)
+        self.preprocess = self.config.preprocess
         csi, persons, ids = [], [], []
         for seq in render(self.config, subjects):
-            csi.append(self._features(seq.amplitude, seq.phase))
+            csi.append(self.preprocess.frames(seq.amplitude, seq.phase))
             persons.append(seq.keypoints.astype(np.float32))
             t = seq.amplitude.shape[0]
             ids.append(np.stack([np.full(t, seq.subject), np.full(t, seq.action),
@@ -62,19 +62,6 @@ class SyntheticCsiDataset:
         table = np.concatenate(ids).astype(np.int64)
         self.subject, self.action, self.environment, self.frame = (np.ascontiguousarray(c) for c in table.T)
         self.label_index: np.ndarray = np.flatnonzero(self.frame >= self.config.window).astype(np.int64)
-
-    def _features(self, amplitude: np.ndarray, phase: np.ndarray) -> np.ndarray:
-        """Cleaned features ``float32[T, C, S, P]`` of one sequence's raw frames."""
-        parts = []
-        if "amplitude" in self.config.features:
-            parts.append(clean_amplitude(amplitude))
-        if "phase" in self.config.features:
-            parts.append(phase_feature(phase))
-        x = np.concatenate(parts, axis=1)
-        if self.config.subcarriers != x.shape[2]:
-            mode = cast(ResampleMode, self.config.subcarrier_mode)  # validated by SyntheticConfig
-            x = Resampler(x.shape[2], self.config.subcarriers, mode).apply(x, axis=2)
-        return x.astype(np.float32)
 
     def label_keypoints(self) -> np.ndarray:
         """``float32[N, 17, 3]``: every sample's label keypoints."""

@@ -1,0 +1,202 @@
+"""Raw CSI frames from whatever a user points ``csipose predict`` at, one run of consecutive frames at a time.
+
+:func:`open_frames` reads:
+
+- an MM-Fi tree (``ROOT/E??/S??/A??/wifi-csi/frameNNN.mat``), every sequence in order;
+- one sequence folder (``.../A01`` holding ``wifi-csi/`` and ``ground_truth.npy``, or its
+  ``wifi-csi`` folder);
+- a prepared cache (``csipose data prepare``), every sequence in order;
+- a ``.npy`` of complex CSI ``[F, A, S, P]`` (or real amplitude, for amplitude-only models);
+- a ``.npz`` with ``amplitude`` and ``phase`` (or complex ``csi``) ``[F, A, S, P]`` and optionally
+  ``keypoints`` ``[F, J, 3]`` in metres.
+
+Each :class:`FrameRun` holds consecutive frames only: a sequence is split where a frame file is
+missing or empty, so no window spans a gap. Nothing here needs torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from csipose.data.cache import CACHE_FORMAT, _code, _load_keypoints, open_cache
+from csipose.data.layout import CsiSequence, discover, sequence_at
+from csipose.data.matfile import read_csi_frame
+from csipose.errors import DatasetError
+
+__all__ = ["FrameRun", "FrameSource", "open_frames"]
+
+
+@dataclass
+class FrameRun:
+    """Consecutive raw frames of one recording.
+
+    Attributes:
+        name: where they come from (``"E01/S01/A01"`` or the file name).
+        amplitude: ``float32[F, A, S, P]`` raw amplitude (or complex CSI, ``phase`` None).
+        phase: ``float32[F, A, S, P]`` wrapped phase, sanitised already when ``phase_sanitised``
+            (a prepared cache stores it so); None for amplitude-only input.
+        ids: ``int64[F, 4]``: environment, subject, action and 1-based frame number of each frame
+            (0, 0, 0 and the position in the file for array files).
+        keypoints: ``float32[F, J, 3]`` ground truth in metres, or None.
+    """
+
+    name: str
+    amplitude: np.ndarray
+    phase: np.ndarray | None
+    ids: np.ndarray
+    keypoints: np.ndarray | None = None
+    phase_sanitised: bool = False
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class FrameSource:
+    """An opened input: ``kind`` (``"mmfi"``, ``"sequence"``, ``"cache"``, ``"npy"``, ``"npz"``),
+    ``frames`` (how many readable frames), ``has_keypoints``, and :meth:`runs`."""
+
+    path: Path
+    kind: str
+    frames: int
+    has_keypoints: bool
+    _runs: Any
+
+    def runs(self) -> Iterator[FrameRun]:
+        """The runs of consecutive frames, in input order, read lazily."""
+        return iter(self._runs())
+
+
+def open_frames(path: str | os.PathLike[str]) -> FrameSource:
+    """Opens ``path`` (see the module docstring for what it may be).
+
+    Raises:
+        DatasetError: a missing path, a folder of no known layout, an array file of the wrong
+            keys or rank, or an input with no frames.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DatasetError(f"{p}: input not found; expected an MM-Fi tree, sequence folder, prepared cache, .npy or .npz")
+    if p.is_file():
+        source = _array_file(p)
+    elif (p / "manifest.json").is_file() and _is_cache(p / "manifest.json"):
+        source = _cache(p)
+    elif (p / "wifi-csi").is_dir() or (p.name == "wifi-csi" and (p.parent / "ground_truth.npy").is_file()):
+        source = _sequences(p, [sequence_at(p if p.name != "wifi-csi" else p.parent)], "sequence")
+    elif any(child.is_dir() and child.name[:1] == "E" and child.name[1:].isdigit() for child in p.iterdir()):
+        source = _sequences(p, discover(p), "mmfi")
+    else:
+        raise DatasetError(
+            f"{p}: not an input csipose reads; expected an MM-Fi tree (E??/S??/A??/wifi-csi), a sequence folder "
+            "(wifi-csi/ and ground_truth.npy), a prepared cache (manifest.json), a .npy or a .npz"
+        )
+    if source.frames == 0:
+        raise DatasetError(f"{p}: no frames to predict from ({source.kind} input)")
+    return source
+
+
+# --------------------------------------------------------------------------- folders
+def _consecutive(numbers: np.ndarray) -> list[slice]:
+    """Slices of ``numbers`` (sorted) where each step is +1."""
+    if len(numbers) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(numbers) != 1) + 1
+    bounds = [0, *breaks.tolist(), len(numbers)]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _sequences(path: Path, sequences: list[CsiSequence], kind: str) -> FrameSource:
+    count = sum(1 for s in sequences for f in s.frames if f.size > 0)
+
+    def runs() -> Iterator[FrameRun]:
+        for seq in sequences:
+            kept = [f for f in seq.frames if f.size > 0]
+            if not kept:
+                continue
+            numbers = np.array([f.number for f in kept], dtype=np.int64)
+            keypoints = _load_keypoints(seq, numbers.tolist())
+            codes = (_code(seq.environment), _code(seq.subject), _code(seq.action))
+            for part in _consecutive(numbers):
+                files = kept[part]
+                read = [read_csi_frame(f.path) for f in files]
+                ids = np.column_stack([np.tile(codes, (len(files), 1)), numbers[part]]).astype(np.int64)
+                yield FrameRun(seq.key, np.stack([a for a, _ in read]), np.stack([ph for _, ph in read]), ids,
+                               keypoints[part].astype(np.float32))  # fmt: skip
+
+    return FrameSource(path, kind, count, True, runs)
+
+
+def _is_cache(manifest: Path) -> bool:
+    try:
+        return json.loads(manifest.read_text()).get("format") == CACHE_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _cache(path: Path) -> FrameSource:
+    cache = open_cache(path)
+
+    def runs() -> Iterator[FrameRun]:
+        frames = np.asarray(cache.array("frames"))
+        for entry in cache.manifest["sequences"]:
+            rows = slice(entry["start"], entry["start"] + entry["count"])
+            table = frames[rows]
+            for part in _consecutive(table[:, 3]):
+                at = slice(rows.start + part.start, rows.start + part.stop)
+                yield FrameRun(entry["key"], np.array(cache.array("amplitude")[at]), np.array(cache.array("phase")[at]),
+                               table[part].astype(np.int64), np.array(cache.array("keypoints")[at], dtype=np.float32),
+                               phase_sanitised=True)  # fmt: skip
+
+    return FrameSource(path, "cache", int(cache.manifest["frames"]), True, runs)
+
+
+# ----------------------------------------------------------------------- array files
+def _array_file(path: Path) -> FrameSource:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            loaded: Any = {"csi": np.load(path, allow_pickle=False)}
+        elif suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                loaded = {k: z[k] for k in z.files}
+        else:
+            raise DatasetError(f"{path}: expected a .npy or .npz of raw frames, an MM-Fi tree or a cache folder")
+    except (OSError, ValueError) as err:
+        raise DatasetError(f"{path}: unreadable {suffix} file ({err})") from None
+    if "csi" in loaded:
+        amplitude, phase = loaded["csi"], None
+        if "amplitude" in loaded or "phase" in loaded:
+            raise DatasetError(f"{path}: holds csi and amplitude/phase; expected one or the other")
+    elif "amplitude" in loaded:
+        amplitude, phase = loaded["amplitude"], loaded.get("phase")
+    else:
+        raise DatasetError(
+            f"{path}: expected arrays 'amplitude' and 'phase' (or complex 'csi') of shape [F, A, S, P]; "
+            f"found {', '.join(sorted(loaded)) or 'none'}"
+        )
+    arrays = {"amplitude" if phase is not None or not np.iscomplexobj(amplitude) else "csi": amplitude}
+    if phase is not None:
+        arrays["phase"] = phase
+    for name, a in arrays.items():
+        if a.ndim != 4:
+            raise DatasetError(f"{path}: {name} has shape {list(a.shape)}; expected [F, A, S, P] (frames first)")
+    frames = len(amplitude)
+    if phase is not None and phase.shape != amplitude.shape:
+        raise DatasetError(f"{path}: phase has shape {list(phase.shape)}; expected amplitude's {list(amplitude.shape)}")
+    keypoints = loaded.get("keypoints")
+    if keypoints is not None and (keypoints.ndim != 3 or len(keypoints) != frames or keypoints.shape[2] != 3):
+        raise DatasetError(f"{path}: keypoints has shape {list(keypoints.shape)}; expected [{frames}, J, 3]")
+    ids = np.zeros((frames, 4), dtype=np.int64)
+    ids[:, 3] = np.arange(1, frames + 1)
+
+    def runs() -> Iterator[FrameRun]:
+        yield FrameRun(path.name, amplitude, phase, ids, None if keypoints is None else keypoints.astype(np.float32))
+
+    return FrameSource(path, suffix[1:], frames, keypoints is not None, runs)

@@ -1,0 +1,443 @@
+"""Running a trained pose model on new CSI: :class:`Predictor` for checkpoints and ONNX exports.
+
+    >>> from csipose.infer import Predictor
+    >>> predictor = Predictor.load("runs/default/best.pt")          # doctest: +SKIP
+    >>> keypoints = predictor.predict(amplitude, phase)               # doctest: +SKIP
+    >>> keypoints.shape                                               # doctest: +SKIP
+    (297, 17, 3)
+
+A predictor holds the model and the :class:`~csipose.data.Preprocess` it was trained with, so
+raw frames go in (``amplitude, phase: float[F, A, S, P]`` or complex CSI) and keypoints in
+metres come out, one pose per window of ``window`` consecutive frames. ``.pt`` checkpoints run
+in torch; exported ``.onnx`` models (:mod:`csipose.export`) run in onnxruntime alone, so
+``pip install 'csipose[onnx]'`` predicts without torch. :meth:`Predictor.stream` takes one frame
+at a time, keeps the last ``window`` preprocessed frames in a ring buffer, and gives the poses
+the batch form gives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from csipose.data.preprocess import Preprocess
+from csipose.errors import ArgumentError, CheckpointError, CsiposeError, DatasetError, NonFiniteError, ShapeError
+
+__all__ = ["METADATA_KEYS", "Predictions", "Predictor", "Stream", "predict_source", "read_onnx_metadata"]
+
+#: The metadata an exported ONNX model carries (``metadata_props``), each a JSON value.
+METADATA_KEYS = {
+    "csipose.format": "layout version of this metadata (1)",
+    "csipose.preprocess": "the Preprocess from raw frames to the input 'csi' (Preprocess.to_dict)",
+    "csipose.skeleton": "name, joint names and bones of the output 'keypoints'; units: metres",
+    "csipose.model_settings": "the settings that built the model (csipose.models.build_model)",
+    "csipose.config": "the training config, for evaluating on its recorded validation split",
+    "csipose.precision": "fp32, fp16, int8-static or int8-dynamic",
+    "csipose.version": "the csipose that exported the model",
+}
+METADATA_FORMAT = 1
+_REQUIRED_METADATA = ("csipose.format", "csipose.preprocess", "csipose.skeleton")
+
+
+class Predictor:
+    """A trained pose model with its preprocessing; see the module docstring.
+
+    Build one with :meth:`load`. Attributes:
+
+    - ``preprocess``: the :class:`~csipose.data.Preprocess` of the model's training data;
+    - ``window``, ``joints``, ``dims``: W input frames per pose, J joints of D coordinates;
+    - ``skeleton``: the joints' skeleton name (``"h36m17"``);
+    - ``config``: the training config as a dict (None when not recorded);
+    - ``path``, ``runtime`` (``"torch"`` or ``"onnxruntime"``), ``precision``, ``device``.
+    """
+
+    def __init__(
+        self,
+        backend: Any,
+        preprocess: Preprocess,
+        *,
+        path: Path,
+        runtime: str,
+        precision: str,
+        device: str,
+        skeleton: str,
+        config: dict[str, Any] | None,
+        joints: int,
+        dims: int,
+    ) -> None:
+        self._backend = backend
+        self.preprocess = preprocess
+        self.path = path
+        self.runtime = runtime
+        self.precision = precision
+        self.device = device
+        self.skeleton = skeleton
+        self.config = config
+        self.joints = joints
+        self.dims = dims
+
+    @property
+    def window(self) -> int:
+        """W: frames per input window."""
+        return self.preprocess.window
+
+    # -- loading -------------------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        device: str = "cpu",
+        preprocess: Preprocess | None = None,
+        threads: int = 0,
+    ) -> Predictor:
+        """A predictor of a ``.pt`` checkpoint (needs torch) or an exported ``.onnx`` model.
+
+        Args:
+            path: the model file.
+            device: ``"cpu"`` or ``"cuda"``.
+            preprocess: replaces the recorded preprocessing (needed only for a model trained on
+                a dataset that recorded none).
+            threads: intra-op threads of the runtime; 0 keeps its default.
+
+        Raises:
+            CheckpointError: a missing, truncated or foreign model file, or one without its
+                preprocessing and ``preprocess`` not given.
+            ArgumentError: another suffix, an unknown device, or a runtime that is not installed.
+        """
+        file = Path(path)
+        if device not in ("cpu", "cuda"):
+            raise ArgumentError(f"device: expected 'cpu' or 'cuda', got {device!r}")
+        suffix = file.suffix.lower()
+        if suffix not in (".pt", ".onnx"):
+            raise ArgumentError(f"{file}: expected a .pt checkpoint or an exported .onnx model")
+        if not file.is_file():
+            kind = "checkpoint" if suffix == ".pt" else "ONNX model"
+            raise CheckpointError(f"{file}: {kind} file not found")
+        if suffix == ".pt":
+            return cls._load_torch(file, device, preprocess, threads)
+        return cls._load_onnx(file, device, preprocess, threads)
+
+    @classmethod
+    def _load_torch(cls, file: Path, device: str, preprocess: Preprocess | None, threads: int) -> Predictor:
+        try:
+            import torch
+        except ImportError:
+            raise ArgumentError(
+                f"{file}: a .pt checkpoint needs torch (pip install 'csipose[train]'); "
+                "an exported .onnx model needs only onnxruntime"
+            ) from None
+        from csipose.train.state import load_model
+
+        if device == "cuda" and not torch.cuda.is_available():
+            raise ArgumentError("device: 'cuda' asked for, but no CUDA device is available here")
+        if threads:
+            torch.set_num_threads(threads)
+        model, config = load_model(file, device)
+        recorded = _recorded(model.preprocess, preprocess, file)
+        if tuple(recorded.input_shape) != tuple(model.shape):
+            raise CheckpointError(
+                f"{file}: the preprocessing makes windows of {list(recorded.input_shape)}, "
+                f"the model takes {list(model.shape)}"
+            )
+        backend = _TorchBackend(model, torch.device(device), config.amp)
+        return cls(backend, recorded, path=file, runtime="torch", precision="fp32", device=device,
+                   skeleton="h36m17", config=config.to_dict(), joints=model.joints, dims=model.dims)
+
+    @classmethod
+    def _load_onnx(cls, file: Path, device: str, preprocess: Preprocess | None, threads: int) -> Predictor:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ArgumentError(f"{file}: an .onnx model needs onnxruntime: pip install 'csipose[onnx]'") from None
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
+        providers = ["CPUExecutionProvider"]
+        if device == "cuda":
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise ArgumentError(
+                    "device: 'cuda' asked for, but this onnxruntime has no CUDAExecutionProvider "
+                    "(pip install onnxruntime-gpu)"
+                )
+            providers.insert(0, "CUDAExecutionProvider")
+        meta = read_onnx_metadata(file, ort)
+        if meta.get("csipose.precision") == "fp16" and device == "cpu":
+            # onnxruntime's CPU provider crashed (SIGSEGV) on fp16 graphs at ORT_ENABLE_ALL, the
+            # default, in the measured 1.32.0; the extended level runs them and agrees with torch
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        try:
+            session = ort.InferenceSession(os.fspath(file), options, providers=providers)
+        except Exception as err:  # onnxruntime raises its own types for corrupt graphs
+            raise CheckpointError(f"{file}: onnxruntime cannot load the model ({_first_line(err)})") from None
+        recorded = _recorded(meta.get("csipose.preprocess"), preprocess, file)
+        inputs, outputs = session.get_inputs(), session.get_outputs()
+        if [i.name for i in inputs] != ["csi"] or "keypoints" not in [o.name for o in outputs]:
+            raise CheckpointError(f"{file}: expected an input 'csi' and an output 'keypoints' (csipose export writes them)")
+        shape = outputs[[o.name for o in outputs].index("keypoints")].shape
+        skeleton = meta["csipose.skeleton"]
+        joints = len(skeleton.get("joints", ())) or int(shape[1])
+        config = meta.get("csipose.config")
+        return cls(_OnnxBackend(session), recorded, path=file, runtime="onnxruntime",
+                   precision=str(meta.get("csipose.precision", "fp32")), device=device,
+                   skeleton=str(skeleton.get("name", "h36m17")), config=config if isinstance(config, dict) else None,
+                   joints=joints, dims=int(shape[2]))
+
+    # -- prediction ----------------------------------------------------------------------
+
+    def frames(self, amplitude: Any, phase: Any = None) -> np.ndarray:
+        """Preprocessed frames ``float32[F, C, S, P]`` of raw frames (see :meth:`predict`); a frame
+        left non-finite (NaN/inf that ``cleaning = "raw"`` does not fill) is refused by index."""
+        x = self.preprocess.frames(amplitude, phase)
+        _check_finite(x)
+        return x
+
+    def predict(self, amplitude: Any, phase: Any = None, *, batch_size: int = 256) -> np.ndarray:
+        """Keypoints ``float32[F - W + 1, J, D]`` in metres of ``F`` consecutive raw frames.
+
+        Pose ``i`` belongs to the window of frames ``i .. i + W - 1``, labelled by its last
+        frame, as in training; ``F < W`` frames give no pose.
+
+        Args:
+            amplitude: ``float[F, A, S, P]`` raw amplitude, or complex CSI (then no ``phase``).
+            phase: ``float[F, A, S, P]`` wrapped phase, when the model uses phase.
+            batch_size: windows per runtime call.
+        """
+        return self.predict_windows(self.preprocess.windows(self.frames(amplitude, phase)), batch_size=batch_size)
+
+    def predict_windows(self, windows: Any, *, batch_size: int = 256) -> np.ndarray:
+        """Keypoints ``float32[N, J, D]`` of already preprocessed windows ``float32[N, W, C, S, P]``
+        (what the datasets' ``csi`` holds)."""
+        x = np.asarray(windows, dtype=np.float32)
+        expected = self.preprocess.input_shape
+        if x.ndim != 5 or tuple(x.shape[1:]) != expected:
+            raise ShapeError(f"windows: expected [N, {', '.join(map(str, expected))}], got {list(x.shape)}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ArgumentError(f"batch_size: expected an integer >= 1, got {batch_size!r}")
+        if len(x) == 0:
+            return np.zeros((0, self.joints, self.dims), dtype=np.float32)
+        parts = [self._backend.run(np.ascontiguousarray(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
+        return np.concatenate(parts).astype(np.float32, copy=False)
+
+    def stream(self) -> Stream:
+        """A :class:`Stream` for frame-by-frame prediction with this model."""
+        return Stream(self)
+
+    def __repr__(self) -> str:
+        return (f"Predictor({os.fspath(self.path)!r}, {self.runtime} {self.precision} on {self.device}, "
+                f"{self.joints} joints x {self.dims}, {self.preprocess.describe()})")
+
+
+class Stream:
+    """Frame-by-frame prediction: :meth:`push` one raw frame, get the pose of the window it ends.
+
+    The last ``window`` preprocessed frames live in a ring buffer; every frame is preprocessed
+    on its own (all steps work frame by frame), so the poses equal :meth:`Predictor.predict` on
+    the same frames.
+    """
+
+    def __init__(self, predictor: Predictor) -> None:
+        self.predictor = predictor
+        w = predictor.window
+        self._ring = np.zeros((w, *predictor.preprocess.frame_shape), dtype=np.float32)
+        self._seen = 0
+
+    @property
+    def frames_seen(self) -> int:
+        """Frames pushed since the start (or the last :meth:`reset`)."""
+        return self._seen
+
+    def reset(self) -> None:
+        """Forgets the buffered frames (e.g. at a gap in the capture)."""
+        self._seen = 0
+
+    def push(self, amplitude: Any, phase: Any = None) -> np.ndarray | None:
+        """The pose ``float32[J, D]`` of the window ending at this frame, or None while fewer than
+        ``window`` frames have arrived.
+
+        Args:
+            amplitude: ``float[A, S, P]`` raw amplitude of one frame, or complex CSI.
+            phase: ``float[A, S, P]`` wrapped phase, when the model uses phase.
+        """
+        one = [None if v is None else np.asarray(v)[None] for v in (amplitude, phase)]
+        if one[0] is None or one[0].ndim != 4:
+            shape = None if one[0] is None else list(np.shape(amplitude))
+            raise ShapeError(f"amplitude: push takes one frame [A, S, P], got shape {shape}")
+        frame = self.predictor.frames(one[0], one[1])[0]
+        w = len(self._ring)
+        self._ring[self._seen % w] = frame
+        self._seen += 1
+        if self._seen < w:
+            return None
+        order = (np.arange(w) + self._seen) % w  # oldest first
+        return self.predictor.predict_windows(self._ring[order][None])[0]
+
+
+@dataclass
+class Predictions:
+    """The poses of an input, one per window, in input order.
+
+    Attributes:
+        keypoints: ``float32[N, J, D]`` in metres.
+        ids: ``int64[N, 4]``: environment, subject, action and 1-based frame number of each
+            pose's label frame (the last of its window).
+        ground_truth: ``float32[N, J, 3]`` of those frames when the input has it, else None.
+        frames: raw frames read.
+    """
+
+    keypoints: np.ndarray
+    ids: np.ndarray
+    ground_truth: np.ndarray | None
+    frames: int
+
+
+def predict_source(predictor: Predictor, source: Any, *, progress: bool = False) -> Predictions:
+    """Runs ``predictor`` over every run of consecutive frames of an opened input
+    (:func:`csipose.data.sources.open_frames`); windows never span two runs.
+
+    Args:
+        progress: a tqdm bar on stderr (when tqdm is installed and stderr is a terminal).
+    """
+    bar = _bar(source.frames, progress)
+    w = predictor.window
+    keypoints, ids, truth, read = [], [], [], 0
+    try:
+        for run in source.runs():
+            read += len(run)
+            if len(run) >= w:
+                try:
+                    x = predictor.preprocess.frames(run.amplitude, run.phase, phase_sanitised=run.phase_sanitised)
+                    _check_finite(x, run.ids[:, 3])
+                except CsiposeError as err:
+                    raise type(err)(f"{source.path} ({run.name}): {err}") from None
+                keypoints.append(predictor.predict_windows(predictor.preprocess.windows(x)))
+                ids.append(run.ids[w - 1 :])
+                if run.keypoints is not None:
+                    truth.append(run.keypoints[w - 1 :])
+            if bar is not None:
+                bar.update(len(run))
+    finally:
+        if bar is not None:
+            bar.close()
+    if not keypoints:
+        raise DatasetError(f"{source.path}: no run of {w} consecutive frames, so no window to predict from")
+    return Predictions(
+        keypoints=np.concatenate(keypoints), ids=np.concatenate(ids),
+        ground_truth=np.concatenate(truth) if source.has_keypoints else None, frames=read,
+    )  # fmt: skip
+
+
+def _bar(total: int, enabled: bool) -> Any:
+    if not enabled or not sys.stderr.isatty():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="frame", desc="csipose: predicting", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------- backends
+class _TorchBackend:
+    def __init__(self, model: Any, device: Any, amp: str) -> None:
+        self.model, self.device, self.amp = model, device, amp
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        import torch
+
+        enabled = self.device.type == "cuda" and self.amp != "off"
+        dtype = torch.bfloat16 if self.amp == "bf16" else torch.float16
+        with torch.no_grad(), torch.autocast(device_type=self.device.type, dtype=dtype, enabled=enabled):
+            out = self.model(torch.from_numpy(x).to(self.device))["keypoints"]
+        return out.float().cpu().numpy()
+
+
+class _OnnxBackend:
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.session.run(["keypoints"], {"csi": x})[0], dtype=np.float32)
+
+
+# ------------------------------------------------------------------------------ helpers
+def read_onnx_metadata(path: str | os.PathLike[str], ort: Any = None) -> dict[str, Any]:
+    """The ``csipose.*`` metadata of an exported model, JSON-decoded.
+
+    Raises:
+        CheckpointError: an unreadable file, or an ONNX model without csipose's metadata.
+    """
+    if ort is None:
+        import onnxruntime as ort
+    file = Path(path)
+    try:
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        raw = ort.InferenceSession(os.fspath(file), options, providers=["CPUExecutionProvider"])
+        props = raw.get_modelmeta().custom_metadata_map
+    except Exception as err:
+        raise CheckpointError(f"{file}: not a readable ONNX model ({_first_line(err)})") from None
+    missing = [k for k in _REQUIRED_METADATA if k not in props]
+    if missing:
+        raise CheckpointError(
+            f"{file}: an ONNX model without csipose metadata (no {', '.join(missing)}); "
+            "export it with csipose export, which records its preprocessing and skeleton"
+        )
+    meta: dict[str, Any] = {}
+    for key, text in props.items():
+        if key.startswith("csipose."):
+            try:
+                meta[key] = json.loads(text)
+            except json.JSONDecodeError:
+                raise CheckpointError(f"{file}: metadata {key} is not JSON") from None
+    if meta["csipose.format"] != METADATA_FORMAT:
+        raise CheckpointError(
+            f"{file}: csipose metadata format {meta['csipose.format']!r}; this csipose reads {METADATA_FORMAT}"
+        )
+    return meta
+
+
+def _recorded(stored: Any, given: Preprocess | None, file: Path) -> Preprocess:
+    if given is not None:
+        if not isinstance(given, Preprocess):
+            raise ArgumentError(f"preprocess: expected a csipose.data.Preprocess, got {type(given).__name__}")
+        return given
+    if stored is None:
+        raise CheckpointError(
+            f"{file}: no preprocessing recorded (a model trained on a dataset without one); "
+            "pass preprocess=Preprocess(...) to Predictor.load"
+        )
+    if not isinstance(stored, Mapping):
+        raise CheckpointError(f"{file}: its preprocessing record is not a table of settings")
+    try:
+        return Preprocess.from_dict(stored, source=f"{file} preprocess")
+    except ArgumentError as err:
+        raise CheckpointError(str(err)) from None
+
+
+def _check_finite(x: np.ndarray, numbers: np.ndarray | None = None) -> None:
+    """Refuses frames of ``x: [F, ...]`` left non-finite, naming the first by index (or by
+    ``numbers[index]``, the 1-based frame numbers of the input)."""
+    finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite)[0])
+        where = f"frame {bad}" if numbers is None else f"frame number {int(numbers[bad])}"
+        raise NonFiniteError(
+            f"frames: {where} is not finite after preprocessing ({int((~finite).sum())} such frame(s)); "
+            "with cleaning = 'raw' NaN/inf amplitude is kept, so drop or repair those frames"
+        )
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return (text[0] if text else type(err).__name__)[:300]

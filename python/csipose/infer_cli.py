@@ -1,0 +1,202 @@
+"""``csipose predict``, ``csipose export`` and ``csipose eval``: a trained model outside the training loop.
+
+``predict`` and ``eval`` run a ``.pt`` checkpoint (torch) or an exported ``.onnx`` model
+(onnxruntime alone) through :class:`csipose.infer.Predictor`; ``export`` writes the ONNX file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from csipose.errors import ArgumentError, ConfigError, DatasetError
+from csipose.train.scoring import score
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    """Adds the predict, export and eval subcommands to the ``csipose`` parser."""
+    pr = subparsers.add_parser(
+        "predict", help="run a trained model on raw CSI and write its keypoints",
+        description="Predict 3-D keypoints (metres) from raw CSI with a .pt checkpoint or an exported .onnx model.",
+    )  # fmt: skip
+    pr.add_argument("--model", metavar="PATH", required=True, help="a .pt checkpoint or an .onnx model from csipose export")
+    pr.add_argument("--input", metavar="PATH", required=True,
+                    help="an MM-Fi tree, one sequence folder, a prepared cache, a .npy of complex CSI [F, A, S, P] "
+                         "or a .npz with amplitude and phase (and optionally keypoints)")
+    pr.add_argument("--out", metavar="FILE", required=True,
+                    help=".npz to write: keypoints [N, J, D] and environment, subject, action, frame of each")
+    pr.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the model runs")
+    pr.add_argument("--json", action="store_true", help="print what was done (and the report) as JSON")
+    pr.add_argument("--quiet", action="store_true", help="no progress bar")
+    pr.set_defaults(handler=_predict)
+
+    ex = subparsers.add_parser(
+        "export", help="export a checkpoint to ONNX (fp32, fp16 or int8)",
+        description="Write a checkpoint's model as ONNX with a dynamic batch axis and its preprocessing, "
+                    "skeleton and config in the metadata.",
+    )  # fmt: skip
+    ex.add_argument("--checkpoint", metavar="CKPT", required=True, help="a .pt file written by csipose train")
+    ex.add_argument("--out", metavar="FILE", required=True, help="the .onnx file to write")
+    ex.add_argument("--precision", choices=("fp32", "fp16", "int8", "int8-static", "int8-dynamic"), default="fp32",
+                    help="fp32 (default); fp16; int8 (= int8-dynamic, the more accurate on the default model); "
+                         "int8-static (QDQ, calibrated on --calibration training samples)")
+    ex.add_argument("--calibration", metavar="N", type=int, default=512,
+                    help="training samples that calibrate int8-static (default 512)")
+    ex.add_argument("--json", action="store_true", help="print what was written as JSON")
+    ex.set_defaults(handler=_export)
+
+    ev = subparsers.add_parser(
+        "eval", help="evaluate a checkpoint or ONNX model with the locked metrics",
+        description="Score a .pt checkpoint or an exported .onnx model on the validation split recorded with it, "
+                    "or on any input csipose predict reads (--input, with ground truth).",
+    )  # fmt: skip
+    ev.add_argument("--checkpoint", metavar="PATH", required=True, help="a .pt checkpoint or an exported .onnx model")
+    ev.add_argument("--input", metavar="PATH", help="evaluate on this input instead (as csipose predict reads it)")
+    ev.add_argument("--data", choices=("synthetic", "mmfi"), help="data source of the split (default: the recorded one)")
+    ev.add_argument("--root", metavar="DIR", help="MM-Fi root (with --data mmfi)")
+    ev.add_argument("--cache", metavar="DIR", help="prepared MM-Fi cache folder")
+    ev.add_argument("--json", action="store_true", help="print the report as JSON")
+    ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                    help="where the model runs (default: cuda when available, else cpu); a .pt uses its amp setting on cuda")
+    ev.set_defaults(handler=_eval)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from csipose.data.sources import open_frames
+    from csipose.infer import Predictor, predict_source
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".npz":
+        raise ArgumentError(f"--out: expected a .npz file name, got {out}")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise ArgumentError(f"--out: {out.parent} is a file, not a folder")
+    predictor = Predictor.load(args.model, device=args.device)
+    source = open_frames(args.input)
+    found = predict_source(predictor, source, progress=not (args.quiet or args.json))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    environment, subject, action, frame = found.ids.T
+    np.savez(out, keypoints=found.keypoints, environment=environment, subject=subject, action=action, frame=frame)
+    report = None if found.ground_truth is None else score(found.keypoints, found.ground_truth)
+    if args.json:
+        print(json.dumps({
+            "model": os.fspath(predictor.path), "runtime": predictor.runtime, "precision": predictor.precision,
+            "input": os.fspath(source.path), "kind": source.kind, "frames": found.frames,
+            "poses": len(found.keypoints), "out": os.fspath(out),
+            "report": None if report is None else report.to_dict(),
+        }, indent=2))  # fmt: skip
+        return 0
+    print(f"{len(found.keypoints):,} poses from {found.frames:,} frames ({source.kind}) written to {out}")
+    if report is not None:
+        print(report.summary())
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from csipose.export import export_onnx
+
+    info = export_onnx(args.checkpoint, args.out, precision=args.precision, calibration=args.calibration)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    line = f"{info['path']}: {info['precision']}, {info['bytes'] / 1e6:.2f} MB; fp32 graph within {info['fp32_max_error']:.1e} m of torch"
+    if "calibration_samples" in info:
+        line += f"; calibrated on {info['calibration_samples']} training samples"
+    print(line)
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from csipose.infer import Predictor
+
+    device = _device(args.device)
+    predictor = Predictor.load(args.checkpoint, device=device)
+    if args.input:
+        for flag in ("data", "root", "cache"):
+            if getattr(args, flag):
+                raise ArgumentError(f"--{flag}: chooses the recorded split; with --input drop --{flag}")
+        from csipose.data.sources import open_frames
+        from csipose.infer import predict_source
+
+        found = predict_source(predictor, open_frames(args.input))
+        if found.ground_truth is None:
+            raise DatasetError(f"{args.input}: no ground-truth keypoints to score against")
+        report = score(found.keypoints, found.ground_truth)
+    else:
+        report = _score_split(predictor, args)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
+    return 0
+
+
+def _device(choice: str) -> str:
+    if choice == "cpu":
+        return "cpu"
+    available = _cuda_available()
+    if choice == "cuda" and not available:
+        raise ArgumentError("--device cuda: no CUDA device is available here; use --device cpu")
+    return "cuda" if available else "cpu"
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            return False
+        return "CUDAExecutionProvider" in ort.get_available_providers()
+    return bool(torch.cuda.is_available())
+
+
+def _score_split(predictor: Any, args: argparse.Namespace) -> Any:
+    """The locked report of ``predictor`` on the validation split recorded with it (or the one the flags choose)."""
+    from csipose.config import TrainingConfig
+    from csipose.train.data import load_split
+
+    if predictor.config is None:
+        raise ArgumentError(f"{predictor.path}: no training config recorded, so no split to evaluate on; give --input")
+    config = TrainingConfig.from_dict(predictor.config, source=f"{predictor.path} config")
+    if (args.data or config.data) == "synthetic":
+        for flag in ("cache", "root"):
+            if getattr(args, flag):
+                raise ArgumentError(
+                    f"--{flag}: MM-Fi data only, but {predictor.path} is evaluated on synthetic data; "
+                    f"add --data mmfi or drop --{flag}"
+                )
+    overrides = [f"{key}={value}" for key, value in
+                 (("data", args.data), ("mmfi_root", args.root), ("mmfi_cache", args.cache)) if value]
+    config = config.with_overrides(overrides)
+    if config.data == "mmfi" and config.mmfi_root and not Path(config.mmfi_root).is_dir():
+        raise ConfigError(f"mmfi_root: {config.mmfi_root!r} is not a folder (give --root)")
+    val = load_split(config, "val")
+    made = getattr(val, "preprocess", None)
+    if made is not None and made != predictor.preprocess:
+        raise ArgumentError(
+            f"{predictor.path}: the split's preprocessing ({made.describe()}) is not the model's "
+            f"({predictor.preprocess.describe()})"
+        )
+    preds, truth, visible = [], [], []
+    for batch in _batches(val, 256):
+        preds.append(predictor.predict_windows(batch["csi"]))
+        truth.append(np.asarray(batch["keypoints"], dtype=np.float32))
+        visible.append(np.asarray(batch["visibility"], dtype=np.float32))
+    return score(np.concatenate(preds), np.concatenate(truth), np.concatenate(visible))
+
+
+def _batches(dataset: Any, size: int) -> Any:
+    """Stacked batches of ``csi``, ``keypoints`` and ``visibility``, in order."""
+    n = len(dataset)
+    for start in range(0, n, size):
+        index = np.arange(start, min(start + size, n))
+        if hasattr(dataset, "read_batch"):
+            yield dataset.read_batch(index)
+        else:
+            samples = [dataset[int(i)] for i in index]
+            yield {k: np.stack([np.asarray(s[k]) for s in samples]) for k in ("csi", "keypoints", "visibility")}
