@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from csipose.errors import ConfigError
+from csipose.subcarrier import RESAMPLE_MODES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -61,7 +62,7 @@ _ENUMS: dict[str, tuple[str, ...]] = {
     "mmfi_protocol": ("P1", "P2", "P3"),
     "mmfi_scheme": ("S1", "S2", "S3"),
     "features": ("amplitude", "phase", "both"),
-    "subcarrier_mode": ("linear", "area", "subband"),
+    "subcarrier_mode": RESAMPLE_MODES,
     "schedule": ("cosine", "multistep"),
     "keypoint_loss": ("mse", "smooth_l1"),
     "amp": ("off", "bf16", "fp16"),

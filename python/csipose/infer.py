@@ -106,7 +106,8 @@ class Predictor:
             device: ``"cpu"`` or ``"cuda"``.
             preprocess: replaces the recorded preprocessing (needed only for a model trained on
                 a dataset that recorded none).
-            threads: intra-op threads of the runtime; 0 keeps its default.
+            threads: intra-op threads of the runtime; 0 keeps its default. For a ``.pt`` this is
+                ``torch.set_num_threads``, which holds for the whole process.
 
         Raises:
             CheckpointError: a missing, truncated or foreign model file, or one without its

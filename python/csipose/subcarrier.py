@@ -13,6 +13,7 @@ wrapped phase: unwrap or sanitise it first (:func:`sanitize_phase`).
 from __future__ import annotations
 
 import operator
+import typing
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HT20_TONES",
     "HT40_TONES",
+    "RESAMPLE_MODES",
     "Resampler",
     "interpolate_subcarriers",
     "sanitize_phase",
@@ -36,6 +38,8 @@ __all__ = [
 ]
 
 ResampleMode = Literal["linear", "area", "subband"]
+#: The :class:`Resampler` modes, as the settings that choose one list them.
+RESAMPLE_MODES: tuple[str, ...] = typing.get_args(ResampleMode)
 NanPolicy = Literal["propagate", "raise", "fill"]
 
 #: Tone indices an HT40 (40 MHz) 802.11n radio reports: -58..-2, +2..+58 (114 tones).

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from csipose._checks import positive_int
 from csipose.data.cache import MMFiCache, _code, _load_keypoints, open_cache
 from csipose.data.cleaning import phase_feature
 from csipose.data.layout import CsiSequence, discover
@@ -116,8 +117,8 @@ class MMFiDataset:
     ) -> None:
         if root is None and cache is None:
             raise ArgumentError("root: give the MM-Fi folder, or root=None with cache= to read a cache alone")
-        self.window = _positive(window, "window")
-        self.stride = _positive(stride, "stride")
+        self.window = positive_int(window, "window")
+        self.stride = positive_int(stride, "stride")
         self.label_offset = _label_offset(label, self.window)
         self.preprocess = Preprocess(
             features=tuple(features) if not isinstance(features, str) else (features,),
@@ -125,7 +126,7 @@ class MMFiDataset:
             antennas=FRAME_SHAPE[0],
             packets=FRAME_SHAPE[2],
             source_subcarriers=FRAME_SHAPE[1],
-            subcarriers=FRAME_SHAPE[1] if subcarriers is None else _positive(subcarriers, "subcarriers"),
+            subcarriers=FRAME_SHAPE[1] if subcarriers is None else positive_int(subcarriers, "subcarriers"),
             subcarrier_mode=subcarrier_mode,
             window=self.window,
         )
@@ -361,18 +362,6 @@ def _indices(indices: Any, n: int) -> np.ndarray:
     if bad.any():
         raise IndexError(f"index {int(idx[bad][0])} is out of range for a dataset of {n} windows")
     return np.where(idx < 0, idx + n, idx)
-
-
-def _positive(value: Any, arg: str) -> int:
-    if isinstance(value, bool):
-        raise ArgumentError(f"{arg}: expected an integer >= 1, got {value!r}")
-    try:
-        n = operator.index(value)
-    except TypeError:
-        raise ArgumentError(f"{arg}: expected an integer >= 1, got {type(value).__name__}") from None
-    if n < 1:
-        raise ArgumentError(f"{arg}: expected an integer >= 1, got {n}")
-    return n
 
 
 def _label_offset(label: Any, window: int) -> int:

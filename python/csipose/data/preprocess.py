@@ -24,7 +24,6 @@ No torch here: a predictor of an exported model needs only numpy and onnxruntime
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,16 +31,16 @@ from typing import Any, cast
 
 import numpy as np
 
+from csipose._checks import positive_int
 from csipose.data.cleaning import clean_amplitude, phase_feature
 from csipose.errors import ArgumentError, ShapeError
-from csipose.subcarrier import ResampleMode, Resampler
+from csipose.subcarrier import RESAMPLE_MODES, ResampleMode, Resampler
 
 __all__ = ["FEATURES", "Preprocess", "split_complex"]
 
 #: The feature groups, in channel order.
 FEATURES = ("amplitude", "phase")
 _CLEANING = ("official", "raw")
-_MODES = ("linear", "area", "subband")
 
 
 @lru_cache(maxsize=16)
@@ -89,19 +88,12 @@ class Preprocess:
         object.__setattr__(self, "features", tuple(f for f in FEATURES if f in features))
         if self.cleaning not in _CLEANING:
             raise ArgumentError(f"cleaning: expected 'official' or 'raw', got {self.cleaning!r}")
-        if self.subcarrier_mode not in _MODES:
-            raise ArgumentError(f"subcarrier_mode: expected one of {', '.join(_MODES)}, got {self.subcarrier_mode!r}")
+        if self.subcarrier_mode not in RESAMPLE_MODES:
+            raise ArgumentError(
+                f"subcarrier_mode: expected one of {', '.join(RESAMPLE_MODES)}, got {self.subcarrier_mode!r}"
+            )
         for name in ("antennas", "packets", "source_subcarriers", "subcarriers", "window"):
-            value = getattr(self, name)
-            if isinstance(value, bool):
-                raise ArgumentError(f"{name}: expected an integer >= 1, got {value!r}")
-            try:
-                n = operator.index(value)
-            except TypeError:
-                raise ArgumentError(f"{name}: expected an integer >= 1, got {value!r}") from None
-            if n < 1:
-                raise ArgumentError(f"{name}: expected an integer >= 1, got {n}")
-            object.__setattr__(self, name, n)
+            object.__setattr__(self, name, positive_int(getattr(self, name), name))
 
     # -- shapes --------------------------------------------------------------------------
 

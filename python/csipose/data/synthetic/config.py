@@ -11,13 +11,14 @@ from csipose.data.preprocess import Preprocess
 from csipose.data.synthetic.body import ACTIONS
 from csipose.data.synthetic.families import FAMILIES
 from csipose.errors import ArgumentError, ConfigError
+from csipose.subcarrier import RESAMPLE_MODES
 
 __all__ = ["FEATURE_SETS", "NATIVE_SUBCARRIERS", "SUBCARRIER_MODES", "SyntheticConfig"]
 
 #: The allowed ``features`` tuples; channels are always amplitude first.
 FEATURE_SETS = (("amplitude", "phase"), ("amplitude",), ("phase",))
 #: The allowed ``subcarrier_mode`` values: :class:`~csipose.Resampler` modes, as for MM-Fi.
-SUBCARRIER_MODES = ("linear", "area", "subband")
+SUBCARRIER_MODES = RESAMPLE_MODES
 #: Subcarriers the generator renders (MM-Fi's HT40 tones).
 NATIVE_SUBCARRIERS = 114
 
