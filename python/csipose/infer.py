@@ -378,7 +378,9 @@ def read_onnx_metadata(path: str | os.PathLike[str], ort: Any = None) -> dict[st
         CheckpointError: an unreadable file, or an ONNX model without csipose's metadata.
     """
     if ort is None:
-        import onnxruntime as ort
+        import onnxruntime
+
+        ort = onnxruntime
     file = Path(path)
     try:
         options = ort.SessionOptions()

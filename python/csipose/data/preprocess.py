@@ -229,7 +229,8 @@ class Preprocess:
                 f"{source}: " + (f"unknown setting {unknown[0]!r}" if unknown else f"missing setting {missing[0]!r}")
             )
         try:
-            return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+            settings: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+            return cls(**settings)
         except ArgumentError as err:
             raise ArgumentError(f"{source}.{err}") from None
 
