@@ -57,7 +57,7 @@ DEFAULT_SYNTHETIC: dict[str, Any] = {
 SYNTHETIC_FROM_RUN = ("features", "window", "subcarriers", "subcarrier_mode")
 
 _ENUMS: dict[str, tuple[str, ...]] = {
-    "data": ("synthetic", "mmfi"),
+    "data": ("synthetic", "mmfi", "recording"),
     "model": ("tcn", "csinet", "mlp", "cnn"),
     "mmfi_protocol": ("P1", "P2", "P3"),
     "mmfi_scheme": ("S1", "S2", "S3"),
@@ -75,7 +75,8 @@ class TrainingConfig:
 
     # --- data -----------------------------------------------------------------
     data: str = "synthetic"
-    """Data source: ``"synthetic"`` (the built-in physics generator) or ``"mmfi"``."""
+    """Data source: ``"synthetic"`` (the built-in physics generator), ``"mmfi"`` or ``"recording"``
+    (your own captures with camera keypoints, :mod:`csipose.io.recording`)."""
     mmfi_root: str = ""
     """MM-Fi root folder holding ``E01..E04``; with ``data = "mmfi"`` it or ``mmfi_cache`` is required."""
     mmfi_cache: str = ""
@@ -89,6 +90,14 @@ class TrainingConfig:
     """Train fraction of the subjects for the S1 random split, in (0, 1)."""
     mmfi_seed: int = 0
     """Seed of the S1 random split (the official split uses 0)."""
+    recording_root: str = ""
+    """A recording folder (captures + keypoints.npz), or a folder of them; required when
+    ``data = "recording"``."""
+    recording_val: list[str] = field(default_factory=list)
+    """Recordings (folder names) held out for validation; empty holds out the last fifth of every
+    recording's labelled windows instead."""
+    recording_tolerance: float = 0.05
+    """Seconds between a CSI frame and the keypoints that may label it."""
     synthetic: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_SYNTHETIC))
     """Overrides of :class:`csipose.data.synthetic.SyntheticConfig` fields; the default is
     :data:`DEFAULT_SYNTHETIC`. ``--set synthetic.KEY=VALUE`` changes one key; a ``synthetic`` table in
@@ -270,6 +279,10 @@ class TrainingConfig:
         for term in ("densepose_parts", "densepose_uv"):
             if self.loss_weights.get(term, 0.0) > 0 and not self.densepose:
                 raise ConfigError(f"loss_weights.{term}: > 0 needs densepose = true")
+        if self.data == "recording" and not self.recording_root:
+            raise ConfigError('recording_root: required when data = "recording"')
+        if not (math.isfinite(self.recording_tolerance) and self.recording_tolerance > 0):
+            raise ConfigError(f"recording_tolerance: must be a finite number > 0, got {self.recording_tolerance!r}")
         if self.data == "mmfi" and not (self.mmfi_root or self.mmfi_cache):
             raise ConfigError('mmfi_root: required when data = "mmfi" (or mmfi_cache, to read a cache alone)')
         unknown = sorted(set(self.synthetic) - set(_synthetic_fields()))

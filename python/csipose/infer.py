@@ -293,12 +293,14 @@ class Predictions:
             pose's label frame (the last of its window).
         ground_truth: ``float32[N, J, 3]`` of those frames when the input has it, else None.
         frames: raw frames read.
+        times: ``float64[N]`` seconds of each label frame for a capture, else None.
     """
 
     keypoints: np.ndarray
     ids: np.ndarray
     ground_truth: np.ndarray | None
     frames: int
+    times: np.ndarray | None = None
 
 
 def predict_source(predictor: Predictor, source: Any, *, progress: bool = False) -> Predictions:
@@ -310,13 +312,14 @@ def predict_source(predictor: Predictor, source: Any, *, progress: bool = False)
     """
     bar = _bar(source.frames, progress)
     w = predictor.window
-    keypoints, ids, truth, read = [], [], [], 0
+    keypoints, ids, truth, times, read = [], [], [], [], 0
     try:
         for run in source.runs():
             read += len(run)
             if len(run) >= w:
                 try:
-                    x = predictor.preprocess.frames(run.amplitude, run.phase, phase_sanitised=run.phase_sanitised)
+                    x = predictor.preprocess.frames(run.amplitude, run.phase, phase_sanitised=run.phase_sanitised,
+                                                    tones=run.tones)
                     _check_finite(x, run.ids[:, 3])
                 except CsiposeError as err:
                     raise type(err)(f"{source.path} ({run.name}): {err}") from None
@@ -324,6 +327,8 @@ def predict_source(predictor: Predictor, source: Any, *, progress: bool = False)
                 ids.append(run.ids[w - 1 :])
                 if run.keypoints is not None:
                     truth.append(run.keypoints[w - 1 :])
+                if run.times is not None:
+                    times.append(run.times[w - 1 :])
             if bar is not None:
                 bar.update(len(run))
     finally:
@@ -334,6 +339,7 @@ def predict_source(predictor: Predictor, source: Any, *, progress: bool = False)
     return Predictions(
         keypoints=np.concatenate(keypoints), ids=np.concatenate(ids),
         ground_truth=np.concatenate(truth) if source.has_keypoints else None, frames=read,
+        times=np.concatenate(times) if len(times) == len(keypoints) else None,
     )  # fmt: skip
 
 

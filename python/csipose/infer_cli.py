@@ -28,10 +28,12 @@ def register(subparsers: Any) -> None:
     )  # fmt: skip
     pr.add_argument("--model", metavar="PATH", required=True, help="a .pt checkpoint or an .onnx model from csipose export")
     pr.add_argument("--input", metavar="PATH", required=True,
-                    help="an MM-Fi tree, one sequence folder, a prepared cache, a .npy of complex CSI [F, A, S, P] "
-                         "or a .npz with amplitude and phase (and optionally keypoints)")
+                    help="an MM-Fi tree, one sequence folder, a prepared cache, a .npy of complex CSI [F, A, S, P], "
+                         "a .npz with amplitude and phase (and optionally keypoints), or a real capture "
+                         "(Intel 5300 / Atheros .dat, ESP32 .csv)")
     pr.add_argument("--out", metavar="FILE", required=True,
-                    help=".npz to write: keypoints [N, J, D] and environment, subject, action, frame of each")
+                    help=".npz to write: keypoints [N, J, D] and environment, subject, action, frame of each "
+                         "(and time, for a capture)")
     pr.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the model runs")
     pr.add_argument("--json", action="store_true", help="print what was done (and the report) as JSON")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -78,11 +80,13 @@ def _predict(args: argparse.Namespace) -> int:
     if out.parent.exists() and not out.parent.is_dir():
         raise ArgumentError(f"--out: {out.parent} is a file, not a folder")
     predictor = Predictor.load(args.model, device=args.device)
-    source = open_frames(args.input)
+    source = open_frames(args.input, packets=predictor.preprocess.packets)
     found = predict_source(predictor, source, progress=not (args.quiet or args.json))
     out.parent.mkdir(parents=True, exist_ok=True)
     environment, subject, action, frame = found.ids.T
-    np.savez(out, keypoints=found.keypoints, environment=environment, subject=subject, action=action, frame=frame)
+    extra = {} if found.times is None else {"time": found.times}
+    np.savez(out, keypoints=found.keypoints, environment=environment, subject=subject, action=action, frame=frame,
+             **extra)  # fmt: skip
     report = None if found.ground_truth is None else score(found.keypoints, found.ground_truth)
     if args.json:
         print(json.dumps({
@@ -124,7 +128,7 @@ def _eval(args: argparse.Namespace) -> int:
         from csipose.data.sources import open_frames
         from csipose.infer import predict_source
 
-        found = predict_source(predictor, open_frames(args.input))
+        found = predict_source(predictor, open_frames(args.input, packets=predictor.preprocess.packets))
         if found.ground_truth is None:
             raise DatasetError(f"{args.input}: no ground-truth keypoints to score against")
         report = score(found.keypoints, found.ground_truth)

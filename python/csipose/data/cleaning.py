@@ -86,17 +86,19 @@ def clean_amplitude(amp: np.ndarray, *, copy: bool = True) -> np.ndarray:
     return x
 
 
-def phase_feature(phase: np.ndarray) -> np.ndarray:
+def phase_feature(phase: np.ndarray, tones: np.ndarray | None = None) -> np.ndarray:
     """Sanitised phase: unwrapped along subcarriers, the per-packet linear trend removed.
 
-    Uses the HT40 tone indices (-58..-2, 2..58) as abscissa when there are 114
-    subcarriers, so the gap at DC is respected. Non-finite raw phase values become
+    The abscissa is ``tones``, the signed subcarrier index of each of the ``S`` tones, so gaps
+    (DC, grouping) are respected; without it, the HT40 tone indices (-58..-2, 2..58) when
+    there are 114 subcarriers, else evenly spaced tones. Non-finite raw phase values become
     the finite mean of their row before unwrapping (one antenna of one packet along
     the subcarriers; 0 for a row with none): the resampler's ``nan="fill"``, not
     MM-Fi's per-packet amplitude fill, since phase is unwrapped row by row.
 
     Args:
         phase: ``float32[W, R, S, P]`` wrapped phase in radians.
+        tones: ``int[S]`` signed subcarrier indices, or None.
 
     Returns:
         ``float32[W, R, S, P]``.
@@ -106,5 +108,6 @@ def phase_feature(phase: np.ndarray) -> np.ndarray:
         # the identity resampler only copies; its row fill is the one kernel for it
         n = x.shape[2]
         x = Resampler(n, n, "subband").apply(x, axis=2, nan="fill")
-    tones = HT40_TONES if x.shape[2] == len(HT40_TONES) else None
+    if tones is None and x.shape[2] == len(HT40_TONES):
+        tones = HT40_TONES
     return sanitize_phase(x, axis=2, tones=tones)

@@ -61,9 +61,22 @@ def _prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inspect(args: argparse.Namespace) -> int:
+    from csipose.io.capture import read_capture
+    from csipose.io.inspect import describe_capture, plot_capture
+
+    if args.plot and Path(args.plot).suffix.lower() != ".png":
+        raise ArgumentError(f"--plot: expected a .png file name, got {args.plot}")
+    recording = read_capture(args.capture, args.format)
+    print(describe_capture(recording))
+    if args.plot:
+        print(f"  plot         {plot_capture(recording, args.plot)}")
+    return 0
+
+
 def register(subparsers: Any) -> None:
-    """Adds ``data prepare ROOT --out CACHE`` and ``data synth --out DIR`` to the ``csipose`` command."""
-    data = subparsers.add_parser("data", help="prepare MM-Fi caches, write synthetic MM-Fi trees")
+    """Adds ``data prepare``, ``data synth`` and ``data inspect`` to the ``csipose`` command."""
+    data = subparsers.add_parser("data", help="prepare MM-Fi caches, write synthetic MM-Fi trees, inspect captures")
     sub = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
     prepare = sub.add_parser(
         "prepare",
@@ -76,5 +89,15 @@ def register(subparsers: Any) -> None:
     prepare.add_argument("--workers", type=int, default=None, help="reader processes (default: one per CPU, at most 8)")
     prepare.add_argument("--quiet", action="store_true", help="no progress bar")
     prepare.set_defaults(handler=_checking_out(_prepare))
+    inspect = sub.add_parser(
+        "inspect", help="print what a real CSI capture holds (and plot it)",
+        description="Reads a capture (Intel 5300 or Atheros .dat, ESP32-CSI-Tool .csv) with csiread and prints its "
+                    "packets, rate, gaps, antennas, subcarrier plan and empty packets.",
+    )  # fmt: skip
+    inspect.add_argument("capture", help="the capture file")
+    inspect.add_argument("--format", choices=("intel5300", "atheros", "esp32", "nexmon", "picoscenes"),
+                         help="the capture format (default: told from the content)")
+    inspect.add_argument("--plot", metavar="PNG", help="also plot amplitude and phase over time to this PNG")
+    inspect.set_defaults(handler=_inspect)
     synth = add_synth_parser(sub)
     synth.set_defaults(handler=_checking_out(synth.get_default("handler")))

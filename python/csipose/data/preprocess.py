@@ -119,7 +119,18 @@ class Preprocess:
 
     # -- the steps -----------------------------------------------------------------------
 
-    def frames(self, amplitude: Any, phase: Any = None, *, phase_sanitised: bool = False) -> np.ndarray:
+    @property
+    def source_tones(self) -> np.ndarray | None:
+        """``int64[S_in]``: the signed subcarrier indices of the training source's tones (HT40's
+        114 for MM-Fi and the synthetic generator, HT20's 56), None for another count."""
+        from csipose.subcarrier import PLANS
+
+        named = {len(PLANS[n].indices): PLANS[n].indices for n in ("HT20", "HT40")}
+        return named.get(self.source_subcarriers)
+
+    def frames(
+        self, amplitude: Any, phase: Any = None, *, phase_sanitised: bool = False, tones: Any = None
+    ) -> np.ndarray:
         """Preprocessed frames ``float32[F, C, S, P]`` of raw frames.
 
         Args:
@@ -128,6 +139,13 @@ class Preprocess:
             phase: ``float[F, A, S_in, P]`` wrapped phase in radians; needed when the model
                 uses phase.
             phase_sanitised: ``phase`` is already sanitised (a prepared MM-Fi cache stores it so).
+            tones: ``int[S]``, the signed subcarrier index of each input tone (any card's plan,
+                e.g. :data:`csipose.PLANS` ``IWL5300_30``): the phase is sanitised on these
+                tones, then amplitude and phase are resampled by index
+                (:meth:`csipose.Resampler.from_indices`, linear, or area when the
+                preprocessing's mode is area; outside the input's span the end tone) onto the
+                training source's tones (:attr:`source_tones`) before the steps above. None:
+                the input is on the training source's tones already.
 
         Raises:
             ShapeError: a rank, antenna, packet or subcarrier count the model was not trained
@@ -137,6 +155,9 @@ class Preprocess:
             if phase is not None:
                 raise ArgumentError("phase: give complex CSI alone, or real amplitude and phase")
             amplitude, phase = split_complex(amplitude)
+        if tones is not None:
+            amplitude, phase = self._onto_source_tones(amplitude, phase, tones, phase_sanitised)
+            phase_sanitised = True
         amp = self._checked(amplitude, "amplitude") if "amplitude" in self.features else None
         pha = self._checked(phase, "phase") if "phase" in self.features else None
         if amp is not None and pha is not None and amp.shape != pha.shape:
@@ -184,6 +205,35 @@ class Preprocess:
         """Model input ``float32[F - W + 1, W, C, S, P]`` of ``F`` consecutive raw frames:
         :meth:`frames`, then :meth:`windows`."""
         return self.windows(self.frames(amplitude, phase))
+
+    def _onto_source_tones(
+        self, amplitude: Any, phase: Any, tones: Any, sanitised: bool
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Amplitude and sanitised phase of frames on ``tones``, resampled onto :attr:`source_tones`."""
+        from csipose.subcarrier import Resampler
+
+        target = self.source_tones
+        if target is None:
+            raise ArgumentError(
+                f"tones: the model's source has {self.source_subcarriers} subcarriers of no named plan, "
+                "so frames of other tones cannot be placed on it"
+            )
+        index = np.asarray(tones)
+        arrays = [None if v is None else np.asarray(v, dtype=np.float32) for v in (amplitude, phase)]
+        for name, x in zip(("amplitude", "phase"), arrays):
+            if x is not None and (x.ndim != 4 or x.shape[2] != len(index)):
+                raise ShapeError(
+                    f"{name}: expected [F, A, {len(index)}, P] (one subcarrier per entry of tones), "
+                    f"got shape {list(x.shape)}"
+                )
+        amp, pha = arrays
+        if pha is not None and not sanitised:
+            pha = phase_feature(pha, tones=index)
+        if np.array_equal(index, target):
+            return amp, pha
+        mode = "area" if self.subcarrier_mode == "area" else "linear"
+        op = Resampler.from_indices(index, target, mode=mode, outside="nearest")
+        return tuple(None if x is None else op.apply(x, axis=2) for x in (amp, pha))  # type: ignore[return-value]
 
     def _checked(self, value: Any, arg: str) -> np.ndarray:
         if value is None:

@@ -8,7 +8,9 @@
 - a prepared cache (``csipose data prepare``), every sequence in order;
 - a ``.npy`` of complex CSI ``[F, A, S, P]`` (or real amplitude, for amplitude-only models);
 - a ``.npz`` with ``amplitude`` and ``phase`` (or complex ``csi``) ``[F, A, S, P]`` and optionally
-  ``keypoints`` ``[F, J, 3]`` in metres.
+  ``keypoints`` ``[F, J, 3]`` in metres;
+- a real capture (Intel 5300 or Atheros ``.dat``, ESP32-CSI-Tool ``.csv``; :func:`csipose.io.read_capture`),
+  cut into frames of ``packets`` packets of its first transmit stream, on the card's own tones.
 
 Each :class:`FrameRun` holds consecutive frames only: a sequence is split where a frame file is
 missing or empty, so no window spans a gap. Nothing here needs torch.
@@ -45,6 +47,9 @@ class FrameRun:
         ids: ``int64[F, 4]``: environment, subject, action and 1-based frame number of each frame
             (0, 0, 0 and the position in the file for array files).
         keypoints: ``float32[F, J, 3]`` ground truth in metres, or None.
+        tones: ``int64[S]`` the signed subcarrier indices of a capture's card (None: the
+            frames are on the model's own tones).
+        times: ``float64[F]`` seconds of each frame (captures), or None.
     """
 
     name: str
@@ -53,6 +58,8 @@ class FrameRun:
     ids: np.ndarray
     keypoints: np.ndarray | None = None
     phase_sanitised: bool = False
+    tones: np.ndarray | None = None
+    times: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -74,8 +81,8 @@ class FrameSource:
         return iter(self._runs())
 
 
-def open_frames(path: str | os.PathLike[str]) -> FrameSource:
-    """Opens ``path`` (see the module docstring for what it may be).
+def open_frames(path: str | os.PathLike[str], *, packets: int = 10) -> FrameSource:
+    """Opens ``path`` (see the module docstring for what it may be); ``packets`` per frame of a capture.
 
     Raises:
         DatasetError: a missing path, a folder of no known layout, an array file of the wrong
@@ -84,7 +91,9 @@ def open_frames(path: str | os.PathLike[str]) -> FrameSource:
     p = Path(path)
     if not p.exists():
         raise DatasetError(f"{p}: input not found; expected an MM-Fi tree, sequence folder, prepared cache, .npy or .npz")
-    if p.is_file():
+    if p.is_file() and p.suffix.lower() in _CAPTURES:
+        source = _capture(p, packets)
+    elif p.is_file():
         source = _array_file(p)
     elif (p / "manifest.json").is_file() and _is_cache(p / "manifest.json"):
         source = _cache(p)
@@ -155,6 +164,25 @@ def _cache(path: Path) -> FrameSource:
                                phase_sanitised=True)  # fmt: skip
 
     return FrameSource(path, "cache", int(cache.manifest["frames"]), True, runs)
+
+
+# -------------------------------------------------------------------------- captures
+_CAPTURES = (".dat", ".csv", ".pcap", ".csi")
+
+
+def _capture(path: Path, packets: int) -> FrameSource:
+    from csipose.io import capture_frames, read_capture
+
+    frames = capture_frames(read_capture(path), packets)
+    ids = np.zeros((len(frames.times), 4), dtype=np.int64)
+    ids[:, 3] = np.arange(1, len(frames.times) + 1)
+
+    def runs() -> Iterator[FrameRun]:
+        for run in _consecutive(frames.runs):
+            yield FrameRun(f"{path.name} run {int(frames.runs[run.start])}", frames.amplitude[run], frames.phase[run],
+                           ids[run], tones=frames.tones, times=frames.times[run])  # fmt: skip
+
+    return FrameSource(path, "capture", len(frames.times), False, runs)
 
 
 # ----------------------------------------------------------------------- array files

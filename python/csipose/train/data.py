@@ -50,7 +50,7 @@ def load_data(config: TrainingConfig) -> Datasets:
 
 def load_split(config: TrainingConfig, split: str) -> Any:
     """The configured dataset of ``split`` (``"train"`` or ``"val"``); an empty one is an error."""
-    ds = _synthetic(config, split) if config.data == "synthetic" else _mmfi(config, split)
+    ds = {"synthetic": _synthetic, "mmfi": _mmfi, "recording": _recording}[config.data](config, split)
     if len(ds) == 0:
         raise DatasetError(f"{config.data} {split} split: no samples")
     return ds
@@ -88,6 +88,16 @@ def _mmfi(config: TrainingConfig, split: str) -> Any:
         subcarrier_mode=config.subcarrier_mode,
         cache=config.mmfi_cache or None,
     )
+
+
+def _recording(config: TrainingConfig, split: str) -> Any:
+    from csipose.io.recording import RecordingDataset
+
+    return RecordingDataset(
+        config.recording_root, split=split, val=list(config.recording_val) or None, window=config.window,
+        features=FEATURES[config.features], subcarriers=config.subcarriers, subcarrier_mode=config.subcarrier_mode,
+        tolerance=config.recording_tolerance,
+    )  # fmt: skip
 
 
 def check_head_targets(config: TrainingConfig, dataset: Any) -> None:
