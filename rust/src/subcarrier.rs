@@ -831,7 +831,7 @@ mod avx2 {
     /// Eight consecutive outputs of a linear resampler, all of whose taps lie in
     /// the 17 inputs `base..base + 17`: output `j` blends input `base + idx[j]`
     /// (lane `idx[j] & 7` of one of two 8-wide loads) with the input after it
-    /// (the same lane of the two loads one further on).
+    /// (the same lane of the two loads one further on), or copies one of the two.
     struct Group {
         out: usize,
         base: usize,
@@ -840,13 +840,27 @@ mod avx2 {
         high: [i32; 8],
         w0: [f32; 8],
         w1: [f32; 8],
+        /// -1 where the output is a copy of the first (`copy0`) or second
+        /// (`copy1`) tap: a one-tap row, never blended, so a non-finite
+        /// neighbour cannot leak in through a zero weight.
+        copy0: [i32; 8],
+        copy1: [i32; 8],
+    }
+
+    /// How one output is made: blend `i, i + 1`, or copy `i` or `i + 1`.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Tap {
+        Blend,
+        Copy0,
+        Copy1,
     }
 
     /// The linear resampler in AVX2 for f32: per 8 outputs, four loads, four
-    /// lane permutes, two blends and `x0 * w0 + x1 * w1` (two multiplies and an
-    /// add, as the scalar loop, so the same bits). Outputs no group covers run
-    /// the scalar formula; outputs on an input tone are copied last, as in
-    /// the scalar kernel.
+    /// lane permutes, two blends, `x0 * w0 + x1 * w1` (two multiplies and an
+    /// add, as the scalar loop, so the same bits) and two blends that put the
+    /// copied outputs in place. Outputs no group covers run the scalar formula
+    /// or are copied, as in the scalar kernel. When `n_out` is not a multiple
+    /// of 8 the last group overlaps the one before it (both write equal values).
     pub struct LinearPlan {
         n_in: usize,
         n_out: usize,
@@ -856,7 +870,8 @@ mod avx2 {
     }
 
     impl LinearPlan {
-        /// The plan of a linear resampler with at least 17 inputs; None otherwise.
+        /// The plan of a linear resampler with at least 17 inputs whose rows
+        /// are adjacent pairs or single copies; None otherwise.
         pub fn new(op: &Resampler) -> Option<LinearPlan> {
             const SPAN: usize = 17;
             if op.mode != Mode::Linear || op.n_in < SPAN || !op.is_adjacent() {
@@ -864,31 +879,37 @@ mod avx2 {
             }
             let (n_in, n_out) = (op.n_in, op.n_out);
             let mut taps = Vec::with_capacity(n_out);
-            let mut exact = Vec::new();
             for k in 0..n_out {
                 let (lo, hi) = (op.indptr[k], op.indptr[k + 1]);
                 let i = op.indices[lo];
                 if hi - lo == 2 {
-                    taps.push((i, op.weights[lo] as f32, op.weights[lo + 1] as f32));
+                    taps.push((
+                        i,
+                        op.weights[lo] as f32,
+                        op.weights[lo + 1] as f32,
+                        Tap::Blend,
+                    ));
+                } else if i + 1 < n_in {
+                    taps.push((i, 0.0, 0.0, Tap::Copy0));
                 } else {
-                    exact.push((k, i));
-                    taps.push((i.min(n_in - 2), 0.0, 0.0));
+                    taps.push((i - 1, 0.0, 0.0, Tap::Copy1));
                 }
             }
+            let mut starts: Vec<usize> = (0..n_out / 8).map(|g| 8 * g).collect();
+            if n_out % 8 != 0 && n_out >= 8 {
+                starts.push(n_out - 8);
+            }
+            let mut covered = vec![false; n_out];
             let mut groups = Vec::new();
-            let mut scalar = Vec::new();
-            for (g, chunk) in taps.chunks(8).enumerate() {
-                let out = 8 * g;
-                let base = chunk[0].0.min(n_in - SPAN);
-                let fits =
-                    chunk.len() == 8 && chunk.iter().all(|t| (base..base + 16).contains(&t.0));
-                if !fits {
-                    scalar.extend(
-                        chunk
-                            .iter()
-                            .enumerate()
-                            .map(|(j, &(i, w0, w1))| (out + j, i, w0, w1)),
-                    );
+            for out in starts {
+                let chunk = &taps[out..out + 8];
+                let base = chunk
+                    .iter()
+                    .map(|t| t.0)
+                    .min()
+                    .unwrap_or(0)
+                    .min(n_in - SPAN);
+                if !chunk.iter().all(|t| (base..base + 16).contains(&t.0)) {
                     continue;
                 }
                 let mut group = Group {
@@ -898,15 +919,30 @@ mod avx2 {
                     high: [0; 8],
                     w0: [0.0; 8],
                     w1: [0.0; 8],
+                    copy0: [0; 8],
+                    copy1: [0; 8],
                 };
-                for (j, &(i, w0, w1)) in chunk.iter().enumerate() {
+                for (j, &(i, w0, w1, tap)) in chunk.iter().enumerate() {
                     let offset = (i - base) as i32;
                     group.lane[j] = offset & 7;
                     group.high[j] = if offset >= 8 { -1 } else { 0 };
                     group.w0[j] = w0;
                     group.w1[j] = w1;
+                    group.copy0[j] = if tap == Tap::Copy0 { -1 } else { 0 };
+                    group.copy1[j] = if tap == Tap::Copy1 { -1 } else { 0 };
+                    covered[out + j] = true;
                 }
                 groups.push(group);
+            }
+            let mut scalar = Vec::new();
+            let mut exact = Vec::new();
+            for (k, &(i, w0, w1, tap)) in taps.iter().enumerate() {
+                match tap {
+                    _ if covered[k] => {}
+                    Tap::Blend => scalar.push((k, i, w0, w1)),
+                    Tap::Copy0 => exact.push((k, i)),
+                    Tap::Copy1 => exact.push((k, i + 1)),
+                }
             }
             Some(LinearPlan {
                 n_in,
@@ -946,6 +982,11 @@ mod avx2 {
                         let w0 = _mm256_loadu_ps(g.w0.as_ptr());
                         let w1 = _mm256_loadu_ps(g.w1.as_ptr());
                         let v = _mm256_add_ps(_mm256_mul_ps(x0, w0), _mm256_mul_ps(x1, w1));
+                        let copy0 =
+                            _mm256_castsi256_ps(_mm256_loadu_si256(g.copy0.as_ptr().cast()));
+                        let copy1 =
+                            _mm256_castsi256_ps(_mm256_loadu_si256(g.copy1.as_ptr().cast()));
+                        let v = _mm256_blendv_ps(_mm256_blendv_ps(v, x0, copy0), x1, copy1);
                         _mm256_storeu_ps(dst.add(g.out), v);
                     }
                 }
