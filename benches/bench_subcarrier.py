@@ -11,6 +11,12 @@ csipose reads the input and writes an output half its size once, so its
 fraction of a limit is (input + output bytes) / time over the copy's
 (2 x input bytes) / time.
 
+Then per-row throughput of operators built from subcarrier plans
+(``Resampler.from_indices``: IWL5300_30 -> HT40, ESP32_HT20 -> HT40, HT40 -> 56
+by tone positions) beside the 114 -> 56 kernel, with the goal that each runs
+at least as many rows/s; for a plan that misses it, its shape (input and output
+row lengths, taps per row, which kernel runs) is printed beside it.
+
     python benches/bench_subcarrier.py            # 200,000 rows
     python benches/bench_subcarrier.py --quick    # a smoke run
 """
@@ -105,6 +111,47 @@ def main() -> None:
     ceiling = rows * copy_rate / moved
     torch_rate = rows / timings["torch.interpolate"]
     print(f"memory-bound ceiling at np.copyto speed: {ceiling:,.0f} rows/s = {ceiling / torch_rate:.2f}x torch")
+    plan_throughput(rows, repeats, lambda: resampler.apply(x, out=out))
+
+
+def plan_throughput(rows: int, repeats: int, kernel: Callable[[], object]) -> None:
+    """Rows/s of from_indices operators into a reused buffer vs the 114 -> 56 kernel's,
+    timed again here, just before them, under the same conditions."""
+    rng = np.random.default_rng(1)
+    kernel_time = best_time(kernel, repeats)
+    kernel_rate = rows / kernel_time
+    print(f"\nfrom_indices plans, {rows:,} float32 rows into a reused buffer; the 114 -> 56 kernel: "
+          f"{kernel_rate:,.0f} rows/s")
+    print(f"{'plan':<28}{'in':>5}{'out':>5}{'taps/row':>10}{'rows/s':>14}{'vs 114 -> 56':>14}")
+    cases = [
+        ("IWL5300_30 -> HT40", csipose.Resampler.from_indices("IWL5300_30", "HT40")),
+        ("ESP32_HT20 -> HT40", csipose.Resampler.from_indices("ESP32_HT20", "HT40")),
+        ("HT40 -> 56 by indices", csipose.Resampler.from_indices("HT40", n_out=56)),
+    ]
+    results = []
+    for name, op in cases:
+        x = rng.standard_normal((rows, op.n_in)).astype(np.float32)
+        out = np.empty((rows, op.n_out), dtype=np.float32)
+        seconds = best_time(lambda op=op, x=x, out=out: op.apply(x, out=out), repeats)
+        m = op.matrix()
+        taps = m.nnz / op.n_out
+        rate = rows / seconds
+        results.append((name, op, rate / kernel_rate, taps, seconds))
+        print(f"{name:<28}{op.n_in:>5}{op.n_out:>5}{taps:>10.2f}{rate:>14,.0f}{rate / kernel_rate:>13.2f}x")
+    for name, op, ratio, taps, seconds in results:
+        verdict = "met" if ratio >= 1 else "NOT met"
+        print(f"{name}: rows/s per row = {ratio:.2f}x the 114 -> 56 kernel (goal >= 1): {verdict}")
+        if ratio < 1:
+            # Why: bytes moved per row and copies (one-tap rows) vs blended outputs, against the kernel's.
+            m = op.matrix()
+            one_tap = int(np.sum(np.diff(m.indptr) == 1))
+            moved = 4 * (op.n_in + op.n_out)
+            print(f"  why: {op.n_in} in + {op.n_out} out = {moved} bytes/row vs {4 * (N_IN + N_OUT)} for "
+                  f"114 -> 56; {one_tap} of {op.n_out} outputs are one-tap copies (outside the source span "
+                  f"or on a source tone), {taps:.2f} taps/row; {moved * rows / seconds / 1e9:.2f} GB/s; "
+                  f"{seconds / op.n_out / rows * 1e9:.2f} ns per output vs "
+                  f"{kernel_time / N_OUT / rows * 1e9:.2f} for 114 -> 56: a row has {op.n_out / N_OUT:.2f}x "
+                  f"the outputs, each {kernel_time / N_OUT / (seconds / op.n_out):.2f}x as fast")
 
 
 if __name__ == "__main__":

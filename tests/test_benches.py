@@ -80,6 +80,14 @@ EXPECTED: dict[str, list[str]] = {
         rf"^torch\.interpolate\s+{_N}\s+\d+\.\d\dx$",
         rf"^memory-bound ceiling at np\.copyto speed: {_N} rows/s = \d+\.\d\dx torch$",
         r"^csipose, out=\s+moves \d+\.\d\d GB/s in \d+\.\d\d ms = \d\.\d\d of np\.copyto$",
+        *(
+            rf"^{plan}\s+\d+\s+\d+\s+\d+\.\d\d\s+{_N}\s+\d+\.\d\dx$"
+            for plan in (r"IWL5300_30 -> HT40", r"ESP32_HT20 -> HT40", r"HT40 -> 56 by indices")
+        ),
+        *(
+            rf"^{plan}: rows/s per row = \d+\.\d\dx the 114 -> 56 kernel \(goal >= 1\): (met|NOT met)$"
+            for plan in (r"IWL5300_30 -> HT40", r"ESP32_HT20 -> HT40", r"HT40 -> 56 by indices")
+        ),
     ],
     "bench_synthetic": [
         rf"vectorised\s+{_N} packets/s\s+per-packet loop\s+{_N} packets/s\s+x\d+ faster; max \|difference\|",

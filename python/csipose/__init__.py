@@ -14,7 +14,9 @@ from csipose.matching import match_persons, match_persons_batch
 from csipose.subcarrier import (
     HT20_TONES,
     HT40_TONES,
+    PLANS,
     Resampler,
+    SubcarrierPlan,
     interpolate_subcarriers,
     sanitize_phase,
     select_subcarriers_by_variance,
@@ -25,7 +27,9 @@ from csipose.subcarrier import (
 __all__ = [
     "HT20_TONES",
     "HT40_TONES",
+    "PLANS",
     "Resampler",
+    "SubcarrierPlan",
     "TrainingConfig",
     "__version__",
     "errors",

@@ -1,5 +1,6 @@
 """Type stubs of the Rust extension ``csipose._core`` (checked by ``mypy.stubtest``)."""
 
+from collections.abc import Sequence
 from typing import Literal, final
 
 import numpy as np
@@ -43,6 +44,21 @@ class Resampler:
         mode: Literal["linear", "area", "subband"] | str = "linear",
         start: int | None = ...,
     ) -> Resampler: ...
+    @staticmethod
+    def from_positions(
+        source: Sequence[float],
+        target: Sequence[float],
+        mode: Literal["linear", "area"] | str = "linear",
+        outside: Literal["nearest", "refuse"] | str = "nearest",
+    ) -> Resampler:
+        """The operator from tones at ``source`` positions (finite, strictly increasing)
+        to tones at ``target`` positions (finite, any order)."""
+    @property
+    def source_positions(self) -> npt.NDArray[np.float64] | None: ...
+    @property
+    def target_positions(self) -> npt.NDArray[np.float64] | None: ...
+    @property
+    def outside(self) -> str | None: ...
     @property
     def n_in(self) -> int: ...
     @property

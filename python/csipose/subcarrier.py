@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import operator
 import typing
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from csipose import _core
 from csipose._arrays import as_kernel_array
-from csipose.errors import ArgumentError
+from csipose.errors import ArgumentError, ShapeError
 
 if TYPE_CHECKING:
     import scipy.sparse
@@ -28,8 +29,10 @@ if TYPE_CHECKING:
 __all__ = [
     "HT20_TONES",
     "HT40_TONES",
+    "PLANS",
     "RESAMPLE_MODES",
     "Resampler",
+    "SubcarrierPlan",
     "interpolate_subcarriers",
     "sanitize_phase",
     "select_subcarriers_by_variance",
@@ -41,6 +44,85 @@ ResampleMode = Literal["linear", "area", "subband"]
 #: The :class:`Resampler` modes, as the settings that choose one list them.
 RESAMPLE_MODES: tuple[str, ...] = typing.get_args(ResampleMode)
 NanPolicy = Literal["propagate", "raise", "fill"]
+OutsideRule = Literal["nearest", "refuse"]
+
+
+@dataclass(frozen=True)
+class SubcarrierPlan:
+    """The signed subcarrier (tone) indices a radio reports, in ascending order.
+
+    Attributes:
+        name: the key in :data:`PLANS`.
+        indices: ``int64[S]``, strictly increasing, read-only; CSI columns must be in
+            this order (reorder raw buffers that come in another, e.g. ESP32's).
+        source: where the indices come from.
+    """
+
+    name: str
+    indices: np.ndarray
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def _plan(name: str, indices: Any, source: str) -> SubcarrierPlan:
+    a = np.array(indices, dtype=np.int64)
+    assert a.ndim == 1 and np.all(np.diff(a) > 0), name
+    a.flags.writeable = False
+    return SubcarrierPlan(name, a, source)
+
+
+def _tones(hi: int, gap: int) -> np.ndarray:
+    """-hi..-gap and gap..hi, each end included."""
+    return np.concatenate([np.arange(-hi, -gap + 1), np.arange(gap, hi + 1)])
+
+
+_IEEE_HT = "IEEE 802.11n-2009 HT-LTF tones; the same list as csiread.utils.scidx"
+#: Standard subcarrier plans by name; :meth:`Resampler.from_indices` takes a name as well.
+PLANS: dict[str, SubcarrierPlan] = {
+    p.name: p
+    for p in (
+        _plan("HT20", _tones(28, 1), f"HT20 (20 MHz 802.11n): -28..-1, +1..+28, 56 tones; {_IEEE_HT}(20, 1)"),
+        _plan(
+            "HT40",
+            _tones(58, 2),
+            "HT40 (40 MHz 802.11n): -58..-2, +2..+58, 114 tones (DC -1..+1 missing); the 114 subcarriers "
+            f"of MM-Fi's WiFi CSI (NeurIPS 2023); {_IEEE_HT}(40, 1)",
+        ),
+        _plan(
+            "IWL5300_30",
+            # csiread.utils.scidx(20, 2): np.r_[-28:-1:2, -1, 1:28:2, 28]
+            np.r_[-28:-1:2, -1, 1:28:2, 28],
+            "Intel 5300 (Linux 802.11n CSI Tool), 20 MHz: 30 subcarriers, grouping Ng=2 "
+            "(IEEE 802.11n-2016 Table 9-54): -28,-26,..,-2,-1,+1,+3,..,+27,+28; csiread.utils.scidx(20, 2)",
+        ),
+        _plan(
+            "IWL5300_40_30",
+            np.r_[-58:-2:4, -2, 2:58:4, 58],
+            "Intel 5300 (Linux 802.11n CSI Tool), 40 MHz: 30 subcarriers, grouping Ng=4: "
+            "-58,-54,..,-6,-2,+2,+6,..,+54,+58; csiread.utils.scidx(40, 4)",
+        ),
+        _plan(
+            "ESP32_HT20",
+            _tones(26, 1),
+            "ESP32 (ESP32-CSI-Tool, csiread.ESP32), 20 MHz LLTF, the default capture: 52 tones -26..-1, "
+            "+1..+26. ESP-IDF's 'Wi-Fi Channel State Information' table lists the 64 LLTF entries in the "
+            "order 0..31, -32..-1; DC (0) and the guards (-32..-27, +27..+31) carry no estimate: drop them "
+            "and reorder ascending before resampling",
+        ),
+        _plan(
+            "ATHEROS_HT20",
+            _tones(28, 1),
+            "Atheros CSI Tool (csiread.Atheros, tones=56), 20 MHz: 56 tones -28..-1, +1..+28",
+        ),
+        _plan(
+            "ATHEROS_HT40",
+            _tones(58, 2),
+            "Atheros CSI Tool (csiread.Atheros, tones=114), 40 MHz: 114 tones -58..-2, +2..+58",
+        ),
+    )
+}
 
 #: Tone indices an HT40 (40 MHz) 802.11n radio reports: -58..-2, +2..+58 (114 tones).
 HT40_TONES: np.ndarray = np.concatenate([np.arange(-58, -1), np.arange(2, 59)])
@@ -88,6 +170,98 @@ class Resampler:
         if start is not None:
             start = _count(start, "start", minimum=0)
         self._op = _core.Resampler(n_in, n_out, mode, start)
+        self._source_indices: np.ndarray | None = None
+        self._target_indices: np.ndarray | None = None
+        self._described: str | None = None
+
+    @classmethod
+    def from_indices(
+        cls,
+        source_indices: Any,
+        target_indices: Any = None,
+        *,
+        n_out: int | None = None,
+        mode: Literal["linear", "area"] = "linear",
+        outside: OutsideRule = "nearest",
+    ) -> Resampler:
+        """The operator from CSI on the tones ``source_indices`` to the tones ``target_indices``.
+
+        Indices are signed subcarrier positions (e.g. ``-28..-1, 1..28``); any spacing,
+        gaps at DC, pilots or guards, and non-integer positions are allowed. Input
+        columns must be in the order of ``source_indices`` (strictly increasing); output
+        ``k`` is the value at ``target_indices[k]`` (any order). Give exactly one of
+        ``target_indices`` and ``n_out``: ``n_out`` evenly spaced positions from the first
+        to the last source tone (``np.linspace``; a single one sits on the first tone).
+        Either index argument may be a plan name from :data:`PLANS` (``"HT40"``,
+        ``"IWL5300_30"``, ...).
+
+        Modes, with the span ``[source[0], source[-1]]``:
+
+        - ``"linear"``: a target between two source tones blends those two neighbours by
+          distance; a target on a source tone takes it alone. Equals ``np.interp(target,
+          source, row)`` (which holds the end values flat outside the span).
+        - ``"area"``: the distinct target positions, sorted, cut the line into bins at the
+          midpoints of neighbours; the first bin starts half the first spacing below the
+          first target, the last ends half the last spacing above the last target, and a
+          single distinct target owns the whole span. Bins are ``[lo, hi)``, the last one
+          ``[lo, hi]``. Output ``k`` is the mean of the source tones in the bin of
+          ``target[k]`` (equal targets share a bin); a bin holding no source tone takes
+          the linear value at its target.
+
+        ``outside``: targets outside the span. ``"nearest"``: a linear value there is the
+        nearer end tone's (area bins are unaffected). ``"refuse"``: any target outside the
+        span raises :class:`~csipose.errors.ArgumentError`, in either mode.
+
+        Raises:
+            ArgumentError: an unknown plan name or mode, non-finite positions, source
+                indices not strictly increasing, both or neither of ``target_indices``
+                and ``n_out``, or a target outside the span with ``outside="refuse"``.
+            ShapeError: index arguments that are not 1-d or are empty.
+
+        Example:
+            >>> Resampler.from_indices("IWL5300_30", "HT40").n_out
+            114
+        """
+        src, src_name = _positions(source_indices, "source_indices")
+        if (target_indices is None) == (n_out is None):
+            raise ArgumentError("target_indices, n_out: give exactly one of them")
+        if target_indices is not None:
+            dst, dst_name = _positions(target_indices, "target_indices")
+            dst_positions = dst.astype(np.float64)
+        else:
+            count = _count(n_out, "n_out")
+            dst, dst_name = None, f"n_out={count}"
+            dst_positions = np.linspace(float(src[0]), float(src[-1]), count)
+        if mode not in ("linear", "area"):
+            raise ArgumentError(f"mode: expected one of 'linear', 'area', got {mode!r}")
+        op = cls.__new__(cls)
+        op._op = _core.Resampler.from_positions(
+            src.astype(np.float64).tolist(), dst_positions.tolist(), mode, outside
+        )
+        op._source_indices = src
+        op._target_indices = dst
+        target = dst_name if dst is not None else f"target_indices=None, {dst_name}"
+        op._described = (
+            f"Resampler.from_indices({src_name}, {target}, mode={mode!r}, outside={outside!r})"
+            f": {op.n_in} -> {op.n_out} subcarriers"
+        )
+        return op
+
+    @property
+    def source_indices(self) -> np.ndarray | None:
+        """The source tone indices of :meth:`from_indices` (read-only), else None."""
+        return getattr(self, "_source_indices", None)
+
+    @property
+    def target_indices(self) -> np.ndarray | None:
+        """The target tone indices of :meth:`from_indices` (read-only); None when built
+        from a count (``n_out=``) or by the constructor."""
+        return getattr(self, "_target_indices", None)
+
+    @property
+    def outside(self) -> str | None:
+        """The outside rule of :meth:`from_indices`, else None."""
+        return self._op.outside
 
     @property
     def n_in(self) -> int:
@@ -145,7 +319,34 @@ class Resampler:
         return scipy.sparse.csr_matrix((weights, indices, indptr), shape=(self.n_out, self.n_in))
 
     def __repr__(self) -> str:
-        return repr(self._op)
+        described = getattr(self, "_described", None)
+        return described if described is not None else repr(self._op)
+
+
+def _positions(value: Any, arg: str) -> tuple[np.ndarray, str]:
+    """Plan name or 1-d real positions -> (read-only int64 or float64 array, a short description)."""
+    if isinstance(value, str):
+        plan = PLANS.get(value)
+        if plan is None:
+            raise ArgumentError(f"{arg}: unknown plan {value!r}; expected one of {', '.join(PLANS)}")
+        return plan.indices, repr(value)
+    if isinstance(value, SubcarrierPlan):
+        return value.indices, repr(value.name)
+    try:
+        a = np.asarray(value)
+    except Exception as e:  # ragged or odd objects
+        raise ArgumentError(f"{arg}: expected a 1-d sequence of positions or a plan name, got {e}") from None
+    if a.dtype.kind == "b" or a.dtype.kind not in "iuf":
+        raise ArgumentError(
+            f"{arg}: expected integer or real positions or a plan name, got dtype {a.dtype}"
+        )
+    if a.ndim != 1:
+        raise ShapeError(f"{arg}: expected a 1-d sequence of positions, got shape {a.shape}")
+    if a.size == 0:
+        raise ShapeError(f"{arg}: expected at least 1 position, got none")
+    a = a.astype(np.int64) if a.dtype.kind in "iu" else a.astype(np.float64)
+    a.flags.writeable = False
+    return a, f"<{a.size} {arg} {a[0]}..{a[-1]}>"
 
 
 def _axis(axis: Any) -> int:

@@ -94,6 +94,44 @@ impl NanPolicy {
     }
 }
 
+/// Where a target position outside the source span `[source[0], source[last]]`
+/// goes, for resamplers built from positions ([`Resampler::from_positions`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outside {
+    /// One tap, weight 1, on the nearer end tone (the value is held flat).
+    Nearest,
+    /// An argument error naming `target_indices`, the first target outside and the span.
+    Refuse,
+}
+
+impl Outside {
+    pub fn parse(name: &str) -> CoreResult<Outside> {
+        match name {
+            "nearest" => Ok(Outside::Nearest),
+            "refuse" => Ok(Outside::Refuse),
+            _ => Err(CoreError::argument(
+                "outside",
+                format!("expected one of 'nearest', 'refuse', got {name:?}"),
+            )),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outside::Nearest => "nearest",
+            Outside::Refuse => "refuse",
+        }
+    }
+}
+
+/// The positions a resampler built by [`Resampler::from_positions`] maps between.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Positions {
+    pub source: Vec<f64>,
+    pub target: Vec<f64>,
+    pub outside: Outside,
+}
+
 /// The sparse resampling operator `W` (`n_out x n_in`) in CSR form.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resampler {
@@ -104,6 +142,9 @@ pub struct Resampler {
     pub indptr: Vec<usize>,
     pub indices: Vec<usize>,
     pub weights: Vec<f64>,
+    /// The source and target positions, for an operator built by
+    /// [`Resampler::from_positions`]; None for one built by [`Resampler::new`].
+    pub positions: Option<Positions>,
 }
 
 impl Resampler {
@@ -161,6 +202,17 @@ impl Resampler {
                 }
             }
         }
+        Ok(Resampler::from_taps(n_in, mode, taps, None))
+    }
+
+    /// The CSR operator of `taps` (one list of `(input, weight)` per output).
+    fn from_taps(
+        n_in: usize,
+        mode: Mode,
+        taps: Vec<Vec<(usize, f64)>>,
+        positions: Option<Positions>,
+    ) -> Resampler {
+        let n_out = taps.len();
         let mut indptr = Vec::with_capacity(n_out + 1);
         let mut indices = Vec::new();
         let mut weights = Vec::new();
@@ -172,14 +224,127 @@ impl Resampler {
             }
             indptr.push(indices.len());
         }
-        Ok(Resampler {
+        Resampler {
             n_in,
             n_out,
             mode,
             indptr,
             indices,
             weights,
-        })
+            positions,
+        }
+    }
+
+    /// The operator from tones at `source` positions (signed subcarrier indices,
+    /// any spacing, gaps allowed) to tones at `target` positions.
+    ///
+    /// `source` must be finite and strictly increasing (at least 1 position);
+    /// `target` must be finite (at least 1), in any order: output `k` is the
+    /// value at `target[k]`. The span is `[source[0], source[last]]`.
+    ///
+    /// - [`Mode::Linear`]: a target inside the span takes the two neighbouring
+    ///   source tones `i, i + 1` (`source[i] < t < source[i + 1]`) with weights
+    ///   `1 - f` and `f`, `f = (t - source[i]) / (source[i + 1] - source[i])`;
+    ///   a target on a source tone takes that tone alone (weight 1).
+    /// - [`Mode::Area`]: the distinct target positions, sorted, cut the line into
+    ///   bins at the midpoints `(a + b) / 2` of neighbours; the first bin starts
+    ///   half the first spacing below the first target (`t0 - (t1 - t0) / 2`), the
+    ///   last ends half the last spacing above the last one, and a single distinct
+    ///   target owns the whole span. Each bin is `[lo, hi)`, the last one `[lo, hi]`.
+    ///   Output `k` is the mean of the source tones whose position lies in the bin
+    ///   of `target[k]` (equal targets share one bin, so one value); a bin holding no
+    ///   source tone takes the linear value at its target instead.
+    ///
+    /// `outside` applies to targets outside the span: [`Outside::Refuse`] refuses
+    /// any, in either mode; [`Outside::Nearest`] gives a linear value outside the
+    /// span one tap on the nearer end tone (area bins are unaffected).
+    pub fn from_positions(
+        source: &[f64],
+        target: &[f64],
+        mode: Mode,
+        outside: Outside,
+    ) -> CoreResult<Resampler> {
+        if source.is_empty() {
+            return Err(CoreError::argument(
+                "source_indices",
+                "need at least 1 source subcarrier, got none",
+            ));
+        }
+        if target.is_empty() {
+            return Err(CoreError::argument(
+                "target_indices",
+                "need at least 1 target subcarrier, got none",
+            ));
+        }
+        if let Some(i) = source.iter().position(|v| !v.is_finite()) {
+            return Err(CoreError::argument(
+                "source_indices",
+                format!("positions must be finite, got {} at index {i}", source[i]),
+            ));
+        }
+        if let Some(i) = (1..source.len()).find(|&i| source[i] <= source[i - 1]) {
+            return Err(CoreError::argument(
+                "source_indices",
+                format!(
+                    "positions must be strictly increasing, got {} after {} at index {i}",
+                    source[i],
+                    source[i - 1]
+                ),
+            ));
+        }
+        if let Some(i) = target.iter().position(|v| !v.is_finite()) {
+            return Err(CoreError::argument(
+                "target_indices",
+                format!("positions must be finite, got {} at index {i}", target[i]),
+            ));
+        }
+        let (first, last) = (source[0], source[source.len() - 1]);
+        if outside == Outside::Refuse {
+            if let Some(i) = target.iter().position(|&t| t < first || t > last) {
+                return Err(CoreError::argument(
+                    "target_indices",
+                    format!(
+                        "target {} (index {i}) is outside the source span [{first}, {last}] with outside='refuse'",
+                        target[i]
+                    ),
+                ));
+            }
+        }
+        let taps: Vec<Vec<(usize, f64)>> = match mode {
+            Mode::Linear => target.iter().map(|&t| linear_taps(source, t)).collect(),
+            Mode::Area => area_taps(source, target),
+            Mode::Subband { .. } => {
+                return Err(CoreError::argument(
+                    "mode",
+                    "a resampler from positions takes 'linear' or 'area', not 'subband'",
+                ))
+            }
+        };
+        let positions = Positions {
+            source: source.to_vec(),
+            target: target.to_vec(),
+            outside,
+        };
+        Ok(Resampler::from_taps(
+            source.len(),
+            mode,
+            taps,
+            Some(positions),
+        ))
+    }
+
+    /// True when every row is one tap of weight 1 or two taps on neighbouring
+    /// inputs `i, i + 1`: the shape the linear fast paths assume.
+    fn is_adjacent(&self) -> bool {
+        self.n_in >= 2
+            && (0..self.n_out).all(|k| {
+                let (lo, hi) = (self.indptr[k], self.indptr[k + 1]);
+                match hi - lo {
+                    1 => self.weights[lo] == 1.0,
+                    2 => self.indices[lo + 1] == self.indices[lo] + 1,
+                    _ => false,
+                }
+            })
     }
 
     /// Applies `W` to every row of `x` (rows of length `n_in`, back to back),
@@ -313,6 +478,75 @@ impl Resampler {
     }
 }
 
+/// Linear taps at position `t` over strictly increasing `source`; outside the
+/// span, one tap on the nearer end tone.
+fn linear_taps(source: &[f64], t: f64) -> Vec<(usize, f64)> {
+    let last = source.len() - 1;
+    if t <= source[0] {
+        return vec![(0, 1.0)];
+    }
+    if t >= source[last] {
+        return vec![(last, 1.0)];
+    }
+    // source[0] < t < source[last]: 1 <= j <= last, source[j - 1] <= t < source[j]
+    let i = source.partition_point(|&s| s <= t) - 1;
+    if source[i] == t {
+        return vec![(i, 1.0)];
+    }
+    let f = (t - source[i]) / (source[i + 1] - source[i]);
+    vec![(i, 1.0 - f), (i + 1, f)]
+}
+
+/// The area taps of [`Resampler::from_positions`]: bins between the midpoints
+/// of the distinct sorted targets; an empty bin takes the linear taps.
+fn area_taps(source: &[f64], target: &[f64]) -> Vec<Vec<(usize, f64)>> {
+    let mut sorted = target.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.dedup();
+    let m = sorted.len();
+    let (first, last) = (source[0], source[source.len() - 1]);
+    let bin = |j: usize| -> (f64, f64, bool) {
+        if m == 1 {
+            return (first, last, true);
+        }
+        let lo = if j == 0 {
+            sorted[0] - (sorted[1] - sorted[0]) / 2.0
+        } else {
+            (sorted[j - 1] + sorted[j]) / 2.0
+        };
+        let hi = if j == m - 1 {
+            sorted[m - 1] + (sorted[m - 1] - sorted[m - 2]) / 2.0
+        } else {
+            (sorted[j] + sorted[j + 1]) / 2.0
+        };
+        (lo, hi, j == m - 1)
+    };
+    let per_bin: Vec<Vec<(usize, f64)>> = (0..m)
+        .map(|j| {
+            let (lo, hi, closed) = bin(j);
+            let start = source.partition_point(|&s| s < lo);
+            let end = if closed {
+                source.partition_point(|&s| s <= hi)
+            } else {
+                source.partition_point(|&s| s < hi)
+            };
+            if end > start {
+                let w = 1.0 / (end - start) as f64;
+                (start..end).map(|i| (i, w)).collect()
+            } else {
+                linear_taps(source, sorted[j])
+            }
+        })
+        .collect();
+    target
+        .iter()
+        .map(|t| {
+            let j = sorted.partition_point(|s| s < t);
+            per_bin[j].clone()
+        })
+        .collect()
+}
+
 /// The per-row loop of one resampler, specialised by the shape of its taps.
 enum RowKernel<'a, R> {
     /// A contiguous block of input tones: a copy.
@@ -337,7 +571,7 @@ impl<'a, R: Real> RowKernel<'a, R> {
         let real = |w: f64| R::from_f64(w).unwrap_or_else(R::nan);
         match op.mode {
             Mode::Subband { start } => RowKernel::Block { start },
-            Mode::Linear if op.n_in >= 2 => {
+            Mode::Linear if op.is_adjacent() => {
                 let (mut i0, mut w0, mut w1, mut exact) = (vec![], vec![], vec![], vec![]);
                 for k in 0..op.n_out {
                     let (lo, hi) = (op.indptr[k], op.indptr[k + 1]);
@@ -597,7 +831,7 @@ mod avx2 {
     /// Eight consecutive outputs of a linear resampler, all of whose taps lie in
     /// the 17 inputs `base..base + 17`: output `j` blends input `base + idx[j]`
     /// (lane `idx[j] & 7` of one of two 8-wide loads) with the input after it
-    /// (the same lane of the two loads one further on).
+    /// (the same lane of the two loads one further on), or copies one of the two.
     struct Group {
         out: usize,
         base: usize,
@@ -606,13 +840,27 @@ mod avx2 {
         high: [i32; 8],
         w0: [f32; 8],
         w1: [f32; 8],
+        /// -1 where the output is a copy of the first (`copy0`) or second
+        /// (`copy1`) tap: a one-tap row, never blended, so a non-finite
+        /// neighbour cannot leak in through a zero weight.
+        copy0: [i32; 8],
+        copy1: [i32; 8],
+    }
+
+    /// How one output is made: blend `i, i + 1`, or copy `i` or `i + 1`.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Tap {
+        Blend,
+        Copy0,
+        Copy1,
     }
 
     /// The linear resampler in AVX2 for f32: per 8 outputs, four loads, four
-    /// lane permutes, two blends and `x0 * w0 + x1 * w1` (two multiplies and an
-    /// add, as the scalar loop, so the same bits). Outputs no group covers run
-    /// the scalar formula; outputs on an input tone are copied last, as in
-    /// the scalar kernel.
+    /// lane permutes, two blends, `x0 * w0 + x1 * w1` (two multiplies and an
+    /// add, as the scalar loop, so the same bits) and two blends that put the
+    /// copied outputs in place. Outputs no group covers run the scalar formula
+    /// or are copied, as in the scalar kernel. When `n_out` is not a multiple
+    /// of 8 the last group overlaps the one before it (both write equal values).
     pub struct LinearPlan {
         n_in: usize,
         n_out: usize,
@@ -622,39 +870,46 @@ mod avx2 {
     }
 
     impl LinearPlan {
-        /// The plan of a linear resampler with at least 17 inputs; None otherwise.
+        /// The plan of a linear resampler with at least 17 inputs whose rows
+        /// are adjacent pairs or single copies; None otherwise.
         pub fn new(op: &Resampler) -> Option<LinearPlan> {
             const SPAN: usize = 17;
-            if op.mode != Mode::Linear || op.n_in < SPAN {
+            if op.mode != Mode::Linear || op.n_in < SPAN || !op.is_adjacent() {
                 return None;
             }
             let (n_in, n_out) = (op.n_in, op.n_out);
             let mut taps = Vec::with_capacity(n_out);
-            let mut exact = Vec::new();
             for k in 0..n_out {
                 let (lo, hi) = (op.indptr[k], op.indptr[k + 1]);
                 let i = op.indices[lo];
                 if hi - lo == 2 {
-                    taps.push((i, op.weights[lo] as f32, op.weights[lo + 1] as f32));
+                    taps.push((
+                        i,
+                        op.weights[lo] as f32,
+                        op.weights[lo + 1] as f32,
+                        Tap::Blend,
+                    ));
+                } else if i + 1 < n_in {
+                    taps.push((i, 0.0, 0.0, Tap::Copy0));
                 } else {
-                    exact.push((k, i));
-                    taps.push((i.min(n_in - 2), 0.0, 0.0));
+                    taps.push((i - 1, 0.0, 0.0, Tap::Copy1));
                 }
             }
+            let mut starts: Vec<usize> = (0..n_out / 8).map(|g| 8 * g).collect();
+            if n_out % 8 != 0 && n_out >= 8 {
+                starts.push(n_out - 8);
+            }
+            let mut covered = vec![false; n_out];
             let mut groups = Vec::new();
-            let mut scalar = Vec::new();
-            for (g, chunk) in taps.chunks(8).enumerate() {
-                let out = 8 * g;
-                let base = chunk[0].0.min(n_in - SPAN);
-                let fits =
-                    chunk.len() == 8 && chunk.iter().all(|t| (base..base + 16).contains(&t.0));
-                if !fits {
-                    scalar.extend(
-                        chunk
-                            .iter()
-                            .enumerate()
-                            .map(|(j, &(i, w0, w1))| (out + j, i, w0, w1)),
-                    );
+            for out in starts {
+                let chunk = &taps[out..out + 8];
+                let base = chunk
+                    .iter()
+                    .map(|t| t.0)
+                    .min()
+                    .unwrap_or(0)
+                    .min(n_in - SPAN);
+                if !chunk.iter().all(|t| (base..base + 16).contains(&t.0)) {
                     continue;
                 }
                 let mut group = Group {
@@ -664,15 +919,30 @@ mod avx2 {
                     high: [0; 8],
                     w0: [0.0; 8],
                     w1: [0.0; 8],
+                    copy0: [0; 8],
+                    copy1: [0; 8],
                 };
-                for (j, &(i, w0, w1)) in chunk.iter().enumerate() {
+                for (j, &(i, w0, w1, tap)) in chunk.iter().enumerate() {
                     let offset = (i - base) as i32;
                     group.lane[j] = offset & 7;
                     group.high[j] = if offset >= 8 { -1 } else { 0 };
                     group.w0[j] = w0;
                     group.w1[j] = w1;
+                    group.copy0[j] = if tap == Tap::Copy0 { -1 } else { 0 };
+                    group.copy1[j] = if tap == Tap::Copy1 { -1 } else { 0 };
+                    covered[out + j] = true;
                 }
                 groups.push(group);
+            }
+            let mut scalar = Vec::new();
+            let mut exact = Vec::new();
+            for (k, &(i, w0, w1, tap)) in taps.iter().enumerate() {
+                match tap {
+                    _ if covered[k] => {}
+                    Tap::Blend => scalar.push((k, i, w0, w1)),
+                    Tap::Copy0 => exact.push((k, i)),
+                    Tap::Copy1 => exact.push((k, i + 1)),
+                }
             }
             Some(LinearPlan {
                 n_in,
@@ -712,6 +982,11 @@ mod avx2 {
                         let w0 = _mm256_loadu_ps(g.w0.as_ptr());
                         let w1 = _mm256_loadu_ps(g.w1.as_ptr());
                         let v = _mm256_add_ps(_mm256_mul_ps(x0, w0), _mm256_mul_ps(x1, w1));
+                        let copy0 =
+                            _mm256_castsi256_ps(_mm256_loadu_si256(g.copy0.as_ptr().cast()));
+                        let copy1 =
+                            _mm256_castsi256_ps(_mm256_loadu_si256(g.copy1.as_ptr().cast()));
+                        let v = _mm256_blendv_ps(_mm256_blendv_ps(v, x0, copy0), x1, copy1);
                         _mm256_storeu_ps(dst.add(g.out), v);
                     }
                 }
@@ -1148,6 +1423,175 @@ mod tests {
                 .map(|v| v.to_bits())
                 .collect();
             assert_eq!(scalar, fast, "{n_in} -> {n_out}");
+        }
+    }
+
+    fn iwl5300_30() -> Vec<f64> {
+        let mut v: Vec<f64> = (-28..=-2).step_by(2).map(f64::from).collect();
+        v.push(-1.0);
+        v.extend((1..=27).step_by(2).map(f64::from));
+        v.push(28.0);
+        v
+    }
+
+    fn ht40() -> Vec<f64> {
+        (-58..=-2).chain(2..=58).map(f64::from).collect()
+    }
+
+    #[test]
+    fn from_positions_linear_taps() {
+        let src = [-2.0, -1.0, 1.0, 4.0];
+        let dst = [-3.0, -2.0, 0.0, 2.0, 4.0, 9.0, -1.5];
+        let r = Resampler::from_positions(&src, &dst, Mode::Linear, Outside::Nearest).unwrap();
+        let m = dense(&r);
+        assert_eq!((r.n_in, r.n_out, r.mode), (4, 7, Mode::Linear));
+        assert_eq!(m[0], [1.0, 0.0, 0.0, 0.0]); // outside: nearest end tone
+        assert_eq!(m[1], [1.0, 0.0, 0.0, 0.0]); // exact hit
+        assert_eq!(m[2], [0.0, 0.5, 0.5, 0.0]); // across the DC gap
+        assert!((m[3][2] - 2.0 / 3.0).abs() < 1e-15 && (m[3][3] - 1.0 / 3.0).abs() < 1e-15);
+        assert_eq!(m[4], [0.0, 0.0, 0.0, 1.0]);
+        assert_eq!(m[5], [0.0, 0.0, 0.0, 1.0]);
+        assert_eq!(m[6], [0.5, 0.5, 0.0, 0.0]); // any order
+        let err = Resampler::from_positions(&src, &dst, Mode::Linear, Outside::Refuse).unwrap_err();
+        let text = format!("{err:?}");
+        assert!(text.contains("target_indices") && text.contains("-3") && text.contains("[-2, 4]"));
+        let one =
+            Resampler::from_positions(&[5.0], &[4.0, 5.0, 6.0], Mode::Linear, Outside::Nearest)
+                .unwrap();
+        assert_eq!(dense(&one), vec![vec![1.0]; 3]);
+    }
+
+    #[test]
+    fn from_positions_area_bins() {
+        // targets -2, 0, 2: bins [-3, -1), [-1, 1), [1, 3]
+        let src = [-3.0, -2.0, -1.0, 1.0, 2.0, 3.0];
+        let r = Resampler::from_positions(&src, &[2.0, -2.0, 0.0], Mode::Area, Outside::Nearest)
+            .unwrap();
+        let m = dense(&r);
+        assert_eq!(m[0], [0.0, 0.0, 0.0, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0]);
+        assert_eq!(m[1], [0.5, 0.5, 0.0, 0.0, 0.0, 0.0]);
+        assert_eq!(m[2], [0.0, 0.0, 1.0, 0.0, 0.0, 0.0]);
+        // an empty bin takes the linear value: targets -0.2, 0, 0.2 between -1 and 1
+        let r = Resampler::from_positions(&src, &[-0.2, 0.0, 0.2], Mode::Area, Outside::Nearest)
+            .unwrap();
+        let m = dense(&r);
+        assert!((m[1][2] - 0.5).abs() < 1e-15 && (m[1][3] - 0.5).abs() < 1e-15);
+        // a single target owns the whole span, closed
+        let r = Resampler::from_positions(&src, &[0.0], Mode::Area, Outside::Nearest).unwrap();
+        assert_eq!(dense(&r)[0], [1.0 / 6.0; 6]);
+        // equal targets share a bin
+        let r = Resampler::from_positions(&src, &[0.0, 0.0, 3.0], Mode::Area, Outside::Nearest)
+            .unwrap();
+        let m = dense(&r);
+        assert_eq!(m[0], m[1]);
+        for row in &m {
+            assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn from_positions_checks_arguments() {
+        let named = |r: CoreResult<Resampler>, arg: &str, what: &str| {
+            let text = format!("{:?}", r.unwrap_err());
+            assert!(text.contains(arg) && text.contains(what), "{text}");
+        };
+        let ok = [0.0, 1.0];
+        named(
+            Resampler::from_positions(&[0.0, 2.0, 2.0], &ok, Mode::Linear, Outside::Nearest),
+            "source_indices",
+            "strictly increasing, got 2 after 2 at index 2",
+        );
+        named(
+            Resampler::from_positions(&[0.0, f64::NAN], &ok, Mode::Linear, Outside::Nearest),
+            "source_indices",
+            "finite",
+        );
+        named(
+            Resampler::from_positions(&[], &ok, Mode::Linear, Outside::Nearest),
+            "source_indices",
+            "at least 1",
+        );
+        named(
+            Resampler::from_positions(&ok, &[], Mode::Area, Outside::Nearest),
+            "target_indices",
+            "at least 1",
+        );
+        named(
+            Resampler::from_positions(&ok, &[f64::INFINITY], Mode::Area, Outside::Nearest),
+            "target_indices",
+            "finite",
+        );
+        named(
+            Resampler::from_positions(&ok, &[0.5, 1.5], Mode::Area, Outside::Refuse),
+            "target_indices",
+            "1.5 (index 1) is outside the source span [0, 1]",
+        );
+        named(
+            Resampler::from_positions(&ok, &ok, Mode::Subband { start: 0 }, Outside::Nearest),
+            "mode",
+            "subband",
+        );
+        assert!(Outside::parse("nearest").is_ok() && Outside::parse("clip").is_err());
+    }
+
+    /// Every kernel `apply` may pick gives the bits of the generic CSR row loop.
+    fn assert_fast_paths_match_csr<T: Element>(op: &Resampler, x: &[T]) {
+        let sparse: RowKernel<'_, T::Real> = RowKernel::Sparse {
+            op,
+            weights: op
+                .weights
+                .iter()
+                .map(|&w| <T::Real as num_traits::FromPrimitive>::from_f64(w).unwrap())
+                .collect(),
+        };
+        let mut want = vec![MaybeUninit::new(T::zero()); x.len() / op.n_in * op.n_out];
+        for (o, r) in want.chunks_exact_mut(op.n_out).zip(x.chunks_exact(op.n_in)) {
+            sparse.run(r, o);
+        }
+        let want: Vec<T> = want.iter().map(|v| unsafe { v.assume_init() }).collect();
+        let got = op.apply(x, NanPolicy::Propagate).unwrap();
+        let same = |a: &T, b: &T| format!("{a:?}") == format!("{b:?}");
+        assert!(
+            got.iter().zip(&want).all(|(a, b)| same(a, b)),
+            "{} -> {} {:?}",
+            op.n_in,
+            op.n_out,
+            op.mode
+        );
+    }
+
+    #[test]
+    fn from_positions_fast_paths_equal_the_csr_result() {
+        let ht20: Vec<f64> = (-28..=-1).chain(1..=28).map(f64::from).collect();
+        let esp32: Vec<f64> = (-26..=-1).chain(1..=26).map(f64::from).collect();
+        let even: Vec<f64> = (0..56).map(|k| -58.0 + 116.0 * k as f64 / 55.0).collect();
+        let mut shuffled = ht40();
+        shuffled.reverse();
+        shuffled.swap(3, 70);
+        let plans = [
+            (iwl5300_30(), ht40()),
+            (esp32.clone(), ht40()),
+            (ht40(), ht20.clone()),
+            (ht40(), even),
+            (ht20.clone(), shuffled),
+            (iwl5300_30(), iwl5300_30()),
+            (vec![3.0], ht20.clone()),
+        ];
+        for (src, dst) in &plans {
+            for mode in [Mode::Linear, Mode::Area] {
+                let op = Resampler::from_positions(src, dst, mode, Outside::Nearest).unwrap();
+                let rows = 5;
+                let mut x: Vec<f32> = (0..rows * op.n_in)
+                    .map(|i| ((i * 7919) % 1009) as f32 * 0.37 - 150.0)
+                    .collect();
+                x[0] = f32::NAN;
+                if x.len() > op.n_in + 1 {
+                    x[op.n_in + 1] = f32::INFINITY;
+                }
+                let x64: Vec<f64> = x.iter().map(|&v| f64::from(v) * 1.001).collect();
+                assert_fast_paths_match_csr(&op, &x);
+                assert_fast_paths_match_csr(&op, &x64);
+            }
         }
     }
 

@@ -12,7 +12,7 @@ use super::{detached, dtype_error, dtype_name, REAL_FLOAT};
 use crate::element::{Element, Real};
 use crate::error::{CoreError, CoreResult};
 use crate::layout::{describe, normalize_axis, Rows};
-use crate::subcarrier::{self as kernel, Mode, NanPolicy};
+use crate::subcarrier::{self as kernel, Mode, NanPolicy, Outside};
 
 const FLOAT_OR_COMPLEX: &str = "a float32, float64, complex64 or complex128 numpy array";
 
@@ -183,6 +183,47 @@ impl PyResampler {
         })
     }
 
+    /// The operator from tones at `source` positions to tones at `target`
+    /// positions (see `Resampler::from_positions` in the Rust core for the rules).
+    #[staticmethod]
+    #[pyo3(signature = (source, target, mode = "linear", outside = "nearest"))]
+    fn from_positions(
+        source: Vec<f64>,
+        target: Vec<f64>,
+        mode: &str,
+        outside: &str,
+    ) -> PyResult<Self> {
+        let mode = Mode::parse(mode, None)?;
+        let outside = Outside::parse(outside)?;
+        Ok(PyResampler {
+            inner: kernel::Resampler::from_positions(&source, &target, mode, outside)?,
+        })
+    }
+
+    /// Source positions of an operator built from positions, else None.
+    #[getter]
+    fn source_positions<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyArray1<f64>>> {
+        self.inner
+            .positions
+            .as_ref()
+            .map(|p| p.source.clone().into_pyarray(py))
+    }
+
+    /// Target positions of an operator built from positions, else None.
+    #[getter]
+    fn target_positions<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyArray1<f64>>> {
+        self.inner
+            .positions
+            .as_ref()
+            .map(|p| p.target.clone().into_pyarray(py))
+    }
+
+    /// The outside rule of an operator built from positions, else None.
+    #[getter]
+    fn outside(&self) -> Option<&'static str> {
+        self.inner.positions.as_ref().map(|p| p.outside.name())
+    }
+
     #[getter]
     fn n_in(&self) -> usize {
         self.inner.n_in
@@ -244,6 +285,15 @@ impl PyResampler {
     }
 
     fn __repr__(&self) -> String {
+        if let Some(p) = &self.inner.positions {
+            return format!(
+                "Resampler(n_in={}, n_out={}, mode='{}', from positions, outside='{}')",
+                self.inner.n_in,
+                self.inner.n_out,
+                self.inner.mode.name(),
+                p.outside.name()
+            );
+        }
         match self.inner.mode {
             Mode::Subband { start } => format!(
                 "Resampler(n_in={}, n_out={}, mode='subband', start={start})",
