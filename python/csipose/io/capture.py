@@ -191,9 +191,9 @@ def read_capture(path: str | os.PathLike[str], format: str | None = None) -> Csi
         raise DatasetError(f"{p}: no CSI packets in this {FORMATS[format]} capture")
     from csipose.subcarrier import PLANS
 
-    recording.plan = next(
-        (name for name, plan in PLANS.items() if np.array_equal(plan.indices, recording.subcarriers)), None
-    )
+    matching = [name for name, plan in PLANS.items() if np.array_equal(plan.indices, recording.subcarriers)]
+    card = {"intel5300": "IWL5300", "atheros": "ATHEROS", "esp32": "ESP32"}[format]
+    recording.plan = next((n for n in matching if n.startswith(card)), matching[0] if matching else None)
     return recording
 
 

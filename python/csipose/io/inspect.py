@@ -55,9 +55,9 @@ def plot_capture(rec: CsiRecording, out: str | os.PathLike[str]) -> Path:
     csi = rec.csi[:, 0, 0]  # [T, S]
     phase = sanitize_phase(np.angle(csi).astype(np.float64), axis=1, tones=rec.subcarriers)
     fig, axes = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
-    extent = (float(t[0]), float(t[-1]), float(rec.subcarriers.min()), float(rec.subcarriers.max()))
     for ax, values, title in ((axes[0], np.abs(csi), "amplitude"), (axes[1], phase, "sanitised phase (rad)")):
-        image = ax.imshow(values.T, aspect="auto", origin="lower", extent=extent, interpolation="nearest")
+        # packets at their own times and tones at their own indices (gaps and grouping show as such)
+        image = ax.pcolormesh(t, rec.subcarriers, values.T, shading="nearest")
         ax.set_ylabel("subcarrier index")
         ax.set_title(f"{title}, tx 0 rx 0")
         fig.colorbar(image, ax=ax)
