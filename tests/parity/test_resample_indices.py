@@ -62,13 +62,14 @@ def reference(x: np.ndarray, src: np.ndarray, dst: np.ndarray, mode: str, nan: s
         return (re + 1j * im).astype(x.dtype)
     wide = x.astype(np.float64)
     out = np.zeros(x.shape[:-1] + (len(dst),), dtype=np.float64)
-    for k, t in enumerate(dst):
-        taps = linear_taps(src, t) if mode == "linear" else area_taps(src, t, dst)
-        acc = wide[..., taps[0][0]] * taps[0][1]
-        for i, w in taps[1:]:
-            acc = acc + wide[..., i] * w
-        out[..., k] = acc
-    return out.astype(x.dtype)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN here, as in the kernel
+        for k, t in enumerate(dst):
+            taps = linear_taps(src, t) if mode == "linear" else area_taps(src, t, dst)
+            acc = wide[..., taps[0][0]] * taps[0][1]
+            for i, w in taps[1:]:
+                acc = acc + wide[..., i] * w
+            out[..., k] = acc
+        return out.astype(x.dtype)
 
 
 def parts(a: np.ndarray) -> np.ndarray:
