@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import shutil
 import subprocess
 import sys
@@ -173,3 +175,48 @@ def test_inspect_prints_and_plots(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "csipose", "data", "inspect", str(tmp_path / "c.png")],
                          capture_output=True, text=True, timeout=60)  # fmt: skip
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+
+
+def test_a_capture_of_other_antennas_is_refused_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import csipose.io.recording as recording
+
+    _recording(tmp_path / "rec", INTEL_MONITOR)
+    real = recording.read_capture
+
+    def two_antennas(path: Path, format: str | None = None):  # a card with two receive antennas
+        rec = real(path, format)
+        rec.csi = rec.csi[:, :, :2]
+        return rec
+
+    monkeypatch.setattr(recording, "read_capture", two_antennas)
+    with pytest.raises(DatasetError, match=r"first700\.dat: 2 receive antennas; the model takes 3"):
+        RecordingDataset(tmp_path / "rec")
+
+
+def test_coco17_2d_recordings_train_the_coco_skeleton(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from csipose.config import TrainingConfig
+    from csipose.errors import ConfigError
+    from csipose.train.loop import train
+
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    shutil.copy(INTEL_MONITOR, folder / INTEL_MONITOR.name)
+    times = capture_frames(read_capture(INTEL_MONITOR), 10).times
+    rng = np.random.default_rng(3)
+    images, annotations = [], []
+    for i, t in enumerate(times):
+        xy = rng.uniform(100, 500, (17, 2))
+        v = np.where(np.arange(17) == 3, 0, 2)  # the right ear is never seen
+        images.append({"id": i, "timestamp": float(t) + 0.001})
+        annotations.append({"image_id": i, "keypoints": np.column_stack([xy, v]).ravel().tolist()})
+    (folder / "keypoints.json").write_text(json.dumps({"images": images, "annotations": annotations}))
+    ds = RecordingDataset(folder)
+    assert ds.skeleton == "coco17" and len(ds) == 28
+    assert np.array_equal(ds.keypoints[:, :, 2], np.zeros((28, 17))) and ds.visibility[:, 3].max() == 0
+    config = TrainingConfig(data="recording", recording_root=str(folder), epochs=1, width=16, plots=False,
+                            progress=False, run_dir=str(tmp_path / "run"))  # fmt: skip
+    with pytest.raises(ConfigError, match="labelled with coco17 keypoints; set skeleton=coco17 and keypoint_dims=2"):
+        train(config)
+    summary = train(dataclasses.replace(config, skeleton="coco17", keypoint_dims=2, run_dir=str(tmp_path / "run2")))
+    assert summary["model"]["skeleton"] == "coco17" and summary["model"]["frames"] == 7

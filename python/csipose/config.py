@@ -66,6 +66,7 @@ _ENUMS: dict[str, tuple[str, ...]] = {
     "schedule": ("cosine", "multistep"),
     "keypoint_loss": ("mse", "smooth_l1"),
     "amp": ("off", "bf16", "fp16"),
+    "skeleton": ("h36m17", "coco17"),
 }
 
 
@@ -132,6 +133,10 @@ class TrainingConfig:
     """Dropout probability inside the model (attention blocks, hidden layers), in [0, 1)."""
     keypoint_dims: int = 3
     """Coordinates per joint the head regresses: 3 (metres) or 2 (the first two axes)."""
+    skeleton: str = "h36m17"
+    """The joints' skeleton: h36m17 (Human3.6M-17 3-D, MM-Fi and the synthetic data) or coco17
+    (COCO-17 2-D from a camera, for recordings labelled so; needs keypoint_dims = 2). It sets the
+    bones of the bone loss and the torso of the scores."""
     heatmap: bool = False
     """Add a 2D heatmap head (trained with the ``heatmap`` loss term)."""
     heatmap_size: int = 32
@@ -231,6 +236,8 @@ class TrainingConfig:
             raise ConfigError(f"heads: must divide width = {self.width}, got {self.heads}")
         if self.keypoint_dims not in (2, 3):
             raise ConfigError(f"keypoint_dims: must be 2 or 3, got {self.keypoint_dims}")
+        if self.skeleton == "coco17" and self.keypoint_dims != 2:
+            raise ConfigError("skeleton: coco17 keypoints are 2-D image coordinates; set keypoint_dims = 2")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout: must be in [0, 1), got {self.dropout}")
         for name in ("lr", "heatmap_extent", "heatmap_sigma"):

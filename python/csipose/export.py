@@ -221,10 +221,12 @@ class _Calibration:
 def _write_metadata(graph: Any, model: Any, config: Any, precision: str) -> None:
     from csipose import __version__
     from csipose.infer import METADATA_FORMAT
-    from csipose.skeletons import H36M17
+    from csipose.skeletons import get_skeleton
 
-    skeleton = {"name": H36M17.name, "joints": list(H36M17.joint_names), "bones": [list(b) for b in H36M17.bones],
-                "units": "metres"}  # fmt: skip
+    joints = get_skeleton(config.skeleton)
+    units = "metres" if config.skeleton == "h36m17" else "the training keypoints' (image pixels for COCO-17)"
+    skeleton = {"name": joints.name, "joints": list(joints.joint_names), "bones": [list(b) for b in joints.bones],
+                "units": units}  # fmt: skip
     values = {
         "csipose.format": METADATA_FORMAT,
         "csipose.preprocess": model.preprocess,

@@ -53,7 +53,7 @@ class Predictor:
 
     - ``preprocess``: the :class:`~csipose.data.Preprocess` of the model's training data;
     - ``window``, ``joints``, ``dims``: W input frames per pose, J joints of D coordinates;
-    - ``skeleton``: the joints' skeleton name (``"h36m17"``);
+    - ``skeleton``: the joints' skeleton name (``"h36m17"`` or ``"coco17"``);
     - ``config``: the training config as a dict (None when not recorded);
     - ``path``, ``runtime`` (``"torch"`` or ``"onnxruntime"``), ``precision``, ``device``.
     """
@@ -151,7 +151,7 @@ class Predictor:
             )
         backend = _TorchBackend(model, torch.device(device), config.amp)
         return cls(backend, recorded, path=file, runtime="torch", precision="fp32", device=device,
-                   skeleton="h36m17", config=config.to_dict(), joints=model.joints, dims=model.dims)
+                   skeleton=config.skeleton, config=config.to_dict(), joints=model.joints, dims=model.dims)
 
     @classmethod
     def _load_onnx(cls, file: Path, device: str, preprocess: Preprocess | None, threads: int) -> Predictor:

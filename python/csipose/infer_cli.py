@@ -87,7 +87,7 @@ def _predict(args: argparse.Namespace) -> int:
     extra = {} if found.times is None else {"time": found.times}
     np.savez(out, keypoints=found.keypoints, environment=environment, subject=subject, action=action, frame=frame,
              **extra)  # fmt: skip
-    report = None if found.ground_truth is None else score(found.keypoints, found.ground_truth)
+    report = None if found.ground_truth is None else score(found.keypoints, found.ground_truth, skeleton=predictor.skeleton)
     if args.json:
         print(json.dumps({
             "model": os.fspath(predictor.path), "runtime": predictor.runtime, "precision": predictor.precision,
@@ -131,7 +131,7 @@ def _eval(args: argparse.Namespace) -> int:
         found = predict_source(predictor, open_frames(args.input, packets=predictor.preprocess.packets))
         if found.ground_truth is None:
             raise DatasetError(f"{args.input}: no ground-truth keypoints to score against")
-        report = score(found.keypoints, found.ground_truth)
+        report = score(found.keypoints, found.ground_truth, skeleton=predictor.skeleton)
     else:
         report = _score_split(predictor, args)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
@@ -191,7 +191,7 @@ def _score_split(predictor: Any, args: argparse.Namespace) -> Any:
         preds.append(predictor.predict_windows(batch["csi"]))
         truth.append(np.asarray(batch["keypoints"], dtype=np.float32))
         visible.append(np.asarray(batch["visibility"], dtype=np.float32))
-    return score(np.concatenate(preds), np.concatenate(truth), np.concatenate(visible))
+    return score(np.concatenate(preds), np.concatenate(truth), np.concatenate(visible), predictor.skeleton)
 
 
 def _batches(dataset: Any, size: int) -> Any:

@@ -8,10 +8,16 @@ A recording is one folder::
       keypoints.npz            times: float64[K] seconds, on the capture's clock (see clock_offset)
                                keypoints: float32[K, 17, 3] Human3.6M-17 joints in metres, from a
                                3-D camera pose estimator; optional visibility: float32[K, 17]
+      or keypoints.json        COCO-17 2-D keypoints, COCO style: {"annotations": [{"keypoints":
+                               [x, y, v] * 17, "timestamp": s} or {..., "image_id": i}], "images":
+                               [{"id": i, "timestamp": s}]}; v > 0 is visible; x, y in pixels
       recording.toml           optional: clock_offset = seconds added to the keypoint times,
                                format = the capture format, tx = the transmit stream (default 0)
 
-``recording_root`` is such a folder, or a folder of them (one per subfolder). Packets become
+``recording_root`` is such a folder, or a folder of them (one per subfolder), all labelled the
+same way: Human3.6M-17 3-D recordings train the default ``skeleton = "h36m17"``; COCO-17 2-D ones
+train ``skeleton = "coco17"`` with ``keypoint_dims = 2`` (keypoints stored as ``(x, y, 0)``). A
+frame with several COCO annotations takes the first. Packets become
 frames of ``packets`` consecutive packets (MM-Fi's layout, ``[A, S, P]``), each stamped with
 its last packet's time; a run of frames breaks where two frames are more than three median frame
 intervals apart (lost packets). A frame is labelled by the keypoints nearest in time when they
@@ -22,6 +28,7 @@ subcarriers resampled by index onto the model's tones).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -120,16 +127,25 @@ def _settings(folder: Path) -> dict[str, Any]:
     return values
 
 
-def _keypoints(folder: Path, offset: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(times[K], keypoints[K, 17, 3], visibility[K, 17])`` of a recording, on the capture clock."""
-    path = folder / "keypoints.npz"
-    if (folder / "keypoints.json").is_file() and not path.is_file():
+def _keypoints(folder: Path, offset: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """``(times[K], keypoints[K, 17, 3], visibility[K, 17], skeleton)`` of a recording, on the capture clock."""
+    npz, coco = folder / "keypoints.npz", folder / "keypoints.json"
+    if npz.is_file():
+        times, keypoints, visibility = _npz_keypoints(npz)
+        skeleton = "h36m17"
+    elif coco.is_file():
+        times, keypoints, visibility = _coco_keypoints(coco)
+        skeleton = "coco17"
+    else:
         raise DatasetError(
-            f"{folder / 'keypoints.json'}: COCO-17 2-D keypoints are not read yet; give keypoints.npz with "
-            "times [K] and Human3.6M-17 keypoints [K, 17, 3] in metres"
+            f"{folder}: no keypoints.npz (times [K], Human3.6M-17 keypoints [K, 17, 3] in metres) or "
+            "keypoints.json (COCO-17 2-D) beside the captures"
         )
-    if not path.is_file():
-        raise DatasetError(f"{path}: missing; expected times [K] and keypoints [K, 17, 3] (metres) beside the captures")
+    order = np.argsort(times, kind="stable")
+    return times[order] + offset, keypoints[order], visibility[order], skeleton
+
+
+def _npz_keypoints(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
@@ -145,8 +161,34 @@ def _keypoints(folder: Path, offset: float) -> tuple[np.ndarray, np.ndarray, np.
     visibility = arrays.get("visibility", np.ones((len(times), 17), np.float32))
     if visibility.shape != (len(times), 17):
         raise DatasetError(f"{path}: visibility {list(visibility.shape)}; expected [{len(times)}, 17]")
-    order = np.argsort(times, kind="stable")
-    return times[order].astype(np.float64) + offset, keypoints[order].astype(np.float32), visibility[order].astype(np.float32)
+    return times.astype(np.float64), keypoints.astype(np.float32), visibility.astype(np.float32)
+
+
+def _coco_keypoints(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise DatasetError(f"{path}: not readable JSON ({err})") from None
+    annotations = document.get("annotations") if isinstance(document, dict) else None
+    if not isinstance(annotations, list) or not annotations:
+        raise DatasetError(f"{path}: expected a COCO-style object with a non-empty 'annotations' list")
+    image_times = {image.get("id"): image.get("timestamp") for image in document.get("images", []) if isinstance(image, dict)}
+    seen: dict[float, np.ndarray] = {}
+    for i, annotation in enumerate(annotations):
+        where = f"{path}: annotations[{i}]"
+        if not isinstance(annotation, dict):
+            raise DatasetError(f"{where}: expected an object")
+        time = annotation.get("timestamp", image_times.get(annotation.get("image_id")))
+        if not isinstance(time, (int, float)) or isinstance(time, bool):
+            raise DatasetError(f"{where}: no timestamp (in seconds, on it or on its image)")
+        values = np.asarray(annotation.get("keypoints", ()), dtype=np.float64)
+        if values.shape != (51,):
+            raise DatasetError(f"{where}: keypoints must be 17 x (x, y, v) = 51 numbers, got {values.size}")
+        seen.setdefault(float(time), values.reshape(17, 3))  # several people in a frame: the first
+    times = np.array(sorted(seen), dtype=np.float64)
+    triples = np.stack([seen[t] for t in times])
+    keypoints = np.concatenate([triples[..., :2], np.zeros_like(triples[..., :1])], axis=-1).astype(np.float32)
+    return times, keypoints, (triples[..., 2] > 0).astype(np.float32)
 
 
 class RecordingDataset:
@@ -155,6 +197,7 @@ class RecordingDataset:
     Samples follow the dataset contract: ``csi: float32[W, C, S, P]``, ``keypoints: float32[17, 3]``,
     ``visibility: float32[17]``, and ``subject`` (the recording's 1-based position), ``action``
     and ``environment`` (0), ``frame`` (1-based frame of its recording) as int64 scalars.
+    ``skeleton`` says how the recordings are labelled (``"h36m17"`` or ``"coco17"``).
 
     Args:
         root: a recording folder or a folder of them (see the module docstring).
@@ -196,9 +239,13 @@ class RecordingDataset:
         if unknown:
             raise ArgumentError(f"val: no recording named {unknown[0]!r} under {root}; found {', '.join(names)}")
         self.split, self.recordings = split, names
+        self.skeleton = ""
         csi, keypoints, visibility, ids = [], [], [], []
         for number, folder in enumerate(folders, start=1):
-            x, labels, vis, frame_ids, ends = self._windows(folder, tolerance)
+            x, labels, vis, frame_ids, ends, skeleton = self._windows(folder, tolerance)
+            if self.skeleton and skeleton != self.skeleton:
+                raise DatasetError(f"{folder}: {skeleton} keypoints, but {folders[0]} has {self.skeleton}; label all alike")
+            self.skeleton = skeleton
             if val is not None:
                 chosen = np.full(len(ends), (folder.name in val) == (split == "val"))
             else:
@@ -230,7 +277,7 @@ class RecordingDataset:
         times = np.concatenate([p.times for p in parts])
         runs = np.concatenate([p.runs + 1_000_000 * i for i, p in enumerate(parts)])
         x = np.concatenate([self.preprocess.frames(p.amplitude, p.phase, tones=p.tones) for p in parts])
-        kp_times, kp, vis = _keypoints(folder, float(settings.get("clock_offset", 0.0)))
+        kp_times, kp, vis, skeleton = _keypoints(folder, float(settings.get("clock_offset", 0.0)))
         nearest = np.clip(np.searchsorted(kp_times, times), 1, len(kp_times) - 1) if len(kp_times) > 1 else np.zeros(len(times), np.int64)
         if len(kp_times) > 1:
             left = nearest - 1
@@ -245,7 +292,7 @@ class RecordingDataset:
         start_of_run = np.r_[True, runs[1:] != runs[:-1]]
         run_start = np.maximum.accumulate(np.where(start_of_run, np.arange(len(runs)), 0))
         ends = np.flatnonzero(labelled & (np.arange(len(runs)) - run_start >= w - 1)).astype(np.int64)
-        return x, kp[nearest], vis[nearest], np.arange(1, len(times) + 1), ends
+        return x, kp[nearest], vis[nearest], np.arange(1, len(times) + 1), ends, skeleton
 
     # -- the dataset contract ---------------------------------------------------------------
     def __len__(self) -> int:

@@ -93,11 +93,15 @@ def _mmfi(config: TrainingConfig, split: str) -> Any:
 def _recording(config: TrainingConfig, split: str) -> Any:
     from csipose.io.recording import RecordingDataset
 
-    return RecordingDataset(
+    ds = RecordingDataset(
         config.recording_root, split=split, val=list(config.recording_val) or None, window=config.window,
         features=FEATURES[config.features], subcarriers=config.subcarriers, subcarrier_mode=config.subcarrier_mode,
         tolerance=config.recording_tolerance,
     )  # fmt: skip
+    if ds.skeleton != config.skeleton:
+        fix = "skeleton=coco17 and keypoint_dims=2" if ds.skeleton == "coco17" else "skeleton=h36m17"
+        raise ConfigError(f"skeleton: {config.recording_root} is labelled with {ds.skeleton} keypoints; set {fix}")
+    return ds
 
 
 def check_head_targets(config: TrainingConfig, dataset: Any) -> None:

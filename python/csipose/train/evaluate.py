@@ -55,7 +55,7 @@ def evaluate_model(
     order = np.argsort(index, kind="stable")
     pred, gt, vis = (np.concatenate([p[i] for p in parts])[order] for i in (1, 2, 3))
     overlay = {"pred": pred[: config.overlays], "gt": gt[: config.overlays]}
-    return dict(score(pred, gt, vis).to_dict()), overlay
+    return dict(score(pred, gt, vis, config.skeleton).to_dict()), overlay
 
 
 def report_subset(report: dict[str, Any]) -> dict[str, Any]:

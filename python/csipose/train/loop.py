@@ -14,6 +14,7 @@ import dataclasses
 import math
 import os
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +180,8 @@ def fit_new_model(
         return {}
     fitted = fit_model_inputs(model, train_set, samples=config.baseline_samples,
                               fit_ridge=config.readout or config.linear_baseline)
-    reports = baseline_reports(model, fitted["ridge"] if config.linear_baseline else None, val_set, score)
+    reports = baseline_reports(model, fitted["ridge"] if config.linear_baseline else None, val_set,
+                               partial(score, skeleton=config.skeleton))
     if "linear_baseline" in reports:
         reports["linear_baseline"]["fit"].update(samples=fitted["samples"], seconds=fitted["seconds"])
     return reports

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from csipose.skeletons import H36M17
+from csipose.skeletons import get_skeleton
 
 __all__ = ["write_plots"]
 
@@ -18,6 +18,7 @@ def write_plots(
     best: dict[str, Any],
     baseline: dict[str, Any],
     overlay: dict[str, np.ndarray],
+    skeleton: str = "h36m17",
 ) -> list[Path]:
     """Writes loss.png, pck.png, pck_threshold.png and overlays.png; returns the paths.
 
@@ -78,7 +79,7 @@ def write_plots(
         fig, axes = plt.subplots(1, k, figsize=(2.6 * k, 3.2), squeeze=False)
         for i, ax in enumerate(axes[0]):
             for pose, color, label in ((gt[i], "tab:green", "ground truth"), (pred[i], "tab:red", "prediction")):
-                for a, b in H36M17.bones:
+                for a, b in get_skeleton(skeleton).bones:
                     ax.plot([pose[a, 0], pose[b, 0]], [pose[a, 1], pose[b, 1]], color=color, linewidth=1.5)
                 ax.scatter(pose[:, 0], pose[:, 1], s=6, color=color, label=label)
             ax.set_aspect("equal")

@@ -123,7 +123,7 @@ def finish(run: RunState, config: TrainingConfig, ctx: DistContext, params: int,
 
         best = ckpt.load_checkpoint(run_dir / "best.pt")
         overlay = {k: v.numpy() for k, v in best.get("overlay", {}).items()}
-        write_plots(run_dir, read_metrics(run_dir), run.best_report, baseline, overlay)
+        write_plots(run_dir, read_metrics(run_dir), run.best_report, baseline, overlay, config.skeleton)
     return summary
 
 

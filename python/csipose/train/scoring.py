@@ -9,14 +9,14 @@ import numpy as np
 __all__ = ["millimetres", "percent", "score"]
 
 
-def score(pred: np.ndarray, gt: np.ndarray, vis: np.ndarray | None = None) -> Any:
+def score(pred: np.ndarray, gt: np.ndarray, vis: np.ndarray | None = None, skeleton: str = "h36m17") -> Any:
     """The canonical :class:`csipose.metrics.PoseReport` of ``pred[N, J, D]`` against ``gt[N, J, >= D]``
-    (``vis[N, J] > 0.5`` visible; None: all)."""
+    (``vis[N, J] > 0.5`` visible; None: all) on ``skeleton``."""
     from csipose.metrics import evaluate
 
     d = pred.shape[-1]
     visible = None if vis is None else np.asarray(vis) > 0.5
-    return evaluate(pred.astype(np.float64), gt[..., :d].astype(np.float64), visible=visible, skeleton="h36m17")
+    return evaluate(pred.astype(np.float64), gt[..., :d].astype(np.float64), visible=visible, skeleton=skeleton)
 
 
 def percent(fraction: float | None) -> str:

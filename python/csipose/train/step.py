@@ -20,6 +20,7 @@ from csipose.losses import (
     keypoint_loss,
     oks_loss,
 )
+from csipose.skeletons import get_skeleton
 from csipose.train.distributed import DistContext
 
 __all__ = [
@@ -82,7 +83,7 @@ def loss_terms(out: dict[str, Tensor], batch: dict[str, Tensor], config: Trainin
     if w.get("keypoints", 0.0) > 0:
         terms["keypoints"] = keypoint_loss(pred, gt, vis, kind=config.keypoint_loss)
     if w.get("bone", 0.0) > 0:
-        terms["bone"] = bone_length_loss(pred, gt, vis)
+        terms["bone"] = bone_length_loss(pred, gt, vis, bones=get_skeleton(config.skeleton).bones)
     if w.get("oks", 0.0) > 0:
         sigmas = [UNIFORM_OKS_SIGMA] * pred.shape[1]
         terms["oks"] = oks_loss(pred, gt, vis, sigmas=sigmas)
