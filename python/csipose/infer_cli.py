@@ -35,6 +35,8 @@ def register(subparsers: Any) -> None:
                     help=".npz to write: keypoints [N, J, D] and environment, subject, action, frame of each "
                          "(and time, for a capture)")
     pr.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the model runs")
+    pr.add_argument("--chip", help="a nexmon_csi capture's chip (4339, 43455c0, 4358, 4366c0)")
+    pr.add_argument("--bandwidth", type=int, help="a nexmon_csi capture's bandwidth in MHz (20, 40, 80)")
     pr.add_argument("--json", action="store_true", help="print what was done (and the report) as JSON")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
     pr.set_defaults(handler=_predict)
@@ -80,7 +82,8 @@ def _predict(args: argparse.Namespace) -> int:
     if out.parent.exists() and not out.parent.is_dir():
         raise ArgumentError(f"--out: {out.parent} is a file, not a folder")
     predictor = Predictor.load(args.model, device=args.device)
-    source = open_frames(args.input, packets=predictor.preprocess.packets)
+    options = {k: v for k, v in (("chip", args.chip), ("bandwidth", args.bandwidth)) if v is not None}
+    source = open_frames(args.input, packets=predictor.preprocess.packets, **options)
     found = predict_source(predictor, source, progress=not (args.quiet or args.json))
     out.parent.mkdir(parents=True, exist_ok=True)
     environment, subject, action, frame = found.ids.T

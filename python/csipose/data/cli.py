@@ -67,7 +67,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
     if args.plot and Path(args.plot).suffix.lower() != ".png":
         raise ArgumentError(f"--plot: expected a .png file name, got {args.plot}")
-    recording = read_capture(args.capture, args.format)
+    recording = read_capture(args.capture, args.format, chip=args.chip, bandwidth=args.bandwidth)
     print(describe_capture(recording))
     if args.plot:
         print(f"  plot         {plot_capture(recording, args.plot)}")
@@ -91,12 +91,15 @@ def register(subparsers: Any) -> None:
     prepare.set_defaults(handler=_checking_out(_prepare))
     inspect = sub.add_parser(
         "inspect", help="print what a real CSI capture holds (and plot it)",
-        description="Reads a capture (Intel 5300 or Atheros .dat, ESP32-CSI-Tool .csv) with csiread and prints its "
+        description="Reads a capture (Intel 5300 or Atheros .dat, ESP32-CSI-Tool .csv, nexmon_csi .pcap) with csiread "
+                    "and prints its "
                     "packets, rate, gaps, antennas, subcarrier plan and empty packets.",
     )  # fmt: skip
     inspect.add_argument("capture", help="the capture file")
     inspect.add_argument("--format", choices=("intel5300", "atheros", "esp32", "nexmon", "picoscenes"),
                          help="the capture format (default: told from the content)")
+    inspect.add_argument("--chip", help="nexmon only: the chip (4339, 43455c0, 4358, 4366c0)")
+    inspect.add_argument("--bandwidth", type=int, help="nexmon only: the channel bandwidth in MHz (20, 40, 80)")
     inspect.add_argument("--plot", metavar="PNG", help="also plot amplitude and phase over time to this PNG")
     inspect.set_defaults(handler=_inspect)
     synth = add_synth_parser(sub)

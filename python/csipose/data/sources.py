@@ -9,7 +9,8 @@
 - a ``.npy`` of complex CSI ``[F, A, S, P]`` (or real amplitude, for amplitude-only models);
 - a ``.npz`` with ``amplitude`` and ``phase`` (or complex ``csi``) ``[F, A, S, P]`` and optionally
   ``keypoints`` ``[F, J, 3]`` in metres;
-- a real capture (Intel 5300 or Atheros ``.dat``, ESP32-CSI-Tool ``.csv``; :func:`csipose.io.read_capture`),
+- a real capture (Intel 5300 or Atheros ``.dat``, ESP32-CSI-Tool ``.csv``, nexmon_csi ``.pcap``;
+  :func:`csipose.io.read_capture`),
   cut into frames of ``packets`` packets of its first transmit stream, on the card's own tones.
 
 Each :class:`FrameRun` holds consecutive frames only: a sequence is split where a frame file is
@@ -81,8 +82,9 @@ class FrameSource:
         return iter(self._runs())
 
 
-def open_frames(path: str | os.PathLike[str], *, packets: int = 10) -> FrameSource:
-    """Opens ``path`` (see the module docstring for what it may be); ``packets`` per frame of a capture.
+def open_frames(path: str | os.PathLike[str], *, packets: int = 10, **capture: Any) -> FrameSource:
+    """Opens ``path`` (see the module docstring for what it may be); ``packets`` per frame of a capture,
+    whose reading takes the ``capture`` options of :func:`csipose.io.read_capture` (nexmon's chip, bandwidth).
 
     Raises:
         DatasetError: a missing path, a folder of no known layout, an array file of the wrong
@@ -92,7 +94,7 @@ def open_frames(path: str | os.PathLike[str], *, packets: int = 10) -> FrameSour
     if not p.exists():
         raise DatasetError(f"{p}: input not found; expected an MM-Fi tree, sequence folder, prepared cache, .npy or .npz")
     if p.is_file() and p.suffix.lower() in _CAPTURES:
-        source = _capture(p, packets)
+        source = _capture(p, packets, capture)
     elif p.is_file():
         source = _array_file(p)
     elif (p / "manifest.json").is_file() and _is_cache(p / "manifest.json"):
@@ -170,10 +172,10 @@ def _cache(path: Path) -> FrameSource:
 _CAPTURES = (".dat", ".csv", ".pcap", ".csi")
 
 
-def _capture(path: Path, packets: int) -> FrameSource:
+def _capture(path: Path, packets: int, options: dict[str, Any]) -> FrameSource:
     from csipose.io import capture_frames, read_capture
 
-    frames = capture_frames(read_capture(path), packets)
+    frames = capture_frames(read_capture(path, **options), packets)
     ids = np.zeros((len(frames.times), 4), dtype=np.int64)
     ids[:, 3] = np.arange(1, len(frames.times) + 1)
 

@@ -21,9 +21,26 @@ metadata. Formats, by ``format=``:
   signed indices -32..31, of which the tones that are zero in every packet (DC and guards) are
   dropped; ``local_timestamp`` in µs.
 
-``"nexmon"`` (``.pcap``) and ``"picoscenes"`` (``.csi``) are recognised but not read yet: csiread
-parses them only with the chip and bandwidth (nexmon) or the payload layout (PicoScenes) given,
-and no capture of either is at hand to test a reading against; they raise a clear error.
+- ``"nexmon"``: nexmon_csi's ``.pcap`` (UDP frames from the Ethernet source ``NEXMON``), read with
+  ``read_capture(path, format="nexmon", chip=..., bandwidth=...)``: csiread needs the Broadcom
+  chip (:data:`NEXMON_CHIPS`) and the bandwidth in MHz (:data:`NEXMON_BANDWIDTHS`), which the file
+  does not state. Each packet is one (receive core, spatial stream) of one 802.11 frame; consecutive
+  packets of one sequence number make one frame, placed at ``[spatial, core]`` (tx = spatial stream,
+  rx = core). Frames that do not hold the capture's most common set of (core, spatial) pairs are
+  dropped (their packets counted in ``metadata["dropped_packets"]``); a frame's timestamp is its first
+  packet's pcap time. The chip reports its N = 3.2 x bandwidth tones in FFT order 0..N/2-1, -N/2..-1,
+  as csiread returns them; they are reordered to signed indices -N/2..N/2-1, of which the tones that
+  are zero in every packet are dropped: DC and the guard tones (at 20 MHz -32..-29 and +29..+31,
+  leaving -28..-1, +1..+28 = ``HT20``), and the pilots on a chip that blanks them. The CSI is
+  csiread's ``csi``: unscaled (int16 I/Q on 4339 and 43455c0, csiread's float unpacking on 4358 and
+  4366c0). ``metadata``: ``chip``, ``bandwidth_mhz``, ``chan_spec`` and ``channel`` (its low byte),
+  ``chip_version``, per frame ``seq`` and ``src_addr`` (the transmitter's MAC, ``"aa:bb:..."``), and
+  ``rssi`` (``int [T, tx, rx]`` dBm) and ``frame_control`` when the capture has nexmon_csi's current
+  header (2-byte magic 0x1111, then RSSI and frame-control bytes: the fields csiread.NexmonPull46
+  reports as ``rssi``/``fc``; the old 4-byte magic 0x11111111 header has neither).
+
+``"picoscenes"`` (``.csi``) is recognised but not read yet: csiread parses it only with the payload
+layout given, and no capture is at hand to test a reading against; it raises a clear error.
 """
 
 from __future__ import annotations
@@ -40,7 +57,7 @@ import numpy as np
 
 from csipose.errors import ArgumentError, DatasetError
 
-__all__ = ["FORMATS", "CsiRecording", "detect_format", "read_capture"]
+__all__ = ["FORMATS", "NEXMON_BANDWIDTHS", "NEXMON_CHIPS", "CsiRecording", "detect_format", "read_capture"]
 
 #: Capture formats and the files they come in.
 FORMATS = {
@@ -50,6 +67,10 @@ FORMATS = {
     "nexmon": "nexmon_csi .pcap",
     "picoscenes": "PicoScenes .csi",
 }
+#: The Broadcom chips csiread.Nexmon unpacks (4339 and 43455c0: int16 I/Q; 4358 and 4366c0: packed float).
+NEXMON_CHIPS = ("4339", "43455c0", "4358", "4366c0")
+#: nexmon_csi bandwidths in MHz; the chip reports 3.2 x bandwidth tones (64, 128, 256).
+NEXMON_BANDWIDTHS = (20, 40, 80)
 _PCAP_MAGIC = {b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d"}
 
 
@@ -154,12 +175,27 @@ def _looks_atheros(head: bytes) -> bool:
     return False
 
 
-def read_capture(path: str | os.PathLike[str], format: str | None = None) -> CsiRecording:
+def read_capture(
+    path: str | os.PathLike[str],
+    format: str | None = None,
+    *,
+    chip: str | None = None,
+    bandwidth: int | None = None,
+) -> CsiRecording:
     """Reads a capture (see the module docstring); ``format`` is detected when None.
+
+    Args:
+        path: the capture file.
+        format: one of :data:`FORMATS`, or None to tell it from the content.
+        chip: nexmon only, and required there: one of :data:`NEXMON_CHIPS`.
+        bandwidth: nexmon only, and required there: MHz, one of :data:`NEXMON_BANDWIDTHS`.
 
     Raises:
         DatasetError: a missing, empty, truncated or unreadable capture, or one of unknown format.
-        ArgumentError: an unknown ``format``, or csiread not installed.
+        ArgumentError: an unknown ``format``, csiread not installed, a nexmon capture without
+            ``chip``/``bandwidth`` or with values csiread does not know (this one is also a
+            DatasetError, as the nexmon refusal was before), or ``chip``/``bandwidth`` for
+            another format.
     """
     p = Path(path)
     if not p.is_file():
@@ -168,21 +204,26 @@ def read_capture(path: str | os.PathLike[str], format: str | None = None) -> Csi
         format = detect_format(p)
     if format not in FORMATS:
         raise ArgumentError(f"format: expected one of {', '.join(FORMATS)}, got {format!r}")
-    if format in ("nexmon", "picoscenes"):
+    nexmon = _nexmon_options(p, chip, bandwidth) if format == "nexmon" else None
+    if nexmon is None and (chip is not None or bandwidth is not None):
+        given = " and ".join(n for n, v in (("chip", chip), ("bandwidth", bandwidth)) if v is not None)
+        raise ArgumentError(f"{given}: apply to format='nexmon' only, not {format!r}")
+    if format == "picoscenes":
         raise DatasetError(
-            f"{p}: {FORMATS[format]} captures are not read by csipose yet (csiread needs the "
-            f"{'chip and bandwidth' if format == 'nexmon' else 'payload layout'}); convert them to a .npz of "
-            "complex csi [F, A, S, P]"
+            f"{p}: {FORMATS[format]} captures are not read by csipose yet (csiread needs the payload "
+            "layout); convert them to a .npz of complex csi [F, A, S, P]"
         )
     try:
         import csiread
     except ImportError:
         raise ArgumentError(f"{p}: reading captures needs csiread: pip install 'csipose[hardware]'") from None
-    reader = {"intel5300": _intel, "atheros": _atheros, "esp32": _esp32}[format]
+    if nexmon is not None:
+        _check_pcap(p, *nexmon)  # before csiread: it reads each packet into a fixed 4 KiB buffer
+    readers = {"intel5300": _intel, "atheros": _atheros, "esp32": _esp32}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # csiread's parsers use deprecated numpy text parsing
-            recording = reader(p, csiread)
+            recording = _nexmon(p, csiread, *nexmon) if nexmon is not None else readers[format](p, csiread)
     except DatasetError:
         raise
     except Exception as err:  # csiread raises many kinds on corrupt input
@@ -192,9 +233,29 @@ def read_capture(path: str | os.PathLike[str], format: str | None = None) -> Csi
     from csipose.subcarrier import PLANS
 
     matching = [name for name, plan in PLANS.items() if np.array_equal(plan.indices, recording.subcarriers)]
-    card = {"intel5300": "IWL5300", "atheros": "ATHEROS", "esp32": "ESP32"}[format]
+    card = {"intel5300": "IWL5300", "atheros": "ATHEROS", "esp32": "ESP32", "nexmon": "NEXMON"}[format]
     recording.plan = next((n for n in matching if n.startswith(card)), matching[0] if matching else None)
     return recording
+
+
+def _nexmon_options(path: Path, chip: Any, bandwidth: Any) -> tuple[str, int]:
+    """Checks nexmon's ``chip`` and ``bandwidth``; the error names each one missing or unknown."""
+    chips, bandwidths = ", ".join(repr(c) for c in NEXMON_CHIPS), ", ".join(map(str, NEXMON_BANDWIDTHS))
+    ask = f'pass format="nexmon", chip=... (one of {chips}), bandwidth=... (MHz, one of {bandwidths})'
+    missing = [name for name, value in (("chip", chip), ("bandwidth", bandwidth)) if value is None]
+    if missing:
+        raise ArgumentError(
+            f"{path}: a {FORMATS['nexmon']} capture needs its {' and '.join(missing)}: csiread needs the chip "
+            f"and bandwidth, which the file does not state; {ask}"
+        )
+    if not isinstance(chip, str) or chip not in NEXMON_CHIPS:
+        raise ArgumentError(f"chip: expected one of {chips}, got {chip!r}")
+    integral = isinstance(bandwidth, (int, np.integer)) and not isinstance(bandwidth, bool)
+    if not integral or int(bandwidth) not in NEXMON_BANDWIDTHS:
+        raise ArgumentError(
+            f"bandwidth: expected one of {bandwidths} (MHz), got {bandwidth!r}"
+        )
+    return chip, int(bandwidth)
 
 
 # ------------------------------------------------------------------------------ readers
@@ -313,3 +374,106 @@ def _esp32(path: Path, csiread: Any) -> CsiRecording:
 
 def _arrays(data: Any, keep: np.ndarray, names: Mapping[str, str]) -> dict[str, Any]:
     return {key: np.asarray(getattr(data, attr))[keep] for key, attr in names.items()}
+
+
+_NEXMON_HEADERS = 14 + 20 + 8 + 18  # Ethernet, IPv4, UDP, nexmon_csi header; then 4 bytes a tone
+
+
+def _check_pcap(path: Path, chip: str, bandwidth: int) -> None:
+    """Walks the pcap records: refuses a truncated file, and nexmon packets (Ethernet source
+    ``NEXMON``, where csiread looks) whose CSI is not the 3.2 x ``bandwidth`` tones asked for."""
+    data = path.read_bytes()
+    if len(data) < 24:
+        raise DatasetError(f"{path}: truncated pcap: {len(data)} bytes, shorter than its 24-byte global header")
+    order = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    nfft = int(bandwidth * 3.2)
+    pos, sizes = 24, dict[int, int]()
+    while pos < len(data):
+        caplen = struct.unpack_from(order + "I", data, pos + 8)[0] if pos + 16 <= len(data) else 0
+        end = pos + 16 + caplen
+        if end > len(data):
+            raise DatasetError(
+                f"{path}: truncated: its last pcap record runs {end - len(data)} byte(s) past the end of the "
+                f"file ({len(data)} bytes)"
+            )
+        if caplen >= 12 and data[pos + 16 + 6 : pos + 16 + 12] == b"NEXMON":
+            sizes[caplen] = sizes.get(caplen, 0) + 1
+        pos = end
+    wrong = {c: n for c, n in sizes.items() if c != _NEXMON_HEADERS + 4 * nfft}
+    if wrong:
+        caplen = max(wrong, key=lambda c: wrong[c])
+        tones = (caplen - _NEXMON_HEADERS) / 4
+        fits = [b for b in NEXMON_BANDWIDTHS if int(b * 3.2) == tones]
+        hint = f"; pass bandwidth={fits[0]}" if fits else ""
+        raise ArgumentError(
+            f"{path}: {sum(wrong.values())} nexmon packet(s) of {caplen} bytes carry {tones:g} tones, not the "
+            f"{nfft} of bandwidth={bandwidth} (chip {chip}){hint}"
+        )
+
+
+def _nexmon(path: Path, csiread: Any, chip: str, bandwidth: int) -> CsiRecording:
+    data = csiread.Nexmon(os.fspath(path), chip, bandwidth, if_report=False)
+    data.read()
+    count = int(data.count)
+    if count == 0:
+        empty = np.zeros((0, 1, 1, 0), np.complex64)
+        return CsiRecording(path, "nexmon", np.zeros(0), empty, np.zeros(0, np.int64))  # read_capture refuses it
+    nfft = int(bandwidth * 3.2)
+    csi = np.asarray(data.csi)[:count]  # [P, nfft]: tones in FFT order 0..N/2-1, -N/2..-1
+    seq, core, spatial = (np.asarray(getattr(data, a))[:count].astype(np.int64) for a in ("seq", "core", "spatial"))
+    scale = 1e-9 if data.nano else 1e-6
+    seconds = np.asarray(data.sec)[:count].astype(np.float64) + np.asarray(data.usec)[:count] * scale
+
+    # frames: runs of consecutive packets with one sequence number
+    starts = np.flatnonzero(np.r_[True, seq[1:] != seq[:-1]])
+    ends = np.r_[starts[1:], count]
+    pairs = [tuple(sorted(zip(core[a:b].tolist(), spatial[a:b].tolist()))) for a, b in zip(starts, ends)]
+    whole = [len(set(ps)) == len(ps) for ps in pairs]  # a pair twice: two frames under one seq, or a repeat
+    tally: dict[tuple, int] = {}
+    for ps, ok in zip(pairs, whole):
+        if ok:
+            tally[ps] = tally.get(ps, 0) + 1
+    if not tally:
+        raise DatasetError(f"{path}: no nexmon frame holds each (core, spatial) pair once")
+    common = max(tally, key=lambda ps: tally[ps])
+    cores = sorted({c for c, _ in common})
+    streams = sorted({s for _, s in common})
+    if len(common) != len(cores) * len(streams):
+        raise DatasetError(
+            f"{path}: the capture's frames hold the (core, spatial) pairs {list(common)}, not a full grid of "
+            f"cores {cores} x spatial streams {streams}"
+        )
+    keep = [i for i, ps in enumerate(pairs) if ps == common and whole[i]]
+    rows = np.concatenate([np.arange(starts[i], ends[i]) for i in keep])
+    frame = np.repeat(np.arange(len(keep)), len(common))
+    tx = np.searchsorted(streams, spatial[rows])
+    rx = np.searchsorted(cores, core[rows])
+    out = np.zeros((len(keep), len(streams), len(cores), nfft), dtype=np.complex64)
+    out[frame, tx, rx] = np.fft.fftshift(csi[rows], axes=-1)  # to signed tones -N/2..N/2-1
+    signed = np.arange(-nfft // 2, nfft // 2)
+    used = np.any(out != 0, axis=(0, 1, 2))
+    first = starts[keep]
+
+    magic = np.asarray(data.magic)[:count].astype(np.int64)
+    src = np.asarray(data.src_addr)[:count][first]
+    chan_spec = np.asarray(data.chan_spec)[:count].astype(np.int64)
+    metadata: dict[str, Any] = {
+        "chip": chip, "bandwidth_mhz": bandwidth,
+        "chan_spec": int(np.bincount(chan_spec).argmax()),
+        "chip_version": int(np.bincount(np.asarray(data.chip_version)[:count].astype(np.int64)).argmax()),
+        "seq": seq[first], "src_addr": np.array([":".join(f"{int(b):02x}" for b in mac) for mac in src]),
+        "dropped_packets": int(count - len(rows)),
+    }  # fmt: skip
+    metadata["channel"] = metadata["chan_spec"] & 0xFF
+    if np.all(magic & 0xFFFF == 0x1111) and not np.all(magic == 0x11111111):
+        # nexmon_csi's current header: magic 0x1111 (2 bytes), RSSI (int8), frame control (1 byte);
+        # csiread.Nexmon reads these 4 bytes as one magic number, NexmonPull46 as magic, rssi, fc
+        rssi = ((magic[rows] >> 16) & 0xFF).astype(np.int8).astype(np.int64)
+        grid = np.zeros((len(keep), len(streams), len(cores)), dtype=np.int64)
+        grid[frame, tx, rx] = rssi
+        metadata["rssi"] = grid
+        metadata["frame_control"] = ((magic[first] >> 24) & 0xFF).astype(np.int64)
+    return CsiRecording(
+        path=path, format="nexmon", timestamps=seconds[first],
+        csi=np.ascontiguousarray(out[..., used]), subcarriers=signed[used].astype(np.int64), metadata=metadata,
+    )  # fmt: skip

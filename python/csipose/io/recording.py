@@ -12,7 +12,8 @@ A recording is one folder::
                                [x, y, v] * 17, "timestamp": s} or {..., "image_id": i}], "images":
                                [{"id": i, "timestamp": s}]}; v > 0 is visible; x, y in pixels
       recording.toml           optional: clock_offset = seconds added to the keypoint times,
-                               format = the capture format, tx = the transmit stream (default 0)
+                               format = the capture format, tx = the transmit stream (default 0),
+                               chip and bandwidth (MHz) for nexmon captures
 
 ``recording_root`` is such a folder, or a folder of them (one per subfolder), all labelled the
 same way: Human3.6M-17 3-D recordings train the default ``skeleton = "h36m17"``; COCO-17 2-D ones
@@ -50,7 +51,7 @@ __all__ = ["CAPTURE_SUFFIXES", "CaptureFrames", "RecordingDataset", "capture_fra
 
 #: File suffixes read as captures inside a recording folder.
 CAPTURE_SUFFIXES = (".dat", ".csv", ".pcap", ".csi")
-_SETTINGS = {"clock_offset": float, "format": str, "tx": int}
+_SETTINGS = {"clock_offset": float, "format": str, "tx": int, "chip": str, "bandwidth": int}
 
 
 @dataclass
@@ -267,7 +268,8 @@ class RecordingDataset:
         """Features of every frame of a recording, labels, and the frames that end a labelled window."""
         settings = _settings(folder)
         captures = sorted(p for p in folder.iterdir() if p.suffix.lower() in CAPTURE_SUFFIXES and p.is_file())
-        parts = [capture_frames(read_capture(p, settings.get("format")), self.preprocess.packets,
+        options = {k: settings[k] for k in ("chip", "bandwidth") if k in settings}
+        parts = [capture_frames(read_capture(p, settings.get("format"), **options), self.preprocess.packets,
                                 tx=int(settings.get("tx", 0))) for p in captures]  # fmt: skip
         for p, part in zip(captures, parts):
             if part.amplitude.shape[1] != self.preprocess.antennas:
