@@ -1,0 +1,368 @@
+"""Linking per-frame pose predictions into identities across frames.
+
+A pose model predicts, per frame, the people it sees: ``keypoints: float[M_t, J, D]``
+(metres; ``M_t`` may be 0), optionally with a presence score each. :class:`Tracker`
+gives every detection the id of the person it continues, frame after frame:
+
+1. Distance. Each detection is compared with the last matched pose of every live
+   track, by :func:`pose_distances` (``"mean_joint"``: mean Euclidean distance over
+   the joints the track's pose has; ``"root"``: distance between root points).
+2. Gate. A pair farther apart than ``gate`` metres is forbidden (``+inf`` in the cost
+   matrix): a person cannot jump.
+3. Assignment. :func:`csipose.match_persons` solves detections x live tracks
+   optimally: as many pairs as the gate allows and, among those, the least total
+   distance. Ties (several assignments with that same count and total) are
+   resolved by the solver: deterministic for the same input, with no preference
+   for older or confirmed tracks.
+4. Birth. An unmatched detection starts a *tentative* track. A tentative track is
+   *confirmed*, and gets the next id, in the ``birth``-th consecutive frame it is
+   matched; a tentative track that misses one frame dies. Detections of tentative
+   tracks get id ``-1``, so a spurious detection seen in fewer than ``birth``
+   consecutive frames never gets an id.
+5. Death. A confirmed track unmatched in ``death`` consecutive frames ends; its id
+   is never used again. Until then it keeps its last pose (no motion model) and a
+   detection within ``gate`` of that pose continues it.
+
+Ids are consecutive ints from 0 in the order tracks are confirmed. :func:`track`
+runs a tracker over a whole sequence; :func:`mot_frames` turns tracked predictions
+and ground truth into the per-frame ``(gt_ids, pred_ids, distances)`` a MOT metric
+(py-motmetrics' ``MOTAccumulator.update``) takes.
+
+Non-finite coordinates mark a missing joint, by the rule of
+:func:`csipose.matching.joint_distance_cost_matrix`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+import numpy as np
+
+from csipose._arrays import as_kernel_array
+from csipose._checks import positive_int
+from csipose.errors import ArgumentError, DTypeError, NonFiniteError, ShapeError
+from csipose.matching import match_persons
+from csipose.metrics.mpjpe import root_joints
+from csipose.skeletons import Skeleton, get_skeleton
+
+__all__ = ["DISTANCES", "Tracker", "mot_frames", "pose_distances", "track"]
+
+Distance = Literal["mean_joint", "root"]
+DISTANCES: tuple[str, ...] = ("mean_joint", "root")
+
+
+def _distance_name(distance: Any) -> Distance:
+    if distance not in DISTANCES:
+        raise ArgumentError(f"distance: expected one of {', '.join(DISTANCES)}, got {distance!r}")
+    return cast(Distance, distance)
+
+
+def _finite(value: Any, arg: str, *, nonnegative: bool) -> float:
+    """``value`` as a finite float (``>= 0`` when ``nonnegative``); else ArgumentError naming ``arg``."""
+    expected = "a finite number >= 0" if nonnegative else "a finite number"
+    if isinstance(value, bool):
+        raise ArgumentError(f"{arg}: expected {expected}, got {value!r}")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ArgumentError(f"{arg}: expected {expected}, got {value!r}") from None
+    if not math.isfinite(x) or (nonnegative and x < 0):
+        raise ArgumentError(f"{arg}: expected {expected}, got {value!r}")
+    return x
+
+
+def _as_people(x: Any, arg: str, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """``x`` as float64[M, J, D] (``D`` = 2 or 3, ``J`` >= 1; ``(J, D)`` = ``shape`` when given)."""
+    a = as_kernel_array(x, arg, real_only=True)
+    if a.ndim != 3 or a.shape[2] not in (2, 3) or a.shape[1] == 0:
+        raise ShapeError(
+            f"{arg}: expected shape (M, J, D) with J >= 1 and D = 2 or 3, got {a.shape}"
+        )
+    if shape is not None and a.shape[1:] != shape:
+        raise ShapeError(
+            f"{arg}: expected shape (M, {shape[0]}, {shape[1]}) like earlier frames, got {a.shape}"
+        )
+    return a.astype(np.float64, copy=False)
+
+
+def _root_points(poses: np.ndarray, root: tuple[int, ...]) -> np.ndarray:
+    """float64[M, D]: the mean of the root joints; non-finite where one of them is."""
+    pts = poses[:, list(root)]
+    ok = np.isfinite(pts).all(axis=(1, 2))
+    return np.where(ok[:, None], np.where(ok[:, None, None], pts, 0.0).mean(axis=1), np.inf)
+
+
+def _check_root(skeleton: Skeleton, joints: int, arg: str) -> tuple[int, ...]:
+    root = root_joints(skeleton)
+    if max(root) >= joints:
+        raise ShapeError(
+            f"{arg}: distance 'root' uses joints {root} of skeleton {skeleton.name}, "
+            f"but the poses have {joints} joints"
+        )
+    return root
+
+
+def pose_distances(
+    pred: Any,
+    ref: Any,
+    *,
+    distance: Distance = "mean_joint",
+    skeleton: str | Skeleton = "h36m17",
+) -> np.ndarray:
+    """Distance of every (prediction, reference) pair of poses.
+
+    Args:
+        pred: float[P, J, D] poses (D = 2 or 3, any unit).
+        ref: float[R, J, D] reference poses (ground truth, or a track's last pose).
+        distance: ``"mean_joint"``: mean Euclidean distance over the joints ``ref``
+            has (finite coordinates); equal to
+            :func:`csipose.matching.joint_distance_cost_matrix` with ``visible`` =
+            the finite joints of ``ref``. ``"root"``: Euclidean distance between root
+            points, the mean of the skeleton's root joints
+            (:func:`csipose.metrics.root_joints`: the pelvis of ``h36m17``, the hip
+            midpoint of ``coco17``).
+        skeleton: the layout that defines the root joints; used by ``"root"`` only.
+
+    Returns:
+        float64[P, R] in the input's unit. ``+inf`` for a reference without a finite
+        joint (root), and for a prediction non-finite where the reference counts.
+    """
+    name = _distance_name(distance)
+    p = _as_people(pred, "pred")
+    r = _as_people(ref, "ref", p.shape[1:])
+    if name == "root":
+        root = _check_root(get_skeleton(skeleton), p.shape[1], "pred")
+        a, b = _root_points(p, root), _root_points(r, root)
+        a_ok, b_ok = np.isfinite(a).all(axis=1), np.isfinite(b).all(axis=1)
+        diff = np.where(a_ok[:, None], a, 0.0)[:, None] - np.where(b_ok[:, None], b, 0.0)[None]
+        return np.where(a_ok[:, None] & b_ok[None], np.linalg.norm(diff, axis=-1), np.inf)
+    counted = np.isfinite(r).all(axis=2)  # [R, J]
+    pred_ok = np.isfinite(p).all(axis=2)  # [P, J]
+    # Zero the non-finite coordinates first: inf - inf would warn; such pairs end as +inf below.
+    diff = np.where(pred_ok[..., None], p, 0.0)[:, None] - np.where(counted[..., None], r, 0.0)[None]
+    per_joint = np.where(counted[None], np.linalg.norm(diff, axis=-1), 0.0)  # [P, R, J]
+    n = counted.sum(axis=1)  # [R]
+    failed = (counted[None] & ~pred_ok[:, None]).any(axis=2) | (n == 0)[None]
+    return np.where(failed, np.inf, per_joint.sum(axis=2) / np.maximum(n, 1)[None])
+
+
+@dataclass(eq=False)
+class _Track:
+    pose: np.ndarray  # float64[J, D]: the last matched pose
+    hits: int  # consecutive matched frames while tentative
+    misses: int = 0  # consecutive unmatched frames since the last match
+    id: int = -1  # -1 while tentative
+
+
+class Tracker:
+    """Links per-frame detections into identities; see the module docstring for the rules.
+
+    Args:
+        gate: metres; a detection continues a track only when its distance to the
+            track's last pose is ``<= gate``. Finite, ``>= 0``.
+        birth: consecutive matched frames that confirm a new track (``>= 1``; 1
+            confirms at once).
+        death: consecutive unmatched frames that end a confirmed track (``>= 1``).
+        distance: ``"mean_joint"`` or ``"root"`` (see :func:`pose_distances`).
+        skeleton: the layout whose root joints ``"root"`` uses.
+        min_presence: detections whose presence score is below this are ignored
+            (id ``-1``, they neither start nor continue tracks). Finite.
+
+    Example::
+
+        tracker = Tracker(gate=0.5, birth=2, death=5)
+        for keypoints in frames:  # float[M_t, 17, 3]
+            ids = tracker.update(keypoints)  # int64[M_t], -1 = not (yet) a confirmed person
+    """
+
+    def __init__(
+        self,
+        gate: float = 0.5,
+        birth: int = 2,
+        death: int = 5,
+        distance: Distance = "mean_joint",
+        *,
+        skeleton: str | Skeleton = "h36m17",
+        min_presence: float = 0.5,
+    ) -> None:
+        self.gate = _finite(gate, "gate", nonnegative=True)
+        self.birth = positive_int(birth, "birth")
+        self.death = positive_int(death, "death")
+        self.distance = _distance_name(distance)
+        self.skeleton = get_skeleton(skeleton)
+        self.min_presence = _finite(min_presence, "min_presence", nonnegative=False)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forgets every track and starts ids from 0 again (a new sequence)."""
+        self._tracks: list[_Track] = []
+        self._next_id = 0
+        self._shape: tuple[int, int] | None = None
+
+    @property
+    def num_ids(self) -> int:
+        """How many ids have been given so far (ids are ``0 .. num_ids - 1``)."""
+        return self._next_id
+
+    def update(self, keypoints: Any, presence: Any = None) -> np.ndarray:
+        """Takes one frame's detections and returns their ids.
+
+        Args:
+            keypoints: float[M, J, D] the people detected in this frame (``M`` may be
+                0); ``J`` and ``D`` stay those of the first frame.
+            presence: float[M] presence score per detection, or ``None`` (all present).
+
+        Returns:
+            int64[M]: the id of each detection's confirmed track; ``-1`` for a detection
+            of a tentative track, below ``min_presence``, or without a usable joint.
+        """
+        return self._update(keypoints, presence, "keypoints", "presence")
+
+    def _update(self, keypoints: Any, presence: Any, kp_arg: str, presence_arg: str) -> np.ndarray:
+        poses = _as_people(keypoints, kp_arg, self._shape)
+        if self.distance == "root":
+            _check_root(self.skeleton, poses.shape[1], kp_arg)
+        det = np.flatnonzero(self._usable(poses, presence, presence_arg))
+        self._shape = (poses.shape[1], poses.shape[2])
+        ids = np.full(len(poses), -1, dtype=np.int64)
+        cost = np.full((len(det), len(self._tracks)), np.inf)
+        if cost.size:
+            ref = np.stack([t.pose for t in self._tracks])
+            cost = pose_distances(poses[det], ref, distance=self.distance, skeleton=self.skeleton)
+            cost[cost > self.gate] = np.inf
+        matching = match_persons(cost)
+        matched = np.zeros(len(self._tracks), dtype=bool)
+        for row, col in zip(matching.rows.tolist(), matching.cols.tolist()):
+            matched[col] = True
+            ids[det[row]] = self._hit(self._tracks[col], poses[det[row]])
+        survivors = []
+        for t, hit in zip(self._tracks, matched.tolist()):
+            if not hit:
+                t.misses += 1
+            if hit or (t.id >= 0 and t.misses < self.death):
+                survivors.append(t)
+        taken = set(matching.rows.tolist())
+        for row in range(len(det)):
+            if row not in taken:
+                t = _Track(pose=poses[det[row]], hits=0)
+                ids[det[row]] = self._hit(t, poses[det[row]])
+                survivors.append(t)
+        self._tracks = survivors
+        return ids
+
+    def _hit(self, t: _Track, pose: np.ndarray) -> int:
+        """Continues ``t`` with ``pose``, confirming it in its ``birth``-th frame; returns its id."""
+        t.pose, t.misses = pose.copy(), 0
+        if t.id < 0:
+            t.hits += 1
+            if t.hits >= self.birth:
+                t.id, self._next_id = self._next_id, self._next_id + 1
+        return t.id
+
+    def _usable(self, poses: np.ndarray, presence: Any, arg: str) -> np.ndarray:
+        """bool[M]: detections present enough and with a joint (root) to measure from."""
+        if self.distance == "root":
+            usable = np.isfinite(_root_points(poses, root_joints(self.skeleton))).all(axis=1)
+        else:
+            usable = np.isfinite(poses).all(axis=2).any(axis=1)
+        if presence is None:
+            return usable
+        s = as_kernel_array(presence, arg, real_only=True)
+        if s.shape != (len(poses),):
+            raise ShapeError(
+                f"{arg}: expected shape ({len(poses)},), one score per detection, got {s.shape}"
+            )
+        if not np.isfinite(s).all():
+            raise NonFiniteError(f"{arg}: expected finite scores, got {s[~np.isfinite(s)][0]}")
+        return usable & (s >= self.min_presence)
+
+
+def track(
+    frames: Iterable[Any],
+    presence: Iterable[Any] | None = None,
+    **settings: Any,
+) -> list[np.ndarray]:
+    """Tracks a whole sequence with a fresh :class:`Tracker`.
+
+    Args:
+        frames: per frame, float[M_t, J, D] detections (``M_t`` may be 0).
+        presence: per frame, float[M_t] presence scores, or ``None``.
+        **settings: :class:`Tracker` arguments (``gate``, ``birth``, ``death``, ...).
+
+    Returns:
+        per frame, int64[M_t] ids (``-1``: not a confirmed person; see :meth:`Tracker.update`).
+    """
+    tracker = Tracker(**settings)
+    frames = list(frames)
+    scores = [None] * len(frames) if presence is None else list(presence)
+    if len(scores) != len(frames):
+        raise ShapeError(f"presence: expected {len(frames)} frames (as in frames), got {len(scores)}")
+    return [
+        tracker._update(kp, s, f"frames[{k}]", f"presence[{k}]")
+        for k, (kp, s) in enumerate(zip(frames, scores))
+    ]
+
+
+def _as_ids(x: Any, arg: str, n: int) -> np.ndarray:
+    a = np.asarray(x)
+    if a.size == 0:
+        a = a.astype(np.int64)
+    if a.dtype.kind not in "iu":
+        raise DTypeError(f"{arg}: expected integer ids, got dtype {a.dtype}")
+    if a.shape != (n,):
+        raise ShapeError(f"{arg}: expected shape ({n},), one id per person, got {a.shape}")
+    return a.astype(np.int64)
+
+
+def mot_frames(
+    gt_ids: Sequence[Any],
+    gt_keypoints: Sequence[Any],
+    pred_ids: Sequence[Any],
+    pred_keypoints: Sequence[Any],
+    *,
+    threshold: float = 0.5,
+    distance: Distance = "mean_joint",
+    skeleton: str | Skeleton = "h36m17",
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per-frame inputs of a MOT metric from tracked predictions and ground truth.
+
+    Args:
+        gt_ids: per frame, int[G_t] ground-truth person ids (unique within a frame).
+        gt_keypoints: per frame, float[G_t, J, D] ground-truth poses.
+        pred_ids: per frame, int[P_t] tracker ids; negative ids (``-1``: not a confirmed
+            person) are left out, as a tracker does not report them.
+        pred_keypoints: per frame, float[P_t, J, D] predicted poses.
+        threshold: distances above it (in the keypoints' unit) cannot pair. Finite, ``>= 0``.
+        distance: ``"mean_joint"`` or ``"root"``, by :func:`pose_distances` with the
+            ground truth as reference.
+        skeleton: the layout whose root joints ``"root"`` uses.
+
+    Returns:
+        per frame, ``(gt_ids int64[G_t], pred_ids int64[P'_t], distances float64[G_t, P'_t])``
+        with ``P'_t`` the reported predictions; ``distances`` is NaN where a pair cannot
+        match (above ``threshold``, or not measurable), py-motmetrics' convention for
+        ``MOTAccumulator.update(gt_ids, pred_ids, distances)``.
+    """
+    limit = _finite(threshold, "threshold", nonnegative=True)
+    name = _distance_name(distance)
+    n = len(gt_ids)
+    others = {"gt_keypoints": gt_keypoints, "pred_ids": pred_ids, "pred_keypoints": pred_keypoints}
+    for arg, seq in others.items():
+        if len(seq) != n:
+            raise ShapeError(f"{arg}: expected {n} frames (as in gt_ids), got {len(seq)}")
+    out = []
+    for k in range(n):
+        g = _as_people(gt_keypoints[k], f"gt_keypoints[{k}]")
+        p = _as_people(pred_keypoints[k], f"pred_keypoints[{k}]", g.shape[1:])
+        gid = _as_ids(gt_ids[k], f"gt_ids[{k}]", len(g))
+        pid = _as_ids(pred_ids[k], f"pred_ids[{k}]", len(p))
+        for arg, ids in ((f"gt_ids[{k}]", gid), (f"pred_ids[{k}]", pid[pid >= 0])):
+            if len(np.unique(ids)) != len(ids):
+                raise ArgumentError(f"{arg}: ids must be unique within a frame, got {ids.tolist()}")
+        reported = pid >= 0
+        d = pose_distances(p[reported], g, distance=name, skeleton=skeleton).T
+        out.append((gid, pid[reported], np.where(d <= limit, d, np.nan)))
+    return out
