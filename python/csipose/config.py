@@ -36,7 +36,7 @@ else:  # Python 3.10: the same parser, published as tomli
 __all__ = ["TrainingConfig", "DEFAULT_LOSS_WEIGHTS", "DEFAULT_SYNTHETIC", "LOSS_TERMS", "describe_settings"]
 
 #: The loss terms the trainer knows, in the order they are reported.
-LOSS_TERMS = ("keypoints", "bone", "oks", "heatmap", "densepose_parts", "densepose_uv", "transfer")
+LOSS_TERMS = ("keypoints", "bone", "oks", "heatmap", "densepose_parts", "densepose_uv", "transfer", "presence")
 
 #: Keypoint regression plus a little bone-length consistency.
 DEFAULT_LOSS_WEIGHTS: dict[str, float] = {"keypoints": 1.0, "bone": 0.1}
@@ -133,6 +133,11 @@ class TrainingConfig:
     """Dropout probability inside the model (attention blocks, hidden layers), in [0, 1)."""
     keypoint_dims: int = 3
     """Coordinates per joint the head regresses: 3 (metres) or 2 (the first two axes)."""
+    persons: int = 0
+    """Person slots: the model predicts a set of up to this many people per window, each with a
+    presence score, trained through the optimal assignment of slots to people (set prediction);
+    0 predicts one person. On synthetic data it labels every person of scenes of 1 to ``persons``
+    people unless ``synthetic.people`` says otherwise."""
     skeleton: str = "h36m17"
     """The joints' skeleton: h36m17 (Human3.6M-17 3-D, MM-Fi and the synthetic data) or coco17
     (COCO-17 2-D from a camera, for recordings labelled so; needs keypoint_dims = 2). It sets the
@@ -236,6 +241,19 @@ class TrainingConfig:
             raise ConfigError(f"heads: must divide width = {self.width}, got {self.heads}")
         if self.keypoint_dims not in (2, 3):
             raise ConfigError(f"keypoint_dims: must be 2 or 3, got {self.keypoint_dims}")
+        if not isinstance(self.persons, int) or isinstance(self.persons, bool) or not 0 <= self.persons <= 8:
+            raise ConfigError(f"persons: must be an integer in 0..8, got {self.persons!r}")
+        if self.persons:
+            shared = [t for t in ("oks", "heatmap", "densepose_parts", "densepose_uv", "transfer") if self.loss_weights.get(t, 0.0) > 0]
+            if shared or self.heatmap or self.densepose:
+                raise ConfigError(
+                    f"persons: set prediction trains keypoints, bone and presence; drop {', '.join(shared) or 'the heads'}"
+                )
+            people = self.synthetic.get("people")
+            if self.data == "synthetic" and people is not None and max(people, default=0) > self.persons:
+                raise ConfigError(f"persons: {self.persons} slots cannot hold scenes of {max(people)} people (synthetic.people)")
+        elif self.loss_weights.get("presence", 0.0) > 0:
+            raise ConfigError("loss_weights.presence: > 0 needs persons >= 1")
         if self.skeleton == "coco17" and self.keypoint_dims != 2:
             raise ConfigError("skeleton: coco17 keypoints are 2-D image coordinates; set keypoint_dims = 2")
         if not 0.0 <= self.dropout < 1.0:
@@ -298,6 +316,14 @@ class TrainingConfig:
                 f"synthetic.{unknown[0]}: unknown setting; valid synthetic.* keys: {', '.join(_synthetic_fields())}"
             )
         return self
+
+    def effective_loss_weights(self) -> dict[str, float]:
+        """The weights the run uses: ``loss_weights``, with ``presence`` at 1.0 unless set when
+        the model has person slots."""
+        weights = dict(self.loss_weights)
+        if self.persons:
+            weights.setdefault("presence", 1.0)
+        return weights
 
     def resolved_warmup_epochs(self) -> int:
         """The warm-up epochs the run uses: ``warmup_epochs``, or if unset one epoch (none when ``epochs`` is 1)."""

@@ -26,6 +26,8 @@ __all__ = [
     "densepose_part_loss",
     "densepose_uv_loss",
     "transfer_loss",
+    "match_slots",
+    "set_prediction_losses",
     "MultiTaskLoss",
 ]
 
@@ -174,6 +176,83 @@ def transfer_loss(student: Tensor, teacher: Tensor) -> Tensor:
     if student.shape != teacher.shape:
         raise ShapeError(f"transfer: student {list(student.shape)} and teacher {list(teacher.shape)} differ")
     return F.mse_loss(student, teacher.detach())
+
+
+def match_slots(
+    persons: Tensor, presence: Tensor, gt: Tensor, visible: Tensor, mask: Tensor, *, presence_cost: float = 1.0
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The optimal assignment of predicted slots to ground-truth people, per sample.
+
+    The cost of slot ``s`` for person ``m`` is their mean visible-joint distance plus
+    ``presence_cost * (1 - sigmoid(presence_s))``, on detached values; every sample is solved
+    in one :func:`csipose.match_persons_batch` call (the Rust core), so each of the sample's
+    people gets a slot (there are at least as many slots as people).
+
+    Args:
+        persons: ``[B, S, J, D]`` slot joints; presence: ``[B, S]`` logits.
+        gt: ``[B, M, J, D]``; visible: ``[B, M, J]``; mask: ``bool[B, M]`` real people.
+
+    Returns:
+        ``(batch, slot, person)``: ``int64[K]`` indices of the ``K`` matched pairs.
+    """
+    from csipose.matching import match_persons_batch
+
+    b, s = persons.shape[:2]
+    m = gt.shape[1]
+    if m == 0:
+        empty = torch.zeros(0, dtype=torch.long, device=persons.device)
+        return empty, empty, empty
+    with torch.no_grad():
+        vis = visible.to(persons.dtype)
+        dist = (persons[:, :, None] - gt[:, None]).norm(dim=-1)  # [B, S, M, J]
+        joint = (dist * vis[:, None]).sum(-1) / vis[:, None].sum(-1).clamp_min(1.0)
+        cost = joint + presence_cost * (1.0 - torch.sigmoid(presence.float()))[:, :, None]
+        counts = mask.sum(dim=1)
+        # people first, then padding: the real ones of each sample are its first ``counts`` columns
+        order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)
+        cost = torch.gather(cost, 2, order[:, None].expand(-1, s, -1)).float().cpu().numpy().astype("float64")
+        sizes = torch.stack([torch.full_like(counts, s), counts], dim=1).cpu().numpy()
+    found = match_persons_batch(cost, sizes=sizes)
+    pairs = torch.from_numpy(found.pair_offsets)
+    batch = torch.repeat_interleave(torch.arange(b), pairs[1:] - pairs[:-1]).to(persons.device)
+    slot = torch.from_numpy(found.rows).to(persons.device)
+    person = order[batch, torch.from_numpy(found.cols).to(persons.device)]
+    return batch, slot, person
+
+
+def set_prediction_losses(
+    persons: Tensor,
+    presence: Tensor,
+    gt: Tensor,
+    visible: Tensor,
+    mask: Tensor,
+    *,
+    kind: str = "smooth_l1",
+    bones: Sequence[tuple[int, int]] = H36M17.bones,
+    presence_cost: float = 1.0,
+) -> dict[str, Tensor]:
+    """Keypoint, bone and presence losses of a set prediction (shapes as :func:`match_slots`).
+
+    Slots matched to people (:func:`match_slots`) learn their joints (:func:`keypoint_loss`,
+    :func:`bone_length_loss` over the matched pairs) and presence 1; unmatched slots learn
+    presence 0 (binary cross-entropy over every slot).
+
+    Returns:
+        ``{"keypoints": ..., "bone": ..., "presence": ...}``.
+    """
+    batch, slot, person = match_slots(persons, presence, gt, visible, mask, presence_cost=presence_cost)
+    pred, true, vis = persons[batch, slot], gt[batch, person], visible[batch, person]
+    target = torch.zeros_like(presence, dtype=torch.float32)
+    target[batch, slot] = 1.0
+    if len(batch):
+        joints, bone = keypoint_loss(pred, true, vis, kind=kind), bone_length_loss(pred, true, vis, bones=bones)
+    else:  # no person in the batch: nothing to regress, with a gradient path
+        joints = bone = persons.sum() * 0.0
+    return {
+        "keypoints": joints,
+        "bone": bone,
+        "presence": F.binary_cross_entropy_with_logits(presence.float(), target),
+    }
 
 
 class MultiTaskLoss:

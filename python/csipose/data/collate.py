@@ -57,14 +57,51 @@ def _stack(values: Sequence[Any], key: str) -> np.ndarray | None:
     return stacked
 
 
+#: The keys of a sample with a person axis (the first), which :func:`collate` pads.
+PERSON_KEYS = ("keypoints", "visibility", "person_ids")
+
+
+def _pad_people(samples: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Samples with ``m`` people each padded to the batch's most, ``M``: keypoints with zeros,
+    visibility 0, person_ids -1, and ``person_mask: bool[M]`` (True for the real people)."""
+    counts = []
+    for i, s in enumerate(samples):
+        ids = np.asarray(s["person_ids"])
+        if ids.ndim != 1 or np.shape(s["keypoints"])[:1] != ids.shape or np.shape(s["visibility"])[:1] != ids.shape:
+            raise ShapeError(
+                f"samples[{i}]: person_ids {list(ids.shape)}, keypoints {list(np.shape(s['keypoints']))} and "
+                f"visibility {list(np.shape(s['visibility']))} must share their first (person) axis"
+            )
+        counts.append(len(ids))
+    most = max(counts)
+    padded = []
+    for s, m in zip(samples, counts):
+        out = dict(s)
+        fill = {"keypoints": 0.0, "visibility": 0.0, "person_ids": -1}
+        for key in PERSON_KEYS:
+            value = np.asarray(s[key])
+            pad = np.full((most - m, *value.shape[1:]), fill[key], dtype=value.dtype)
+            out[key] = np.concatenate([value, pad])
+        out["person_mask"] = np.arange(most) < m
+        padded.append(out)
+    return padded
+
+
 def _check_contract(batch: Mapping[str, Any]) -> None:
-    """Checks stacked ``csi: float32[B, W, C, S, P]``, ``keypoints: float32[B, J, 3]``, ``visibility: [B, J]``."""
+    """Checks stacked ``csi: float32[B, W, C, S, P]``, ``keypoints: float32[B, J, 3]``, ``visibility: [B, J]``
+    (with a person axis: ``keypoints: [B, M, J, 3]``, ``visibility: [B, M, J]``, ``person_mask: [B, M]``)."""
     csi, kp, vis = batch["csi"], batch["keypoints"], batch["visibility"]
     if csi.ndim != 5 or csi.dtype != _torch_float32():
         raise ShapeError(f"samples[*]['csi']: expected float32[W, C, S, P], got {csi.dtype}{list(csi.shape[1:])}")
-    if kp.ndim != 3 or kp.shape[2] != 3 or kp.dtype != _torch_float32():
+    if "person_mask" in batch:
+        if kp.ndim != 4 or kp.shape[3] != 3 or tuple(vis.shape) != tuple(kp.shape[:3]):
+            raise ShapeError(
+                f"samples[*]['keypoints']: expected float32[M, J, 3] and visibility [M, J], got "
+                f"{list(kp.shape[1:])} and {list(vis.shape[1:])}"
+            )
+    elif kp.ndim != 3 or kp.shape[2] != 3 or kp.dtype != _torch_float32():
         raise ShapeError(f"samples[*]['keypoints']: expected float32[J, 3], got {kp.dtype}{list(kp.shape[1:])}")
-    if tuple(vis.shape) != tuple(kp.shape[:2]):
+    if "person_mask" not in batch and tuple(vis.shape) != tuple(kp.shape[:2]):
         raise ShapeError(f"samples[*]['visibility']: expected shape ({kp.shape[1]},), got {tuple(vis.shape[1:])}")
     for name in _SCALARS:
         if batch[name].ndim != 1:
@@ -102,6 +139,10 @@ class _BatchReader:
 def collate(samples: Sequence[Mapping[str, Any]] | StackedBatch) -> dict[str, Any]:
     """Stacks samples into a batch of tensors: ``csi: float32[B, W, C, S, P]``, ``keypoints: [B, J, 3]``...
 
+    Samples with a person axis (``keypoints: [m, J, 3]``, ``visibility: [m, J]``,
+    ``person_ids: [m]``, ``m`` varying) are padded to the batch's most people ``M`` and get
+    ``person_mask: bool[B, M]``.
+
     The result equals ``torch.utils.data.default_collate(samples)``; numpy values are
     stacked by numpy first (one tensor per key instead of one per sample), which is
     about twice as fast for dataset samples. A :class:`StackedBatch` (what
@@ -131,6 +172,9 @@ def collate(samples: Sequence[Mapping[str, Any]] | StackedBatch) -> dict[str, An
     for i, s in enumerate(samples):
         if s.keys() != keys:
             raise ShapeError(f"samples[{i}]: keys {sorted(s)} differ from samples[0]'s {sorted(keys)}")
+    if "person_ids" in keys:  # a person axis: pad every sample to the batch's most people
+        samples = _pad_people(samples)
+        keys = samples[0].keys()
     batch: dict[str, Any] = {}
     for key in keys:
         values = [s[key] for s in samples]

@@ -40,6 +40,7 @@ from csipose.metrics.pck import (
     pck,
     pck_curve,
 )
+from csipose.metrics.people import evaluate_people
 from csipose.metrics.report import PoseAccumulator, PoseReport, evaluate
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "PoseReport",
     "auc",
     "evaluate",
+    "evaluate_people",
     "mpjpe",
     "mpjpe_per_frame",
     "oks",

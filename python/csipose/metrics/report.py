@@ -61,6 +61,8 @@ class PoseReport(MetricResult):
         failed_frames: frames whose prediction has a non-finite coordinate in a joint
             that counts (scored, as misses and infinite errors).
         definition: every definition used, one line each.
+        count_accuracy, count_error, oks_ap, people: the multi-person figures of
+            :func:`csipose.metrics.evaluate_people` (None for one person per frame).
     """
 
     skeleton: str
@@ -75,6 +77,10 @@ class PoseReport(MetricResult):
     mpjpe_joints: tuple[int, int, int]
     failed_frames: int
     definition: str
+    count_accuracy: float | None = None
+    count_error: float | None = None
+    oks_ap: float | None = None
+    people: dict[str, int] | None = None
 
     @property
     def unscoreable_frames(self) -> int:
@@ -99,12 +105,23 @@ class PoseReport(MetricResult):
             ("empty_frames", p.empty_frames),
             ("fallback_frames", p.fallback_frames),
         ]
+        if self.people is not None:
+            yield from [("count_accuracy", self.count_accuracy), ("count_error", self.count_error),
+                        ("oks_ap", self.oks_ap), ("people", self.people)]  # fmt: skip
 
     def summary(self) -> str:
         """Multi-line human-readable scores (PCK in percent)."""
         p = self.pck
         pcks = "  ".join(f"@{threshold_key(k)} {_pct(v)}" for k, v in zip(p.thresholds, p.pck))
-        lines = [
+        lines = []
+        if self.people is not None:
+            n = self.people
+            lines.append(
+                f"{n['frames']} frames of {n['people']} people: count accuracy {_pct(self.count_accuracy)}, "
+                f"count error {_num(self.count_error)}; {n['matched']} matched, {n['missed']} missed, "
+                f"{n['false_positives']} false positive(s); OKS-AP {_pct(self.oks_ap)}; per person:"
+            )
+        lines += [
             f"{self.frames} frames, skeleton {self.skeleton}: {p.scored_frames} scored, "
             f"{p.unscoreable_frames} unscoreable, {p.empty_frames} without visible joints, "
             f"{p.fallback_frames} hip-width fallback, {self.failed_frames} with a non-finite prediction",
@@ -125,12 +142,12 @@ class PoseReport(MetricResult):
         return "\n".join(lines)
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%" if math.isfinite(x) else "n/a"
+def _pct(x: float | None) -> str:
+    return f"{100 * x:.1f}%" if x is not None and math.isfinite(x) else "n/a"
 
 
-def _num(x: float) -> str:
-    return f"{x:.4g}" if math.isfinite(x) else "n/a"
+def _num(x: float | None) -> str:
+    return f"{x:.4g}" if x is not None and math.isfinite(x) else "n/a"
 
 
 class PoseAccumulator:

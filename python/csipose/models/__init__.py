@@ -76,6 +76,7 @@ def build_model(
     readout: bool = True,
     heatmap_size: int = 0,
     densepose_parts: int = 0,
+    persons: int = 0,
 ) -> PoseModel:
     """The :class:`PoseModel` these settings describe (every argument is plain data, stored in checkpoints).
 
@@ -87,6 +88,7 @@ def build_model(
         width, depth, heads, tokens, dropout: size settings (each backbone takes those it uses).
         readout: add the closed-form ridge readout.
         heatmap_size, densepose_parts: optional heads (0 = none).
+        persons: person slots for several people per window (0 = one person).
     """
     if model not in MODELS:
         raise ConfigError(f"model: must be one of {', '.join(MODELS)}, got {model!r}")
@@ -98,10 +100,11 @@ def build_model(
     backbone = cls(shape=shape, groups=groups, joints=joints, dims=dims, **{k: sizes[k] for k in takes})
     settings = {
         "model": model, "shape": list(shape), "groups": groups, "joints": joints, "dims": dims, **sizes,
-        "readout": readout, "heatmap_size": heatmap_size, "densepose_parts": densepose_parts,
+        "readout": readout, "heatmap_size": heatmap_size, "densepose_parts": densepose_parts, "persons": persons,
     }  # fmt: skip
     return PoseModel(backbone, shape=shape, joints=joints, dims=dims, readout=readout,  # type: ignore[arg-type]
-                     heatmap_size=heatmap_size, densepose_parts=densepose_parts, settings=settings)
+                     heatmap_size=heatmap_size, densepose_parts=densepose_parts, persons=persons,
+                     settings=settings)
 
 
 def count_parameters(model: nn.Module, *, trainable_only: bool = True) -> int:

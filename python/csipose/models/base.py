@@ -85,6 +85,9 @@ class PoseModel(nn.Module):
         readout: add the closed-form :class:`LinearReadout`.
         heatmap_size: side of the 2D heatmap head's grid; 0 = none.
         densepose_parts: body parts of the DensePose head; 0 = none.
+        persons: person slots (set prediction of several people); 0 = one person per window.
+            Each slot has its joints (mean pose + its own linear readout + the backbone's shared
+            offsets + its own offsets from the backbone's features) and a presence logit.
         settings: the keyword arguments that rebuild this model (:func:`~csipose.models.build_model`).
 
     Attributes:
@@ -106,18 +109,28 @@ class PoseModel(nn.Module):
         readout: bool,
         heatmap_size: int = 0,
         densepose_parts: int = 0,
+        persons: int = 0,
         settings: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.shape, self.joints, self.dims = tuple(shape), joints, dims
+        self.persons = persons
         self.settings = dict(settings or {})
         self.preprocess = None
         w, c, s, p = self.shape
         self.norm = InputNorm(c, s, p)
         self.backbone = backbone
-        self.readout = LinearReadout(w * c * s * p, joints, dims) if readout else None
+        slots = max(persons, 1)
+        self.readout = LinearReadout(w * c * s * p, slots * joints, dims) if readout else None
         self.register_buffer("mean_pose", torch.zeros(joints, dims))
         features = int(backbone.features)
+        self.slot_head = (
+            nn.Sequential(nn.Linear(features, 4 * features), nn.GELU(), nn.Linear(4 * features, persons * (joints * dims + 1)))
+            if persons else None
+        )
+        if self.slot_head is not None:
+            nn.init.zeros_(self.slot_head[-1].weight)  # slots start on their readout
+            nn.init.zeros_(self.slot_head[-1].bias)
         self.heatmap_size = heatmap_size
         self.heatmap_head = (
             nn.Sequential(nn.Linear(features, joints * 32), nn.Unflatten(1, (joints, 32)), nn.GELU(),
@@ -142,6 +155,8 @@ class PoseModel(nn.Module):
             raise ShapeError(f"csi: expected [B, {w}, {c}, {s}, {p}], got {list(csi.shape)}")
         x = self.norm(csi)
         offsets, features = self.backbone(x)
+        if self.slot_head is not None:
+            return self._people(x, offsets, features)
         keypoints = self.mean_pose + offsets
         if self.readout is not None:
             keypoints = keypoints + self.readout(x)
@@ -152,6 +167,20 @@ class PoseModel(nn.Module):
         if self.densepose_head is not None:
             out["dp_parts"], out["dp_uv"] = self.densepose_head(features)
         return out
+
+
+    def _people(self, x: Tensor, offsets: Tensor, features: Tensor) -> dict[str, Tensor]:
+        """The set prediction: ``"persons": [B, S, J, D]``, ``"presence": [B, S]`` (logits), and
+        ``"keypoints"``, the joints of the most present slot."""
+        s, j, d = self.persons, self.joints, self.dims
+        head = self.slot_head(features).reshape(-1, s, j * d + 1)  # type: ignore[misc]
+        persons = self.mean_pose + offsets[:, None] + head[..., : j * d].reshape(-1, s, j, d)
+        if self.readout is not None:
+            persons = persons + self.readout(x).reshape(-1, s, j, d)
+        presence = head[..., j * d]
+        best = presence.argmax(dim=1)
+        keypoints = persons[torch.arange(len(persons), device=persons.device), best]
+        return {"persons": persons, "presence": presence, "keypoints": keypoints, "features": features}
 
 
 class _DensePoseHead(nn.Module):

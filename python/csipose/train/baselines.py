@@ -27,7 +27,7 @@ import torch
 from csipose.models import PoseModel
 from csipose.ridge import RidgeRegression
 
-__all__ = ["baseline_reports", "collect", "fit_model_inputs", "spread"]
+__all__ = ["baseline_reports", "collect", "fit_model_inputs", "people_baseline_reports", "people_targets", "spread"]
 
 _CHUNK = 512
 
@@ -87,14 +87,18 @@ def fit_model_inputs(model: PoseModel, train_set: Any, *, samples: int, fit_ridg
         ``{"ridge": RidgeRegression | None, "samples": n, "seconds": s}``.
     """
     started = time.perf_counter()
-    data = collect(train_set, spread(len(train_set), samples))
+    index = spread(len(train_set), samples)
+    data = collect(train_set, index, keys=("csi",) if model.persons else ("csi", "keypoints"))
     model.norm.fit(data["csi"])
     ridge = None
     if fit_ridge:
         x = _normalised(model, data["csi"])
         dims = model.dims
         mean = model.mean_pose.detach().cpu().numpy().astype(np.float64)
-        y = (data["keypoints"][..., :dims].astype(np.float64) - mean).reshape(len(x), -1)
+        if model.persons:
+            y = people_targets(train_set, index, model.persons, mean)
+        else:
+            y = (data["keypoints"][..., :dims].astype(np.float64) - mean).reshape(len(x), -1)
         w, c, s, p = model.shape
         groups = int(model.settings.get("groups", 1))
         column_groups = np.broadcast_to(
@@ -103,8 +107,52 @@ def fit_model_inputs(model: PoseModel, train_set: Any, *, samples: int, fit_ridg
         ridge = RidgeRegression.fit(x, y, holdout_groups=data.get("subject"), column_groups=column_groups,
                                     standardize=False)
         if model.readout is not None:
-            model.readout.load(ridge.weight, ridge.bias)
+            k = model.readout.weight.shape[1]  # with person slots, the presence columns are the baseline's alone
+            model.readout.load(ridge.weight[:, :k], ridge.bias[:k])
     return {"ridge": ridge, "samples": int(len(data["csi"])), "seconds": time.perf_counter() - started}
+
+
+def people_targets(dataset: Any, index: np.ndarray, slots: int, mean: np.ndarray) -> np.ndarray:
+    """``float64[n, S*J*D + S]``: the ridge targets of a set prediction: the dataset's ``k``-th
+    person of each sample, as offsets from the mean pose, for slot ``k`` (0 where absent), then
+    each slot's presence (1 or 0)."""
+    people, counts = dataset.label_people()
+    people, counts = people[index][:, :slots], counts[index]
+    present = np.arange(slots)[None] < counts[:, None]
+    if people.shape[1] < slots:
+        people = np.concatenate([people, np.zeros((len(people), slots - people.shape[1], *people.shape[2:]))], axis=1)
+    offsets = np.where(present[..., None, None], people[..., : mean.shape[-1]] - mean, 0.0)
+    return np.concatenate([offsets.reshape(len(index), -1), present.astype(np.float64)], axis=1)
+
+
+@torch.no_grad()
+def people_baseline_reports(model: PoseModel, ridge: RidgeRegression | None, train_set: Any, val_set: Any,
+                            score: Any) -> dict[str, Any]:
+    """The baselines of a set prediction on every val sample, scored by ``score(persons, presence,
+    gt, visible, mask)``: ``mean_pose_baseline`` puts the training set's most common count of
+    people at the mean pose; ``linear_baseline`` is the ridge regression's slots and presences."""
+    s = model.persons
+    mean = model.mean_pose.detach().cpu().numpy().astype(np.float64)
+    j, d = mean.shape
+    people, counts = val_set.label_people()
+    n = len(people)
+    gt = np.zeros((n, s, j, people.shape[-1]))
+    gt[:, : people.shape[1]] = np.nan_to_num(people[:, :s])
+    mask = np.arange(s)[None] < counts[:, None]
+    visible = np.broadcast_to(mask[..., None], mask.shape + (j,)).astype(np.float64)
+    usual = int(np.bincount(train_set.label_people()[1]).argmax())
+    constant = np.broadcast_to(mean, (n, s, j, d))
+    presence = np.broadcast_to((np.arange(s) < usual).astype(np.float64), (n, s))
+    reports = {"mean_pose_baseline": dict(score(constant, presence, gt, visible, mask).to_dict())}
+    if ridge is not None:
+        y = np.concatenate([ridge.predict(_normalised(model, np.stack([np.asarray(val_set[i]["csi"]) for i in part])))
+                            for part in np.array_split(np.arange(n), max(1, n // _CHUNK))])
+        persons = y[:, : s * j * d].reshape(n, s, j, d) + mean
+        linear = dict(score(persons, np.clip(y[:, s * j * d :], 0.0, 1.0), gt, visible, mask).to_dict())
+        linear["fit"] = {"alpha": ridge.alpha, "group_weights": list(ridge.group_weights),
+                         "holdout_mse": ridge.holdout_mse}
+        reports["linear_baseline"] = linear
+    return reports
 
 
 @torch.no_grad()

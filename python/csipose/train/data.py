@@ -61,6 +61,8 @@ def _synthetic(config: TrainingConfig, split: str) -> Any:
 
     values: dict[str, Any] = {name: getattr(config, name) for name in SYNTHETIC_FROM_RUN}
     values["features"] = FEATURES[config.features]
+    if config.persons:  # scenes of 1 to `persons` people, every one labelled
+        values["people"] = tuple(range(1, config.persons + 1))
     values.update(config.synthetic)
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     try:
@@ -128,6 +130,16 @@ def model_settings(config: TrainingConfig, dataset: Any) -> dict[str, Any]:
     """
     sample = dataset[0]
     csi, kp = np.asarray(sample["csi"]), np.asarray(sample["keypoints"])
+    people = "person_ids" in sample
+    if people != bool(config.persons):
+        raise ConfigError(
+            f"persons: {config.persons}, but the {config.data} samples have "
+            + ("a person axis (several labelled people); set persons to the most people of a scene"
+               if people else "one person each; persons >= 1 needs scenes of several labelled people (synthetic)")
+        )
+    if people:
+        kp = kp.reshape(-1, *kp.shape[-2:])[:1] if kp.size else np.zeros((1, kp.shape[-2], kp.shape[-1]))
+        kp = kp[0]
     if csi.ndim != 4 or kp.ndim != 2 or kp.shape[1] < config.keypoint_dims:
         raise DatasetError(
             f"sample 0: expected csi [W, C, S, P] and keypoints [J, >= {config.keypoint_dims}], "
@@ -141,7 +153,7 @@ def model_settings(config: TrainingConfig, dataset: Any) -> dict[str, Any]:
         "dims": config.keypoint_dims, "width": config.width, "depth": config.depth, "heads": config.heads,
         "tokens": config.tokens, "dropout": config.dropout, "readout": config.readout,
         "heatmap_size": config.heatmap_size if config.heatmap else 0,
-        "densepose_parts": config.densepose_parts if config.densepose else 0,
+        "densepose_parts": config.densepose_parts if config.densepose else 0, "persons": config.persons,
     }  # fmt: skip
 
 
@@ -168,7 +180,12 @@ def mean_pose(dataset: Any) -> np.ndarray:
     Datasets with ``label_keypoints()`` (synthetic, MM-Fi; every joint visible)
     give their label table without reading any CSI; others are read sample by sample.
     """
-    if hasattr(dataset, "label_keypoints"):
+    if getattr(dataset, "multi_person", False):  # every labelled person of every sample
+        people, counts = dataset.label_people()
+        real = np.arange(people.shape[1])[None] < counts[:, None]
+        kp = np.asarray(people[real], dtype=np.float64)
+        vis = np.ones(kp.shape[:2])
+    elif hasattr(dataset, "label_keypoints"):
         kp = np.asarray(dataset.label_keypoints(), dtype=np.float64)
         vis = np.ones(kp.shape[:2])
     else:

@@ -14,7 +14,7 @@ from csipose.train.distributed import DistContext
 from csipose.train.scoring import millimetres, percent, score
 from csipose.train.step import autocast
 
-__all__ = ["PCK_KEY", "evaluate_model", "predict", "report_subset"]
+__all__ = ["PCK_KEY", "evaluate_model", "predict", "predict_people", "report_subset", "score_people"]
 
 #: The report entry that selects the best epoch and drives early stopping.
 PCK_KEY = "20"
@@ -40,14 +40,60 @@ def predict(
     return index, np.concatenate(preds), np.concatenate(gts), np.concatenate(vis)
 
 
+@torch.no_grad()
+def predict_people(
+    model: nn.Module, dataset: Any, config: TrainingConfig, ctx: DistContext
+) -> tuple[np.ndarray, ...]:
+    """This rank's share of ``dataset`` for a model with ``S`` person slots: ``(index[N],
+    persons[N, S, J, D], presence[N, S] probabilities, gt[N, S, J, 3], visible[N, S, J],
+    mask[N, S])``, the true people padded to ``S``."""
+    loader = eval_loader(dataset, config, ctx)
+    was_training = model.training
+    model.eval()
+    s = config.persons
+    parts: list[list[np.ndarray]] = [[] for _ in range(5)]
+    for batch in loader:
+        with autocast(config, ctx):
+            out = model(batch["csi"].to(ctx.device))
+        m = batch["person_mask"].shape[1]
+        pad = [(0, 0), (0, s - m)]
+        parts[0].append(out["persons"].float().cpu().numpy())
+        parts[1].append(torch.sigmoid(out["presence"].float()).cpu().numpy())
+        parts[2].append(np.pad(batch["keypoints"].numpy(), pad + [(0, 0), (0, 0)]))
+        parts[3].append(np.pad(batch["visibility"].numpy(), pad + [(0, 0)]))
+        parts[4].append(np.pad(batch["person_mask"].numpy(), pad))
+    model.train(was_training)
+    index = np.asarray(list(iter(loader.sampler)), dtype=np.int64)
+    return (index, *(np.concatenate(p) for p in parts))
+
+
+def score_people(persons: np.ndarray, presence: np.ndarray, gt: np.ndarray, vis: np.ndarray, mask: np.ndarray,
+                 config: TrainingConfig) -> Any:
+    """The multi-person :class:`~csipose.metrics.PoseReport` (:func:`csipose.metrics.evaluate_people`)."""
+    from csipose.metrics import evaluate_people
+
+    return evaluate_people(persons, presence, gt, gt_mask=mask, visible=vis, skeleton=config.skeleton)
+
+
 def evaluate_model(
     model: nn.Module, dataset: Any, config: TrainingConfig, ctx: DistContext
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Val report dict and a few samples for overlays (rank 0 only; ``({}, {})`` elsewhere).
 
     Predictions of all ranks are gathered and scored once, on rank 0, with
-    :func:`csipose.metrics.evaluate`.
+    :func:`csipose.metrics.evaluate` (:func:`csipose.metrics.evaluate_people` with person slots).
     """
+    if config.persons:
+        gathered = ctx.all_gather_objects(predict_people(model, dataset, config, ctx))
+        if not ctx.is_main:
+            return {}, {}
+        index = np.concatenate([p[0] for p in gathered])
+        order = np.argsort(index, kind="stable")
+        arrays = [np.concatenate([p[i] for p in gathered])[order] for i in range(1, 6)]
+        best = arrays[1].argmax(axis=1)
+        rows = np.arange(len(best))
+        overlay = {"pred": arrays[0][rows, best][: config.overlays], "gt": arrays[2][:, 0][: config.overlays]}
+        return dict(score_people(*arrays, config).to_dict()), overlay
     parts = ctx.all_gather_objects(predict(model, dataset, config, ctx))
     if not ctx.is_main:
         return {}, {}
@@ -60,4 +106,5 @@ def evaluate_model(
 
 def report_subset(report: dict[str, Any]) -> dict[str, Any]:
     """The figures of a report logged per epoch in ``metrics.jsonl``."""
-    return {k: report[k] for k in ("pck", "auc", "mpjpe", "pa_mpjpe", "frames") if k in report}
+    return {k: report[k] for k in ("pck", "auc", "mpjpe", "pa_mpjpe", "frames", "count_accuracy", "oks_ap")
+            if k in report}

@@ -25,7 +25,7 @@ from csipose.errors import ArgumentError, ConfigError
 from csipose.losses import MultiTaskLoss
 from csipose.models import PoseModel, build_model, count_parameters
 from csipose.train import checkpoint as ckpt
-from csipose.train.baselines import baseline_reports, fit_model_inputs
+from csipose.train.baselines import baseline_reports, fit_model_inputs, people_baseline_reports
 from csipose.train.data import (
     Datasets,
     check_head_targets,
@@ -36,7 +36,7 @@ from csipose.train.data import (
     train_loader,
 )
 from csipose.train.distributed import DistContext, seed_everything, setup, sync_buffers, teardown, wrap_ddp
-from csipose.train.evaluate import evaluate_model, report_subset
+from csipose.train.evaluate import evaluate_model, report_subset, score_people
 from csipose.train.progress import StepProgress
 from csipose.train.run_dir import append_metrics, baselines_line, check_run_dir, epoch_line, finish, prepare_run_dir
 from csipose.train.schedule import build_scheduler
@@ -180,8 +180,11 @@ def fit_new_model(
         return {}
     fitted = fit_model_inputs(model, train_set, samples=config.baseline_samples,
                               fit_ridge=config.readout or config.linear_baseline)
-    reports = baseline_reports(model, fitted["ridge"] if config.linear_baseline else None, val_set,
-                               partial(score, skeleton=config.skeleton))
+    ridge = fitted["ridge"] if config.linear_baseline else None
+    if config.persons:
+        reports = people_baseline_reports(model, ridge, train_set, val_set, partial(score_people, config=config))
+    else:
+        reports = baseline_reports(model, ridge, val_set, partial(score, skeleton=config.skeleton))
     if "linear_baseline" in reports:
         reports["linear_baseline"]["fit"].update(samples=fitted["samples"], seconds=fitted["seconds"])
     return reports
@@ -232,7 +235,7 @@ def train_one_epoch(
         TrainingError: the loss became NaN or infinite.
     """
     epoch = run.epoch
-    losses = MultiTaskLoss(config.loss_weights)
+    losses = MultiTaskLoss(config.effective_loss_weights())
     per_epoch = steps_per_epoch(len(train_set), config, ctx)
     last_finite: tuple[int, float] | None = None
     learner.net.train()

@@ -19,6 +19,7 @@ from csipose.losses import (
     heatmap_loss,
     keypoint_loss,
     oks_loss,
+    set_prediction_losses,
 )
 from csipose.skeletons import get_skeleton
 from csipose.train.distributed import DistContext
@@ -75,6 +76,11 @@ def untrained_heads(config: TrainingConfig) -> list[str]:
 def loss_terms(out: dict[str, Tensor], batch: dict[str, Tensor], config: TrainingConfig) -> dict[str, Tensor]:
     """The loss terms the config weights, from model outputs and a batch."""
     d = config.keypoint_dims
+    if config.persons:
+        return set_prediction_losses(
+            out["persons"].float(), out["presence"], batch["keypoints"][..., :d], batch["visibility"],
+            batch["person_mask"], kind=config.keypoint_loss, bones=get_skeleton(config.skeleton).bones,
+        )  # fmt: skip
     gt = batch["keypoints"][..., :d]
     vis = batch["visibility"]
     pred = out["keypoints"].float()

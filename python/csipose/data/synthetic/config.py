@@ -101,6 +101,13 @@ class SyntheticConfig:
     persons: int = 1
     """People in the room; the labelled subject is person 0, the others are
     bystanders of random size doing random actions beside them."""
+    people: tuple[int, ...] = ()
+    """Several labelled people: each sequence draws its count of people, uniformly, from these
+    counts (0-4; e.g. (1, 2, 3)), and every one of them is labelled: the subject (person 0,
+    when the count is at least 1) and bystanders of random size doing random actions at
+    stated spots beside them (1 m to either side across the link, 1.1 m towards the
+    transmitter), who shadow each other. Samples then carry a person axis. Empty: one
+    labelled subject, and ``persons - 1`` unlabelled bystanders."""
     scatterers: int = 40
     """Static point scatterers (furniture, clutter) per environment."""
     position_jitter: float = 0.1
@@ -158,9 +165,23 @@ class SyntheticConfig:
             )
         _float(self.snr_db, "snr_db")
         _int(self.persons, "persons", 1, 4)
+        if not isinstance(self.people, tuple):
+            raise ConfigError(f"people: expected a tuple of person counts, got {self.people!r}")
+        if self.people:
+            for count in self.people:
+                _int(count, "people", 0, 4)
+            if self.persons != 1:
+                raise ConfigError("people: labels every person of a scene; leave persons at 1 (it adds unlabelled ones)")
+            if self.family != "physics":
+                raise ConfigError(f"people: scenes of several people need family 'physics', got {self.family!r}")
         _int(self.scatterers, "scatterers", 0)
         _float(self.position_jitter, "position_jitter", minimum=0.0)
         _float(self.sway, "sway", minimum=0.0)
+
+    @property
+    def max_people(self) -> int:
+        """M: the most labelled people a sample can hold (1 without :attr:`people`)."""
+        return max(self.people) if self.people else 1
 
     @property
     def train_subjects(self) -> tuple[int, ...]:

@@ -32,6 +32,11 @@ class SyntheticCsiDataset:
       ``frame`` is the 1-based label frame within its sequence.
     - with ``config.persons > 1`` also ``"persons"``: ``float32[K, 17, 3]``, every
       person in the room (person 0 is ``"keypoints"``).
+    - with ``config.people`` (every person labelled) a person axis instead: ``"keypoints":
+      float32[m, 17, 3]`` and ``"visibility": float32[m, 17]`` of the ``m`` people of the
+      scene (0 to ``max(config.people)``), and ``"person_ids": int64[m]``, an identity that
+      stays with a person through the frames of a sequence (unique in the dataset);
+      :func:`csipose.data.collate` pads them to a batch's most people with ``"person_mask"``.
 
     Whole-split arrays for batch work (``F`` frames, ``N`` samples):
     ``csi: float32[F, C, S, P]``, ``keypoints: float32[F, 17, 3]``,
@@ -49,23 +54,39 @@ class SyntheticCsiDataset:
             raise DatasetError(f"split {split!r} has no subjects (config.val_subjects is empty)")
         #: the steps from the generator's raw frames to ``csi`` (recorded with trained models)
         self.preprocess = self.config.preprocess
-        csi, persons, ids = [], [], []
-        for seq in render(self.config, subjects):
+        self.multi_person = bool(self.config.people)
+        m = self.config.max_people
+        csi, persons, counts, ids = [], [], [], []
+        for number, seq in enumerate(render(self.config, subjects)):
             csi.append(self.preprocess.frames(seq.amplitude, seq.phase))
-            persons.append(seq.keypoints.astype(np.float32))
             t = seq.amplitude.shape[0]
+            kp = seq.keypoints.astype(np.float32)
+            if self.multi_person:  # pad every scene to M people (NaN), and keep each one's count
+                kp = np.concatenate([kp, np.full((t, m - kp.shape[1], 17, 3), np.nan, np.float32)], axis=1)
+                counts.append(np.full(t, seq.labelled))
+            persons.append(kp)
             ids.append(np.stack([np.full(t, seq.subject), np.full(t, seq.action),
-                                 np.full(t, seq.environment), np.arange(1, t + 1)], axis=1))
+                                 np.full(t, seq.environment), np.arange(1, t + 1), np.full(t, number)], axis=1))
         self.csi: np.ndarray = np.concatenate(csi)
         self.persons: np.ndarray = np.concatenate(persons)
+        #: ``int64[F]``: the labelled people of each frame (with ``config.people``; else ones)
+        self.counts: np.ndarray = np.concatenate(counts) if counts else np.ones(len(self.persons), np.int64)
         self.keypoints: np.ndarray = np.ascontiguousarray(self.persons[:, 0])
         table = np.concatenate(ids).astype(np.int64)
-        self.subject, self.action, self.environment, self.frame = (np.ascontiguousarray(c) for c in table.T)
+        self.subject, self.action, self.environment, self.frame, self.sequence = (
+            np.ascontiguousarray(c) for c in table.T
+        )
         self.label_index: np.ndarray = np.flatnonzero(self.frame >= self.config.window).astype(np.int64)
 
     def label_keypoints(self) -> np.ndarray:
-        """``float32[N, 17, 3]``: every sample's label keypoints."""
+        """``float32[N, 17, 3]``: every sample's label keypoints (person 0's; NaN where a scene
+        of several people is empty)."""
         return self.keypoints[self.label_index]
+
+    def label_people(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(keypoints float32[N, M, 17, 3], counts int64[N])``: every sample's people, padded
+        with NaN past its count."""
+        return self.persons[self.label_index], self.counts[self.label_index]
 
     def __len__(self) -> int:
         return int(self.label_index.shape[0])
@@ -95,7 +116,12 @@ class SyntheticCsiDataset:
             "environment": np.int64(self.environment[row]),
             "frame": np.int64(self.frame[row]),
         }
-        if self.config.persons > 1:
+        if self.multi_person:
+            m = int(self.counts[row])
+            sample["keypoints"] = self.persons[row, :m]
+            sample["visibility"] = np.ones((m, self.persons.shape[2]), dtype=np.float32)
+            sample["person_ids"] = (int(self.sequence[row]) * 8 + np.arange(m)).astype(np.int64)
+        elif self.config.persons > 1:
             sample["persons"] = self.persons[row]
         return sample
 

@@ -19,7 +19,7 @@ from csipose.data.synthetic.scenes import Scene, make_scene, world_to_camera
 
 __all__ = ["Sequence", "action_id", "drift", "make_environment", "render", "render_sequence"]
 
-_SCENE, _SUBJECT, _MOTION, _RADIO, _BYSTANDER, _FAMILY = range(6)
+_SCENE, _SUBJECT, _MOTION, _RADIO, _BYSTANDER, _FAMILY, _PEOPLE = range(7)
 # Floor offsets (m) of bystanders 1, 2, 3 from the labelled subject.
 _BYSTANDER_OFFSETS = np.array([[0.0, 1.0], [0.0, -1.0], [-1.1, 0.0]])
 
@@ -48,7 +48,9 @@ class Sequence:
         amplitude: ``float32[T, 3, 114, P]`` raw amplitude ``|H|`` as a NIC reports it.
         phase: ``float32[T, 3, 114, P]`` raw wrapped phase in ``(-pi, pi]``.
         keypoints: ``float64[T, K, 17, 3]`` camera-frame joints (metres) of the ``K``
-            persons at each frame's middle packet; person 0 is the subject.
+            persons at each frame's middle packet; person 0 is the subject (when ``K`` >= 1).
+        labelled: how many of the ``K`` persons are labelled (all with ``config.people``,
+            else the subject alone).
     """
 
     subject: int
@@ -57,6 +59,7 @@ class Sequence:
     amplitude: np.ndarray
     phase: np.ndarray
     keypoints: np.ndarray
+    labelled: int = 1
 
 
 def drift(times: np.ndarray, amplitude: float, rng: np.random.Generator) -> np.ndarray:
@@ -95,21 +98,25 @@ def render_sequence(config: SyntheticConfig, subject: int, action: str,
     size = body.make_subjects(1, _rng(config, _SUBJECT, subject))[0]
     motion = _rng(config, _MOTION, subject, act_id)
     stage = scene.stage + motion.uniform(-config.position_jitter, config.position_jitter, size=2)
-    people = [_person_joints(config, action, size, times, stage, motion)]
+    count = config.persons
+    if config.people:
+        count = config.people[int(_rng(config, _PEOPLE, subject, act_id).integers(len(config.people)))]
+    people = [_person_joints(config, action, size, times, stage, motion)] if count else []
     extra = _rng(config, _BYSTANDER, subject, act_id)
-    for k in range(1, config.persons):
+    for k in range(1, count):
         other = body.make_subjects(1, extra)[0]
         other_action = config.actions[int(extra.integers(len(config.actions)))]
         people.append(_person_joints(config, other_action, other, times, stage + _BYSTANDER_OFFSETS[k - 1],
                                      extra))
-    joints = np.stack(people, axis=1).reshape(t, p, len(people), 17, 3)
+    joints = (np.stack(people, axis=1) if people else np.zeros((t * p, 0, 17, 3))).reshape(t, p, len(people), 17, 3)
+    labelled = count if config.people else 1
     keypoints = world_to_camera(joints[:, p // 2], scene)
     noise = _rng(config, _RADIO, subject, act_id)
     if config.family != "physics":
         mapping = family_map(config.family, _rng(config, _FAMILY, FAMILIES.index(config.family)))
         amplitude, phase = render_family(config.family, mapping, joints[:, :, 0], scene.stage, noise)
         return Sequence(subject=subject, action=act_id, environment=env_id, amplitude=amplitude,
-                        phase=phase, keypoints=keypoints)
+                        phase=phase, keypoints=keypoints, labelled=labelled)
 
     points = body.body_points(joints).reshape(t, p, -1, 3)  # [T, P, K * Q, 3]
     weights = np.tile(body.POINT_WEIGHTS, len(people))
@@ -119,7 +126,7 @@ def render_sequence(config: SyntheticConfig, subject: int, action: str,
     measured = measured.transpose(0, 2, 3, 1)  # [T, R, K, P] as MM-Fi stores a frame
     return Sequence(
         subject=subject, action=act_id, environment=env_id,
-        amplitude=np.abs(measured), phase=np.angle(measured), keypoints=keypoints,
+        amplitude=np.abs(measured), phase=np.angle(measured), keypoints=keypoints, labelled=labelled,
     )
 
 

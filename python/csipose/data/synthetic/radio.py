@@ -232,6 +232,9 @@ def channel(points: np.ndarray, weights: np.ndarray, rcs: np.ndarray, scene: Sce
         freqs: ``[K]`` tone frequencies.
     """
     t, p = points.shape[:2]
+    if points.shape[2] == 0:  # an empty room: the static paths, unshadowed, and no echo
+        depth = np.zeros((t * p, len(paths.seg_len)), dtype=np.float32)
+        return static_channel(depth, paths, freqs).reshape(t, p, len(scene.rx), -1)
     # Shadowing at each frame's first and last packet, linear in between (see the module notes).
     ends = [0, p - 1] if p > 1 else [0]
     depth = shadowing_depth(points[:, ends].reshape(t * len(ends), -1, 3), weights, paths)

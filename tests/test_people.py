@@ -1,0 +1,157 @@
+"""Several people per frame: scenes, the person axis and its collate, the set-prediction loss, the report."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from csipose.data.synthetic import SyntheticConfig, SyntheticCsiDataset, render_sequence
+from csipose.errors import ConfigError
+from csipose.metrics import evaluate_people
+
+SMALL = dict(subjects=4, subjects_per_environment=4, val_subjects=(4,), frames=6)
+
+
+def test_scenes_label_every_person_with_a_stable_identity() -> None:
+    config = SyntheticConfig(people=(0, 1, 2, 3), **SMALL)
+    ds = SyntheticCsiDataset(config)
+    counts = {int(c) for c in ds.counts}
+    assert counts <= {0, 1, 2, 3} and len(counts) >= 3
+    for start in range(0, len(ds), config.frames):  # one sequence: the same people, moving a little
+        first, last = ds[start], ds[start + config.frames - 1]
+        assert np.array_equal(first["person_ids"], last["person_ids"])
+        if len(first["person_ids"]):
+            assert np.abs(first["keypoints"][:, 0] - last["keypoints"][:, 0]).max() < 0.5
+    ids = np.concatenate([ds[i]["person_ids"] for i in range(0, len(ds), config.frames)])
+    assert len(ids) == len(set(ids.tolist()))  # unique in the dataset
+
+
+def test_the_single_person_path_is_untouched() -> None:
+    plain = render_sequence(SyntheticConfig(**SMALL), 1, "squat")
+    assert plain.labelled == 1 and plain.keypoints.shape[1] == 1
+    sample = SyntheticCsiDataset(SyntheticConfig(**SMALL))[0]
+    assert "person_ids" not in sample and sample["keypoints"].shape == (17, 3)
+    with pytest.raises(ConfigError, match="leave persons at 1"):
+        SyntheticConfig(people=(1, 2), persons=2)
+    with pytest.raises(ConfigError, match="people: expected an integer in 0..4"):
+        SyntheticConfig(people=(5,))
+
+
+def test_an_empty_room_is_a_scene() -> None:
+    seq = render_sequence(SyntheticConfig(people=(0,), **SMALL), 1, "squat")
+    assert seq.keypoints.shape == (6, 0, 17, 3) and np.isfinite(seq.amplitude).all()
+
+
+def test_collate_pads_mixed_person_counts() -> None:
+    torch = pytest.importorskip("torch")
+    from csipose.data import collate
+
+    ds = SyntheticCsiDataset(SyntheticConfig(people=(0, 1, 3), **SMALL))
+    picks = [next(i for i in range(len(ds)) if ds.counts[i] == c) for c in (0, 1, 3)]
+    batch = collate([ds[i] for i in picks])
+    assert batch["keypoints"].shape == (3, 3, 17, 3) and batch["visibility"].shape == (3, 3, 17)
+    assert batch["person_mask"].tolist() == [[False] * 3, [True, False, False], [True] * 3]
+    assert batch["person_ids"][0].tolist() == [-1, -1, -1]
+    assert torch.equal(batch["keypoints"][2], torch.from_numpy(ds[picks[2]]["keypoints"]))
+    assert float(batch["visibility"][1, 1:].abs().sum()) == 0.0
+
+
+def _brute_force(persons, presence, gt, vis, mask):  # type: ignore[no-untyped-def]
+    """The least-cost injective map of each sample's people to slots, by trying every one."""
+    import torch
+
+    pairs = []
+    for b in range(len(persons)):
+        people = [m for m in range(gt.shape[1]) if mask[b, m]]
+        best, choice = np.inf, ()
+        for slots in itertools.permutations(range(persons.shape[1]), len(people)):
+            cost = 0.0
+            for s, m in zip(slots, people):
+                d = (persons[b, s] - gt[b, m]).norm(dim=-1)
+                cost += float((d * vis[b, m]).sum() / vis[b, m].sum().clamp_min(1)) + 1 - float(torch.sigmoid(presence[b, s]))
+            if cost < best:
+                best, choice = cost, tuple(zip(slots, people))
+        pairs += [(b, s, m) for s, m in choice]
+    return sorted(pairs)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_set_loss_is_the_brute_force_permutation_loss(seed: int) -> None:
+    torch = pytest.importorskip("torch")
+    from csipose.losses import bone_length_loss, keypoint_loss, match_slots, set_prediction_losses
+
+    g = torch.Generator().manual_seed(seed)
+    b, s, m = 5, 4, 3
+    persons = torch.randn(b, s, 17, 3, generator=g)
+    presence = torch.randn(b, s, generator=g)
+    gt = torch.randn(b, m, 17, 3, generator=g)
+    vis = (torch.rand(b, m, 17, generator=g) > 0.2).float()
+    mask = torch.rand(b, m, generator=g) > 0.3
+    batch, slot, person = match_slots(persons, presence, gt, vis, mask)
+    expected = _brute_force(persons, presence, gt, vis, mask)
+    assert sorted(zip(batch.tolist(), slot.tolist(), person.tolist())) == expected
+    bb, ss, mm = (torch.tensor(c) for c in zip(*expected))
+    losses = set_prediction_losses(persons, presence, gt, vis, mask)
+    assert torch.allclose(losses["keypoints"], keypoint_loss(persons[bb, ss], gt[bb, mm], vis[bb, mm], kind="smooth_l1"))
+    assert torch.allclose(losses["bone"], bone_length_loss(persons[bb, ss], gt[bb, mm], vis[bb, mm]))
+    target = torch.zeros(b, s)
+    target[bb, ss] = 1
+    assert torch.allclose(losses["presence"], torch.nn.functional.binary_cross_entropy_with_logits(presence, target))
+
+
+def test_the_set_loss_trains_slots_and_presence() -> None:
+    torch = pytest.importorskip("torch")
+    from csipose.losses import set_prediction_losses
+
+    torch.manual_seed(0)
+    gt = torch.randn(8, 2, 17, 3)
+    mask = torch.tensor([[True, True]] * 4 + [[True, False]] * 4)
+    persons = torch.zeros(8, 3, 17, 3, requires_grad=True)
+    presence = torch.zeros(8, 3, requires_grad=True)
+    opt = torch.optim.Adam([persons, presence], lr=0.05)
+    for _ in range(300):
+        terms = set_prediction_losses(persons, presence, gt, torch.ones(8, 2, 17), mask)
+        opt.zero_grad()
+        sum(terms.values()).backward()  # type: ignore[union-attr]
+        opt.step()
+    assert terms["keypoints"] < 0.01 and ((torch.sigmoid(presence) > 0.5).sum(1) == mask.sum(1)).all()
+
+
+def test_the_people_report_counts_matches_misses_and_false_positives() -> None:
+    rng = np.random.default_rng(0)
+    gt = rng.normal(0, 0.3, (3, 2, 17, 3)) + [0, 0, 3]
+    mask = np.array([[True, True], [True, False], [True, True]])
+    pred = np.zeros((3, 3, 17, 3))
+    presence = np.zeros((3, 3))
+    pred[0, 2], pred[0, 0], presence[0, [0, 2]] = gt[0, 0], gt[0, 1], 0.9  # both, in other slots
+    pred[1, 1], pred[1, 2], presence[1, [1, 2]] = gt[1, 0], 5.0, 0.8  # one person and a false positive
+    pred[2, 0], presence[2, 0] = gt[2, 1] + 0.01, 0.7  # one of two found: the other is missed
+    report = evaluate_people(pred, presence, gt, gt_mask=mask)
+    assert report.people == {"frames": 3, "people": 5, "predicted": 5, "matched": 4, "missed": 1, "false_positives": 1}
+    assert report.count_accuracy == pytest.approx(1 / 3) and report.count_error == pytest.approx(2 / 3)
+    assert report.pck.pck[2] == pytest.approx(4 / 5)  # every joint of the four matched people, none of the missed
+    # MPJPE over the matched four: three exact, one off by 0.01 m on every axis
+    assert report.mpjpe == pytest.approx(np.mean([0, 0, 0, np.sqrt(3) * 0.01]), abs=1e-9)
+    assert report.to_dict()["count_accuracy"] == pytest.approx(1 / 3)
+    assert "count accuracy 33.3%" in report.summary()
+
+
+def test_training_with_person_slots(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("torch")
+    from csipose.config import TrainingConfig
+    from csipose.train.loop import train
+
+    synthetic = {"subjects": 6, "subjects_per_environment": 6, "val_subjects": [3, 6], "frames": 8}
+    config = TrainingConfig(persons=2, epochs=2, width=16, synthetic=synthetic, run_dir=str(tmp_path / "run"),
+                            plots=False, progress=False)  # fmt: skip
+    summary = train(config)
+    model, mean = summary["model"], summary["mean_pose_baseline"]
+    assert model["people"]["frames"] == 2 * 8 * 8 and 0 <= model["count_accuracy"] <= 1
+    assert "count_accuracy" in mean and "linear_baseline" in summary
+    with pytest.raises(ConfigError, match="persons: 1 slots cannot hold scenes of 2 people"):
+        TrainingConfig(persons=1, synthetic={**synthetic, "people": [1, 2]})
+    with pytest.raises(ConfigError, match="persons >= 1 needs scenes of several labelled people"):
+        train(TrainingConfig(persons=2, epochs=1, data="synthetic", synthetic={**synthetic, "people": []},
+                             run_dir=str(tmp_path / "run2"), progress=False, plots=False))
