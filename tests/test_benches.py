@@ -71,6 +71,11 @@ EXPECTED: dict[str, list[str]] = {
         r"^\| dense_map \| \*ridge\* \| \| \d+\.\d% \| \d+ mm \|",
         rf"^\| dense_map \| mlp \| {_N} \| \d+\.\d% \| \d+ mm \| [+-]\d+\.\d \| [+-]\d+\.\d \| \d+ \|$",
     ],
+    "bench_mot": [
+        r"^py-motmetrics\s+\d+\.\d{3}\s+[\d,]+\s+1\.00x$",
+        r"^csipose mot\s+\d+\.\d{3}\s+[\d,]+\s+\d+\.\d\dx$",
+        r"^csipose mot on [\d,]+ frames = \d+\.\dx py-motmetrics \(goal 20x\): (met|NOT met)$",
+    ],
     "bench_oks_ap": [
         r"^pycocotools COCOeval\s+\d+\.\d{3}\s+[\d,]+\s+1\.00x$",
         r"^csipose oks_ap \(optimal\)\s+\d+\.\d{3}\s+[\d,]+\s+\d+\.\d\dx$",

@@ -14,6 +14,7 @@ __all__ = [
     "coco_keypoint_eval",
     "fill_packet_mean",
     "get_num_threads",
+    "mot_counts",
     "mpjpe_frames",
     "oks",
     "pck_counts",
@@ -174,3 +175,10 @@ def coco_keypoint_eval(
     n_images: int,
     matching: str,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+def mot_counts(
+    gt_ids: npt.NDArray[np.int64],
+    gt_offsets: npt.NDArray[np.int64],
+    pred_ids: npt.NDArray[np.int64],
+    pred_offsets: npt.NDArray[np.int64],
+    distances: npt.NDArray[np.float64],
+) -> dict[str, int | float]: ...

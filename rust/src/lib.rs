@@ -25,5 +25,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py::metrics::register(m)?;
     py::matching::register(m)?;
     py::cocoeval::register(m)?;
+    py::mot::register(m)?;
     Ok(())
 }

@@ -3,10 +3,11 @@
 Canonical PCK (:func:`pck`, :func:`pck_curve`, :func:`auc`), MPJPE with
 root / scale / Procrustes alignment (:func:`mpjpe`, :func:`mpjpe_per_frame`),
 COCO OKS (:func:`oks`) and the COCO keypoint AP protocol (:func:`oks_ap`,
-:func:`oks_ap_arrays`), and the canonical report of a split
-(:func:`evaluate`, :class:`PoseReport`, :class:`PoseAccumulator`). PCK values
-are fractions in ``[0, 1]`` everywhere except human-readable summaries. Every
-result has ``to_dict()`` (JSON-safe) and a ``definition``.
+:func:`oks_ap_arrays`), multi-object tracking (CLEAR-MOT and IDF1, :func:`mot`),
+and the canonical report of a split (:func:`evaluate`, :class:`PoseReport`,
+:class:`PoseAccumulator`). PCK values are fractions in ``[0, 1]`` everywhere
+except human-readable summaries. Every result has ``to_dict()`` (JSON-safe)
+and a ``definition``.
 
 Non-finite values, one policy for every metric:
 
@@ -27,6 +28,7 @@ Non-finite values, one policy for every metric:
 
 from __future__ import annotations
 
+from csipose.metrics.mot import MOTResult, mot
 from csipose.metrics.oks_ap import OksAPResult, oks_ap, oks_ap_arrays
 from csipose.metrics.mpjpe import ALIGNS, mpjpe, mpjpe_per_frame, root_joints
 from csipose.metrics.oks import oks
@@ -49,6 +51,7 @@ __all__ = [
     "CURVE_THRESHOLDS",
     "DEFAULT_THRESHOLDS",
     "NORMS",
+    "MOTResult",
     "OksAPResult",
     "PCKResult",
     "PoseAccumulator",
@@ -56,6 +59,7 @@ __all__ = [
     "auc",
     "evaluate",
     "evaluate_people",
+    "mot",
     "mpjpe",
     "mpjpe_per_frame",
     "oks",

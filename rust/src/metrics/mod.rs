@@ -9,6 +9,7 @@
 //! streaming accumulator and a one-shot call reduce the same numbers.
 
 pub mod cocoeval;
+pub mod mot;
 pub mod mpjpe;
 pub mod oks;
 pub mod pck;

@@ -4,6 +4,7 @@ pub mod cocoeval;
 pub mod errors;
 pub mod matching;
 pub mod metrics;
+pub mod mot;
 pub mod subcarrier;
 
 use std::sync::atomic::{AtomicBool, Ordering};
