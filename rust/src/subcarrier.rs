@@ -1767,6 +1767,9 @@ mod tests {
             avx2::LinearPlan::new(&uniform).unwrap().counts(),
             [0, 0, 0, 7, 0, 0]
         );
+        // HT40 -> 56 evenly spaced: the same 7 groups as the uniform kernel
+        let even: Vec<f64> = (0..56).map(|k| -58.0 + 116.0 * k as f64 / 55.0).collect();
+        assert_eq!(plan(&ht40(), &even), [0, 0, 0, 7, 0, 0]);
         let wide = plan(&line(0.0, 20.0, 1.0), &line(-3.0, 20.0, 0.5));
         assert!(wide[2] > 0, "{wide:?}");
     }
