@@ -165,7 +165,7 @@ def plan_throughput(rows: int, repeats: int, kernel: Callable[[], object]) -> No
                   f"written = {rows / copy_time:,.0f} rows/s, {rows / copy_time / kernel_rate:.2f}x the kernel's")
             if (op.n_in, op.n_out) == (N_IN, N_OUT) and abs(taps - 2 * (N_OUT - 1) / N_OUT) < 1e-9:
                 print(f"  same shape as the kernel ({N_IN} in, {N_OUT} out, {taps:.2f} taps/row: the same 7 "
-                      f"8-output groups): the gap is run-to-run timing noise")
+                      f"8-output groups, the same per-row work): the gap is in the timing (run order, load), not the operator")
 
 
 if __name__ == "__main__":
