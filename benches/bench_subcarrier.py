@@ -15,7 +15,9 @@ Then per-row throughput of operators built from subcarrier plans
 (``Resampler.from_indices``: IWL5300_30 -> HT40, ESP32_HT20 -> HT40, HT40 -> 56
 by tone positions) beside the 114 -> 56 kernel, with the goal that each runs
 at least as many rows/s; for a plan that misses it, its shape (input and output
-row lengths, taps per row, which kernel runs) is printed beside it.
+row lengths, taps per row, which kernel runs) is printed beside it, with its
+limit measured in the same run: the bytes it writes per row against np.copyto
+of as many bytes.
 
     python benches/bench_subcarrier.py            # 200,000 rows
     python benches/bench_subcarrier.py --quick    # a smoke run
@@ -152,6 +154,18 @@ def plan_throughput(rows: int, repeats: int, kernel: Callable[[], object]) -> No
                   f"{seconds / op.n_out / rows * 1e9:.2f} ns per output vs "
                   f"{kernel_time / N_OUT / rows * 1e9:.2f} for 114 -> 56: a row has {op.n_out / N_OUT:.2f}x "
                   f"the outputs, each {kernel_time / N_OUT / (seconds / op.n_out):.2f}x as fast")
+            # The limit, measured now: the bytes the plan writes per row against np.copyto of as many.
+            dst = np.empty((rows, op.n_out), dtype=np.float32)
+            src = np.ones_like(dst)
+            copy_time = best_time(lambda dst=dst, src=src: np.copyto(dst, src), repeats)
+            written = 4 * op.n_out
+            print(f"  limit: writes {written} bytes/row (the kernel {4 * N_OUT}), {written * rows / seconds / 1e9:.2f} "
+                  f"GB/s written + {4 * op.n_in * rows / seconds / 1e9:.2f} GB/s read; np.copyto of the same "
+                  f"{written * rows / 1e6:.0f} MB now: {2 * written * rows / copy_time / 1e9:.2f} GB/s read + "
+                  f"written = {rows / copy_time:,.0f} rows/s, {rows / copy_time / kernel_rate:.2f}x the kernel's")
+            if (op.n_in, op.n_out) == (N_IN, N_OUT) and abs(taps - 2 * (N_OUT - 1) / N_OUT) < 1e-9:
+                print(f"  same shape as the kernel ({N_IN} in, {N_OUT} out, {taps:.2f} taps/row: the same 7 "
+                      f"8-output groups, the same per-row work): the gap is in the timing (run order, load), not the operator")
 
 
 if __name__ == "__main__":

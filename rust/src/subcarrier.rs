@@ -855,18 +855,58 @@ mod avx2 {
         Copy1,
     }
 
-    /// The linear resampler in AVX2 for f32: per 8 outputs, four loads, four
-    /// lane permutes, two blends, `x0 * w0 + x1 * w1` (two multiplies and an
-    /// add, as the scalar loop, so the same bits) and two blends that put the
-    /// copied outputs in place. Outputs no group covers run the scalar formula
-    /// or are copied, as in the scalar kernel. When `n_out` is not a multiple
-    /// of 8 the last group overlaps the one before it (both write equal values).
+    /// Eight consecutive outputs of a linear resampler whose taps all lie in
+    /// the 9 inputs `base..base + 9`: output `j` blends input `base + lane[j]`
+    /// (of one 8-wide load) with the input after it (the same lane of the load
+    /// one further on), or copies one of the two. The copy masks ride in sign
+    /// bits that the rest ignores: `lane[j]` is negative (the permute reads only
+    /// its low 3 bits) where the output copies the first tap, `w1[j]` is -0.0
+    /// where it copies the second (a blend's weights are positive).
+    struct Narrow {
+        out: usize,
+        base: usize,
+        lane: [i32; 8],
+        w0: [f32; 8],
+        w1: [f32; 8],
+    }
+
+    /// The linear resampler in AVX2 for f32, as a list of 8-output pieces made
+    /// once per operator, each as cheap as its outputs allow:
+    ///
+    /// - `fills`: 8 outputs that copy one input tone (a run of targets beyond
+    ///   an end of the source span, with `outside='nearest'`): one broadcast
+    ///   and one store;
+    /// - `copies`: 8 outputs that copy 8 consecutive input tones: one load and
+    ///   one store;
+    /// - `narrow`: 8 outputs whose taps lie in 9 inputs: two loads, two lane
+    ///   permutes, `x0 * w0 + x1 * w1` and two blends that put the copied
+    ///   outputs in place;
+    /// - `groups`: 8 outputs whose taps lie in 17 inputs: four loads, four lane
+    ///   permutes, two blends, `x0 * w0 + x1 * w1` (two multiplies and an add,
+    ///   as the scalar loop, so the same bits) and two blends for the copies.
+    ///
+    /// A run of 8 or more fills or copies is cut into pieces of 8, the last one
+    /// ending with the run (it may overlap the one before it); other outputs go
+    /// 8 at a time to a narrow piece or else a group, the last one ending at
+    /// `n_out`. Pieces may overlap: every piece gives an output the same bits,
+    /// so the order they run in does not matter. Outputs no piece covers run
+    /// the scalar formula or are copied, as in the scalar kernel.
     pub struct LinearPlan {
         n_in: usize,
         n_out: usize,
+        fills: Vec<(usize, usize)>,
+        copies: Vec<(usize, usize)>,
+        narrow: Vec<Narrow>,
         groups: Vec<Group>,
         scalar: Vec<(usize, usize, f32, f32)>,
         exact: Vec<(usize, usize)>,
+    }
+
+    /// Starts of the 8-output pieces covering a run of `len >= 8` outputs from `at`.
+    fn pieces(at: usize, len: usize) -> impl Iterator<Item = usize> {
+        (0..len / 8)
+            .map(move |p| at + 8 * p)
+            .chain((len % 8 != 0).then(|| at + len - 8))
     }
 
     impl LinearPlan {
@@ -895,62 +935,127 @@ mod avx2 {
                     taps.push((i - 1, 0.0, 0.0, Tap::Copy1));
                 }
             }
-            let mut starts: Vec<usize> = (0..n_out / 8).map(|g| 8 * g).collect();
-            if n_out % 8 != 0 && n_out >= 8 {
-                starts.push(n_out - 8);
-            }
+            // the input tone a one-tap output copies
+            let copied = |k: usize| match taps[k] {
+                (_, _, _, Tap::Blend) => None,
+                (i, _, _, Tap::Copy0) => Some(i),
+                (i, _, _, Tap::Copy1) => Some(i + 1),
+            };
+            let run = |k: usize, step: usize| {
+                let i = copied(k)?;
+                Some(
+                    (k..n_out)
+                        .zip((0..).map(|j| i + step * j))
+                        .take_while(|&(m, want)| copied(m) == Some(want))
+                        .count(),
+                )
+            };
+            let mut plan = LinearPlan {
+                n_in,
+                n_out,
+                fills: Vec::new(),
+                copies: Vec::new(),
+                narrow: Vec::new(),
+                groups: Vec::new(),
+                scalar: Vec::new(),
+                exact: Vec::new(),
+            };
             let mut covered = vec![false; n_out];
-            let mut groups = Vec::new();
-            for out in starts {
-                let chunk = &taps[out..out + 8];
-                let base = chunk
-                    .iter()
-                    .map(|t| t.0)
-                    .min()
-                    .unwrap_or(0)
-                    .min(n_in - SPAN);
-                if !chunk.iter().all(|t| (base..base + 16).contains(&t.0)) {
+            let mut k = 0;
+            while k < n_out && n_out >= 8 {
+                let (fill, copy) = (run(k, 0).unwrap_or(0), run(k, 1).unwrap_or(0));
+                // (both runs are at least 1 long on a one-tap output, and at
+                // most one of them is longer than 1)
+                let i = copied(k).unwrap_or(0);
+                if fill >= 8 {
+                    plan.fills.extend(pieces(k, fill).map(|at| (at, i)));
+                    covered[k..k + fill].fill(true);
+                    k += fill;
                     continue;
                 }
-                let mut group = Group {
-                    out,
-                    base,
-                    lane: [0; 8],
-                    high: [0; 8],
-                    w0: [0.0; 8],
-                    w1: [0.0; 8],
-                    copy0: [0; 8],
-                    copy1: [0; 8],
-                };
-                for (j, &(i, w0, w1, tap)) in chunk.iter().enumerate() {
-                    let offset = (i - base) as i32;
-                    group.lane[j] = offset & 7;
-                    group.high[j] = if offset >= 8 { -1 } else { 0 };
-                    group.w0[j] = w0;
-                    group.w1[j] = w1;
-                    group.copy0[j] = if tap == Tap::Copy0 { -1 } else { 0 };
-                    group.copy1[j] = if tap == Tap::Copy1 { -1 } else { 0 };
-                    covered[out + j] = true;
+                if copy >= 8 {
+                    plan.copies
+                        .extend(pieces(k, copy).map(|at| (at, i + at - k)));
+                    covered[k..k + copy].fill(true);
+                    k += copy;
+                    continue;
                 }
-                groups.push(group);
+                let out = k.min(n_out - 8);
+                let chunk = &taps[out..out + 8];
+                let low = chunk.iter().map(|t| t.0).min().unwrap_or(0);
+                let base = low.min(n_in - 9);
+                if chunk.iter().all(|t| (base..base + 8).contains(&t.0)) {
+                    let mut piece = Narrow {
+                        out,
+                        base,
+                        lane: [0; 8],
+                        w0: [0.0; 8],
+                        w1: [0.0; 8],
+                    };
+                    for (j, &(i, w0, w1, tap)) in chunk.iter().enumerate() {
+                        let offset = (i - base) as i32;
+                        piece.lane[j] = if tap == Tap::Copy0 {
+                            offset | i32::MIN
+                        } else {
+                            offset
+                        };
+                        piece.w0[j] = w0;
+                        piece.w1[j] = if tap == Tap::Copy1 { -0.0 } else { w1 };
+                    }
+                    plan.narrow.push(piece);
+                    covered[out..out + 8].fill(true);
+                    k = out + 8;
+                    continue;
+                }
+                let base = low.min(n_in - SPAN);
+                if chunk.iter().all(|t| (base..base + 16).contains(&t.0)) {
+                    let mut group = Group {
+                        out,
+                        base,
+                        lane: [0; 8],
+                        high: [0; 8],
+                        w0: [0.0; 8],
+                        w1: [0.0; 8],
+                        copy0: [0; 8],
+                        copy1: [0; 8],
+                    };
+                    for (j, &(i, w0, w1, tap)) in chunk.iter().enumerate() {
+                        let offset = (i - base) as i32;
+                        group.lane[j] = offset & 7;
+                        group.high[j] = if offset >= 8 { -1 } else { 0 };
+                        group.w0[j] = w0;
+                        group.w1[j] = w1;
+                        group.copy0[j] = if tap == Tap::Copy0 { -1 } else { 0 };
+                        group.copy1[j] = if tap == Tap::Copy1 { -1 } else { 0 };
+                    }
+                    plan.groups.push(group);
+                    covered[out..out + 8].fill(true);
+                }
+                k = out + 8;
             }
-            let mut scalar = Vec::new();
-            let mut exact = Vec::new();
             for (k, &(i, w0, w1, tap)) in taps.iter().enumerate() {
                 match tap {
                     _ if covered[k] => {}
-                    Tap::Blend => scalar.push((k, i, w0, w1)),
-                    Tap::Copy0 => exact.push((k, i)),
-                    Tap::Copy1 => exact.push((k, i + 1)),
+                    Tap::Blend => plan.scalar.push((k, i, w0, w1)),
+                    Tap::Copy0 => plan.exact.push((k, i)),
+                    Tap::Copy1 => plan.exact.push((k, i + 1)),
                 }
             }
-            Some(LinearPlan {
-                n_in,
-                n_out,
-                groups,
-                scalar,
-                exact,
-            })
+            Some(plan)
+        }
+
+        /// How many fills, copies, narrow pieces, groups, scalar blends and
+        /// scalar copies the plan holds.
+        #[cfg(test)]
+        pub fn counts(&self) -> [usize; 6] {
+            [
+                self.fills.len(),
+                self.copies.len(),
+                self.narrow.len(),
+                self.groups.len(),
+                self.scalar.len(),
+                self.exact.len(),
+            ]
         }
 
         /// Resamples whole rows: `rows_in` holds rows of `n_in`, `rows_out` as
@@ -966,9 +1071,32 @@ mod avx2 {
             {
                 let src = row_in.as_ptr();
                 let dst = row_out.as_mut_ptr().cast::<f32>();
+                // SAFETY (pieces): `new` keeps every piece's outputs in
+                // `out..out + 8 <= n_out = row_out.len()` and its inputs below
+                // n_in = row_in.len(): fills read `src`, copies `src..src + 8`,
+                // narrow pieces `base..base + 9`, groups `base..base + 17`.
+                // Unaligned loads and stores.
+                for &(out, i) in &self.fills {
+                    unsafe { _mm256_storeu_ps(dst.add(out), _mm256_set1_ps(*src.add(i))) };
+                }
+                for &(out, i) in &self.copies {
+                    unsafe { _mm256_storeu_ps(dst.add(out), _mm256_loadu_ps(src.add(i))) };
+                }
+                for n in &self.narrow {
+                    unsafe {
+                        let p = src.add(n.base);
+                        let lane = _mm256_loadu_si256(n.lane.as_ptr().cast());
+                        let x0 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(p), lane);
+                        let x1 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(p.add(1)), lane);
+                        let w0 = _mm256_loadu_ps(n.w0.as_ptr());
+                        let w1 = _mm256_loadu_ps(n.w1.as_ptr());
+                        let v = _mm256_add_ps(_mm256_mul_ps(x0, w0), _mm256_mul_ps(x1, w1));
+                        let v = _mm256_blendv_ps(v, x0, _mm256_castsi256_ps(lane));
+                        let v = _mm256_blendv_ps(v, x1, w1);
+                        _mm256_storeu_ps(dst.add(n.out), v);
+                    }
+                }
                 for g in &self.groups {
-                    // SAFETY: `new` keeps base + 16 < n_in = row_in.len() and
-                    // out + 8 <= n_out = row_out.len(); unaligned loads/stores.
                     unsafe {
                         let p = src.add(g.base);
                         let lane = _mm256_loadu_si256(g.lane.as_ptr().cast());
@@ -1576,6 +1704,17 @@ mod tests {
             (ht20.clone(), shuffled),
             (iwl5300_30(), iwl5300_30()),
             (vec![3.0], ht20.clone()),
+            // narrow pieces ending on the last tone (a copy of the second tap)
+            (line(0.0, 20.0, 1.0), line(-3.0, 20.0, 0.5)),
+            // short fill and copy runs (under 8), then long ones, in any order
+            (line(0.0, 30.0, 1.0), {
+                let mut t = line(-5.0, 2.0, 1.0);
+                t.extend(line(10.0, 13.0, 1.0));
+                t.extend(line(40.0, 52.0, 1.0));
+                t.extend(line(3.0, 12.0, 1.0));
+                t.extend(line(29.5, 27.0, -0.25));
+                t
+            }),
         ];
         for (src, dst) in &plans {
             for mode in [Mode::Linear, Mode::Area] {
@@ -1588,11 +1727,51 @@ mod tests {
                 if x.len() > op.n_in + 1 {
                     x[op.n_in + 1] = f32::INFINITY;
                 }
+                // non-finite end tones and a middle one: filled, copied and
+                // narrow outputs must not spread them to their neighbours
+                if op.n_in > 2 {
+                    x[2 * op.n_in - 1] = f32::NEG_INFINITY;
+                    x[3 * op.n_in + op.n_in / 2] = f32::NAN;
+                    x[4 * op.n_in] = f32::INFINITY;
+                }
                 let x64: Vec<f64> = x.iter().map(|&v| f64::from(v) * 1.001).collect();
                 assert_fast_paths_match_csr(&op, &x);
                 assert_fast_paths_match_csr(&op, &x64);
             }
         }
+    }
+
+    /// `from, from + step, ...` up to `to` (inclusive).
+    fn line(from: f64, to: f64, step: f64) -> Vec<f64> {
+        let n = ((to - from) / step).round() as usize + 1;
+        (0..n).map(|k| from + step * k as f64).collect()
+    }
+
+    /// The card plans onto HT40 run on the cheap pieces (broadcast fills of the
+    /// tones beyond the span, plain copies of on-tone runs, narrow blends), and
+    /// the uniform 114 -> 56 kernel on its 7 groups as before.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn linear_plans_use_the_cheap_pieces() {
+        let esp32: Vec<f64> = (-26..=-1).chain(1..=26).map(f64::from).collect();
+        let plan = |src: &[f64], dst: &[f64]| {
+            let op = Resampler::from_positions(src, dst, Mode::Linear, Outside::Nearest).unwrap();
+            avx2::LinearPlan::new(&op).unwrap().counts()
+        };
+        // 31 + 31 fills, 52 blends and on-tone copies in 7 narrow pieces
+        assert_eq!(plan(&iwl5300_30(), &ht40()), [8, 0, 7, 0, 0, 0]);
+        // fills of 33 (tone -26 joins the run) and 32, copies of 24 and 25
+        assert_eq!(plan(&esp32, &ht40()), [9, 7, 0, 0, 0, 0]);
+        let uniform = Resampler::new(114, 56, Mode::Linear).unwrap();
+        assert_eq!(
+            avx2::LinearPlan::new(&uniform).unwrap().counts(),
+            [0, 0, 0, 7, 0, 0]
+        );
+        // HT40 -> 56 evenly spaced: the same 7 groups as the uniform kernel
+        let even: Vec<f64> = (0..56).map(|k| -58.0 + 116.0 * k as f64 / 55.0).collect();
+        assert_eq!(plan(&ht40(), &even), [0, 0, 0, 7, 0, 0]);
+        let wide = plan(&line(0.0, 20.0, 1.0), &line(-3.0, 20.0, 0.5));
+        assert!(wide[2] > 0, "{wide:?}");
     }
 
     #[test]
