@@ -76,6 +76,16 @@ EXPECTED: dict[str, list[str]] = {
         r"^csipose mot\s+\d+\.\d{3}\s+[\d,]+\s+\d+\.\d\dx$",
         r"^csipose mot on [\d,]+ frames = \d+\.\dx py-motmetrics \(goal 20x\): (met|NOT met)$",
     ],
+    "bench_people": [
+        r"^single-person model, one-person scenes\s+\d+\.\d%\s+\d+ mm$",
+        r"^person slots, two-person scenes\s+\d+\.\d%\s+\d+ mm\s+\d+\.\d%",
+        r"^\*mean pose in two slots\*, two-person scenes\s+\d+\.\d%\s+\d+ mm\s+\d+\.\d%",
+        r"^\*ridge\*, the run's 1-3 person val scenes\s+\d+\.\d%\s+\d+ mm\s+\d+\.\d%$",
+        r"^count accuracy on two-person scenes \d+\.\d% \(goal >= 95%\): (met|NOT met)$",
+        r"^per-person PCK@20 two-person / one-person = \d\.\d{3} \(goal >= 0\.90\): (met|NOT met)$",
+        r"^MPJPE two-person / one-person = \d\.\d{3} \(goal <= 1\.10\): (met|NOT met)$",
+        r"^matching: \d+\.\d{3} ms of a \d+\.\d ms training step \(batch 32\) = \d+\.\d\d% \(goal under 2%\): (met|NOT met)$",
+    ],
     "bench_oks_ap": [
         r"^pycocotools COCOeval\s+\d+\.\d{3}\s+[\d,]+\s+1\.00x$",
         r"^csipose oks_ap \(optimal\)\s+\d+\.\d{3}\s+[\d,]+\s+\d+\.\d\dx$",
