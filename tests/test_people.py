@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -150,8 +152,20 @@ def test_training_with_person_slots(tmp_path) -> None:  # type: ignore[no-untype
     model, mean = summary["model"], summary["mean_pose_baseline"]
     assert model["people"]["frames"] == 2 * 8 * 8 and 0 <= model["count_accuracy"] <= 1
     assert "count_accuracy" in mean and "linear_baseline" in summary
+    from csipose.export import export_onnx
+    from csipose.infer import Predictor
+
+    export_onnx(tmp_path / "run" / "best.pt", tmp_path / "people.onnx")
+    windows = np.zeros((5, 1, 6, 114, 10), np.float32)
+    by_torch = Predictor.load(tmp_path / "run" / "best.pt").predict_people_windows(windows)
+    by_onnx = Predictor.load(tmp_path / "people.onnx").predict_people_windows(windows)
+    assert by_torch[0].shape == (5, 2, 17, 3) and by_torch[1].shape == (5, 2)
+    assert all(np.abs(a - b).max() < 1e-4 for a, b in zip(by_torch, by_onnx))
+    done = subprocess.run([sys.executable, "-m", "csipose", "eval", "--checkpoint", str(tmp_path / "people.onnx")],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0 and "count accuracy" in done.stdout, done.stderr
     with pytest.raises(ConfigError, match="persons: 1 slots cannot hold scenes of 2 people"):
-        TrainingConfig(persons=1, synthetic={**synthetic, "people": [1, 2]})
+        TrainingConfig(persons=1, synthetic={**synthetic, "people": [1, 2]}).validate()
     with pytest.raises(ConfigError, match="persons >= 1 needs scenes of several labelled people"):
         train(TrainingConfig(persons=2, epochs=1, data="synthetic", synthetic={**synthetic, "people": []},
                              run_dir=str(tmp_path / "run2"), progress=False, plots=False))

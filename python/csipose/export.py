@@ -35,7 +35,7 @@ import numpy as np
 
 from csipose.errors import ArgumentError, CheckpointError, CsiposeError
 
-__all__ = ["INT8_DEFAULT", "PRECISIONS", "export_onnx"]
+__all__ = ["INT8_DEFAULT", "PRECISIONS", "export_onnx", "graph_outputs"]
 
 PRECISIONS = ("fp32", "fp16", "int8", "int8-static", "int8-dynamic")
 #: What ``--precision int8`` means, chosen on accuracy, then size: on the default model dynamic
@@ -154,26 +154,35 @@ def _packages() -> tuple[Any, Any, Any]:
     return onnx, ort, torch
 
 
-def _keypoints_only(model: Any, torch: Any) -> Any:
-    """The model's forward reduced to its keypoints (the graph's one output)."""
+def graph_outputs(persons: int) -> tuple[str, ...]:
+    """The outputs of an exported model: ``keypoints``, and with person slots ``persons`` and
+    ``presence`` (probabilities)."""
+    return ("keypoints", "persons", "presence") if persons else ("keypoints",)
 
-    class Keypoints(torch.nn.Module):
+
+def _exported_outputs(model: Any, torch: Any) -> Any:
+    """The model's forward reduced to the graph's outputs (:func:`graph_outputs`)."""
+
+    class Outputs(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.model = model
 
         def forward(self, csi: Any) -> Any:
-            return self.model(csi)["keypoints"]
+            out = self.model(csi)
+            if not self.model.persons:
+                return out["keypoints"]
+            return out["keypoints"], out["persons"], torch.sigmoid(out["presence"])
 
-    return Keypoints().eval()
+    return Outputs().eval()
 
 
 def _torch_export(model: Any, path: Path, torch: Any) -> None:
     example = torch.zeros(2, *model.shape)
-    wrapped = _keypoints_only(model.float().eval(), torch)
+    wrapped = _exported_outputs(model.float().eval(), torch)
     try:
         torch.onnx.export(
-            wrapped, (example,), os.fspath(path), input_names=["csi"], output_names=["keypoints"],
+            wrapped, (example,), os.fspath(path), input_names=["csi"], output_names=list(graph_outputs(model.persons)),
             dynamic_shapes=({0: torch.export.Dim("batch")},), opset_version=OPSET, dynamo=True,
             external_data=False, verbose=False,
         )  # fmt: skip

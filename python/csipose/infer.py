@@ -55,6 +55,7 @@ class Predictor:
     - ``window``, ``joints``, ``dims``: W input frames per pose, J joints of D coordinates;
     - ``skeleton``: the joints' skeleton name (``"h36m17"`` or ``"coco17"``);
     - ``config``: the training config as a dict (None when not recorded);
+    - ``persons``: person slots (0: one person per window; else :meth:`predict_people`);
     - ``path``, ``runtime`` (``"torch"`` or ``"onnxruntime"``), ``precision``, ``device``.
     """
 
@@ -71,8 +72,10 @@ class Predictor:
         config: dict[str, Any] | None,
         joints: int,
         dims: int,
+        persons: int = 0,
     ) -> None:
         self._backend = backend
+        self.persons = persons
         self.preprocess = preprocess
         self.path = path
         self.runtime = runtime
@@ -151,7 +154,8 @@ class Predictor:
             )
         backend = _TorchBackend(model, torch.device(device), config.amp)
         return cls(backend, recorded, path=file, runtime="torch", precision="fp32", device=device,
-                   skeleton=config.skeleton, config=config.to_dict(), joints=model.joints, dims=model.dims)
+                   skeleton=config.skeleton, config=config.to_dict(), joints=model.joints, dims=model.dims,
+                   persons=model.persons)
 
     @classmethod
     def _load_onnx(cls, file: Path, device: str, preprocess: Preprocess | None, threads: int) -> Predictor:
@@ -191,7 +195,7 @@ class Predictor:
         return cls(_OnnxBackend(session), recorded, path=file, runtime="onnxruntime",
                    precision=str(meta.get("csipose.precision", "fp32")), device=device,
                    skeleton=str(skeleton.get("name", "h36m17")), config=config if isinstance(config, dict) else None,
-                   joints=joints, dims=int(shape[2]))
+                   joints=joints, dims=int(shape[2]), persons=int(meta.get("csipose.model_settings", {}).get("persons", 0)))
 
     # -- prediction ----------------------------------------------------------------------
 
@@ -218,16 +222,39 @@ class Predictor:
     def predict_windows(self, windows: Any, *, batch_size: int = 256) -> np.ndarray:
         """Keypoints ``float32[N, J, D]`` of already preprocessed windows ``float32[N, W, C, S, P]``
         (what the datasets' ``csi`` holds)."""
+        x = self._windows(windows, batch_size)
+        return self._run(x, ("keypoints",), batch_size)[0]
+
+    def predict_people(self, amplitude: Any, phase: Any = None, *, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """A person-slot model's ``(persons float32[F - W + 1, S, J, D], presence float32[F - W + 1, S])``
+        of raw frames (as :meth:`predict`); presence is a probability."""
+        return self.predict_people_windows(self.preprocess.windows(self.frames(amplitude, phase)), batch_size=batch_size)
+
+    def predict_people_windows(self, windows: Any, *, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`predict_people` of already preprocessed windows ``float32[N, W, C, S, P]``."""
+        if not self.persons:
+            raise ArgumentError(f"{self.path}: a model of one person per window has no person slots; use predict")
+        x = self._windows(windows, batch_size)
+        persons, presence = self._run(x, ("persons", "presence"), batch_size)
+        return persons, presence
+
+    def _windows(self, windows: Any, batch_size: int) -> np.ndarray:
         x = np.asarray(windows, dtype=np.float32)
         expected = self.preprocess.input_shape
         if x.ndim != 5 or tuple(x.shape[1:]) != expected:
             raise ShapeError(f"windows: expected [N, {', '.join(map(str, expected))}], got {list(x.shape)}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ArgumentError(f"batch_size: expected an integer >= 1, got {batch_size!r}")
+        return x
+
+    def _run(self, x: np.ndarray, outputs: tuple[str, ...], batch_size: int) -> list[np.ndarray]:
+        shapes = {"keypoints": (self.joints, self.dims), "persons": (self.persons, self.joints, self.dims),
+                  "presence": (self.persons,)}  # fmt: skip
         if len(x) == 0:
-            return np.zeros((0, self.joints, self.dims), dtype=np.float32)
-        parts = [self._backend.run(np.ascontiguousarray(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
-        return np.concatenate(parts).astype(np.float32, copy=False)
+            return [np.zeros((0, *shapes[name]), dtype=np.float32) for name in outputs]
+        parts = [self._backend.run(np.ascontiguousarray(x[i : i + batch_size]), outputs)
+                 for i in range(0, len(x), batch_size)]  # fmt: skip
+        return [np.concatenate([p[k] for p in parts]).astype(np.float32, copy=False) for k in range(len(outputs))]
 
     def stream(self) -> Stream:
         """A :class:`Stream` for frame-by-frame prediction with this model."""
@@ -358,22 +385,24 @@ class _TorchBackend:
     def __init__(self, model: Any, device: Any, amp: str) -> None:
         self.model, self.device, self.amp = model, device, amp
 
-    def run(self, x: np.ndarray) -> np.ndarray:
+    def run(self, x: np.ndarray, outputs: tuple[str, ...] = ("keypoints",)) -> list[np.ndarray]:
         import torch
 
         enabled = self.device.type == "cuda" and self.amp != "off"
         dtype = torch.bfloat16 if self.amp == "bf16" else torch.float16
         with torch.no_grad(), torch.autocast(device_type=self.device.type, dtype=dtype, enabled=enabled):
-            out = self.model(torch.from_numpy(x).to(self.device))["keypoints"]
-        return out.float().cpu().numpy()
+            out = self.model(torch.from_numpy(x).to(self.device))
+        if "presence" in out:
+            out["presence"] = torch.sigmoid(out["presence"].float())
+        return [out[name].float().cpu().numpy() for name in outputs]
 
 
 class _OnnxBackend:
     def __init__(self, session: Any) -> None:
         self.session = session
 
-    def run(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.session.run(["keypoints"], {"csi": x})[0], dtype=np.float32)
+    def run(self, x: np.ndarray, outputs: tuple[str, ...] = ("keypoints",)) -> list[np.ndarray]:
+        return [np.asarray(a, dtype=np.float32) for a in self.session.run(list(outputs), {"csi": x})]
 
 
 # ------------------------------------------------------------------------------ helpers

@@ -189,12 +189,35 @@ def _score_split(predictor: Any, args: argparse.Namespace) -> Any:
             f"{predictor.path}: the split's preprocessing ({made.describe()}) is not the model's "
             f"({predictor.preprocess.describe()})"
         )
+    if predictor.persons:
+        return _score_people_split(predictor, val)
     preds, truth, visible = [], [], []
     for batch in _batches(val, 256):
         preds.append(predictor.predict_windows(batch["csi"]))
         truth.append(np.asarray(batch["keypoints"], dtype=np.float32))
         visible.append(np.asarray(batch["visibility"], dtype=np.float32))
     return score(np.concatenate(preds), np.concatenate(truth), np.concatenate(visible), predictor.skeleton)
+
+
+def _score_people_split(predictor: Any, val: Any) -> Any:
+    """The multi-person report of a person-slot model on a dataset with a person axis."""
+    from csipose.data.collate import pad_people
+    from csipose.metrics import evaluate_people
+
+    s = predictor.persons
+    parts: list[list[np.ndarray]] = [[] for _ in range(5)]
+    for start in range(0, len(val), 256):
+        samples = pad_people([val[i] for i in range(start, min(start + 256, len(val)))])
+        batch = {k: np.stack([np.asarray(x[k]) for x in samples]) for k in ("csi", "keypoints", "visibility", "person_mask")}
+        persons, presence = predictor.predict_people_windows(batch["csi"])
+        pad = [(0, 0), (0, s - batch["person_mask"].shape[1])]
+        parts[0].append(persons)
+        parts[1].append(presence)
+        parts[2].append(np.pad(batch["keypoints"], pad + [(0, 0), (0, 0)]))
+        parts[3].append(np.pad(batch["visibility"], pad + [(0, 0)]))
+        parts[4].append(np.pad(batch["person_mask"], pad))
+    persons, presence, gt, vis, mask = (np.concatenate(p) for p in parts)
+    return evaluate_people(persons, presence, gt, gt_mask=mask, visible=vis, skeleton=predictor.skeleton)
 
 
 def _batches(dataset: Any, size: int) -> Any:

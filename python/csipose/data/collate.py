@@ -24,7 +24,7 @@ import numpy as np
 
 from csipose.errors import ArgumentError, ShapeError
 
-__all__ = ["EpochSampler", "collate", "make_loader", "seed_worker"]
+__all__ = ["EpochSampler", "collate", "make_loader", "pad_people", "seed_worker"]
 
 _SCALARS = ("subject", "action", "environment", "frame")
 
@@ -61,7 +61,7 @@ def _stack(values: Sequence[Any], key: str) -> np.ndarray | None:
 PERSON_KEYS = ("keypoints", "visibility", "person_ids")
 
 
-def _pad_people(samples: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def pad_people(samples: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Samples with ``m`` people each padded to the batch's most, ``M``: keypoints with zeros,
     visibility 0, person_ids -1, and ``person_mask: bool[M]`` (True for the real people)."""
     counts = []
@@ -173,7 +173,7 @@ def collate(samples: Sequence[Mapping[str, Any]] | StackedBatch) -> dict[str, An
         if s.keys() != keys:
             raise ShapeError(f"samples[{i}]: keys {sorted(s)} differ from samples[0]'s {sorted(keys)}")
     if "person_ids" in keys:  # a person axis: pad every sample to the batch's most people
-        samples = _pad_people(samples)
+        samples = pad_people(samples)
         keys = samples[0].keys()
     batch: dict[str, Any] = {}
     for key in keys:

@@ -121,14 +121,14 @@ def evaluate_people(
         f"people: a prediction counts when its presence > {threshold}; count accuracy: frames whose predicted "
         "count equals the true count; count error: mean |predicted - true| count",
         "per person: counted predictions and true people matched per frame by the least total mean joint distance "
-        "(all pairs that can be formed); PCK over every true person (a missed one misses every joint); MPJPEs over "
-        "matched people; failed_frames counts the missed people",
+        "(all pairs that can be formed); PCK over every true person (a missed one misses every joint); MPJPEs "
+        "over matched people",
         f"OKS-AP: COCO keypoint AP (greedy by presence, OKS 0.50:0.05:0.95) on {d}-D distances, sigma "
         f"{UNIFORM_SIGMA} per joint, every person's area {scale:g}^2",
     ])  # fmt: skip
     return dataclasses.replace(
         everyone, mpjpe=pairs.mpjpe, mpjpe_root=pairs.mpjpe_root, pa_mpjpe=pairs.pa_mpjpe,
-        mpjpe_joints=pairs.mpjpe_joints, failed_frames=counts["missed"], definition=definition,
+        mpjpe_joints=pairs.mpjpe_joints, failed_frames=pairs.failed_frames, definition=definition,
         count_accuracy=float(np.mean(pred_count == true_count)) if n else float("nan"),
         count_error=float(np.mean(np.abs(pred_count - true_count))) if n else float("nan"),
         oks_ap=ap, people=counts,

@@ -178,8 +178,8 @@ class PoseModel(nn.Module):
         if self.readout is not None:
             persons = persons + self.readout(x).reshape(-1, s, j, d)
         presence = head[..., j * d]
-        best = presence.argmax(dim=1)
-        keypoints = persons[torch.arange(len(persons), device=persons.device), best]
+        best = presence.argmax(dim=1)[:, None, None, None].expand(-1, 1, j, d)
+        keypoints = persons.gather(1, best).squeeze(1)
         return {"persons": persons, "presence": presence, "keypoints": keypoints, "features": features}
 
 
