@@ -156,14 +156,14 @@ def match_persons_padded(
     costs: npt.NDArray[np.floating], sizes: npt.NDArray[np.int64], max_cost: float | None = None
 ) -> _Batch: ...
 def coco_keypoint_eval(
-    gt_keypoints: npt.NDArray[np.float64],
+    gt_keypoints: npt.NDArray[np.float64],  # [G, J, C], C = 2 (x, y) or 3 (x, y, z)
     gt_visible: npt.NDArray[np.bool_],
     gt_areas: npt.NDArray[np.float64],
     gt_bboxes: npt.NDArray[np.float64],
     gt_ignore: npt.NDArray[np.bool_],
     gt_iscrowd: npt.NDArray[np.bool_],
     gt_offsets: npt.NDArray[np.int64],
-    dt_keypoints: npt.NDArray[np.float64],
+    dt_keypoints: npt.NDArray[np.float64],  # [D, J, C], C as in gt_keypoints
     dt_scores: npt.NDArray[np.float64],
     dt_offsets: npt.NDArray[np.int64],
     sigmas: npt.NDArray[np.float64],

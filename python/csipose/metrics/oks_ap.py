@@ -20,6 +20,15 @@ labelled ground-truth person with a non-finite labelled coordinate cannot be
 scored: it is ignored like a crowd (never a positive, never matched) and
 counted in ``unscoreable``. A non-finite detected joint is a miss.
 
+:func:`oks_ap_arrays` also takes 3-D keypoints (``x, y, z``): OKS uses the
+Euclidean distance in 3-D with the same formula ``exp(-d^2 / (2 s^2 k^2))`` and
+the caller's ``areas`` as ``s^2`` (in the units of the coordinates, squared).
+COCO's branch for ground truth without labelled keypoints (the distance to a
+box 3x the GT box) is 2-D only: in 3-D such people are ignored and never
+matched. The area ranges (medium, large) are 2-D notions: a detection's area
+is that of the box of its ``x, y`` as in 2-D, so in 3-D only ``"all"``
+(``ap``, ``ap50``, ``ap75``, ``ar``, ...) is meaningful.
+
 The OKS computation, matching and accumulation run in Rust; this module turns
 COCO-format dicts or arrays into flat arrays.
 """
@@ -149,7 +158,7 @@ def _run(
     gt_ignore: np.ndarray,
     gt_iscrowd: np.ndarray,
     gt_unit: np.ndarray,
-    dt_xy: np.ndarray,
+    dt_kpts: np.ndarray,
     dt_scores: np.ndarray,
     dt_unit: np.ndarray,
     n_categories: int,
@@ -164,7 +173,7 @@ def _run(
     gt_ignore = gt_ignore | unscoreable
     g_order = np.argsort(gt_unit, kind="stable")
     d_order = np.argsort(dt_unit, kind="stable")
-    dt_xy = np.ascontiguousarray(dt_xy[d_order], dtype=np.float64)
+    dt_kpts = np.ascontiguousarray(dt_kpts[d_order], dtype=np.float64)
     precision, recall = _core.coco_keypoint_eval(
         np.ascontiguousarray(gt_kpts[g_order], dtype=np.float64),
         np.ascontiguousarray(gt_visible[g_order], dtype=bool),
@@ -173,7 +182,7 @@ def _run(
         np.ascontiguousarray(gt_ignore[g_order], dtype=bool),
         np.ascontiguousarray(gt_iscrowd[g_order], dtype=bool),
         _offsets(gt_unit, n_units),
-        dt_xy,
+        dt_kpts,
         np.ascontiguousarray(dt_scores[d_order], dtype=np.float64),
         _offsets(dt_unit, n_units),
         sigmas,
@@ -253,7 +262,7 @@ def oks_ap(
         gt_ignore=iscrowd | (num_kpts == 0),
         gt_iscrowd=iscrowd,
         gt_unit=np.array([cat_index[a["category_id"]] * n_img + img_index[a["image_id"]] for a in anns], dtype=np.int64),
-        dt_xy=dt_kpts[..., :2],
+        dt_kpts=dt_kpts[..., :2],
         dt_scores=np.array([d["score"] for d in dets], dtype=np.float64),
         dt_unit=np.array([cat_index[d["category_id"]] * n_img + img_index[d["image_id"]] for d in dets], dtype=np.int64),
         n_categories=len(categories),
@@ -282,17 +291,27 @@ def oks_ap_arrays(
 ) -> OksAPResult:
     """COCO keypoint AP from arrays (one category), in the convention of :func:`csipose.metrics.oks`.
 
+    Keypoints are 2-D image coordinates ``x, y`` (COCO's protocol, equal to
+    pycocotools) or 3-D ``x, y, z``: then OKS takes the Euclidean distance in
+    3-D, ``exp(-d^2 / (2 s^2 k^2))`` with ``s^2`` the stated ``areas``. In 3-D a
+    GT without labelled keypoints is ignored and never matched (COCO's distance
+    to a box 3x the GT box is 2-D only), and area ranges other than ``"all"``
+    are 2-D notions (a GT's range is keyed by its ``areas``, a detection's by
+    the box of its ``x, y``): read ``ap``/``ar``/``ap50``/``ap75``/``ar50``/``ar75``.
+
     Args:
-        gt_keypoints: float[G, J, 2] ground-truth image coordinates ``x, y`` (no visibility column).
+        gt_keypoints: float[G, J, C] ground-truth coordinates, C = 2 (image ``x, y``)
+            or C = 3 (``x, y, z``); no visibility column.
         gt_image_ids: int[G] image of each GT person.
-        dt_keypoints: float[D, J, 2] detected ``x, y``.
+        dt_keypoints: float[D, J, C] detected coordinates, C as in ``gt_keypoints``.
         dt_scores: float[D] detection confidences.
         dt_image_ids: int[D].
         visible: [G, J] labelled GT joints (COCO ``v > 0``), or ``None`` for all. Required.
             A GT without any is ignored (COCO's ``num_keypoints == 0``).
-        areas: float[G] GT areas (the ``s^2`` of OKS and the area-range key).
+        areas: float[G] GT areas (the ``s^2`` of OKS and the area-range key). Required:
+            in 3-D the per-person scale must be stated (e.g. in m^2 for metres).
         gt_bboxes: float[G, 4] ``x, y, w, h`` (only used for GTs without labelled
-            keypoints); default: the box of the GT keypoints.
+            keypoints, in 2-D); default: the box of the GT keypoints' ``x, y``.
         gt_iscrowd: bool[G]; default none.
         image_ids: all evaluated images; default those of the GTs (detections on
             other images are an error).
@@ -301,13 +320,15 @@ def oks_ap_arrays(
     _check_matching(matching)
     gk = np.asarray(gt_keypoints, dtype=np.float64)
     dk = np.asarray(dt_keypoints, dtype=np.float64)
-    if gk.ndim != 3 or gk.shape[2] != 2:
+    if gk.ndim != 3 or gk.shape[2] not in (2, 3):
         raise ShapeError(
-            f"gt_keypoints: expected (G, J, 2) image coordinates x, y (COCO-AP is a 2D protocol), "
+            f"gt_keypoints: expected (G, J, 2) image coordinates x, y or (G, J, 3) coordinates x, y, z, "
             f"got {gk.shape}; {KEYPOINT_CONVENTION}"
         )
     if dk.ndim != 3 or dk.shape[1:] != gk.shape[1:]:
-        raise ShapeError(f"dt_keypoints: expected (D, {gk.shape[1]}, 2) to match gt_keypoints, got {dk.shape}")
+        raise ShapeError(
+            f"dt_keypoints: expected (D, {gk.shape[1]}, {gk.shape[2]}) to match gt_keypoints, got {dk.shape}"
+        )
     g, d = len(gk), len(dk)
     vis = as_visible(visible, gk.shape[:2])
     vis = np.ones(gk.shape[:2], bool) if vis is None else vis
@@ -321,7 +342,8 @@ def oks_ap_arrays(
     if not np.isin(di, images).all():
         raise ArgumentError("dt_image_ids: detections on images that are not evaluated")
     if gt_bboxes is None:
-        lo, hi = (gk.min(axis=1), gk.max(axis=1)) if g else (np.zeros((0, 2)), np.zeros((0, 2)))
+        xy = gk[..., :2]
+        lo, hi = (xy.min(axis=1), xy.max(axis=1)) if g else (np.zeros((0, 2)), np.zeros((0, 2)))
         boxes = np.concatenate([lo, hi - lo], axis=1)
     else:
         boxes = np.asarray(gt_bboxes, dtype=np.float64)
@@ -338,7 +360,7 @@ def oks_ap_arrays(
         gt_ignore=crowd | ~vis.any(axis=1),
         gt_iscrowd=crowd,
         gt_unit=np.searchsorted(images, gi),
-        dt_xy=dk,
+        dt_kpts=dk,
         dt_scores=scores,
         dt_unit=np.searchsorted(images, di),
         n_categories=1,

@@ -11,6 +11,13 @@
 //! 3. per (category, area range): all detections pooled and sorted by score
 //!    (stable), precision made monotone and read at the recall thresholds.
 //!
+//! Keypoints have `Params::dims` coordinates: 2 (COCO's image `x, y`) or 3
+//! (`x, y, z`, OKS on the 3-D Euclidean distance with the same formula). Two
+//! parts of COCO are 2-D notions: a GT without labelled keypoints is scored
+//! by the distance to a box 3x its box in 2-D only (in 3-D it is never
+//! matched), and a detection's area (for the area ranges) is that of the box
+//! of its `x, y` in both cases.
+//!
 //! The `Optimal` option replaces step 2's greedy pass by a least-cost
 //! assignment on `1 - OKS` among pairs with OKS >= threshold (most true
 //! positives first), then lets the remaining detections fall on ignored GTs as
@@ -45,7 +52,7 @@ impl Matching {
 
 /// Ground truth of all units, sorted by unit (CSR by `offsets`).
 pub struct GroundTruth<'a> {
-    /// `[G, J, 2]`: x, y.
+    /// `[G, J, dims]`: x, y (, z).
     pub keypoints: &'a [f64],
     /// `[G, J]`: labelled joints (COCO's `v > 0`).
     pub visible: &'a [bool],
@@ -60,19 +67,20 @@ pub struct GroundTruth<'a> {
 
 /// Detections of all units, sorted by unit.
 pub struct Detections<'a> {
-    /// `[D, J, 2]`: x, y.
+    /// `[D, J, dims]`: x, y (, z).
     pub keypoints: &'a [f64],
     pub scores: &'a [f64],
     pub offsets: &'a [usize],
 }
 
-/// COCO's `loadRes`: a detection's area is that of the box around all its keypoints.
-fn detection_areas(keypoints: &[f64], joints: usize) -> Vec<f64> {
+/// COCO's `loadRes`: a detection's area is that of the box around all its
+/// keypoints, in `x, y` (the area ranges are a 2-D notion; `z` is not used).
+fn detection_areas(keypoints: &[f64], joints: usize, dims: usize) -> Vec<f64> {
     if joints == 0 {
         return Vec::new();
     }
     keypoints
-        .chunks_exact(2 * joints)
+        .chunks_exact(dims * joints)
         .map(|pose| {
             let (mut x0, mut x1, mut y0, mut y1) = (
                 f64::INFINITY,
@@ -80,7 +88,7 @@ fn detection_areas(keypoints: &[f64], joints: usize) -> Vec<f64> {
                 f64::INFINITY,
                 f64::NEG_INFINITY,
             );
-            for xy in pose.chunks_exact(2) {
+            for xy in pose.chunks_exact(dims) {
                 x0 = x0.min(xy[0]);
                 x1 = x1.max(xy[0]);
                 y0 = y0.min(xy[1]);
@@ -92,6 +100,8 @@ fn detection_areas(keypoints: &[f64], joints: usize) -> Vec<f64> {
 }
 
 pub struct Params<'a> {
+    /// Coordinates per keypoint: 2 (`x, y`) or 3 (`x, y, z`).
+    pub dims: usize,
     pub sigmas: &'a [f64],
     pub iou_thrs: &'a [f64],
     pub rec_thrs: &'a [f64],
@@ -129,6 +139,7 @@ fn unit_oks(
     unit: usize,
 ) -> (Vec<usize>, Vec<f64>) {
     let j = p.sigmas.len();
+    let dims = p.dims;
     let (g0, g1) = (gt.offsets[unit], gt.offsets[unit + 1]);
     let (d0, d1) = (dt.offsets[unit], dt.offsets[unit + 1]);
     let mut order: Vec<usize> = (d0..d1).collect();
@@ -142,7 +153,7 @@ fn unit_oks(
     let mut oks = vec![0.0; order.len() * n_gt];
     let mut terms = Vec::with_capacity(j);
     for g in 0..n_gt {
-        let target = &gt.keypoints[(g0 + g) * j * 2..(g0 + g + 1) * j * 2];
+        let target = &gt.keypoints[(g0 + g) * j * dims..(g0 + g + 1) * j * dims];
         let vis = &gt.visible[(g0 + g) * j..(g0 + g + 1) * j];
         let area = gt.areas[g0 + g];
         let b = &gt.bboxes[(g0 + g) * 4..(g0 + g + 1) * 4];
@@ -150,17 +161,19 @@ fn unit_oks(
         let (y0, y1) = (b[1] - b[3], b[1] + b[3] * 2.0);
         let labelled = vis.iter().any(|&v| v);
         for (row, &d) in order.iter().enumerate() {
-            let pose = &dt.keypoints[d * j * 2..(d + 1) * j * 2];
+            let pose = &dt.keypoints[d * j * dims..(d + 1) * j * dims];
             let pair = Frame {
                 pred: pose,
                 gt: target,
                 visible: Some(vis),
-                dims: 2,
+                dims,
             };
             oks[row * n_gt + g] = match frame_oks(&pair, vars, area, &mut terms) {
                 Some(value) => value,
                 // a labelled GT with a non-finite joint is ignored and never matched
                 None if labelled => 0.0,
+                // the 3x-box distance is a 2-D notion: in 3-D such a GT is never matched
+                None if dims != 2 => 0.0,
                 None => {
                     // COCO: without labelled joints, the distance to a box 3x the GT box.
                     terms.clear();
@@ -379,14 +392,70 @@ fn accumulate(evals: &[&ImageEval], p: &Params, precision: &mut [f64], recall: &
     }
 }
 
+/// Checks that the flat arrays agree with `offsets`, `sigmas` and `dims`
+/// (the binding checks shapes first; this keeps the kernel from indexing out of bounds).
+fn check_layout(gt: &GroundTruth, dt: &Detections, p: &Params) -> CoreResult<()> {
+    let j = p.sigmas.len();
+    let n_units = p.n_categories * p.n_images;
+    let n_gt = gt.offsets.last().copied().unwrap_or(0);
+    let n_dt = dt.offsets.last().copied().unwrap_or(0);
+    let checks: [(&str, usize, usize); 10] = [
+        ("gt_offsets", gt.offsets.len(), n_units + 1),
+        ("dt_offsets", dt.offsets.len(), n_units + 1),
+        ("gt_keypoints", gt.keypoints.len(), n_gt * j * p.dims),
+        ("gt_visible", gt.visible.len(), n_gt * j),
+        ("gt_areas", gt.areas.len(), n_gt),
+        ("gt_bboxes", gt.bboxes.len(), n_gt * 4),
+        ("gt_ignore", gt.ignore.len(), n_gt),
+        ("gt_iscrowd", gt.iscrowd.len(), n_gt),
+        ("dt_keypoints", dt.keypoints.len(), n_dt * j * p.dims),
+        ("dt_scores", dt.scores.len(), n_dt),
+    ];
+    for (arg, got, expected) in checks {
+        if got != expected {
+            return Err(CoreError::shape(
+                arg,
+                format!("{expected} values"),
+                format!("{got} values"),
+            ));
+        }
+    }
+    if p.area_rngs.len() % 2 != 0 {
+        return Err(CoreError::shape(
+            "area_rngs",
+            "(A, 2)",
+            format!("{} values", p.area_rngs.len()),
+        ));
+    }
+    for (arg, offsets) in [("gt_offsets", gt.offsets), ("dt_offsets", dt.offsets)] {
+        if offsets.first().is_some_and(|&o| o != 0) || offsets.windows(2).any(|w| w[0] > w[1]) {
+            return Err(CoreError::argument(
+                arg,
+                "expected non-decreasing offsets from 0",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Runs the whole protocol. Units are ordered category-major:
 /// `unit = k * n_images + i`.
 pub fn evaluate(gt: &GroundTruth, dt: &Detections, p: &Params) -> CoreResult<Accumulated> {
+    if !matches!(p.dims, 2 | 3) {
+        return Err(CoreError::argument(
+            "dims",
+            format!(
+                "expected 2 (x, y) or 3 (x, y, z) coordinates, got {}",
+                p.dims
+            ),
+        ));
+    }
+    check_layout(gt, dt, p)?;
     let n_units = p.n_categories * p.n_images;
     let (t_count, r_count, k_count) = (p.iou_thrs.len(), p.rec_thrs.len(), p.n_categories);
     let a_count = p.area_rngs.len() / 2;
     let vars: Vec<f64> = p.sigmas.iter().map(|s| (s * 2.0) * (s * 2.0)).collect();
-    let dt_areas = detection_areas(dt.keypoints, p.sigmas.len());
+    let dt_areas = detection_areas(dt.keypoints, p.sigmas.len(), p.dims);
     let per_unit: Vec<Vec<Option<ImageEval>>> = (0..n_units)
         .into_par_iter()
         .with_min_len(16)
@@ -442,8 +511,18 @@ mod tests {
     /// One image, two labelled GT people (2 joints) of area 100.
     fn run(dets: &[f64], scores: &[f64], matching: Matching) -> Accumulated {
         let gt_kpts = [0.0, 0.0, 10.0, 0.0, 50.0, 50.0, 60.0, 50.0];
+        run_dims(&gt_kpts, dets, scores, matching, 2).unwrap()
+    }
+
+    fn run_dims(
+        gt_kpts: &[f64],
+        dets: &[f64],
+        scores: &[f64],
+        matching: Matching,
+        dims: usize,
+    ) -> CoreResult<Accumulated> {
         let gt = GroundTruth {
-            keypoints: &gt_kpts,
+            keypoints: gt_kpts,
             visible: &[true; 4],
             areas: &[100.0, 100.0],
             bboxes: &[0.0; 8],
@@ -457,6 +536,7 @@ mod tests {
             offsets: &[0, scores.len()],
         };
         let p = Params {
+            dims,
             sigmas: &[0.1, 0.1],
             iou_thrs: &THRS,
             rec_thrs: &RECS,
@@ -466,7 +546,7 @@ mod tests {
             n_images: 1,
             matching,
         };
-        evaluate(&gt, &dt, &p).unwrap()
+        evaluate(&gt, &dt, &p)
     }
 
     #[test]
@@ -489,5 +569,25 @@ mod tests {
         assert!(acc.precision.iter().all(|&p| p == 0.0));
         assert!(Matching::parse("hungarian").is_err());
         assert_eq!(numpy_sum(&[1.0; 9]), 9.0);
+    }
+
+    #[test]
+    fn three_d_distance_sets_the_oks() {
+        // Same people as `run`, lifted to z = 0 and z = 100.
+        let gt_kpts = [
+            0.0, 0.0, 0.0, 10.0, 0.0, 0.0, 50.0, 50.0, 100.0, 60.0, 50.0, 100.0,
+        ];
+        // Exact hits on both: recall 1 at both thresholds.
+        let acc = run_dims(&gt_kpts, &gt_kpts, &[0.9, 0.8], Matching::Greedy, 3).unwrap();
+        assert_eq!(acc.recall, vec![1.0, 1.0]);
+        // One detection of the first person, off by z = 1 on both joints:
+        // OKS = exp(-1 / (0.2^2 * 100 * 2)) = exp(-1 / 8) = 0.882, a hit at 0.5, not at 0.9.
+        let mut off = gt_kpts;
+        off[2] += 1.0;
+        off[5] += 1.0;
+        let acc = run_dims(&gt_kpts, &off[..6], &[0.9], Matching::Greedy, 3).unwrap();
+        assert_eq!(acc.recall, vec![0.5, 0.0]);
+        assert!(run_dims(&gt_kpts, &off[..6], &[0.9], Matching::Greedy, 4).is_err());
+        assert!(run_dims(&gt_kpts, &off[..5], &[0.9], Matching::Greedy, 3).is_err());
     }
 }

@@ -26,6 +26,9 @@ fn offsets(x: &[i64], n_units: usize, total: usize, arg: &str) -> PyResult<Vec<u
 }
 
 /// OKS-AP accumulation: `(precision [T, R, K, A], recall [T, K, A])`.
+///
+/// `gt_keypoints` `[G, J, C]` and `dt_keypoints` `[D, J, C]` hold C = 2
+/// (`x, y`) or C = 3 (`x, y, z`) coordinates per joint.
 #[pyfunction]
 #[pyo3(signature = (
     gt_keypoints, gt_visible, gt_areas, gt_bboxes, gt_ignore, gt_iscrowd, gt_offsets,
@@ -58,10 +61,10 @@ fn coco_keypoint_eval<'py>(
     let j = sigmas.as_array().len();
     let (g, gj, gc) = gt_keypoints.as_array().dim();
     let (d, dj, dc) = dt_keypoints.as_array().dim();
-    if (gj, gc) != (j, 2) {
+    if gj != j || !matches!(gc, 2 | 3) {
         return Err(CoreError::shape(
             "gt_keypoints",
-            format!("(G, {j}, 2)"),
+            format!("(G, {j}, 2) or (G, {j}, 3)"),
             fmt_shape(&[g, gj, gc]),
         )
         .into());
@@ -74,10 +77,10 @@ fn coco_keypoint_eval<'py>(
         )
         .into());
     }
-    if (dj, dc) != (j, 2) {
+    if (dj, dc) != (j, gc) {
         return Err(CoreError::shape(
             "dt_keypoints",
-            format!("(D, {j}, 2)"),
+            format!("(D, {j}, {gc}) (the coordinates of gt_keypoints)"),
             fmt_shape(&[d, dj, dc]),
         )
         .into());
@@ -120,6 +123,7 @@ fn coco_keypoint_eval<'py>(
         offsets: &dt_off,
     };
     let params = Params {
+        dims: gc,
         sigmas: sigmas.as_slice()?,
         iou_thrs: iou_thrs.as_slice()?,
         rec_thrs: rec_thrs.as_slice()?,
