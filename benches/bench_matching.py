@@ -23,24 +23,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 import csipose
-
-
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    """Fastest of ``repeats`` timed calls after one warm-up call."""
-    return best_times(fn, repeats)[0]
-
-
-def best_times(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """Fastest wall time and fastest process CPU time (all threads) of ``repeats`` calls
-    after one warm-up call; on a shared machine CPU time is the steadier measure of work."""
-    fn()
-    wall = cpu = float("inf")
-    for _ in range(repeats):
-        w, c = time.perf_counter(), time.process_time()
-        fn()
-        wall = min(wall, time.perf_counter() - w)
-        cpu = min(cpu, time.process_time() - c)
-    return wall, cpu
+from _timing import best_time, best_times
 
 
 def scipy_loop(frames: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:

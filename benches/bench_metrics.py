@@ -28,6 +28,7 @@ import csipose
 import csipose.metrics as M
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _timing import best_times
 from csipose.skeletons import H36M17  # noqa: E402
 from tests.parity.reference_metrics import (  # noqa: E402
     batched_pa_mpjpe,
@@ -37,20 +38,6 @@ from tests.parity.reference_metrics import (  # noqa: E402
 
 THRESHOLDS = (10, 20, 30, 40, 50)
 TORSO = (14, 4)
-
-
-def best_time(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """Fastest wall time and fastest process CPU time (all threads) of ``repeats``
-    calls after one warm-up call. On a shared machine the CPU time is the steadier
-    measure of the work each implementation does."""
-    fn()
-    wall = cpu = float("inf")
-    for _ in range(repeats):
-        w, c = time.perf_counter(), time.process_time()
-        fn()
-        wall = min(wall, time.perf_counter() - w)
-        cpu = min(cpu, time.process_time() - c)
-    return wall, cpu
 
 
 def read_once(arrays: list[np.ndarray], threads: int) -> Callable[[], object]:
@@ -114,14 +101,14 @@ def main() -> None:
     )
     walls = {}
     for name, ours, peer, frames in rows:
-        (w_ours, c_ours), (w_peer, c_peer) = best_time(ours, repeats), best_time(peer, repeats)
+        (w_ours, c_ours), (w_peer, c_peer) = best_times(ours, repeats), best_times(peer, repeats)
         walls[name] = w_peer
         print(
             f"{name:<20} {frames:>10,} {w_ours * 1e3:>8.1f}ms {w_peer * 1e3:>8.1f}ms {w_peer / w_ours:>6.1f}x"
             f" {c_ours * 1e3:>10.1f}ms {c_peer * 1e3:>8.1f}ms {c_peer / c_ours:>5.1f}x"
         )
     threads = csipose.get_num_threads()
-    w_read, _ = best_time(read_once([pred, gt], threads), repeats)
+    w_read, _ = best_times(read_once([pred, gt], threads), repeats)
     pck_peer = walls["PCK@10..50 (torso)"]
     print(
         f"{'limit: read input':<20} {n:>10,} {w_read * 1e3:>8.1f}ms {pck_peer * 1e3:>8.1f}ms {pck_peer / w_read:>6.1f}x"
@@ -140,13 +127,13 @@ def main() -> None:
         ("PA-MPJPE", lambda: reference_mpjpe_frames(pred[:m], gt[:m], None, "procrustes", [0]), rows[2]),
     ]
     for name, ref, (_, ours, _, frames) in plain:
-        w_ref, _ = best_time(ref, 1)
-        w_ours, _ = best_time(ours, repeats)
+        w_ref, _ = best_times(ref, 1)
+        w_ours, _ = best_times(ours, repeats)
         print(
             f"{name:<20} reference {w_ref / m * 1e6:8.2f} us/pose  csipose {w_ours / frames * 1e6:6.3f} us/pose"
             f"  {w_ref / m / (w_ours / frames):7.0f}x"
         )
-    w_eval, _ = best_time(lambda: M.evaluate(pred, gt), repeats)
+    w_eval, _ = best_times(lambda: M.evaluate(pred, gt), repeats)
     print(f"evaluate (PCK@10..50 + 51-point curve + 3 MPJPEs): {w_eval * 1e3:.1f}ms, {n / w_eval / 1e6:.2f}M poses/s")
 
 

@@ -26,6 +26,7 @@ import motmetrics as mm  # type: ignore[import-untyped]
 import numpy as np
 
 from csipose.metrics import mot
+from _timing import best_time
 
 METRICS = [
     "mota",
@@ -90,15 +91,6 @@ def motmetrics_compute(frames: list[Frame]) -> dict[str, Any]:
         return dict(mm.metrics.create().compute(acc, metrics=METRICS, return_dataframe=False))
 
 
-def timed(fn: Callable[[], object], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=10_000)
@@ -116,7 +108,7 @@ def main() -> None:
         a, b = float(getattr(ours, name)), float(theirs[name])
         if not (math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15) or (math.isnan(a) and not math.isfinite(b))):
             raise SystemExit(f"{name}: csipose {a} != py-motmetrics {b}")
-    t_ours = timed(lambda: mot(frames), repeats)
+    t_ours = best_time(lambda: mot(frames), repeats, warmup=False)
 
     print(
         f"{n_frames:,} frames, {ours.num_objects:,} GT appearances ({ours.num_unique_objects:,} ids), "

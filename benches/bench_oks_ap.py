@@ -26,6 +26,7 @@ from pycocotools.cocoeval import COCOeval
 
 import csipose
 from csipose.metrics import oks_ap
+from _timing import best_time
 
 J = 17
 
@@ -79,15 +80,6 @@ def pycocotools_stats(gt: dict[str, Any], results: list[dict[str, Any]]) -> np.n
     return np.asarray(ev.stats)
 
 
-def timed(fn: Callable[[], object], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=5_000)
@@ -104,9 +96,9 @@ def main() -> None:
             np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
     # pycocotools mutates its inputs (loadRes adds fields): give each run fresh copies.
     copies = [(copy.deepcopy(gt), copy.deepcopy(results)) for _ in range(repeats)]
-    t_coco = timed(lambda: pycocotools_stats(*copies.pop()), repeats)
-    t_ours = timed(lambda: oks_ap(gt, results), repeats)
-    t_optimal = timed(lambda: oks_ap(gt, results, matching="optimal"), repeats)
+    t_coco = best_time(lambda: pycocotools_stats(*copies.pop()), repeats, warmup=False)
+    t_ours = best_time(lambda: oks_ap(gt, results), repeats, warmup=False)
+    t_optimal = best_time(lambda: oks_ap(gt, results, matching="optimal"), repeats, warmup=False)
 
     print(f"threads: csipose {csipose.get_num_threads()}")
     print(

@@ -157,6 +157,7 @@ def main() -> int:
         one, single_config = single_report(args.single)
         two, baseline, model, config = two_person_reports(args.people)
         summary = json.loads((args.people / "summary.json").read_text())
+        single_summary = json.loads((args.single / "summary.json").read_text())
         step, match = matching_share(model, config, args.repeats)
 
     def row(name: str, pck: float | None, mpjpe: float | None, count: float | None = None, ap: float | None = None) -> str:
@@ -191,6 +192,10 @@ def main() -> int:
           f"{verdict(ratio >= PCK_RATIO_GOAL)}")
     print(f"MPJPE two-person / one-person = {mpjpe_ratio:.3f} (goal <= {MPJPE_RATIO_GOAL:.2f}): "
           f"{verdict(mpjpe_ratio <= MPJPE_RATIO_GOAL)}")
+    if "linear_baseline" in single_summary and "linear_baseline" in summary:
+        alone, among = single_summary["linear_baseline"]["pck"]["20"], summary["linear_baseline"]["pck"]["20"]
+        print(f"limit in the data: ridge PCK@20 per person {100 * among:.1f}% among 1-3 people against "
+              f"{100 * alone:.1f}% alone = {among / alone:.3f} (the model: {m['pck']['20'] / one.pck.pck[1]:.3f})")
     print(f"matching: {1e3 * match:.3f} ms of a {1e3 * step:.1f} ms training step (batch 32) = "
           f"{100 * match / step:.2f}% (goal under {100 * MATCHING_SHARE_GOAL:.0f}%): {verdict(match / step < MATCHING_SHARE_GOAL)}")
     return 0

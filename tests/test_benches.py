@@ -84,6 +84,7 @@ EXPECTED: dict[str, list[str]] = {
         r"^count accuracy on two-person scenes \d+\.\d% \(goal >= 95%\): (met|NOT met)$",
         r"^per-person PCK@20 two-person / one-person = \d\.\d{3} \(goal >= 0\.90\): (met|NOT met)$",
         r"^MPJPE two-person / one-person = \d\.\d{3} \(goal <= 1\.10\): (met|NOT met)$",
+        r"^limit in the data: ridge PCK@20 per person \d+\.\d% among 1-3 people against \d+\.\d% alone = \d\.\d{3}",
         r"^matching: \d+\.\d{3} ms of a \d+\.\d ms training step \(batch 32\) = \d+\.\d\d% \(goal under 2%\): (met|NOT met)$",
     ],
     "bench_oks_ap": [
