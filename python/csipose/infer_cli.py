@@ -215,9 +215,9 @@ def _mean_pose(predictor: Any) -> tuple[Any, str]:
     """The training mean pose ``[J, D]`` of the model and where it came from; ``(None, why)`` without one."""
     from csipose.errors import CsiposeError
 
-    model = getattr(getattr(predictor, "_backend", None), "model", None)
-    if getattr(model, "mean_pose", None) is not None:
-        return model.mean_pose.detach().float().cpu().numpy().astype(np.float64), "the checkpoint's"
+    pose = getattr(getattr(getattr(predictor, "_backend", None), "model", None), "mean_pose", None)
+    if pose is not None:  # a .pt model's buffer
+        return pose.detach().float().cpu().numpy().astype(np.float64), "the checkpoint's"
     if predictor.config is None:
         return None, f"{predictor.path} records neither a mean pose nor a training config"
     from csipose.config import TrainingConfig
