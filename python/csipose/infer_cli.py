@@ -19,6 +19,8 @@ from csipose.train.scoring import score
 
 __all__ = ["register"]
 
+_BY = ("environment", "subject", "action")  # the order of Predictions.ids
+
 
 def register(subparsers: Any) -> None:
     """Adds the predict, export and eval subcommands to the ``csipose`` parser."""
@@ -66,6 +68,9 @@ def register(subparsers: Any) -> None:
     ev.add_argument("--data", choices=("synthetic", "mmfi"), help="data source of the split (default: the recorded one)")
     ev.add_argument("--root", metavar="DIR", help="MM-Fi root (with --data mmfi)")
     ev.add_argument("--cache", metavar="DIR", help="prepared MM-Fi cache folder")
+    ev.add_argument("--by", choices=_BY,
+                    help="also one report per environment, subject or action, each beside the constant-root "
+                         "baseline (the training mean pose placed on the true root)")
     ev.add_argument("--json", action="store_true", help="print the report as JSON")
     ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                     help="where the model runs (default: cuda when available, else cpu); a .pt uses its amp setting on cuda")
@@ -124,6 +129,8 @@ def _eval(args: argparse.Namespace) -> int:
 
     device = _device(args.device)
     predictor = Predictor.load(args.checkpoint, device=device)
+    if args.by and predictor.persons:
+        raise ArgumentError(f"--by: not available yet for a person-slot model ({predictor.path}); drop --by")
     if args.input:
         for flag in ("data", "root", "cache"):
             if getattr(args, flag):
@@ -135,10 +142,92 @@ def _eval(args: argparse.Namespace) -> int:
         if found.ground_truth is None:
             raise DatasetError(f"{args.input}: no ground-truth keypoints to score against")
         report = score(found.keypoints, found.ground_truth, skeleton=predictor.skeleton)
+        if args.by:
+            groups = found.ids[:, _BY.index(args.by)]
+            return _print_by(predictor, args, report, (found.keypoints, found.ground_truth, None, groups))
     else:
         report = _score_split(predictor, args)
+        if args.by:
+            return _print_by(predictor, args, *report)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
     return 0
+
+
+def _print_by(predictor: Any, args: argparse.Namespace, report: Any, arrays: tuple[Any, ...]) -> int:
+    """Prints the pooled report, one report per ``args.by`` group and the constant-root baseline."""
+    from csipose.metrics import evaluate_by, root_placed
+
+    pred, gt, vis, groups = arrays
+    d = pred.shape[-1]
+    truth = np.asarray(gt, dtype=np.float64)[..., :d]
+    visible = None if vis is None else np.asarray(vis) > 0.5
+    skeleton = predictor.skeleton
+    by = evaluate_by(pred.astype(np.float64), truth, groups, visible=visible, skeleton=skeleton)
+    mean, source = _mean_pose(predictor)
+    base = base_by = None
+    if mean is not None:
+        placed = root_placed(mean[:, :d], truth, skeleton=skeleton)
+        base = score(placed, truth, vis, skeleton)
+        base_by = evaluate_by(placed, truth, groups, visible=visible, skeleton=skeleton)
+    if args.json:
+        out = report.to_dict()
+        out["by"] = {args.by: {str(k): r.to_dict() for k, r in by.items()}}
+        baseline: dict[str, Any] = {"definition": _BASELINE, "mean_pose": source}
+        if base is not None and base_by is not None:
+            baseline["report"] = base.to_dict()
+            baseline["by"] = {args.by: {str(k): r.to_dict() for k, r in base_by.items()}}
+        out["baseline"] = baseline
+        print(json.dumps(out, indent=2))
+        return 0
+    print(report.summary())
+    print()
+    print(f"by {args.by} (input units; baseline: {_BASELINE})")
+    head = f"{args.by:>12} {'frames':>7} {'PCK@20':>7} {'MPJPE':>8} {'root err':>8} {'root-al.':>8} {'PA-MPJPE':>8}"
+    print(head + ("" if base is None else f"  | baseline {'PCK@20':>7} {'MPJPE':>8} {'PA-MPJPE':>8}"))
+    rows = [(str(k), r, None if base_by is None else base_by[k]) for k, r in by.items()] + [("all", report, base)]
+    for name, r, b in rows:
+        line = (f"{name:>12} {r.frames:>7} {_pck20(r):>7} {_fig(r.mpjpe):>8} {_fig(r.root_error):>8} "
+                f"{_fig(r.mpjpe_root):>8} {_fig(r.pa_mpjpe):>8}")  # fmt: skip
+        if b is not None:
+            line += f"  | {'':>8} {_pck20(b):>7} {_fig(b.mpjpe):>8} {_fig(b.pa_mpjpe):>8}"
+        print(line)
+    if base is None:
+        print(f"no baseline: {source}")
+    return 0
+
+
+_BASELINE = "the training mean pose translated onto each frame's true root; its MPJPE is pure shape error"
+
+
+def _pck20(report: Any) -> str:
+    p = report.pck
+    if 20 not in p.thresholds:
+        return "n/a"
+    value = p.pck[p.thresholds.index(20)]
+    return "n/a" if value is None or not np.isfinite(value) else f"{100 * value:.1f}%"
+
+
+def _fig(x: float) -> str:
+    return f"{x:.4g}" if x is not None and np.isfinite(x) else "n/a"
+
+
+def _mean_pose(predictor: Any) -> tuple[Any, str]:
+    """The training mean pose ``[J, D]`` of the model and where it came from; ``(None, why)`` without one."""
+    from csipose.errors import CsiposeError
+
+    pose = getattr(getattr(getattr(predictor, "_backend", None), "model", None), "mean_pose", None)
+    if pose is not None:  # a .pt model's buffer
+        return pose.detach().float().cpu().numpy().astype(np.float64), "the checkpoint's"
+    if predictor.config is None:
+        return None, f"{predictor.path} records neither a mean pose nor a training config"
+    from csipose.config import TrainingConfig
+    from csipose.train.data import load_split, mean_pose
+
+    try:
+        config = TrainingConfig.from_dict(predictor.config, source=f"{predictor.path} config")
+        return mean_pose(load_split(config, "train")).astype(np.float64), "the recorded training split's"
+    except CsiposeError as err:
+        return None, f"the training split of {predictor.path} cannot be read ({str(err).splitlines()[0]})"
 
 
 def _device(choice: str) -> str:
@@ -163,7 +252,8 @@ def _cuda_available() -> bool:
 
 
 def _score_split(predictor: Any, args: argparse.Namespace) -> Any:
-    """The locked report of ``predictor`` on the validation split recorded with it (or the one the flags choose)."""
+    """The locked report of ``predictor`` on the validation split recorded with it (or the one the flags choose);
+    with ``args.by``, the report and ``(pred, gt, visible, groups)``."""
     from csipose.config import TrainingConfig
     from csipose.train.data import load_split
 
@@ -191,12 +281,17 @@ def _score_split(predictor: Any, args: argparse.Namespace) -> Any:
         )
     if predictor.persons:
         return _score_people_split(predictor, val)
-    preds, truth, visible = [], [], []
-    for batch in _batches(val, 256):
+    preds, truth, visible, groups = [], [], [], []
+    keys = ("csi", "keypoints", "visibility") + ((args.by,) if args.by else ())
+    for batch in _batches(val, 256, keys):
         preds.append(predictor.predict_windows(batch["csi"]))
         truth.append(np.asarray(batch["keypoints"], dtype=np.float32))
         visible.append(np.asarray(batch["visibility"], dtype=np.float32))
-    return score(np.concatenate(preds), np.concatenate(truth), np.concatenate(visible), predictor.skeleton)
+        if args.by:
+            groups.append(np.asarray(batch[args.by], dtype=np.int64).reshape(-1))
+    pred, gt, vis = np.concatenate(preds), np.concatenate(truth), np.concatenate(visible)
+    report = score(pred, gt, vis, predictor.skeleton)
+    return (report, (pred, gt, vis, np.concatenate(groups))) if args.by else report
 
 
 def _score_people_split(predictor: Any, val: Any) -> Any:
@@ -220,8 +315,8 @@ def _score_people_split(predictor: Any, val: Any) -> Any:
     return evaluate_people(persons, presence, gt, gt_mask=mask, visible=vis, skeleton=predictor.skeleton)
 
 
-def _batches(dataset: Any, size: int) -> Any:
-    """Stacked batches of ``csi``, ``keypoints`` and ``visibility``, in order."""
+def _batches(dataset: Any, size: int, keys: tuple[str, ...] = ("csi", "keypoints", "visibility")) -> Any:
+    """Stacked batches of ``keys`` (default ``csi``, ``keypoints`` and ``visibility``), in order."""
     n = len(dataset)
     for start in range(0, n, size):
         index = np.arange(start, min(start + size, n))
@@ -229,4 +324,4 @@ def _batches(dataset: Any, size: int) -> Any:
             yield dataset.read_batch(index)
         else:
             samples = [dataset[int(i)] for i in index]
-            yield {k: np.stack([np.asarray(s[k]) for s in samples]) for k in ("csi", "keypoints", "visibility")}
+            yield {k: np.stack([np.asarray(s[k]) for s in samples]) for k in keys}

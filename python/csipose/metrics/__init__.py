@@ -5,7 +5,8 @@ root / scale / Procrustes alignment (:func:`mpjpe`, :func:`mpjpe_per_frame`),
 COCO OKS (:func:`oks`) and the COCO keypoint AP protocol (:func:`oks_ap`,
 :func:`oks_ap_arrays`), multi-object tracking (CLEAR-MOT and IDF1, :func:`mot`),
 and the canonical report of a split (:func:`evaluate`, :class:`PoseReport`,
-:class:`PoseAccumulator`). PCK values are fractions in ``[0, 1]`` everywhere
+:class:`PoseAccumulator`), per group (:func:`evaluate_by`) and of the
+constant-root baseline (:func:`root_placed`). PCK values are fractions in ``[0, 1]`` everywhere
 except human-readable summaries. Every result has ``to_dict()`` (JSON-safe)
 and a ``definition``.
 
@@ -28,6 +29,7 @@ Non-finite values, one policy for every metric:
 
 from __future__ import annotations
 
+from csipose.metrics.groups import evaluate_by, root_placed
 from csipose.metrics.mot import MOTResult, mot
 from csipose.metrics.oks_ap import OksAPResult, oks_ap, oks_ap_arrays
 from csipose.metrics.mpjpe import ALIGNS, mpjpe, mpjpe_per_frame, root_joints
@@ -58,6 +60,7 @@ __all__ = [
     "PoseReport",
     "auc",
     "evaluate",
+    "evaluate_by",
     "evaluate_people",
     "mot",
     "mpjpe",
@@ -68,4 +71,5 @@ __all__ = [
     "pck",
     "pck_curve",
     "root_joints",
+    "root_placed",
 ]

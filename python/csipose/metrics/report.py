@@ -2,8 +2,9 @@
 split with the canonical definitions and reports every number with its definition.
 
 A :class:`PoseReport` holds canonical torso PCK at the requested thresholds,
-per-joint PCK, the AUC of the PCK curve over 0..50, and MPJPE raw,
-root-aligned and Procrustes-aligned. :class:`PoseAccumulator` gives exactly the
+per-joint PCK, the AUC of the PCK curve over 0..50, MPJPE raw,
+root-aligned and Procrustes-aligned, and the root position error (where the
+person is, apart from their shape). :class:`PoseAccumulator` gives exactly the
 report of :func:`evaluate` on the concatenation of its batches: PCK is kept as
 integer counts and MPJPE as per-frame sums reduced once at the end.
 
@@ -58,6 +59,10 @@ class PoseReport(MetricResult):
             Procrustes-aligned, in input units; NaN when no joint counted, ``+inf``
             when a prediction of a counted joint is not finite.
         mpjpe_joints: joints counted by each MPJPE (``none``, ``root``, ``procrustes``).
+        root_error: mean Euclidean distance between the predicted and the true root (H36M-17:
+            the pelvis; COCO-17: the hip midpoint) over the frames whose root is visible, in
+            input units; NaN when no such frame, ``+inf`` when a predicted root is not finite.
+        root_frames: frames counted by :attr:`root_error` (those of the root-aligned MPJPE).
         failed_frames: frames whose prediction has a non-finite coordinate in a joint
             that counts (scored, as misses and infinite errors).
         definition: every definition used, one line each.
@@ -77,6 +82,8 @@ class PoseReport(MetricResult):
     mpjpe_joints: tuple[int, int, int]
     failed_frames: int
     definition: str
+    root_error: float = math.nan
+    root_frames: int = 0
     count_accuracy: float | None = None
     count_error: float | None = None
     oks_ap: float | None = None
@@ -100,6 +107,8 @@ class PoseReport(MetricResult):
             ("mpjpe", self.mpjpe),
             ("mpjpe_root", self.mpjpe_root),
             ("pa_mpjpe", self.pa_mpjpe),
+            ("root_error", self.root_error),
+            ("root_frames", self.root_frames),
             ("joint_names", self.joint_names),
             ("scored_joints", p.scored_joints.sum()),
             ("empty_frames", p.empty_frames),
@@ -127,7 +136,7 @@ class PoseReport(MetricResult):
             f"{p.fallback_frames} hip-width fallback, {self.failed_frames} with a non-finite prediction",
             f"PCK (torso)  {pcks}",
             f"AUC (PCK 0..50)  {_pct(self.auc)}",
-            f"MPJPE {_num(self.mpjpe)}   root-aligned {_num(self.mpjpe_root)}   "
+            f"MPJPE {_num(self.mpjpe)}   root error {_num(self.root_error)}   root-aligned {_num(self.mpjpe_root)}   "
             f"PA-MPJPE {_num(self.pa_mpjpe)}   (input units)",
         ]
         if p.per_joint.size:
@@ -169,6 +178,7 @@ class PoseAccumulator:
         self._frames = 0
         self._counts: PckCounts | None = None
         self._errors: dict[str, list[tuple[np.ndarray, np.ndarray, int]]] = {a: [] for a in _ALIGNS}
+        self._root_errors: list[np.ndarray] = []
 
     def update(self, pred: Any, gt: Any, visible: Any = None) -> None:
         """Adds a batch: ``pred``, ``gt`` float[N, J, D], ``visible`` [N, J] or ``None``.
@@ -180,6 +190,8 @@ class PoseAccumulator:
         self._counts = counts if self._counts is None else self._counts + counts
         for a in _ALIGNS:
             self._errors[a].append(errors[a])
+        # the frames of the root-aligned MPJPE (root visible, ground truth scoreable) count
+        self._root_errors.append(root_errors(p, g, self._root)[errors["root"][1] > 0])
         self._frames += p.shape[0]
 
     def compute(self) -> PoseReport:
@@ -203,6 +215,8 @@ class PoseAccumulator:
             joints.append(int(cnts.sum()))
         # raw MPJPE sums are infinite exactly where a counted predicted joint is not finite
         failed = sum(int(np.isinf(s).sum()) for s, _, _ in self._errors["none"])
+        roots = np.concatenate(self._root_errors) if self._root_errors else np.zeros(0)
+        root_error = pooled(roots, np.ones(roots.shape, np.int64))
         root = "+".join(skel.joint_names[r] for r in self._root)
         definition = "\n".join(
             [
@@ -212,6 +226,8 @@ class PoseAccumulator:
                 "non-finite GT joint unscoreable and excluded, a non-finite predicted joint an infinite error",
                 f"root-aligned MPJPE: both poses translated to put {root} at the origin; frames whose "
                 f"root is not visible skipped",
+                f"root error: mean Euclidean |pred root - gt root| ({root}) over frames whose root is "
+                f"visible, input units; a non-finite predicted root an infinite error",
                 "PA-MPJPE: similarity Procrustes (rotation without reflection, scale, translation) fitted "
                 "per frame on visible joints, as MM-Fi's compute_similarity_transform",
             ]
@@ -229,7 +245,22 @@ class PoseAccumulator:
             mpjpe_joints=(joints[0], joints[1], joints[2]),
             failed_frames=failed,
             definition=definition,
+            root_error=root_error,
+            root_frames=int(roots.size),
         )
+
+
+def root_errors(pred: np.ndarray, gt: np.ndarray, root: tuple[int, ...]) -> np.ndarray:
+    """float64[N]: each frame's Euclidean distance between the predicted and the true root (the
+    mean of the ``root`` joints); ``+inf`` where the predicted root is not finite, NaN where the
+    true one is not."""
+    joints = list(root)
+    with np.errstate(invalid="ignore", over="ignore"):
+        p = pred[:, joints].astype(np.float64).mean(axis=1)
+        g = gt[:, joints].astype(np.float64).mean(axis=1)
+        dist = np.sqrt(((p - g) ** 2).sum(axis=-1))
+    dist[~np.isfinite(p).all(axis=-1) & np.isfinite(g).all(axis=-1)] = np.inf
+    return dist
 
 
 def _numpy(x: Any) -> Any:
