@@ -56,8 +56,15 @@ class SyntheticConfig:
     Subjects are numbered 1..``subjects``; subject ``s`` lives in environment
     ``(s - 1) // subjects_per_environment + 1`` (a room of its own: wall
     reflectivities and clutter differ), so by default, like MM-Fi, S01-S10 are
-    in E01, S11-S20 in E02, and so on. Each (subject, action) pair is one
-    sequence of ``frames`` frames.
+    in E01, S11-S20 in E02, and so on. With ``environments`` set, the subjects
+    are split into that many consecutive blocks instead (see :meth:`environment_of`).
+    Each (subject, action) pair is one sequence of ``frames`` frames.
+
+    With ``room_variation`` the rooms also differ physically (size, wall materials,
+    furniture, transmitter and receiver placement and orientation, receiver gain and
+    antenna phase offsets; see :func:`~csipose.data.synthetic.scenes.make_varied_scene`);
+    without it every room is the same 6 x 5 x 3 m box with the same link, and every
+    existing seed keeps its bytes. ``val_environments`` holds whole rooms out.
     """
 
     seed: int = 0
@@ -109,7 +116,25 @@ class SyntheticConfig:
     transmitter), who shadow each other. Samples then carry a person axis. Empty: one
     labelled subject, and ``persons - 1`` unlabelled bystanders."""
     scatterers: int = 40
-    """Static point scatterers (furniture, clutter) per environment."""
+    """Static point scatterers (furniture, clutter) per environment; with ``room_variation``
+    the mean count, each room drawing 0.5-1.5 times as many."""
+    room_variation: bool = False
+    """Rooms differ physically: each room (drawn from ``seed`` and its environment id alone)
+    has its own size (5-8 x 4-7 x 2.6-3.4 m), wall materials (drywall, glass, concrete),
+    furniture, transmitter-receiver link (length, position, rotation of up to 30 degrees in
+    the floor plane, antenna heights and spacing), stage on the link's middle, and hardware
+    (receive gain, a fixed phase offset per receive antenna). Samples then also carry the
+    room's ``"tx"`` and ``"rx"`` positions (camera frame). Off: the fixed room of every
+    existing config, byte for byte."""
+    environments: int | None = None
+    """Number of rooms (1..``subjects``); the subjects fill them in consecutive, near-equal
+    blocks (40 subjects in 4 rooms: S01-S10 in E01, ...). Overrides ``subjects_per_environment``
+    when set."""
+    val_environments: tuple[int, ...] = ()
+    """Rooms held out whole (1-based; leave-room-out): every subject of these rooms is in the
+    ``"val"`` split, together with ``val_subjects`` (held-out people of the training rooms,
+    so one run measures both; set ``val_subjects = ()`` for rooms alone). At least one
+    room must remain for training."""
     position_jitter: float = 0.1
     """Half-width (m) of the uniform random offset of each sequence's standing
     point from the stage centre."""
@@ -175,6 +200,26 @@ class SyntheticConfig:
             if self.family != "physics":
                 raise ConfigError(f"people: scenes of several people need family 'physics', got {self.family!r}")
         _int(self.scatterers, "scatterers", 0)
+        if not isinstance(self.room_variation, bool):
+            raise ConfigError(f"room_variation: expected true or false, got {self.room_variation!r}")
+        if self.environments is not None:
+            _int(self.environments, "environments", 1, subjects)
+        if not isinstance(self.val_environments, tuple):
+            raise ConfigError(f"val_environments: expected a tuple of room numbers, got {self.val_environments!r}")
+        rooms = self.environment_count
+        held = [_int(e, "val_environments", 1, rooms) for e in self.val_environments]
+        if len(set(held)) != len(held):
+            raise ConfigError(f"val_environments: rooms must not repeat, got {self.val_environments}")
+        if len(held) >= rooms:
+            raise ConfigError(
+                f"val_environments: at least one of the {rooms} rooms must remain for training, "
+                f"got {self.val_environments}"
+            )
+        if held and not self.train_subjects:
+            raise ConfigError(
+                f"val_subjects: with val_environments {self.val_environments} no training subject remains, "
+                f"got {self.val_subjects}"
+            )
         _float(self.position_jitter, "position_jitter", minimum=0.0)
         _float(self.sway, "sway", minimum=0.0)
 
@@ -184,12 +229,30 @@ class SyntheticConfig:
         return max(self.people) if self.people else 1
 
     @property
+    def environment_count(self) -> int:
+        """The number of rooms: ``environments``, else enough rooms of ``subjects_per_environment``."""
+        if self.environments is not None:
+            return self.environments
+        return self.environment_of(self.subjects)
+
+    @property
+    def held_out_subjects(self) -> tuple[int, ...]:
+        """Subjects of the ``"val"`` split, ascending: ``val_subjects`` and every subject of
+        ``val_environments``."""
+        return tuple(s for s in range(1, self.subjects + 1)
+                     if s in self.val_subjects or self.environment_of(s) in self.val_environments)
+
+    @property
     def train_subjects(self) -> tuple[int, ...]:
-        """Subjects of the ``"train"`` split, ascending."""
-        return tuple(s for s in range(1, self.subjects + 1) if s not in self.val_subjects)
+        """Subjects of the ``"train"`` split, ascending (never one of a held-out room)."""
+        held = self.held_out_subjects
+        return tuple(s for s in range(1, self.subjects + 1) if s not in held)
 
     def environment_of(self, subject: int) -> int:
-        """The 1-based environment (room) of ``subject``."""
+        """The 1-based environment (room) of ``subject``: ``(subject - 1) * environments // subjects + 1``
+        with ``environments`` set, else ``(subject - 1) // subjects_per_environment + 1``."""
+        if self.environments is not None:
+            return (subject - 1) * self.environments // self.subjects + 1
         return (subject - 1) // self.subjects_per_environment + 1
 
     def split_subjects(self, split: str) -> tuple[int, ...]:
@@ -197,7 +260,7 @@ class SyntheticConfig:
         if split == "train":
             return self.train_subjects
         if split == "val":
-            return tuple(sorted(self.val_subjects))
+            return self.held_out_subjects
         raise ArgumentError(f"split: expected 'train' or 'val', got {split!r}")
 
     @property

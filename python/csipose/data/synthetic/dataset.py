@@ -38,12 +38,20 @@ class SyntheticCsiDataset:
       stays with a person through the frames of a sequence (unique in the dataset);
       :func:`csipose.data.collate` pads them to a batch's most people with ``"person_mask"``.
 
+    - with ``config.room_variation`` (rooms that differ) also the room's geometry, camera
+      frame, metres: ``"tx": float32[3]`` (the transmit antenna) and ``"rx": float32[R, 3]``
+      (the receive antennas, R = 3); the default samples keep their keys.
+
+    With ``config.val_environments`` the val split holds every subject of those rooms too
+    (leave-room-out); no subject of theirs is ever in the train split.
+
     Whole-split arrays for batch work (``F`` frames, ``N`` samples):
     ``csi: float32[F, C, S, P]``, ``keypoints: float32[F, 17, 3]``,
     ``persons: float32[F, K, 17, 3]``, ``subject``/``action``/``environment``/
     ``frame``: ``int64[F]``, and ``label_index: int64[N]``, the row of each
     sample's label frame (its window is rows ``label_index - W + 1 ..
-    label_index``). With ``window = 1`` samples and rows coincide.
+    label_index``). With ``window = 1`` samples and rows coincide. With ``room_variation``,
+    ``geometry``: ``{environment: (tx float32[3], rx float32[R, 3])}`` of the split's rooms.
     """
 
     def __init__(self, config: SyntheticConfig | None = None, split: str = "train") -> None:
@@ -57,7 +65,11 @@ class SyntheticCsiDataset:
         self.multi_person = bool(self.config.people)
         m = self.config.max_people
         csi, persons, counts, ids = [], [], [], []
+        #: ``{environment: (tx float32[3], rx float32[R, 3])}``, camera frame (with ``room_variation``; else empty)
+        self.geometry: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for number, seq in enumerate(render(self.config, subjects)):
+            if self.config.room_variation and seq.environment not in self.geometry:
+                self.geometry[seq.environment] = (np.asarray(seq.tx, np.float32), np.asarray(seq.rx, np.float32))
             csi.append(self.preprocess.frames(seq.amplitude, seq.phase))
             t = seq.amplitude.shape[0]
             kp = seq.keypoints.astype(np.float32)
@@ -123,6 +135,9 @@ class SyntheticCsiDataset:
             sample["person_ids"] = (int(self.sequence[row]) * 8 + np.arange(m)).astype(np.int64)
         elif self.config.persons > 1:
             sample["persons"] = self.persons[row]
+        if self.geometry:
+            tx, rx = self.geometry[int(self.environment[row])]
+            sample["tx"], sample["rx"] = tx.copy(), rx.copy()
         return sample
 
     def __repr__(self) -> str:

@@ -15,11 +15,11 @@ import numpy as np
 from csipose.data.synthetic import body, radio
 from csipose.data.synthetic.families import FAMILIES, family_map, render_family
 from csipose.data.synthetic.config import SyntheticConfig
-from csipose.data.synthetic.scenes import Scene, make_scene, world_to_camera
+from csipose.data.synthetic.scenes import Scene, make_scene, make_varied_scene, world_to_camera
 
 __all__ = ["Sequence", "action_id", "drift", "make_environment", "render", "render_sequence"]
 
-_SCENE, _SUBJECT, _MOTION, _RADIO, _BYSTANDER, _FAMILY, _PEOPLE = range(7)
+_SCENE, _SUBJECT, _MOTION, _RADIO, _BYSTANDER, _FAMILY, _PEOPLE, _ROOM = range(8)
 # Floor offsets (m) of bystanders 1, 2, 3 from the labelled subject.
 _BYSTANDER_OFFSETS = np.array([[0.0, 1.0], [0.0, -1.0], [-1.1, 0.0]])
 
@@ -34,7 +34,15 @@ def action_id(action: str) -> int:
 
 
 def make_environment(config: SyntheticConfig, environment: int) -> tuple[Scene, radio.StaticPaths]:
-    """The room of ``environment`` and its static paths."""
+    """The room of ``environment`` and its static paths.
+
+    With ``config.room_variation`` the room is :func:`~csipose.data.synthetic.scenes.make_varied_scene`'s,
+    drawn from ``config.seed`` and ``environment`` alone (a stream of its own); else
+    :func:`~csipose.data.synthetic.scenes.make_scene`'s fixed box (the bytes of every earlier release).
+    """
+    if config.room_variation:
+        scene = make_varied_scene(_rng(config, _ROOM, environment), n_scatterers=config.scatterers)
+        return scene, radio.static_paths(scene)
     scene = make_scene(_rng(config, _SCENE, environment), n_scatterers=config.scatterers)
     return scene, radio.static_paths(scene)
 
@@ -51,6 +59,8 @@ class Sequence:
             persons at each frame's middle packet; person 0 is the subject (when ``K`` >= 1).
         labelled: how many of the ``K`` persons are labelled (all with ``config.people``,
             else the subject alone).
+        tx: ``float64[3]`` the room's transmit antenna, camera frame (metres).
+        rx: ``float64[R, 3]`` its receive antennas, camera frame (metres).
     """
 
     subject: int
@@ -60,6 +70,8 @@ class Sequence:
     phase: np.ndarray
     keypoints: np.ndarray
     labelled: int = 1
+    tx: np.ndarray | None = None
+    rx: np.ndarray | None = None
 
 
 def drift(times: np.ndarray, amplitude: float, rng: np.random.Generator) -> np.ndarray:
@@ -111,22 +123,23 @@ def render_sequence(config: SyntheticConfig, subject: int, action: str,
     joints = (np.stack(people, axis=1) if people else np.zeros((t * p, 0, 17, 3))).reshape(t, p, len(people), 17, 3)
     labelled = count if config.people else 1
     keypoints = world_to_camera(joints[:, p // 2], scene)
+    geometry = {"tx": world_to_camera(scene.tx, scene), "rx": world_to_camera(scene.rx, scene)}
     noise = _rng(config, _RADIO, subject, act_id)
     if config.family != "physics":
         mapping = family_map(config.family, _rng(config, _FAMILY, FAMILIES.index(config.family)))
         amplitude, phase = render_family(config.family, mapping, joints[:, :, 0], scene.stage, noise)
         return Sequence(subject=subject, action=act_id, environment=env_id, amplitude=amplitude,
-                        phase=phase, keypoints=keypoints, labelled=labelled)
+                        phase=phase, keypoints=keypoints, labelled=labelled, **geometry)
 
     points = body.body_points(joints).reshape(t, p, -1, 3)  # [T, P, K * Q, 3]
     weights = np.tile(body.POINT_WEIGHTS, len(people))
     rcs = radio.BODY_RCS * weights / body.POINT_WEIGHTS.sum()
     h = radio.channel(points, weights, rcs, scene, paths, radio.tone_frequencies())
-    measured = radio.impair(h, noise, snr_db=config.snr_db)
+    measured = radio.impair(h, noise, snr_db=config.snr_db, gain_db=scene.rx_gain_db, antenna_phase=scene.rx_phase)
     measured = measured.transpose(0, 2, 3, 1)  # [T, R, K, P] as MM-Fi stores a frame
     return Sequence(
         subject=subject, action=act_id, environment=env_id,
-        amplitude=np.abs(measured), phase=np.angle(measured), keypoints=keypoints, labelled=labelled,
+        amplitude=np.abs(measured), phase=np.angle(measured), keypoints=keypoints, labelled=labelled, **geometry,
     )
 
 

@@ -25,7 +25,9 @@ at the frame's first and last packets and interpolated linearly in between.
 
 Measured CSI adds receiver impairments: complex Gaussian noise at a given SNR, a
 random carrier phase offset per packet and a random timing offset per packet (a
-phase slope across tones), both common to the three antennas as on one NIC.
+phase slope across tones), both common to the three antennas as on one NIC, and,
+in rooms that vary (``SyntheticConfig.room_variation``), the receiver's fixed gain
+and per-antenna phase offsets.
 """
 
 from __future__ import annotations
@@ -247,13 +249,17 @@ def channel(points: np.ndarray, weights: np.ndarray, rcs: np.ndarray, scene: Sce
 
 
 def impair(h: np.ndarray, rng: np.random.Generator, *, snr_db: float,
-           tones: np.ndarray = HT40_TONES, timing_slope: float = 0.3) -> np.ndarray:
+           tones: np.ndarray = HT40_TONES, timing_slope: float = 0.3,
+           gain_db: float = 0.0, antenna_phase: np.ndarray | None = None) -> np.ndarray:
     """What a NIC reports for the true channel ``h: [T, P, R, K]``.
 
     Adds complex Gaussian noise of power ``10^(-snr_db/10)`` times the frame's
     mean channel power, then rotates each packet by a random phase offset
     (uniform in [0, 2 pi)) and a random timing slope (uniform in
-    ``[-timing_slope, timing_slope]`` radians per tone index).
+    ``[-timing_slope, timing_slope]`` radians per tone index). A receiver's fixed
+    effects come last: every antenna's gain ``gain_db`` (dB) and antenna ``r``'s phase
+    offset ``antenna_phase[r]`` (radians; ``[R]``), the same for every packet; with the
+    defaults (0 dB, None) nothing is applied and no random number is drawn for them.
 
     Returns:
         ``complex64[T, P, R, K]``.
@@ -268,4 +274,9 @@ def impair(h: np.ndarray, rng: np.random.Generator, *, snr_db: float,
     noise *= sigma
     noise += h
     noise *= rotation
+    if gain_db != 0.0 or antenna_phase is not None:
+        fixed = np.full(h.shape[2], 10.0 ** (gain_db / 20.0), dtype=np.complex128)
+        if antenna_phase is not None:
+            fixed *= np.exp(1j * np.asarray(antenna_phase, dtype=np.float64))
+        noise *= fixed.astype(np.complex64)[:, None]
     return noise

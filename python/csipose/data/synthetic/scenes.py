@@ -13,7 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Scene", "make_scene", "world_to_camera"]
+__all__ = ["MATERIALS", "Scene", "make_scene", "make_varied_scene", "world_to_camera"]
+
+#: Amplitude reflection coefficients at 5 GHz (ranges drawn uniformly) of the wall materials
+#: of :func:`make_varied_scene`, with the odds of a side wall being made of each.
+MATERIALS: dict[str, tuple[float, float]] = {"drywall": (0.2, 0.4), "glass": (0.35, 0.6), "concrete": (0.5, 0.75)}
+_SIDE_WALL_ODDS = (0.5, 0.2, 0.3)
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,6 +35,10 @@ class Scene:
         scatterer_rcs: ``[N]`` their radar cross-sections in m^2.
         stage: ``[2]`` floor point (x, y) people stand around.
         camera: ``[3]`` camera centre; it looks along +y with image y pointing down.
+        materials: the material (a :data:`MATERIALS` key) of each wall, in ``wall_reflectivity``'s
+            order; empty for the fixed room of :func:`make_scene`.
+        rx_gain_db: the receiver's gain (dB) on every antenna.
+        rx_phase: ``[R]`` fixed phase offset (radians) of each receive antenna, or None (none).
     """
 
     size: np.ndarray
@@ -40,6 +49,9 @@ class Scene:
     scatterer_rcs: np.ndarray
     stage: np.ndarray
     camera: np.ndarray
+    materials: tuple[str, ...] = ()
+    rx_gain_db: float = 0.0
+    rx_phase: np.ndarray | None = None
 
 
 def make_scene(rng: np.random.Generator, *, n_scatterers: int = 40) -> Scene:
@@ -67,6 +79,65 @@ def make_scene(rng: np.random.Generator, *, n_scatterers: int = 40) -> Scene:
     rcs = rng.uniform(0.2, 1.5, size=n_scatterers)
     camera = np.array([3.0, 0.2, 1.2])
     return Scene(size, tx, rx, reflectivity, scatterers, rcs, stage, camera)
+
+
+def make_varied_scene(rng: np.random.Generator, *, n_scatterers: int = 40) -> Scene:
+    """Draws a room that differs physically from others (``SyntheticConfig.room_variation``).
+
+    - size: x 5-8 m, y 4-7 m, height 2.6-3.4 m;
+    - walls: each side wall drywall, glass or concrete (odds 0.5, 0.2, 0.3), the floor
+      concrete, the ceiling drywall or concrete (even odds); reflectivities from
+      :data:`MATERIALS`;
+    - the link: its middle within 0.4 m (per floor axis) of the room's centre, rotated in the
+      floor plane by -30..30 degrees from the x axis, 3.5-6 m long (as the room allows, with
+      0.3 m to every wall); the transmitter at 1.0-1.6 m; the three receive antennas spread
+      across the link, 0.2-0.4 m apart, at 0.3-0.6, 1.1-1.5 and 1.9-2.5 m (at most 0.3 m
+      below the ceiling), so their direct paths still cross shins, waist and head;
+    - the stage on the link, 40-60 % of the way from the transmitter;
+    - furniture: 0.5-1.5 times ``n_scatterers`` point scatterers, as in :func:`make_scene`
+      (at least 0.9 m from the stage and 0.5 m from every antenna on the floor plan, from
+      0.2 m up to 0.3 m below the ceiling, cross-sections 0.2-1.5 m^2);
+    - the camera on the y = 0 wall in front of the stage (x of the stage, 0.2 m from the wall,
+      1.0-1.4 m high), looking along +y as in :func:`make_scene`;
+    - hardware: a receive gain of -6..6 dB and a phase offset (0..2 pi) per receive antenna.
+    """
+    size = rng.uniform([5.0, 4.0, 2.6], [8.0, 7.0, 3.4])
+    names = tuple(MATERIALS)
+    side = [names[int(i)] for i in rng.choice(len(names), size=4, p=_SIDE_WALL_ODDS)]
+    materials = (*side, "concrete", names[int(rng.choice([0, 2]))])
+    reflectivity = np.array([rng.uniform(*MATERIALS[m]) for m in materials])
+
+    centre = size[:2] / 2 + rng.uniform(-0.4, 0.4, size=2)
+    angle = np.deg2rad(rng.uniform(-30.0, 30.0))
+    u = np.array([np.cos(angle), np.sin(angle)])
+    across = np.array([-u[1], u[0]])
+    spacing = rng.uniform(0.2, 0.4)
+    margin = 0.3 + spacing * np.abs(across)  # every antenna at least 0.3 m from the walls
+    room = np.array([margin, size[:2] - margin])
+    # the farthest the link may reach from its middle along +-u without leaving the room
+    with np.errstate(divide="ignore"):
+        reach = np.min(np.where(np.abs(u) > 1e-12, np.minimum(np.abs(room[1] - centre), np.abs(centre - room[0]))
+                                / np.abs(u), np.inf))
+    length = rng.uniform(3.5, min(6.0, 2.0 * reach))
+    tx_xy, rx_xy = centre - u * length / 2, centre + u * length / 2
+    tx = np.array([*tx_xy, rng.uniform(1.0, 1.6)])
+    heights = np.array([rng.uniform(0.3, 0.6), rng.uniform(1.1, 1.5), rng.uniform(1.9, min(2.5, size[2] - 0.3))])
+    rx = np.array([[*(rx_xy + k * spacing * across), h] for k, h in zip((-1, 0, 1), heights)])
+    stage = tx_xy + rng.uniform(0.4, 0.6) * (rx_xy - tx_xy)
+
+    count = int(rng.integers(round(0.5 * n_scatterers), round(1.5 * n_scatterers) + 1))
+    points = np.empty((0, 3))
+    while points.shape[0] < count:
+        p = rng.uniform([0.3, 0.3, 0.2], [size[0] - 0.3, size[1] - 0.3, size[2] - 0.3], size=(2 * count, 3))
+        p = p[np.hypot(p[:, 0] - stage[0], p[:, 1] - stage[1]) >= 0.9]
+        near = np.min(np.hypot(*(p[:, None, :2] - np.vstack([tx, rx])[None, :, :2]).transpose(2, 0, 1)), axis=1)
+        points = np.concatenate([points, p[near >= 0.5]])
+    scatterers = points[:count]
+    rcs = rng.uniform(0.2, 1.5, size=count)
+    camera = np.array([stage[0], 0.2, rng.uniform(1.0, 1.4)])
+    gain_db = float(rng.uniform(-6.0, 6.0))
+    phase = rng.uniform(0.0, 2 * np.pi, size=len(rx))
+    return Scene(size, tx, rx, reflectivity, scatterers, rcs, stage, camera, materials, gain_db, phase)
 
 
 def world_to_camera(points: np.ndarray, scene: Scene) -> np.ndarray:
