@@ -76,6 +76,7 @@ def two_person_reports(run: Path) -> tuple[Any, Any, Any, Any]:
     """The person-slot model and the mean-pose baseline on two-person scenes of its val subjects."""
     import torch
 
+    from csipose.data.collate import pad_slots
     from csipose.metrics import evaluate_people
     from csipose.train.data import load_split
     from csipose.train.state import load_model
@@ -88,11 +89,10 @@ def two_person_reports(run: Path) -> tuple[Any, Any, Any, Any]:
     with torch.no_grad():
         for batch in batches(val):
             out = model(batch["csi"])
-            m = batch["person_mask"].shape[1]
             parts[0].append(out["persons"].numpy())
             parts[1].append(torch.sigmoid(out["presence"]).numpy())
-            parts[2].append(np.pad(batch["keypoints"].numpy(), [(0, 0), (0, s - m), (0, 0), (0, 0)]))
-            parts[3].append(np.pad(batch["person_mask"].numpy(), [(0, 0), (0, s - m)]))
+            parts[2].append(pad_slots(batch["keypoints"].numpy(), s))
+            parts[3].append(pad_slots(batch["person_mask"].numpy(), s))
     persons, presence, gt, mask = (np.concatenate(p) for p in parts)
     report = evaluate_people(persons, presence, gt, gt_mask=mask, skeleton=config.skeleton)
     mean = model.mean_pose.numpy().astype(np.float64)

@@ -199,11 +199,16 @@ class Predictor:
 
     # -- prediction ----------------------------------------------------------------------
 
-    def frames(self, amplitude: Any, phase: Any = None) -> np.ndarray:
-        """Preprocessed frames ``float32[F, C, S, P]`` of raw frames (see :meth:`predict`); a frame
-        left non-finite (NaN/inf that ``cleaning = "raw"`` does not fill) is refused by index."""
-        x = self.preprocess.frames(amplitude, phase)
-        _check_finite(x)
+    def frames(
+        self, amplitude: Any, phase: Any = None, *, phase_sanitised: bool = False, tones: Any = None,
+        numbers: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Preprocessed frames ``float32[F, C, S, P]`` of raw frames (see :meth:`predict`;
+        ``phase_sanitised`` and ``tones`` as :meth:`csipose.data.Preprocess.frames`); a frame left
+        non-finite (NaN/inf that ``cleaning = "raw"`` does not fill) is refused by its index, or by
+        its number in ``numbers`` (the input's 1-based frame numbers) when given."""
+        x = self.preprocess.frames(amplitude, phase, phase_sanitised=phase_sanitised, tones=tones)
+        _check_finite(x, numbers)
         return x
 
     def predict(self, amplitude: Any, phase: Any = None, *, batch_size: int = 256) -> np.ndarray:
@@ -345,9 +350,8 @@ def predict_source(predictor: Predictor, source: Any, *, progress: bool = False)
             read += len(run)
             if len(run) >= w:
                 try:
-                    x = predictor.preprocess.frames(run.amplitude, run.phase, phase_sanitised=run.phase_sanitised,
-                                                    tones=run.tones)
-                    _check_finite(x, run.ids[:, 3])
+                    x = predictor.frames(run.amplitude, run.phase, phase_sanitised=run.phase_sanitised,
+                                         tones=run.tones, numbers=run.ids[:, 3])
                 except CsiposeError as err:
                     raise type(err)(f"{source.path} ({run.name}): {err}") from None
                 keypoints.append(predictor.predict_windows(predictor.preprocess.windows(x)))

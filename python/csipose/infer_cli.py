@@ -296,7 +296,7 @@ def _score_split(predictor: Any, args: argparse.Namespace) -> Any:
 
 def _score_people_split(predictor: Any, val: Any) -> Any:
     """The multi-person report of a person-slot model on a dataset with a person axis."""
-    from csipose.data.collate import pad_people
+    from csipose.data.collate import pad_people, pad_slots
     from csipose.metrics import evaluate_people
 
     s = predictor.persons
@@ -305,12 +305,10 @@ def _score_people_split(predictor: Any, val: Any) -> Any:
         samples = pad_people([val[i] for i in range(start, min(start + 256, len(val)))])
         batch = {k: np.stack([np.asarray(x[k]) for x in samples]) for k in ("csi", "keypoints", "visibility", "person_mask")}
         persons, presence = predictor.predict_people_windows(batch["csi"])
-        pad = [(0, 0), (0, s - batch["person_mask"].shape[1])]
         parts[0].append(persons)
         parts[1].append(presence)
-        parts[2].append(np.pad(batch["keypoints"], pad + [(0, 0), (0, 0)]))
-        parts[3].append(np.pad(batch["visibility"], pad + [(0, 0)]))
-        parts[4].append(np.pad(batch["person_mask"], pad))
+        for k, key in enumerate(("keypoints", "visibility", "person_mask"), start=2):
+            parts[k].append(pad_slots(batch[key], s))
     persons, presence, gt, vis, mask = (np.concatenate(p) for p in parts)
     return evaluate_people(persons, presence, gt, gt_mask=mask, visible=vis, skeleton=predictor.skeleton)
 

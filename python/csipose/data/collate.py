@@ -24,7 +24,7 @@ import numpy as np
 
 from csipose.errors import ArgumentError, ShapeError
 
-__all__ = ["EpochSampler", "collate", "make_loader", "pad_people", "seed_worker"]
+__all__ = ["EpochSampler", "collate", "make_loader", "pad_people", "pad_slots", "seed_worker"]
 
 _SCALARS = ("subject", "action", "environment", "frame")
 
@@ -85,6 +85,12 @@ def pad_people(samples: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         out["person_mask"] = np.arange(most) < m
         padded.append(out)
     return padded
+
+
+def pad_slots(people: Any, slots: int) -> np.ndarray:
+    """``people: [B, M, ...]`` (a batch's person axis) padded with zeros (False) to ``[B, slots, ...]``."""
+    x = np.asarray(people)
+    return np.pad(x, [(0, 0), (0, slots - x.shape[1])] + [(0, 0)] * (x.ndim - 2))
 
 
 def _check_contract(batch: Mapping[str, Any]) -> None:

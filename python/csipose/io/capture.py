@@ -275,23 +275,26 @@ def _unwrap_clock(ticks: np.ndarray, bits: int) -> np.ndarray:
 
 def _check_records(path: Path, orders: str) -> None:
     """Refuses a file whose chain of length-prefixed records (2-byte length in one of the byte
-    ``orders``) does not end exactly at the end of the file: a truncated capture."""
-    data = path.read_bytes()
+    ``orders``) does not end exactly at the end of the file: a truncated capture. Only the
+    2-byte record headers are read (csiread reads the records themselves)."""
+    size = path.stat().st_size
     ends = {}
-    for order in orders:
-        pos = 0
-        while pos + 2 <= len(data):
-            (length,) = struct.unpack(order + "H", data[pos : pos + 2])
-            if length == 0:
-                break
-            pos += 2 + length
-        if pos == len(data):
-            return
-        ends[order] = pos
+    with open(path, "rb") as fh:
+        for order in orders:
+            pos = 0
+            while pos + 2 <= size:
+                fh.seek(pos)
+                (length,) = struct.unpack(order + "H", fh.read(2))
+                if length == 0:
+                    break
+                pos += 2 + length
+            if pos == size:
+                return
+            ends[order] = pos
     last = min(ends.values())
     raise DatasetError(
-        f"{path}: truncated: its last record runs {last - len(data)} byte(s) past the end of the file "
-        f"({len(data)} bytes); expected whole length-prefixed records"
+        f"{path}: truncated: its last record runs {last - size} byte(s) past the end of the file "
+        f"({size} bytes); expected whole length-prefixed records"
     )
 
 

@@ -192,6 +192,14 @@ def _coco_keypoints(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return times, keypoints, (triples[..., 2] > 0).astype(np.float32)
 
 
+def _nearest(sorted_times: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """``int64[Q]``: the index of the time in ``sorted_times: [K]`` (K >= 1) nearest to each of
+    ``queries: [Q]``, the earlier one on a tie."""
+    right = np.clip(np.searchsorted(sorted_times, queries), 0, len(sorted_times) - 1)
+    left = np.maximum(right - 1, 0)
+    return np.where(np.abs(sorted_times[left] - queries) <= np.abs(sorted_times[right] - queries), left, right)
+
+
 class RecordingDataset:
     """Labelled windows of your own recordings, ``torch.utils.data.Dataset``-compatible.
 
@@ -280,10 +288,7 @@ class RecordingDataset:
         runs = np.concatenate([p.runs + 1_000_000 * i for i, p in enumerate(parts)])
         x = np.concatenate([self.preprocess.frames(p.amplitude, p.phase, tones=p.tones) for p in parts])
         kp_times, kp, vis, skeleton = _keypoints(folder, float(settings.get("clock_offset", 0.0)))
-        nearest = np.clip(np.searchsorted(kp_times, times), 1, len(kp_times) - 1) if len(kp_times) > 1 else np.zeros(len(times), np.int64)
-        if len(kp_times) > 1:
-            left = nearest - 1
-            nearest = np.where(np.abs(kp_times[left] - times) <= np.abs(kp_times[nearest] - times), left, nearest)
+        nearest = _nearest(kp_times, times)
         labelled = np.abs(kp_times[nearest] - times) <= tolerance
         if not labelled.any():
             raise DatasetError(

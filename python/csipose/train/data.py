@@ -137,9 +137,8 @@ def model_settings(config: TrainingConfig, dataset: Any) -> dict[str, Any]:
             + ("a person axis (several labelled people); set persons to the most people of a scene"
                if people else "one person each; persons >= 1 needs scenes of several labelled people (synthetic)")
         )
-    if people:
-        kp = kp.reshape(-1, *kp.shape[-2:])[:1] if kp.size else np.zeros((1, kp.shape[-2], kp.shape[-1]))
-        kp = kp[0]
+    if people and kp.ndim == 3:  # [m, J, 3], m possibly 0: the shape of one person
+        kp = np.zeros(kp.shape[1:])
     if csi.ndim != 4 or kp.ndim != 2 or kp.shape[1] < config.keypoint_dims:
         raise DatasetError(
             f"sample 0: expected csi [W, C, S, P] and keypoints [J, >= {config.keypoint_dims}], "

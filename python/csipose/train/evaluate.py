@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from csipose.config import TrainingConfig
+from csipose.data.collate import pad_slots
 from csipose.train.data import eval_loader
 from csipose.train.distributed import DistContext
 from csipose.train.scoring import millimetres, percent, score
@@ -55,13 +56,10 @@ def predict_people(
     for batch in loader:
         with autocast(config, ctx):
             out = model(batch["csi"].to(ctx.device))
-        m = batch["person_mask"].shape[1]
-        pad = [(0, 0), (0, s - m)]
         parts[0].append(out["persons"].float().cpu().numpy())
         parts[1].append(torch.sigmoid(out["presence"].float()).cpu().numpy())
-        parts[2].append(np.pad(batch["keypoints"].numpy(), pad + [(0, 0), (0, 0)]))
-        parts[3].append(np.pad(batch["visibility"].numpy(), pad + [(0, 0)]))
-        parts[4].append(np.pad(batch["person_mask"].numpy(), pad))
+        for k, key in enumerate(("keypoints", "visibility", "person_mask"), start=2):
+            parts[k].append(pad_slots(batch[key].numpy(), s))
     model.train(was_training)
     index = np.asarray(list(iter(loader.sampler)), dtype=np.int64)
     return (index, *(np.concatenate(p) for p in parts))
