@@ -1,6 +1,6 @@
 """A tiny data-parallel run for tests, launched by torchrun: ``ddp_run.py OUT MODE``.
 
-MODE picks the optional heads: ``heatmap`` / ``densepose`` (enabled, no loss weight: their
+MODE picks the optional heads: ``heatmap`` / ``densepose`` (enabled, loss weight 0: their
 parameters get no gradient) or ``heads-trained`` (both heads, each with a weighted loss).
 Every rank writes ``OUT/weights-rank{RANK}.txt``, the SHA-256 of its model's weights after
 the run, so the test can check that all ranks hold the same model, and
@@ -24,22 +24,24 @@ from tests.samples import ArraySamples  # the test launching this script puts th
 
 MODES: dict[str, dict[str, Any]] = {
     "heatmap": {"heatmap": True},
-    "densepose": {"densepose": True, "densepose_parts": 4},
+    "densepose": {"densepose": True, "densepose_size": 16,
+                  "loss_weights": {"keypoints": 1.0, "densepose_parts": 0.0, "densepose_uv": 0.0}},
     "heads-trained": {
-        "heatmap": True, "densepose": True, "densepose_parts": 4,
+        "heatmap": True, "densepose": True, "densepose_size": 16,
         "loss_weights": {"keypoints": 1.0, "heatmap": 0.5, "densepose_parts": 0.5, "densepose_uv": 0.5},
     },
 }  # fmt: skip
 
 
 def samples(n: int, seed: int) -> ArraySamples:
-    """Contract samples with DensePose targets (``dp_parts: int64[16, 16]``, ``dp_uv: float32[2, 16, 16]``)."""
+    """Contract samples with DensePose labels (``densepose: float32[3, 16, 16]``: part 0-24, U, V)."""
     rng = np.random.default_rng(seed)
+    iuv = rng.random(size=(n, 3, 16, 16)).astype(np.float32)
+    iuv[:, 0] = rng.integers(0, 25, size=(n, 16, 16))
     return ArraySamples(
         rng.normal(size=(n, 1, 3, 28, 10)).astype(np.float32),
         (rng.normal(size=(n, 17, 3)) * 0.2).astype(np.float32),
-        dp_parts=rng.integers(0, 5, size=(n, 16, 16)),
-        dp_uv=rng.random(size=(n, 2, 16, 16)).astype(np.float32),
+        densepose=iuv,
     )
 
 

@@ -136,7 +136,7 @@ def _checkpoint(model, path: Path, preprocess: Preprocess) -> Path:
 
 @pytest.mark.parametrize(
     "settings",
-    [{"model": name} for name in MODELS] + [{"model": "tcn", "heatmap_size": 8, "densepose_parts": 4, "dims": 2}],
+    [{"model": name} for name in MODELS] + [{"model": "tcn", "heatmap_size": 8, "densepose_parts": 4, "densepose_size": 16, "dims": 2}],
     ids=[*MODELS, "tcn-heads-2d"],
 )
 def test_every_model_exports_and_runs(settings: dict, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ def test_keypoint_shapes_for_windows_channels_and_subcarriers(name: str, w: int,
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_optional_heads_and_2d_output(name: str) -> None:
-    model = build_model(model=name, shape=(1, 3, 114, 10), dims=2, heatmap_size=24, densepose_parts=24)
+    model = build_model(model=name, shape=(1, 3, 114, 10), dims=2, heatmap_size=24, densepose_parts=24, densepose_size=16)
     out = model(torch.randn(3, 1, 3, 114, 10))
     assert out["keypoints"].shape == (3, 17, 2)
     assert out["heatmap"].shape == (3, 17, 24, 24)
@@ -35,7 +35,8 @@ def test_optional_heads_and_2d_output(name: str) -> None:
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_every_zoo_model_is_under_a_million_parameters_and_every_parameter_learns(name: str) -> None:
-    model = build_model(model=name, shape=(1, 6, 114, 10), groups=2, heatmap_size=32, densepose_parts=24)
+    model = build_model(model=name, shape=(1, 6, 114, 10), groups=2, heatmap_size=32, densepose_parts=24,
+                        densepose_size=16)
     bare = build_model(model=name, shape=(1, 6, 114, 10), groups=2)
     assert 10_000 < count_parameters(bare) < 1_000_000
     out = model(torch.randn(2, 1, 6, 114, 10))

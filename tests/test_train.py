@@ -185,7 +185,7 @@ def test_the_last_line_says_when_the_model_does_not_beat_a_baseline() -> None:
 def test_a_head_without_targets_in_the_data_is_refused_before_training(tmp_path: Path) -> None:
     from csipose.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"^densepose: true needs DensePose targets .*'dp_parts', 'dp_uv'"):
+    with pytest.raises(ConfigError, match=r"^densepose: true needs DensePose labels \('densepose'\) in the samples, but the synthetic"):
         _train(tiny(tmp_path / "run", densepose=True), datasets=DATA)
     assert not (tmp_path / "run").exists()  # refused before the run folder was made
 
@@ -196,8 +196,9 @@ def test_untrained_heads_are_the_enabled_heads_without_loss_weight(tmp_path: Pat
     assert untrained_heads(tiny(tmp_path)) == []
     assert untrained_heads(tiny(tmp_path, heatmap=True)) == ["heatmap"]
     assert untrained_heads(tiny(tmp_path, heatmap=True, loss_weights={"keypoints": 1.0, "heatmap": 0.1})) == []
-    both = tiny(tmp_path, densepose=True, loss_weights={"keypoints": 1.0, "densepose_parts": 0.1})
+    both = tiny(tmp_path, densepose=True, loss_weights={"keypoints": 1.0, "densepose_parts": 0.1, "densepose_uv": 0.0})
     assert untrained_heads(both) == ["densepose_uv"]
+    assert untrained_heads(tiny(tmp_path, densepose=True)) == []  # both DensePose terms weigh 1.0 unless set
 
 
 def test_a_non_finite_loss_is_a_training_error_naming_step_epoch_and_last_loss(tmp_path: Path) -> None:

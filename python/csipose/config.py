@@ -151,9 +151,12 @@ class TrainingConfig:
     heatmap_sigma: float = 1.5
     """Standard deviation of the target Gaussians, in heatmap cells."""
     densepose: bool = False
-    """Add a DensePose head (body-part logits + UV), trained only when the data carries targets."""
+    """Add a DensePose head (body-part logits + UV) and train it on the synthetic data's rendered
+    body-surface labels (MM-Fi has none); the keypoints are still trained."""
     densepose_parts: int = 24
     """DensePose body parts (the logits have one more channel, for background)."""
+    densepose_size: int = 56
+    """Side of the DensePose label and prediction maps in pixels (a multiple of 8)."""
 
     # --- optimisation ---------------------------------------------------------
     batch_size: int = 32
@@ -228,7 +231,7 @@ class TrainingConfig:
                 raise ConfigError(f"{name}: must be one of {', '.join(allowed)}, got {value!r}")
         positive = (
             "subcarriers", "window", "width", "depth", "heads", "tokens", "heatmap_size",
-            "densepose_parts", "batch_size", "epochs", "val_every", "patience", "baseline_samples",
+            "densepose_parts", "densepose_size", "batch_size", "epochs", "val_every", "patience", "baseline_samples",
         )  # fmt: skip
         for name in positive:
             value = getattr(self, name)
@@ -239,6 +242,10 @@ class TrainingConfig:
                 raise ConfigError(f"{name}: must be >= 0, got {getattr(self, name)!r}")
         if self.width % self.heads:
             raise ConfigError(f"heads: must divide width = {self.width}, got {self.heads}")
+        if self.densepose_size % 8:
+            raise ConfigError(f"densepose_size: must be a positive multiple of 8, got {self.densepose_size}")
+        if self.densepose and self.densepose_parts != 24:
+            raise ConfigError(f"densepose_parts: the body surface has DensePose's 24 parts, got {self.densepose_parts}")
         if self.keypoint_dims not in (2, 3):
             raise ConfigError(f"keypoint_dims: must be 2 or 3, got {self.keypoint_dims}")
         if not isinstance(self.persons, int) or isinstance(self.persons, bool) or not 0 <= self.persons <= 8:
@@ -319,10 +326,14 @@ class TrainingConfig:
 
     def effective_loss_weights(self) -> dict[str, float]:
         """The weights the run uses: ``loss_weights``, with ``presence`` at 1.0 unless set when
-        the model has person slots."""
+        the model has person slots, and ``densepose_parts`` / ``densepose_uv`` at 1.0 unless set
+        with the DensePose head."""
         weights = dict(self.loss_weights)
         if self.persons:
             weights.setdefault("presence", 1.0)
+        if self.densepose:
+            weights.setdefault("densepose_parts", 1.0)
+            weights.setdefault("densepose_uv", 1.0)
         return weights
 
     def resolved_warmup_epochs(self) -> int:

@@ -68,6 +68,8 @@ class PoseReport(MetricResult):
         definition: every definition used, one line each.
         count_accuracy, count_error, oks_ap, people: the multi-person figures of
             :func:`csipose.metrics.evaluate_people` (None for one person per frame).
+        densepose: the body-surface figures of :func:`csipose.metrics.evaluate_densepose`
+            (a :class:`~csipose.metrics.DensePoseReport`; None for a model without DensePose).
     """
 
     skeleton: str
@@ -88,6 +90,7 @@ class PoseReport(MetricResult):
     count_error: float | None = None
     oks_ap: float | None = None
     people: dict[str, int] | None = None
+    densepose: Any = None
 
     @property
     def unscoreable_frames(self) -> int:
@@ -117,6 +120,8 @@ class PoseReport(MetricResult):
         if self.people is not None:
             yield from [("count_accuracy", self.count_accuracy), ("count_error", self.count_error),
                         ("oks_ap", self.oks_ap), ("people", self.people)]  # fmt: skip
+        if self.densepose is not None:
+            yield ("densepose", self.densepose.to_dict())
 
     def summary(self) -> str:
         """Multi-line human-readable scores (PCK in percent)."""
@@ -146,6 +151,12 @@ class PoseReport(MetricResult):
             if worst:
                 names = ", ".join(f"{self.joint_names[i]} {_pct(row[i])}" for i in worst)
                 lines.append(f"hardest joints at PCK@{threshold_key(mid)}: {names}")
+        dp = self.densepose
+        if dp is not None:
+            lines.append(
+                f"DensePose  dpAP {_pct(dp.dp_ap)}  AP50 {_pct(dp.dp_ap50)}  AP75 {_pct(dp.dp_ap75)}  "
+                f"GPSm {_num(dp.gpsm)}  part mIoU {_pct(dp.part_miou)}  body-mask IoU {_pct(dp.mask_iou)}"
+            )
         lines.append("definitions:")
         lines += [f"  {d}" for d in self.definition.splitlines()]
         return "\n".join(lines)

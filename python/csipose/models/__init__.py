@@ -76,6 +76,7 @@ def build_model(
     readout: bool = True,
     heatmap_size: int = 0,
     densepose_parts: int = 0,
+    densepose_size: int = 56,
     persons: int = 0,
 ) -> PoseModel:
     """The :class:`PoseModel` these settings describe (every argument is plain data, stored in checkpoints).
@@ -88,6 +89,7 @@ def build_model(
         width, depth, heads, tokens, dropout: size settings (each backbone takes those it uses).
         readout: add the closed-form ridge readout.
         heatmap_size, densepose_parts: optional heads (0 = none).
+        densepose_size: side of the DensePose maps (a multiple of 8).
         persons: person slots for several people per window (0 = one person).
     """
     if model not in MODELS:
@@ -101,9 +103,12 @@ def build_model(
     settings = {
         "model": model, "shape": list(shape), "groups": groups, "joints": joints, "dims": dims, **sizes,
         "readout": readout, "heatmap_size": heatmap_size, "densepose_parts": densepose_parts, "persons": persons,
-    }  # fmt: skip
+    }
+    if densepose_parts:
+        settings["densepose_size"] = densepose_size  # fmt: skip
     return PoseModel(backbone, shape=shape, joints=joints, dims=dims, readout=readout,  # type: ignore[arg-type]
-                     heatmap_size=heatmap_size, densepose_parts=densepose_parts, persons=persons,
+                     heatmap_size=heatmap_size, densepose_parts=densepose_parts, densepose_size=densepose_size,
+                     persons=persons,
                      settings=settings)
 
 

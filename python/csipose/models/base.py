@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from csipose.errors import ShapeError
+from csipose.models.densepose_head import DensePoseHead
 
 __all__ = ["InputNorm", "LinearReadout", "PoseModel"]
 
@@ -85,6 +86,7 @@ class PoseModel(nn.Module):
         readout: add the closed-form :class:`LinearReadout`.
         heatmap_size: side of the 2D heatmap head's grid; 0 = none.
         densepose_parts: body parts of the DensePose head; 0 = none.
+        densepose_size: side of the DensePose head's maps (a multiple of 8).
         persons: person slots (set prediction of several people); 0 = one person per window.
             Each slot has its joints (mean pose + its own linear readout + the backbone's shared
             offsets + its own offsets from the backbone's features) and a presence logit.
@@ -109,6 +111,7 @@ class PoseModel(nn.Module):
         readout: bool,
         heatmap_size: int = 0,
         densepose_parts: int = 0,
+        densepose_size: int = 56,
         persons: int = 0,
         settings: dict[str, Any] | None = None,
     ) -> None:
@@ -137,7 +140,9 @@ class PoseModel(nn.Module):
                           nn.Linear(32, heatmap_size * heatmap_size))
             if heatmap_size else None
         )
-        self.densepose_head = _DensePoseHead(features, densepose_parts) if densepose_parts else None
+        self.densepose_head = (
+            DensePoseHead(features, joints * dims, densepose_parts, densepose_size) if densepose_parts else None
+        )
 
     @torch.no_grad()
     def set_mean_pose(self, pose: Tensor) -> None:
@@ -147,8 +152,8 @@ class PoseModel(nn.Module):
     def forward(self, csi: Tensor) -> dict[str, Tensor]:
         """``csi: float[B, W, C, S, P]`` -> ``{"keypoints": [B, J, D], "features": [B, F], ...}``.
 
-        With the optional heads: ``"heatmap": [B, J, H, H]``, ``"dp_parts": [B, K+1, 16, 16]``
-        (logits) and ``"dp_uv": [B, 2K, 16, 16]`` (in [0, 1]).
+        With the optional heads: ``"heatmap": [B, J, H, H]``, ``"dp_parts": [B, K+1, H, H]``
+        (logits) and ``"dp_uv": [B, 2K, H, H]`` (in [0, 1]; :class:`DensePoseHead`).
         """
         if csi.dim() != 5 or tuple(csi.shape[1:]) != self.shape:
             w, c, s, p = self.shape
@@ -165,7 +170,7 @@ class PoseModel(nn.Module):
             h = self.heatmap_size
             out["heatmap"] = self.heatmap_head(features).reshape(-1, self.joints, h, h)
         if self.densepose_head is not None:
-            out["dp_parts"], out["dp_uv"] = self.densepose_head(features)
+            out["dp_parts"], out["dp_uv"] = self.densepose_head(features, keypoints)
         return out
 
 
@@ -181,23 +186,3 @@ class PoseModel(nn.Module):
         best = presence.argmax(dim=1)[:, None, None, None].expand(-1, 1, j, d)
         keypoints = persons.gather(1, best).squeeze(1)
         return {"persons": persons, "presence": presence, "keypoints": keypoints, "features": features}
-
-
-class _DensePoseHead(nn.Module):
-    """Global feature ``[B, F]`` -> body-part logits ``[B, K+1, 16, 16]`` and UV ``[B, 2K, 16, 16]``."""
-
-    def __init__(self, features: int, parts: int) -> None:
-        super().__init__()
-        self.seed = nn.Linear(features, 64 * 16)
-        self.up = nn.Sequential(
-            nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1),
-            nn.GELU(),
-            nn.ConvTranspose2d(32, 32, 4, stride=2, padding=1),
-            nn.GELU(),
-        )
-        self.parts = nn.Conv2d(32, parts + 1, 1)
-        self.uv = nn.Conv2d(32, 2 * parts, 1)
-
-    def forward(self, feature: Tensor) -> tuple[Tensor, Tensor]:
-        x = self.up(self.seed(feature).reshape(-1, 64, 4, 4))
-        return self.parts(x), torch.sigmoid(self.uv(x))

@@ -13,6 +13,9 @@ The two baselines, scored on the validation split with the locked harness:
 
 - ``mean_pose_baseline``: the training-set mean pose predicted for every sample;
 - ``linear_baseline``: that ridge regression's predictions.
+
+With the DensePose head the mean-pose baseline also carries ``densepose``: the scores of the
+mean IUV image (:func:`mean_iuv`) predicted for every sample.
 """
 
 from __future__ import annotations
@@ -27,7 +30,16 @@ import torch
 from csipose.models import PoseModel
 from csipose.ridge import RidgeRegression
 
-__all__ = ["baseline_reports", "collect", "fit_model_inputs", "people_baseline_reports", "people_targets", "spread"]
+__all__ = [
+    "baseline_reports",
+    "collect",
+    "densepose_baseline",
+    "fit_model_inputs",
+    "mean_iuv",
+    "people_baseline_reports",
+    "people_targets",
+    "spread",
+]
 
 _CHUNK = 512
 
@@ -179,3 +191,37 @@ def baseline_reports(model: PoseModel, ridge: RidgeRegression | None, val_set: A
                          "holdout_mse": ridge.holdout_mse}
         reports["linear_baseline"] = linear
     return reports
+
+
+def mean_iuv(labels: np.ndarray) -> np.ndarray:
+    """The per-pixel average DensePose label of ``labels: float[N, 3, H, W]`` (IUV images).
+
+    Returns ``float32[3, H, W]``: at each pixel the most frequent part (background included;
+    the lowest index on a tie) and the mean U and V of the labels that have that part there
+    (0 on background).
+    """
+    labels = np.asarray(labels, dtype=np.float64)
+    parts = labels[:, 0].round().astype(np.int64)
+    n, h, w = parts.shape
+    counts = np.zeros((25, h, w), dtype=np.int64)
+    for k in range(25):
+        counts[k] = (parts == k).sum(axis=0)
+    mode = counts.argmax(axis=0)
+    hit = parts == mode[None]
+    total = np.maximum(hit.sum(axis=0), 1)
+    u = np.where(hit, labels[:, 1], 0.0).sum(axis=0) / total
+    v = np.where(hit, labels[:, 2], 0.0).sum(axis=0) / total
+    body = mode > 0
+    return np.stack([mode, np.where(body, u, 0.0), np.where(body, v, 0.0)]).astype(np.float32)
+
+
+def densepose_baseline(train_set: Any, val_set: Any, *, samples: int) -> Any:
+    """The :class:`~csipose.metrics.DensePoseReport` of the mean IUV image of (up to ``samples``
+    evenly spaced) training labels, predicted for every val sample with confidence 1."""
+    from csipose.metrics.densepose import evaluate_densepose
+
+    mean = mean_iuv(collect(train_set, spread(len(train_set), samples), keys=("densepose",))["densepose"])
+    truth = collect(val_set, np.arange(len(val_set)), keys=("densepose",))["densepose"]
+    pred = np.ascontiguousarray(np.broadcast_to(mean, truth.shape))
+    return evaluate_densepose(pred, truth, scores=np.ones(len(truth)))
+

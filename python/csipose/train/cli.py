@@ -105,6 +105,10 @@ def summary_line(summary: dict[str, Any]) -> str:
     beaten = [n for n, r in named if model["pck"]["20"] <= r["pck"]["20"]]
     if beaten:
         line += f"; the model does NOT beat the {' and '.join(beaten)} baseline"
+    dp, mean_dp = model.get("densepose"), summary["mean_pose_baseline"].get("densepose")
+    if dp and mean_dp:
+        line += (f"; DensePose dpAP {percent(dp['dp_ap'])} (mean IUV {percent(mean_dp['dp_ap'])}), "
+                 f"body-mask IoU {dp['mask_iou']:.3f} (mean IUV {mean_dp['mask_iou']:.3f})")
     return line
 
 

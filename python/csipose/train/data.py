@@ -39,8 +39,8 @@ Datasets = tuple[Any, Any]
 #: Feature groups fed to the model, by ``config.features``.
 FEATURES = {"amplitude": ("amplitude",), "phase": ("phase",), "both": ("amplitude", "phase")}
 _SCHEMES = {"S1": "random", "S2": "cross_subject", "S3": "cross_environment"}
-#: The sample keys the DensePose head trains on.
-DENSEPOSE_TARGETS = ("dp_parts", "dp_uv")
+#: The sample key the DensePose head trains on: ``float32[3, H, W]``, DensePose's IUV image.
+DENSEPOSE_TARGET = "densepose"
 
 
 def load_data(config: TrainingConfig) -> Datasets:
@@ -63,6 +63,8 @@ def _synthetic(config: TrainingConfig, split: str) -> Any:
     values["features"] = FEATURES[config.features]
     if config.persons:  # scenes of 1 to `persons` people, every one labelled
         values["people"] = tuple(range(1, config.persons + 1))
+    if config.densepose:  # render the body-surface labels at the head's size
+        values.update(densepose=True, densepose_size=config.densepose_size)
     values.update(config.synthetic)
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     try:
@@ -110,16 +112,21 @@ def check_head_targets(config: TrainingConfig, dataset: Any) -> None:
     """Refuses a head the data has no target for (read from sample 0), before any training.
 
     The heatmap head's targets are drawn from the keypoints, so every dataset has them; the
-    DensePose head needs ``dp_parts`` and ``dp_uv`` in the samples.
+    DensePose head needs DensePose labels (``densepose: float32[3, H, W]``, the synthetic data's
+    rendered body surface) of the head's size.
     """
     if not config.densepose:
         return
-    missing = [key for key in DENSEPOSE_TARGETS if key not in dataset[0]]
-    if missing:
+    sample = dataset[0]
+    if DENSEPOSE_TARGET not in sample:
         raise ConfigError(
-            f"densepose: true needs DensePose targets ({', '.join(DENSEPOSE_TARGETS)}) in the samples, "
-            f"but the {config.data} training data has no {', '.join(repr(k) for k in missing)}; set densepose = false"
+            f"densepose: true needs DensePose labels ('{DENSEPOSE_TARGET}') in the samples, but the {config.data} "
+            "training data has none (only the synthetic data renders them); set densepose = false"
         )
+    shape = tuple(np.shape(sample[DENSEPOSE_TARGET]))
+    size = config.densepose_size
+    if shape != (3, size, size):
+        raise ConfigError(f"densepose_size: {size}, but the samples' DensePose labels are {list(shape)}, not [3, {size}, {size}]")
 
 
 def model_settings(config: TrainingConfig, dataset: Any) -> dict[str, Any]:
@@ -153,6 +160,7 @@ def model_settings(config: TrainingConfig, dataset: Any) -> dict[str, Any]:
         "tokens": config.tokens, "dropout": config.dropout, "readout": config.readout,
         "heatmap_size": config.heatmap_size if config.heatmap else 0,
         "densepose_parts": config.densepose_parts if config.densepose else 0, "persons": config.persons,
+        **({"densepose_size": config.densepose_size} if config.densepose else {}),
     }  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from csipose.train.distributed import DistContext
 from csipose.train.scoring import millimetres, percent, score
 from csipose.train.step import autocast
 
-__all__ = ["PCK_KEY", "evaluate_model", "predict", "predict_people", "report_subset", "score_people"]
+__all__ = ["PCK_KEY", "evaluate_model", "predict", "predict_all", "predict_people", "report_subset", "score_people"]
 
 #: The report entry that selects the best epoch and drives early stopping.
 PCK_KEY = "20"
@@ -26,19 +27,33 @@ def predict(
     model: nn.Module, dataset: Any, config: TrainingConfig, ctx: DistContext
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """This rank's share of ``dataset``: ``(index[N], pred[N, J, D], gt[N, J, 3], visible[N, J])``."""
+    return predict_all(model, dataset, config, ctx)[:4]  # type: ignore[return-value]
+
+
+@torch.no_grad()
+def predict_all(model: nn.Module, dataset: Any, config: TrainingConfig, ctx: DistContext) -> tuple[np.ndarray, ...]:
+    """:func:`predict`, and with the DensePose head also ``(iuv_pred[N, 3, H, W], score[N],
+    iuv_true[N, 3, H, W])`` (:func:`~csipose.models.densepose_head.iuv_from_outputs`)."""
+    from csipose.models.densepose_head import iuv_from_outputs
+
     loader = eval_loader(dataset, config, ctx)
     was_training = model.training
     model.eval()
-    preds, gts, vis = [], [], []
+    parts: list[list[np.ndarray]] = [[] for _ in range(6 if config.densepose else 3)]
     for batch in loader:
         with autocast(config, ctx):
             out = model(batch["csi"].to(ctx.device))
-        preds.append(out["keypoints"].float().cpu().numpy())
-        gts.append(batch["keypoints"].numpy())
-        vis.append(batch["visibility"].numpy())
+        parts[0].append(out["keypoints"].float().cpu().numpy())
+        parts[1].append(batch["keypoints"].numpy())
+        parts[2].append(batch["visibility"].numpy())
+        if config.densepose:
+            iuv, confidence = iuv_from_outputs(out["dp_parts"], out["dp_uv"])
+            parts[3].append(iuv.cpu().numpy())
+            parts[4].append(confidence.cpu().numpy())
+            parts[5].append(batch["densepose"].numpy())
     model.train(was_training)
     index = np.asarray(list(iter(loader.sampler)), dtype=np.int64)
-    return index, np.concatenate(preds), np.concatenate(gts), np.concatenate(vis)
+    return (index, *(np.concatenate(p) for p in parts))
 
 
 @torch.no_grad()
@@ -92,17 +107,29 @@ def evaluate_model(
         rows = np.arange(len(best))
         overlay = {"pred": arrays[0][rows, best][: config.overlays], "gt": arrays[2][:, 0][: config.overlays]}
         return dict(score_people(*arrays, config).to_dict()), overlay
-    parts = ctx.all_gather_objects(predict(model, dataset, config, ctx))
+    parts = ctx.all_gather_objects(predict_all(model, dataset, config, ctx))
     if not ctx.is_main:
         return {}, {}
     index = np.concatenate([p[0] for p in parts])
     order = np.argsort(index, kind="stable")
-    pred, gt, vis = (np.concatenate([p[i] for p in parts])[order] for i in (1, 2, 3))
-    overlay = {"pred": pred[: config.overlays], "gt": gt[: config.overlays]}
-    return dict(score(pred, gt, vis, config.skeleton).to_dict()), overlay
+    arrays = [np.concatenate([p[i] for p in parts])[order] for i in range(1, len(parts[0]))]
+    pred, gt, vis = arrays[:3]
+    k = config.overlays
+    overlay = {"pred": pred[:k], "gt": gt[:k]}
+    report = score(pred, gt, vis, config.skeleton)
+    if config.densepose:
+        from csipose.metrics.densepose import evaluate_densepose
+
+        iuv, confidence, truth = arrays[3:]
+        report = dataclasses.replace(report, densepose=evaluate_densepose(iuv, truth, scores=confidence))
+        overlay.update(iuv_pred=iuv[:k], iuv_gt=truth[:k])
+    return dict(report.to_dict()), overlay
 
 
 def report_subset(report: dict[str, Any]) -> dict[str, Any]:
     """The figures of a report logged per epoch in ``metrics.jsonl``."""
-    return {k: report[k] for k in ("pck", "auc", "mpjpe", "pa_mpjpe", "frames", "count_accuracy", "oks_ap")
-            if k in report}
+    subset = {k: report[k] for k in ("pck", "auc", "mpjpe", "pa_mpjpe", "frames", "count_accuracy", "oks_ap")
+              if k in report}
+    if report.get("densepose"):
+        subset["densepose"] = {k: report["densepose"][k] for k in ("dp_ap", "gpsm", "part_miou", "mask_iou")}
+    return subset

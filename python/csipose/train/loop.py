@@ -25,7 +25,7 @@ from csipose.errors import ArgumentError, ConfigError
 from csipose.losses import MultiTaskLoss
 from csipose.models import PoseModel, build_model, count_parameters
 from csipose.train import checkpoint as ckpt
-from csipose.train.baselines import baseline_reports, fit_model_inputs, people_baseline_reports
+from csipose.train.baselines import baseline_reports, densepose_baseline, fit_model_inputs, people_baseline_reports
 from csipose.train.data import (
     Datasets,
     check_head_targets,
@@ -185,6 +185,9 @@ def fit_new_model(
         reports = people_baseline_reports(model, ridge, train_set, val_set, partial(score_people, config=config))
     else:
         reports = baseline_reports(model, ridge, val_set, partial(score, skeleton=config.skeleton))
+    if config.densepose:
+        dp = densepose_baseline(train_set, val_set, samples=config.baseline_samples)
+        reports["mean_pose_baseline"]["densepose"] = dict(dp.to_dict())
     if "linear_baseline" in reports:
         reports["linear_baseline"]["fit"].update(samples=fitted["samples"], seconds=fitted["seconds"])
     return reports

@@ -20,12 +20,13 @@ def write_plots(
     overlay: dict[str, np.ndarray],
     skeleton: str = "h36m17",
 ) -> list[Path]:
-    """Writes loss.png, pck.png, pck_threshold.png and overlays.png; returns the paths.
+    """Writes loss.png, pck.png, pck_threshold.png, overlays.png (and densepose.png); returns the paths.
 
     Args:
         records: metrics.jsonl records (per epoch).
         best / baseline: PoseReport dicts of the best epoch and the mean-pose baseline.
-        overlay: ``{"pred": float[K, J, D], "gt": float[K, J, 3]}`` validation samples.
+        overlay: ``{"pred": float[K, J, D], "gt": float[K, J, 3]}`` validation samples (with the
+            DensePose head also ``"iuv_pred"``, ``"iuv_gt"``: ``float[K, 3, H, W]``).
     """
     import matplotlib
 
@@ -89,4 +90,24 @@ def write_plots(
             ax.set_title(f"val sample {i}", fontsize=8)
         axes[0][0].legend(fontsize=6, loc="lower left")
         save(fig, "overlays.png")
+    if overlay.get("iuv_pred") is not None and len(overlay["iuv_pred"]):
+        save(_densepose_figure(plt, overlay["iuv_pred"], overlay["iuv_gt"]), "densepose.png")
     return written
+
+
+def _densepose_figure(plt: Any, pred: np.ndarray, truth: np.ndarray) -> Any:
+    """Predicted and true IUV images ``float[K, 3, H, W]`` side by side: a row per sample, the
+    part index, U and V of the truth then of the prediction."""
+    k = len(pred)
+    fig, axes = plt.subplots(k, 6, figsize=(9, 1.6 * k), squeeze=False)
+    for i in range(k):
+        for j, (iuv, who) in enumerate(((truth[i], "true"), (pred[i], "predicted"))):
+            for c, (name, cmap, top) in enumerate((("part", "tab20b", 24), ("U", "viridis", 1), ("V", "viridis", 1))):
+                ax = axes[i][3 * j + c]
+                shown = np.ma.masked_where(iuv[0] < 0.5, iuv[c])  # background left blank
+                ax.imshow(shown, cmap=cmap, vmin=0, vmax=top, interpolation="nearest")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if i == 0:
+                    ax.set_title(f"{who} {name}", fontsize=7)
+    return fig

@@ -135,6 +135,9 @@ def baselines_line(baselines: dict[str, Any]) -> str:
         fit = linear["fit"]
         line += (f", linear (ridge) {100 * linear['pck'][PCK_KEY]:.1f}% "
                  f"(fitted on {fit['samples']} samples in {fit['seconds']:.0f} s)")
+    if "densepose" in baselines["mean_pose_baseline"]:
+        dp = baselines["mean_pose_baseline"]["densepose"]
+        line += f"; mean IUV dpAP {percent(dp['dp_ap'])}, body-mask IoU {dp['mask_iou']:.3f}"
     return line
 
 
@@ -144,4 +147,6 @@ def epoch_line(record: dict[str, Any]) -> str:
     if "val" in record:
         v = record["val"]
         line += f"  val PCK@20 {percent(v['pck'][PCK_KEY])}  MPJPE {millimetres(v['mpjpe'])}"
+        if "densepose" in v:
+            line += f"  dpAP {percent(v['densepose']['dp_ap'])}  mask IoU {v['densepose']['mask_iou']:.3f}"
     return line

@@ -64,7 +64,7 @@ def untrained_heads(config: TrainingConfig) -> list[str]:
 
     Their parameters get no gradient; data-parallel training must be told so.
     """
-    w = config.loss_weights
+    w = config.effective_loss_weights()
     heads = []
     if config.heatmap and w.get("heatmap", 0.0) <= 0:
         heads.append("heatmap")
@@ -84,7 +84,7 @@ def loss_terms(out: dict[str, Tensor], batch: dict[str, Tensor], config: Trainin
     gt = batch["keypoints"][..., :d]
     vis = batch["visibility"]
     pred = out["keypoints"].float()
-    w = config.loss_weights
+    w = config.effective_loss_weights()
     terms: dict[str, Tensor] = {}
     if w.get("keypoints", 0.0) > 0:
         terms["keypoints"] = keypoint_loss(pred, gt, vis, kind=config.keypoint_loss)
@@ -98,10 +98,12 @@ def loss_terms(out: dict[str, Tensor], batch: dict[str, Tensor], config: Trainin
             batch["keypoints"][..., :2], size=config.heatmap_size, extent=config.heatmap_extent, sigma=config.heatmap_sigma
         )
         terms["heatmap"] = heatmap_loss(out["heatmap"].float(), target, vis)
-    if w.get("densepose_parts", 0.0) > 0:
-        terms["densepose_parts"] = densepose_part_loss(out["dp_parts"].float(), batch["dp_parts"])
-    if w.get("densepose_uv", 0.0) > 0:
-        terms["densepose_uv"] = densepose_uv_loss(out["dp_uv"].float(), batch["dp_uv"], batch["dp_parts"])
+    if config.densepose:  # the IUV label: part index, then U and V
+        parts = batch["densepose"][:, 0].round().long()
+        if w.get("densepose_parts", 0.0) > 0:
+            terms["densepose_parts"] = densepose_part_loss(out["dp_parts"].float(), parts)
+        if w.get("densepose_uv", 0.0) > 0:
+            terms["densepose_uv"] = densepose_uv_loss(out["dp_uv"].float(), batch["densepose"][:, 1:3], parts)
     return terms
 
 
