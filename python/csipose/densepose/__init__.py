@@ -12,10 +12,10 @@ from csipose.densepose.surface import CANONICAL, KINDS, PART_NAMES, PARTS, Part,
 
 __all__ = [
     "CANONICAL",
+    "DensePoseImage",
     "KINDS",
     "PART_NAMES",
     "PARTS",
-    "DensePoseImage",
     "Part",
     "PinholeCamera",
     "body_scale",

@@ -52,11 +52,11 @@ from csipose.densepose.surface import PARTS
 from csipose.errors import ArgumentError, NonFiniteError, ShapeError
 
 __all__ = [
+    "DensePoseImage",
+    "PinholeCamera",
     "STAGE_DISTANCE",
     "STAGE_FOV_DEG",
     "STAGE_HEIGHT",
-    "DensePoseImage",
-    "PinholeCamera",
     "body_scale",
     "chart_point",
     "render_iuv",
