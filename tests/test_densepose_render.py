@@ -73,8 +73,15 @@ def test_the_front_of_every_limb_carries_its_part_at_its_projection() -> None:
         row, col = pixel(ORIGIN, point)
         assert img.parts[row, col] == PART[name], name
         assert img.person[row, col] == 0
+    # a grid over the front of every limb and the torso, away from the ends and the silhouette
+    for name in [n for n in PART_NAMES if n.endswith("_front")]:
+        for u in (0.35, 0.5, 0.65):
+            for v in (0.2, 0.5, 0.8):
+                row, col = pixel(ORIGIN, chart_point(joints, PART[name], u, v))
+                assert img.parts[row, col] == PART[name], (name, u, v)
     # the hand-built torso point agrees with chart_point's
-    assert np.allclose(chart_point(joints, PART["torso_front"], 0.3, 0.6, scale=1.0), torso_point(joints, 0.3, 0.6, True))
+    by_hand = torso_point(joints, 0.3, 0.6, True)
+    assert np.allclose(chart_point(joints, PART["torso_front"], 0.3, 0.6, scale=1.0), by_hand)
     # the person's right is on the image's left
     right, left = pixel(ORIGIN, joints[16])[1], pixel(ORIGIN, joints[13])[1]
     assert right < left
@@ -302,8 +309,11 @@ def test_scenes_of_several_people_render_them_all_and_collate_with_a_person_axis
 
 @pytest.mark.parametrize(
     ("change", "message"),
-    [({"densepose": 1}, "densepose: expected true or false"), ({"densepose_size": 4}, "densepose_size: expected an integer in 8..512"),
-     ({"densepose_size": 56.0}, "densepose_size: expected an integer")],
+    [
+        ({"densepose": 1}, "densepose: expected true or false"),
+        ({"densepose_size": 4}, "densepose_size: expected an integer in 8..512"),
+        ({"densepose_size": 56.0}, "densepose_size: expected an integer"),
+    ],
 )
 def test_bad_densepose_settings_name_the_key(change: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):

@@ -112,6 +112,7 @@ class SyntheticCsiDataset:
     def _densepose(self, seq: Sequence) -> tuple[np.ndarray, np.ndarray]:
         """``(parts uint8[L, H, W], uv uint8[L, 2, H, W])`` of the ``L`` label frames of ``seq``
         (its frames from the ``window``-th on), every person of the room rendered."""
+        assert seq.stage is not None  # render_sequence records every sequence's stage
         camera = stage_camera(seq.stage, self.config.densepose_size)
         image = render_iuv(seq.keypoints[self.config.window - 1 :], camera)
         uv = np.rint(np.stack([image.u, image.v], axis=1) * 255.0).astype(np.uint8)
