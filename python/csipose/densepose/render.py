@@ -340,16 +340,42 @@ def chart_point(joints: np.ndarray, part: int, u: np.ndarray, v: np.ndarray,
     return o + r * (np.cos(np.pi * v) * a + np.sin(np.pi * v) * (np.cos(lon) * z - sign * np.sin(lon) * s))
 
 
+def _candidates(camera: PinholeCamera, centre: np.ndarray, bound: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(pixel, solid)`` index pairs (``int64[M]`` each) whose pixel lies in the image box of the
+    solid's bounding sphere (``centre: [N, 3]`` relative to the camera, radius ``bound: [N]``): a
+    superset of the pairs whose ray can hit the solid. A sphere reaching behind the camera
+    plane gets the whole image; one wholly behind it, nothing."""
+    f, c, size = camera.focal, camera.size / 2 - 0.5, camera.size
+    near, far = centre[:, 2] - bound, centre[:, 2] + bound
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # x / z and y / z over the box around the sphere reach their extremes at its corners
+        corners = [(centre[:, k, None] + sx * bound[:, None]) / (centre[:, 2, None] + sz * bound[:, None])
+                   for k in (0, 1) for sx in (-1.0, 1.0) for sz in (-1.0, 1.0)]
+    x, y = np.concatenate(corners[:4], axis=1), np.concatenate(corners[4:], axis=1)
+    whole = near <= 0
+    lo = np.where(whole[:, None], 0, np.floor(f * np.stack([y.min(axis=1), x.min(axis=1)], axis=1) + c))
+    hi = np.where(whole[:, None], size - 1, np.ceil(f * np.stack([y.max(axis=1), x.max(axis=1)], axis=1) + c))
+    lo = np.clip(lo, 0, size).astype(np.int64)
+    hi = np.clip(hi, -1, size - 1).astype(np.int64)
+    extent = np.where((far > 0)[:, None], np.maximum(hi - lo + 1, 0), 0)  # [N, 2] rows, cols
+    count = extent[:, 0] * extent[:, 1]
+    solid = np.repeat(np.arange(len(count)), count)
+    local = np.arange(solid.shape[0]) - np.repeat(np.cumsum(count) - count, count)
+    width = extent[solid, 1]
+    rows, cols = lo[solid, 0] + local // np.maximum(width, 1), lo[solid, 1] + local % np.maximum(width, 1)
+    return rows * size + cols, solid
+
+
 def _hit_cylinders(d: np.ndarray, o: np.ndarray, a: np.ndarray, r: np.ndarray, length: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Entry of rays from the origin along ``d: [N, 3]`` into closed cylinders (base ``o``, unit axis
     ``a``, radius ``r``, ``length``). Returns ``(t [N], hit bool[N], cap int8[N])`` with ``cap``
     0 on the side, 1 on the proximal cap, 2 on the distal cap."""
-    w = -o
-    da, wa = _dot(d, a), _dot(w, a)
-    d_perp = d - da[:, None] * a
-    w_perp = w - wa[:, None] * a
-    qa, qb, qc = _dot(d_perp, d_perp), _dot(w_perp, d_perp), _dot(w_perp, w_perp) - r * r
+    da, wa = _dot(d, a), -_dot(o, a)
+    # |w_perp + t d_perp|^2 = r^2 with w = -o and the parts across the axis
+    qa = _dot(d, d) - da * da
+    qb = -_dot(d, o) - da * wa
+    qc = _dot(o, o) - wa * wa - r * r
     disc = qb * qb - qa * qc
     parallel = qa < 1e-12
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -435,14 +461,15 @@ def render_iuv(joints: np.ndarray, camera: PinholeCamera, *,
         radius, length = g.radius.reshape(-1), g.length.reshape(-1)
         kind = np.tile(_KIND, frames * people)
         rays = camera.rays()
-        # cull with each solid's bounding sphere: squared distance from its centre to each ray
         centre = flat[0] + 0.5 * length[:, None] * flat[1]
-        bound2 = radius**2 + (0.5 * length) ** 2
-        along = rays @ centre.T  # [pix, solids]
-        near = (centre**2).sum(axis=1) - along**2 / (rays**2).sum(axis=1)[:, None] <= bound2
-        pix, solid = np.nonzero(near)
-        d = rays[pix]
-        o, a, z, sd = (arr[solid] for arr in flat)
+        bound = np.sqrt(radius**2 + (0.5 * length) ** 2)
+        pix, solid = _candidates(camera, centre, bound)
+        # keep the pairs whose ray passes within the bounding sphere
+        d, m = rays[pix], centre[solid]
+        along = _dot(d, m)
+        close = _dot(m, m) - along * along / _dot(d, d) <= bound[solid] ** 2
+        pix, solid, d = pix[close], solid[close], d[close]
+        o, a = flat[0][solid], flat[1][solid]
         r, ln, kd = radius[solid], length[solid], kind[solid]
         t = np.empty(len(pix))
         hit = np.zeros(len(pix), bool)
@@ -458,7 +485,8 @@ def render_iuv(joints: np.ndarray, camera: PinholeCamera, *,
         nearest = order[np.r_[True, ks[1:] != ks[:-1]]] if len(ks) else order
         first, where = hits[nearest], key[nearest]
         q = t[first, None] * d[first] - o[first]
-        u, v, second = _charts(kd[first], q, a[first], z[first], sd[first], r[first], ln[first], cap[first])
+        z, sd = flat[2][solid[first]], flat[3][solid[first]]
+        u, v, second = _charts(kd[first], q, a[first], z, sd, r[first], ln[first], cap[first])
         local = solid[first] % _SOLIDS
         parts[where] = np.where(second, _SECOND_PART[local], _FIRST_PART[local])
         u_img[where], v_img[where] = u, v
