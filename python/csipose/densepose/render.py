@@ -76,7 +76,6 @@ __all__ = [
 STAGE_DISTANCE, STAGE_HEIGHT, STAGE_FOV_DEG = 4.0, 1.1, 40.0
 
 _CYLINDER, _SPHERE, _HEMISPHERE = 0, 1, 2
-_TORSO_AXIS = (0, 9)
 # The 9 cylinders as (proximal, distal) joints, parents before children, and each one's
 # parent cylinder (the torso, 0, for thighs and upper arms; -1 for the torso itself).
 _BONES: tuple[tuple[int, int], ...] = ((0, 9), (1, 2), (4, 5), (11, 12), (14, 15), (2, 3), (5, 6), (12, 13), (15, 16))
@@ -448,6 +447,8 @@ def render_iuv(joints: np.ndarray, camera: PinholeCamera, *,
     x = x[None] if single else x
     s = _scale_of(x, None if scale is None else (np.asarray(scale)[None] if single else scale))
     frames, people = x.shape[:2]
+    if people > 127:
+        raise ShapeError(f"joints: at most 127 people per image (the person map is int8), got {people}")
     n_pix = camera.size * camera.size
     out_shape = (frames, camera.size, camera.size)
     parts = np.zeros(frames * n_pix, np.uint8)
