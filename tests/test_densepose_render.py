@@ -307,6 +307,19 @@ def test_scenes_of_several_people_render_them_all_and_collate_with_a_person_axis
     assert tuple(batch["densepose"].shape) == (len(ds), 3, 40, 40) and "person_mask" in batch
 
 
+def test_unlabelled_bystanders_are_rendered_too() -> None:
+    config = SyntheticConfig(subjects=3, val_subjects=(3,), actions=("wave",), frames=3, persons=3,
+                             densepose=True, densepose_size=40)
+    ds = SyntheticCsiDataset(config)
+    camera = stage_camera(np.array([0.0, 1.2, 2.3]), 40)
+    seen = set()
+    for i in range(len(ds)):
+        everyone = render_iuv(ds[i]["persons"].astype(np.float64), camera)
+        assert np.mean(everyone.parts == ds[i]["densepose"][0]) > 0.99
+        seen |= set(np.unique(everyone.person).tolist())
+    assert {0, 1, 2} <= seen
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -399,7 +412,7 @@ def test_the_renderer_matches_the_plainly_written_reference(
     bounding spheres reaching behind the camera) to 3 m in front of the body."""
     joints = standing(0.0, 3.0) + np.asarray(shift).reshape(17, 3)
     people = np.stack([joints, standing(0.4, 3.6)]) if second else joints[None]
-    camera = PinholeCamera(np.array([camera_xy[0], camera_xy[1], 3.0 - distance]), fov_deg=60.0, size=20)
+    camera = PinholeCamera(np.array([camera_xy[0], camera_xy[1], 3.0 - distance]), fov_deg=60.0, size=16)
     img = render_iuv(people, camera)
     parts, u, v = reference_render(people, camera)
     same = img.parts == parts
