@@ -357,7 +357,9 @@ def reference_render(joints: np.ndarray, camera: PinholeCamera) -> tuple[np.ndar
                 lo, ld = basis @ (-o), basis @ d  # the ray in the solid's coordinates
                 found = []  # (t, local point, cap)
                 if r._KIND[k] == r._CYLINDER:
-                    a2, b2, c2 = ld[0] ** 2 + ld[1] ** 2, 2 * (lo[0] * ld[0] + lo[1] * ld[1]), lo[0] ** 2 + lo[1] ** 2 - rad**2
+                    a2 = ld[0] ** 2 + ld[1] ** 2
+                    b2 = 2 * (lo[0] * ld[0] + lo[1] * ld[1])
+                    c2 = lo[0] ** 2 + lo[1] ** 2 - rad**2
                     if a2 > 0 and b2 * b2 - 4 * a2 * c2 >= 0:
                         for sign in (-1.0, 1.0):
                             t = (-b2 + sign * np.sqrt(b2 * b2 - 4 * a2 * c2)) / (2 * a2)
