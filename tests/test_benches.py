@@ -25,6 +25,9 @@ EXPECTED: dict[str, list[str]] = {
         rf"^limit: np\.copyto of the same amplitude bytes, \d+ frames at a time\s+{_N}\s+\d+\.\dx$",
         r"^batched amplitude reads .* = \d+\.\dx the official loop's [\d,]+ \(goal 50x\); the copy limit is ",
     ],
+    "bench_densepose_render": [
+        rf"^rendered in \d+\.\d\d s wall, \d+\.\d\d s CPU: {_N} frames/s \({_N} per CPU second\)$",
+    ],
     "bench_errors": [
         r"^\s*y \(vertical\)\s+\d+\.\d mm\s+\d+\.\d mm$",  # the model beside the mean pose
         r"^torso PCK@20: \d+\.\d% as predicted, \d+\.\d% with the true centre on x$",

@@ -84,6 +84,10 @@ def _ball(index: int, name: str, joint: int, radius: float, kind: str = "sphere"
     return Part(index, name, kind, (joint, joint), side, radius, 0.0)
 
 
+# Placed on the joints by csipose.densepose.render: a limb's front is the torso's front carried
+# along the skeleton; hands centre one radius past the wrist, feet one radius in front of the
+# ankle, poles (V = 0) towards the joint; the head is centred on joint 10, its top towards it from
+# the neck, its longitude from the front.
 #: The 24 parts in DensePose's order (``PARTS[k - 1].index == k``).
 PARTS: tuple[Part, ...] = (
     _half(1, "torso_back", (0, 9), "back", _TORSO),

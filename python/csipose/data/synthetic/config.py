@@ -142,6 +142,14 @@ class SyntheticConfig:
     """Amplitude (m) of each person's slow drift about their standing point
     within a sequence (weight shifts, small steps): a sum of three slow
     sinusoids per floor axis, never farther than ``sway`` from the point."""
+    densepose: bool = False
+    """DensePose labels: every sample also carries ``"densepose"``, the part index and
+    (U, V) image of every person in the room, rendered by
+    :func:`~csipose.densepose.render.render_iuv` through the room's fixed virtual camera
+    (:func:`~csipose.densepose.render.stage_camera`). Draws no random numbers: every other
+    array keeps its bytes."""
+    densepose_size: int = 56
+    """Side (pixels, 8-512) of the square DensePose label images."""
 
     def __post_init__(self) -> None:
         _int(self.seed, "seed", 0)
@@ -222,6 +230,9 @@ class SyntheticConfig:
             )
         _float(self.position_jitter, "position_jitter", minimum=0.0)
         _float(self.sway, "sway", minimum=0.0)
+        if not isinstance(self.densepose, bool):
+            raise ConfigError(f"densepose: expected true or false, got {self.densepose!r}")
+        _int(self.densepose_size, "densepose_size", 8, 512)
 
     @property
     def max_people(self) -> int:

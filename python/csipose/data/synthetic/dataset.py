@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from csipose.data.synthetic.config import SyntheticConfig
-from csipose.data.synthetic.generate import render
+from csipose.data.synthetic.generate import Sequence, render
+from csipose.densepose.render import render_iuv, stage_camera
 from csipose.errors import ArgumentError, DatasetError
 
 __all__ = ["SyntheticCsiDataset"]
@@ -42,6 +43,14 @@ class SyntheticCsiDataset:
       frame, metres: ``"tx": float32[3]`` (the transmit antenna) and ``"rx": float32[R, 3]``
       (the receive antennas, R = 3); the default samples keep their keys.
 
+    - with ``config.densepose`` also ``"densepose": float32[3, H, W]`` (H = W =
+      ``config.densepose_size``), DensePose's IUV layout: channel 0 the part index (0
+      background, 1-24, as a float), channels 1 and 2 the chart coordinates U and V in [0, 1]
+      (0 on background), of every person in the room (occluding each other) at the label
+      frame, seen by the room's fixed virtual camera
+      (:func:`~csipose.densepose.render.stage_camera`). U and V are stored as ``uint8``
+      steps of 1/255 (rounded: off by at most 1/510).
+
     With ``config.val_environments`` the val split holds every subject of those rooms too
     (leave-room-out); no subject of theirs is ever in the train split.
 
@@ -52,6 +61,8 @@ class SyntheticCsiDataset:
     sample's label frame (its window is rows ``label_index - W + 1 ..
     label_index``). With ``window = 1`` samples and rows coincide. With ``room_variation``,
     ``geometry``: ``{environment: (tx float32[3], rx float32[R, 3])}`` of the split's rooms.
+    With ``densepose``, per sample: ``densepose_parts: uint8[N, H, W]`` and ``densepose_uv:
+    uint8[N, 2, H, W]`` (U, V times 255).
     """
 
     def __init__(self, config: SyntheticConfig | None = None, split: str = "train") -> None:
@@ -64,7 +75,7 @@ class SyntheticCsiDataset:
         self.preprocess = self.config.preprocess
         self.multi_person = bool(self.config.people)
         m = self.config.max_people
-        csi, persons, counts, ids = [], [], [], []
+        csi, persons, counts, ids, dp_parts, dp_uv = [], [], [], [], [], []
         #: ``{environment: (tx float32[3], rx float32[R, 3])}``, camera frame (with ``room_variation``; else empty)
         self.geometry: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for number, seq in enumerate(render(self.config, subjects)):
@@ -77,6 +88,10 @@ class SyntheticCsiDataset:
                 kp = np.concatenate([kp, np.full((t, m - kp.shape[1], 17, 3), np.nan, np.float32)], axis=1)
                 counts.append(np.full(t, seq.labelled))
             persons.append(kp)
+            if self.config.densepose:
+                parts, uv = self._densepose(seq)
+                dp_parts.append(parts)
+                dp_uv.append(uv)
             ids.append(np.stack([np.full(t, seq.subject), np.full(t, seq.action),
                                  np.full(t, seq.environment), np.arange(1, t + 1), np.full(t, number)], axis=1))
         self.csi: np.ndarray = np.concatenate(csi)
@@ -89,6 +104,19 @@ class SyntheticCsiDataset:
             np.ascontiguousarray(c) for c in table.T
         )
         self.label_index: np.ndarray = np.flatnonzero(self.frame >= self.config.window).astype(np.int64)
+        #: ``uint8[N, H, W]`` each sample's DensePose part image (with ``config.densepose``; else None)
+        self.densepose_parts: np.ndarray | None = np.concatenate(dp_parts) if dp_parts else None
+        #: ``uint8[N, 2, H, W]`` each sample's U and V times 255, rounded (with ``config.densepose``; else None)
+        self.densepose_uv: np.ndarray | None = np.concatenate(dp_uv) if dp_uv else None
+
+    def _densepose(self, seq: Sequence) -> tuple[np.ndarray, np.ndarray]:
+        """``(parts uint8[L, H, W], uv uint8[L, 2, H, W])`` of the ``L`` label frames of ``seq``
+        (its frames from the ``window``-th on), every person of the room rendered."""
+        assert seq.stage is not None  # render_sequence records every sequence's stage
+        camera = stage_camera(seq.stage, self.config.densepose_size)
+        image = render_iuv(seq.keypoints[self.config.window - 1 :], camera)
+        uv = np.rint(np.stack([image.u, image.v], axis=1) * 255.0).astype(np.uint8)
+        return image.parts, uv
 
     def label_keypoints(self) -> np.ndarray:
         """``float32[N, 17, 3]``: every sample's label keypoints (person 0's; NaN where a scene
@@ -138,6 +166,11 @@ class SyntheticCsiDataset:
         if self.geometry:
             tx, rx = self.geometry[int(self.environment[row])]
             sample["tx"], sample["rx"] = tx.copy(), rx.copy()
+        if self.densepose_parts is not None and self.densepose_uv is not None:
+            iuv = np.empty((3, *self.densepose_parts.shape[1:]), np.float32)
+            iuv[0] = self.densepose_parts[i]
+            iuv[1:] = self.densepose_uv[i] / np.float32(255.0)
+            sample["densepose"] = iuv
         return sample
 
     def __repr__(self) -> str:

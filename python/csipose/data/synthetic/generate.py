@@ -61,6 +61,8 @@ class Sequence:
             else the subject alone).
         tx: ``float64[3]`` the room's transmit antenna, camera frame (metres).
         rx: ``float64[R, 3]`` its receive antennas, camera frame (metres).
+        stage: ``float64[3]`` the floor point under the room's stage centre, camera frame
+            (metres): where :func:`~csipose.densepose.render.stage_camera` looks.
     """
 
     subject: int
@@ -72,6 +74,7 @@ class Sequence:
     labelled: int = 1
     tx: np.ndarray | None = None
     rx: np.ndarray | None = None
+    stage: np.ndarray | None = None
 
 
 def drift(times: np.ndarray, amplitude: float, rng: np.random.Generator) -> np.ndarray:
@@ -123,7 +126,8 @@ def render_sequence(config: SyntheticConfig, subject: int, action: str,
     joints = (np.stack(people, axis=1) if people else np.zeros((t * p, 0, 17, 3))).reshape(t, p, len(people), 17, 3)
     labelled = count if config.people else 1
     keypoints = world_to_camera(joints[:, p // 2], scene)
-    geometry = {"tx": world_to_camera(scene.tx, scene), "rx": world_to_camera(scene.rx, scene)}
+    geometry = {"tx": world_to_camera(scene.tx, scene), "rx": world_to_camera(scene.rx, scene),
+                "stage": world_to_camera(np.array([*scene.stage, 0.0]), scene)}
     noise = _rng(config, _RADIO, subject, act_id)
     if config.family != "physics":
         mapping = family_map(config.family, _rng(config, _FAMILY, FAMILIES.index(config.family)))
