@@ -255,15 +255,14 @@ struct FrameCounts {
 
 /// One frame's pass over its pixels; writes per-pixel GPS (NaN off the body) into `gps` if given.
 fn frame_pass<T: Real>(
-    pred: &[T],
-    truth: &[T],
-    pixels: usize,
-    width: usize,
+    images: (&Iuv<T>, &Iuv<T>),
     frame: usize,
-    args: (&str, &str),
     surface: &Surface,
     mut gps: Option<&mut [T]>,
 ) -> CoreResult<FrameCounts> {
+    let (pixels, width) = (images.0.pixels(), images.0.width);
+    let args = (images.0.arg, images.1.arg);
+    let (pred, truth) = (images.0.frame(frame), images.1.frame(frame));
     let f = |x: T| x.to_f64().unwrap_or(f64::NAN);
     let mut c = FrameCounts {
         gps_sum: 0.0,
@@ -348,17 +347,7 @@ pub fn pixel_gps<T: Real>(pred: &Iuv<T>, truth: &Iuv<T>, surface: &Surface) -> C
             if crate::parallel::interrupted() {
                 return Ok(()); // dropped by the caller
             }
-            frame_pass(
-                pred.frame(n),
-                truth.frame(n),
-                pixels,
-                pred.width,
-                n,
-                (pred.arg, truth.arg),
-                surface,
-                Some(gps),
-            )
-            .map(|_| ())
+            frame_pass((pred, truth), n, surface, Some(gps)).map(|_| ())
         })
         .collect();
     first_error(results)?;
@@ -440,16 +429,7 @@ pub fn evaluate<T: Real>(
             if crate::parallel::interrupted() {
                 return Err(CoreError::argument("kernel", "interrupted")); // dropped by the caller
             }
-            frame_pass(
-                pred.frame(i),
-                truth.frame(i),
-                pixels,
-                pred.width,
-                i,
-                (pred.arg, truth.arg),
-                surface,
-                None,
-            )
+            frame_pass((pred, truth), i, surface, None)
         })
         .collect();
     let frames = first_error(results)?;
