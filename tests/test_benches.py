@@ -28,6 +28,13 @@ EXPECTED: dict[str, list[str]] = {
     "bench_densepose_render": [
         rf"^rendered in \d+\.\d\d s wall, \d+\.\d\d s CPU: {_N} frames/s \({_N} per CPU second\)$",
     ],
+    "bench_densepose_metrics": [
+        r"^numpy reference, per-pixel GPS\s+\d+\.\d{3}\s+\d+\.\d\s+1\.00x$",
+        r"^csipose densepose_gps\s+\d+\.\d{3}\s+\d+\.\d\s+\d+\.\d\dx\s+\d+\.\d{3}$",
+        r"^csipose evaluate_densepose\s+\d+\.\d{3}\s+\d+\.\d\s+\d+\.\d\dx\s+\d+\.\d{3}$",
+        r"^csipose densepose_gps of 10,000 frames of 56 x 56: \d+\.\d{3} s wall, \d+\.\d{3} s CPU.* "
+        r"\(goal under 1 s wall\): (met|NOT met)$",
+    ],
     "bench_errors": [
         r"^\s*y \(vertical\)\s+\d+\.\d mm\s+\d+\.\d mm$",  # the model beside the mean pose
         r"^torso PCK@20: \d+\.\d% as predicted, \d+\.\d% with the true centre on x$",

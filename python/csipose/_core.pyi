@@ -1,17 +1,20 @@
 """Type stubs of the Rust extension ``csipose._core`` (checked by ``mypy.stubtest``)."""
 
 from collections.abc import Sequence
-from typing import Literal, final
+from typing import Any, Literal, final
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
     "COCO17_SIGMAS",
+    "DENSEPOSE_KAPPA",
     "__version__",
     "Resampler",
     "clean_mmfi_amplitude",
     "coco_keypoint_eval",
+    "densepose_eval",
+    "densepose_gps",
     "fill_packet_mean",
     "get_num_threads",
     "mot_counts",
@@ -32,6 +35,7 @@ __all__ = [
 
 __version__: str
 COCO17_SIGMAS: list[float]
+DENSEPOSE_KAPPA: float
 
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
@@ -175,6 +179,23 @@ def coco_keypoint_eval(
     n_images: int,
     matching: str,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+def densepose_gps(
+    pred: npt.NDArray[np.floating],  # [N, 3, H, W]: part index, U, V
+    true: npt.NDArray[np.floating],  # [N, 3, H, W], the dtype of pred
+    kind: npt.NDArray[np.int32],  # [25], surface.canonical_arrays()
+    radius: npt.NDArray[np.float64],  # [25]
+    length: npt.NDArray[np.float64],  # [25]
+) -> npt.NDArray[np.floating]: ...  # [N, H, W], NaN off the true body
+def densepose_eval(
+    pred: npt.NDArray[np.floating],
+    true: npt.NDArray[np.floating],
+    kind: npt.NDArray[np.int32],
+    radius: npt.NDArray[np.float64],
+    length: npt.NDArray[np.float64],
+    scores: npt.NDArray[np.float64] | None,  # [N]
+    iou_thrs: npt.NDArray[np.float64],  # [T] GPSm thresholds
+    rec_thrs: npt.NDArray[np.float64],  # [R] recall points
+) -> dict[str, Any]: ...  # arrays per frame and per part, pooled floats, precision and recall
 def mot_counts(
     gt_ids: npt.NDArray[np.int64],
     gt_offsets: npt.NDArray[np.int64],

@@ -25,6 +25,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py::metrics::register(m)?;
     py::matching::register(m)?;
     py::cocoeval::register(m)?;
+    py::densepose::register(m)?;
     py::mot::register(m)?;
     Ok(())
 }

@@ -3,7 +3,9 @@
 Canonical PCK (:func:`pck`, :func:`pck_curve`, :func:`auc`), MPJPE with
 root / scale / Procrustes alignment (:func:`mpjpe`, :func:`mpjpe_per_frame`),
 COCO OKS (:func:`oks`) and the COCO keypoint AP protocol (:func:`oks_ap`,
-:func:`oks_ap_arrays`), multi-object tracking (CLEAR-MOT and IDF1, :func:`mot`),
+:func:`oks_ap_arrays`), multi-object tracking (CLEAR-MOT and IDF1, :func:`mot`), DensePose's GPS,
+GPSm, part IoU and dpAP of IUV images (:func:`densepose_gps`,
+:func:`evaluate_densepose`, :class:`DensePoseReport`),
 and the canonical report of a split (:func:`evaluate`, :class:`PoseReport`,
 :class:`PoseAccumulator`), per group (:func:`evaluate_by`) and of the
 constant-root baseline (:func:`root_placed`). PCK values are fractions in ``[0, 1]`` everywhere
@@ -29,6 +31,7 @@ Non-finite values, one policy for every metric:
 
 from __future__ import annotations
 
+from csipose.metrics.densepose import DensePoseReport, densepose_gps, evaluate_densepose
 from csipose.metrics.groups import evaluate_by, root_placed
 from csipose.metrics.mot import MOTResult, mot
 from csipose.metrics.oks_ap import OksAPResult, oks_ap, oks_ap_arrays
@@ -52,6 +55,7 @@ __all__ = [
     "CONVENTIONS",
     "CURVE_THRESHOLDS",
     "DEFAULT_THRESHOLDS",
+    "DensePoseReport",
     "NORMS",
     "MOTResult",
     "OksAPResult",
@@ -59,7 +63,9 @@ __all__ = [
     "PoseAccumulator",
     "PoseReport",
     "auc",
+    "densepose_gps",
     "evaluate",
+    "evaluate_densepose",
     "evaluate_by",
     "evaluate_people",
     "mot",

@@ -22,6 +22,10 @@
 //! assignment on `1 - OKS` among pairs with OKS >= threshold (most true
 //! positives first), then lets the remaining detections fall on ignored GTs as
 //! COCO does.
+//!
+//! [`evaluate_similarity`] runs steps 2 and 3 on a similarity the caller
+//! computed per (detection, GT) pair in place of OKS (DensePose's GPSm), so
+//! every AP of the crate shares this one protocol.
 
 use rayon::prelude::*;
 
@@ -71,6 +75,21 @@ pub struct Detections<'a> {
     pub keypoints: &'a [f64],
     pub scores: &'a [f64],
     pub offsets: &'a [usize],
+}
+
+/// What steps 2 and 3 read of every unit, whatever the similarity: the GTs and
+/// detections of unit `u` are `gt_offsets[u]..gt_offsets[u + 1]` and
+/// `dt_offsets[u]..dt_offsets[u + 1]`.
+pub struct Units<'a> {
+    pub gt_areas: &'a [f64],
+    /// Crowd, or a GT that cannot be scored: never a positive.
+    pub gt_ignore: &'a [bool],
+    pub gt_iscrowd: &'a [bool],
+    pub gt_offsets: &'a [usize],
+    pub dt_scores: &'a [f64],
+    /// A detection's area, the key of the area ranges.
+    pub dt_areas: &'a [f64],
+    pub dt_offsets: &'a [usize],
 }
 
 /// COCO's `loadRes`: a detection's area is that of the box around all its
@@ -130,6 +149,18 @@ struct ImageEval {
     n_positive: usize,
 }
 
+/// A unit's detections `d0..d1`, best score first (stable), cut to `max_det`.
+fn score_order(scores: &[f64], d0: usize, d1: usize, max_det: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (d0..d1).collect();
+    order.sort_by(|&a, &b| {
+        scores[b]
+            .partial_cmp(&scores[a])
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    order.truncate(max_det);
+    order
+}
+
 /// Step 1: detection order and the `[D, G]` OKS matrix of one unit.
 fn unit_oks(
     gt: &GroundTruth,
@@ -142,13 +173,7 @@ fn unit_oks(
     let dims = p.dims;
     let (g0, g1) = (gt.offsets[unit], gt.offsets[unit + 1]);
     let (d0, d1) = (dt.offsets[unit], dt.offsets[unit + 1]);
-    let mut order: Vec<usize> = (d0..d1).collect();
-    order.sort_by(|&a, &b| {
-        dt.scores[b]
-            .partial_cmp(&dt.scores[a])
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
-    order.truncate(p.max_det);
+    let order = score_order(dt.scores, d0, d1, p.max_det);
     let n_gt = g1 - g0;
     let mut oks = vec![0.0; order.len() * n_gt];
     let mut terms = Vec::with_capacity(j);
@@ -236,9 +261,7 @@ fn greedy(
 /// Step 2 for one unit and area range; `None` when the unit has neither GTs nor detections.
 #[allow(clippy::too_many_arguments)]
 fn evaluate_image(
-    gt: &GroundTruth,
-    dt: &Detections,
-    dt_areas: &[f64],
+    units: &Units,
     p: &Params,
     unit: usize,
     order: &[usize],
@@ -246,19 +269,22 @@ fn evaluate_image(
     lo: f64,
     hi: f64,
 ) -> CoreResult<Option<ImageEval>> {
-    let (g0, g1) = (gt.offsets[unit], gt.offsets[unit + 1]);
+    let (g0, g1) = (units.gt_offsets[unit], units.gt_offsets[unit + 1]);
     let n_gt = g1 - g0;
     let n_dt = order.len();
     if n_gt == 0 && n_dt == 0 {
         return Ok(None);
     }
     let ig: Vec<bool> = (g0..g1)
-        .map(|g| gt.ignore[g] || gt.areas[g] < lo || gt.areas[g] > hi)
+        .map(|g| units.gt_ignore[g] || units.gt_areas[g] < lo || units.gt_areas[g] > hi)
         .collect();
     let mut gt_sorted: Vec<usize> = (0..n_gt).collect();
     gt_sorted.sort_by_key(|&g| ig[g]);
     let gt_ignored: Vec<bool> = gt_sorted.iter().map(|&g| ig[g]).collect();
-    let crowd: Vec<bool> = gt_sorted.iter().map(|&g| gt.iscrowd[g0 + g]).collect();
+    let crowd: Vec<bool> = gt_sorted
+        .iter()
+        .map(|&g| units.gt_iscrowd[g0 + g])
+        .collect();
     let n_positive = gt_ignored.iter().filter(|&&x| !x).count();
     let t_count = p.iou_thrs.len();
     let mut matched = vec![false; t_count * n_dt];
@@ -329,9 +355,9 @@ fn evaluate_image(
             }
         }
     }
-    let scores: Vec<f64> = order.iter().map(|&d| dt.scores[d]).collect();
+    let scores: Vec<f64> = order.iter().map(|&d| units.dt_scores[d]).collect();
     for (d, &di) in order.iter().enumerate() {
-        let outside = dt_areas[di] < lo || dt_areas[di] > hi;
+        let outside = units.dt_areas[di] < lo || units.dt_areas[di] > hi;
         for t in 0..t_count {
             let k = t * n_dt + d;
             ignored[k] = ignored[k] || (!matched[k] && outside);
@@ -427,13 +453,17 @@ fn check_layout(gt: &GroundTruth, dt: &Detections, p: &Params) -> CoreResult<()>
             format!("{} values", p.area_rngs.len()),
         ));
     }
-    for (arg, offsets) in [("gt_offsets", gt.offsets), ("dt_offsets", dt.offsets)] {
-        if offsets.first().is_some_and(|&o| o != 0) || offsets.windows(2).any(|w| w[0] > w[1]) {
-            return Err(CoreError::argument(
-                arg,
-                "expected non-decreasing offsets from 0",
-            ));
-        }
+    check_offsets("gt_offsets", gt.offsets)?;
+    check_offsets("dt_offsets", dt.offsets)
+}
+
+/// Checks that `offsets` are non-decreasing from 0.
+fn check_offsets(arg: &str, offsets: &[usize]) -> CoreResult<()> {
+    if offsets.first().is_some_and(|&o| o != 0) || offsets.windows(2).any(|w| w[0] > w[1]) {
+        return Err(CoreError::argument(
+            arg,
+            "expected non-decreasing offsets from 0",
+        ));
     }
     Ok(())
 }
@@ -451,11 +481,107 @@ pub fn evaluate(gt: &GroundTruth, dt: &Detections, p: &Params) -> CoreResult<Acc
         ));
     }
     check_layout(gt, dt, p)?;
+    let vars: Vec<f64> = p.sigmas.iter().map(|s| (s * 2.0) * (s * 2.0)).collect();
+    let dt_areas = detection_areas(dt.keypoints, p.sigmas.len(), p.dims);
+    let units = Units {
+        gt_areas: gt.areas,
+        gt_ignore: gt.ignore,
+        gt_iscrowd: gt.iscrowd,
+        gt_offsets: gt.offsets,
+        dt_scores: dt.scores,
+        dt_areas: &dt_areas,
+        dt_offsets: dt.offsets,
+    };
+    run(&units, p, |unit| unit_oks(gt, dt, p, &vars, unit))
+}
+
+/// Steps 2 and 3 on a similarity the caller computed in place of OKS.
+///
+/// `similarity` holds, unit after unit, each unit's `[D_u, G_u]` block
+/// (detections in the order of `units`, GTs in theirs); a pair matches at a
+/// threshold when its similarity is at least the threshold, as with OKS.
+/// `p.dims` and `p.sigmas` are not read.
+pub fn evaluate_similarity(
+    units: &Units,
+    similarity: &[f64],
+    p: &Params,
+) -> CoreResult<Accumulated> {
+    let n_units = p.n_categories * p.n_images;
+    for (arg, offsets) in [
+        ("gt_offsets", units.gt_offsets),
+        ("dt_offsets", units.dt_offsets),
+    ] {
+        if offsets.len() != n_units + 1 {
+            return Err(CoreError::shape(
+                arg,
+                format!("{} values", n_units + 1),
+                format!("{} values", offsets.len()),
+            ));
+        }
+        check_offsets(arg, offsets)?;
+    }
+    let (n_gt, n_dt) = (units.gt_offsets[n_units], units.dt_offsets[n_units]);
+    let blocks: Vec<usize> = std::iter::once(0)
+        .chain((0..n_units).scan(0, |at, u| {
+            let d = units.dt_offsets[u + 1] - units.dt_offsets[u];
+            let g = units.gt_offsets[u + 1] - units.gt_offsets[u];
+            *at += d * g;
+            Some(*at)
+        }))
+        .collect();
+    let checks: [(&str, usize, usize); 6] = [
+        ("gt_areas", units.gt_areas.len(), n_gt),
+        ("gt_ignore", units.gt_ignore.len(), n_gt),
+        ("gt_iscrowd", units.gt_iscrowd.len(), n_gt),
+        ("dt_scores", units.dt_scores.len(), n_dt),
+        ("dt_areas", units.dt_areas.len(), n_dt),
+        ("similarity", similarity.len(), blocks[n_units]),
+    ];
+    for (arg, got, expected) in checks {
+        if got != expected {
+            return Err(CoreError::shape(
+                arg,
+                format!("{expected} values"),
+                format!("{got} values"),
+            ));
+        }
+    }
+    if p.area_rngs.len() % 2 != 0 {
+        return Err(CoreError::shape(
+            "area_rngs",
+            "(A, 2)",
+            format!("{} values", p.area_rngs.len()),
+        ));
+    }
+    if similarity.iter().any(|v| v.is_nan()) {
+        return Err(CoreError::non_finite(
+            "similarity",
+            "expected no NaN (a pair that may never match has similarity 0)",
+        ));
+    }
+    run(units, p, |unit| {
+        let (d0, d1) = (units.dt_offsets[unit], units.dt_offsets[unit + 1]);
+        let n_gt = units.gt_offsets[unit + 1] - units.gt_offsets[unit];
+        let order = score_order(units.dt_scores, d0, d1, p.max_det);
+        let block = &similarity[blocks[unit]..blocks[unit + 1]];
+        let sorted = order
+            .iter()
+            .flat_map(|&d| block[(d - d0) * n_gt..(d - d0 + 1) * n_gt].iter().copied())
+            .collect();
+        (order, sorted)
+    })
+}
+
+/// Steps 2 and 3, given step 1 of each unit: its detection order and their
+/// `[D, G]` similarity to its GTs.
+fn run(
+    units: &Units,
+    p: &Params,
+    step1: impl Fn(usize) -> (Vec<usize>, Vec<f64>) + Sync,
+) -> CoreResult<Accumulated> {
     let n_units = p.n_categories * p.n_images;
     let (t_count, r_count, k_count) = (p.iou_thrs.len(), p.rec_thrs.len(), p.n_categories);
     let a_count = p.area_rngs.len() / 2;
-    let vars: Vec<f64> = p.sigmas.iter().map(|s| (s * 2.0) * (s * 2.0)).collect();
-    let dt_areas = detection_areas(dt.keypoints, p.sigmas.len(), p.dims);
     let per_unit: Vec<Vec<Option<ImageEval>>> = (0..n_units)
         .into_par_iter()
         .with_min_len(16)
@@ -463,11 +589,11 @@ pub fn evaluate(gt: &GroundTruth, dt: &Detections, p: &Params) -> CoreResult<Acc
             if crate::parallel::interrupted() {
                 return Ok((0..a_count).map(|_| None).collect()); // dropped by the caller
             }
-            let (order, oks) = unit_oks(gt, dt, p, &vars, unit);
+            let (order, similarity) = step1(unit);
             (0..a_count)
                 .map(|a| {
                     let (lo, hi) = (p.area_rngs[2 * a], p.area_rngs[2 * a + 1]);
-                    evaluate_image(gt, dt, &dt_areas, p, unit, &order, &oks, lo, hi)
+                    evaluate_image(units, p, unit, &order, &similarity, lo, hi)
                 })
                 .collect::<CoreResult<Vec<_>>>()
         })

@@ -1,6 +1,7 @@
 //! The binding layer: validate, convert, release the GIL, call a kernel.
 
 pub mod cocoeval;
+pub mod densepose;
 pub mod errors;
 pub mod matching;
 pub mod metrics;
