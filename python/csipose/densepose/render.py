@@ -171,10 +171,14 @@ def stage_camera(stage: np.ndarray, size: int = 56) -> PinholeCamera:
     ``stage: float[3]`` is the floor point under the stage centre in the camera frame (the
     scene camera's, x right, y down, z forward). The virtual camera keeps those axes and
     sits :data:`STAGE_DISTANCE` (4.0 m) in front of the stage, :data:`STAGE_HEIGHT` (1.1 m)
-    above its floor, looking horizontally at it with a :data:`STAGE_FOV_DEG` (40 degree)
-    field of view: at the stage the image spans 2.9 m each way, floor to 2.56 m, enough for
-    the tallest subject (1.88 m) with raised arms, anywhere within the position jitter.
-    The same for every frame of a room: never fitted to the person.
+    above its floor, looking horizontally at it (the optical axis through the image centre)
+    with a :data:`STAGE_FOV_DEG` (40 degree) field of view: at the stage the image spans
+    1.46 m to either side and from 0.36 m below the floor to 2.56 m up, room for the tallest
+    subject (1.88 m) with raised arms anywhere within the position jitter. Over the default
+    dataset's 6,000 label frames (also with a sway of 5 cm) and 4,800 frames of arm raises,
+    jumping jacks and squats in 40 rooms of ``room_variation``, the subject's pixels stay at
+    least 5 pixels (of 56) from the image border. Bystanders beside the subject may
+    leave the image. The same for every frame of a room: never fitted to the person.
     """
     stage = np.asarray(stage, dtype=np.float64)
     if stage.shape != (3,):
