@@ -25,6 +25,13 @@ EXPECTED: dict[str, list[str]] = {
         rf"^limit: np\.copyto of the same amplitude bytes, \d+ frames at a time\s+{_N}\s+\d+\.\dx$",
         r"^batched amplitude reads .* = \d+\.\dx the official loop's [\d,]+ \(goal 50x\); the copy limit is ",
     ],
+    "bench_densepose": [
+        r"^mean IUV\s+(\d+\.\d\s+){3}\d\.\d{3}\s",
+        r"^DensePose head\s+(\d+\.\d\s+){3}\d\.\d{3}\s+\d+\.\d\s+\d\.\d{3}\s+\d+\.\d$",
+        r"^body on predicted joints\s+",
+        r"^goal dpAP >= 2x the mean IUV's: .*: (met|NOT met)$",
+        r"^goal body-mask IoU >= 0\.7: \d\.\d{3}: (met|NOT met) \(the body drawn on the predicted joints: \d\.\d{3}\)$",
+    ],
     "bench_densepose_render": [
         rf"^rendered in \d+\.\d\d s wall, \d+\.\d\d s CPU: {_N} frames/s \({_N} per CPU second\)$",
     ],

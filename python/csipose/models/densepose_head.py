@@ -54,13 +54,14 @@ def iuv_from_outputs(part_logits: Tensor, uv: Tensor) -> tuple[Tensor, Tensor]:
         part_logits: ``float[B, K+1, H, W]``; uv: ``float[B, 2K, H, W]``.
 
     Returns:
-        ``iuv: float32[B, 3, H, W]`` (channel 0 the argmax part 0-K, then U and V of that part;
-        0 on background) and ``score: float32[B]``, the mean foreground probability
+        ``iuv: float32[B, 3, H, W]``: a pixel is body where the parts' total probability exceeds
+        the background's (``p(background) < 0.5``), and there carries its most likely part 1-K
+        (channel 0, else 0) and that part's U and V (0 on background) and ``score: float32[B]``, the mean foreground probability
         ``1 - p(background)`` over the predicted body pixels (0 when none).
     """
     prob = torch.softmax(part_logits.float(), dim=1)
-    part = prob.argmax(dim=1)  # [B, H, W]
-    body = part > 0
+    body = prob[:, 0] < 0.5  # the body's total probability wins, then its most likely part
+    part = torch.where(body, prob[:, 1:].argmax(dim=1) + 1, 0)  # [B, H, W]
     channel = ((part - 1).clamp_min(0) * 2).unsqueeze(1)
     u = uv.float().gather(1, channel).squeeze(1)
     v = uv.float().gather(1, channel + 1).squeeze(1)

@@ -9,7 +9,7 @@ import numpy as np
 
 from csipose.data.synthetic.config import SyntheticConfig
 from csipose.data.synthetic.generate import Sequence, render
-from csipose.densepose.render import render_iuv, stage_camera
+from csipose.densepose.render import PinholeCamera, render_iuv, stage_camera
 from csipose.errors import ArgumentError, DatasetError
 
 __all__ = ["SyntheticCsiDataset"]
@@ -78,6 +78,9 @@ class SyntheticCsiDataset:
         csi, persons, counts, ids, dp_parts, dp_uv = [], [], [], [], [], []
         #: ``{environment: (tx float32[3], rx float32[R, 3])}``, camera frame (with ``room_variation``; else empty)
         self.geometry: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        #: ``{environment: camera}``, the fixed camera each room's DensePose labels are drawn through
+        #: (with ``config.densepose``; else empty)
+        self.densepose_cameras: dict[int, PinholeCamera] = {}
         for number, seq in enumerate(render(self.config, subjects)):
             if self.config.room_variation and seq.environment not in self.geometry:
                 self.geometry[seq.environment] = (np.asarray(seq.tx, np.float32), np.asarray(seq.rx, np.float32))
@@ -114,6 +117,7 @@ class SyntheticCsiDataset:
         (its frames from the ``window``-th on), every person of the room rendered."""
         assert seq.stage is not None  # render_sequence records every sequence's stage
         camera = stage_camera(seq.stage, self.config.densepose_size)
+        self.densepose_cameras.setdefault(seq.environment, camera)
         image = render_iuv(seq.keypoints[self.config.window - 1 :], camera)
         uv = np.rint(np.stack([image.u, image.v], axis=1) * 255.0).astype(np.uint8)
         return image.parts, uv
