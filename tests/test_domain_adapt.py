@@ -102,14 +102,27 @@ def test_a_fresh_adapter_leaves_predictions_bit_identical(run: Path) -> None:
     np.testing.assert_array_equal(predict(model, x), before)
 
 
-def test_linear_targets_skip_attention_projections_and_head_is_the_regressor(run: Path) -> None:
+def test_targets_skip_attention_projections_and_name_the_layers_that_decide_the_joints(run: Path) -> None:
     model, *_ = room_windows(run / "last.pt")
-    every = adapter_layers(model, "linear")
-    assert not any(".attn." in name for name in every)
+    linear = adapter_layers(model, "linear")
+    assert linear and not any(".attn." in name for name in linear)
     assert adapter_layers(model, "head") == ["backbone.head.1", "backbone.head.4"]
-    assert set(adapter_layers(model, "head")) < set(every)
+    assert set(adapter_layers(model, "head")) < set(linear)
+    assert adapter_layers(model, "readout") == ["readout"]
+    assert adapter_layers(model, "all") == linear + ["readout"]
     with pytest.raises(ArgumentError, match="targets"):
         adapter_layers(model, "convs")
+
+
+@pytest.mark.parametrize("targets", ["linear", "readout"])
+def test_each_kind_of_target_starts_at_zero_and_learns(run: Path, targets: str) -> None:
+    model, val, room, gt = room_windows(run / "last.pt")
+    x = windows(val, room)[:8]
+    before = predict(model, x)
+    adapters = attach_adapters(model, rank=2, targets=targets, seed=1)
+    np.testing.assert_array_equal(predict(model, x), before)
+    fit_adapters(model, adapters, x, gt[:8], steps=40, lr=1e-2)
+    assert mpjpe(predict(model, x), gt[:8]) < 0.8 * mpjpe(before, gt[:8])
 
 
 def test_adapting_changes_only_adapter_weights_and_lowers_the_error_on_the_shots(run: Path) -> None:

@@ -1,6 +1,7 @@
 """Low-rank adapters (LoRA) for a trained :class:`~csipose.models.PoseModel`: few-shot adaptation to a new room.
 
-Each adapted ``nn.Linear`` layer ``y = W x + b`` gains a low-rank update and a bias shift,
+Each adapted linear layer ``y = W x + b`` (an ``nn.Linear``, or the model's closed-form ridge
+readout from the flattened input window to the joints) gains a low-rank update and a bias shift,
 
     y = W x + b + (alpha / r) * B (A x) + db,   A: float[r, in], B: float[out, r], db: float[out],
 
@@ -11,7 +12,7 @@ parameters train while every base weight is frozen. An adapter file holds those 
 the rank, alpha, the adapted layer names and the SHA-256 of the base model's weights, so it is
 refused on any other checkpoint.
 
-    >>> adapters = attach_adapters(model, rank=4, targets="linear")   # doctest: +SKIP
+    >>> adapters = attach_adapters(model, rank=4, targets="all")      # doctest: +SKIP
     >>> fit_adapters(model, adapters, csi, keypoints, steps=200)      # doctest: +SKIP
     >>> save_adapters("adapter.pt", adapters)                         # doctest: +SKIP
     >>> load_adapters("adapter.pt", fresh_model)                      # doctest: +SKIP
@@ -30,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from csipose.errors import ArgumentError, CheckpointError
+from csipose.models.base import LinearReadout
 from csipose.train import checkpoint as ckpt
 
 __all__ = [
@@ -49,9 +51,11 @@ __all__ = [
 
 #: Layout version of an adapter file.
 ADAPTER_FORMAT = 1
-#: Which ``nn.Linear`` layers an adapter targets: every one the model calls (``linear``), or
-#: those of the joint regressors after the last attention (``head``: ``backbone.head``, ``slot_head``).
-TARGETS = ("linear", "head")
+#: Which layers an adapter targets: every ``nn.Linear`` layer the model calls (``linear``), those
+#: of the joint regressors after the last attention (``head``: ``backbone.head``, ``slot_head``),
+#: the closed-form ridge readout from the input window to the joints (``readout``), or ``linear``
+#: and ``readout`` together (``all``).
+TARGETS = ("all", "linear", "head", "readout")
 _KIND = "csipose.adapter"
 _HEADS = ("backbone.head", "slot_head")
 
@@ -91,8 +95,8 @@ class Adapters(nn.Module):
         generator = torch.Generator().manual_seed(seed)
         self.updates = nn.ModuleDict()
         for name in self.targets:
-            layer = modules[name]
-            self.updates[_key(name)] = LowRankUpdate(layer.in_features, layer.out_features, rank=rank, alpha=alpha,
+            features_in, features_out = _sizes(modules[name])
+            self.updates[_key(name)] = LowRankUpdate(features_in, features_out, rank=rank, alpha=alpha,
                                                      generator=generator)  # fmt: skip
         weight = next(iter(model.parameters()))
         self.to(device=weight.device, dtype=weight.dtype)
@@ -102,6 +106,8 @@ class Adapters(nn.Module):
         update = self.updates[_key(name)]
 
         def add_update(module: nn.Module, args: tuple[Tensor, ...], output: Tensor) -> Tensor:
+            if isinstance(module, LinearReadout):  # [B, ...] flattened in, [B, J, D] out
+                return output + update(args[0].flatten(1).float()).reshape(output.shape)
             return output + update(args[0])
 
         return add_update
@@ -122,6 +128,13 @@ class Adapters(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
+def _sizes(layer: nn.Module) -> tuple[int, int]:
+    """(in, out) features of an adaptable layer: ``nn.Linear`` or the model's :class:`LinearReadout`."""
+    if isinstance(layer, LinearReadout):
+        return int(layer.weight.shape[0]), int(layer.weight.shape[1])
+    return int(layer.in_features), int(layer.out_features)
+
+
 def _key(name: str) -> str:
     return name.replace(".", "__")  # ModuleDict keys may not hold dots
 
@@ -132,8 +145,8 @@ def base_sha256(model: nn.Module) -> str:
     return ckpt.weights_sha256(model.state_dict())
 
 
-def adapter_layers(model: nn.Module, targets: str = "linear") -> list[str]:
-    """The names of the ``nn.Linear`` layers ``targets`` (one of :data:`TARGETS`) selects.
+def adapter_layers(model: nn.Module, targets: str = "all") -> list[str]:
+    """The names of the layers ``targets`` (one of :data:`TARGETS`) selects.
 
     The projections inside ``nn.MultiheadAttention`` are left out: it uses their weights
     directly, never calling the layer, so a hook there would not run.
@@ -142,11 +155,14 @@ def adapter_layers(model: nn.Module, targets: str = "linear") -> list[str]:
         raise ArgumentError(f"targets: expected one of {', '.join(TARGETS)}, got {targets!r}")
     inside = {f"{name}.{child}" for name, m in model.named_modules() if isinstance(m, nn.MultiheadAttention)
               for child, _ in m.named_modules() if child}  # fmt: skip
-    names = [name for name, m in model.named_modules() if isinstance(m, nn.Linear) and name not in inside]
-    if targets == "head":
-        names = [n for n in names if any(n == h or n.startswith(h + ".") for h in _HEADS)]
+    linear = [name for name, m in model.named_modules() if isinstance(m, nn.Linear) and name not in inside]
+    readout = [name for name, m in model.named_modules() if isinstance(m, LinearReadout)]
+    names = {
+        "all": linear + readout, "linear": linear, "readout": readout,
+        "head": [n for n in linear if any(n == h or n.startswith(h + ".") for h in _HEADS)],
+    }[targets]  # fmt: skip
     if not names:
-        raise ArgumentError(f"targets: {targets!r} selects no nn.Linear layer of this model; use 'linear'")
+        raise ArgumentError(f"targets: {targets!r} selects no layer of this model; use 'all'")
     return names
 
 
@@ -159,13 +175,13 @@ def freeze_base(model: nn.Module) -> None:
 
 
 def attach_adapters(
-    model: nn.Module, *, rank: int = 4, alpha: float | None = None, targets: str | Sequence[str] = "linear", seed: int = 0
+    model: nn.Module, *, rank: int = 4, alpha: float | None = None, targets: str | Sequence[str] = "all", seed: int = 0
 ) -> Adapters:
     """Freezes ``model`` and adds fresh (zero) low-rank updates to its ``targets`` layers.
 
     Args:
         rank: r >= 1; alpha: the update's scale numerator (default: ``rank``, a scale of 1).
-        targets: one of :data:`TARGETS`, or a list of ``nn.Linear`` layer names.
+        targets: one of :data:`TARGETS`, or a list of ``nn.Linear`` / readout layer names.
         seed: draws the ``A`` matrices.
     """
     if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
@@ -175,9 +191,11 @@ def attach_adapters(
         raise ArgumentError(f"alpha: expected a finite number > 0, got {alpha!r}")
     names = adapter_layers(model, targets) if isinstance(targets, str) else list(targets)
     modules = dict(model.named_modules())
-    wrong = [n for n in names if not isinstance(modules.get(n), nn.Linear)]
+    wrong = [n for n in names if not isinstance(modules.get(n), (nn.Linear, LinearReadout))]
     if wrong or len(set(names)) != len(names):
-        raise ArgumentError(f"targets: expected distinct nn.Linear layer names of the model, got {wrong or names}")
+        raise ArgumentError(
+            f"targets: expected distinct names of the model's nn.Linear layers or readout, got {wrong or names}"
+        )
     base = base_sha256(model)
     freeze_base(model)
     return Adapters(model, names, rank=rank, alpha=alpha, base=base, seed=seed)
