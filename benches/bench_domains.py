@@ -202,8 +202,8 @@ def main() -> int:
     runs: list[tuple[str, tuple[str, ...]]] = [("plain model", ()), *known]
     if len(known) > 1:
         runs.append(("all methods", tuple(s for _, o in known for s in o)))
-    elif not known:
-        skipped.append(("all methods", "no method is available"))
+    else:
+        skipped.append(("all methods", "no method is available" if not known else f"only {known[0][0]} is available"))
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bench-domains-") as tmp:
         for i, (name, overrides) in enumerate(runs):

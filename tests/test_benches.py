@@ -25,6 +25,17 @@ EXPECTED: dict[str, list[str]] = {
         rf"^limit: np\.copyto of the same amplitude bytes, \d+ frames at a time\s+{_N}\s+\d+\.\dx$",
         r"^batched amplitude reads .* = \d+\.\dx the official loop's [\d,]+ \(goal 50x\); the copy limit is ",
     ],
+    "bench_domains": [
+        r"^mean pose\s+\d+\.\d%\s+\d+\s+\d+\s+\d+\.\d%\s+\d+\s+\d+\s+n/a$",
+        r"^mean pose on the true root \(oracle root\)\s+\d+\.\d%\s+0\s+\d+\s+\d+\.\d%\s+0\s+\d+\s+-?\d+\.\d\d$",
+        r"^plain model\s+\d+\.\d%(\s+\d+){2}\s+\d+\.\d%(\s+\d+){2}\s+-?\d+\.\d\d$",
+        *(rf"^plain model, K = {k}\s+\d+\.\d%(\s+\d+){{2}}\s+\d+\.\d%(\s+\d+){{2}}\s+-?\d+\.\d\d$" for k in (0, 2, 5, 10)),
+        r"^(adversarial domain head|geometry FiLM|randomised rooms|conjugate products|test-time normalisation)\s+"
+        r"(not available \(.+\)|\d+\.\d%.*)$",
+        r"^K = 0: unseen room keeps -?\d+% of the in-room PCK@20 gain over the mean pose \(.+; goal >= 60%\): (met|NOT met)$",
+        r"^K = \d+: unseen room keeps -?\d+% of the in-room gain with adapters \(goal >= 90%\): (met|NOT met)$",
+        r"^wall time \d+ s on \d+ torch thread\(s\)$",
+    ],
     "bench_errors": [
         r"^\s*y \(vertical\)\s+\d+\.\d mm\s+\d+\.\d mm$",  # the model beside the mean pose
         r"^torso PCK@20: \d+\.\d% as predicted, \d+\.\d% with the true centre on x$",
