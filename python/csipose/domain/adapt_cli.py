@@ -114,6 +114,9 @@ def _adapt(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ArgumentError(f"--out {out}: exists and is not a folder")
+    above = next((p for p in out.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise ArgumentError(f"--out {out}: {above} is a file, not a folder")
     predictor = Predictor.load(checkpoint, device=args.device)
     if predictor.persons:
         raise ArgumentError(f"{checkpoint}: adapting a person-slot model is not available; adapt a one-person model")

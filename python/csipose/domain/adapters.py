@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from csipose.errors import ArgumentError, CheckpointError
-from csipose.models.base import LinearReadout
+from csipose.models.base import LinearReadout, PoseModel
 from csipose.train import checkpoint as ckpt
 
 __all__ = [
@@ -130,9 +130,11 @@ class Adapters(nn.Module):
 
 def _sizes(layer: nn.Module) -> tuple[int, int]:
     """(in, out) features of an adaptable layer: ``nn.Linear`` or the model's :class:`LinearReadout`."""
+    if isinstance(layer, nn.Linear):
+        return layer.in_features, layer.out_features
     if isinstance(layer, LinearReadout):
         return int(layer.weight.shape[0]), int(layer.weight.shape[1])
-    return int(layer.in_features), int(layer.out_features)
+    raise ArgumentError(f"targets: expected an nn.Linear layer or the readout, got {type(layer).__name__}")
 
 
 def _key(name: str) -> str:
@@ -225,15 +227,15 @@ def fit_adapters(
     """
     from csipose.losses import keypoint_loss
 
-    for name, value in (("steps", steps), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ArgumentError(f"{name}: expected an integer >= 1, got {value!r}")
+    for name, count in (("steps", steps), ("batch_size", batch_size)):
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ArgumentError(f"{name}: expected an integer >= 1, got {count!r}")
     x = np.asarray(csi, dtype=np.float32)
     k = len(x)
     if k == 0 or len(keypoints) != k or (visibility is not None and len(visibility) != k):
         raise ArgumentError(f"csi, keypoints, visibility: expected the same K >= 1 windows, got {k} and {len(keypoints)}")
     device = next(adapters.parameters()).device
-    d = int(getattr(model, "dims", np.shape(keypoints)[-1]))
+    d = model.dims if isinstance(model, PoseModel) else int(np.asarray(keypoints).shape[-1])
     gt_all = torch.as_tensor(np.asarray(keypoints, dtype=np.float32)[..., :d])
     vis_all = torch.ones(gt_all.shape[:2]) if visibility is None else torch.as_tensor(np.asarray(visibility, np.float32))
     x_all = torch.from_numpy(x)
@@ -260,7 +262,7 @@ def save_adapters(path: str | os.PathLike[str], adapters: Adapters) -> int:
         "alpha": adapters.alpha, "targets": list(adapters.targets), "weights": adapters.weights(),
         "info": dict(adapters.info), "versions": ckpt.versions(),
     }  # fmt: skip
-    ckpt.save_checkpoint(path, state)
+    ckpt.save_checkpoint(Path(path), state)
     return Path(path).stat().st_size
 
 
