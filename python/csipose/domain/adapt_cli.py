@@ -45,8 +45,9 @@ def register(subparsers: Any) -> None:
     ad.add_argument("--alpha", metavar="A", type=float, help="scale numerator of the updates (default: the rank)")
     ad.add_argument("--lr", metavar="LR", type=float, default=3e-3, help="AdamW learning rate (default 3e-3)")
     ad.add_argument("--targets", choices=TARGETS, default="all",
-                    help="all: every nn.Linear layer the model calls and the ridge readout (default); linear: the "
-                         "nn.Linear layers; head: the joint regressor's; readout: the ridge readout alone")
+                    help="all (default): every nn.Linear layer the model calls, the ridge readout and a gain and offset "
+                         "per input channel; linear: the nn.Linear layers; head: the joint regressor's; readout: the "
+                         "ridge readout; input: the input channels' gains and offsets")
     ad.add_argument("--seed", metavar="S", type=int, default=0, help="picks the frames and draws the adapters")
     ad.add_argument("--data", choices=("synthetic", "mmfi"), help="data source of the split (default: the recorded one)")
     ad.add_argument("--root", metavar="DIR", help="MM-Fi root (with --data mmfi)")

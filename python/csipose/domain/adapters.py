@@ -5,8 +5,9 @@ readout from the flattened input window to the joints) gains a low-rank update a
 
     y = W x + b + (alpha / r) * B (A x) + db,   A: float[r, in], B: float[out, r], db: float[out],
 
-with ``B`` and ``db`` starting at zero, so a fresh adapter leaves the base model's outputs
-bit-identical. The update runs in a forward hook: the base model's modules, parameter names and
+and the normalised input gains a gain and an offset per channel (antenna x feature), where a
+room's receiver gains and antenna phase offsets show, ``x_c (1 + g_c) + o_c``. ``B``, ``db``,
+``g`` and ``o`` start at zero, so a fresh adapter leaves the base model's outputs bit-identical. The update runs in a forward hook: the base model's modules, parameter names and
 weights stay as they are (its :func:`base_sha256` does not change), and only the adapter's own
 parameters train while every base weight is frozen. An adapter file holds those parameters,
 the rank, alpha, the adapted layer names and the SHA-256 of the base model's weights, so it is
@@ -31,13 +32,14 @@ import torch
 from torch import Tensor, nn
 
 from csipose.errors import ArgumentError, CheckpointError
-from csipose.models.base import LinearReadout, PoseModel
+from csipose.models.base import InputNorm, LinearReadout, PoseModel
 from csipose.train import checkpoint as ckpt
 
 __all__ = [
     "ADAPTER_FORMAT",
     "TARGETS",
     "Adapters",
+    "ChannelAffine",
     "LowRankUpdate",
     "adapter_layers",
     "attach_adapters",
@@ -53,9 +55,10 @@ __all__ = [
 ADAPTER_FORMAT = 1
 #: Which layers an adapter targets: every ``nn.Linear`` layer the model calls (``linear``), those
 #: of the joint regressors after the last attention (``head``: ``backbone.head``, ``slot_head``),
-#: the closed-form ridge readout from the input window to the joints (``readout``), or ``linear``
-#: and ``readout`` together (``all``).
-TARGETS = ("all", "linear", "head", "readout")
+#: the closed-form ridge readout from the input window to the joints (``readout``), the per-channel
+#: gain and offset of the normalised input (``input``), or all three of ``linear``, ``readout`` and
+#: ``input`` (``all``).
+TARGETS = ("all", "linear", "head", "readout", "input")
 _KIND = "csipose.adapter"
 _HEADS = ("backbone.head", "slot_head")
 
@@ -78,6 +81,18 @@ class LowRankUpdate(nn.Module):
         return (x @ self.down.T) @ self.up.T * self.scale + self.shift
 
 
+class ChannelAffine(nn.Module):
+    """``x: float[B, W, C, S, P]`` -> ``x (1 + gain) + offset``, ``gain, offset: float[C, 1, 1]``; the identity until trained."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.gain = nn.Parameter(torch.zeros(channels, 1, 1))
+        self.offset = nn.Parameter(torch.zeros(channels, 1, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * (1 + self.gain) + self.offset
+
+
 class Adapters(nn.Module):
     """The low-rank updates of one model, by the adapted layer's name, and the hooks that apply them.
 
@@ -95,7 +110,11 @@ class Adapters(nn.Module):
         generator = torch.Generator().manual_seed(seed)
         self.updates = nn.ModuleDict()
         for name in self.targets:
-            features_in, features_out = _sizes(modules[name])
+            layer = modules[name]
+            if isinstance(layer, InputNorm):
+                self.updates[_key(name)] = ChannelAffine(int(layer.mean.shape[0]))
+                continue
+            features_in, features_out = _sizes(layer)
             self.updates[_key(name)] = LowRankUpdate(features_in, features_out, rank=rank, alpha=alpha,
                                                      generator=generator)  # fmt: skip
         weight = next(iter(model.parameters()))
@@ -106,6 +125,8 @@ class Adapters(nn.Module):
         update = self.updates[_key(name)]
 
         def add_update(module: nn.Module, args: tuple[Tensor, ...], output: Tensor) -> Tensor:
+            if isinstance(module, InputNorm):
+                return update(output)
             if isinstance(module, LinearReadout):  # [B, ...] flattened in, [B, J, D] out
                 return output + update(args[0].flatten(1).float()).reshape(output.shape)
             return output + update(args[0])
@@ -119,9 +140,9 @@ class Adapters(nn.Module):
         self._hooks = []
 
     def weights(self) -> dict[str, Tensor]:
-        """The adapter's tensors by ``LAYER/down``, ``LAYER/up``, ``LAYER/shift`` (CPU copies)."""
-        return {f"{name}/{part}": getattr(self.updates[_key(name)], part).detach().cpu().clone()
-                for name in self.targets for part in ("down", "up", "shift")}  # fmt: skip
+        """The adapter's tensors by ``LAYER/PART`` (``down``, ``up``, ``shift``; ``gain``, ``offset``), CPU copies."""
+        return {f"{name}/{part}": value.detach().cpu().clone()
+                for name in self.targets for part, value in self.updates[_key(name)].state_dict().items()}  # fmt: skip
 
     def trainable(self) -> int:
         """Number of adapter parameters."""
@@ -159,8 +180,9 @@ def adapter_layers(model: nn.Module, targets: str = "all") -> list[str]:
               for child, _ in m.named_modules() if child}  # fmt: skip
     linear = [name for name, m in model.named_modules() if isinstance(m, nn.Linear) and name not in inside]
     readout = [name for name, m in model.named_modules() if isinstance(m, LinearReadout)]
+    inputs = [name for name, m in model.named_modules() if isinstance(m, InputNorm)]
     names = {
-        "all": linear + readout, "linear": linear, "readout": readout,
+        "all": linear + readout + inputs, "linear": linear, "readout": readout, "input": inputs,
         "head": [n for n in linear if any(n == h or n.startswith(h + ".") for h in _HEADS)],
     }[targets]  # fmt: skip
     if not names:
@@ -183,7 +205,7 @@ def attach_adapters(
 
     Args:
         rank: r >= 1; alpha: the update's scale numerator (default: ``rank``, a scale of 1).
-        targets: one of :data:`TARGETS`, or a list of ``nn.Linear`` / readout layer names.
+        targets: one of :data:`TARGETS`, or a list of ``nn.Linear``, readout or input-norm layer names.
         seed: draws the ``A`` matrices.
     """
     if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
@@ -193,10 +215,10 @@ def attach_adapters(
         raise ArgumentError(f"alpha: expected a finite number > 0, got {alpha!r}")
     names = adapter_layers(model, targets) if isinstance(targets, str) else list(targets)
     modules = dict(model.named_modules())
-    wrong = [n for n in names if not isinstance(modules.get(n), (nn.Linear, LinearReadout))]
+    wrong = [n for n in names if not isinstance(modules.get(n), (nn.Linear, LinearReadout, InputNorm))]
     if wrong or len(set(names)) != len(names):
         raise ArgumentError(
-            f"targets: expected distinct names of the model's nn.Linear layers or readout, got {wrong or names}"
+            f"targets: expected distinct names of the model's nn.Linear layers, readout or input norm, got {wrong or names}"
         )
     base = base_sha256(model)
     freeze_base(model)
@@ -311,9 +333,8 @@ def load_adapters(path: str | os.PathLike[str], model: nn.Module) -> Adapters:
     try:
         with torch.no_grad():
             for name in adapters.targets:
-                update = adapters.updates[_key(name)]
-                for part in ("down", "up", "shift"):
-                    getattr(update, part).copy_(state["weights"][f"{name}/{part}"])
+                for part, value in adapters.updates[_key(name)].state_dict(keep_vars=True).items():
+                    value.copy_(state["weights"][f"{name}/{part}"])
     except (KeyError, RuntimeError) as err:
         adapters.remove()
         raise CheckpointError(f"{file}: adapter weights do not fit the model ({ckpt.error_reason(err)})") from None
