@@ -243,5 +243,5 @@ def _print_summary(summary: dict[str, Any], reports: dict[str, Any]) -> None:
             ("after adapting", "after"))  # fmt: skip
     for label, key in rows:
         r = reports[key]
-        root = _fig(r.root_error) if key != "mean_pose_on_true_root" else "0 (oracle)"
+        root = _fig(r.root_error) if key != "mean_pose_on_true_root" else "oracle"
         print(f"{label:<26} {_pck20(r):>7} {_fig(r.mpjpe):>8} {root:>8} {_fig(r.mpjpe_root):>8} {_fig(r.pa_mpjpe):>8}")
