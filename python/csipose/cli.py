@@ -16,6 +16,7 @@ import numpy as np
 
 from csipose import __version__
 from csipose.data.cli import register as register_data
+from csipose.domain.adapt_cli import register as register_adapt
 from csipose.errors import CsiposeError
 from csipose.infer_cli import register as register_infer
 from csipose.train import cli as train_cli
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_data(sub)
     train_cli.register(sub)
     register_infer(sub)
+    register_adapt(sub)
     return parser
 
 

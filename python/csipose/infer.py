@@ -56,7 +56,8 @@ class Predictor:
     - ``skeleton``: the joints' skeleton name (``"h36m17"`` or ``"coco17"``);
     - ``config``: the training config as a dict (None when not recorded);
     - ``persons``: person slots (0: one person per window; else :meth:`predict_people`);
-    - ``path``, ``runtime`` (``"torch"`` or ``"onnxruntime"``), ``precision``, ``device``.
+    - ``path``, ``runtime`` (``"torch"`` or ``"onnxruntime"``), ``precision``, ``device``;
+    - ``adapter``: the :class:`~csipose.domain.adapters.Adapters` applied to a ``.pt`` model (None: none).
     """
 
     def __init__(
@@ -85,6 +86,7 @@ class Predictor:
         self.config = config
         self.joints = joints
         self.dims = dims
+        self.adapter: Any = None
 
     @property
     def window(self) -> int:
@@ -101,6 +103,7 @@ class Predictor:
         device: str = "cpu",
         preprocess: Preprocess | None = None,
         threads: int = 0,
+        adapter: str | os.PathLike[str] | None = None,
     ) -> Predictor:
         """A predictor of a ``.pt`` checkpoint (needs torch) or an exported ``.onnx`` model.
 
@@ -111,10 +114,13 @@ class Predictor:
                 a dataset that recorded none).
             threads: intra-op threads of the runtime; 0 keeps its default. For a ``.pt`` this is
                 ``torch.set_num_threads``, which holds for the whole process.
+            adapter: an adapter file of ``csipose adapt`` (:mod:`csipose.domain.adapters`) fitted
+                on this ``.pt`` checkpoint, applied to every prediction.
 
         Raises:
             CheckpointError: a missing, truncated or foreign model file, or one without its
-                preprocessing and ``preprocess`` not given.
+                preprocessing and ``preprocess`` not given; a bad adapter file, or one fitted on
+                another checkpoint.
             ArgumentError: another suffix, an unknown device, or a runtime that is not installed.
         """
         file = Path(path)
@@ -127,7 +133,14 @@ class Predictor:
             kind = "checkpoint" if suffix == ".pt" else "ONNX model"
             raise CheckpointError(f"{file}: {kind} file not found")
         if suffix == ".pt":
-            return cls._load_torch(file, device, preprocess, threads)
+            predictor = cls._load_torch(file, device, preprocess, threads)
+            if adapter is not None:
+                from csipose.domain.adapters import load_adapters
+
+                predictor.adapter = load_adapters(adapter, predictor._backend.model)
+            return predictor
+        if adapter is not None:
+            raise ArgumentError(f"adapter: applies to a .pt checkpoint, not the exported model {file}")
         return cls._load_onnx(file, device, preprocess, threads)
 
     @classmethod

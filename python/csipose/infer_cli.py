@@ -17,7 +17,7 @@ import numpy as np
 from csipose.errors import ArgumentError, ConfigError, DatasetError
 from csipose.train.scoring import score
 
-__all__ = ["register"]
+__all__ = ["read_batches", "recorded_split", "register"]
 
 _BY = ("environment", "subject", "action")  # the order of Predictions.ids
 
@@ -74,6 +74,9 @@ def register(subparsers: Any) -> None:
     ev.add_argument("--json", action="store_true", help="print the report as JSON")
     ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                     help="where the model runs (default: cuda when available, else cpu); a .pt uses its amp setting on cuda")
+    ev.add_argument("--adapter", metavar="FILE",
+                    help="apply this adapter of the .pt checkpoint (csipose adapt); the frames it was fitted on are "
+                         "left out of the report")
     ev.set_defaults(handler=_eval)
 
 
@@ -128,7 +131,7 @@ def _eval(args: argparse.Namespace) -> int:
     from csipose.infer import Predictor
 
     device = _device(args.device)
-    predictor = Predictor.load(args.checkpoint, device=device)
+    predictor = Predictor.load(args.checkpoint, device=device, adapter=args.adapter)
     if args.by and predictor.persons:
         raise ArgumentError(f"--by: not available yet for a person-slot model ({predictor.path}); drop --by")
     if args.input:
@@ -141,6 +144,8 @@ def _eval(args: argparse.Namespace) -> int:
         found = predict_source(predictor, open_frames(args.input, packets=predictor.preprocess.packets))
         if found.ground_truth is None:
             raise DatasetError(f"{args.input}: no ground-truth keypoints to score against")
+        keep = _unseen_by_adapter(predictor, found.ids, args)
+        found.keypoints, found.ground_truth, found.ids = found.keypoints[keep], found.ground_truth[keep], found.ids[keep]
         report = score(found.keypoints, found.ground_truth, skeleton=predictor.skeleton)
         if args.by:
             groups = found.ids[:, _BY.index(args.by)]
@@ -251,24 +256,24 @@ def _cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def _score_split(predictor: Any, args: argparse.Namespace) -> Any:
-    """The locked report of ``predictor`` on the validation split recorded with it (or the one the flags choose);
-    with ``args.by``, the report and ``(pred, gt, visible, groups)``."""
+def recorded_split(predictor: Any, data: str | None = None, root: str | None = None, cache: str | None = None) -> Any:
+    """The validation split recorded with ``predictor``'s model (``data``, MM-Fi ``root`` and ``cache``
+    override the recorded data source), checked to be preprocessed as the model expects."""
     from csipose.config import TrainingConfig
     from csipose.train.data import load_split
 
     if predictor.config is None:
         raise ArgumentError(f"{predictor.path}: no training config recorded, so no split to evaluate on; give --input")
     config = TrainingConfig.from_dict(predictor.config, source=f"{predictor.path} config")
-    if (args.data or config.data) == "synthetic":
-        for flag in ("cache", "root"):
-            if getattr(args, flag):
+    if (data or config.data) == "synthetic":
+        for flag, value in (("cache", cache), ("root", root)):
+            if value:
                 raise ArgumentError(
                     f"--{flag}: MM-Fi data only, but {predictor.path} is evaluated on synthetic data; "
                     f"add --data mmfi or drop --{flag}"
                 )
     overrides = [f"{key}={value}" for key, value in
-                 (("data", args.data), ("mmfi_root", args.root), ("mmfi_cache", args.cache)) if value]
+                 (("data", data), ("mmfi_root", root), ("mmfi_cache", cache)) if value]
     config = config.with_overrides(overrides)
     if config.data == "mmfi" and config.mmfi_root and not Path(config.mmfi_root).is_dir():
         raise ConfigError(f"mmfi_root: {config.mmfi_root!r} is not a folder (give --root)")
@@ -279,11 +284,32 @@ def _score_split(predictor: Any, args: argparse.Namespace) -> Any:
             f"{predictor.path}: the split's preprocessing ({made.describe()}) is not the model's "
             f"({predictor.preprocess.describe()})"
         )
+    return val
+
+
+def _score_split(predictor: Any, args: argparse.Namespace) -> Any:
+    """The locked report of ``predictor`` on the validation split recorded with it (or the one the flags choose);
+    with ``args.by``, the report and ``(pred, gt, visible, groups)``."""
+    val = recorded_split(predictor, args.data, args.root, args.cache)
     if predictor.persons:
         return _score_people_split(predictor, val)
+    index = None
+    if predictor.adapter is not None:  # the adapter's own rooms, less the frames it was fitted on
+        from csipose.domain.adapt_cli import sample_ids
+
+        ids = sample_ids(val)
+        rooms = predictor.adapter.info.get("environments")
+        keep = _unseen_by_adapter(predictor, ids, args)
+        if rooms:
+            keep &= np.isin(ids[:, 0], rooms)
+            if not args.json:
+                print(f"adapter {args.adapter}: scored in its room(s) {', '.join(map(str, rooms))} only")
+        index = np.flatnonzero(keep)
+        if len(index) == 0:
+            raise DatasetError(f"{args.adapter}: no frame of its room(s) is left to evaluate on")
     preds, truth, visible, groups = [], [], [], []
     keys = ("csi", "keypoints", "visibility") + ((args.by,) if args.by else ())
-    for batch in _batches(val, 256, keys):
+    for batch in read_batches(val, 256, keys, index):
         preds.append(predictor.predict_windows(batch["csi"]))
         truth.append(np.asarray(batch["keypoints"], dtype=np.float32))
         visible.append(np.asarray(batch["visibility"], dtype=np.float32))
@@ -292,6 +318,21 @@ def _score_split(predictor: Any, args: argparse.Namespace) -> Any:
     pred, gt, vis = np.concatenate(preds), np.concatenate(truth), np.concatenate(visible)
     report = score(pred, gt, vis, predictor.skeleton)
     return (report, (pred, gt, vis, np.concatenate(groups))) if args.by else report
+
+
+def _unseen_by_adapter(predictor: Any, ids: np.ndarray, args: argparse.Namespace) -> np.ndarray:
+    """``bool[N]``: the frames of ``ids: int[N, 4]`` (environment, subject, action, frame) the
+    predictor's adapter was not fitted on (all, without an adapter); says how many were left out."""
+    if predictor.adapter is None:
+        return np.ones(len(ids), dtype=bool)
+    from csipose.domain.adapt_cli import unseen
+
+    keep = unseen(ids, predictor.adapter.info.get("shots"))
+    if not args.json:
+        print(f"adapter {args.adapter}: {int((~keep).sum())} frames it was fitted on are left out")
+    if not keep.any():
+        raise DatasetError(f"{args.adapter}: every frame to evaluate was used to fit the adapter")
+    return keep
 
 
 def _score_people_split(predictor: Any, val: Any) -> Any:
@@ -313,13 +354,16 @@ def _score_people_split(predictor: Any, val: Any) -> Any:
     return evaluate_people(persons, presence, gt, gt_mask=mask, visible=vis, skeleton=predictor.skeleton)
 
 
-def _batches(dataset: Any, size: int, keys: tuple[str, ...] = ("csi", "keypoints", "visibility")) -> Any:
-    """Stacked batches of ``keys`` (default ``csi``, ``keypoints`` and ``visibility``), in order."""
-    n = len(dataset)
-    for start in range(0, n, size):
-        index = np.arange(start, min(start + size, n))
+def read_batches(
+    dataset: Any, size: int, keys: tuple[str, ...] = ("csi", "keypoints", "visibility"), index: Any = None
+) -> Any:
+    """Stacked batches of ``keys`` (default ``csi``, ``keypoints`` and ``visibility``) of the samples
+    ``index`` (default: all), in order."""
+    rows = np.arange(len(dataset)) if index is None else np.asarray(index, dtype=np.int64)
+    for start in range(0, len(rows), size):
+        part = rows[start : start + size]
         if hasattr(dataset, "read_batch"):
-            yield dataset.read_batch(index)
+            yield dataset.read_batch(part)
         else:
-            samples = [dataset[int(i)] for i in index]
+            samples = [dataset[int(i)] for i in part]
             yield {k: np.stack([np.asarray(s[k]) for s in samples]) for k in keys}

@@ -1,0 +1,247 @@
+"""``csipose adapt``: few-shot adaptation of a trained model to a new room with low-rank adapters.
+
+K labelled frames of the room (by default the checkpoint's recorded validation rooms, the
+unseen ones) are picked deterministically by the seed and spread over the room's sequences;
+only the adapters (:mod:`csipose.domain.adapters`) are fitted on them. The adapter is saved
+as ``OUT/adapter.pt`` and the locked report on the room's other frames is printed before and
+after, beside the mean pose placed on the true root. ``csipose eval --adapter`` and
+``Predictor.load(..., adapter=...)`` apply it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from csipose.errors import ArgumentError, DatasetError
+
+__all__ = ["choose_shots", "register", "sample_ids", "unseen"]
+
+_IDS = ("environment", "subject", "action", "frame")
+
+
+def register(subparsers: Any) -> None:
+    """Adds the adapt subcommand to the ``csipose`` parser."""
+    from csipose.domain.adapters import TARGETS
+
+    ad = subparsers.add_parser(
+        "adapt", help="fit low-rank adapters of a checkpoint to a new room from a few labelled frames",
+        description="Fit low-rank adapters (LoRA) of a .pt checkpoint on K labelled frames of a room it has not seen "
+                    "(default: its recorded validation rooms), save them, and score the room's other frames "
+                    "before and after.",
+    )  # fmt: skip
+    ad.add_argument("--checkpoint", metavar="CKPT", required=True, help="a .pt checkpoint written by csipose train")
+    ad.add_argument("--shots", metavar="K", type=int, required=True, help="labelled frames of the room to adapt on")
+    ad.add_argument("--out", metavar="DIR", required=True, help="folder to write adapter.pt into")
+    ad.add_argument("--environment", metavar="E", type=int, action="append",
+                    help="the room to adapt to (repeatable; default: the recorded validation rooms)")
+    ad.add_argument("--steps", metavar="N", type=int, default=300, help="optimizer steps (default 300)")
+    ad.add_argument("--rank", metavar="R", type=int, default=4, help="rank of every update (default 4)")
+    ad.add_argument("--alpha", metavar="A", type=float, help="scale numerator of the updates (default: the rank)")
+    ad.add_argument("--lr", metavar="LR", type=float, default=3e-3, help="AdamW learning rate (default 3e-3)")
+    ad.add_argument("--targets", choices=TARGETS, default="all",
+                    help="all (default): every nn.Linear layer the model calls, the ridge readout and a gain and offset "
+                         "per input channel; linear: the nn.Linear layers; head: the joint regressor's; readout: the "
+                         "ridge readout; input: the input channels' gains and offsets")
+    ad.add_argument("--seed", metavar="S", type=int, default=0, help="picks the frames and draws the adapters")
+    ad.add_argument("--data", choices=("synthetic", "mmfi"), help="data source of the split (default: the recorded one)")
+    ad.add_argument("--root", metavar="DIR", help="MM-Fi root (with --data mmfi)")
+    ad.add_argument("--cache", metavar="DIR", help="prepared MM-Fi cache folder")
+    ad.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the model runs")
+    ad.add_argument("--json", action="store_true", help="print what was done and the reports as JSON")
+    ad.set_defaults(handler=_adapt)
+
+
+def sample_ids(dataset: Any) -> np.ndarray:
+    """``int64[N, 4]``: environment, subject, action and frame number of every sample's label frame.
+
+    Datasets with whole-split id arrays and ``label_index`` (synthetic) are read without their
+    CSI; others batch by batch.
+    """
+    if hasattr(dataset, "label_index") and all(isinstance(getattr(dataset, k, None), np.ndarray) for k in _IDS):
+        rows = dataset.label_index
+        return np.stack([getattr(dataset, k)[rows] for k in _IDS], axis=1).astype(np.int64)
+    from csipose.infer_cli import read_batches
+
+    parts = [np.stack([np.asarray(b[k]).reshape(-1) for k in _IDS], axis=1) for b in read_batches(dataset, 256, _IDS)]
+    return np.concatenate(parts).astype(np.int64)
+
+
+def choose_shots(ids: np.ndarray, shots: int, seed: int) -> np.ndarray:
+    """Indices into ``ids: int[N, 4]`` of ``shots`` frames spread over the sequences (environment,
+    subject, action): the sequences in an order drawn by ``seed``, each frame list shuffled by it,
+    then one frame of each sequence in turn. A larger ``shots`` extends a smaller one's choice."""
+    rng = np.random.default_rng(seed)
+    _, sequence = np.unique(ids[:, :3], axis=0, return_inverse=True)
+    sequence = sequence.reshape(-1)
+    queues = [rng.permutation(np.flatnonzero(sequence == s)) for s in rng.permutation(int(sequence.max()) + 1)]
+    depth = max(len(q) for q in queues)
+    order = [q[i] for i in range(depth) for q in queues if i < len(q)]
+    return np.asarray(order[:shots], dtype=np.int64)
+
+
+def unseen(ids: np.ndarray, shots: Any) -> np.ndarray:
+    """``bool[N]``: the frames of ``ids: int[N, 4]`` not among ``shots: int[K, 4]`` (None: all)."""
+    if shots is None or len(shots) == 0:
+        return np.ones(len(ids), dtype=bool)
+    used = {tuple(int(v) for v in row) for row in np.asarray(shots).reshape(-1, 4)}
+    return np.array([tuple(int(v) for v in row) not in used for row in ids], dtype=bool)
+
+
+def _positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise ArgumentError(f"--{name}: expected a number > 0, got {value}")
+
+
+def _adapt(args: argparse.Namespace) -> int:
+    from csipose.domain.adapters import attach_adapters, fit_adapters, save_adapters
+    from csipose.infer import Predictor
+    from csipose.infer_cli import read_batches, recorded_split
+
+    for name in ("shots", "steps", "rank"):
+        if getattr(args, name) < 1:
+            raise ArgumentError(f"--{name}: expected an integer >= 1, got {getattr(args, name)}")
+    for name in ("lr", "alpha"):
+        if getattr(args, name) is not None:
+            _positive(name, getattr(args, name))
+    checkpoint = Path(args.checkpoint)
+    if checkpoint.suffix.lower() != ".pt":
+        raise ArgumentError(f"--checkpoint: expected a .pt checkpoint (adapters fit in torch), got {checkpoint}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ArgumentError(f"--out {out}: exists and is not a folder")
+    above = next((p for p in out.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise ArgumentError(f"--out {out}: {above} is a file, not a folder")
+    predictor = Predictor.load(checkpoint, device=args.device)
+    if predictor.persons:
+        raise ArgumentError(f"{checkpoint}: adapting a person-slot model is not available; adapt a one-person model")
+    val = recorded_split(predictor, args.data, args.root, args.cache)
+    ids = sample_ids(val)
+    rooms = _rooms(predictor, ids, args.environment)
+    room = np.flatnonzero(np.isin(ids[:, 0], rooms))
+    if args.shots >= len(room):
+        raise ArgumentError(
+            f"--shots: {args.shots} frames, but room(s) {_names(rooms)} have {len(room)} labelled frames in the "
+            f"validation split; give fewer than {len(room)} so some are left to evaluate on"
+        )
+    picked = room[choose_shots(ids[room], args.shots, args.seed)]
+    rest = np.setdiff1d(room, picked)
+    fit = _stack(read_batches(val, 256, ("csi", "keypoints", "visibility"), picked))
+    before = _predict(predictor, val, rest, read_batches)
+    model = predictor._backend.model
+    adapters = attach_adapters(model, rank=args.rank, alpha=args.alpha, targets=args.targets, seed=args.seed)
+    losses = fit_adapters(model, adapters, fit["csi"], fit["keypoints"], fit["visibility"], steps=args.steps,
+                          lr=args.lr, seed=args.seed, loss=_loss_kind(predictor))  # fmt: skip
+    adapters.info = {
+        "checkpoint": os.fspath(checkpoint), "environments": [int(r) for r in rooms], "shots": _tensor(ids[picked]),
+        "seed": args.seed, "steps": args.steps, "lr": args.lr, "final_loss": losses[-1],
+    }  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    size = save_adapters(out / "adapter.pt", adapters)
+    after, gt, vis = _predict(predictor, val, rest, read_batches, truth=True)
+    reports = _reports(predictor, before, after, gt, vis)
+    summary = {
+        "adapter": os.fspath(out / "adapter.pt"), "bytes": size, "checkpoint_bytes": checkpoint.stat().st_size,
+        "environments": [int(r) for r in rooms], "shots": int(len(picked)), "evaluated": int(len(rest)),
+        "rank": args.rank, "alpha": adapters.alpha, "targets": adapters.targets, "parameters": adapters.trainable(),
+        "steps": args.steps, "loss": [losses[0], losses[-1]],
+        "reports": {name: r.to_dict() for name, r in reports.items()},
+    }  # fmt: skip
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    _print_summary(summary, reports)
+    return 0
+
+
+def _rooms(predictor: Any, ids: np.ndarray, asked: list[int] | None) -> list[int]:
+    present = sorted(int(e) for e in np.unique(ids[:, 0]))
+    if asked:
+        missing = [e for e in asked if e not in present]
+        if missing:
+            raise ArgumentError(
+                f"--environment: room(s) {_names(missing)} not in {predictor.path}'s validation split "
+                f"(rooms {_names(present)})"
+            )
+        return sorted(set(asked))
+    held = list((predictor.config or {}).get("synthetic", {}).get("val_environments", []) or [])
+    held = [int(e) for e in held if int(e) in present]
+    return held or present  # without held-out rooms: every room of the validation split
+
+
+def _names(rooms: list[int]) -> str:
+    return ", ".join(str(r) for r in rooms)
+
+
+def _loss_kind(predictor: Any) -> str:
+    return str((predictor.config or {}).get("keypoint_loss", "smooth_l1"))
+
+
+def _tensor(values: np.ndarray) -> Any:
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(values, dtype=np.int64))
+
+
+def _stack(batches: Any) -> dict[str, np.ndarray]:
+    parts = list(batches)
+    return {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in ("csi", "keypoints", "visibility")}
+
+
+def _predict(predictor: Any, dataset: Any, index: np.ndarray, read_batches: Any, *, truth: bool = False) -> Any:
+    """Keypoints ``float32[N, J, D]`` of the samples ``index``; with ``truth`` also their
+    ground truth ``[N, J, 3]`` and visibility ``[N, J]``."""
+    preds, gts, vis = [], [], []
+    for batch in read_batches(dataset, 256, ("csi", "keypoints", "visibility"), index):
+        preds.append(predictor.predict_windows(batch["csi"]))
+        gts.append(np.asarray(batch["keypoints"], dtype=np.float32))
+        vis.append(np.asarray(batch["visibility"], dtype=np.float32))
+    pred = np.concatenate(preds)
+    return (pred, np.concatenate(gts), np.concatenate(vis)) if truth else pred
+
+
+def _reports(predictor: Any, before: np.ndarray, after: np.ndarray, gt: np.ndarray, vis: np.ndarray) -> dict[str, Any]:
+    """The locked reports of the training mean pose (as it is, and placed on each frame's true root),
+    and of the model before and after adapting."""
+    from csipose.infer_cli import _mean_pose
+    from csipose.metrics import root_placed
+    from csipose.train.scoring import score
+
+    d = before.shape[-1]
+    mean, _ = _mean_pose(predictor)
+    if mean is None:
+        raise DatasetError(f"{predictor.path}: no mean pose recorded to place beside the reports")
+    placed = root_placed(mean[:, :d], gt.astype(np.float64), skeleton=predictor.skeleton)
+    return {
+        "mean_pose": score(np.broadcast_to(mean[:, :d], before.shape).copy(), gt, vis, predictor.skeleton),
+        "mean_pose_on_true_root": score(placed, gt, vis, predictor.skeleton),
+        "before": score(before, gt, vis, predictor.skeleton),
+        "after": score(after, gt, vis, predictor.skeleton),
+    }
+
+
+def _print_summary(summary: dict[str, Any], reports: dict[str, Any]) -> None:
+    from csipose.infer_cli import _fig, _pck20
+
+    print(f"{summary['adapter']}: {summary['bytes'] / 1e3:.1f} kB ({summary['bytes'] / summary['checkpoint_bytes']:.2%} "
+          f"of the {summary['checkpoint_bytes'] / 1e6:.2f} MB checkpoint); rank {summary['rank']}, "
+          f"{summary['parameters']:,} parameters on {len(summary['targets'])} layers")  # fmt: skip
+    print(f"fitted on {summary['shots']} frames of room(s) {_names(summary['environments'])} in {summary['steps']} steps "
+          f"(loss {summary['loss'][0]:.4g} -> {summary['loss'][1]:.4g}); scored on the room's other "
+          f"{summary['evaluated']} frames")  # fmt: skip
+    print()
+    print(reports["after"].summary())
+    print()
+    print(f"{'':<26} {'PCK@20':>7} {'MPJPE':>8} {'root err':>8} {'root-al.':>8} {'PA-MPJPE':>8}   (input units)")
+    rows = (("mean pose", "mean_pose"), ("mean pose on the true root", "mean_pose_on_true_root"), ("before adapting", "before"),
+            ("after adapting", "after"))  # fmt: skip
+    for label, key in rows:
+        r = reports[key]
+        root = _fig(r.root_error) if key != "mean_pose_on_true_root" else "oracle"
+        print(f"{label:<26} {_pck20(r):>7} {_fig(r.mpjpe):>8} {root:>8} {_fig(r.mpjpe_root):>8} {_fig(r.pa_mpjpe):>8}")

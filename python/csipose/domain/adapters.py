@@ -1,0 +1,343 @@
+"""Low-rank adapters (LoRA) for a trained :class:`~csipose.models.PoseModel`: few-shot adaptation to a new room.
+
+Each adapted linear layer ``y = W x + b`` (an ``nn.Linear``, or the model's closed-form ridge
+readout from the flattened input window to the joints) gains a low-rank update and a bias shift,
+
+    y = W x + b + (alpha / r) * B (A x) + db,   A: float[r, in], B: float[out, r], db: float[out],
+
+and the normalised input gains a gain and an offset per channel (antenna x feature), where a
+room's receiver gains and antenna phase offsets show, ``x_c (1 + g_c) + o_c``. ``B``, ``db``,
+``g`` and ``o`` start at zero, so a fresh adapter leaves the base model's outputs bit-identical. The update runs in a forward hook: the base model's modules, parameter names and
+weights stay as they are (its :func:`base_sha256` does not change), and only the adapter's own
+parameters train while every base weight is frozen. An adapter file holds those parameters,
+the rank, alpha, the adapted layer names and the SHA-256 of the base model's weights, so it is
+refused on any other checkpoint.
+
+    >>> adapters = attach_adapters(model, rank=4, targets="all")      # doctest: +SKIP
+    >>> fit_adapters(model, adapters, csi, keypoints, steps=200)      # doctest: +SKIP
+    >>> save_adapters("adapter.pt", adapters)                         # doctest: +SKIP
+    >>> load_adapters("adapter.pt", fresh_model)                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from csipose.errors import ArgumentError, CheckpointError
+from csipose.models.base import InputNorm, LinearReadout, PoseModel
+from csipose.train import checkpoint as ckpt
+
+__all__ = [
+    "ADAPTER_FORMAT",
+    "TARGETS",
+    "Adapters",
+    "ChannelAffine",
+    "LowRankUpdate",
+    "adapter_layers",
+    "attach_adapters",
+    "base_sha256",
+    "fit_adapters",
+    "freeze_base",
+    "load_adapters",
+    "read_adapter_file",
+    "save_adapters",
+]
+
+#: Layout version of an adapter file.
+ADAPTER_FORMAT = 1
+#: Which layers an adapter targets: every ``nn.Linear`` layer the model calls (``linear``), those
+#: of the joint regressors after the last attention (``head``: ``backbone.head``, ``slot_head``),
+#: the closed-form ridge readout from the input window to the joints (``readout``), the per-channel
+#: gain and offset of the normalised input (``input``), or all three of ``linear``, ``readout`` and
+#: ``input`` (``all``).
+TARGETS = ("all", "linear", "head", "readout", "input")
+_KIND = "csipose.adapter"
+_HEADS = ("backbone.head", "slot_head")
+
+
+class LowRankUpdate(nn.Module):
+    """``x: float[..., in]`` -> ``(alpha / r) * x A^T B^T + db: float[..., out]``; zero until trained."""
+
+    def __init__(self, features_in: int, features_out: int, *, rank: int, alpha: float, generator: torch.Generator) -> None:
+        super().__init__()
+        self.rank, self.alpha = rank, alpha
+        self.scale = alpha / rank
+        a = torch.empty(rank, features_in)
+        bound = 1.0 / math.sqrt(features_in)  # kaiming_uniform(a=sqrt(5)), as nn.Linear and LoRA initialise
+        a.uniform_(-bound, bound, generator=generator)
+        self.down = nn.Parameter(a)  # A
+        self.up = nn.Parameter(torch.zeros(features_out, rank))  # B
+        self.shift = nn.Parameter(torch.zeros(features_out))  # db
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x @ self.down.T) @ self.up.T * self.scale + self.shift
+
+
+class ChannelAffine(nn.Module):
+    """``x: float[B, W, C, S, P]`` -> ``x (1 + gain) + offset``, ``gain, offset: float[C, 1, 1]``; the identity until trained."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.gain = nn.Parameter(torch.zeros(channels, 1, 1))
+        self.offset = nn.Parameter(torch.zeros(channels, 1, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * (1 + self.gain) + self.offset
+
+
+class Adapters(nn.Module):
+    """The low-rank updates of one model, by the adapted layer's name, and the hooks that apply them.
+
+    Attributes:
+        rank, alpha: of every update; ``targets``: the adapted layer names (``model.named_modules`` names);
+        base: the SHA-256 of the base model's weights (:func:`base_sha256`);
+        info: what the adapter file records besides the weights (e.g. the frames it was fitted on).
+    """
+
+    def __init__(self, model: nn.Module, targets: Sequence[str], *, rank: int, alpha: float, base: str, seed: int = 0) -> None:
+        super().__init__()
+        self.rank, self.alpha, self.targets, self.base = rank, alpha, list(targets), base
+        self.info: dict[str, Any] = {}
+        modules = dict(model.named_modules())
+        generator = torch.Generator().manual_seed(seed)
+        self.updates = nn.ModuleDict()
+        for name in self.targets:
+            layer = modules[name]
+            if isinstance(layer, InputNorm):
+                self.updates[_key(name)] = ChannelAffine(int(layer.mean.shape[0]))
+                continue
+            features_in, features_out = _sizes(layer)
+            self.updates[_key(name)] = LowRankUpdate(features_in, features_out, rank=rank, alpha=alpha,
+                                                     generator=generator)  # fmt: skip
+        weight = next(iter(model.parameters()))
+        self.to(device=weight.device, dtype=weight.dtype)
+        self._hooks = [modules[name].register_forward_hook(self._hook(name)) for name in self.targets]
+
+    def _hook(self, name: str) -> Any:
+        update = self.updates[_key(name)]
+
+        def add_update(module: nn.Module, args: tuple[Tensor, ...], output: Tensor) -> Tensor:
+            if isinstance(module, InputNorm):
+                return update(output)
+            if isinstance(module, LinearReadout):  # [B, ...] flattened in, [B, J, D] out
+                return output + update(args[0].flatten(1).float()).reshape(output.shape)
+            return output + update(args[0])
+
+        return add_update
+
+    def remove(self) -> None:
+        """Takes the updates off the model (it predicts as the base model again)."""
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks = []
+
+    def weights(self) -> dict[str, Tensor]:
+        """The adapter's tensors by ``LAYER/PART`` (``down``, ``up``, ``shift``; ``gain``, ``offset``), CPU copies."""
+        return {f"{name}/{part}": value.detach().cpu().clone()
+                for name in self.targets for part, value in self.updates[_key(name)].state_dict().items()}  # fmt: skip
+
+    def trainable(self) -> int:
+        """Number of adapter parameters."""
+        return sum(p.numel() for p in self.parameters())
+
+
+def _sizes(layer: nn.Module) -> tuple[int, int]:
+    """(in, out) features of an adaptable layer: ``nn.Linear`` or the model's :class:`LinearReadout`."""
+    if isinstance(layer, nn.Linear):
+        return layer.in_features, layer.out_features
+    if isinstance(layer, LinearReadout):
+        return int(layer.weight.shape[0]), int(layer.weight.shape[1])
+    raise ArgumentError(f"targets: expected an nn.Linear layer or the readout, got {type(layer).__name__}")
+
+
+def _key(name: str) -> str:
+    return name.replace(".", "__")  # ModuleDict keys may not hold dots
+
+
+def base_sha256(model: nn.Module) -> str:
+    """SHA-256 of a model's weights and buffers (:func:`csipose.train.checkpoint.weights_sha256`);
+    adapters do not change it."""
+    return ckpt.weights_sha256(model.state_dict())
+
+
+def adapter_layers(model: nn.Module, targets: str = "all") -> list[str]:
+    """The names of the layers ``targets`` (one of :data:`TARGETS`) selects.
+
+    The projections inside ``nn.MultiheadAttention`` are left out: it uses their weights
+    directly, never calling the layer, so a hook there would not run.
+    """
+    if targets not in TARGETS:
+        raise ArgumentError(f"targets: expected one of {', '.join(TARGETS)}, got {targets!r}")
+    inside = {f"{name}.{child}" for name, m in model.named_modules() if isinstance(m, nn.MultiheadAttention)
+              for child, _ in m.named_modules() if child}  # fmt: skip
+    linear = [name for name, m in model.named_modules() if isinstance(m, nn.Linear) and name not in inside]
+    readout = [name for name, m in model.named_modules() if isinstance(m, LinearReadout)]
+    inputs = [name for name, m in model.named_modules() if isinstance(m, InputNorm)]
+    names = {
+        "all": linear + readout + inputs, "linear": linear, "readout": readout, "input": inputs,
+        "head": [n for n in linear if any(n == h or n.startswith(h + ".") for h in _HEADS)],
+    }[targets]  # fmt: skip
+    if not names:
+        raise ArgumentError(f"targets: {targets!r} selects no layer of this model; use 'all'")
+    return names
+
+
+def freeze_base(model: nn.Module) -> None:
+    """Stops gradients to every base weight and keeps the model in eval mode (batch-norm
+    statistics and dropout as trained), so fitting adapters leaves the base model bitwise unchanged."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    model.eval()
+
+
+def attach_adapters(
+    model: nn.Module, *, rank: int = 4, alpha: float | None = None, targets: str | Sequence[str] = "all", seed: int = 0
+) -> Adapters:
+    """Freezes ``model`` and adds fresh (zero) low-rank updates to its ``targets`` layers.
+
+    Args:
+        rank: r >= 1; alpha: the update's scale numerator (default: ``rank``, a scale of 1).
+        targets: one of :data:`TARGETS`, or a list of ``nn.Linear``, readout or input-norm layer names.
+        seed: draws the ``A`` matrices.
+    """
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+        raise ArgumentError(f"rank: expected an integer >= 1, got {rank!r}")
+    alpha = float(rank if alpha is None else alpha)
+    if not math.isfinite(alpha) or alpha <= 0:
+        raise ArgumentError(f"alpha: expected a finite number > 0, got {alpha!r}")
+    names = adapter_layers(model, targets) if isinstance(targets, str) else list(targets)
+    modules = dict(model.named_modules())
+    wrong = [n for n in names if not isinstance(modules.get(n), (nn.Linear, LinearReadout, InputNorm))]
+    if wrong or len(set(names)) != len(names):
+        raise ArgumentError(
+            f"targets: expected distinct names of the model's nn.Linear layers, readout or input norm, got {wrong or names}"
+        )
+    base = base_sha256(model)
+    freeze_base(model)
+    return Adapters(model, names, rank=rank, alpha=alpha, base=base, seed=seed)
+
+
+def fit_adapters(
+    model: nn.Module,
+    adapters: Adapters,
+    csi: np.ndarray,
+    keypoints: np.ndarray,
+    visibility: np.ndarray | None = None,
+    *,
+    steps: int = 300,
+    lr: float = 3e-3,
+    weight_decay: float = 0.0,
+    batch_size: int = 64,
+    loss: str = "smooth_l1",
+    seed: int = 0,
+) -> list[float]:
+    """Trains only ``adapters`` on labelled windows of the new room; returns the loss of every step.
+
+    Args:
+        csi: ``float32[K, W, C, S, P]`` model input windows; keypoints: ``float[K, J, >= D]`` metres;
+        visibility: ``float[K, J]`` (None: all visible).
+        steps: AdamW steps of ``batch_size`` windows (the whole set when it is smaller), drawn by ``seed``.
+        loss: the keypoint loss kind (:func:`csipose.losses.keypoint_loss`).
+    """
+    from csipose.losses import keypoint_loss
+
+    for name, count in (("steps", steps), ("batch_size", batch_size)):
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ArgumentError(f"{name}: expected an integer >= 1, got {count!r}")
+    x = np.asarray(csi, dtype=np.float32)
+    k = len(x)
+    if k == 0 or len(keypoints) != k or (visibility is not None and len(visibility) != k):
+        raise ArgumentError(f"csi, keypoints, visibility: expected the same K >= 1 windows, got {k} and {len(keypoints)}")
+    device = next(adapters.parameters()).device
+    d = model.dims if isinstance(model, PoseModel) else int(np.asarray(keypoints).shape[-1])
+    gt_all = torch.as_tensor(np.asarray(keypoints, dtype=np.float32)[..., :d])
+    vis_all = torch.ones(gt_all.shape[:2]) if visibility is None else torch.as_tensor(np.asarray(visibility, np.float32))
+    x_all = torch.from_numpy(x)
+    freeze_base(model)
+    optimizer = torch.optim.AdamW(adapters.parameters(), lr=lr, weight_decay=weight_decay, foreach=False)
+    generator = torch.Generator().manual_seed(seed)
+    losses = []
+    for _ in range(steps):
+        rows = torch.randperm(k, generator=generator)[:batch_size]
+        out = model(x_all[rows].to(device))["keypoints"].float()
+        value = keypoint_loss(out, gt_all[rows].to(device), vis_all[rows].to(device), kind=loss)
+        optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        optimizer.step()
+        losses.append(float(value.detach()))
+    return losses
+
+
+def save_adapters(path: str | os.PathLike[str], adapters: Adapters) -> int:
+    """Writes the adapter (weights, rank, alpha, layer names, base SHA-256, ``adapters.info``)
+    atomically with a checksum; returns the file's size in bytes."""
+    state = {
+        "kind": _KIND, "format": ADAPTER_FORMAT, "base_sha256": adapters.base, "rank": adapters.rank,
+        "alpha": adapters.alpha, "targets": list(adapters.targets), "weights": adapters.weights(),
+        "info": dict(adapters.info), "versions": ckpt.versions(),
+    }  # fmt: skip
+    ckpt.save_checkpoint(Path(path), state)
+    return Path(path).stat().st_size
+
+
+def read_adapter_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The checked contents of an adapter file (see :func:`save_adapters`).
+
+    Raises:
+        CheckpointError: missing, unreadable, corrupt (checksum), or not an adapter file.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise CheckpointError(f"{file}: adapter file not found")
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for truncated/garbage files
+        raise CheckpointError(f"{file}: not a readable adapter file ({ckpt.error_reason(err)})") from None
+    if not isinstance(state, dict) or state.get("kind") != _KIND:
+        raise CheckpointError(f"{file}: not a csipose adapter file (csipose adapt writes them)")
+    if state.get("format") != ADAPTER_FORMAT:
+        raise CheckpointError(f"{file}: adapter format {state.get('format')!r}; this csipose reads {ADAPTER_FORMAT}")
+    stored = state.pop("checksum", None)
+    if not isinstance(stored, str) or ckpt.tensors_sha256(state) != stored:
+        raise CheckpointError(f"{file}: corrupt adapter file: its tensors do not match the sha256 checksum written with them")
+    return state
+
+
+def load_adapters(path: str | os.PathLike[str], model: nn.Module) -> Adapters:
+    """Attaches the adapter saved at ``path`` to ``model``, its base model.
+
+    Raises:
+        CheckpointError: a bad file (:func:`read_adapter_file`), or a model other than the base
+            the adapter was fitted on (its weights' SHA-256 differs).
+    """
+    state = read_adapter_file(path)
+    file = Path(path)
+    found = base_sha256(model)
+    if found != state["base_sha256"]:
+        raise CheckpointError(
+            f"{file}: adapter for another base model (its weights' sha256 {state['base_sha256'][:12]}..., "
+            f"this checkpoint's {found[:12]}...); adapt this checkpoint with csipose adapt"
+        )
+    try:
+        adapters = Adapters(model, state["targets"], rank=int(state["rank"]), alpha=float(state["alpha"]), base=found)
+    except (KeyError, AttributeError, TypeError) as err:
+        raise CheckpointError(f"{file}: adapter layers do not fit the model ({ckpt.error_reason(err)})") from None
+    try:
+        with torch.no_grad():
+            for name in adapters.targets:
+                for part, value in adapters.updates[_key(name)].state_dict(keep_vars=True).items():
+                    value.copy_(state["weights"][f"{name}/{part}"])
+    except (KeyError, RuntimeError) as err:
+        adapters.remove()
+        raise CheckpointError(f"{file}: adapter weights do not fit the model ({ckpt.error_reason(err)})") from None
+    adapters.info = dict(state.get("info", {}))
+    freeze_base(model)
+    return adapters

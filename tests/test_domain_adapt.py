@@ -1,0 +1,279 @@
+"""Low-rank adapters and ``csipose adapt``: few-shot fitting to a room the model has not seen."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from csipose.domain.adapt_cli import choose_shots, sample_ids, unseen  # noqa: E402
+from csipose.domain.adapters import (  # noqa: E402
+    adapter_layers,
+    attach_adapters,
+    base_sha256,
+    fit_adapters,
+    load_adapters,
+    save_adapters,
+)
+from csipose.errors import ArgumentError, CheckpointError  # noqa: E402
+
+# two rooms of two subjects; room 2 is held out, subject 1 of room 1 too
+ROOMS = ["synthetic.room_variation=true", "synthetic.subjects=4", "synthetic.environments=2",
+         "synthetic.val_environments=[2]", "synthetic.val_subjects=[1]", "synthetic.frames=6",
+         "synthetic.actions=[squat, wave]", "width=16", "heads=2", "batch_size=8", "epochs=2", "top_k=2",
+         "plots=false", "progress=false", "linear_baseline=false", "features=amplitude", "threads=1"]  # fmt: skip
+ROOM_FRAMES = 2 * 2 * 6  # room 2: subjects 3 and 4, two actions, six frames
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from csipose.config import TrainingConfig
+    from csipose.train import train
+
+    folder = tmp_path_factory.mktemp("rooms")
+    train(TrainingConfig().with_overrides([*ROOMS, f"run_dir={folder}"]))
+    return folder
+
+
+def room_windows(checkpoint: Path) -> tuple[Any, Any, np.ndarray, np.ndarray]:
+    """The model, its validation split, room 2's sample indices and their keypoints."""
+    from csipose.train.data import load_split
+    from csipose.train.state import load_model
+
+    model, config = load_model(checkpoint)
+    val = load_split(config, "val")
+    room = np.flatnonzero(sample_ids(val)[:, 0] == 2)
+    return model, val, room, val.keypoints[val.label_index[room]]
+
+
+def windows(val: Any, index: np.ndarray) -> np.ndarray:
+    return np.stack([val[int(i)]["csi"] for i in index])
+
+
+def predict(model: Any, x: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return model(torch.from_numpy(x))["keypoints"].numpy()
+
+
+def mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
+    return float(np.linalg.norm(pred - gt, axis=-1).mean())
+
+
+def fitted(run: Path, shots: int = 8, steps: int = 60) -> tuple[Any, Any, np.ndarray, np.ndarray, np.ndarray]:
+    """A model with adapters fitted on ``shots`` room-2 windows: (model, adapters, x_shots, gt_shots, x_room)."""
+    model, val, room, gt = room_windows(run / "last.pt")
+    x = windows(val, room)
+    adapters = attach_adapters(model, rank=2, seed=1)
+    fit_adapters(model, adapters, x[:shots], gt[:shots], steps=steps, lr=1e-2)
+    return model, adapters, x[:shots], gt[:shots], x
+
+
+def csipose(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "csipose", *args], capture_output=True, text=True, timeout=300,
+                          cwd=cwd, env=env)
+
+
+def one_line_error(done: subprocess.CompletedProcess[str], *needles: str) -> str:
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip() and not ln.startswith("usage:")]
+    assert len(lines) == 1, done.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+# ------------------------------------------------------------------------- adapters
+def test_a_fresh_adapter_leaves_predictions_bit_identical(run: Path) -> None:
+    model, val, room, _ = room_windows(run / "last.pt")
+    x = windows(val, room)
+    before = predict(model, x)
+    adapters = attach_adapters(model, rank=4, seed=3)
+    assert adapters.trainable() > 0
+    np.testing.assert_array_equal(predict(model, x), before)
+
+
+def test_targets_skip_attention_projections_and_name_the_layers_that_decide_the_joints(run: Path) -> None:
+    model, *_ = room_windows(run / "last.pt")
+    linear = adapter_layers(model, "linear")
+    assert linear and not any(".attn." in name for name in linear)
+    assert adapter_layers(model, "head") == ["backbone.head.1", "backbone.head.4"]
+    assert set(adapter_layers(model, "head")) < set(linear)
+    assert adapter_layers(model, "readout") == ["readout"]
+    assert adapter_layers(model, "input") == ["norm"]
+    assert adapter_layers(model, "all") == linear + ["readout", "norm"]
+    with pytest.raises(ArgumentError, match="targets"):
+        adapter_layers(model, "convs")
+
+
+@pytest.mark.parametrize(("targets", "shrink"), [("linear", 0.8), ("readout", 0.8), ("input", 0.95)])
+def test_each_kind_of_target_starts_at_zero_and_learns(run: Path, targets: str, shrink: float) -> None:
+    model, val, room, gt = room_windows(run / "last.pt")
+    x = windows(val, room)[:8]
+    before = predict(model, x)
+    adapters = attach_adapters(model, rank=2, targets=targets, seed=1)
+    np.testing.assert_array_equal(predict(model, x), before)
+    fit_adapters(model, adapters, x, gt[:8], steps=40, lr=1e-2)
+    assert mpjpe(predict(model, x), gt[:8]) < shrink * mpjpe(before, gt[:8])  # input: 2 x 3 numbers only
+
+
+def test_adapting_changes_only_adapter_weights_and_lowers_the_error_on_the_shots(run: Path) -> None:
+    model, val, room, gt = room_windows(run / "last.pt")
+    x = windows(val, room)[:8]
+    base = {k: v.clone() for k, v in model.state_dict().items()}
+    error_before = mpjpe(predict(model, x), gt[:8])
+    adapters = attach_adapters(model, rank=2, seed=1)
+    losses = fit_adapters(model, adapters, x, gt[:8], steps=60, lr=1e-2)
+    after = model.state_dict()
+    assert after.keys() == base.keys()
+    for name, value in base.items():
+        assert torch.equal(after[name], value), name
+    assert any(float(p.detach().abs().max()) > 0 for n, p in adapters.named_parameters() if n.endswith(".up"))
+    assert losses[-1] < 0.5 * losses[0]
+    assert mpjpe(predict(model, x), gt[:8]) < 0.7 * error_before
+
+
+def test_a_saved_adapter_reloads_to_the_same_predictions_and_is_small(run: Path, tmp_path: Path) -> None:
+    from csipose.infer import Predictor
+
+    model, adapters, _, _, x = fitted(run)
+    expected = predict(model, x)
+    size = save_adapters(tmp_path / "adapter.pt", adapters)
+    assert size == (tmp_path / "adapter.pt").stat().st_size
+    assert size < (run / "last.pt").stat().st_size / 10
+    predictor = Predictor.load(run / "last.pt", adapter=tmp_path / "adapter.pt")
+    np.testing.assert_allclose(predictor.predict_windows(x), expected, rtol=0, atol=1e-6)
+    plain = Predictor.load(run / "last.pt")
+    assert np.abs(plain.predict_windows(x) - expected).max() > 1e-3  # the adapter does change the poses
+    again, _ = room_windows(run / "last.pt")[:2]
+    load_adapters(tmp_path / "adapter.pt", again)
+    np.testing.assert_allclose(predict(again, x), expected, rtol=0, atol=1e-6)
+
+
+def test_an_adapter_is_refused_on_another_base_and_a_bad_file_is_refused(run: Path, tmp_path: Path) -> None:
+    from csipose.infer import Predictor
+
+    _, adapters, *_ = fitted(run, steps=2)
+    save_adapters(tmp_path / "adapter.pt", adapters)
+    other, *_ = room_windows(run / "last.pt")
+    with torch.no_grad():
+        next(other.parameters()).view(-1)[0] += 1e-3
+    assert base_sha256(other) != adapters.base
+    with pytest.raises(CheckpointError, match="adapter for another base model"):
+        load_adapters(tmp_path / "adapter.pt", other)
+    (tmp_path / "garbage.pt").write_bytes(b"not a torch file")
+    with pytest.raises(CheckpointError, match="not a readable adapter file"):
+        load_adapters(tmp_path / "garbage.pt", other)
+    with pytest.raises(CheckpointError, match="adapter file not found"):
+        load_adapters(tmp_path / "missing.pt", other)
+    with pytest.raises(CheckpointError, match="not a csipose adapter file"):
+        load_adapters(run / "last.pt", other)
+    raw = bytearray((tmp_path / "adapter.pt").read_bytes())
+    state = torch.load(tmp_path / "adapter.pt", weights_only=True)
+    state["weights"][next(iter(state["weights"]))].view(-1)[0] += 1.0  # a changed weight, old checksum
+    torch.save(state, tmp_path / "tampered.pt")
+    assert raw  # the original file stays readable
+    with pytest.raises(CheckpointError, match="corrupt adapter file"):
+        load_adapters(tmp_path / "tampered.pt", other)
+    (tmp_path / "model.onnx").write_bytes(b"")
+    with pytest.raises(ArgumentError, match="applies to a .pt checkpoint"):
+        Predictor.load(tmp_path / "model.onnx", adapter=tmp_path / "adapter.pt")
+
+
+def test_bad_adapter_settings_are_refused(run: Path) -> None:
+    model, *_ = room_windows(run / "last.pt")
+    with pytest.raises(ArgumentError, match="rank"):
+        attach_adapters(model, rank=0)
+    with pytest.raises(ArgumentError, match="alpha"):
+        attach_adapters(model, alpha=-1.0)
+    with pytest.raises(ArgumentError, match="targets"):
+        attach_adapters(model, targets=["backbone.embed.0"])  # a convolution, not nn.Linear
+
+
+# -------------------------------------------------------------------- frame choice
+def test_shots_are_deterministic_nested_and_spread_over_sequences() -> None:
+    # 3 sequences (environment, subject, action) of 5, 4 and 3 frames
+    ids = np.array([(4, s, a, f) for s, a, n in ((31, 1, 5), (31, 2, 4), (32, 1, 3)) for f in range(1, n + 1)])
+    three = choose_shots(ids, 3, seed=7)
+    assert sorted({tuple(ids[i, :3]) for i in three}) == [(4, 31, 1), (4, 31, 2), (4, 32, 1)]
+    every = choose_shots(ids, 12, seed=7)
+    assert sorted(every.tolist()) == list(range(12))
+    assert every[:3].tolist() == three.tolist()
+    assert choose_shots(ids, 12, seed=7).tolist() == every.tolist()
+    assert choose_shots(ids, 12, seed=8).tolist() != every.tolist()
+    keep = unseen(ids, ids[three])
+    assert keep.sum() == 9 and not keep[three].any()
+
+
+# ----------------------------------------------------------------------- the CLI
+def test_adapt_then_eval_scores_the_same_frames_without_the_shots(run: Path, tmp_path: Path) -> None:
+    done = csipose("adapt", "--checkpoint", str(run / "last.pt"), "--shots", "6", "--out", str(tmp_path / "ad"),
+                   "--steps", "40", "--json", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["environments"] == [2] and out["shots"] == 6 and out["evaluated"] == ROOM_FRAMES - 6
+    assert out["bytes"] == (tmp_path / "ad" / "adapter.pt").stat().st_size < out["checkpoint_bytes"] / 10
+    after, before = out["reports"]["after"], out["reports"]["before"]
+    assert after["frames"] == before["frames"] == ROOM_FRAMES - 6
+    state = torch.load(tmp_path / "ad" / "adapter.pt", weights_only=True)
+    shots = state["info"]["shots"].numpy()
+    assert shots.shape == (6, 4) and (shots[:, 0] == 2).all()
+    assert len({tuple(r) for r in shots[:, :3].tolist()}) == 4  # spread over room 2's four sequences
+    ev = csipose("eval", "--checkpoint", str(run / "last.pt"), "--adapter", str(tmp_path / "ad" / "adapter.pt"),
+                 "--json", "--device", "cpu", cwd=tmp_path)  # fmt: skip
+    assert ev.returncode == 0, ev.stderr
+    report = json.loads(ev.stdout)
+    assert report["frames"] == ROOM_FRAMES - 6
+    assert report["mpjpe"] == pytest.approx(after["mpjpe"], rel=1e-6)
+    assert report["pck"]["20"] == pytest.approx(after["pck"]["20"], abs=1e-9)
+    text = csipose("eval", "--checkpoint", str(run / "last.pt"), "--adapter", str(tmp_path / "ad" / "adapter.pt"),
+                   "--device", "cpu", cwd=tmp_path)  # fmt: skip
+    assert "6 frames it was fitted on are left out" in text.stdout
+
+
+def test_adapt_prints_its_size_and_the_reports_beside_the_mean_pose(run: Path, tmp_path: Path) -> None:
+    done = csipose("adapt", "--checkpoint", str(run / "last.pt"), "--shots", "4", "--out", str(tmp_path / "ad"),
+                   "--steps", "5", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"{tmp_path / 'ad' / 'adapter.pt'}: " in done.stdout and " kB (" in done.stdout
+    for label in ("mean pose ", "mean pose on the true root", "before adapting", "after adapting"):
+        assert any(line.startswith(label) and "%" in line for line in done.stdout.splitlines()), label
+
+
+@pytest.mark.parametrize(
+    ("extra", "needles"),
+    [
+        (["--shots", "0"], ["--shots: expected an integer >= 1, got 0"]),
+        (["--shots", "-3"], ["--shots: expected an integer >= 1, got -3"]),
+        (["--shots", str(ROOM_FRAMES)], [f"--shots: {ROOM_FRAMES} frames, but room(s) 2 have {ROOM_FRAMES}"]),
+        (["--shots", "2", "--environment", "7"], ["--environment: room(s) 7 not in"]),
+        (["--shots", "2", "--rank", "0"], ["--rank: expected an integer >= 1"]),
+    ],
+)
+def test_bad_adapt_arguments_are_one_line(run: Path, tmp_path: Path, extra: list[str], needles: list[str]) -> None:
+    done = csipose("adapt", "--checkpoint", str(run / "last.pt"), "--out", str(tmp_path / "ad"), *extra, cwd=tmp_path)
+    line = one_line_error(done, *needles)
+    assert line.startswith("csipose adapt: error: ")
+    assert not (tmp_path / "ad").exists()
+
+
+def test_missing_files_and_a_foreign_adapter_are_one_line(run: Path, tmp_path: Path) -> None:
+    one_line_error(csipose("adapt", "--checkpoint", str(tmp_path / "none.pt"), "--shots", "2", "--out",
+                           str(tmp_path / "ad"), cwd=tmp_path), "none.pt: checkpoint file not found")  # fmt: skip
+    one_line_error(csipose("eval", "--checkpoint", str(run / "last.pt"), "--adapter", str(tmp_path / "none.pt"),
+                           cwd=tmp_path), "none.pt: adapter file not found")  # fmt: skip
+    done = csipose("adapt", "--checkpoint", str(run / "last.pt"), "--shots", "2", "--steps", "2", "--out",
+                   str(tmp_path / "ad"), cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    one_line_error(csipose("eval", "--checkpoint", str(run / "epoch0001.pt"), "--adapter",
+                           str(tmp_path / "ad" / "adapter.pt"), cwd=tmp_path),
+                   "adapter for another base model")  # fmt: skip
