@@ -282,9 +282,10 @@ def _score_split(predictor: Any, args: argparse.Namespace) -> Any:
     if predictor.persons:
         return _score_people_split(predictor, val)
     preds, truth, visible, groups = [], [], [], []
-    keys = ("csi", "keypoints", "visibility") + ((args.by,) if args.by else ())
+    room = config.geometry_film  # the model is conditioned on each window's room geometry
+    keys = ("csi", "keypoints", "visibility") + ((args.by,) if args.by else ()) + (("tx", "rx") if room else ())
     for batch in _batches(val, 256, keys):
-        preds.append(predictor.predict_windows(batch["csi"]))
+        preds.append(predictor.predict_windows(batch["csi"], geometry=(batch["tx"], batch["rx"]) if room else None))
         truth.append(np.asarray(batch["keypoints"], dtype=np.float32))
         visible.append(np.asarray(batch["visibility"], dtype=np.float32))
         if args.by:

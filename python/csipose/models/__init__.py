@@ -77,6 +77,8 @@ def build_model(
     heatmap_size: int = 0,
     densepose_parts: int = 0,
     persons: int = 0,
+    domains: tuple[int, ...] | list[int] = (),
+    geometry_film: bool = False,
 ) -> PoseModel:
     """The :class:`PoseModel` these settings describe (every argument is plain data, stored in checkpoints).
 
@@ -89,6 +91,9 @@ def build_model(
         readout: add the closed-form ridge readout.
         heatmap_size, densepose_parts: optional heads (0 = none).
         persons: person slots for several people per window (0 = one person).
+        domains: environment ids of the training rooms of a domain classifier behind gradient
+            reversal (empty = none; see :mod:`csipose.domain`).
+        geometry_film: condition the features on the room's antenna positions (FiLM).
     """
     if model not in MODELS:
         raise ConfigError(f"model: must be one of {', '.join(MODELS)}, got {model!r}")
@@ -102,9 +107,11 @@ def build_model(
         "model": model, "shape": list(shape), "groups": groups, "joints": joints, "dims": dims, **sizes,
         "readout": readout, "heatmap_size": heatmap_size, "densepose_parts": densepose_parts, "persons": persons,
     }  # fmt: skip
+    if domains or geometry_film:  # earlier checkpoints' settings keep their keys
+        settings.update(domains=[int(e) for e in domains], geometry_film=bool(geometry_film))
     return PoseModel(backbone, shape=shape, joints=joints, dims=dims, readout=readout,  # type: ignore[arg-type]
                      heatmap_size=heatmap_size, densepose_parts=densepose_parts, persons=persons,
-                     settings=settings)
+                     domains=tuple(int(e) for e in domains), geometry_film=geometry_film, settings=settings)
 
 
 def count_parameters(model: nn.Module, *, trainable_only: bool = True) -> int:

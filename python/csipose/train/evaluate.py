@@ -1,4 +1,7 @@
-"""Validation: predictions of every rank gathered and scored once with the locked harness."""
+"""Validation: predictions of every rank gathered and scored once with the locked harness.
+
+With ``test_time_norm`` the validation split's windows come standardised by their own room's
+statistics, re-estimated on that room's validation frames (see :func:`csipose.train.data.load_split`)."""
 
 from __future__ import annotations
 
@@ -13,12 +16,14 @@ from csipose.data.collate import pad_slots
 from csipose.train.data import eval_loader
 from csipose.train.distributed import DistContext
 from csipose.train.scoring import millimetres, percent, score
-from csipose.train.step import autocast
+from csipose.train.step import autocast, forward
 
 __all__ = ["PCK_KEY", "evaluate_model", "predict", "predict_people", "report_subset", "score_people"]
 
 #: The report entry that selects the best epoch and drives early stopping.
 PCK_KEY = "20"
+#: The batch entries a model may take: the window, and the room geometry of a geometry-FiLM model.
+_INPUTS = ("csi", "tx", "rx")
 
 
 @torch.no_grad()
@@ -32,7 +37,7 @@ def predict(
     preds, gts, vis = [], [], []
     for batch in loader:
         with autocast(config, ctx):
-            out = model(batch["csi"].to(ctx.device))
+            out = forward(model, {k: v.to(ctx.device) for k, v in batch.items() if k in _INPUTS}, config)
         preds.append(out["keypoints"].float().cpu().numpy())
         gts.append(batch["keypoints"].numpy())
         vis.append(batch["visibility"].numpy())
