@@ -74,11 +74,11 @@ def conjugate_products(amplitude: np.ndarray, phase: np.ndarray) -> np.ndarray:
     ``float[F, A, S, P]``. A phase term common to every antenna (a packet's phase offset, its
     timing slope across the tones) cancels exactly. Non-finite products are left for the
     amplitude cleaning; a non-finite product phase becomes 0."""
-    h = np.asarray(amplitude, np.float64) * np.exp(1j * np.asarray(phase, np.float64))
-    pairs = antenna_pairs(h.shape[1])
+    pairs = antenna_pairs(np.shape(amplitude)[1])
     a, b = (np.array([p[k] for p in pairs], dtype=np.intp) for k in (0, 1))
-    product = h[:, a] * np.conj(h[:, b])  # [F, Q, S, P]
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # MM-Fi's inf/NaN amplitudes stay non-finite
+        h = np.asarray(amplitude, np.float64) * np.exp(1j * np.asarray(phase, np.float64))
+        product = h[:, a] * np.conj(h[:, b])  # [F, Q, S, P]
         angle = np.nan_to_num(np.angle(product), nan=0.0, posinf=0.0, neginf=0.0)
     return np.concatenate([np.abs(product), angle], axis=1).astype(np.float32)
 
