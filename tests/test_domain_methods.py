@@ -96,8 +96,10 @@ def test_film_of_a_zero_code_is_the_identity() -> None:
     torch.manual_seed(0)
     film = GeometryFiLM(8, width=16)
     torch.nn.init.normal_(film.to_film.weight)  # trained-looking weights
+    torch.nn.init.normal_(film.to_shift.weight)
     features = torch.randn(3, 8)
     assert torch.equal(film.modulate(features, torch.zeros(3, 16)), features)
+    assert torch.equal(film.to_shift(torch.zeros(3, 16)), torch.zeros(3, 3))
     assert not torch.allclose(film.modulate(features, torch.ones(3, 16)), features)
 
 
@@ -106,11 +108,14 @@ def test_fresh_film_is_the_identity_and_ignores_the_order_of_receive_antennas() 
     film = GeometryFiLM(8, width=16)
     features = torch.randn(2, 8)
     tx, rx = torch.randn(2, 3), torch.randn(2, 4, 3)
-    assert torch.equal(film(features, (tx, rx)), features)  # zero-initialised last layer
+    modulated, shift = film(features, (tx, rx))  # zero-initialised last layers
+    assert torch.equal(modulated, features) and torch.equal(shift, torch.zeros(2, 3))
     torch.nn.init.normal_(film.to_film.weight)
-    out = film(features, (tx, rx))
-    assert torch.allclose(film(features, (tx, rx[:, [2, 0, 3, 1]])), out, atol=1e-6)
-    assert not torch.allclose(film(features, (tx + 0.5, rx)), out)
+    torch.nn.init.normal_(film.to_shift.weight)
+    out, shift = film(features, (tx, rx))
+    again, shift_again = film(features, (tx, rx[:, [2, 0, 3, 1]]))
+    assert torch.allclose(again, out, atol=1e-6) and torch.allclose(shift_again, shift, atol=1e-6)
+    assert not torch.allclose(film(features, (tx + 0.5, rx))[0], out)
     with pytest.raises(ArgumentError, match=r"geometry: this model is conditioned .* geometry=\(tx"):
         film(features, None)
     with pytest.raises(ShapeError, match=r"geometry rx: expected \[B = 2, R >= 1, 3\]"):
@@ -304,7 +309,7 @@ def test_film_model_reloads_and_predicts_the_same(tmp_path: Path) -> None:
     # the geometry reaches the prediction once trained (the FiLM left its zero start)
     moved = predictor.predict_windows(windows, geometry=(tx + np.float32(0.5), rx))
     assert np.abs(moved - direct.numpy()).max() > 1e-6
-    assert model.film.to_film.weight.abs().max() > 0
+    assert model.film.to_film.weight.abs().max() > 0 and model.film.to_shift.weight.abs().max() > 0
     with pytest.raises(ArgumentError, match="geometry: this model is conditioned"):
         predictor.predict_windows(windows)
     with pytest.raises(ShapeError, match="geometry: expected tx"):

@@ -12,8 +12,10 @@ the model where the link is relative to the camera. They are encoded as
   in any order, gives the same code;
 
 and the code sets a FiLM scale and shift of the backbone's pooled features,
-``features * (1 + gamma) + beta``. The projection to ``(gamma, beta)`` has no bias and starts
-at zero, so the model starts as the unconditioned one and a zero code is always the identity.
+``features * (1 + gamma) + beta``, and a translation ``float[B, D]`` of every joint: where
+the person is in the camera frame follows from where the link is, a shift a multiplicative
+modulation of features reaches only slowly. Both projections have no bias and start at zero,
+so the model starts as the unconditioned one and a zero code is always the identity.
 """
 
 from __future__ import annotations
@@ -69,22 +71,26 @@ class GeometryFiLM(nn.Module):
 
     Args:
         features: F, the width of the modulated features.
+        dims: D, the coordinates of the joints' translation.
         width: the geometry code's width.
     """
 
-    def __init__(self, features: int, width: int = 64) -> None:
+    def __init__(self, features: int, dims: int = 3, width: int = 64) -> None:
         super().__init__()
         self.encoder = GeometryEncoder(width)
         self.to_film = nn.Linear(width, 2 * features, bias=False)
+        self.to_shift = nn.Linear(width, dims, bias=False)
         nn.init.zeros_(self.to_film.weight)  # starts as the identity
+        nn.init.zeros_(self.to_shift.weight)
 
     def modulate(self, features: Tensor, code: Tensor) -> Tensor:
         """``features * (1 + gamma) + beta`` with ``(gamma, beta)`` projected from ``code: float[B, width]``."""
         gamma, beta = self.to_film(code).chunk(2, dim=-1)
         return features * (1.0 + gamma) + beta
 
-    def forward(self, features: Tensor, geometry: tuple[Tensor, Tensor] | None) -> Tensor:
-        """``features: float[B, F]`` modulated by ``geometry = (tx float[B, 3], rx float[B, R, 3])``."""
+    def forward(self, features: Tensor, geometry: tuple[Tensor, Tensor] | None) -> tuple[Tensor, Tensor]:
+        """``features: float[B, F]`` modulated by ``geometry = (tx float[B, 3], rx float[B, R, 3])``,
+        and the joints' translation ``float[B, D]``."""
         if geometry is None:
             raise ArgumentError(
                 "geometry: this model is conditioned on the room's geometry (geometry_film); give "
@@ -93,4 +99,5 @@ class GeometryFiLM(nn.Module):
         tx, rx = geometry
         if tx.shape[0] != features.shape[0]:
             raise ShapeError(f"geometry tx: expected {features.shape[0]} rows (one per window), got {list(tx.shape)}")
-        return self.modulate(features, self.encoder(tx.to(features.device), rx.to(features.device)))
+        code = self.encoder(tx.to(features.device), rx.to(features.device))
+        return self.modulate(features, code), self.to_shift(code)

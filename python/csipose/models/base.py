@@ -92,7 +92,7 @@ class PoseModel(nn.Module):
             reversal (:class:`~csipose.domain.DomainClassifier`); empty = none.
         geometry_film: condition the pooled features on the room's antenna positions
             (:class:`~csipose.domain.GeometryFiLM`); the joints are then regressed from the
-            modulated features by the backbone's ``head``.
+            modulated features by the backbone's ``head`` and translated by the geometry's shift.
         settings: the keyword arguments that rebuild this model (:func:`~csipose.models.build_model`).
 
     Attributes:
@@ -145,7 +145,7 @@ class PoseModel(nn.Module):
             if heatmap_size else None
         )
         self.densepose_head = _DensePoseHead(features, densepose_parts) if densepose_parts else None
-        self.domain_head, self.film = _domain_modules(backbone, features, domains, geometry_film)
+        self.domain_head, self.film = _domain_modules(backbone, features, dims, domains, geometry_film)
 
     @torch.no_grad()
     def set_mean_pose(self, pose: Tensor) -> None:
@@ -169,8 +169,8 @@ class PoseModel(nn.Module):
         x = self.norm(csi)
         offsets, features = self.backbone(x)
         if self.film is not None:
-            features = self.film(features, geometry)
-            offsets = self.backbone.head(features).reshape(offsets.shape)
+            features, shift = self.film(features, geometry)
+            offsets = self.backbone.head(features).reshape(offsets.shape) + shift[:, None, :]
         if self.domain_head is not None and reversal is not None:
             return {**self._heads(x, offsets, features), "domain": self.domain_head(features, reversal)}
         return self._heads(x, offsets, features)
@@ -205,8 +205,8 @@ class PoseModel(nn.Module):
         return {"persons": persons, "presence": presence, "keypoints": keypoints, "features": features}
 
 
-def _domain_modules(backbone: nn.Module, features: int, domains: tuple[int, ...], geometry_film: bool
-                    ) -> tuple[nn.Module | None, nn.Module | None]:
+def _domain_modules(backbone: nn.Module, features: int, dims: int, domains: tuple[int, ...],
+                    geometry_film: bool) -> tuple[nn.Module | None, nn.Module | None]:
     """The domain classifier and the geometry FiLM a :class:`PoseModel` asks for (None when not)."""
     if not domains and not geometry_film:
         return None, None
@@ -218,7 +218,7 @@ def _domain_modules(backbone: nn.Module, features: int, domains: tuple[int, ...]
             f"'head' (tcn, mlp, cnn); {type(backbone).__name__} has none"
         )
     return (DomainClassifier(features, domains) if domains else None,
-            GeometryFiLM(features) if geometry_film else None)
+            GeometryFiLM(features, dims) if geometry_film else None)
 
 
 class _DensePoseHead(nn.Module):
