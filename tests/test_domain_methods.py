@@ -316,6 +316,11 @@ def test_film_model_reloads_and_predicts_the_same(tmp_path: Path) -> None:
         predictor.predict_windows(windows, geometry=(tx[:2], rx))
     seq_amp = np.abs(np.ones((1, 3, 114, 10)))
     assert predictor.predict(seq_amp, np.zeros((1, 3, 114, 10)), geometry=(tx, rx)).shape == (1, 17, 3)
+    pytest.importorskip("onnxruntime")
+    from csipose.export import export_onnx
+
+    with pytest.raises(ArgumentError, match="geometry-FiLM model .* predict with the .pt checkpoint"):
+        export_onnx(tmp_path / "run" / "best.pt", tmp_path / "m.onnx")
 
 
 # ----------------------------------------------------------------------------- misuse
