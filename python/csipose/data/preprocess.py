@@ -126,7 +126,9 @@ class Preprocess:
         for name in ("antennas", "packets", "source_subcarriers", "subcarriers", "window"):
             object.__setattr__(self, name, positive_int(getattr(self, name), name))
         if self.conjugate and self.antennas < 2:
-            raise ArgumentError(f"features: conjugate products need at least 2 receive antennas, got antennas = {self.antennas}")
+            raise ArgumentError(
+                f"features: conjugate products need at least 2 receive antennas, got antennas = {self.antennas}"
+            )
 
     # -- shapes --------------------------------------------------------------------------
 

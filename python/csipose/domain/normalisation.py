@@ -87,7 +87,8 @@ class RoomNormalised:
         if callable(getattr(self.dataset, "read_batch", None)):
             return dict(self.dataset.read_batch(index))
         samples = [self.dataset[int(i)] for i in index]
-        return {"csi": np.stack([s["csi"] for s in samples]), "environment": np.array([s["environment"] for s in samples])}
+        return {"csi": np.stack([s["csi"] for s in samples]),
+                "environment": np.array([s["environment"] for s in samples])}
 
     def standardise(self, csi: np.ndarray, environment: Any) -> np.ndarray:
         """``csi: float[..., C, S, P]`` of one room, or ``[B, W, C, S, P]`` with ``environment: int[B]``."""

@@ -170,7 +170,7 @@ class PoseModel(nn.Module):
         offsets, features = self.backbone(x)
         if self.film is not None:
             features, shift = self.film(features, geometry)
-            offsets = self.backbone.head(features).reshape(offsets.shape) + shift[:, None, :]
+            offsets = self.backbone.head(features).reshape(offsets.shape) + shift[:, None, :]  # type: ignore[operator]
         if self.domain_head is not None and reversal is not None:
             return {**self._heads(x, offsets, features), "domain": self.domain_head(features, reversal)}
         return self._heads(x, offsets, features)

@@ -147,7 +147,8 @@ def train_step(
     """
     batch = {k: v.to(ctx.device, non_blocking=True) for k, v in batch.items() if isinstance(v, Tensor)}
     if config.domain_adversarial > 0:
-        batch["room_class"] = getattr(model, "module", model).domain_head.labels(batch["environment"])
+        classifier: Any = getattr(model, "module", model).domain_head  # DDP wraps the model
+        batch["room_class"] = classifier.labels(batch["environment"])
     with autocast(config, ctx):
         out = forward(model, batch, config, progress=progress)
     total, _ = losses(loss_terms(out, batch, config))
