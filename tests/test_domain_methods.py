@@ -323,6 +323,26 @@ def test_film_model_reloads_and_predicts_the_same(tmp_path: Path) -> None:
         export_onnx(tmp_path / "run" / "best.pt", tmp_path / "m.onnx")
 
 
+def test_test_time_norm_predictor_standardises_a_rooms_frames(tmp_path: Path) -> None:
+    from csipose.data.synthetic import render
+
+    _train(tiny(tmp_path / "run", "test_time_norm=true"))
+    config = SyntheticConfig(**ROOMS)
+    seq = next(iter(render(config, config.held_out_subjects[:1])))  # room 4, unseen
+    predictor = Predictor.load(tmp_path / "run" / "best.pt")
+    assert predictor.room_normalised
+    frames = predictor.preprocess.frames(seq.amplitude, seq.phase)
+    mean, std = frames.mean(axis=0), frames.std(axis=0)
+    standardised = (frames - mean) / np.where(std > 1e-6 * std.max(), std, 1.0)
+    model, _ = load_model(tmp_path / "run" / "best.pt", "cpu")
+    with torch.no_grad():
+        direct = model(torch.from_numpy(standardised[:, None].astype(np.float32)))["keypoints"].numpy()
+    assert np.allclose(predictor.predict(seq.amplitude, seq.phase), direct, atol=1e-4)
+    assert not np.allclose(predictor.predict_windows(frames[:, None]), direct, atol=1e-3)
+    with pytest.raises(ArgumentError, match="test_time_norm model needs a room's frames together"):
+        predictor.stream()
+
+
 # ----------------------------------------------------------------------------- misuse
 class _OneRoom:
     """Windows of one room, without geometry (or without environment ids)."""

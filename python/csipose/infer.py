@@ -215,7 +215,8 @@ class Predictor:
         """Keypoints ``float32[F - W + 1, J, D]`` in metres of ``F`` consecutive raw frames.
 
         Pose ``i`` belongs to the window of frames ``i .. i + W - 1``, labelled by its last
-        frame, as in training; ``F < W`` frames give no pose.
+        frame, as in training; ``F < W`` frames give no pose. A model trained with
+        ``test_time_norm`` standardises the frames by their own statistics: give one room's frames.
 
         Args:
             amplitude: ``float[F, A, S, P]`` raw amplitude, or complex CSI (then no ``phase``).
@@ -225,8 +226,24 @@ class Predictor:
                 which a model trained with ``geometry_film`` needs: ``tx: float[3]``, ``rx: float[R, 3]``
                 for the whole input, or ``tx: float[N, 3]``, ``rx: float[N, R, 3]`` per window.
         """
-        windows = self.preprocess.windows(self.frames(amplitude, phase))
+        windows = self.preprocess.windows(self._room_standardised(self.frames(amplitude, phase)))
         return self.predict_windows(windows, batch_size=batch_size, geometry=geometry)
+
+    @property
+    def room_normalised(self) -> bool:
+        """True for a model trained with ``test_time_norm``: its windows are standardised by their
+        room's statistics, which :meth:`predict` estimates on the frames it is given (one room's)."""
+        return bool((self.config or {}).get("test_time_norm", False))
+
+    def _room_standardised(self, frames: np.ndarray) -> np.ndarray:
+        """``frames: float32[F, C, S, P]`` of one room, standardised by their own statistics for a
+        :attr:`room_normalised` model (unchanged otherwise)."""
+        if not self.room_normalised:
+            return frames
+        from csipose.domain.normalisation import room_statistics
+
+        mean, std = room_statistics(frames, np.zeros(len(frames), np.int64))[0]
+        return (frames - mean) / std
 
     def predict_windows(self, windows: Any, *, batch_size: int = 256, geometry: Any = None) -> np.ndarray:
         """Keypoints ``float32[N, J, D]`` of already preprocessed windows ``float32[N, W, C, S, P]``
@@ -269,6 +286,9 @@ class Predictor:
 
     def stream(self) -> Stream:
         """A :class:`Stream` for frame-by-frame prediction with this model."""
+        if self.room_normalised:
+            raise ArgumentError(f"{self.path}: a test_time_norm model needs a room's frames together for their "
+                                "statistics; use predict on them, not a stream")
         return Stream(self)
 
     def __repr__(self) -> str:
