@@ -36,7 +36,8 @@ else:  # Python 3.10: the same parser, published as tomli
 __all__ = ["TrainingConfig", "DEFAULT_LOSS_WEIGHTS", "DEFAULT_SYNTHETIC", "LOSS_TERMS", "describe_settings"]
 
 #: The loss terms the trainer knows, in the order they are reported.
-LOSS_TERMS = ("keypoints", "bone", "oks", "heatmap", "densepose_parts", "densepose_uv", "transfer", "presence")
+LOSS_TERMS = ("keypoints", "bone", "oks", "heatmap", "densepose_parts", "densepose_uv", "transfer", "presence",
+              "domain")
 
 #: Keypoint regression plus a little bone-length consistency.
 DEFAULT_LOSS_WEIGHTS: dict[str, float] = {"keypoints": 1.0, "bone": 0.1}
@@ -61,7 +62,7 @@ _ENUMS: dict[str, tuple[str, ...]] = {
     "model": ("tcn", "csinet", "mlp", "cnn"),
     "mmfi_protocol": ("P1", "P2", "P3"),
     "mmfi_scheme": ("S1", "S2", "S3"),
-    "features": ("amplitude", "phase", "both"),
+    "features": ("amplitude", "phase", "both", "conjugate"),
     "subcarrier_mode": RESAMPLE_MODES,
     "schedule": ("cosine", "multistep"),
     "keypoint_loss": ("mse", "smooth_l1"),
@@ -104,7 +105,9 @@ class TrainingConfig:
     :data:`DEFAULT_SYNTHETIC`. ``--set synthetic.KEY=VALUE`` changes one key; a ``synthetic`` table in
     a config file replaces the whole dict."""
     features: str = "both"
-    """CSI features fed to the model: amplitude (C = 3), phase (C = 3) or both (C = 6)."""
+    """CSI features fed to the model: amplitude (C = 3), phase (C = 3), both (C = 6), or conjugate:
+    amplitude and phase of the conjugate products ``H_a conj(H_b)`` of the 3 antenna pairs (C = 6),
+    free of every per-packet common phase offset and timing slope (synthetic data)."""
     subcarriers: int = 114
     """Subcarriers the model sees; the data is resampled to this count when it differs."""
     subcarrier_mode: str = "linear"
@@ -157,6 +160,21 @@ class TrainingConfig:
     """DensePose body parts (the logits have one more channel, for background)."""
     densepose_size: int = 56
     """Side of the DensePose label and prediction maps in pixels (a multiple of 8)."""
+
+    # --- rooms it was not trained in (csipose.domain) --------------------------
+    domain_adversarial: float = 0.0
+    """Weight of domain-adversarial training (DANN): a classifier of the training rooms on the
+    pooled features behind a gradient reversal layer; its cross-entropy is the ``domain`` loss
+    term with this weight, and the reversal's strength follows 2 / (1 + exp(-10 p)) - 1 over
+    training progress p. Needs two or more training rooms with environment ids; 0 = off."""
+    geometry_film: bool = False
+    """Condition the model on the room's geometry (the samples' ``tx`` and ``rx`` antenna positions
+    in the camera frame): Fourier features, a set encoder over the receive antennas, FiLM of the
+    pooled features; the model then needs the geometry to predict. Needs room_variation data."""
+    test_time_norm: bool = False
+    """Standardise every window by its own room's per-feature mean and std, re-estimated on that
+    room's frames of the split (training rooms in training, each evaluated room's unlabelled
+    frames at evaluation); the samples need environment ids."""
 
     # --- optimisation ---------------------------------------------------------
     batch_size: int = 32
@@ -261,6 +279,13 @@ class TrainingConfig:
                 raise ConfigError(f"persons: {self.persons} slots cannot hold scenes of {max(people)} people (synthetic.people)")
         elif self.loss_weights.get("presence", 0.0) > 0:
             raise ConfigError("loss_weights.presence: > 0 needs persons >= 1")
+        if not (isinstance(self.domain_adversarial, (int, float)) and math.isfinite(self.domain_adversarial)
+                and self.domain_adversarial >= 0):
+            raise ConfigError(f"domain_adversarial: must be a finite number >= 0, got {self.domain_adversarial!r}")
+        if "domain" in self.loss_weights:
+            raise ConfigError("loss_weights.domain: the domain term's weight is domain_adversarial; set that instead")
+        if self.persons and (self.domain_adversarial or self.geometry_film):
+            raise ConfigError("persons: person slots do not take domain_adversarial or geometry_film yet; drop them")
         if self.skeleton == "coco17" and self.keypoint_dims != 2:
             raise ConfigError("skeleton: coco17 keypoints are 2-D image coordinates; set keypoint_dims = 2")
         if not 0.0 <= self.dropout < 1.0:
@@ -326,14 +351,16 @@ class TrainingConfig:
 
     def effective_loss_weights(self) -> dict[str, float]:
         """The weights the run uses: ``loss_weights``, with ``presence`` at 1.0 unless set when
-        the model has person slots, and ``densepose_parts`` / ``densepose_uv`` at 1.0 unless set
-        with the DensePose head."""
+        the model has person slots, ``densepose_parts`` / ``densepose_uv`` at 1.0 unless set with
+        the DensePose head, and ``domain`` at ``domain_adversarial`` when that is > 0."""
         weights = dict(self.loss_weights)
         if self.persons:
             weights.setdefault("presence", 1.0)
         if self.densepose:
             weights.setdefault("densepose_parts", 1.0)
             weights.setdefault("densepose_uv", 1.0)
+        if self.domain_adversarial > 0:
+            weights["domain"] = float(self.domain_adversarial)
         return weights
 
     def resolved_warmup_epochs(self) -> int:

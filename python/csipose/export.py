@@ -92,6 +92,9 @@ def export_onnx(
     model, config = load_model(source)
     if model.preprocess is None:
         raise CheckpointError(f"{source}: no preprocessing recorded, so an export could not be run on raw frames")
+    if model.film is not None:
+        raise ArgumentError(f"{source}: a geometry-FiLM model (geometry_film) takes the room geometry, "
+                            "which the exported graph has no input for; predict with the .pt checkpoint")
     target.parent.mkdir(parents=True, exist_ok=True)
     info: dict[str, Any] = {"path": str(target), "precision": precision}
     with tempfile.TemporaryDirectory(prefix="csipose-export-") as tmp, _quiet_logging():

@@ -224,24 +224,45 @@ class Predictor:
         _check_finite(x, numbers)
         return x
 
-    def predict(self, amplitude: Any, phase: Any = None, *, batch_size: int = 256) -> np.ndarray:
+    def predict(self, amplitude: Any, phase: Any = None, *, batch_size: int = 256, geometry: Any = None) -> np.ndarray:
         """Keypoints ``float32[F - W + 1, J, D]`` in metres of ``F`` consecutive raw frames.
 
         Pose ``i`` belongs to the window of frames ``i .. i + W - 1``, labelled by its last
-        frame, as in training; ``F < W`` frames give no pose.
+        frame, as in training; ``F < W`` frames give no pose. A model trained with
+        ``test_time_norm`` standardises the frames by their own statistics: give one room's frames.
 
         Args:
             amplitude: ``float[F, A, S, P]`` raw amplitude, or complex CSI (then no ``phase``).
             phase: ``float[F, A, S, P]`` wrapped phase, when the model uses phase.
             batch_size: windows per runtime call.
+            geometry: ``(tx, rx)``, the room's antenna positions in the camera frame (metres),
+                which a model trained with ``geometry_film`` needs: ``tx: float[3]``, ``rx: float[R, 3]``
+                for the whole input, or ``tx: float[N, 3]``, ``rx: float[N, R, 3]`` per window.
         """
-        return self.predict_windows(self.preprocess.windows(self.frames(amplitude, phase)), batch_size=batch_size)
+        windows = self.preprocess.windows(self._room_standardised(self.frames(amplitude, phase)))
+        return self.predict_windows(windows, batch_size=batch_size, geometry=geometry)
 
-    def predict_windows(self, windows: Any, *, batch_size: int = 256) -> np.ndarray:
+    @property
+    def room_normalised(self) -> bool:
+        """True for a model trained with ``test_time_norm``: its windows are standardised by their
+        room's statistics, which :meth:`predict` estimates on the frames it is given (one room's)."""
+        return bool((self.config or {}).get("test_time_norm", False))
+
+    def _room_standardised(self, frames: np.ndarray) -> np.ndarray:
+        """``frames: float32[F, C, S, P]`` of one room, standardised by their own statistics for a
+        :attr:`room_normalised` model (unchanged otherwise)."""
+        if not self.room_normalised:
+            return frames
+        from csipose.domain.normalisation import room_statistics
+
+        mean, std = room_statistics(frames, np.zeros(len(frames), np.int64))[0]
+        return (frames - mean) / std
+
+    def predict_windows(self, windows: Any, *, batch_size: int = 256, geometry: Any = None) -> np.ndarray:
         """Keypoints ``float32[N, J, D]`` of already preprocessed windows ``float32[N, W, C, S, P]``
-        (what the datasets' ``csi`` holds)."""
+        (what the datasets' ``csi`` holds); ``geometry`` as :meth:`predict`."""
         x = self._windows(windows, batch_size)
-        return self._run(x, ("keypoints",), batch_size)[0]
+        return self._run(x, ("keypoints",), batch_size, _geometry(geometry, len(x)))[0]
 
     def predict_people(self, amplitude: Any, phase: Any = None, *, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
         """A person-slot model's ``(persons float32[F - W + 1, S, J, D], presence float32[F - W + 1, S])``
@@ -265,17 +286,22 @@ class Predictor:
             raise ArgumentError(f"batch_size: expected an integer >= 1, got {batch_size!r}")
         return x
 
-    def _run(self, x: np.ndarray, outputs: tuple[str, ...], batch_size: int) -> list[np.ndarray]:
+    def _run(self, x: np.ndarray, outputs: tuple[str, ...], batch_size: int,
+             geometry: tuple[np.ndarray, np.ndarray] | None = None) -> list[np.ndarray]:
         shapes = {"keypoints": (self.joints, self.dims), "persons": (self.persons, self.joints, self.dims),
                   "presence": (self.persons,)}  # fmt: skip
         if len(x) == 0:
             return [np.zeros((0, *shapes[name]), dtype=np.float32) for name in outputs]
-        parts = [self._backend.run(np.ascontiguousarray(x[i : i + batch_size]), outputs)
+        parts = [self._backend.run(np.ascontiguousarray(x[i : i + batch_size]), outputs,
+                                   None if geometry is None else tuple(g[i : i + batch_size] for g in geometry))
                  for i in range(0, len(x), batch_size)]  # fmt: skip
         return [np.concatenate([p[k] for p in parts]).astype(np.float32, copy=False) for k in range(len(outputs))]
 
     def stream(self) -> Stream:
         """A :class:`Stream` for frame-by-frame prediction with this model."""
+        if self.room_normalised:
+            raise ArgumentError(f"{self.path}: a test_time_norm model needs a room's frames together for their "
+                                "statistics; use predict on them, not a stream")
         return Stream(self)
 
     def __repr__(self) -> str:
@@ -402,13 +428,14 @@ class _TorchBackend:
     def __init__(self, model: Any, device: Any, amp: str) -> None:
         self.model, self.device, self.amp = model, device, amp
 
-    def run(self, x: np.ndarray, outputs: tuple[str, ...] = ("keypoints",)) -> list[np.ndarray]:
+    def run(self, x: np.ndarray, outputs: tuple[str, ...] = ("keypoints",), geometry: Any = None) -> list[np.ndarray]:
         import torch
 
         enabled = self.device.type == "cuda" and self.amp != "off"
         dtype = torch.bfloat16 if self.amp == "bf16" else torch.float16
+        room = None if geometry is None else tuple(torch.from_numpy(g).to(self.device) for g in geometry)
         with torch.no_grad(), torch.autocast(device_type=self.device.type, dtype=dtype, enabled=enabled):
-            out = self.model(torch.from_numpy(x).to(self.device))
+            out = self.model(torch.from_numpy(x).to(self.device), **({} if room is None else {"geometry": room}))
         if "presence" in out:
             out["presence"] = torch.sigmoid(out["presence"].float())
         return [out[name].float().cpu().numpy() for name in outputs]
@@ -418,11 +445,31 @@ class _OnnxBackend:
     def __init__(self, session: Any) -> None:
         self.session = session
 
-    def run(self, x: np.ndarray, outputs: tuple[str, ...] = ("keypoints",)) -> list[np.ndarray]:
+    def run(self, x: np.ndarray, outputs: tuple[str, ...] = ("keypoints",), geometry: Any = None) -> list[np.ndarray]:
+        if geometry is not None:
+            raise ArgumentError("geometry: exported ONNX models take no room geometry")
         return [np.asarray(a, dtype=np.float32) for a in self.session.run(list(outputs), {"csi": x})]
 
 
 # ------------------------------------------------------------------------------ helpers
+def _geometry(geometry: Any, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(tx float32[n, 3], rx float32[n, R, 3])`` of ``geometry = (tx, rx)`` given for the whole
+    input (``[3]``, ``[R, 3]``) or per window; None stays None."""
+    if geometry is None:
+        return None
+    if not isinstance(geometry, (tuple, list)) or len(geometry) != 2:
+        raise ArgumentError("geometry: expected (tx, rx), the room's antenna positions")
+    tx, rx = (np.asarray(g, dtype=np.float32) for g in geometry)
+    if tx.shape == (3,) and rx.ndim == 2 and rx.shape[1] == 3:
+        return np.broadcast_to(tx, (n, 3)).copy(), np.broadcast_to(rx, (n, *rx.shape)).copy()
+    if tx.shape != (n, 3) or rx.ndim != 3 or rx.shape[0] != n or rx.shape[2] != 3:
+        raise ShapeError(
+            f"geometry: expected tx [3] and rx [R, 3], or tx [{n}, 3] and rx [{n}, R, 3] (one per window), "
+            f"got {list(tx.shape)} and {list(rx.shape)}"
+        )
+    return tx, rx
+
+
 def read_onnx_metadata(path: str | os.PathLike[str], ort: Any = None) -> dict[str, Any]:
     """The ``csipose.*`` metadata of an exported model, JSON-decoded.
 

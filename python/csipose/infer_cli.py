@@ -308,9 +308,10 @@ def _score_split(predictor: Any, args: argparse.Namespace) -> Any:
         if len(index) == 0:
             raise DatasetError(f"{args.adapter}: no frame of its room(s) is left to evaluate on")
     preds, truth, visible, groups = [], [], [], []
-    keys = ("csi", "keypoints", "visibility") + ((args.by,) if args.by else ())
+    room = bool(predictor.config.get("geometry_film"))  # the model is conditioned on each window's room geometry
+    keys = ("csi", "keypoints", "visibility") + ((args.by,) if args.by else ()) + (("tx", "rx") if room else ())
     for batch in read_batches(val, 256, keys, index):
-        preds.append(predictor.predict_windows(batch["csi"]))
+        preds.append(predictor.predict_windows(batch["csi"], geometry=(batch["tx"], batch["rx"]) if room else None))
         truth.append(np.asarray(batch["keypoints"], dtype=np.float32))
         visible.append(np.asarray(batch["visibility"], dtype=np.float32))
         if args.by:

@@ -26,6 +26,7 @@ __all__ = [
     "densepose_part_loss",
     "densepose_uv_loss",
     "transfer_loss",
+    "domain_loss",
     "match_slots",
     "set_prediction_losses",
     "MultiTaskLoss",
@@ -176,6 +177,14 @@ def transfer_loss(student: Tensor, teacher: Tensor) -> Tensor:
     if student.shape != teacher.shape:
         raise ShapeError(f"transfer: student {list(student.shape)} and teacher {list(teacher.shape)} differ")
     return F.mse_loss(student, teacher.detach())
+
+
+def domain_loss(logits: Tensor, rooms: Tensor) -> Tensor:
+    """Cross-entropy of the domain classifier's ``logits: float[B, K]`` against the true rooms'
+    class indices ``rooms: int[B]`` (mean over the batch)."""
+    if logits.dim() != 2 or rooms.shape != logits.shape[:1]:
+        raise ShapeError(f"logits/rooms: expected [B, K] and [B], got {list(logits.shape)} and {list(rooms.shape)}")
+    return F.cross_entropy(logits.float(), rooms.long())
 
 
 def match_slots(

@@ -5,7 +5,11 @@ frames into model input with a :class:`Preprocess`, and a trained model records 
 (in checkpoints and in exported ONNX files), so it always receives its inputs the way it was
 trained. The steps, in order:
 
-1. **features**: amplitude channels first, then phase channels, one per receive antenna;
+1. **features**: amplitude channels first, then phase channels, one per receive antenna; or
+   ``("conjugate",)``: the amplitude then the phase of the conjugate product
+   ``H_a * conj(H_b)`` of every antenna pair ``a < b`` (:func:`conjugate_products`), in which a
+   per-packet phase offset and timing slope common to the antennas cancel exactly (so its phase
+   is not sanitised; non-finite products become 0);
 2. **phase sanitising** (:func:`~csipose.data.cleaning.phase_feature`): unwrapped along the
    subcarriers and the per-packet line removed, on the source's own tones (never resampled
    while wrapped);
@@ -36,10 +40,12 @@ from csipose.data.cleaning import clean_amplitude, phase_feature
 from csipose.errors import ArgumentError, ShapeError
 from csipose.subcarrier import RESAMPLE_MODES, ResampleMode, Resampler
 
-__all__ = ["FEATURES", "Preprocess", "split_complex"]
+__all__ = ["CONJUGATE", "FEATURES", "Preprocess", "antenna_pairs", "conjugate_products", "split_complex"]
 
 #: The feature groups, in channel order.
 FEATURES = ("amplitude", "phase")
+#: The feature of conjugate antenna products: their amplitude channels, then their phase channels.
+CONJUGATE = "conjugate"
 _CLEANING = ("official", "raw")
 
 
@@ -57,12 +63,33 @@ def split_complex(csi: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.abs(x).astype(np.float32), np.angle(x).astype(np.float32)
 
 
+def antenna_pairs(antennas: int) -> tuple[tuple[int, int], ...]:
+    """The antenna pairs ``(a, b)``, ``a < b``, of the conjugate products, in channel order."""
+    return tuple((a, b) for a in range(antennas) for b in range(a + 1, antennas))
+
+
+def conjugate_products(amplitude: np.ndarray, phase: np.ndarray) -> np.ndarray:
+    """``float32[F, 2 * Q, S, P]``: amplitude ``|H_a H_b^*|`` then phase ``angle(H_a H_b^*)`` of the
+    ``Q`` antenna pairs (:func:`antenna_pairs`) of CSI ``H = amplitude * exp(j phase)``, both
+    ``float[F, A, S, P]``. A phase term common to every antenna (a packet's phase offset, its
+    timing slope across the tones) cancels exactly. Non-finite products are left for the
+    amplitude cleaning; a non-finite product phase becomes 0."""
+    pairs = antenna_pairs(np.shape(amplitude)[1])
+    a, b = (np.array([p[k] for p in pairs], dtype=np.intp) for k in (0, 1))
+    with np.errstate(invalid="ignore", over="ignore"):  # MM-Fi's inf/NaN amplitudes stay non-finite
+        h = np.asarray(amplitude, np.float64) * np.exp(1j * np.asarray(phase, np.float64))
+        product = h[:, a] * np.conj(h[:, b])  # [F, Q, S, P]
+        angle = np.nan_to_num(np.angle(product), nan=0.0, posinf=0.0, neginf=0.0)
+    return np.concatenate([np.abs(product), angle], axis=1).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class Preprocess:
     """Raw CSI frames ``[F, A, S_in, P]`` -> model input windows ``float32[N, W, C, S, P]``.
 
     Attributes:
-        features: ``("amplitude",)``, ``("phase",)`` or both, in that channel order.
+        features: ``("amplitude",)``, ``("phase",)`` or both, in that channel order; or
+            ``("conjugate",)``, the antenna pairs' conjugate products (amplitude, then phase).
         cleaning: ``"official"`` (MM-Fi's fill and per-frame min-max) or ``"raw"``.
         antennas: A, receive antennas per frame.
         packets: P, packets per frame.
@@ -83,9 +110,13 @@ class Preprocess:
 
     def __post_init__(self) -> None:
         features = (self.features,) if isinstance(self.features, str) else tuple(self.features)
-        if not features or any(f not in FEATURES for f in features) or len(set(features)) != len(features):
-            raise ArgumentError(f"features: expected a non-empty subset of {FEATURES}, got {features!r}")
-        object.__setattr__(self, "features", tuple(f for f in FEATURES if f in features))
+        if features != (CONJUGATE,):
+            if not features or any(f not in FEATURES for f in features) or len(set(features)) != len(features):
+                raise ArgumentError(
+                    f"features: expected a non-empty subset of {FEATURES} or ({CONJUGATE!r},), got {features!r}"
+                )
+            features = tuple(f for f in FEATURES if f in features)
+        object.__setattr__(self, "features", features)
         if self.cleaning not in _CLEANING:
             raise ArgumentError(f"cleaning: expected 'official' or 'raw', got {self.cleaning!r}")
         if self.subcarrier_mode not in RESAMPLE_MODES:
@@ -94,12 +125,30 @@ class Preprocess:
             )
         for name in ("antennas", "packets", "source_subcarriers", "subcarriers", "window"):
             object.__setattr__(self, name, positive_int(getattr(self, name), name))
+        if self.conjugate and self.antennas < 2:
+            raise ArgumentError(
+                f"features: conjugate products need at least 2 receive antennas, got antennas = {self.antennas}"
+            )
 
     # -- shapes --------------------------------------------------------------------------
 
     @property
+    def conjugate(self) -> bool:
+        """True for the conjugate-product features."""
+        return self.features == (CONJUGATE,)
+
+    @property
+    def amplitude_channels(self) -> int:
+        """The leading channels that are amplitudes (cleaned): one per antenna, or per antenna pair."""
+        if self.conjugate:
+            return len(antenna_pairs(self.antennas))
+        return self.antennas if "amplitude" in self.features else 0
+
+    @property
     def channels(self) -> int:
-        """C: ``antennas`` channels per feature."""
+        """C: ``antennas`` channels per feature (two per antenna pair for conjugate products)."""
+        if self.conjugate:
+            return 2 * len(antenna_pairs(self.antennas))
         return self.antennas * len(self.features)
 
     @property
@@ -155,6 +204,8 @@ class Preprocess:
             if phase is not None:
                 raise ArgumentError("phase: give complex CSI alone, or real amplitude and phase")
             amplitude, phase = split_complex(amplitude)
+        if self.conjugate:
+            return self._conjugate_frames(amplitude, phase, phase_sanitised, tones)
         if tones is not None:
             amplitude, phase = self._onto_source_tones(amplitude, phase, tones, phase_sanitised)
             phase_sanitised = True
@@ -173,15 +224,29 @@ class Preprocess:
             x[:, at:] = pha if phase_sanitised else phase_feature(pha)
         return self.finish(x)
 
+    def _conjugate_frames(self, amplitude: Any, phase: Any, sanitised: bool, tones: Any) -> np.ndarray:
+        """:meth:`frames` of the conjugate-product features."""
+        if sanitised or tones is not None:
+            raise ArgumentError(
+                "phase: conjugate products need the raw phase on the training source's tones "
+                "(phase_sanitised and tones are not taken)"
+            )
+        amp = self._checked(amplitude, "amplitude")
+        pha = self._checked(phase, "phase")
+        if amp.shape != pha.shape:
+            raise ShapeError(f"phase: expected the amplitude's shape {list(amp.shape)}, got {list(pha.shape)}")
+        return self.finish(conjugate_products(amp, pha))
+
     def finish(self, x: np.ndarray) -> np.ndarray:
         """Cleaning and resampling of assembled frames: ``x: float32[F, C, S_in, P]`` holding raw
-        amplitude channels then sanitised phase channels; the amplitude is cleaned in place.
+        amplitude channels then sanitised phase channels (or conjugate products); the amplitude
+        is cleaned in place.
 
         Returns:
             ``float32[F, C, S, P]`` (``x`` itself when no resampling is needed).
         """
-        if "amplitude" in self.features and self.cleaning == "official":
-            clean_amplitude(x[:, : self.antennas], copy=False)
+        if self.amplitude_channels and self.cleaning == "official":
+            clean_amplitude(x[:, : self.amplitude_channels], copy=False)
         n_in = x.shape[2]
         if n_in != self.subcarriers:
             x = _resampler(n_in, self.subcarriers, self.subcarrier_mode).apply(x, axis=2)

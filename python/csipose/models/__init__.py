@@ -78,6 +78,8 @@ def build_model(
     densepose_parts: int = 0,
     densepose_size: int = 56,
     persons: int = 0,
+    domains: tuple[int, ...] | list[int] = (),
+    geometry_film: bool = False,
 ) -> PoseModel:
     """The :class:`PoseModel` these settings describe (every argument is plain data, stored in checkpoints).
 
@@ -91,6 +93,9 @@ def build_model(
         heatmap_size, densepose_parts: optional heads (0 = none).
         densepose_size: side of the DensePose maps (a multiple of 8).
         persons: person slots for several people per window (0 = one person).
+        domains: environment ids of the training rooms of a domain classifier behind gradient
+            reversal (empty = none; see :mod:`csipose.domain`).
+        geometry_film: condition the features on the room's antenna positions (FiLM).
     """
     if model not in MODELS:
         raise ConfigError(f"model: must be one of {', '.join(MODELS)}, got {model!r}")
@@ -103,12 +108,14 @@ def build_model(
     settings = {
         "model": model, "shape": list(shape), "groups": groups, "joints": joints, "dims": dims, **sizes,
         "readout": readout, "heatmap_size": heatmap_size, "densepose_parts": densepose_parts, "persons": persons,
-    }
+    }  # fmt: skip
     if densepose_parts:
-        settings["densepose_size"] = densepose_size  # fmt: skip
+        settings["densepose_size"] = densepose_size
+    if domains or geometry_film:  # earlier checkpoints' settings keep their keys
+        settings.update(domains=[int(e) for e in domains], geometry_film=bool(geometry_film))
     return PoseModel(backbone, shape=shape, joints=joints, dims=dims, readout=readout,  # type: ignore[arg-type]
                      heatmap_size=heatmap_size, densepose_parts=densepose_parts, densepose_size=densepose_size,
-                     persons=persons,
+                     persons=persons, domains=tuple(int(e) for e in domains), geometry_film=geometry_film,
                      settings=settings)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from csipose.errors import ShapeError
+from csipose.errors import ConfigError, ShapeError
 from csipose.models.densepose_head import DensePoseHead
 
 __all__ = ["InputNorm", "LinearReadout", "PoseModel"]
@@ -90,6 +90,11 @@ class PoseModel(nn.Module):
         persons: person slots (set prediction of several people); 0 = one person per window.
             Each slot has its joints (mean pose + its own linear readout + the backbone's shared
             offsets + its own offsets from the backbone's features) and a presence logit.
+        domains: environment ids of the training rooms of a domain classifier behind gradient
+            reversal (:class:`~csipose.domain.DomainClassifier`); empty = none.
+        geometry_film: condition the pooled features on the room's antenna positions
+            (:class:`~csipose.domain.GeometryFiLM`); the joints are then regressed from the
+            modulated features by the backbone's ``head`` and translated by the geometry's shift.
         settings: the keyword arguments that rebuild this model (:func:`~csipose.models.build_model`).
 
     Attributes:
@@ -113,6 +118,8 @@ class PoseModel(nn.Module):
         densepose_parts: int = 0,
         densepose_size: int = 56,
         persons: int = 0,
+        domains: tuple[int, ...] = (),
+        geometry_film: bool = False,
         settings: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -143,23 +150,38 @@ class PoseModel(nn.Module):
         self.densepose_head = (
             DensePoseHead(features, joints * dims, densepose_parts, densepose_size) if densepose_parts else None
         )
+        self.domain_head, self.film = _domain_modules(backbone, features, dims, domains, geometry_film)
 
     @torch.no_grad()
     def set_mean_pose(self, pose: Tensor) -> None:
         """Stores the training-set mean pose ``float[J, D]`` the joints are regressed around."""
         self.mean_pose.copy_(pose.reshape(self.joints, self.dims).to(self.mean_pose))
 
-    def forward(self, csi: Tensor) -> dict[str, Tensor]:
+    def forward(
+        self, csi: Tensor, geometry: tuple[Tensor, Tensor] | None = None, reversal: float | None = None
+    ) -> dict[str, Tensor]:
         """``csi: float[B, W, C, S, P]`` -> ``{"keypoints": [B, J, D], "features": [B, F], ...}``.
 
         With the optional heads: ``"heatmap": [B, J, H, H]``, ``"dp_parts": [B, K+1, H, H]``
-        (logits) and ``"dp_uv": [B, 2K, H, H]`` (in [0, 1]; :class:`DensePoseHead`).
+        (logits) and ``"dp_uv": [B, 2K, H, H]`` (in [0, 1]; :class:`DensePoseHead`). A geometry-FiLM
+        model needs ``geometry = (tx float[B, 3], rx float[B, R, 3])``; a model with a domain
+        classifier adds ``"domain": [B, K]`` (logits over its training rooms) when given the
+        gradient ``reversal`` coefficient.
         """
         if csi.dim() != 5 or tuple(csi.shape[1:]) != self.shape:
             w, c, s, p = self.shape
             raise ShapeError(f"csi: expected [B, {w}, {c}, {s}, {p}], got {list(csi.shape)}")
         x = self.norm(csi)
         offsets, features = self.backbone(x)
+        if self.film is not None:
+            features, shift = self.film(features, geometry)
+            offsets = self.backbone.head(features).reshape(offsets.shape) + shift[:, None, :]  # type: ignore[operator]
+        if self.domain_head is not None and reversal is not None:
+            return {**self._heads(x, offsets, features), "domain": self.domain_head(features, reversal)}
+        return self._heads(x, offsets, features)
+
+    def _heads(self, x: Tensor, offsets: Tensor, features: Tensor) -> dict[str, Tensor]:
+        """The joints (and optional heads) from the normalised input, the backbone's offsets and features."""
         if self.slot_head is not None:
             return self._people(x, offsets, features)
         keypoints = self.mean_pose + offsets
@@ -173,7 +195,6 @@ class PoseModel(nn.Module):
             out["dp_parts"], out["dp_uv"] = self.densepose_head(features, keypoints)
         return out
 
-
     def _people(self, x: Tensor, offsets: Tensor, features: Tensor) -> dict[str, Tensor]:
         """The set prediction: ``"persons": [B, S, J, D]``, ``"presence": [B, S]`` (logits), and
         ``"keypoints"``, the joints of the most present slot."""
@@ -186,3 +207,20 @@ class PoseModel(nn.Module):
         best = presence.argmax(dim=1)[:, None, None, None].expand(-1, 1, j, d)
         keypoints = persons.gather(1, best).squeeze(1)
         return {"persons": persons, "presence": presence, "keypoints": keypoints, "features": features}
+
+
+def _domain_modules(backbone: nn.Module, features: int, dims: int, domains: tuple[int, ...],
+                    geometry_film: bool) -> tuple[nn.Module | None, nn.Module | None]:
+    """The domain classifier and the geometry FiLM a :class:`PoseModel` asks for (None when not)."""
+    if not domains and not geometry_film:
+        return None, None
+    from csipose.domain import DomainClassifier, GeometryFiLM
+
+    if geometry_film and not isinstance(getattr(backbone, "head", None), nn.Module):
+        raise ConfigError(
+            f"geometry_film: needs a backbone that regresses the joints from its pooled features with a "
+            f"'head' (tcn, mlp, cnn); {type(backbone).__name__} has none"
+        )
+    return (DomainClassifier(features, domains) if domains else None,
+            GeometryFiLM(features, dims) if geometry_film else None)
+

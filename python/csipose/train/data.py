@@ -25,6 +25,7 @@ __all__ = [
     "Datasets",
     "FEATURES",
     "check_head_targets",
+    "geometry_of",
     "eval_loader",
     "load_data",
     "load_split",
@@ -37,7 +38,8 @@ __all__ = [
 Datasets = tuple[Any, Any]
 
 #: Feature groups fed to the model, by ``config.features``.
-FEATURES = {"amplitude": ("amplitude",), "phase": ("phase",), "both": ("amplitude", "phase")}
+FEATURES = {"amplitude": ("amplitude",), "phase": ("phase",), "both": ("amplitude", "phase"),
+            "conjugate": ("conjugate",)}
 _SCHEMES = {"S1": "random", "S2": "cross_subject", "S3": "cross_environment"}
 #: The sample key the DensePose head trains on: ``float32[3, H, W]``, DensePose's IUV image.
 DENSEPOSE_TARGET = "densepose"
@@ -49,10 +51,23 @@ def load_data(config: TrainingConfig) -> Datasets:
 
 
 def load_split(config: TrainingConfig, split: str) -> Any:
-    """The configured dataset of ``split`` (``"train"`` or ``"val"``); an empty one is an error."""
+    """The configured dataset of ``split`` (``"train"`` or ``"val"``); an empty one is an error.
+
+    With ``test_time_norm`` its windows are standardised by their room's statistics, estimated
+    on this split's frames (:class:`~csipose.domain.RoomNormalised`).
+    """
+    if config.features == "conjugate" and config.data != "synthetic":
+        raise ConfigError(
+            f"features: conjugate products need the raw phase, which the {config.data} dataset does not "
+            "keep (it sanitises the phase when reading); use amplitude, phase or both"
+        )
     ds = {"synthetic": _synthetic, "mmfi": _mmfi, "recording": _recording}[config.data](config, split)
     if len(ds) == 0:
         raise DatasetError(f"{config.data} {split} split: no samples")
+    if config.test_time_norm:
+        from csipose.domain.normalisation import RoomNormalised
+
+        ds = RoomNormalised(ds)
     return ds
 
 
@@ -151,7 +166,7 @@ def model_settings(config: TrainingConfig, dataset: Any) -> dict[str, Any]:
             f"sample 0: expected csi [W, C, S, P] and keypoints [J, >= {config.keypoint_dims}], "
             f"got {list(csi.shape)} and {list(kp.shape)}"
         )
-    groups = len(FEATURES[config.features])
+    groups = 2 if config.features == "conjugate" else len(FEATURES[config.features])  # amplitude, phase
     if csi.shape[1] % groups:
         raise DatasetError(f"sample 0: csi has {csi.shape[1]} channels, not a multiple of the {groups} feature groups")
     return {
@@ -161,7 +176,43 @@ def model_settings(config: TrainingConfig, dataset: Any) -> dict[str, Any]:
         "heatmap_size": config.heatmap_size if config.heatmap else 0,
         "densepose_parts": config.densepose_parts if config.densepose else 0, "persons": config.persons,
         **({"densepose_size": config.densepose_size} if config.densepose else {}),
+        **_domain_settings(config, dataset, sample),
     }  # fmt: skip
+
+
+def _domain_settings(config: TrainingConfig, dataset: Any, sample: dict[str, Any]) -> dict[str, Any]:
+    """The model settings of ``domain_adversarial`` (the training rooms) and ``geometry_film``,
+    checked against what the training ``dataset`` carries (read from ``sample``, its first)."""
+    settings: dict[str, Any] = {}
+    if config.domain_adversarial > 0:
+        if "environment" not in sample:
+            raise ConfigError(
+                f"domain_adversarial: the {config.data} samples carry no 'environment' id to tell rooms apart"
+            )
+        rooms = getattr(dataset, "environment", None)
+        if not isinstance(rooms, np.ndarray):
+            rooms = np.array([int(dataset[i]["environment"]) for i in range(len(dataset))])
+        settings["domains"] = sorted(int(e) for e in np.unique(rooms))
+        if len(settings["domains"]) < 2:
+            raise ConfigError(
+                f"domain_adversarial: the training data has a single room (environment {settings['domains'][0]}); "
+                "it needs two or more (e.g. synthetic.environments with val_environments, or synthetic.random_rooms)"
+            )
+    if config.geometry_film:
+        if "tx" not in sample or "rx" not in sample:
+            raise ConfigError(
+                f"geometry_film: the {config.data} samples carry no room geometry ('tx', 'rx'); "
+                "synthetic data has it with synthetic.room_variation = true"
+            )
+        settings["geometry_film"] = True
+    return settings
+
+
+def geometry_of(batch: dict[str, Any]) -> tuple[Any, Any]:
+    """A batch's room geometry ``(tx [B, 3], rx [B, R, 3])``, for a geometry-FiLM model."""
+    if "tx" not in batch or "rx" not in batch:
+        raise DatasetError("geometry_film: the batch carries no room geometry ('tx', 'rx')")
+    return batch["tx"], batch["rx"]
 
 
 def recorded_preprocess(dataset: Any, shape: tuple[int, ...]) -> dict[str, Any] | None:

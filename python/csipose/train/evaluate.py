@@ -1,4 +1,7 @@
-"""Validation: predictions of every rank gathered and scored once with the locked harness."""
+"""Validation: predictions of every rank gathered and scored once with the locked harness.
+
+With ``test_time_norm`` the validation split's windows come standardised by their own room's
+statistics, re-estimated on that room's validation frames (see :func:`csipose.train.data.load_split`)."""
 
 from __future__ import annotations
 
@@ -14,12 +17,14 @@ from csipose.data.collate import pad_slots
 from csipose.train.data import eval_loader
 from csipose.train.distributed import DistContext
 from csipose.train.scoring import millimetres, percent, score
-from csipose.train.step import autocast
+from csipose.train.step import autocast, forward
 
 __all__ = ["PCK_KEY", "evaluate_model", "predict", "predict_all", "predict_people", "report_subset", "score_people"]
 
 #: The report entry that selects the best epoch and drives early stopping.
 PCK_KEY = "20"
+#: The batch entries a model may take: the window, and the room geometry of a geometry-FiLM model.
+_INPUTS = ("csi", "tx", "rx")
 
 
 @torch.no_grad()
@@ -42,7 +47,7 @@ def predict_all(model: nn.Module, dataset: Any, config: TrainingConfig, ctx: Dis
     parts: list[list[np.ndarray]] = [[] for _ in range(6 if config.densepose else 3)]
     for batch in loader:
         with autocast(config, ctx):
-            out = model(batch["csi"].to(ctx.device))
+            out = forward(model, {k: v.to(ctx.device) for k, v in batch.items() if k in _INPUTS}, config)
         parts[0].append(out["keypoints"].float().cpu().numpy())
         parts[1].append(batch["keypoints"].numpy())
         parts[2].append(batch["visibility"].numpy())

@@ -242,8 +242,10 @@ def train_one_epoch(
     per_epoch = steps_per_epoch(len(train_set), config, ctx)
     last_finite: tuple[int, float] | None = None
     learner.net.train()
+    all_steps = per_epoch * config.epochs
     for batch in train_loader(train_set, config, ctx, epoch=epoch, start_batch=run.step_in_epoch):
-        loss = train_step(learner.net, batch, learner.optimizer, learner.scheduler, learner.scaler, losses, config, ctx)
+        loss = train_step(learner.net, batch, learner.optimizer, learner.scheduler, learner.scaler, losses, config, ctx,
+                          progress=min(run.step / all_steps, 1.0))
         if not math.isfinite(loss):
             raise non_finite_loss(loss, step=run.step + 1, epoch=epoch + 1, last_finite=last_finite, config=config)
         last_finite = (run.step + 1, loss)

@@ -15,6 +15,7 @@ from csipose.losses import (
     bone_length_loss,
     densepose_part_loss,
     densepose_uv_loss,
+    domain_loss,
     gaussian_heatmaps,
     heatmap_loss,
     keypoint_loss,
@@ -28,6 +29,7 @@ __all__ = [
     "UNIFORM_OKS_SIGMA",
     "autocast",
     "build_optimizer",
+    "forward",
     "grad_scaler",
     "loss_terms",
     "non_finite_loss",
@@ -104,7 +106,27 @@ def loss_terms(out: dict[str, Tensor], batch: dict[str, Tensor], config: Trainin
             terms["densepose_parts"] = densepose_part_loss(out["dp_parts"].float(), parts)
         if w.get("densepose_uv", 0.0) > 0:
             terms["densepose_uv"] = densepose_uv_loss(out["dp_uv"].float(), batch["densepose"][:, 1:3], parts)
+    if config.domain_adversarial > 0:
+        terms["domain"] = domain_loss(out["domain"], batch["room_class"])
     return terms
+
+
+def forward(model: nn.Module, batch: dict[str, Tensor], config: TrainingConfig, *, progress: float | None = None
+            ) -> dict[str, Tensor]:
+    """The model's outputs for ``batch``: with the room geometry (``tx``, ``rx``) for a
+    geometry-FiLM model, and in training (``progress`` in [0, 1] given) with the domain
+    classifier's logits behind a gradient reversal of strength
+    :func:`~csipose.domain.reversal_schedule` ``(progress)``."""
+    kwargs: dict[str, Any] = {}
+    if config.geometry_film:
+        from csipose.train.data import geometry_of
+
+        kwargs["geometry"] = geometry_of(batch)
+    if config.domain_adversarial > 0 and progress is not None:
+        from csipose.domain import reversal_schedule
+
+        kwargs["reversal"] = reversal_schedule(progress)
+    return model(batch["csi"], **kwargs)
 
 
 def train_step(
@@ -116,15 +138,21 @@ def train_step(
     losses: MultiTaskLoss,
     config: TrainingConfig,
     ctx: DistContext,
+    *,
+    progress: float = 0.0,
 ) -> float:
-    """One optimizer step on ``batch``; returns the total loss.
+    """One optimizer step on ``batch`` at training ``progress`` (steps done / all steps, in [0, 1]:
+    it sets the domain-adversarial reversal strength); returns the total loss.
 
     A non-finite loss is returned before any update (weights, optimizer and schedule stay
     as they were); the caller reports it (:func:`non_finite_loss`).
     """
     batch = {k: v.to(ctx.device, non_blocking=True) for k, v in batch.items() if isinstance(v, Tensor)}
+    if config.domain_adversarial > 0:
+        classifier: Any = getattr(model, "module", model).domain_head  # DDP wraps the model
+        batch["room_class"] = classifier.labels(batch["environment"])
     with autocast(config, ctx):
-        out = model(batch["csi"])
+        out = forward(model, batch, config, progress=progress)
     total, _ = losses(loss_terms(out, batch, config))
     value = float(total.detach())  # one device sync per step
     if not math.isfinite(value):

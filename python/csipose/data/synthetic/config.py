@@ -15,8 +15,9 @@ from csipose.subcarrier import RESAMPLE_MODES
 
 __all__ = ["FEATURE_SETS", "NATIVE_SUBCARRIERS", "SUBCARRIER_MODES", "SyntheticConfig"]
 
-#: The allowed ``features`` tuples; channels are always amplitude first.
-FEATURE_SETS = (("amplitude", "phase"), ("amplitude",), ("phase",))
+#: The allowed ``features`` tuples; channels are always amplitude first (``("conjugate",)``: the
+#: antenna pairs' conjugate products, see :class:`~csipose.data.Preprocess`).
+FEATURE_SETS = (("amplitude", "phase"), ("amplitude",), ("phase",), ("conjugate",))
 #: The allowed ``subcarrier_mode`` values: :class:`~csipose.Resampler` modes, as for MM-Fi.
 SUBCARRIER_MODES = RESAMPLE_MODES
 #: Subcarriers the generator renders (MM-Fi's HT40 tones).
@@ -130,6 +131,12 @@ class SyntheticConfig:
     """Number of rooms (1..``subjects``); the subjects fill them in consecutive, near-equal
     blocks (40 subjects in 4 rooms: S01-S10 in E01, ...). Overrides ``subjects_per_environment``
     when set."""
+    random_rooms: int = 0
+    """Domain randomisation (with ``room_variation``): the training split's sequences are spread
+    over this many randomised virtual rooms instead of their subjects' rooms, sequence ``k``
+    (subject-major, then action) in room ``environment_count + 1 + k mod random_rooms``: every
+    one drawn like the real rooms from its own number, which no real (and so no validation)
+    room has. The validation split is unchanged. 0 = off."""
     val_environments: tuple[int, ...] = ()
     """Rooms held out whole (1-based; leave-room-out): every subject of these rooms is in the
     ``"val"`` split, together with ``val_subjects`` (held-out people of the training rooms,
@@ -228,6 +235,8 @@ class SyntheticConfig:
                 f"val_subjects: with val_environments {self.val_environments} no training subject remains, "
                 f"got {self.val_subjects}"
             )
+        if _int(self.random_rooms, "random_rooms", 0, 9999) and not self.room_variation:
+            raise ConfigError("random_rooms: randomised rooms are drawn by room_variation; set room_variation = true")
         _float(self.position_jitter, "position_jitter", minimum=0.0)
         _float(self.sway, "sway", minimum=0.0)
         if not isinstance(self.densepose, bool):
@@ -266,6 +275,16 @@ class SyntheticConfig:
             return (subject - 1) * self.environments // self.subjects + 1
         return (subject - 1) // self.subjects_per_environment + 1
 
+    def room_of(self, subject: int, action: str) -> int:
+        """The room of ``subject``'s sequence of ``action``: :meth:`environment_of`, or with
+        ``random_rooms`` for a training subject a virtual room numbered after every real one
+        (see ``random_rooms``)."""
+        train = self.train_subjects
+        if not self.random_rooms or subject not in train:
+            return self.environment_of(subject)
+        k = train.index(subject) * len(self.actions) + self.actions.index(action)
+        return self.environment_count + 1 + k % self.random_rooms
+
     def split_subjects(self, split: str) -> tuple[int, ...]:
         """Subjects of ``split`` (``"train"`` or ``"val"``), ascending."""
         if split == "train":
@@ -276,8 +295,8 @@ class SyntheticConfig:
 
     @property
     def channels(self) -> int:
-        """``C = 3 * len(features)``."""
-        return 3 * len(self.features)
+        """``C``: 3 per feature (amplitude, phase), 6 for the conjugate products of 3 antennas."""
+        return self.preprocess.channels
 
     @property
     def preprocess(self) -> Preprocess:

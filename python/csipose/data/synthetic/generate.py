@@ -102,10 +102,11 @@ def render_sequence(config: SyntheticConfig, subject: int, action: str,
                     environment: tuple[Scene, radio.StaticPaths] | None = None) -> Sequence:
     """Renders ``subject`` performing ``action`` for ``config.frames`` frames.
 
-    ``environment``: the subject's (scene, paths) when already built (see
-    :func:`make_environment`); built on the fly otherwise.
+    ``environment``: the sequence's (scene, paths) when already built (see
+    :func:`make_environment`); built on the fly otherwise. The sequence's room is
+    ``config.room_of(subject, action)``.
     """
-    env_id, act_id = config.environment_of(subject), action_id(action)
+    env_id, act_id = config.room_of(subject, action), action_id(action)
     scene, paths = environment if environment is not None else make_environment(config, env_id)
     t, p = config.frames, config.packets
     times = (np.arange(t)[:, None] / config.frame_rate_hz + np.arange(p) / config.packet_rate_hz).ravel()
@@ -151,8 +152,8 @@ def render(config: SyntheticConfig, subjects: tuple[int, ...]) -> Iterator[Seque
     """Every sequence of ``subjects`` x ``config.actions``, subject-major."""
     environments: dict[int, tuple[Scene, radio.StaticPaths]] = {}
     for subject in subjects:
-        env = config.environment_of(subject)
-        if env not in environments:
-            environments[env] = make_environment(config, env)
         for action in config.actions:
+            env = config.room_of(subject, action)
+            if env not in environments:
+                environments[env] = make_environment(config, env)
             yield render_sequence(config, subject, action, environments[env])

@@ -1,0 +1,44 @@
+"""Methods that keep pose models working in rooms they were not trained in.
+
+Each is a training-config switch, off by default (see the README's rooms section):
+
+- ``domain_adversarial``: a domain classifier over the training rooms behind a gradient
+  reversal layer (:mod:`~csipose.domain.grl`);
+- ``geometry_film``: FiLM of the pooled features by the room's antenna positions
+  (:mod:`~csipose.domain.film`);
+- ``synthetic.random_rooms``: training sequences spread over many randomised rooms
+  (:mod:`csipose.data.synthetic`);
+- ``features = "conjugate"``: conjugate products of antenna pairs (:class:`csipose.data.Preprocess`);
+- ``test_time_norm``: per-room input standardisation re-estimated on each room's frames
+  (:mod:`~csipose.domain.normalisation`, torch-free).
+
+The torch modules are imported on first use, so the torch-free parts load without torch.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__all__ = [
+    "DomainClassifier",
+    "GeometryEncoder",
+    "GeometryFiLM",
+    "RoomNormalised",
+    "fourier_features",
+    "reversal_schedule",
+    "reverse_gradient",
+    "room_statistics",
+]
+
+_HOMES = {
+    "DomainClassifier": "grl", "reversal_schedule": "grl", "reverse_gradient": "grl",
+    "GeometryEncoder": "film", "GeometryFiLM": "film", "fourier_features": "film",
+    "RoomNormalised": "normalisation", "room_statistics": "normalisation",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'csipose.domain' has no attribute {name!r}")
+    return getattr(import_module(f"csipose.domain.{_HOMES[name]}"), name)
