@@ -217,9 +217,9 @@ def main() -> int:
           f"{verdict(mpjpe_ratio <= MPJPE_RATIO_GOAL)}")
     subject, bystander = (r.pck.pck[1] for r in apart["model"])
     gap = (one.pck.pck[1] - subject) + (one.pck.pck[1] - bystander)
+    share = f"; the bystander holds {100 * (one.pck.pck[1] - bystander) / gap:.0f}% of the gap" if gap > 0 else ""
     print(f"per person on two-person scenes: the subject keeps {subject / one.pck.pck[1]:.3f} of the single-person "
-          f"model's PCK@20, the bystander {bystander / one.pck.pck[1]:.3f}; the bystander holds "
-          f"{100 * (one.pck.pck[1] - bystander) / gap:.0f}% of the gap")
+          f"model's PCK@20, the bystander {bystander / one.pck.pck[1]:.3f}{share}")
     if "ridge" in apart and "linear_baseline" in single_summary:
         alone = single_summary["linear_baseline"]["pck"]["20"]
         subject, bystander = (r.pck.pck[1] for r in apart["ridge"])
