@@ -10,6 +10,10 @@ Two trained runs are compared on the same held-out subjects:
 
 Beside them, the mean-pose baseline on those two-person scenes (the training mean pose in two
 slots) and the baselines of the person-slot run's own ``summary.json`` (its 1-3 person val mix).
+Each person of the two-person scenes is also scored apart, the subject (person 0, on the link's
+axis) and the bystander (person 1, 1 m to its side), for the model and for its closed-form ridge
+readout alone (slot ``k`` fitted on the training scenes' ``k``-th person): how much of the gap to
+the single-person model each holds, and how much a linear map keeps of its own accuracy alone.
 Then the goals (count accuracy >= 95 %, per-person PCK@20 >= 90 % of the single-person model's,
 MPJPE two-person / one-person <= 1.10), and how much of a training step the optimal matching
 takes (goal under 2 %): one batch of 32, the step timed with and without the matching.
@@ -72,8 +76,9 @@ def single_report(run: Path) -> Any:
     return score(np.concatenate(preds), np.concatenate(gts), skeleton=config.skeleton), config
 
 
-def two_person_reports(run: Path) -> tuple[Any, Any, Any, Any]:
-    """The person-slot model and the mean-pose baseline on two-person scenes of its val subjects."""
+def two_person_reports(run: Path) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+    """The person-slot model and the mean-pose baseline on two-person scenes of its val subjects,
+    and each person apart (``{"model" | "ridge": [subject report, bystander report]}``)."""
     import torch
 
     from csipose.data.collate import pad_slots
@@ -85,7 +90,7 @@ def two_person_reports(run: Path) -> tuple[Any, Any, Any, Any]:
     config = config.with_overrides(["synthetic.people=[2]"])
     val = load_split(config, "val")
     s = model.persons
-    parts: list[list[np.ndarray]] = [[] for _ in range(4)]
+    parts: list[list[np.ndarray]] = [[] for _ in range(5)]
     with torch.no_grad():
         for batch in batches(val):
             out = model(batch["csi"])
@@ -93,13 +98,27 @@ def two_person_reports(run: Path) -> tuple[Any, Any, Any, Any]:
             parts[1].append(torch.sigmoid(out["presence"]).numpy())
             parts[2].append(pad_slots(batch["keypoints"].numpy(), s))
             parts[3].append(pad_slots(batch["person_mask"].numpy(), s))
-    persons, presence, gt, mask = (np.concatenate(p) for p in parts)
+            parts[4].append(ridge_slots(model, batch["csi"]) if model.readout is not None else out["persons"].numpy())
+    persons, presence, gt, mask, ridge = (np.concatenate(p) for p in parts)
     report = evaluate_people(persons, presence, gt, gt_mask=mask, skeleton=config.skeleton)
+    # person 0 of a scene is the subject on the link's axis, person 1 the bystander 1 m to its side
+    apart = {
+        name: [evaluate_people(pred, presence, gt[:, k : k + 1], gt_mask=mask[:, k : k + 1], skeleton=config.skeleton)
+               for k in (0, 1)]
+        for name, pred in (("model", persons), ("ridge", ridge)) if name == "model" or model.readout is not None
+    }  # fmt: skip
     mean = model.mean_pose.numpy().astype(np.float64)
     constant = np.broadcast_to(mean, persons.shape)
     two = np.broadcast_to((np.arange(s) < 2).astype(np.float64), presence.shape)
     baseline = evaluate_people(constant, two, gt, gt_mask=mask, skeleton=config.skeleton)
-    return report, baseline, model, config
+    return report, baseline, model, config, apart
+
+
+def ridge_slots(model: Any, csi: Any) -> np.ndarray:
+    """``float[B, S, J, D]``: the slots of the model's closed-form ridge readout alone (fitted on
+    the training set's ``k``-th person for slot ``k``), around the mean pose."""
+    s, j, d = model.persons, model.joints, model.dims
+    return (model.mean_pose + model.readout(model.norm(csi)).reshape(-1, s, j, d)).numpy()
 
 
 def matching_share(model: Any, config: Any, repeats: int) -> tuple[float, float]:
@@ -155,7 +174,7 @@ def main() -> int:
         if not (args.single and args.people):
             parser.error("--single and --people run folders are required (or --quick)")
         one, single_config = single_report(args.single)
-        two, baseline, model, config = two_person_reports(args.people)
+        two, baseline, model, config, apart = two_person_reports(args.people)
         summary = json.loads((args.people / "summary.json").read_text())
         single_summary = json.loads((args.single / "summary.json").read_text())
         step, match = matching_share(model, config, args.repeats)
@@ -177,6 +196,10 @@ def main() -> int:
             b = summary[name]
             label = "*mean pose*" if name == "mean_pose_baseline" else "*ridge*"
             print(row(f"{label}, the run's 1-3 person val scenes", b["pck"]["20"], b["mpjpe"], b.get("count_accuracy")))
+    for name, label in (("model", "person slots"), ("ridge", "*ridge readout*")):
+        for k, who in enumerate(("subject", "bystander")):
+            if name in apart:
+                print(row(f"{label}, two-person: the {who}", apart[name][k].pck.pck[1], apart[name][k].mpjpe))
     m = summary["model"]
     print(row("person slots, the run's 1-3 person val scenes", m["pck"]["20"], m["mpjpe"], m.get("count_accuracy"),
               m.get("oks_ap")))  # fmt: skip
@@ -192,6 +215,16 @@ def main() -> int:
           f"{verdict(ratio >= PCK_RATIO_GOAL)}")
     print(f"MPJPE two-person / one-person = {mpjpe_ratio:.3f} (goal <= {MPJPE_RATIO_GOAL:.2f}): "
           f"{verdict(mpjpe_ratio <= MPJPE_RATIO_GOAL)}")
+    subject, bystander = (r.pck.pck[1] for r in apart["model"])
+    gap = (one.pck.pck[1] - subject) + (one.pck.pck[1] - bystander)
+    share = f"; the bystander holds {100 * (one.pck.pck[1] - bystander) / gap:.0f}% of the gap" if gap > 0 else ""
+    print(f"per person on two-person scenes: the subject keeps {subject / one.pck.pck[1]:.3f} of the single-person "
+          f"model's PCK@20, the bystander {bystander / one.pck.pck[1]:.3f}{share}")
+    if "ridge" in apart and "linear_baseline" in single_summary:
+        alone = single_summary["linear_baseline"]["pck"]["20"]
+        subject, bystander = (r.pck.pck[1] for r in apart["ridge"])
+        print(f"the ridge readout on the same scenes: the subject keeps {subject / alone:.3f} of the ridge's PCK@20 "
+              f"alone, the bystander {bystander / alone:.3f}")
     if "linear_baseline" in single_summary and "linear_baseline" in summary:
         alone, among = single_summary["linear_baseline"]["pck"]["20"], summary["linear_baseline"]["pck"]["20"]
         print(f"limit in the data: ridge PCK@20 per person {100 * among:.1f}% among 1-3 people against "

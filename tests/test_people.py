@@ -121,6 +121,31 @@ def test_the_set_loss_trains_slots_and_presence() -> None:
     assert terms["keypoints"] < 0.01 and ((torch.sigmoid(presence) > 0.5).sum(1) == mask.sum(1)).all()
 
 
+def test_each_slot_readout_is_fitted_on_the_samples_where_its_person_is() -> None:
+    pytest.importorskip("torch")
+    from csipose.ridge import RidgeRegression
+    from csipose.train.baselines import _fit_slots
+
+    rng = np.random.default_rng(0)
+    x, subjects = rng.normal(size=(120, 12)), np.arange(120) % 8
+    present = np.stack([np.ones(120, bool), rng.random(120) > 0.4, np.zeros(120, bool)], axis=1)
+    maps = rng.normal(size=(3, 12, 6))
+    joints = [np.where(present[:, [k]], x @ maps[k], 0.0) for k in range(3)]
+    y = np.concatenate([*joints, present.astype(np.float64)], axis=1)
+    columns = np.zeros(12, dtype=np.int64)
+    ridge = _fit_slots(x, y, 3, holdout_groups=subjects, column_groups=columns)
+    rows = present[:, 1]
+    alone = RidgeRegression.fit(x[rows], joints[1][rows], holdout_groups=subjects[rows], column_groups=columns,
+                                standardize=False)  # fmt: skip
+    assert np.allclose(ridge.weight[:, 6:12], alone.weight) and np.allclose(ridge.bias[6:12], alone.bias)
+    assert not ridge.weight[:, 12:18].any() and not ridge.bias[12:18].any()  # a slot never filled stays at the mean
+    together = RidgeRegression.fit(x, y, holdout_groups=subjects, column_groups=columns, standardize=False)
+    by_slot = np.abs(ridge.predict(x)[rows, 6:12] - joints[1][rows]).mean()
+    assert by_slot < 0.05 < np.abs(together.predict(x)[rows, 6:12] - joints[1][rows]).mean()
+    presence = RidgeRegression.fit(x, y[:, 18:], holdout_groups=subjects, column_groups=columns, standardize=False)
+    assert np.allclose(ridge.weight[:, 18:], presence.weight) and np.allclose(ridge.bias[18:], presence.bias)
+
+
 def test_the_people_report_counts_matches_misses_and_false_positives() -> None:
     rng = np.random.default_rng(0)
     gt = rng.normal(0, 0.3, (3, 2, 17, 3)) + [0, 0, 3]

@@ -7,7 +7,9 @@ evenly spaced) training windows once and
 - fits a :class:`~csipose.ridge.RidgeRegression` from the flattened normalised window to the
   joints' offsets from the mean pose, with the regularisation and the weight of each channel
   group (amplitude, phase) chosen on held-out training subjects; it becomes the model's fixed
-  linear readout (when the model has one) and the run's linear baseline.
+  linear readout (when the model has one) and the run's linear baseline. With person slots,
+  slot ``k``'s joints are fitted on the samples that have a ``k``-th person, and the slots'
+  presences on every sample.
 
 The two baselines, scored on the validation split with the locked harness:
 
@@ -20,6 +22,7 @@ mean IUV image (:func:`mean_iuv`) predicted for every sample.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -107,17 +110,18 @@ def fit_model_inputs(model: PoseModel, train_set: Any, *, samples: int, fit_ridg
         x = _normalised(model, data["csi"])
         dims = model.dims
         mean = model.mean_pose.detach().cpu().numpy().astype(np.float64)
-        if model.persons:
-            y = people_targets(train_set, index, model.persons, mean)
-        else:
-            y = (data["keypoints"][..., :dims].astype(np.float64) - mean).reshape(len(x), -1)
         w, c, s, p = model.shape
         groups = int(model.settings.get("groups", 1))
         column_groups = np.broadcast_to(
             (np.arange(c) // (c // groups))[None, :, None, None], (w, c, s, p)
         ).ravel()
-        ridge = RidgeRegression.fit(x, y, holdout_groups=data.get("subject"), column_groups=column_groups,
-                                    standardize=False)
+        if model.persons:
+            y = people_targets(train_set, index, model.persons, mean)
+            ridge = _fit_slots(x, y, model.persons, holdout_groups=data.get("subject"), column_groups=column_groups)
+        else:
+            y = (data["keypoints"][..., :dims].astype(np.float64) - mean).reshape(len(x), -1)
+            ridge = RidgeRegression.fit(x, y, holdout_groups=data.get("subject"), column_groups=column_groups,
+                                        standardize=False)
         if model.readout is not None:
             k = model.readout.weight.shape[1]  # with person slots, the presence columns are the baseline's alone
             model.readout.load(ridge.weight[:, :k], ridge.bias[:k])
@@ -135,6 +139,32 @@ def people_targets(dataset: Any, index: np.ndarray, slots: int, mean: np.ndarray
         people = np.concatenate([people, np.zeros((len(people), slots - people.shape[1], *people.shape[2:]))], axis=1)
     offsets = np.where(present[..., None, None], people[..., : mean.shape[-1]] - mean, 0.0)
     return np.concatenate([offsets.reshape(len(index), -1), present.astype(np.float64)], axis=1)
+
+
+def _fit_slots(x: np.ndarray, y: np.ndarray, slots: int, *, holdout_groups: np.ndarray | None,
+               column_groups: np.ndarray) -> RidgeRegression:
+    """The ridge of a set prediction (targets ``y`` as :func:`people_targets`): slot ``k``'s joints
+    fitted on the samples where the ``k``-th person is present only (a zero target for an absent
+    person would pull the slot towards the mean pose), the presences on every sample; one
+    :class:`RidgeRegression` of all columns, whose ``alpha`` and ``group_weights`` are the first
+    slot's and ``holdout_mse`` the mean over the fits, weighted by their columns."""
+    per = (y.shape[1] - slots) // slots
+    present = y[:, slots * per :] > 0.5
+    def fit(rows: np.ndarray, columns: slice) -> RidgeRegression:
+        groups = None if holdout_groups is None else holdout_groups[rows]
+        return RidgeRegression.fit(x[rows], y[rows, columns], holdout_groups=groups, column_groups=column_groups,
+                                   standardize=False)
+
+    fits = [fit(present[:, k], slice(k * per, (k + 1) * per)) if present[:, k].sum() >= 2 else None
+            for k in range(slots)]  # fmt: skip
+    presence = fit(np.ones(len(x), dtype=bool), slice(slots * per, None))
+    weight = np.concatenate([f.weight if f else np.zeros((x.shape[1], per)) for f in fits] + [presence.weight], axis=1)
+    bias = np.concatenate([f.bias if f else np.zeros(per) for f in fits] + [presence.bias])
+    fitted = [(f.holdout_mse, per) for f in fits if f] + [(presence.holdout_mse, slots)]
+    mse = sum(m * k for m, k in fitted) / sum(k for _, k in fitted)
+    first = fits[0] or presence
+    return dataclasses.replace(presence, weight=weight, bias=bias, alpha=first.alpha, group_weights=first.group_weights,
+                               holdout_mse=float(mse))
 
 
 @torch.no_grad()
