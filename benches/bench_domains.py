@@ -9,9 +9,9 @@ so every row is scored on the same frames). Rows:
 - the training mean pose as it is (constant: the training rooms' mean shape at their mean root);
 - the constant-root baseline: the same mean pose placed on each frame's *true* root (an oracle
   for where the person is; its errors are pure shape error);
-- the plain model, each domain method alone and all of them together: one training run each,
-  the config overrides of :data:`METHODS`; a row whose keys this csipose's config does not know
-  is printed as not available and skipped;
+- the plain model, each domain method alone, all of them together, and the combinations of
+  :data:`RECIPES`: one training run each, the config overrides of :data:`METHODS`; a row whose
+  keys this csipose's config does not know is printed as not available and skipped;
 - few-shot adaptation of the plain model (:mod:`csipose.domain.adapters`, the ``csipose adapt``
   defaults) on K = 0, 10, 50, 200 frames of the unseen room; its in-room figures are the plain
   model's (an adapter is applied in its own room only).
@@ -41,9 +41,14 @@ import numpy as np
 METHODS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("adversarial domain head", ("domain_adversarial=0.1",)),
     ("geometry FiLM", ("geometry_film=true",)),
-    ("randomised rooms", ("synthetic.random_rooms=16",)),
+    ("randomised rooms", ("synthetic.random_rooms=60",)),
     ("conjugate products", ("features=conjugate",)),
     ("test-time normalisation", ("test_time_norm=true",)),
+    ("no fixed ridge readout", ("readout=false",)),
+)
+#: Combinations measured beside each method alone and all of them together.
+RECIPES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("FiLM + randomised rooms, no readout", ("geometry_film=true", "synthetic.random_rooms=60", "readout=false")),
 )
 ROOMS = ("synthetic.room_variation=true", "synthetic.environments=4", "synthetic.val_environments=[4]",
          "synthetic.val_subjects=[5,15,25]", "synthetic.frames=10", "plots=false", "progress=false",
@@ -204,6 +209,7 @@ def main() -> int:
         runs.append(("all methods", tuple(s for _, o in known for s in o)))
     else:
         skipped.append(("all methods", "no method is available" if not known else f"only {known[0][0]} is available"))
+    runs += [(name, o) for name, o in RECIPES if available(base, o) is None]
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bench-domains-") as tmp:
         for i, (name, overrides) in enumerate(runs):
