@@ -437,7 +437,14 @@ fn check_layout(gt: &GroundTruth, dt: &Detections, p: &Params) -> CoreResult<()>
         ("dt_keypoints", dt.keypoints.len(), n_dt * j * p.dims),
         ("dt_scores", dt.scores.len(), n_dt),
     ];
-    for (arg, got, expected) in checks {
+    check_lengths(&checks, p)?;
+    check_offsets("gt_offsets", gt.offsets)?;
+    check_offsets("dt_offsets", dt.offsets)
+}
+
+/// Checks each `(argument, length, expected length)` and that `area_rngs` holds pairs.
+fn check_lengths(checks: &[(&str, usize, usize)], p: &Params) -> CoreResult<()> {
+    for &(arg, got, expected) in checks {
         if got != expected {
             return Err(CoreError::shape(
                 arg,
@@ -453,8 +460,7 @@ fn check_layout(gt: &GroundTruth, dt: &Detections, p: &Params) -> CoreResult<()>
             format!("{} values", p.area_rngs.len()),
         ));
     }
-    check_offsets("gt_offsets", gt.offsets)?;
-    check_offsets("dt_offsets", dt.offsets)
+    Ok(())
 }
 
 /// Checks that `offsets` are non-decreasing from 0.
@@ -537,22 +543,7 @@ pub fn evaluate_similarity(
         ("dt_areas", units.dt_areas.len(), n_dt),
         ("similarity", similarity.len(), blocks[n_units]),
     ];
-    for (arg, got, expected) in checks {
-        if got != expected {
-            return Err(CoreError::shape(
-                arg,
-                format!("{expected} values"),
-                format!("{got} values"),
-            ));
-        }
-    }
-    if p.area_rngs.len() % 2 != 0 {
-        return Err(CoreError::shape(
-            "area_rngs",
-            "(A, 2)",
-            format!("{} values", p.area_rngs.len()),
-        ));
-    }
+    check_lengths(&checks, p)?;
     if similarity.iter().any(|v| v.is_nan()) {
         return Err(CoreError::non_finite(
             "similarity",
