@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +21,7 @@ from csipose.domain.adapters import (  # noqa: E402
     save_adapters,
 )
 from csipose.errors import ArgumentError, CheckpointError  # noqa: E402
+from tests.test_cli_errors import csipose, one_line_error  # noqa: E402
 
 # two rooms of two subjects; room 2 is held out, subject 1 of room 1 too
 ROOMS = ["synthetic.room_variation=true", "synthetic.subjects=4", "synthetic.environments=2",
@@ -74,22 +72,6 @@ def fitted(run: Path, shots: int = 8, steps: int = 60) -> tuple[Any, Any, np.nda
     adapters = attach_adapters(model, rank=2, seed=1)
     fit_adapters(model, adapters, x[:shots], gt[:shots], steps=steps, lr=1e-2)
     return model, adapters, x[:shots], gt[:shots], x
-
-
-def csipose(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "csipose", *args], capture_output=True, text=True, timeout=300,
-                          cwd=cwd, env=env)
-
-
-def one_line_error(done: subprocess.CompletedProcess[str], *needles: str) -> str:
-    assert done.returncode == 2, done.stdout + done.stderr
-    assert "Traceback" not in done.stderr, done.stderr
-    lines = [ln for ln in done.stderr.splitlines() if ln.strip() and not ln.startswith("usage:")]
-    assert len(lines) == 1, done.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 # ------------------------------------------------------------------------- adapters
