@@ -112,9 +112,11 @@ def predict(predictor: Any, dataset: Any, index: np.ndarray) -> tuple[np.ndarray
     """``(pred float32[N, J, D], gt float32[N, J, 3])`` of the samples ``index``."""
     from csipose.infer_cli import read_batches
 
+    room = bool(predictor.config.get("geometry_film"))  # a FiLM model needs each window's room geometry
+    keys = ("csi", "keypoints", "visibility") + (("tx", "rx") if room else ())
     preds, gts = [], []
-    for batch in read_batches(dataset, 256, ("csi", "keypoints", "visibility"), index):
-        preds.append(predictor.predict_windows(batch["csi"]))
+    for batch in read_batches(dataset, 256, keys, index):
+        preds.append(predictor.predict_windows(batch["csi"], geometry=(batch["tx"], batch["rx"]) if room else None))
         gts.append(np.asarray(batch["keypoints"], dtype=np.float32))
     return np.concatenate(preds), np.concatenate(gts)
 

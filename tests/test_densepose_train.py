@@ -90,3 +90,21 @@ def test_a_densepose_run_reports_its_surface_beside_the_mean_iuv_and_beats_it(tm
     record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
     assert set(record["val"]["densepose"]) == {"dp_ap", "gpsm", "part_miou", "mask_iou"}
     assert (tmp_path / "run" / "densepose.png").stat().st_size > 0
+
+
+def test_the_densepose_head_leaves_the_pose_model_exactly_as_it_is_without_it(tmp_path: Path) -> None:
+    from csipose.train import checkpoint as ckpt
+    from csipose.train.loop import train
+
+    synthetic = {"subjects": 4, "subjects_per_environment": 4, "val_subjects": [4], "frames": 6}
+    states = []
+    for densepose in (False, True):
+        run = tmp_path / str(densepose)
+        train(TrainingConfig(densepose=densepose, densepose_size=16, epochs=2, width=16, synthetic=synthetic,
+                             run_dir=str(run), progress=False, plots=False, threads=1))  # fmt: skip
+        states.append(ckpt.load_checkpoint(run / "last.pt")["model"])
+    plain, with_head = states
+    assert any(k.startswith("densepose_head.") for k in with_head)
+    assert set(plain) == {k for k in with_head if not k.startswith("densepose_head.")}
+    for key, value in plain.items():
+        assert torch.equal(value, with_head[key]), key

@@ -5,7 +5,9 @@ backbone's feature vector and the predicted joints to a coarse ``64 x s x s`` gr
 three stride-2 transposed convolutions up to ``size x size``, then two 1x1 convolutions: part
 logits (background + K parts) and, per part, a (U, V) pair squashed into [0, 1]. The joints go in
 because the labels are the body seen by a fixed camera: where the joints are decides where the
-parts are; the features add what the joints do not say.
+parts are; the features add what the joints do not say. Both come in detached: the head learns
+from the pose model without changing it, so a model's joints are those it has without the head
+(its gradients are also clipped apart, :func:`csipose.train.step.clip_groups`).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class DensePoseHead(nn.Module):
         self.joint_dims = joints
 
     def forward(self, features: Tensor, joints: Tensor) -> tuple[Tensor, Tensor]:
-        x = torch.cat([features.float(), joints.flatten(1).float()], dim=1)
+        x = torch.cat([features.detach().float(), joints.detach().flatten(1).float()], dim=1)
         x = self.up(self.seed(x).reshape(-1, 64, self.grid, self.grid))
         return self.part_logits(x), torch.sigmoid(self.uv(x))
 

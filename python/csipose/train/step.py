@@ -129,6 +129,18 @@ def forward(model: nn.Module, batch: dict[str, Tensor], config: TrainingConfig, 
     return model(batch["csi"], **kwargs)
 
 
+def clip_groups(model: nn.Module) -> list[list[nn.Parameter]]:
+    """The parameter groups whose gradient norms are clipped apart: the pose model's, and the
+    DensePose head's (it learns on detached features and joints, so its gradients leave the pose
+    model's steps exactly as they are without it)."""
+    net = getattr(model, "module", model)  # the model inside a DDP wrapper
+    head = getattr(net, "densepose_head", None)
+    if head is None:
+        return [list(model.parameters())]
+    own = {id(p) for p in head.parameters()}
+    return [[p for p in model.parameters() if id(p) not in own], list(head.parameters())]
+
+
 def train_step(
     model: nn.Module,
     batch: dict[str, Tensor],
@@ -161,7 +173,8 @@ def train_step(
     scaler.scale(total).backward()
     if config.grad_clip > 0:
         scaler.unscale_(optimizer)
-        nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip, foreach=False)
+        for group in clip_groups(model):
+            nn.utils.clip_grad_norm_(group, config.grad_clip, foreach=False)
     scaler.step(optimizer)
     scaler.update()
     scheduler.step()
