@@ -108,3 +108,31 @@ def test_the_densepose_head_leaves_the_pose_model_exactly_as_it_is_without_it(tm
     assert set(plain) == {k for k in with_head if not k.startswith("densepose_head.")}
     for key, value in plain.items():
         assert torch.equal(value, with_head[key]), key
+
+
+def test_eval_and_the_predictor_score_the_densepose_head(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from csipose.infer import Predictor
+    from csipose.train.loop import train
+
+    synthetic = {"subjects": 4, "subjects_per_environment": 4, "val_subjects": [4], "frames": 6}
+    summary = train(TrainingConfig(densepose=True, densepose_size=16, epochs=1, width=16, synthetic=synthetic,
+                                   run_dir=str(tmp_path / "run"), progress=False, plots=False))  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "csipose", "eval", "--checkpoint", str(tmp_path / "run" / "best.pt"),
+                           "--json"], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    by_eval = json.loads(done.stdout)["densepose"]
+    for key in ("dp_ap", "gpsm", "part_miou", "mask_iou"):
+        assert by_eval[key] == pytest.approx(summary["model"]["densepose"][key], abs=1e-6), key
+    predictor = Predictor.load(tmp_path / "run" / "best.pt")
+    iuv, score = predictor.predict_densepose_windows(np.zeros((2, *predictor.preprocess.input_shape), np.float32))
+    assert iuv.shape == (2, 3, 16, 16) and score.shape == (2,)
+    from csipose.errors import ArgumentError
+
+    plain = TrainingConfig(epochs=1, width=16, synthetic=synthetic, run_dir=str(tmp_path / "plain"), progress=False,
+                           plots=False)  # fmt: skip
+    train(plain)
+    with pytest.raises(ArgumentError, match="no DensePose head here"):
+        Predictor.load(tmp_path / "plain" / "best.pt").predict_densepose_windows(np.zeros((1, 1, 6, 114, 10)))

@@ -56,6 +56,8 @@ class Predictor:
     - ``skeleton``: the joints' skeleton name (``"h36m17"`` or ``"coco17"``);
     - ``config``: the training config as a dict (None when not recorded);
     - ``persons``: person slots (0: one person per window; else :meth:`predict_people`);
+    - ``densepose_size``: side of the DensePose maps of a ``.pt`` model with the DensePose head
+      (:meth:`predict_densepose_windows`; 0: none);
     - ``path``, ``runtime`` (``"torch"`` or ``"onnxruntime"``), ``precision``, ``device``;
     - ``adapter``: the :class:`~csipose.domain.adapters.Adapters` applied to a ``.pt`` model (None: none).
     """
@@ -74,9 +76,11 @@ class Predictor:
         joints: int,
         dims: int,
         persons: int = 0,
+        densepose_size: int = 0,
     ) -> None:
         self._backend = backend
         self.persons = persons
+        self.densepose_size = densepose_size
         self.preprocess = preprocess
         self.path = path
         self.runtime = runtime
@@ -168,7 +172,8 @@ class Predictor:
         backend = _TorchBackend(model, torch.device(device), config.amp)
         return cls(backend, recorded, path=file, runtime="torch", precision="fp32", device=device,
                    skeleton=config.skeleton, config=config.to_dict(), joints=model.joints, dims=model.dims,
-                   persons=model.persons)
+                   persons=model.persons,
+                   densepose_size=model.densepose_head.size if model.densepose_head is not None else 0)
 
     @classmethod
     def _load_onnx(cls, file: Path, device: str, preprocess: Preprocess | None, threads: int) -> Predictor:
@@ -277,6 +282,19 @@ class Predictor:
         persons, presence = self._run(x, ("persons", "presence"), batch_size)
         return persons, presence
 
+    def predict_densepose_windows(self, windows: Any, *, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """A DensePose model's ``(iuv float32[N, 3, H, W], score float32[N])`` of already preprocessed
+        windows (:func:`~csipose.models.densepose_head.iuv_from_outputs`: part 0-24, U, V; the mean
+        body probability over the predicted body)."""
+        if not self.densepose_size:
+            raise ArgumentError(
+                f"{self.path}: no DensePose head here (a .pt checkpoint trained with densepose = true has one; "
+                "exported ONNX graphs carry the keypoints only)"
+            )
+        x = self._windows(windows, batch_size)
+        iuv, score = self._run(x, ("iuv", "densepose_score"), batch_size)
+        return iuv, score
+
     def _windows(self, windows: Any, batch_size: int) -> np.ndarray:
         x = np.asarray(windows, dtype=np.float32)
         expected = self.preprocess.input_shape
@@ -289,7 +307,8 @@ class Predictor:
     def _run(self, x: np.ndarray, outputs: tuple[str, ...], batch_size: int,
              geometry: tuple[np.ndarray, np.ndarray] | None = None) -> list[np.ndarray]:
         shapes = {"keypoints": (self.joints, self.dims), "persons": (self.persons, self.joints, self.dims),
-                  "presence": (self.persons,)}  # fmt: skip
+                  "presence": (self.persons,), "iuv": (3, self.densepose_size, self.densepose_size),
+                  "densepose_score": ()}  # fmt: skip
         if len(x) == 0:
             return [np.zeros((0, *shapes[name]), dtype=np.float32) for name in outputs]
         parts = [self._backend.run(np.ascontiguousarray(x[i : i + batch_size]), outputs,
@@ -438,6 +457,10 @@ class _TorchBackend:
             out = self.model(torch.from_numpy(x).to(self.device), **({} if room is None else {"geometry": room}))
         if "presence" in out:
             out["presence"] = torch.sigmoid(out["presence"].float())
+        if "iuv" in outputs:
+            from csipose.models.densepose_head import iuv_from_outputs
+
+            out["iuv"], out["densepose_score"] = iuv_from_outputs(out["dp_parts"], out["dp_uv"])
         return [out[name].float().cpu().numpy() for name in outputs]
 
 

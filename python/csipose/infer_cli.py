@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -318,7 +319,22 @@ def _score_split(predictor: Any, args: argparse.Namespace) -> Any:
             groups.append(np.asarray(batch[args.by], dtype=np.int64).reshape(-1))
     pred, gt, vis = np.concatenate(preds), np.concatenate(truth), np.concatenate(visible)
     report = score(pred, gt, vis, predictor.skeleton)
+    if predictor.densepose_size and not args.by:
+        report = dataclasses.replace(report, densepose=_densepose_report(predictor, val, index))
     return (report, (pred, gt, vis, np.concatenate(groups))) if args.by else report
+
+
+def _densepose_report(predictor: Any, val: Any, index: np.ndarray | None) -> Any:
+    """The DensePose scores of a model with the DensePose head on the split's labels."""
+    from csipose.metrics.densepose import evaluate_densepose
+
+    iuv, confidence, truth = [], [], []
+    for batch in read_batches(val, 256, ("csi", "densepose"), index):
+        got = predictor.predict_densepose_windows(batch["csi"])
+        iuv.append(got[0])
+        confidence.append(got[1])
+        truth.append(np.asarray(batch["densepose"], dtype=np.float32))
+    return evaluate_densepose(np.concatenate(iuv), np.concatenate(truth), scores=np.concatenate(confidence))
 
 
 def _unseen_by_adapter(predictor: Any, ids: np.ndarray, args: argparse.Namespace) -> np.ndarray:

@@ -159,6 +159,8 @@ class PoseReport(MetricResult):
             )
         lines.append("definitions:")
         lines += [f"  {d}" for d in self.definition.splitlines()]
+        if dp is not None:
+            lines += [f"  {d}" for d in dp.definition.splitlines()]
         return "\n".join(lines)
 
 
