@@ -53,9 +53,9 @@ def main(out: Path, mode: str) -> None:
     models: list[Any] = []
     step = loop.train_step
 
-    def remember_model(net: Any, *args: Any) -> float:
+    def remember_model(net: Any, *args: Any, **kwargs: Any) -> float:
         models[:] = [getattr(net, "module", net)]  # the model, not its DDP wrapper (which holds the group)
-        return step(net, *args)
+        return step(net, *args, **kwargs)
 
     loop.train_step = remember_model  # type: ignore[assignment]
     loop._train(config, datasets=(samples(40, 0), samples(12, 1)))
