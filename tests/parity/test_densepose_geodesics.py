@@ -126,8 +126,8 @@ def test_chart_geodesic_is_the_limit_of_mesh_shortest_paths(kind: str) -> None:
     errors = []
     for n, stencil in [(8, 1), (16, 2), (32, 4), (64, 6)]:
         graph, n_u = mesh_graph(code, r, length, n, stencil)
-        vertex = lambda p: np.round(p[:, 0] * n).astype(int) % n_u * (n + 1) + np.round(p[:, 1] * n).astype(int)
-        paths = dijkstra(graph, directed=False, indices=vertex(a))[np.arange(len(a)), vertex(b)]
+        src, dst = (np.round(p[:, 0] * n).astype(int) % n_u * (n + 1) + np.round(p[:, 1] * n).astype(int) for p in (a, b))
+        paths = dijkstra(graph, directed=False, indices=src)[np.arange(len(a)), dst]
         # A mesh path is a surface curve: never shorter than the geodesic (chord deficit < 1e-5).
         assert np.all(chart <= paths * (1 + 1e-5) + 1e-12)
         errors.append(np.max((paths - chart) / np.maximum(chart, 1e-12)))

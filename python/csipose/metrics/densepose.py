@@ -26,7 +26,9 @@ every figure is computed in the Rust core.
   the frame; ties keep frame order). Thresholds 0.50:0.05:0.95, greedy matching
   best score first, 101-point interpolated precision; AP50 and AP75 at 0.50 and 0.75.
 
-Bad values are errors naming the argument: a part index that is not an integer
+``pred`` and ``true`` are read in place when they share a float dtype (any memory
+layout; copied only when not C-contiguous); a float32 / float64 pair is scored in
+float64. Bad values are errors naming the argument: a part index that is not an integer
 0-24 (NaN included), or a true ``U``, ``V`` that is not finite or outside
 ``[0, 1]`` (beyond float rounding) on a body pixel. A predicted ``U``, ``V`` is
 clamped to ``[0, 1]``; a non-finite one scores GPS 0 on its pixel.

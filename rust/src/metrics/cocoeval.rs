@@ -680,6 +680,39 @@ mod tests {
     }
 
     #[test]
+    fn a_given_similarity_runs_the_same_protocol() {
+        // The scene of `false_positive_first_then_one_hit`, its OKS matrix given:
+        // the first detection matches no one, the second is exact on the first person.
+        let units = Units {
+            gt_areas: &[100.0, 100.0],
+            gt_ignore: &[false, false],
+            gt_iscrowd: &[false, false],
+            gt_offsets: &[0, 2],
+            dt_scores: &[0.9, 0.8],
+            dt_areas: &[100.0, 100.0],
+            dt_offsets: &[0, 2],
+        };
+        let p = Params {
+            dims: 2,
+            sigmas: &[],
+            iou_thrs: &THRS,
+            rec_thrs: &RECS,
+            area_rngs: &ALL,
+            max_det: 20,
+            n_categories: 1,
+            n_images: 1,
+            matching: Matching::Greedy,
+        };
+        let acc = evaluate_similarity(&units, &[0.0, 0.0, 1.0, 0.0], &p).unwrap();
+        let dets = [500.0, 500.0, 510.0, 500.0, 0.0, 0.0, 10.0, 0.0];
+        let oks = run(&dets, &[0.9, 0.8], Matching::Greedy);
+        assert_eq!(acc.recall, oks.recall);
+        assert_eq!(acc.precision, oks.precision);
+        assert!(evaluate_similarity(&units, &[0.0, f64::NAN, 1.0, 0.0], &p).is_err());
+        assert!(evaluate_similarity(&units, &[0.0, 0.0, 1.0], &p).is_err());
+    }
+
+    #[test]
     fn no_detections_score_zero() {
         let acc = run(&[], &[], Matching::Greedy);
         assert_eq!(acc.recall, vec![0.0, 0.0]);

@@ -326,7 +326,8 @@ fn first_error<R>(results: Vec<CoreResult<R>>) -> CoreResult<Vec<R>> {
 pub fn pixel_gps<T: Real>(pred: &Iuv<T>, truth: &Iuv<T>, surface: &Surface) -> CoreResult<Vec<T>> {
     check_pair(pred, truth)?;
     let pixels = pred.pixels();
-    let mut out = vec![T::nan(); pred.frames * pixels];
+    // every pixel is written below: zeroed pages cost no pass of their own
+    let mut out = vec![T::zero(); pred.frames * pixels];
     if pixels == 0 {
         return Ok(out);
     }
