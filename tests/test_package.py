@@ -17,6 +17,13 @@ def test_import_does_not_import_torch() -> None:
     assert out.stdout.strip() == "False"
 
 
+def test_the_command_line_parser_does_not_import_torch() -> None:
+    # csipose predict / eval of an ONNX model run where torch is not installed
+    code = "import sys; from csipose.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_version_matches_core() -> None:
     assert csipose.__version__ == csipose._core.__version__
     assert csipose.__version__.count(".") == 2

@@ -21,6 +21,7 @@ from importlib import import_module
 from typing import Any
 
 __all__ = [
+    "ADAPTER_TARGETS",
     "DomainClassifier",
     "GeometryEncoder",
     "GeometryFiLM",
@@ -30,6 +31,9 @@ __all__ = [
     "reverse_gradient",
     "room_statistics",
 ]
+
+#: The layers ``csipose adapt --targets`` may adapt (:mod:`~csipose.domain.adapters`).
+ADAPTER_TARGETS = ("all", "linear", "head", "readout", "input")
 
 _HOMES = {
     "DomainClassifier": "grl", "reversal_schedule": "grl", "reverse_gradient": "grl",

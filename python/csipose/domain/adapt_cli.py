@@ -27,7 +27,7 @@ _IDS = ("environment", "subject", "action", "frame")
 
 def register(subparsers: Any) -> None:
     """Adds the adapt subcommand to the ``csipose`` parser."""
-    from csipose.domain.adapters import TARGETS
+    from csipose.domain import ADAPTER_TARGETS
 
     ad = subparsers.add_parser(
         "adapt", help="fit low-rank adapters of a checkpoint to a new room from a few labelled frames",
@@ -44,7 +44,7 @@ def register(subparsers: Any) -> None:
     ad.add_argument("--rank", metavar="R", type=int, default=4, help="rank of every update (default 4)")
     ad.add_argument("--alpha", metavar="A", type=float, help="scale numerator of the updates (default: the rank)")
     ad.add_argument("--lr", metavar="LR", type=float, default=3e-3, help="AdamW learning rate (default 3e-3)")
-    ad.add_argument("--targets", choices=TARGETS, default="all",
+    ad.add_argument("--targets", choices=ADAPTER_TARGETS, default="all",
                     help="all (default): every nn.Linear layer the model calls, the ridge readout and a gain and offset "
                          "per input channel; linear: the nn.Linear layers; head: the joint regressor's; readout: the "
                          "ridge readout; input: the input channels' gains and offsets")

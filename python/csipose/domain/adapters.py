@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from csipose.domain import ADAPTER_TARGETS
 from csipose.errors import ArgumentError, CheckpointError
 from csipose.models.base import InputNorm, LinearReadout, PoseModel
 from csipose.train import checkpoint as ckpt
@@ -58,7 +59,7 @@ ADAPTER_FORMAT = 1
 #: the closed-form ridge readout from the input window to the joints (``readout``), the per-channel
 #: gain and offset of the normalised input (``input``), or all three of ``linear``, ``readout`` and
 #: ``input`` (``all``).
-TARGETS = ("all", "linear", "head", "readout", "input")
+TARGETS = ADAPTER_TARGETS
 _KIND = "csipose.adapter"
 _HEADS = ("backbone.head", "slot_head")
 
