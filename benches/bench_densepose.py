@@ -35,7 +35,7 @@ import torch
 
 from csipose.densepose.render import render_iuv
 from csipose.metrics.densepose import evaluate_densepose
-from csipose.train.baselines import collect, mean_iuv, spread
+from csipose.train.baselines import densepose_baseline
 from csipose.train.data import load_data
 from csipose.train.distributed import DistContext
 from csipose.train.evaluate import PCK_KEY, predict_all
@@ -63,11 +63,10 @@ def rows(checkpoint: Path) -> tuple[list[tuple[str, Any, float | None]], Any]:
     train_set, val_set = load_data(config)
     ctx = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
     _, pred, gt, vis, iuv, confidence, truth = predict_all(model, val_set, config, ctx)
-    mean = mean_iuv(collect(train_set, spread(len(train_set), config.baseline_samples), keys=("densepose",))["densepose"])
     ones = np.ones(len(truth))
     pck = score(pred, gt, vis, config.skeleton).to_dict()["pck"][PCK_KEY]
     table = [
-        ("mean IUV", evaluate_densepose(np.ascontiguousarray(np.broadcast_to(mean, truth.shape)), truth, scores=ones), None),
+        ("mean IUV", densepose_baseline(train_set, val_set, samples=config.baseline_samples), None),
         ("DensePose head", evaluate_densepose(iuv, truth, scores=confidence), pck),
         ("body on predicted joints", evaluate_densepose(drawn_on(pred, val_set), truth, scores=ones), pck),
         ("body on true joints", evaluate_densepose(drawn_on(gt, val_set), truth, scores=ones), 1.0),

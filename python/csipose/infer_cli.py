@@ -310,31 +310,26 @@ def _score_split(predictor: Any, args: argparse.Namespace) -> Any:
             raise DatasetError(f"{args.adapter}: no frame of its room(s) is left to evaluate on")
     preds, truth, visible, groups = [], [], [], []
     room = bool(predictor.config.get("geometry_film"))  # the model is conditioned on each window's room geometry
+    surface = bool(predictor.densepose_size) and not args.by
+    iuv: list[list[np.ndarray]] = [[], [], []]  # predicted IUV, its confidence, the labels
     keys = ("csi", "keypoints", "visibility") + ((args.by,) if args.by else ()) + (("tx", "rx") if room else ())
-    for batch in read_batches(val, 256, keys, index):
+    for batch in read_batches(val, 256, keys + (("densepose",) if surface else ()), index):
         preds.append(predictor.predict_windows(batch["csi"], geometry=(batch["tx"], batch["rx"]) if room else None))
+        if surface:
+            for part, got in zip(iuv, (*predictor.predict_densepose_windows(batch["csi"]), batch["densepose"])):
+                part.append(np.asarray(got, dtype=np.float32))
         truth.append(np.asarray(batch["keypoints"], dtype=np.float32))
         visible.append(np.asarray(batch["visibility"], dtype=np.float32))
         if args.by:
             groups.append(np.asarray(batch[args.by], dtype=np.int64).reshape(-1))
     pred, gt, vis = np.concatenate(preds), np.concatenate(truth), np.concatenate(visible)
     report = score(pred, gt, vis, predictor.skeleton)
-    if predictor.densepose_size and not args.by:
-        report = dataclasses.replace(report, densepose=_densepose_report(predictor, val, index))
+    if surface:
+        from csipose.metrics.densepose import evaluate_densepose
+
+        predicted, confidence, truth = (np.concatenate(p) for p in iuv)
+        report = dataclasses.replace(report, densepose=evaluate_densepose(predicted, truth, scores=confidence))
     return (report, (pred, gt, vis, np.concatenate(groups))) if args.by else report
-
-
-def _densepose_report(predictor: Any, val: Any, index: np.ndarray | None) -> Any:
-    """The DensePose scores of a model with the DensePose head on the split's labels."""
-    from csipose.metrics.densepose import evaluate_densepose
-
-    iuv, confidence, truth = [], [], []
-    for batch in read_batches(val, 256, ("csi", "densepose"), index):
-        got = predictor.predict_densepose_windows(batch["csi"])
-        iuv.append(got[0])
-        confidence.append(got[1])
-        truth.append(np.asarray(batch["densepose"], dtype=np.float32))
-    return evaluate_densepose(np.concatenate(iuv), np.concatenate(truth), scores=np.concatenate(confidence))
 
 
 def _unseen_by_adapter(predictor: Any, ids: np.ndarray, args: argparse.Namespace) -> np.ndarray:

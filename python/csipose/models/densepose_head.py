@@ -40,7 +40,6 @@ class DensePoseHead(nn.Module):
         )  # fmt: skip
         self.part_logits = nn.Conv2d(32, parts + 1, 1)
         self.uv = nn.Conv2d(32, 2 * parts, 1)
-        self.joint_dims = joints
 
     def forward(self, features: Tensor, joints: Tensor) -> tuple[Tensor, Tensor]:
         x = torch.cat([features.detach().float(), joints.detach().flatten(1).float()], dim=1)

@@ -24,6 +24,19 @@ SUBCARRIER_MODES = RESAMPLE_MODES
 NATIVE_SUBCARRIERS = 114
 
 
+def _held_out(values: Any, name: str, count: int, what: str) -> list[int]:
+    """Checks ``values``, the held-out numbers among ``1..count`` ``what``s: a tuple, no repeats, one
+    left for training; returns them as a list."""
+    if not isinstance(values, tuple):
+        raise ConfigError(f"{name}: expected a tuple of {what} numbers, got {values!r}")
+    held = [_int(v, name, 1, count) for v in values]
+    if len(set(held)) != len(held):
+        raise ConfigError(f"{name}: {what}s must not repeat, got {values}")
+    if len(held) >= count:
+        raise ConfigError(f"{name}: at least one of the {count} {what}s must remain for training, got {values}")
+    return held
+
+
 def _int(value: Any, name: str, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, bool):
         raise ConfigError(f"{name}: expected an integer, got {value!r}")
@@ -164,16 +177,7 @@ class SyntheticConfig:
             raise ConfigError(f"family: expected one of {', '.join(FAMILIES)}, got {self.family!r}")
         subjects = _int(self.subjects, "subjects", 2, 99)
         _int(self.subjects_per_environment, "subjects_per_environment", 1)
-        if not isinstance(self.val_subjects, tuple):
-            raise ConfigError(f"val_subjects: expected a tuple of subject numbers, got {self.val_subjects!r}")
-        val = [_int(s, "val_subjects", 1, subjects) for s in self.val_subjects]
-        if len(set(val)) != len(val):
-            raise ConfigError(f"val_subjects: subjects must not repeat, got {self.val_subjects}")
-        if len(val) >= subjects:
-            raise ConfigError(
-                f"val_subjects: at least one of the {subjects} subjects must remain for training, "
-                f"got {self.val_subjects}"
-            )
+        _held_out(self.val_subjects, "val_subjects", subjects, "subject")
         if not isinstance(self.actions, tuple) or not self.actions:
             raise ConfigError(f"actions: expected a non-empty tuple of action names, got {self.actions!r}")
         for a in self.actions:
@@ -219,17 +223,7 @@ class SyntheticConfig:
             raise ConfigError(f"room_variation: expected true or false, got {self.room_variation!r}")
         if self.environments is not None:
             _int(self.environments, "environments", 1, subjects)
-        if not isinstance(self.val_environments, tuple):
-            raise ConfigError(f"val_environments: expected a tuple of room numbers, got {self.val_environments!r}")
-        rooms = self.environment_count
-        held = [_int(e, "val_environments", 1, rooms) for e in self.val_environments]
-        if len(set(held)) != len(held):
-            raise ConfigError(f"val_environments: rooms must not repeat, got {self.val_environments}")
-        if len(held) >= rooms:
-            raise ConfigError(
-                f"val_environments: at least one of the {rooms} rooms must remain for training, "
-                f"got {self.val_environments}"
-            )
+        held = _held_out(self.val_environments, "val_environments", self.environment_count, "room")
         if held and not self.train_subjects:
             raise ConfigError(
                 f"val_subjects: with val_environments {self.val_environments} no training subject remains, "
