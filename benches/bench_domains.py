@@ -46,7 +46,10 @@ METHODS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("conjugate products", ("features=conjugate",)),
     ("test-time normalisation", ("test_time_norm=true",)),
     ("no fixed ridge readout", ("readout=false",)),
+    ("no link anchor", ("anchor=none",)),
 )
+#: Rows of :data:`METHODS` that turn a default off; "all methods" leaves them out.
+ABLATIONS = ("no link anchor",)
 #: Combinations measured beside each method alone and all of them together.
 RECIPES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("FiLM + randomised rooms, no readout", ("geometry_film=true", "synthetic.random_rooms=60", "readout=false")),
@@ -113,11 +116,10 @@ def predict(predictor: Any, dataset: Any, index: np.ndarray) -> tuple[np.ndarray
     """``(pred float32[N, J, D], gt float32[N, J, 3])`` of the samples ``index``."""
     from csipose.infer_cli import read_batches
 
-    room = bool(predictor.config.get("geometry_film"))  # a FiLM model needs each window's room geometry
-    keys = ("csi", "keypoints", "visibility") + (("tx", "rx") if room else ())
+    room = predictor.geometry_inputs  # a FiLM or anchored model needs each window's room geometry
     preds, gts = [], []
-    for batch in read_batches(dataset, 256, keys, index):
-        preds.append(predictor.predict_windows(batch["csi"], geometry=(batch["tx"], batch["rx"]) if room else None))
+    for batch in read_batches(dataset, 256, ("csi", "keypoints", "visibility", *room), index):
+        preds.append(predictor.predict_windows(batch["csi"], geometry=tuple(batch[k] for k in room) or None))
         gts.append(np.asarray(batch["keypoints"], dtype=np.float32))
     return np.concatenate(preds), np.concatenate(gts)
 
@@ -141,29 +143,43 @@ def model_rows(name: str, last: Path, shots: tuple[int, ...], seed: int, with_ad
     plain = Row(name, scored(pred_in, gt_in), scored(pred_un, gt_un))
     if not with_adapters:
         return [plain]
-    mean = predictor._backend.model.mean_pose.numpy().astype(np.float64)
+    model = predictor._backend.model
+    if model.anchor:  # the mean pose is relative to the link anchor: the camera frame's is the training labels' mean
+        from csipose.config import TrainingConfig
+        from csipose.train.data import load_split, mean_pose, sample_anchors
+
+        train = load_split(TrainingConfig.from_dict(predictor.config), "train")
+        mean = mean_pose(train).astype(np.float64)
+        relative = model.mean_pose.numpy().astype(np.float64)
+        anchors = sample_anchors(val)
+    else:
+        mean = model.mean_pose.numpy().astype(np.float64)
     rows = [
         Row("mean pose", scored(np.broadcast_to(mean, pred_in.shape), gt_in),
             scored(np.broadcast_to(mean, pred_un.shape), gt_un)),
         Row("mean pose on the true root (oracle root)", scored(root_placed(mean, gt_in), gt_in),
             scored(root_placed(mean, gt_un), gt_un)),
-        plain,
-        Row(f"{name}, K = 0", plain.inroom, plain.unseen),
     ]  # fmt: skip
+    if model.anchor:
+        rows.append(Row("mean pose on the link anchor", scored(relative + anchors[inroom, None], gt_in),
+                        scored(relative + anchors[unseen, None], gt_un)))
+    rows += [plain, Row(f"{name}, K = 0", plain.inroom, plain.unseen)]
     for k in shots:
         adapted = Predictor.load(last)
         model = adapted._backend.model
         adapters = attach_adapters(model, seed=seed)
-        batch = next(iter(_batches(val, pool[:k])))
-        fit_adapters(model, adapters, batch["csi"], batch["keypoints"], batch["visibility"], seed=seed)
+        room = adapted.geometry_inputs
+        batch = next(iter(_batches(val, pool[:k], room)))
+        fit_adapters(model, adapters, batch["csi"], batch["keypoints"], batch["visibility"], seed=seed,
+                     geometry=tuple(batch[key] for key in room) or None)
         rows.append(Row(f"{name}, K = {k}", plain.inroom, scored(*predict(adapted, val, unseen))))
     return rows
 
 
-def _batches(dataset: Any, index: np.ndarray) -> Any:
+def _batches(dataset: Any, index: np.ndarray, room: tuple[str, ...] = ()) -> Any:
     from csipose.infer_cli import read_batches
 
-    return read_batches(dataset, len(index), ("csi", "keypoints", "visibility"), index)
+    return read_batches(dataset, len(index), ("csi", "keypoints", "visibility", *room), index)
 
 
 def pck20(report: Any) -> float:
@@ -214,8 +230,9 @@ def main() -> int:
     known = [(name, o) for name, o in METHODS if available(base, o) is None]
     skipped = [(name, available(base, o) or "") for name, o in METHODS if available(base, o) is not None]
     runs: list[tuple[str, tuple[str, ...]]] = [("plain model", ()), *known]
-    if len(known) > 1:
-        runs.append(("all methods", tuple(s for _, o in known for s in o)))
+    together = [(name, o) for name, o in known if name not in ABLATIONS]
+    if len(together) > 1:
+        runs.append(("all methods", tuple(s for _, o in together for s in o)))
     else:
         skipped.append(("all methods", "no method is available" if not known else f"only {known[0][0]} is available"))
     runs += [(name, o) for name, o in RECIPES if available(base, o) is None]

@@ -27,7 +27,8 @@ from tests.test_cli_errors import csipose, one_line_error  # noqa: E402
 ROOMS = ["synthetic.room_variation=true", "synthetic.subjects=4", "synthetic.environments=2",
          "synthetic.val_environments=[2]", "synthetic.val_subjects=[1]", "synthetic.frames=6",
          "synthetic.actions=[squat, wave]", "width=16", "heads=2", "batch_size=8", "epochs=2", "top_k=2",
-         "plots=false", "progress=false", "linear_baseline=false", "features=amplitude", "threads=1"]  # fmt: skip
+         "plots=false", "progress=false", "linear_baseline=false", "features=amplitude", "threads=1",
+         "anchor=none"]  # fmt: skip  (the adapters alone; tests/test_domain_anchor.py adapts an anchored model)
 ROOM_FRAMES = 2 * 2 * 6  # room 2: subjects 3 and 4, two actions, six frames
 
 

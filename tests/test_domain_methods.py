@@ -116,7 +116,7 @@ def test_fresh_film_is_the_identity_and_ignores_the_order_of_receive_antennas() 
     again, shift_again = film(features, (tx, rx[:, [2, 0, 3, 1]]))
     assert torch.allclose(again, out, atol=1e-6) and torch.allclose(shift_again, shift, atol=1e-6)
     assert not torch.allclose(film(features, (tx + 0.5, rx))[0], out)
-    with pytest.raises(ArgumentError, match=r"geometry: this model is conditioned .* geometry=\(tx"):
+    with pytest.raises(ArgumentError, match=r"geometry: this model takes the room.s geometry \(geometry_film\); give geometry=\(tx"):
         film(features, None)
     with pytest.raises(ShapeError, match=r"geometry rx: expected \[B = 2, R >= 1, 3\]"):
         film(features, (tx, rx[:, :, :2]))
@@ -295,11 +295,11 @@ def test_domain_term_trains_the_classifier(tmp_path: Path) -> None:
 
 def test_film_model_reloads_and_predicts_the_same(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    config = tiny(tmp_path / "run", "geometry_film=true", "epochs=2")
+    config = tiny(tmp_path / "run", "geometry_film=true", "epochs=2", "anchor=none")  # FiLM alone
     _train(config)
     val = SyntheticCsiDataset(SyntheticConfig(**ROOMS), "val")
     windows = np.stack([val[i]["csi"] for i in range(6)])
-    tx, rx = val.geometry[4]
+    tx, rx, _ = val.geometry[4]
     model, _ = load_model(tmp_path / "run" / "best.pt", "cpu")
     with torch.no_grad():
         direct = model(torch.from_numpy(windows), geometry=(torch.from_numpy(np.tile(tx, (6, 1))),
@@ -310,7 +310,7 @@ def test_film_model_reloads_and_predicts_the_same(tmp_path: Path) -> None:
     moved = predictor.predict_windows(windows, geometry=(tx + np.float32(0.5), rx))
     assert np.abs(moved - direct.numpy()).max() > 1e-6
     assert model.film.to_film.weight.abs().max() > 0 and model.film.to_shift.weight.abs().max() > 0
-    with pytest.raises(ArgumentError, match="geometry: this model is conditioned"):
+    with pytest.raises(ArgumentError, match=r"geometry: this model takes the room's geometry \(geometry_film\)"):
         predictor.predict_windows(windows)
     with pytest.raises(ShapeError, match="geometry: expected tx"):
         predictor.predict_windows(windows, geometry=(tx[:2], rx))
@@ -326,7 +326,7 @@ def test_film_model_reloads_and_predicts_the_same(tmp_path: Path) -> None:
 def test_test_time_norm_predictor_standardises_a_rooms_frames(tmp_path: Path) -> None:
     from csipose.data.synthetic import render
 
-    _train(tiny(tmp_path / "run", "test_time_norm=true"))
+    _train(tiny(tmp_path / "run", "test_time_norm=true", "anchor=none"))  # the standardisation alone
     config = SyntheticConfig(**ROOMS)
     seq = next(iter(render(config, config.held_out_subjects[:1])))  # room 4, unseen
     predictor = Predictor.load(tmp_path / "run" / "best.pt")

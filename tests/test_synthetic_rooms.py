@@ -113,6 +113,9 @@ def test_samples_carry_the_room_geometry() -> None:
             assert s["tx"].dtype == np.float32 and s["tx"].shape == (3,) and s["rx"].shape == (3, 3)
             assert np.allclose(s["tx"], world_to_camera(scene.tx, scene), atol=1e-6)
             assert np.allclose(s["rx"], world_to_camera(scene.rx, scene), atol=1e-6)
+            # the floor plane z = 0 at camera y = the camera's height (y points down)
+            assert s["floor"].dtype == np.float32 and s["floor"].shape == ()
+            assert np.isclose(s["floor"], world_to_camera(np.array([0.0, 0.0, 0.0]), scene)[1], atol=1e-6)
         assert envs == ({1, 2, 3} if split == "train" else {4})
     # labels and geometry share the camera frame: the stage is straight ahead of the camera
     scene, _ = make_environment(config, 1)
@@ -123,7 +126,7 @@ def test_samples_carry_the_room_geometry() -> None:
     from csipose.data import collate
 
     batch = collate([ds[0], ds[1]])
-    assert tuple(batch["rx"].shape) == (2, 3, 3)
+    assert tuple(batch["rx"].shape) == (2, 3, 3) and tuple(batch["floor"].shape) == (2,)
 
 
 def test_environments_assign_subjects_in_blocks() -> None:

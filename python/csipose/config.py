@@ -63,6 +63,7 @@ _ENUMS: dict[str, tuple[str, ...]] = {
     "mmfi_protocol": ("P1", "P2", "P3"),
     "mmfi_scheme": ("S1", "S2", "S3"),
     "features": ("amplitude", "phase", "both", "conjugate"),
+    "anchor": ("auto", "link", "none"),
     "subcarrier_mode": RESAMPLE_MODES,
     "schedule": ("cosine", "multistep"),
     "keypoint_loss": ("mse", "smooth_l1"),
@@ -171,6 +172,13 @@ class TrainingConfig:
     """Condition the model on the room's geometry (the samples' ``tx`` and ``rx`` antenna positions
     in the camera frame): Fourier features, a set encoder over the receive antennas, FiLM of the
     pooled features; the model then needs the geometry to predict. Needs room_variation data."""
+    anchor: str = "auto"
+    """Where the joints are regressed from (:mod:`csipose.domain.anchor`): ``"link"`` places them
+    relative to the point of the transmitter-receiver link in front of the camera, on the floor,
+    read from the samples' ``tx``, ``rx`` and ``floor`` (camera frame), so a new room's geometry
+    places the person; the model then needs the geometry to predict. ``"none"``: the camera frame's
+    origin. ``"auto"``: ``"link"`` when the training samples carry that geometry (synthetic
+    room_variation) and the model has no person slots, else ``"none"``."""
     test_time_norm: bool = False
     """Standardise every window by its own room's per-feature mean and std, re-estimated on that
     room's frames of the split (training rooms in training, each evaluated room's unlabelled
@@ -284,8 +292,9 @@ class TrainingConfig:
             raise ConfigError(f"domain_adversarial: must be a finite number >= 0, got {self.domain_adversarial!r}")
         if "domain" in self.loss_weights:
             raise ConfigError("loss_weights.domain: the domain term's weight is domain_adversarial; set that instead")
-        if self.persons and (self.domain_adversarial or self.geometry_film):
-            raise ConfigError("persons: person slots do not take domain_adversarial or geometry_film yet; drop them")
+        if self.persons and (self.domain_adversarial or self.geometry_film or self.anchor == "link"):
+            raise ConfigError("persons: person slots do not take domain_adversarial, geometry_film or anchor = link yet; "
+                              "drop them")
         if self.skeleton == "coco17" and self.keypoint_dims != 2:
             raise ConfigError("skeleton: coco17 keypoints are 2-D image coordinates; set keypoint_dims = 2")
         if not 0.0 <= self.dropout < 1.0:

@@ -92,8 +92,9 @@ def export_onnx(
     model, config = load_model(source)
     if model.preprocess is None:
         raise CheckpointError(f"{source}: no preprocessing recorded, so an export could not be run on raw frames")
-    if model.film is not None:
-        raise ArgumentError(f"{source}: a geometry-FiLM model (geometry_film) takes the room geometry, "
+    if model.film is not None or model.anchor:
+        setting = "a geometry-FiLM model (geometry_film)" if model.film is not None else "an anchored model (anchor = link)"
+        raise ArgumentError(f"{source}: {setting} takes the room geometry, "
                             "which the exported graph has no input for; predict with the .pt checkpoint")
     target.parent.mkdir(parents=True, exist_ok=True)
     info: dict[str, Any] = {"path": str(target), "precision": precision}

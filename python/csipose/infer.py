@@ -242,10 +242,23 @@ class Predictor:
             batch_size: windows per runtime call.
             geometry: ``(tx, rx)``, the room's antenna positions in the camera frame (metres),
                 which a model trained with ``geometry_film`` needs: ``tx: float[3]``, ``rx: float[R, 3]``
-                for the whole input, or ``tx: float[N, 3]``, ``rx: float[N, R, 3]`` per window.
+                for the whole input, or ``tx: float[N, 3]``, ``rx: float[N, R, 3]`` per window; an
+                anchored model (``anchor``, :mod:`csipose.domain.anchor`) needs ``(tx, rx, floor)``,
+                ``floor`` the floor's camera-frame ``y`` (the camera's height above it; a number, or
+                ``float[N]``).
         """
         windows = self.preprocess.windows(self._room_standardised(self.frames(amplitude, phase)))
         return self.predict_windows(windows, batch_size=batch_size, geometry=geometry)
+
+    @property
+    def geometry_inputs(self) -> tuple[str, ...]:
+        """The sample entries of the room geometry this model needs to predict (the ``geometry``
+        argument, in order): ``("tx", "rx", "floor")`` for an anchored model, ``("tx", "rx")`` for a
+        geometry-FiLM one, ``()`` for others."""
+        from csipose.domain import GEOMETRY
+
+        settings = getattr(getattr(self._backend, "model", None), "settings", None) or {}
+        return GEOMETRY if settings.get("anchor") else GEOMETRY[:2] if settings.get("geometry_film") else ()
 
     @property
     def room_normalised(self) -> bool:
@@ -282,17 +295,18 @@ class Predictor:
         persons, presence = self._run(x, ("persons", "presence"), batch_size)
         return persons, presence
 
-    def predict_densepose_windows(self, windows: Any, *, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    def predict_densepose_windows(self, windows: Any, *, batch_size: int = 256, geometry: Any = None
+                                  ) -> tuple[np.ndarray, np.ndarray]:
         """A DensePose model's ``(iuv float32[N, 3, H, W], score float32[N])`` of already preprocessed
         windows (:func:`~csipose.models.densepose_head.iuv_from_outputs`: part 0-24, U, V; the mean
-        body probability over the predicted body)."""
+        body probability over the predicted body); ``geometry`` as :meth:`predict`."""
         if not self.densepose_size:
             raise ArgumentError(
                 f"{self.path}: no DensePose head here (a .pt checkpoint trained with densepose = true has one; "
                 "exported ONNX graphs carry the keypoints only)"
             )
         x = self._windows(windows, batch_size)
-        iuv, score = self._run(x, ("iuv", "densepose_score"), batch_size)
+        iuv, score = self._run(x, ("iuv", "densepose_score"), batch_size, _geometry(geometry, len(x)))
         return iuv, score
 
     def _windows(self, windows: Any, batch_size: int) -> np.ndarray:
@@ -305,7 +319,7 @@ class Predictor:
         return x
 
     def _run(self, x: np.ndarray, outputs: tuple[str, ...], batch_size: int,
-             geometry: tuple[np.ndarray, np.ndarray] | None = None) -> list[np.ndarray]:
+             geometry: tuple[np.ndarray, ...] | None = None) -> list[np.ndarray]:
         shapes = {"keypoints": (self.joints, self.dims), "persons": (self.persons, self.joints, self.dims),
                   "presence": (self.persons,), "iuv": (3, self.densepose_size, self.densepose_size),
                   "densepose_score": ()}  # fmt: skip
@@ -475,22 +489,28 @@ class _OnnxBackend:
 
 
 # ------------------------------------------------------------------------------ helpers
-def _geometry(geometry: Any, n: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """``(tx float32[n, 3], rx float32[n, R, 3])`` of ``geometry = (tx, rx)`` given for the whole
-    input (``[3]``, ``[R, 3]``) or per window; None stays None."""
+def _geometry(geometry: Any, n: int) -> tuple[np.ndarray, ...] | None:
+    """``(tx float32[n, 3], rx float32[n, R, 3])``, and ``floor float32[n]`` when given, of
+    ``geometry = (tx, rx[, floor])`` given for the whole input (``[3]``, ``[R, 3]``, a number) or
+    per window; None stays None."""
     if geometry is None:
         return None
-    if not isinstance(geometry, (tuple, list)) or len(geometry) != 2:
-        raise ArgumentError("geometry: expected (tx, rx), the room's antenna positions")
-    tx, rx = (np.asarray(g, dtype=np.float32) for g in geometry)
-    if tx.shape == (3,) and rx.ndim == 2 and rx.shape[1] == 3:
-        return np.broadcast_to(tx, (n, 3)).copy(), np.broadcast_to(rx, (n, *rx.shape)).copy()
-    if tx.shape != (n, 3) or rx.ndim != 3 or rx.shape[0] != n or rx.shape[2] != 3:
+    if not isinstance(geometry, (tuple, list)) or len(geometry) not in (2, 3):
+        raise ArgumentError("geometry: expected (tx, rx) or (tx, rx, floor), the room's antenna positions "
+                            "(and the floor's camera-frame y)")
+    tx, rx = (np.asarray(g, dtype=np.float32) for g in geometry[:2])
+    floor = np.asarray(geometry[2], dtype=np.float32) if len(geometry) == 3 else None
+    if tx.shape == (3,) and rx.ndim == 2 and rx.shape[1] == 3 and (floor is None or floor.shape == ()):
+        whole = [np.broadcast_to(tx, (n, 3)).copy(), np.broadcast_to(rx, (n, *rx.shape)).copy()]
+        return tuple(whole + ([] if floor is None else [np.full(n, floor, dtype=np.float32)]))
+    if (tx.shape != (n, 3) or rx.ndim != 3 or rx.shape[0] != n or rx.shape[2] != 3
+            or (floor is not None and floor.shape != (n,))):
         raise ShapeError(
-            f"geometry: expected tx [3] and rx [R, 3], or tx [{n}, 3] and rx [{n}, R, 3] (one per window), "
-            f"got {list(tx.shape)} and {list(rx.shape)}"
+            f"geometry: expected tx [3], rx [R, 3] (and a number, the floor), or tx [{n}, 3], rx [{n}, R, 3] "
+            f"(and floor [{n}]; one per window), got {list(tx.shape)}, {list(rx.shape)}"
+            + ("" if floor is None else f" and {list(floor.shape)}")
         )
-    return tx, rx
+    return (tx, rx) if floor is None else (tx, rx, floor)
 
 
 def read_onnx_metadata(path: str | os.PathLike[str], ort: Any = None) -> dict[str, Any]:

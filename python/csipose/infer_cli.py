@@ -309,14 +309,16 @@ def _score_split(predictor: Any, args: argparse.Namespace) -> Any:
         if len(index) == 0:
             raise DatasetError(f"{args.adapter}: no frame of its room(s) is left to evaluate on")
     preds, truth, visible, groups = [], [], [], []
-    room = bool(predictor.config.get("geometry_film"))  # the model is conditioned on each window's room geometry
+    room = predictor.geometry_inputs  # the room geometry each window's prediction needs (FiLM, anchored models)
     surface = bool(predictor.densepose_size) and not args.by
     iuv: list[list[np.ndarray]] = [[], [], []]  # predicted IUV, its confidence, the labels
-    keys = ("csi", "keypoints", "visibility") + ((args.by,) if args.by else ()) + (("tx", "rx") if room else ())
+    keys = ("csi", "keypoints", "visibility") + ((args.by,) if args.by else ()) + room
     for batch in read_batches(val, 256, keys + (("densepose",) if surface else ()), index):
-        preds.append(predictor.predict_windows(batch["csi"], geometry=(batch["tx"], batch["rx"]) if room else None))
+        geometry = tuple(batch[k] for k in room) if room else None
+        preds.append(predictor.predict_windows(batch["csi"], geometry=geometry))
         if surface:
-            for part, got in zip(iuv, (*predictor.predict_densepose_windows(batch["csi"]), batch["densepose"])):
+            dense = predictor.predict_densepose_windows(batch["csi"], geometry=geometry)
+            for part, got in zip(iuv, (*dense, batch["densepose"])):
                 part.append(np.asarray(got, dtype=np.float32))
         truth.append(np.asarray(batch["keypoints"], dtype=np.float32))
         visible.append(np.asarray(batch["visibility"], dtype=np.float32))

@@ -1,6 +1,6 @@
 """Methods that keep pose models working in rooms they were not trained in.
 
-Each is a training-config switch, off by default (see the README's rooms section):
+Each is a training-config switch, off by default unless said (see the README's rooms section):
 
 - ``domain_adversarial``: a domain classifier over the training rooms behind a gradient
   reversal layer (:mod:`~csipose.domain.grl`);
@@ -10,7 +10,9 @@ Each is a training-config switch, off by default (see the README's rooms section
   (:mod:`csipose.data.synthetic`);
 - ``features = "conjugate"``: conjugate products of antenna pairs (:class:`csipose.data.Preprocess`);
 - ``test_time_norm``: per-room input standardisation re-estimated on each room's frames
-  (:mod:`~csipose.domain.normalisation`, torch-free).
+  (:mod:`~csipose.domain.normalisation`, torch-free);
+- ``anchor``: the joints regressed relative to the point of the link in front of the camera
+  (:mod:`~csipose.domain.anchor`); on by default where the samples carry the room geometry.
 
 The torch modules are imported on first use, so the torch-free parts load without torch.
 """
@@ -22,15 +24,22 @@ from typing import Any
 
 __all__ = [
     "ADAPTER_TARGETS",
+    "GEOMETRY",
     "DomainClassifier",
     "GeometryEncoder",
     "GeometryFiLM",
     "RoomNormalised",
     "fourier_features",
+    "link_anchor",
+    "link_anchor_numpy",
     "reversal_schedule",
     "reverse_gradient",
     "room_statistics",
 ]
+
+#: The sample entries of a room's geometry (camera frame, metres): the transmit antenna ``[3]``, the
+#: receive antennas ``[R, 3]`` and the floor's ``y`` (the camera's height above it).
+GEOMETRY = ("tx", "rx", "floor")
 
 #: The layers ``csipose adapt --targets`` may adapt (:mod:`~csipose.domain.adapters`).
 ADAPTER_TARGETS = ("all", "linear", "head", "readout", "input")
@@ -39,6 +48,7 @@ _HOMES = {
     "DomainClassifier": "grl", "reversal_schedule": "grl", "reverse_gradient": "grl",
     "GeometryEncoder": "film", "GeometryFiLM": "film", "fourier_features": "film",
     "RoomNormalised": "normalisation", "room_statistics": "normalisation",
+    "link_anchor": "anchor", "link_anchor_numpy": "anchor",
 }  # fmt: skip
 
 

@@ -132,20 +132,22 @@ def _adapt(args: argparse.Namespace) -> int:
         )
     picked = room[choose_shots(ids[room], args.shots, args.seed)]
     rest = np.setdiff1d(room, picked)
-    fit = _stack(read_batches(val, 256, ("csi", "keypoints", "visibility"), picked))
+    room_keys = predictor.geometry_inputs
+    fit = _stack(read_batches(val, 256, ("csi", "keypoints", "visibility", *room_keys), picked))
     before = _predict(predictor, val, rest, read_batches)
     model = predictor._backend.model
     adapters = attach_adapters(model, rank=args.rank, alpha=args.alpha, targets=args.targets, seed=args.seed)
     losses = fit_adapters(model, adapters, fit["csi"], fit["keypoints"], fit["visibility"], steps=args.steps,
-                          lr=args.lr, seed=args.seed, loss=_loss_kind(predictor))  # fmt: skip
+                          lr=args.lr, seed=args.seed, loss=_loss_kind(predictor),
+                          geometry=tuple(fit[k] for k in room_keys) or None)  # fmt: skip
     adapters.info = {
         "checkpoint": os.fspath(checkpoint), "environments": [int(r) for r in rooms], "shots": _tensor(ids[picked]),
         "seed": args.seed, "steps": args.steps, "lr": args.lr, "final_loss": losses[-1],
     }  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     size = save_adapters(out / "adapter.pt", adapters)
-    after, gt, vis = _predict(predictor, val, rest, read_batches, truth=True)
-    reports = _reports(predictor, before, after, gt, vis)
+    after, gt, vis, anchors = _predict(predictor, val, rest, read_batches, truth=True)
+    reports = _reports(predictor, before, after, gt, vis, anchors)
     summary = {
         "adapter": os.fspath(out / "adapter.pt"), "bytes": size, "checkpoint_bytes": checkpoint.stat().st_size,
         "environments": [int(r) for r in rooms], "shots": int(len(picked)), "evaluated": int(len(rest)),
@@ -191,24 +193,35 @@ def _tensor(values: np.ndarray) -> Any:
 
 def _stack(batches: Any) -> dict[str, np.ndarray]:
     parts = list(batches)
-    return {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in ("csi", "keypoints", "visibility")}
+    return {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in parts[0]} if parts else {}
 
 
 def _predict(predictor: Any, dataset: Any, index: np.ndarray, read_batches: Any, *, truth: bool = False) -> Any:
     """Keypoints ``float32[N, J, D]`` of the samples ``index``; with ``truth`` also their
-    ground truth ``[N, J, 3]`` and visibility ``[N, J]``."""
-    preds, gts, vis = [], [], []
-    for batch in read_batches(dataset, 256, ("csi", "keypoints", "visibility"), index):
-        preds.append(predictor.predict_windows(batch["csi"]))
+    ground truth ``[N, J, 3]``, visibility ``[N, J]`` and link anchors ``float64[N, 3]`` (None
+    for a model without the anchor)."""
+    from csipose.domain.anchor import link_anchor_numpy
+
+    room = predictor.geometry_inputs
+    preds, gts, vis, anchors = [], [], [], []
+    for batch in read_batches(dataset, 256, ("csi", "keypoints", "visibility", *room), index):
+        geometry = tuple(batch[k] for k in room) or None
+        preds.append(predictor.predict_windows(batch["csi"], geometry=geometry))
         gts.append(np.asarray(batch["keypoints"], dtype=np.float32))
         vis.append(np.asarray(batch["visibility"], dtype=np.float32))
+        if geometry is not None and len(geometry) == 3:
+            anchors.append(link_anchor_numpy(*geometry))
     pred = np.concatenate(preds)
-    return (pred, np.concatenate(gts), np.concatenate(vis)) if truth else pred
+    if not truth:
+        return pred
+    return pred, np.concatenate(gts), np.concatenate(vis), np.concatenate(anchors) if anchors else None
 
 
-def _reports(predictor: Any, before: np.ndarray, after: np.ndarray, gt: np.ndarray, vis: np.ndarray) -> dict[str, Any]:
-    """The locked reports of the training mean pose (as it is, and placed on each frame's true root),
-    and of the model before and after adapting."""
+def _reports(predictor: Any, before: np.ndarray, after: np.ndarray, gt: np.ndarray, vis: np.ndarray,
+             anchors: np.ndarray | None = None) -> dict[str, Any]:
+    """The locked reports of the training mean pose (as it is, or on each frame's link ``anchors``
+    ``[N, 3]`` for an anchored model, and placed on each frame's true root), and of the model
+    before and after adapting."""
     from csipose.infer_cli import _mean_pose
     from csipose.metrics import root_placed
     from csipose.train.scoring import score
@@ -219,7 +232,8 @@ def _reports(predictor: Any, before: np.ndarray, after: np.ndarray, gt: np.ndarr
         raise DatasetError(f"{predictor.path}: no mean pose recorded to place beside the reports")
     placed = root_placed(mean[:, :d], gt.astype(np.float64), skeleton=predictor.skeleton)
     return {
-        "mean_pose": score(np.broadcast_to(mean[:, :d], before.shape).copy(), gt, vis, predictor.skeleton),
+        "mean_pose": score(np.broadcast_to(mean[:, :d], before.shape)
+                           + (0.0 if anchors is None else anchors[:, None, :d]), gt, vis, predictor.skeleton),
         "mean_pose_on_true_root": score(placed, gt, vis, predictor.skeleton),
         "before": score(before, gt, vis, predictor.skeleton),
         "after": score(after, gt, vis, predictor.skeleton),

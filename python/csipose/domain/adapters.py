@@ -239,12 +239,15 @@ def fit_adapters(
     batch_size: int = 64,
     loss: str = "smooth_l1",
     seed: int = 0,
+    geometry: tuple[np.ndarray, ...] | None = None,
 ) -> list[float]:
     """Trains only ``adapters`` on labelled windows of the new room; returns the loss of every step.
 
     Args:
         csi: ``float32[K, W, C, S, P]`` model input windows; keypoints: ``float[K, J, >= D]`` metres;
         visibility: ``float[K, J]`` (None: all visible).
+        geometry: the windows' room geometry, ``(tx [K, 3], rx [K, R, 3][, floor [K]])``, for a model
+            that takes it (geometry FiLM, the link anchor).
         steps: AdamW steps of ``batch_size`` windows (the whole set when it is smaller), drawn by ``seed``.
         loss: the keypoint loss kind (:func:`csipose.losses.keypoint_loss`).
     """
@@ -262,13 +265,17 @@ def fit_adapters(
     gt_all = torch.as_tensor(np.asarray(keypoints, dtype=np.float32)[..., :d])
     vis_all = torch.ones(gt_all.shape[:2]) if visibility is None else torch.as_tensor(np.asarray(visibility, np.float32))
     x_all = torch.from_numpy(x)
+    room = None if geometry is None else tuple(torch.as_tensor(np.asarray(g, dtype=np.float32)) for g in geometry)
+    if room is not None and any(len(g) != k for g in room):
+        raise ArgumentError(f"geometry: expected one entry per window ({k}), got {[len(g) for g in room]}")
     freeze_base(model)
     optimizer = torch.optim.AdamW(adapters.parameters(), lr=lr, weight_decay=weight_decay, foreach=False)
     generator = torch.Generator().manual_seed(seed)
     losses = []
     for _ in range(steps):
         rows = torch.randperm(k, generator=generator)[:batch_size]
-        out = model(x_all[rows].to(device))["keypoints"].float()
+        extra = {} if room is None else {"geometry": tuple(g[rows].to(device) for g in room)}
+        out = model(x_all[rows].to(device), **extra)["keypoints"].float()
         value = keypoint_loss(out, gt_all[rows].to(device), vis_all[rows].to(device), kind=loss)
         optimizer.zero_grad(set_to_none=True)
         value.backward()

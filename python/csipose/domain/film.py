@@ -89,14 +89,11 @@ class GeometryFiLM(nn.Module):
         return features * (1.0 + gamma) + beta
 
     def forward(self, features: Tensor, geometry: tuple[Tensor, Tensor] | None) -> tuple[Tensor, Tensor]:
-        """``features: float[B, F]`` modulated by ``geometry = (tx float[B, 3], rx float[B, R, 3])``,
-        and the joints' translation ``float[B, D]``."""
-        if geometry is None:
-            raise ArgumentError(
-                "geometry: this model is conditioned on the room's geometry (geometry_film); give "
-                "geometry=(tx float[B, 3], rx float[B, R, 3]), the antennas' positions in the camera frame"
-            )
-        tx, rx = geometry
+        """``features: float[B, F]`` modulated by ``geometry = (tx float[B, 3], rx float[B, R, 3])``
+        (a third entry, the floor, is not read), and the joints' translation ``float[B, D]``."""
+        from csipose.domain.anchor import split_geometry
+
+        tx, rx, _ = split_geometry(geometry, need_floor=False, why="geometry_film")
         if tx.shape[0] != features.shape[0]:
             raise ShapeError(f"geometry tx: expected {features.shape[0]} rows (one per window), got {list(tx.shape)}")
         code = self.encoder(tx.to(features.device), rx.to(features.device))

@@ -80,6 +80,7 @@ def build_model(
     persons: int = 0,
     domains: tuple[int, ...] | list[int] = (),
     geometry_film: bool = False,
+    anchor: bool = False,
 ) -> PoseModel:
     """The :class:`PoseModel` these settings describe (every argument is plain data, stored in checkpoints).
 
@@ -96,6 +97,7 @@ def build_model(
         domains: environment ids of the training rooms of a domain classifier behind gradient
             reversal (empty = none; see :mod:`csipose.domain`).
         geometry_film: condition the features on the room's antenna positions (FiLM).
+        anchor: regress the joints relative to the room's link anchor (:mod:`csipose.domain.anchor`).
     """
     if model not in MODELS:
         raise ConfigError(f"model: must be one of {', '.join(MODELS)}, got {model!r}")
@@ -113,10 +115,12 @@ def build_model(
         settings["densepose_size"] = densepose_size
     if domains or geometry_film:  # earlier checkpoints' settings keep their keys
         settings.update(domains=[int(e) for e in domains], geometry_film=bool(geometry_film))
+    if anchor:
+        settings["anchor"] = True
     return PoseModel(backbone, shape=shape, joints=joints, dims=dims, readout=readout,  # type: ignore[arg-type]
                      heatmap_size=heatmap_size, densepose_parts=densepose_parts, densepose_size=densepose_size,
                      persons=persons, domains=tuple(int(e) for e in domains), geometry_film=geometry_film,
-                     settings=settings)
+                     anchor=anchor, settings=settings)
 
 
 def count_parameters(model: nn.Module, *, trainable_only: bool = True) -> int:

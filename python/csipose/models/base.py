@@ -95,6 +95,10 @@ class PoseModel(nn.Module):
         geometry_film: condition the pooled features on the room's antenna positions
             (:class:`~csipose.domain.GeometryFiLM`); the joints are then regressed from the
             modulated features by the backbone's ``head`` and translated by the geometry's shift.
+        anchor: regress the joints relative to the room's link anchor
+            (:func:`~csipose.domain.anchor.link_anchor`), read from the geometry
+            ``(tx, rx, floor)`` that ``forward`` then needs; the mean pose and the readout are
+            relative to it.
         settings: the keyword arguments that rebuild this model (:func:`~csipose.models.build_model`).
 
     Attributes:
@@ -120,6 +124,7 @@ class PoseModel(nn.Module):
         persons: int = 0,
         domains: tuple[int, ...] = (),
         geometry_film: bool = False,
+        anchor: bool = False,
         settings: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -151,6 +156,7 @@ class PoseModel(nn.Module):
             DensePoseHead(features, joints * dims, densepose_parts, densepose_size) if densepose_parts else None
         )
         self.domain_head, self.film = _domain_modules(backbone, features, dims, domains, geometry_film)
+        self.anchor = bool(anchor)
 
     @torch.no_grad()
     def set_mean_pose(self, pose: Tensor) -> None:
@@ -164,7 +170,8 @@ class PoseModel(nn.Module):
 
         With the optional heads: ``"heatmap": [B, J, H, H]``, ``"dp_parts": [B, K+1, H, H]``
         (logits) and ``"dp_uv": [B, 2K, H, H]`` (in [0, 1]; :class:`DensePoseHead`). A geometry-FiLM
-        model needs ``geometry = (tx float[B, 3], rx float[B, R, 3])``; a model with a domain
+        model needs ``geometry = (tx float[B, 3], rx float[B, R, 3])``, an anchored one
+        ``(tx, rx, floor float[B])`` (camera frame, metres); a model with a domain
         classifier adds ``"domain": [B, K]`` (logits over its training rooms) when given the
         gradient ``reversal`` coefficient.
         """
@@ -176,6 +183,12 @@ class PoseModel(nn.Module):
         if self.film is not None:
             features, shift = self.film(features, geometry)
             offsets = self.backbone.head(features).reshape(offsets.shape) + shift[:, None, :]  # type: ignore[operator]
+        if self.anchor:
+            from csipose.domain.anchor import link_anchor, split_geometry
+
+            tx, rx, floor = split_geometry(geometry, need_floor=True, why="anchor = link")
+            d = offsets.device
+            offsets = offsets + link_anchor(tx.to(d), rx.to(d), floor.to(d)).to(offsets.dtype)[:, None, : self.dims]
         if self.domain_head is not None and reversal is not None:
             return {**self._heads(x, offsets, features), "domain": self.domain_head(features, reversal)}
         return self._heads(x, offsets, features)

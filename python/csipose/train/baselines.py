@@ -119,7 +119,12 @@ def fit_model_inputs(model: PoseModel, train_set: Any, *, samples: int, fit_ridg
             y = people_targets(train_set, index, model.persons, mean)
             ridge = _fit_slots(x, y, model.persons, holdout_groups=data.get("subject"), column_groups=column_groups)
         else:
-            y = (data["keypoints"][..., :dims].astype(np.float64) - mean).reshape(len(x), -1)
+            y = data["keypoints"][..., :dims].astype(np.float64) - mean
+            if model.anchor:  # the joints relative to each window's link anchor
+                from csipose.train.data import sample_anchors
+
+                y = y - sample_anchors(train_set, index)[:, None, :dims]
+            y = y.reshape(len(x), -1)
             ridge = RidgeRegression.fit(x, y, holdout_groups=data.get("subject"), column_groups=column_groups,
                                         standardize=False)
         if model.readout is not None:
@@ -202,7 +207,8 @@ def baseline_reports(model: PoseModel, ridge: RidgeRegression | None, val_set: A
     """``{"mean_pose_baseline": report, "linear_baseline": report}`` on every val sample.
 
     The mean pose is the model's (the training set's); the linear baseline is ``ridge``'s
-    predictions (left out when ``ridge`` is None). ``score(pred, gt, visible)`` is the locked harness.
+    predictions (left out when ``ridge`` is None); an anchored model's are placed on each val
+    sample's link anchor, as the model's joints are. ``score(pred, gt, visible)`` is the locked harness.
     """
     mean = model.mean_pose.detach().cpu().numpy().astype(np.float64)
     preds, gts, vis = [], [], []
@@ -214,6 +220,12 @@ def baseline_reports(model: PoseModel, ridge: RidgeRegression | None, val_set: A
             preds.append(ridge.predict(_normalised(model, csi)).reshape(len(csi), *mean.shape) + mean)
     gt, visible = np.concatenate(gts), np.concatenate(vis)
     constant = np.ascontiguousarray(np.broadcast_to(mean[None], gt[..., : mean.shape[-1]].shape))
+    if model.anchor:
+        from csipose.train.data import sample_anchors
+
+        placed = sample_anchors(val_set)[:, None, : mean.shape[-1]]
+        constant = constant + placed
+        preds = [np.concatenate(preds) + placed] if preds else preds
     reports = {"mean_pose_baseline": dict(score(constant, gt, visible).to_dict())}
     if ridge is not None:
         linear = dict(score(np.concatenate(preds), gt, visible).to_dict())

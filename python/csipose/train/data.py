@@ -16,6 +16,7 @@ import numpy as np
 
 from csipose.config import SYNTHETIC_FROM_RUN, TrainingConfig
 from csipose.data.collate import make_loader
+from csipose.domain import GEOMETRY
 from csipose.errors import ConfigError, DatasetError
 
 if TYPE_CHECKING:
@@ -25,7 +26,9 @@ __all__ = [
     "Datasets",
     "FEATURES",
     "check_head_targets",
+    "anchored",
     "geometry_of",
+    "sample_anchors",
     "eval_loader",
     "load_data",
     "load_split",
@@ -205,14 +208,46 @@ def _domain_settings(config: TrainingConfig, dataset: Any, sample: dict[str, Any
                 "synthetic data has it with synthetic.room_variation = true"
             )
         settings["geometry_film"] = True
+    if anchored(config, sample):
+        settings["anchor"] = True
     return settings
 
 
-def geometry_of(batch: dict[str, Any]) -> tuple[Any, Any]:
-    """A batch's room geometry ``(tx [B, 3], rx [B, R, 3])``, for a geometry-FiLM model."""
+def anchored(config: TrainingConfig, sample: dict[str, Any]) -> bool:
+    """Whether ``config.anchor`` places the joints on the link anchor for samples like ``sample``."""
+    geometry = all(k in sample for k in GEOMETRY)
+    if config.anchor == "link" and not geometry:
+        raise ConfigError(
+            f"anchor: link needs the room geometry ({', '.join(GEOMETRY)}) in every sample; the {config.data} "
+            "samples carry none (synthetic data has it with synthetic.room_variation = true); set anchor = none"
+        )
+    return config.anchor == "link" or (config.anchor == "auto" and geometry and not config.persons)
+
+
+def geometry_of(batch: dict[str, Any]) -> tuple[Any, ...]:
+    """A batch's room geometry ``(tx [B, 3], rx [B, R, 3])``, with ``floor [B]`` when it has one,
+    for a geometry-FiLM or anchored model."""
     if "tx" not in batch or "rx" not in batch:
-        raise DatasetError("geometry_film: the batch carries no room geometry ('tx', 'rx')")
-    return batch["tx"], batch["rx"]
+        raise DatasetError("geometry: the batch carries no room geometry ('tx', 'rx')")
+    return (batch["tx"], batch["rx"]) + ((batch["floor"],) if "floor" in batch else ())
+
+
+def sample_anchors(dataset: Any, index: np.ndarray | None = None) -> np.ndarray:
+    """``float64[n, 3]``: the link anchor (:func:`~csipose.domain.anchor.link_anchor`) of the
+    samples ``index`` (all by default); read from ``label_geometry()`` when the dataset has it,
+    else sample by sample."""
+    from csipose.domain.anchor import link_anchor_numpy
+
+    index = np.arange(len(dataset)) if index is None else np.asarray(index)
+    if hasattr(dataset, "label_geometry"):
+        tx, rx, floor = (a[index] for a in dataset.label_geometry())
+    else:
+        samples = [dataset[int(i)] for i in index]
+        missing = [k for k in GEOMETRY if samples and k not in samples[0]]
+        if missing:
+            raise DatasetError(f"anchor: the samples carry no {', '.join(missing)} (the room geometry)")
+        tx, rx, floor = (np.stack([np.asarray(s[k]) for s in samples]) for k in GEOMETRY)
+    return link_anchor_numpy(tx, rx, floor)
 
 
 def recorded_preprocess(dataset: Any, shape: tuple[int, ...]) -> dict[str, Any] | None:
@@ -232,8 +267,9 @@ def recorded_preprocess(dataset: Any, shape: tuple[int, ...]) -> dict[str, Any] 
     return dict(preprocess.to_dict())
 
 
-def mean_pose(dataset: Any) -> np.ndarray:
-    """Train-set mean pose ``float32[J, 3]`` (visibility-weighted per joint).
+def mean_pose(dataset: Any, *, anchor: bool = False) -> np.ndarray:
+    """Train-set mean pose ``float32[J, 3]`` (visibility-weighted per joint); with ``anchor``,
+    of the joints relative to each sample's link anchor (:func:`sample_anchors`).
 
     Datasets with ``label_keypoints()`` (synthetic, MM-Fi; every joint visible)
     give their label table without reading any CSI; others are read sample by sample.
@@ -250,6 +286,8 @@ def mean_pose(dataset: Any) -> np.ndarray:
         items = [dataset[i] for i in range(len(dataset))]
         kp = np.stack([np.asarray(s["keypoints"], dtype=np.float64) for s in items])
         vis = np.stack([np.asarray(s["visibility"], dtype=np.float64) for s in items])
+    if anchor:
+        kp = kp - sample_anchors(dataset)[:, None, :]
     weight = vis[..., None]
     return ((kp * weight).sum(axis=0) / np.maximum(weight.sum(axis=0), 1.0)).astype(np.float32)
 

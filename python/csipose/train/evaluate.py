@@ -23,8 +23,8 @@ __all__ = ["PCK_KEY", "evaluate_model", "predict", "predict_all", "predict_peopl
 
 #: The report entry that selects the best epoch and drives early stopping.
 PCK_KEY = "20"
-#: The batch entries a model may take: the window, and the room geometry of a geometry-FiLM model.
-_INPUTS = ("csi", "tx", "rx")
+#: The batch entries a model may take: the window, and the room geometry (geometry-FiLM, anchored models).
+_INPUTS = ("csi", "tx", "rx", "floor")
 
 
 @torch.no_grad()

@@ -175,7 +175,7 @@ def fit_new_model(
 ) -> dict[str, Any]:
     """Sets a fresh model's mean pose; on rank 0 fits its input normalisation and readout, and
     returns the baselines' val reports (``{}`` on other ranks: DDP copies rank 0's fitted buffers)."""
-    model.set_mean_pose(torch.from_numpy(mean_pose(train_set)[:, : config.keypoint_dims]))
+    model.set_mean_pose(torch.from_numpy(mean_pose(train_set, anchor=model.anchor)[:, : config.keypoint_dims]))
     if not ctx.is_main:
         return {}
     fitted = fit_model_inputs(model, train_set, samples=config.baseline_samples,

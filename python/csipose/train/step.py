@@ -113,12 +113,12 @@ def loss_terms(out: dict[str, Tensor], batch: dict[str, Tensor], config: Trainin
 
 def forward(model: nn.Module, batch: dict[str, Tensor], config: TrainingConfig, *, progress: float | None = None
             ) -> dict[str, Tensor]:
-    """The model's outputs for ``batch``: with the room geometry (``tx``, ``rx``) for a
-    geometry-FiLM model, and in training (``progress`` in [0, 1] given) with the domain
+    """The model's outputs for ``batch``: with the room geometry (``tx``, ``rx``, ``floor``) when
+    the batch has it, and in training (``progress`` in [0, 1] given) with the domain
     classifier's logits behind a gradient reversal of strength
     :func:`~csipose.domain.reversal_schedule` ``(progress)``."""
     kwargs: dict[str, Any] = {}
-    if config.geometry_film:
+    if "tx" in batch:  # the room geometry, for a geometry-FiLM or anchored model (others ignore it)
         from csipose.train.data import geometry_of
 
         kwargs["geometry"] = geometry_of(batch)

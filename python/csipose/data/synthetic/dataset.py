@@ -40,8 +40,10 @@ class SyntheticCsiDataset:
       :func:`csipose.data.collate` pads them to a batch's most people with ``"person_mask"``.
 
     - with ``config.room_variation`` (rooms that differ) also the room's geometry, camera
-      frame, metres: ``"tx": float32[3]`` (the transmit antenna) and ``"rx": float32[R, 3]``
-      (the receive antennas, R = 3); the default samples keep their keys.
+      frame, metres: ``"tx": float32[3]`` (the transmit antenna), ``"rx": float32[R, 3]``
+      (the receive antennas, R = 3) and ``"floor": float32`` (the floor's ``y``: the camera's
+      height above it, as an installer measures antenna heights from the floor); the default
+      samples keep their keys.
 
     - with ``config.densepose`` also ``"densepose": float32[3, H, W]`` (H = W =
       ``config.densepose_size``), DensePose's IUV layout: channel 0 the part index (0
@@ -60,7 +62,7 @@ class SyntheticCsiDataset:
     ``frame``: ``int64[F]``, and ``label_index: int64[N]``, the row of each
     sample's label frame (its window is rows ``label_index - W + 1 ..
     label_index``). With ``window = 1`` samples and rows coincide. With ``room_variation``,
-    ``geometry``: ``{environment: (tx float32[3], rx float32[R, 3])}`` of the split's rooms.
+    ``geometry``: ``{environment: (tx float32[3], rx float32[R, 3], floor float32)}`` of the split's rooms.
     With ``densepose``, per sample: ``densepose_parts: uint8[N, H, W]`` and ``densepose_uv:
     uint8[N, 2, H, W]`` (U, V times 255).
     """
@@ -76,14 +78,16 @@ class SyntheticCsiDataset:
         self.multi_person = bool(self.config.people)
         m = self.config.max_people
         csi, persons, counts, ids, dp_parts, dp_uv = [], [], [], [], [], []
-        #: ``{environment: (tx float32[3], rx float32[R, 3])}``, camera frame (with ``room_variation``; else empty)
-        self.geometry: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        #: ``{environment: (tx float32[3], rx float32[R, 3], floor float32)}``, camera frame (with
+        #: ``room_variation``; else empty)
+        self.geometry: dict[int, tuple[np.ndarray, np.ndarray, np.float32]] = {}
         #: ``{environment: camera}``, the fixed camera each room's DensePose labels are drawn through
         #: (with ``config.densepose``; else empty)
         self.densepose_cameras: dict[int, PinholeCamera] = {}
         for number, seq in enumerate(render(self.config, subjects)):
             if self.config.room_variation and seq.environment not in self.geometry:
-                self.geometry[seq.environment] = (np.asarray(seq.tx, np.float32), np.asarray(seq.rx, np.float32))
+                self.geometry[seq.environment] = (np.asarray(seq.tx, np.float32), np.asarray(seq.rx, np.float32),
+                                                  np.float32(seq.stage[1]))  # the stage's floor point: y = floor
             csi.append(self.preprocess.frames(seq.amplitude, seq.phase))
             t = seq.amplitude.shape[0]
             kp = seq.keypoints.astype(np.float32)
@@ -127,6 +131,15 @@ class SyntheticCsiDataset:
         of several people is empty)."""
         return self.keypoints[self.label_index]
 
+    def label_geometry(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(tx float32[N, 3], rx float32[N, R, 3], floor float32[N])``: every sample's room
+        geometry, without reading any CSI (``room_variation`` only)."""
+        if not self.geometry:
+            raise DatasetError("label_geometry: these samples carry no room geometry (synthetic.room_variation = false)")
+        rooms = self.environment[self.label_index]
+        tx, rx, floor = (np.stack([self.geometry[int(e)][k] for e in rooms]) for k in range(3))
+        return tx.astype(np.float32), rx.astype(np.float32), floor.astype(np.float32)
+
     def label_people(self) -> tuple[np.ndarray, np.ndarray]:
         """``(keypoints float32[N, M, 17, 3], counts int64[N])``: every sample's people, padded
         with NaN past its count."""
@@ -168,8 +181,8 @@ class SyntheticCsiDataset:
         elif self.config.persons > 1:
             sample["persons"] = self.persons[row]
         if self.geometry:
-            tx, rx = self.geometry[int(self.environment[row])]
-            sample["tx"], sample["rx"] = tx.copy(), rx.copy()
+            tx, rx, floor = self.geometry[int(self.environment[row])]
+            sample["tx"], sample["rx"], sample["floor"] = tx.copy(), rx.copy(), np.float32(floor)
         if self.densepose_parts is not None and self.densepose_uv is not None:
             iuv = np.empty((3, *self.densepose_parts.shape[1:]), np.float32)
             iuv[0] = self.densepose_parts[i]

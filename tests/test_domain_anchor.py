@@ -1,0 +1,154 @@
+"""The link anchor: the point of a room's link in front of the camera, on the floor, and the
+models that regress the joints relative to it (``anchor``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from csipose.config import TrainingConfig
+from csipose.data.synthetic import SyntheticConfig, SyntheticCsiDataset
+from csipose.data.synthetic.scenes import make_varied_scene, world_to_camera
+from csipose.domain.anchor import link_anchor, link_anchor_numpy
+from csipose.errors import ArgumentError, ConfigError, ShapeError
+from csipose.infer import Predictor
+from csipose.models import build_model
+from csipose.train.data import load_split, mean_pose, sample_anchors
+from csipose.train.loop import _train
+from csipose.train.scoring import score
+from csipose.train.state import load_model
+from tests.test_cli_errors import csipose
+
+ROOMS = dict(subjects=8, environments=4, val_subjects=(), val_environments=(4,), room_variation=True,
+             actions=("wave", "squat"), frames=4)  # fmt: skip
+TINY = [
+    "epochs=2", "synthetic.room_variation=true", "synthetic.environments=4", "synthetic.val_environments=[4]",
+    "synthetic.subjects=8", "synthetic.frames=4", "synthetic.actions=['wave','squat']", "synthetic.val_subjects=[]",
+    "threads=1", "progress=false", "plots=false", "baseline_samples=200", "width=16", "heads=2",
+]  # fmt: skip
+
+
+def tiny(run_dir: Path, *overrides: str) -> TrainingConfig:
+    return TrainingConfig().with_overrides([*TINY, f"run_dir={run_dir}", *overrides])
+
+
+# ----------------------------------------------------------------------------- the point
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_the_anchor_of_a_varied_room_is_its_stage_on_the_floor(seed: int) -> None:
+    # the stage lies on the link and the camera faces it, so the geometry alone finds it in any room
+    scene = make_varied_scene(np.random.default_rng(seed))
+    anchor = link_anchor_numpy(world_to_camera(scene.tx, scene)[None], world_to_camera(scene.rx, scene)[None],
+                               [scene.camera[2]])  # fmt: skip
+    stage = world_to_camera(np.array([*scene.stage, 0.0]), scene)
+    assert np.allclose(anchor[0], stage, atol=1e-9)
+
+
+def test_the_anchor_ignores_the_order_of_receive_antennas_and_stays_on_the_link() -> None:
+    tx = torch.tensor([[-2.0, -0.2, 2.0], [1.0, 0.0, 3.0], [0.3, 0.1, 2.0]], dtype=torch.float64)
+    rx = torch.tensor([[[2.0, 0.5, 4.0], [2.0, -0.5, 4.2], [2.0, -1.0, 3.8]],
+                       [[3.0, 0.5, 5.0], [3.0, 0.0, 5.0], [3.0, -0.5, 5.0]],   # the crossing is behind tx
+                       [[0.3, 0.5, 5.0], [0.3, 0.0, 5.0], [0.3, -0.5, 5.0]]],  # a link along the view
+                      dtype=torch.float64)  # fmt: skip
+    floor = torch.tensor([1.2, 1.0, 1.4], dtype=torch.float64)
+    a = link_anchor(tx, rx, floor)
+    assert torch.allclose(a[0], torch.tensor([0.0, 1.2, 3.0], dtype=torch.float64))  # halfway along x, depth 2 -> 4
+    assert torch.allclose(a[1], torch.tensor([1.0, 1.0, 3.0], dtype=torch.float64))  # clipped to the transmitter
+    assert torch.allclose(a[2], torch.tensor([0.3, 1.4, 3.5], dtype=torch.float64))  # parallel: the middle
+    assert torch.equal(link_anchor(tx, rx.flip(1), floor), a)
+    with pytest.raises(ShapeError, match="geometry rx: expected"):
+        link_anchor(tx, rx[:, :, :2], floor)
+    with pytest.raises(ShapeError, match="geometry floor: expected"):
+        link_anchor(tx, rx, floor[:2])
+
+
+# ------------------------------------------------------------------------------ the model
+def test_an_anchored_model_moves_with_the_anchor_and_needs_the_floor() -> None:
+    torch.manual_seed(0)
+    model = build_model(model="tcn", shape=(10, 6, 56, 3), groups=2, joints=17, dims=3, width=16, heads=2,
+                        anchor=True).eval()  # fmt: skip
+    x = torch.randn(4, 10, 6, 56, 3)
+    tx = torch.tensor([[-2.0, -0.2, 2.0]]).repeat(4, 1)
+    rx = torch.tensor([[2.0, 0.5, 4.0], [2.0, -0.5, 4.0], [2.0, -1.0, 4.0]]).repeat(4, 1, 1)
+    floor = torch.full((4,), 1.2)
+    with torch.no_grad():
+        base = model(x, geometry=(tx, rx, floor))["keypoints"]
+        step = torch.tensor([0.0, 0.3, 0.5])  # a room half a metre deeper whose camera hangs 0.3 m higher
+        moved = model(x, geometry=(tx + step * torch.tensor([0, 0, 1.0]), rx + step * torch.tensor([0, 0, 1.0]),
+                                   floor + 0.3))["keypoints"]  # fmt: skip
+    assert torch.allclose(moved - base, step.expand_as(base), atol=1e-6)
+    for geometry, needle in ((None, "none"), ((tx, rx), "2 arrays")):
+        with pytest.raises(ArgumentError, match=rf"geometry: .*anchor = link.*floor.*got {needle}"):
+            model(x, geometry=geometry)
+
+
+def test_anchor_auto_follows_the_samples_and_misuse_is_one_clear_error(tmp_path: Path) -> None:
+    from csipose.train.data import model_settings
+
+    val = SyntheticCsiDataset(SyntheticConfig(**ROOMS), "val")
+    assert model_settings(tiny(tmp_path), val)["anchor"] is True
+    assert "anchor" not in model_settings(tiny(tmp_path, "anchor=none"), val)
+    plain = SyntheticCsiDataset(SyntheticConfig(subjects=2, val_subjects=(2,), frames=4, actions=("wave",)), "val")
+    assert "anchor" not in model_settings(TrainingConfig(), plain)
+    with pytest.raises(ConfigError, match="anchor: link needs the room geometry .*set anchor = none"):
+        model_settings(TrainingConfig().with_overrides(["anchor=link"]), plain)
+    with pytest.raises(ConfigError, match="anchor: must be one of auto, link, none, got 'camera'"):
+        TrainingConfig().with_overrides(["anchor=camera"]).validate()
+    with pytest.raises(ConfigError, match="persons: .*anchor = link"):
+        TrainingConfig().with_overrides(["anchor=link", "persons=2"]).validate()
+
+
+def test_an_anchored_run_fits_relative_to_the_anchor_and_predicts_the_same_reloaded(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    _train(tiny(tmp_path / "run"))
+    model, config = load_model(tmp_path / "run" / "best.pt", "cpu")
+    assert model.anchor and model.settings["anchor"] is True
+    train, val = load_split(config, "train"), load_split(config, "val")
+    relative = train.label_keypoints() - sample_anchors(train)[:, None, :]
+    assert np.allclose(model.mean_pose.numpy(), relative.mean(axis=0), atol=1e-5)
+    assert np.allclose(mean_pose(train, anchor=True), model.mean_pose.numpy(), atol=1e-6)
+    # the run's mean-pose baseline is the mean pose on each val sample's anchor
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    placed = model.mean_pose.numpy().astype(np.float64) + sample_anchors(val)[:, None, :]
+    expected = score(placed, val.label_keypoints(), np.ones(placed.shape[:2], np.float32)).to_dict()
+    assert summary["mean_pose_baseline"]["pck"] == pytest.approx(expected["pck"])
+    assert summary["mean_pose_baseline"]["mpjpe"] == pytest.approx(expected["mpjpe"])
+    # the predictor takes (tx, rx, floor) per room or per window, and says what it needs
+    predictor = Predictor.load(tmp_path / "run" / "best.pt")
+    assert predictor.geometry_inputs == ("tx", "rx", "floor")
+    windows = np.stack([val[i]["csi"] for i in range(6)])
+    tx, rx, floor = val.geometry[4]
+    with torch.no_grad():
+        direct = model(torch.from_numpy(windows), geometry=(torch.from_numpy(np.tile(tx, (6, 1))),
+                       torch.from_numpy(np.tile(rx, (6, 1, 1))), torch.full((6,), float(floor))))["keypoints"]  # fmt: skip
+    assert np.allclose(predictor.predict_windows(windows, geometry=(tx, rx, floor)), direct.numpy(), atol=1e-6)
+    per_window = (np.tile(tx, (6, 1)), np.tile(rx, (6, 1, 1)), np.full(6, floor, np.float32))
+    assert np.allclose(predictor.predict_windows(windows, geometry=per_window), direct.numpy(), atol=1e-6)
+    with pytest.raises(ArgumentError, match="geometry: .*floor"):
+        predictor.predict_windows(windows, geometry=(tx, rx))
+    with pytest.raises(ShapeError, match="geometry: expected tx"):
+        predictor.predict_windows(windows, geometry=(tx, rx, np.zeros(2, np.float32)))
+    pytest.importorskip("onnxruntime")
+    from csipose.export import export_onnx
+
+    with pytest.raises(ArgumentError, match="anchored model .* predict with the .pt checkpoint"):
+        export_onnx(tmp_path / "run" / "best.pt", tmp_path / "m.onnx")
+
+
+def test_eval_and_adapt_of_an_anchored_run_read_the_geometry(tmp_path: Path) -> None:
+    _train(tiny(tmp_path / "run", "epochs=1"))
+    best = tmp_path / "run" / "best.pt"
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    shown = csipose("eval", "--checkpoint", str(best), "--json", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["pck"] == pytest.approx(summary["model"]["pck"], abs=1e-6)
+    adapted = csipose("adapt", "--checkpoint", str(best), "--shots", "4", "--steps", "5", "--out", str(tmp_path / "a"),
+                      cwd=tmp_path)
+    assert adapted.returncode == 0, adapted.stderr
+    assert "mean pose" in adapted.stdout and (tmp_path / "a" / "adapter.pt").is_file()
