@@ -198,11 +198,14 @@ def people_baseline_reports(model: PoseModel, ridge: RidgeRegression | None, tra
 
 
 @torch.no_grad()
-def baseline_reports(model: PoseModel, ridge: RidgeRegression | None, val_set: Any, score: Any) -> dict[str, Any]:
+def baseline_reports(model: PoseModel, ridge: RidgeRegression | None, val_set: Any, score: Any,
+                     *, domains: Any = None) -> dict[str, Any]:
     """``{"mean_pose_baseline": report, "linear_baseline": report}`` on every val sample.
 
     The mean pose is the model's (the training set's); the linear baseline is ``ridge``'s
     predictions (left out when ``ridge`` is None). ``score(pred, gt, visible)`` is the locked harness.
+    With ``domains`` (a :class:`~csipose.train.domains.DomainSplit` of ``val_set``) each report
+    also carries ``"domains"``: its in-domain and cross-domain reports.
     """
     mean = model.mean_pose.detach().cpu().numpy().astype(np.float64)
     preds, gts, vis = [], [], []
@@ -220,6 +223,11 @@ def baseline_reports(model: PoseModel, ridge: RidgeRegression | None, val_set: A
         linear["fit"] = {"alpha": ridge.alpha, "group_weights": list(ridge.group_weights),
                          "holdout_mse": ridge.holdout_mse}
         reports["linear_baseline"] = linear
+    if domains is not None:
+        index = np.arange(len(gt))
+        reports["mean_pose_baseline"]["domains"] = domains.reports(constant, gt, visible, index, score)
+        if ridge is not None:
+            reports["linear_baseline"]["domains"] = domains.reports(np.concatenate(preds), gt, visible, index, score)
     return reports
 
 
