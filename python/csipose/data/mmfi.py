@@ -282,6 +282,10 @@ class MMFiDataset:
         """``float32[N, 17, 3]``: every sample's label keypoints, without reading any CSI."""
         return self._keypoints_of(self._starts + self.label_offset).astype(np.float32, copy=False)
 
+    def label_environments(self) -> np.ndarray:
+        """``int64[N]``: every sample's environment id, without reading any CSI."""
+        return self._codes[self._starts + self.label_offset, 0].astype(np.int64)
+
     def read_batch(self, indices: Sequence[int] | np.ndarray) -> dict[str, np.ndarray]:
         """The samples at ``indices`` already stacked: one vectorised read and cleaning.
 

@@ -203,12 +203,15 @@ def people_baseline_reports(model: PoseModel, ridge: RidgeRegression | None, tra
 
 
 @torch.no_grad()
-def baseline_reports(model: PoseModel, ridge: RidgeRegression | None, val_set: Any, score: Any) -> dict[str, Any]:
+def baseline_reports(model: PoseModel, ridge: RidgeRegression | None, val_set: Any, score: Any,
+                     *, domains: Any = None) -> dict[str, Any]:
     """``{"mean_pose_baseline": report, "linear_baseline": report}`` on every val sample.
 
     The mean pose is the model's (the training set's); the linear baseline is ``ridge``'s
     predictions (left out when ``ridge`` is None); an anchored model's are placed on each val
     sample's link anchor, as the model's joints are. ``score(pred, gt, visible)`` is the locked harness.
+    With ``domains`` (a :class:`~csipose.train.domains.DomainSplit` of ``val_set``) each report
+    also carries ``"domains"``: its in-domain and cross-domain reports.
     """
     mean = model.mean_pose.detach().cpu().numpy().astype(np.float64)
     preds, gts, vis = [], [], []
@@ -220,18 +223,23 @@ def baseline_reports(model: PoseModel, ridge: RidgeRegression | None, val_set: A
             preds.append(ridge.predict(_normalised(model, csi)).reshape(len(csi), *mean.shape) + mean)
     gt, visible = np.concatenate(gts), np.concatenate(vis)
     constant = np.ascontiguousarray(np.broadcast_to(mean[None], gt[..., : mean.shape[-1]].shape))
+    linear = np.concatenate(preds) if ridge is not None else None
     if model.anchor:
         from csipose.train.data import sample_anchors
 
         placed = sample_anchors(val_set)[:, None, : mean.shape[-1]]
         constant = constant + placed
-        preds = [np.concatenate(preds) + placed] if preds else preds
+        linear = None if linear is None else linear + placed
     reports = {"mean_pose_baseline": dict(score(constant, gt, visible).to_dict())}
-    if ridge is not None:
-        linear = dict(score(np.concatenate(preds), gt, visible).to_dict())
-        linear["fit"] = {"alpha": ridge.alpha, "group_weights": list(ridge.group_weights),
-                         "holdout_mse": ridge.holdout_mse}
-        reports["linear_baseline"] = linear
+    if ridge is not None and linear is not None:
+        reports["linear_baseline"] = dict(score(linear, gt, visible).to_dict())
+        reports["linear_baseline"]["fit"] = {"alpha": ridge.alpha, "group_weights": list(ridge.group_weights),
+                                             "holdout_mse": ridge.holdout_mse}
+    if domains is not None:
+        index = np.arange(len(gt))
+        reports["mean_pose_baseline"]["domains"] = domains.reports(constant, gt, visible, index, score)
+        if linear is not None:
+            reports["linear_baseline"]["domains"] = domains.reports(linear, gt, visible, index, score)
     return reports
 
 

@@ -67,6 +67,10 @@ def _train(args: argparse.Namespace) -> int:
     summary = train(config if config is not None else TrainingConfig(), resume=args.resume, overwrite=args.overwrite)
     if summary and int(os.environ.get("RANK", "0")) == 0:
         print(summary_line(summary))
+        if "domains" in summary:
+            from csipose.train.domains import domains_line
+
+            print(domains_line(summary["domains"]))
         print(f"run written to {args.resume if args.resume else config.run_dir}")  # type: ignore[union-attr]
     return 0
 

@@ -6,7 +6,8 @@ statistics, re-estimated on that room's validation frames (see :func:`csipose.tr
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -18,6 +19,9 @@ from csipose.train.data import eval_loader
 from csipose.train.distributed import DistContext
 from csipose.train.scoring import millimetres, percent, score
 from csipose.train.step import autocast, forward
+
+if TYPE_CHECKING:
+    from csipose.train.domains import DomainSplit
 
 __all__ = ["PCK_KEY", "evaluate_model", "predict", "predict_all", "predict_people", "report_subset", "score_people"]
 
@@ -94,12 +98,15 @@ def score_people(persons: np.ndarray, presence: np.ndarray, gt: np.ndarray, vis:
 
 
 def evaluate_model(
-    model: nn.Module, dataset: Any, config: TrainingConfig, ctx: DistContext
+    model: nn.Module, dataset: Any, config: TrainingConfig, ctx: DistContext, *, domains: DomainSplit | None = None
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Val report dict and a few samples for overlays (rank 0 only; ``({}, {})`` elsewhere).
 
     Predictions of all ranks are gathered and scored once, on rank 0, with
     :func:`csipose.metrics.evaluate` (:func:`csipose.metrics.evaluate_people` with person slots).
+    With ``domains`` (rank 0's :func:`~csipose.train.domains.domain_split` of ``dataset``; single
+    person only) the report also carries ``"domains"``: the in-domain and cross-domain reports
+    beside the rooms of each side.
     """
     if config.persons:
         gathered = ctx.all_gather_objects(predict_people(model, dataset, config, ctx))
@@ -128,7 +135,11 @@ def evaluate_model(
         iuv, confidence, truth = arrays[3:]
         report = dataclasses.replace(report, densepose=evaluate_densepose(iuv, truth, scores=confidence))
         overlay.update(iuv_pred=iuv[:k], iuv_gt=truth[:k])
-    return dict(report.to_dict()), overlay
+    result = dict(report.to_dict())
+    if domains is not None:
+        by_room = domains.reports(pred, gt, vis, index[order], partial(score, skeleton=config.skeleton))
+        result["domains"] = {**by_room, **domains.describe()}
+    return result, overlay
 
 
 def report_subset(report: dict[str, Any]) -> dict[str, Any]:

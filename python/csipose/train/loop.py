@@ -36,6 +36,7 @@ from csipose.train.data import (
     train_loader,
 )
 from csipose.train.distributed import DistContext, seed_everything, setup, sync_buffers, teardown, wrap_ddp
+from csipose.train.domains import DomainSplit, compact, domain_split
 from csipose.train.evaluate import evaluate_model, report_subset, score_people
 from csipose.train.progress import StepProgress
 from csipose.train.run_dir import append_metrics, baselines_line, check_run_dir, epoch_line, finish, prepare_run_dir
@@ -120,12 +121,13 @@ def _run(
     run_dir = Path(config.run_dir)
     train_set, val_set = datasets if datasets is not None else load_data(config)
     check_head_targets(config, train_set)
+    domains = domain_split(train_set, val_set) if ctx.is_main and not config.persons else None
     if state_in is not None:
         model = build_stored_model(state_in, Path(config.run_dir) / "last.pt")
     else:
         model = build_model(**model_settings(config, train_set))
         model.preprocess = recorded_preprocess(train_set, model.shape)
-    baselines = fit_new_model(model, train_set, val_set, config, ctx) if state_in is None else {}
+    baselines = fit_new_model(model, train_set, val_set, config, ctx, domains=domains) if state_in is None else {}
     model.to(ctx.device)
     learner = build_learner(model, config, ctx, steps_per_epoch(len(train_set), config, ctx))
     run = restore(state_in, learner) if state_in is not None else RunState(baselines=baselines)
@@ -146,7 +148,7 @@ def _run(
             clock = Stopwatch()
             if not train_one_epoch(run, learner, train_set, config, ctx, progress, clock, stop_at=stop_at):
                 return {}
-            record = close_epoch(run, learner, val_set, config, ctx)
+            record = close_epoch(run, learner, val_set, config, ctx, domains=domains)
             run.train_seconds += clock.lap()
             record["seconds"] = run.train_seconds
             if ctx.is_main:
@@ -171,10 +173,12 @@ def configure_torch(config: TrainingConfig) -> None:
 
 
 def fit_new_model(
-    model: PoseModel, train_set: Any, val_set: Any, config: TrainingConfig, ctx: DistContext
+    model: PoseModel, train_set: Any, val_set: Any, config: TrainingConfig, ctx: DistContext, *,
+    domains: DomainSplit | None = None,
 ) -> dict[str, Any]:
     """Sets a fresh model's mean pose; on rank 0 fits its input normalisation and readout, and
-    returns the baselines' val reports (``{}`` on other ranks: DDP copies rank 0's fitted buffers)."""
+    returns the baselines' val reports (``{}`` on other ranks: DDP copies rank 0's fitted buffers),
+    each with its in-domain and cross-domain reports when ``domains`` splits the val split."""
     model.set_mean_pose(torch.from_numpy(mean_pose(train_set, anchor=model.anchor)[:, : config.keypoint_dims]))
     if not ctx.is_main:
         return {}
@@ -184,7 +188,7 @@ def fit_new_model(
     if config.persons:
         reports = people_baseline_reports(model, ridge, train_set, val_set, partial(score_people, config=config))
     else:
-        reports = baseline_reports(model, ridge, val_set, partial(score, skeleton=config.skeleton))
+        reports = baseline_reports(model, ridge, val_set, partial(score, skeleton=config.skeleton), domains=domains)
     if config.densepose:
         dp = densepose_baseline(train_set, val_set, samples=config.baseline_samples)
         reports["mean_pose_baseline"]["densepose"] = dict(dp.to_dict())
@@ -264,20 +268,23 @@ def train_one_epoch(
     return True
 
 
-def close_epoch(run: RunState, learner: Learner, val_set: Any, config: TrainingConfig, ctx: DistContext
-                ) -> dict[str, Any]:
+def close_epoch(run: RunState, learner: Learner, val_set: Any, config: TrainingConfig, ctx: DistContext, *,
+                domains: DomainSplit | None = None) -> dict[str, Any]:
     """Ends epoch ``run.epoch``: the mean train loss over ranks, rank 0's buffers on every rank,
     validation when due with best / top-k checkpoints and early stopping (rank 0's bookkeeping on
-    every rank); returns its record."""
+    every rank); returns its record. ``domains`` (rank 0's split of the val split into training
+    and unseen rooms) adds each side's PCK@20, MPJPE and frames to the record."""
     train_loss = ctx.all_reduce_mean(run.loss_sum / max(run.step_in_epoch, 1))
     sync_buffers(learner.model, ctx)
     run.epoch, run.step_in_epoch, run.loss_sum = run.epoch + 1, 0, 0.0
     record: dict[str, Any] = {"epoch": run.epoch, "step": run.step, "train_loss": train_loss,
                               "lr": learner.scheduler.get_last_lr()[0]}
     if run.epoch % config.val_every == 0 or run.epoch == config.epochs:
-        report, overlay = evaluate_model(learner.model, val_set, config, ctx)
+        report, overlay = evaluate_model(learner.model, val_set, config, ctx, domains=domains)
         if ctx.is_main:
             record["val"] = report_subset(report)
+            if "domains" in report:
+                record["val"]["domains"] = compact(report["domains"])
             improve(run, report, overlay, learner, config, Path(config.run_dir))
         sync_run(ctx, run)
     return record

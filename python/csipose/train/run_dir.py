@@ -8,6 +8,21 @@ A run writes into ``config.run_dir``::
     best.pt          the best validation PCK@20 so far; plus top-k epoch files
     summary.json     best report, mean-pose and linear baselines, best epoch, params, time
     *.png            loss / PCK curves, PCK vs threshold, skeleton overlays
+
+When the val split holds both frames of the training rooms (held-out subjects) and frames of
+rooms never trained on, and the samples carry environment ids (single-person runs only; see
+:mod:`csipose.train.domains`), summary.json also holds ``domains``:
+
+- ``in_domain``, ``cross_domain``: the best model's reports on the frames of seen rooms and of
+  unseen rooms (their ``frames`` add up to the model's);
+- ``mean_pose_baseline``, ``linear_baseline``: the same two reports of each baseline;
+- ``in_domain_gain``, ``cross_domain_gain``: the model's PCK@20 gain over the mean pose on each
+  side (a fraction; None where it cannot be computed);
+- ``gap_ratio``: cross-domain gain / in-domain gain, None when the in-domain gain is under 0.05;
+- ``rooms`` (the val rooms of each side) and ``training_rooms``.
+
+The per-epoch records of metrics.jsonl then carry each side's PCK@20, MPJPE and frames
+(``val.domains``).
 """
 
 from __future__ import annotations
@@ -20,6 +35,7 @@ from csipose.config import TrainingConfig
 from csipose.errors import ConfigError
 from csipose.train import checkpoint as ckpt
 from csipose.train.distributed import DistContext
+from csipose.train.domains import summary_block
 from csipose.train.evaluate import PCK_KEY
 from csipose.train.scoring import millimetres, percent
 from csipose.train.state import RunState
@@ -98,9 +114,9 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
 
 def finish(run: RunState, config: TrainingConfig, ctx: DistContext, params: int, run_dir: Path) -> dict[str, Any]:
     """Writes summary.json (best report beside the baselines) and the plots (rank 0); returns the summary."""
-    baseline = run.baselines["mean_pose_baseline"]
+    baseline = _pooled(run.baselines["mean_pose_baseline"])
     summary = {
-        "model": run.best_report,
+        "model": _pooled(run.best_report),
         "mean_pose_baseline": baseline,
         "pck20_gain": run.best_report["pck"][PCK_KEY] - baseline["pck"][PCK_KEY],
         "best_epoch": run.best_epoch,
@@ -114,9 +130,12 @@ def finish(run: RunState, config: TrainingConfig, ctx: DistContext, params: int,
         "data": config.data,
     }
     if "linear_baseline" in run.baselines:
-        linear = run.baselines["linear_baseline"]
+        linear = _pooled(run.baselines["linear_baseline"])
         summary["linear_baseline"] = linear
         summary["pck20_gain_over_linear"] = run.best_report["pck"][PCK_KEY] - linear["pck"][PCK_KEY]
+    domains = summary_block(run.best_report, run.baselines)
+    if domains is not None:
+        summary["domains"] = domains
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if config.plots:
         from csipose.train.plots import write_plots
@@ -125,6 +144,11 @@ def finish(run: RunState, config: TrainingConfig, ctx: DistContext, params: int,
         overlay = {k: v.numpy() for k, v in best.get("overlay", {}).items()}
         write_plots(run_dir, read_metrics(run_dir), run.best_report, baseline, overlay, config.skeleton)
     return summary
+
+
+def _pooled(report: dict[str, Any]) -> dict[str, Any]:
+    """``report`` without its domain reports (which summary.json keeps in its ``domains`` block)."""
+    return {k: v for k, v in report.items() if k != "domains"}
 
 
 def baselines_line(baselines: dict[str, Any]) -> str:
