@@ -258,6 +258,34 @@ def test_test_time_norm_needs_rooms() -> None:
         RoomNormalised(_OneRoom(4, environment=False))
 
 
+def test_training_rooms_keep_their_statistics_in_the_checkpoint_and_at_evaluation(tmp_path: Path) -> None:
+    from csipose.infer_cli import recorded_split
+    from csipose.train.data import load_split
+
+    config = tiny(tmp_path / "run", "test_time_norm=true", "synthetic.val_subjects=[1]")
+    _train(config)
+    raw = TrainingConfig.from_dict(config.to_dict()).with_overrides(["test_time_norm=false"])
+    train, val = RoomNormalised(load_split(raw, "train")), RoomNormalised(load_split(raw, "val"))
+    predictor = Predictor.load(tmp_path / "run" / "best.pt")
+    stored = predictor.room_statistics
+    assert sorted(stored) == [1, 2, 3]
+    for room, (mean, std) in train.statistics.items():
+        assert np.array_equal(stored[room][0], mean) and np.array_equal(stored[room][1], std)
+    split = recorded_split(predictor)
+    # room 1's held-out subject is standardised by the training frames' statistics, room 4 by its own
+    assert np.array_equal(split.statistics[1][0], train.statistics[1][0])
+    assert not np.allclose(val.statistics[1][0], train.statistics[1][0])
+    assert np.array_equal(split.statistics[4][0], val.statistics[4][0])
+    summary = __import__("json").loads((tmp_path / "run" / "summary.json").read_text())
+    pred = predictor.predict_windows(np.stack([split[i]["csi"] for i in range(len(split))]),
+                                     geometry=tuple(np.stack([split[i][k] for i in range(len(split))])
+                                                    for k in predictor.geometry_inputs))  # fmt: skip
+    gt = np.stack([split[i]["keypoints"] for i in range(len(split))])
+    from csipose.train.scoring import score
+
+    assert score(pred, gt).to_dict()["pck"] == pytest.approx(summary["model"]["pck"], abs=1e-6)
+
+
 # ------------------------------------------------------------- every switch trains and reloads
 @pytest.mark.parametrize(
     "switch",

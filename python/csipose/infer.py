@@ -261,6 +261,12 @@ class Predictor:
         return GEOMETRY if settings.get("anchor") else GEOMETRY[:2] if settings.get("geometry_film") else ()
 
     @property
+    def room_statistics(self) -> dict[int, tuple[np.ndarray, np.ndarray]] | None:
+        """A :attr:`room_normalised` ``.pt`` model's training rooms' input statistics
+        ``{environment: (mean, std)}`` (:mod:`csipose.domain.normalisation`); None otherwise."""
+        return getattr(getattr(self._backend, "model", None), "room_statistics", None)
+
+    @property
     def room_normalised(self) -> bool:
         """True for a model trained with ``test_time_norm``: its windows are standardised by their
         room's statistics, which :meth:`predict` estimates on the frames it is given (one room's)."""

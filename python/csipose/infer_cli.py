@@ -278,7 +278,7 @@ def recorded_split(predictor: Any, data: str | None = None, root: str | None = N
     config = config.with_overrides(overrides)
     if config.data == "mmfi" and config.mmfi_root and not Path(config.mmfi_root).is_dir():
         raise ConfigError(f"mmfi_root: {config.mmfi_root!r} is not a folder (give --root)")
-    val = load_split(config, "val")
+    val = load_split(config, "val", rooms=predictor.room_statistics)  # a test_time_norm model's training rooms
     made = getattr(val, "preprocess", None)
     if made is not None and made != predictor.preprocess:
         raise ArgumentError(

@@ -5,9 +5,12 @@ antenna phase offsets) while the body's effect rides on top. With ``test_time_no
 window is standardised per input feature ``(channel, subcarrier, packet)`` by the mean and
 standard deviation of **its room's** frames, ``(csi - mean_room) / std_room``:
 
-- in training, each training room's statistics come from that room's training frames;
-- at evaluation, each room's statistics are re-estimated from that room's frames of the
-  evaluated split alone, without their labels (for an unseen room: its unlabelled test frames).
+- in training, each training room's statistics come from that room's training frames, and the
+  model keeps them (``PoseModel.room_statistics``, saved in its checkpoints): the calibration of
+  the rooms it was installed in;
+- at evaluation, a training room keeps those statistics, and every other room's are
+  re-estimated from that room's frames of the evaluated split alone, without their labels (for
+  an unseen room: its unlabelled test frames).
 
 What is re-estimated is exactly this per-room mean and standard deviation ``float[C, S, P]``;
 the model's own :class:`~csipose.models.InputNorm` (fitted once, on room-standardised training
@@ -52,7 +55,8 @@ def _moments(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 class RoomNormalised:
     """``dataset`` whose windows ``csi: float32[W, C, S, P]`` are standardised by the statistics of
-    their sample's room (``"environment"``), estimated from this dataset's own frames.
+    their sample's room (``"environment"``): a room's of ``known`` (``{environment: (mean, std)}``,
+    e.g. a model's training rooms), else estimated from this dataset's own frames of the room.
 
     Everything else (keypoints, ids, geometry, ``preprocess``, ``label_keypoints`` ...) is the
     wrapped dataset's. Datasets that hold their frames as whole-split arrays (``csi: [F, C, S, P]``
@@ -63,15 +67,17 @@ class RoomNormalised:
         ConfigError: the samples carry no ``"environment"`` id.
     """
 
-    def __init__(self, dataset: Any) -> None:
+    def __init__(self, dataset: Any, known: dict[int, tuple[np.ndarray, np.ndarray]] | None = None) -> None:
         self.dataset = dataset
         if "environment" not in dataset[0]:
             raise ConfigError("test_time_norm: the samples carry no 'environment' id, so rooms cannot be told apart")
         frames, rooms = getattr(dataset, "csi", None), getattr(dataset, "environment", None)
         if isinstance(frames, np.ndarray) and frames.ndim == 4 and isinstance(rooms, np.ndarray):
-            self.statistics = room_statistics(frames, rooms)
+            estimated = room_statistics(frames, rooms)
         else:
-            self.statistics = self._gathered()
+            estimated = self._gathered()
+        #: ``{environment: (mean float32[C, S, P], std float32[C, S, P])}`` of every room here
+        self.statistics = {e: (known or {}).get(e, moments) for e, moments in estimated.items()}
 
     def _gathered(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         parts: dict[int, list[np.ndarray]] = {}

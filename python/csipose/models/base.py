@@ -105,10 +105,14 @@ class PoseModel(nn.Module):
         preprocess: the :class:`~csipose.data.Preprocess` (as :meth:`~csipose.data.Preprocess.to_dict`)
             from raw CSI to this model's input, recorded in its checkpoints; None when the training
             data had none.
+        room_statistics: a ``test_time_norm`` model's training rooms' input statistics
+            ``{environment: (mean float32[C, S, P], std float32[C, S, P])}``, recorded in its
+            checkpoints (:mod:`csipose.domain.normalisation`); None for others.
     """
 
     mean_pose: Tensor  # buffer float[J, D]
     preprocess: dict[str, Any] | None
+    room_statistics: dict[int, tuple[Any, Any]] | None
 
     def __init__(
         self,
@@ -132,6 +136,7 @@ class PoseModel(nn.Module):
         self.persons = persons
         self.settings = dict(settings or {})
         self.preprocess = None
+        self.room_statistics = None
         w, c, s, p = self.shape
         self.norm = InputNorm(c, s, p)
         self.backbone = backbone

@@ -49,15 +49,18 @@ DENSEPOSE_TARGET = "densepose"
 
 
 def load_data(config: TrainingConfig) -> Datasets:
-    """The configured ``(train, val)`` datasets."""
-    return load_split(config, "train"), load_split(config, "val")
+    """The configured ``(train, val)`` datasets (with ``test_time_norm``, the val split's training
+    rooms keep their training statistics)."""
+    train = load_split(config, "train")
+    return train, load_split(config, "val", rooms=getattr(train, "statistics", None))
 
 
-def load_split(config: TrainingConfig, split: str) -> Any:
+def load_split(config: TrainingConfig, split: str, *, rooms: dict[int, Any] | None = None) -> Any:
     """The configured dataset of ``split`` (``"train"`` or ``"val"``); an empty one is an error.
 
-    With ``test_time_norm`` its windows are standardised by their room's statistics, estimated
-    on this split's frames (:class:`~csipose.domain.RoomNormalised`).
+    With ``test_time_norm`` its windows are standardised by their room's statistics: those of
+    ``rooms`` (``{environment: (mean, std)}``, the training rooms'), else estimated on this
+    split's frames (:class:`~csipose.domain.RoomNormalised`).
     """
     if config.features == "conjugate" and config.data != "synthetic":
         raise ConfigError(
@@ -70,7 +73,7 @@ def load_split(config: TrainingConfig, split: str) -> Any:
     if config.test_time_norm:
         from csipose.domain.normalisation import RoomNormalised
 
-        ds = RoomNormalised(ds)
+        ds = RoomNormalised(ds, rooms)
     return ds
 
 

@@ -127,6 +127,7 @@ def _run(
     else:
         model = build_model(**model_settings(config, train_set))
         model.preprocess = recorded_preprocess(train_set, model.shape)
+        model.room_statistics = getattr(train_set, "statistics", None) if config.test_time_norm else None
     baselines = fit_new_model(model, train_set, val_set, config, ctx, domains=domains) if state_in is None else {}
     model.to(ctx.device)
     learner = build_learner(model, config, ctx, steps_per_epoch(len(train_set), config, ctx))

@@ -80,6 +80,7 @@ def save_state(
         "model": learner.model.state_dict(),
         "model_settings": dict(learner.model.settings),
         "preprocess": learner.model.preprocess,
+        **pack_rooms(learner.model.room_statistics),
         "optimizer": learner.optimizer.state_dict(),
         "scheduler": learner.scheduler.state_dict(),
         "scaler": learner.scaler.state_dict() if learner.scaler.is_enabled() else {},
@@ -177,7 +178,35 @@ def build_stored_model(state: dict[str, Any], path: str | Path) -> PoseModel:
     if preprocess is not None and not isinstance(preprocess, dict):
         raise CheckpointError(f"{path}: preprocess is not a table of settings")
     model.preprocess = preprocess
+    model.room_statistics = unpack_rooms(state, path)
     return model
+
+
+def pack_rooms(rooms: dict[int, tuple[Any, Any]] | None) -> dict[str, Any]:
+    """``{"room_statistics": {"environments": int64[K], "mean": float32[K, C, S, P], "std": ...}}``
+    of a ``test_time_norm`` model's training rooms (``{}`` without them)."""
+    if not rooms:
+        return {}
+    ids = sorted(rooms)
+    return {"room_statistics": {
+        "environments": torch.tensor(ids, dtype=torch.int64),
+        "mean": torch.from_numpy(np.stack([np.asarray(rooms[e][0], np.float32) for e in ids])),
+        "std": torch.from_numpy(np.stack([np.asarray(rooms[e][1], np.float32) for e in ids])),
+    }}  # fmt: skip
+
+
+def unpack_rooms(state: dict[str, Any], path: str | Path) -> dict[int, tuple[np.ndarray, np.ndarray]] | None:
+    """The training rooms' statistics :func:`pack_rooms` stored in a checkpoint (None without)."""
+    packed = state.get("room_statistics")
+    if packed is None:
+        return None
+    try:
+        ids, mean, std = (packed[k] for k in ("environments", "mean", "std"))
+        if not (len(ids) == len(mean) == len(std) and mean.shape == std.shape):
+            raise ValueError("their lengths or shapes differ")
+        return {int(e): (m.numpy(), s.numpy()) for e, m, s in zip(ids, mean, std)}
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise CheckpointError(f"{path}: room_statistics is not a table of rooms' statistics ({err})") from None
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[PoseModel, TrainingConfig]:
