@@ -43,15 +43,19 @@ EXPECTED: dict[str, list[str]] = {
         r"\(goal under 1 s wall\): (met|NOT met)$",
     ],
     "bench_domains": [
-        r"^mean pose\s+\d+\.\d%\s+\d+\s+\d+\s+\d+\.\d%\s+\d+\s+\d+\s+n/a$",
-        r"^mean pose on the true root \(oracle root\)\s+\d+\.\d%\s+0\s+\d+\s+\d+\.\d%\s+0\s+\d+\s+-?\d+\.\d\d$",
-        r"^plain model\s+\d+\.\d%(\s+\d+){2}\s+\d+\.\d%(\s+\d+){2}\s+(-?\d+\.\d\d|n/a)$",
-        *(rf"^plain model, K = {k}\s+\d+\.\d%(\s+\d+){{2}}\s+\d+\.\d%(\s+\d+){{2}}\s+(-?\d+\.\d\d|n/a)$"
-          for k in (0, 2, 5, 10)),
-        r"^(adversarial domain head|geometry FiLM|randomised rooms|conjugate products|test-time normalisation)\s+"
-        r"(not available \(.+\)|\d+\.\d%.*)$",
-        r"^K = 0: unseen room keeps (-?\d+%|n/a) of the in-room PCK@20 gain over the mean pose \(.+; goal >= 60%\): (met|NOT met)$",
-        r"^K = \d+: unseen room keeps (-?\d+%|n/a) of the in-room gain with adapters \(goal >= 90%\): (met|NOT met)$",
+        r"^mean pose\s+\d+\.\d%\s+\d+\s+\d+\s+\d+\.\d%\s+\d+\s+\d+\s+n/a\s+n/a$",
+        r"^mean pose on the true root \(oracle root\)\s+\d+\.\d%\s+0\s+\d+\s+\d+\.\d%\s+0\s+\d+\s+-?\d+\.\d\d\s+n/a$",
+        r"^mean pose on the link anchor\s+\d+\.\d%(\s+\d+){2}\s+\d+\.\d%(\s+\d+){2}\s+(-?\d+\.\d\d|n/a)\s+n/a$",
+        r"^plain model\s+\d+\.\d%(\s+\d+){2}\s+\d+\.\d%(\s+\d+){2}(\s+(-?\d+\.\d\d|n/a)){2}$",
+        *(rf"^{row}, K = {k}\s+\d+\.\d%(\s+\d+){{2}}\s+\d+\.\d%(\s+\d+){{2}}(\s+(-?\d+\.\d\d|n/a)){{2}}$"
+          for k in (0, 2, 5, 10) for row in ("plain model", "test-time normalisation, no readout")),
+        r"^(adversarial domain head|geometry FiLM|randomised rooms|conjugate products|test-time normalisation|"
+        r"no fixed ridge readout|no link anchor)\s+(not available \(.+\)|\d+\.\d%.*)$",
+        r"^K = 0: unseen room keeps (-?\d+%|n/a) of the in-room PCK@20 gain over the mean pose \(.+; goal >= 60%\): "
+        r"(met|NOT met)$",
+        r"^K = 0(: unseen room keeps -?\d+% of the in-room PCK@20 gain over the| over the) mean pose on the link anchor",
+        *(rf"^K = \d+: unseen room keeps (-?\d+%|n/a) of the in-room gain over the mean pose with adapters \({row}; "
+          r"goal >= 90%\): (met|NOT met)$" for row in ("plain model", "test-time normalisation, no readout")),
         r"^wall time \d+ s on \d+ torch thread\(s\)$",
     ],
     "bench_errors": [

@@ -23,7 +23,7 @@ from csipose.train.data import load_split, mean_pose, sample_anchors
 from csipose.train.loop import _train
 from csipose.train.scoring import score
 from csipose.train.state import load_model
-from tests.test_cli_errors import csipose
+from tests.test_cli_errors import csipose, one_line_error
 
 ROOMS = dict(subjects=8, environments=4, val_subjects=(), val_environments=(4,), room_variation=True,
              actions=("wave", "squat"), frames=4)  # fmt: skip
@@ -148,6 +148,27 @@ def test_eval_and_adapt_of_an_anchored_run_read_the_geometry(tmp_path: Path) -> 
     shown = csipose("eval", "--checkpoint", str(best), "--json", cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["pck"] == pytest.approx(summary["model"]["pck"], abs=1e-6)
+    # predict from raw frames of room 4 with the room's geometry in a file
+    from csipose.data.synthetic import render
+
+    val = load_split(load_model(best, "cpu")[1], "val")
+    seq = next(iter(render(val.config, val.config.held_out_subjects[:1])))  # room 4's first
+    assert seq.environment == 4
+    np.savez(tmp_path / "rec.npz", amplitude=seq.amplitude, phase=seq.phase)
+    tx, rx, floor = val.geometry[4]
+    (tmp_path / "room.json").write_text(json.dumps({"tx": tx.tolist(), "rx": rx.tolist(), "floor": float(floor)}))
+    done = csipose("predict", "--model", str(best), "--input", str(tmp_path / "rec.npz"), "--geometry",
+                   str(tmp_path / "room.json"), "--out", str(tmp_path / "p.npz"), cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    expected = Predictor.load(best).predict(seq.amplitude, seq.phase, geometry=(tx, rx, floor))
+    assert np.allclose(np.load(tmp_path / "p.npz")["keypoints"], expected, atol=1e-5)
+    missing = csipose("predict", "--model", str(best), "--input", str(tmp_path / "rec.npz"), "--out",
+                      str(tmp_path / "q.npz"), cwd=tmp_path)  # fmt: skip
+    one_line_error(missing, "--geometry:", "needs the room geometry (tx, rx, floor)")
+    (tmp_path / "bad.json").write_text(json.dumps({"tx": [0, 0], "rx": rx.tolist(), "floor": 1.0}))
+    bad = csipose("predict", "--model", str(best), "--input", str(tmp_path / "rec.npz"), "--geometry",
+                  str(tmp_path / "bad.json"), "--out", str(tmp_path / "q.npz"), cwd=tmp_path)  # fmt: skip
+    one_line_error(bad, "--geometry", "bad.json: tx must be [x, y, z]")
     adapted = csipose("adapt", "--checkpoint", str(best), "--shots", "4", "--steps", "5", "--out", str(tmp_path / "a"),
                       cwd=tmp_path)
     assert adapted.returncode == 0, adapted.stderr

@@ -369,6 +369,14 @@ def test_test_time_norm_predictor_standardises_a_rooms_frames(tmp_path: Path) ->
     assert not np.allclose(predictor.predict_windows(frames[:, None]), direct, atol=1e-3)
     with pytest.raises(ArgumentError, match="test_time_norm model needs a room's frames together"):
         predictor.stream()
+    # csipose predict standardises each run of the input by its own statistics, as predict does
+    from tests.test_cli_errors import csipose
+
+    np.savez(tmp_path / "rec.npz", amplitude=seq.amplitude, phase=seq.phase)
+    done = csipose("predict", "--model", str(tmp_path / "run" / "best.pt"), "--input", str(tmp_path / "rec.npz"),
+                   "--out", str(tmp_path / "p.npz"), cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert np.allclose(np.load(tmp_path / "p.npz")["keypoints"], direct, atol=1e-4)
 
 
 # ----------------------------------------------------------------------------- misuse

@@ -413,12 +413,14 @@ class Predictions:
     times: np.ndarray | None = None
 
 
-def predict_source(predictor: Predictor, source: Any, *, progress: bool = False) -> Predictions:
+def predict_source(predictor: Predictor, source: Any, *, progress: bool = False, geometry: Any = None) -> Predictions:
     """Runs ``predictor`` over every run of consecutive frames of an opened input
-    (:func:`csipose.data.sources.open_frames`); windows never span two runs.
+    (:func:`csipose.data.sources.open_frames`); windows never span two runs. A
+    :attr:`~Predictor.room_normalised` model standardises each run by its own statistics.
 
     Args:
         progress: a tqdm bar on stderr (when tqdm is installed and stderr is a terminal).
+        geometry: the room geometry of the whole input, as :meth:`Predictor.predict` takes it.
     """
     bar = _bar(source.frames, progress)
     w = predictor.window
@@ -432,7 +434,8 @@ def predict_source(predictor: Predictor, source: Any, *, progress: bool = False)
                                          tones=run.tones, numbers=run.ids[:, 3])
                 except CsiposeError as err:
                     raise type(err)(f"{source.path} ({run.name}): {err}") from None
-                keypoints.append(predictor.predict_windows(predictor.preprocess.windows(x)))
+                windows = predictor.preprocess.windows(predictor._room_standardised(x))
+                keypoints.append(predictor.predict_windows(windows, geometry=geometry))
                 ids.append(run.ids[w - 1 :])
                 if run.keypoints is not None:
                     truth.append(run.keypoints[w - 1 :])

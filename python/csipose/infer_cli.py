@@ -23,6 +23,42 @@ __all__ = ["read_batches", "recorded_split", "register"]
 _BY = ("environment", "subject", "action")  # the order of Predictions.ids
 
 
+GEOMETRY_HELP = ("the room geometry a geometry_film or anchored model needs: a .json with tx [x, y, z], rx "
+                 "[[x, y, z], ...] and (anchored) floor, the floor's y: camera frame, metres")
+
+
+def read_geometry(path: str | None, predictor: Any) -> tuple[np.ndarray, ...] | None:
+    """The ``--geometry`` file's ``(tx float32[3], rx float32[R, 3][, floor float32])``, checked
+    against what ``predictor`` takes (None when it takes none and none is given)."""
+    wanted = predictor.geometry_inputs
+    if path is None:
+        if wanted:
+            raise ArgumentError(f"--geometry: {predictor.path} needs the room geometry ({', '.join(wanted)}); "
+                                "give --geometry room.json")
+        return None
+    if not wanted:
+        raise ArgumentError(f"--geometry: {predictor.path} takes no room geometry; drop --geometry")
+    try:
+        table = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ArgumentError(f"--geometry {path}: not a readable JSON file ({err})") from None
+    shapes = {"tx": (3,), "rx": None, "floor": ()}
+    parts = []
+    for key in wanted:
+        if not isinstance(table, dict) or key not in table:
+            raise ArgumentError(f"--geometry {path}: no {key!r} (expected {', '.join(wanted)})")
+        try:
+            value = np.asarray(table[key], dtype=np.float32)
+        except (TypeError, ValueError):
+            raise ArgumentError(f"--geometry {path}: {key} is not numbers") from None
+        ok = value.ndim == 2 and value.shape[1] == 3 and len(value) >= 1 if key == "rx" else value.shape == shapes[key]
+        if not ok or not np.all(np.isfinite(value)):
+            expected = {"tx": "[x, y, z]", "rx": "[[x, y, z], ...]", "floor": "one number"}[key]
+            raise ArgumentError(f"--geometry {path}: {key} must be {expected} of finite numbers, got {table[key]!r}")
+        parts.append(value)
+    return tuple(parts)
+
+
 def register(subparsers: Any) -> None:
     """Adds the predict, export and eval subcommands to the ``csipose`` parser."""
     pr = subparsers.add_parser(
@@ -40,6 +76,7 @@ def register(subparsers: Any) -> None:
     pr.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the model runs")
     pr.add_argument("--chip", help="a nexmon_csi capture's chip (4339, 43455c0, 4358, 4366c0)")
     pr.add_argument("--bandwidth", type=int, help="a nexmon_csi capture's bandwidth in MHz (20, 40, 80)")
+    pr.add_argument("--geometry", metavar="FILE", help=GEOMETRY_HELP)
     pr.add_argument("--json", action="store_true", help="print what was done (and the report) as JSON")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
     pr.set_defaults(handler=_predict)
@@ -72,6 +109,7 @@ def register(subparsers: Any) -> None:
     ev.add_argument("--by", choices=_BY,
                     help="also one report per environment, subject or action, each beside the constant-root "
                          "baseline (the training mean pose placed on the true root)")
+    ev.add_argument("--geometry", metavar="FILE", help=GEOMETRY_HELP + " (with --input)")
     ev.add_argument("--json", action="store_true", help="print the report as JSON")
     ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                     help="where the model runs (default: cuda when available, else cpu); a .pt uses its amp setting on cuda")
@@ -92,8 +130,9 @@ def _predict(args: argparse.Namespace) -> int:
         raise ArgumentError(f"--out: {out.parent} is a file, not a folder")
     predictor = Predictor.load(args.model, device=args.device)
     options = {k: v for k, v in (("chip", args.chip), ("bandwidth", args.bandwidth)) if v is not None}
+    geometry = read_geometry(args.geometry, predictor)
     source = open_frames(args.input, packets=predictor.preprocess.packets, **options)
-    found = predict_source(predictor, source, progress=not (args.quiet or args.json))
+    found = predict_source(predictor, source, progress=not (args.quiet or args.json), geometry=geometry)
     out.parent.mkdir(parents=True, exist_ok=True)
     environment, subject, action, frame = found.ids.T
     extra = {} if found.times is None else {"time": found.times}
@@ -135,6 +174,8 @@ def _eval(args: argparse.Namespace) -> int:
     predictor = Predictor.load(args.checkpoint, device=device, adapter=args.adapter)
     if args.by and predictor.persons:
         raise ArgumentError(f"--by: not available yet for a person-slot model ({predictor.path}); drop --by")
+    if args.geometry and not args.input:
+        raise ArgumentError("--geometry: goes with --input; the recorded split carries its rooms' geometry")
     if args.input:
         for flag in ("data", "root", "cache"):
             if getattr(args, flag):
@@ -142,7 +183,8 @@ def _eval(args: argparse.Namespace) -> int:
         from csipose.data.sources import open_frames
         from csipose.infer import predict_source
 
-        found = predict_source(predictor, open_frames(args.input, packets=predictor.preprocess.packets))
+        geometry = read_geometry(args.geometry, predictor)
+        found = predict_source(predictor, open_frames(args.input, packets=predictor.preprocess.packets), geometry=geometry)
         if found.ground_truth is None:
             raise DatasetError(f"{args.input}: no ground-truth keypoints to score against")
         keep = _unseen_by_adapter(predictor, found.ids, args)
