@@ -209,13 +209,11 @@ def pck20(report: Any) -> float:
     return float(report.pck.pck[report.pck.thresholds.index(20)])
 
 
-#: The in-room PCK@20 gain over the mean pose below which a gap ratio says nothing (NaN).
-MIN_GAIN = 0.05
-
-
 def gap(row: Row, mean: Row) -> float:
     """Unseen-room PCK@20 gain over the mean pose / in-room gain (NaN when the in-room gain is
-    under :data:`MIN_GAIN`: a ratio of two near-zero gains)."""
+    under ``csipose.train.domains.MIN_GAIN``: a ratio of two near-zero gains), as a run's summary has it."""
+    from csipose.train.domains import MIN_GAIN
+
     inroom = pck20(row.inroom) - pck20(mean.inroom)
     return (pck20(row.unseen) - pck20(mean.unseen)) / inroom if inroom >= MIN_GAIN else float("nan")
 
@@ -283,7 +281,7 @@ def main() -> int:
     for label, pick in (("mean pose", 0), ("mean pose on the link anchor", 1)):
         defined = [n for n in zero if np.isfinite(ratios[n][pick])]
         if not defined:
-            print(f"K = 0 over the {label}: no row with an in-room gain of {100 * MIN_GAIN:.0f} points or more")
+            print(f"K = 0 over the {label}: no row with an in-room gain of 5 points or more")
             continue
         best = max(defined, key=lambda n: ratios[n][pick])
         k0 = ratios[best][pick]

@@ -24,18 +24,13 @@ from csipose.train.loop import _train
 from csipose.train.scoring import score
 from csipose.train.state import load_model
 from tests.test_cli_errors import csipose, one_line_error
-
-ROOMS = dict(subjects=8, environments=4, val_subjects=(), val_environments=(4,), room_variation=True,
-             actions=("wave", "squat"), frames=4)  # fmt: skip
-TINY = [
-    "epochs=2", "synthetic.room_variation=true", "synthetic.environments=4", "synthetic.val_environments=[4]",
-    "synthetic.subjects=8", "synthetic.frames=4", "synthetic.actions=['wave','squat']", "synthetic.val_subjects=[]",
-    "threads=1", "progress=false", "plots=false", "baseline_samples=200", "width=16", "heads=2",
-]  # fmt: skip
+from tests.test_domain_methods import ROOMS
+from tests.test_domain_methods import tiny as rooms_run
 
 
 def tiny(run_dir: Path, *overrides: str) -> TrainingConfig:
-    return TrainingConfig().with_overrides([*TINY, f"run_dir={run_dir}", *overrides])
+    """The domain methods' tiny leave-room-out run (rooms 1-3 trained, room 4 held out), two epochs."""
+    return rooms_run(run_dir, "epochs=2", *overrides)
 
 
 # ----------------------------------------------------------------------------- the point
@@ -132,6 +127,14 @@ def test_an_anchored_run_fits_relative_to_the_anchor_and_predicts_the_same_reloa
     assert np.allclose(predictor.predict_windows(windows, geometry=per_window), direct.numpy(), atol=1e-6)
     with pytest.raises(ArgumentError, match="geometry: .*floor"):
         predictor.predict_windows(windows, geometry=(tx, rx))
+    # a stream in the room predicts as predict does on the same frames
+    from csipose.data.synthetic import render
+
+    seq = next(iter(render(val.config, val.config.held_out_subjects[:1])))
+    stream = predictor.stream(geometry=(tx, rx, floor))
+    pushed = [stream.push(a, p) for a, p in zip(seq.amplitude[:8], seq.phase[:8])]
+    whole = predictor.predict(seq.amplitude[:8], seq.phase[:8], geometry=(tx, rx, floor))
+    assert np.allclose(np.stack([p for p in pushed if p is not None]), whole, atol=1e-5)
     with pytest.raises(ShapeError, match="geometry: expected tx"):
         predictor.predict_windows(windows, geometry=(tx, rx, np.zeros(2, np.float32)))
     pytest.importorskip("onnxruntime")

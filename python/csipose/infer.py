@@ -336,12 +336,13 @@ class Predictor:
                  for i in range(0, len(x), batch_size)]  # fmt: skip
         return [np.concatenate([p[k] for p in parts]).astype(np.float32, copy=False) for k in range(len(outputs))]
 
-    def stream(self) -> Stream:
-        """A :class:`Stream` for frame-by-frame prediction with this model."""
+    def stream(self, *, geometry: Any = None) -> Stream:
+        """A :class:`Stream` for frame-by-frame prediction with this model, in the room of
+        ``geometry`` (as :meth:`predict` takes it, for the whole stream)."""
         if self.room_normalised:
             raise ArgumentError(f"{self.path}: a test_time_norm model needs a room's frames together for their "
                                 "statistics; use predict on them, not a stream")
-        return Stream(self)
+        return Stream(self, geometry=_geometry(geometry, 1))
 
     def __repr__(self) -> str:
         return (f"Predictor({os.fspath(self.path)!r}, {self.runtime} {self.precision} on {self.device}, "
@@ -356,8 +357,9 @@ class Stream:
     the same frames.
     """
 
-    def __init__(self, predictor: Predictor) -> None:
+    def __init__(self, predictor: Predictor, *, geometry: tuple[np.ndarray, ...] | None = None) -> None:
         self.predictor = predictor
+        self.geometry = geometry  # one window's room geometry, or None
         w = predictor.window
         self._ring = np.zeros((w, *predictor.preprocess.frame_shape), dtype=np.float32)
         self._seen = 0
@@ -390,7 +392,7 @@ class Stream:
         if self._seen < w:
             return None
         order = (np.arange(w) + self._seen) % w  # oldest first
-        return self.predictor.predict_windows(self._ring[order][None])[0]
+        return self.predictor.predict_windows(self._ring[order][None], geometry=self.geometry)[0]
 
 
 @dataclass
