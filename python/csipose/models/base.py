@@ -192,8 +192,9 @@ class PoseModel(nn.Module):
             from csipose.domain.anchor import link_anchor, split_geometry
 
             tx, rx, floor = split_geometry(geometry, need_floor=True, why="anchor = link")
-            d = offsets.device
-            offsets = offsets + link_anchor(tx.to(d), rx.to(d), floor.to(d)).to(offsets.dtype)[:, None, : self.dims]
+            d = offsets.device  # added in float32 at least: metres of anchor in bf16 would round to ~1 cm
+            anchor = link_anchor(tx.to(d).float(), rx.to(d).float(), floor.to(d).float())
+            offsets = offsets + anchor[:, None, : self.dims]
         if self.domain_head is not None and reversal is not None:
             return {**self._heads(x, offsets, features), "domain": self.domain_head(features, reversal)}
         return self._heads(x, offsets, features)
