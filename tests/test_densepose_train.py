@@ -127,8 +127,12 @@ def test_eval_and_the_predictor_score_the_densepose_head(tmp_path: Path) -> None
     for key in ("dp_ap", "gpsm", "part_miou", "mask_iou"):
         assert by_eval[key] == pytest.approx(summary["model"]["densepose"][key], abs=1e-6), key
     predictor = Predictor.load(tmp_path / "run" / "best.pt")
-    iuv, score = predictor.predict_densepose_windows(np.zeros((2, *predictor.preprocess.input_shape), np.float32))
+    windows = np.random.default_rng(0).normal(size=(2, *predictor.preprocess.input_shape)).astype(np.float32)
+    iuv, score = predictor.predict_densepose_windows(windows)
     assert iuv.shape == (2, 3, 16, 16) and score.shape == (2,)
+    keypoints, iuv_once, score_once = predictor.predict_pose_and_densepose_windows(windows)  # one pass, the same
+    assert np.array_equal(keypoints, predictor.predict_windows(windows))
+    assert np.array_equal(iuv_once, iuv) and np.array_equal(score_once, score)
     from csipose.errors import ArgumentError
 
     plain = TrainingConfig(epochs=1, width=16, synthetic=synthetic, run_dir=str(tmp_path / "plain"), progress=False,

@@ -306,14 +306,21 @@ class Predictor:
         """A DensePose model's ``(iuv float32[N, 3, H, W], score float32[N])`` of already preprocessed
         windows (:func:`~csipose.models.densepose_head.iuv_from_outputs`: part 0-24, U, V; the mean
         body probability over the predicted body); ``geometry`` as :meth:`predict`."""
+        return self.predict_pose_and_densepose_windows(windows, batch_size=batch_size, geometry=geometry)[1:]
+
+    def predict_pose_and_densepose_windows(self, windows: Any, *, batch_size: int = 256, geometry: Any = None
+                                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A DensePose model's ``(keypoints float32[N, J, D], iuv, score)`` of already preprocessed
+        windows in one pass of the model (as :meth:`predict_windows` and :meth:`predict_densepose_windows`)."""
         if not self.densepose_size:
             raise ArgumentError(
                 f"{self.path}: no DensePose head here (a .pt checkpoint trained with densepose = true has one; "
                 "exported ONNX graphs carry the keypoints only)"
             )
         x = self._windows(windows, batch_size)
-        iuv, score = self._run(x, ("iuv", "densepose_score"), batch_size, _geometry(geometry, len(x)))
-        return iuv, score
+        keypoints, iuv, score = self._run(x, ("keypoints", "iuv", "densepose_score"), batch_size,
+                                          _geometry(geometry, len(x)))
+        return keypoints, iuv, score
 
     def _windows(self, windows: Any, batch_size: int) -> np.ndarray:
         x = np.asarray(windows, dtype=np.float32)

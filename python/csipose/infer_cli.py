@@ -357,11 +357,13 @@ def _score_split(predictor: Any, args: argparse.Namespace) -> Any:
     keys = ("csi", "keypoints", "visibility") + ((args.by,) if args.by else ()) + room
     for batch in read_batches(val, 256, keys + (("densepose",) if surface else ()), index):
         geometry = tuple(batch[k] for k in room) if room else None
-        preds.append(predictor.predict_windows(batch["csi"], geometry=geometry))
-        if surface:
-            dense = predictor.predict_densepose_windows(batch["csi"], geometry=geometry)
+        if surface:  # the joints and the surface of one pass
+            keypoints, *dense = predictor.predict_pose_and_densepose_windows(batch["csi"], geometry=geometry)
+            preds.append(keypoints)
             for part, got in zip(iuv, (*dense, batch["densepose"])):
                 part.append(np.asarray(got, dtype=np.float32))
+        else:
+            preds.append(predictor.predict_windows(batch["csi"], geometry=geometry))
         truth.append(np.asarray(batch["keypoints"], dtype=np.float32))
         visible.append(np.asarray(batch["visibility"], dtype=np.float32))
         if args.by:
