@@ -200,3 +200,20 @@ def test_a_run_without_unseen_rooms_has_no_domains(tmp_path: Path, capsys: pytes
     summary = json.loads((run / "summary.json").read_text())
     assert "domains" not in summary and "domains" not in summary["model"]
     assert "domains" not in json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["val"]
+
+
+def test_the_best_epoch_is_chosen_on_the_training_rooms_alone(tmp_path: Path) -> None:
+    from csipose.train.state import selection_metric
+
+    pooled = {"pck": {"20": 0.5}}
+    assert selection_metric(pooled) == 0.5
+    assert selection_metric({**pooled, "domains": {"in_domain": {"pck": {"20": 0.7}}, "cross_domain": {}}}) == 0.7
+    assert selection_metric({"pck": {"20": None}}) == 0.0
+    run = tmp_path / "rooms"
+    assert main(["train", *TINY, "--set", "synthetic.val_environments=[4]", "--set", "epochs=4",
+                 "--run-dir", str(run)]) == 0  # fmt: skip
+    records = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines() if ln.strip()]
+    scored = [r for r in records if "val" in r]
+    inside = [r["val"]["domains"]["in_domain"]["pck"]["20"] for r in scored]
+    best = json.loads((run / "summary.json").read_text())["best_epoch"]
+    assert best == scored[int(np.argmax(inside))]["epoch"]  # the first of the highest, as improve keeps it

@@ -222,7 +222,8 @@ class TrainingConfig:
     val_every: int = 1
     """Validate every N epochs (and always after the last)."""
     patience: int = 10
-    """Early stopping: validations without improvement of val PCK@20 before stopping."""
+    """Early stopping: validations without improvement of val PCK@20 before stopping (the in-domain
+    part's when the val split also holds rooms never trained on; it picks ``best.pt`` too)."""
     min_delta: float = 0.0
     """Early stopping: the least PCK@20 gain (fraction) that counts as an improvement, >= 0."""
     top_k: int = 2
