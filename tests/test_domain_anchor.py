@@ -137,6 +137,8 @@ def test_an_anchored_run_fits_relative_to_the_anchor_and_predicts_the_same_reloa
     assert np.allclose(np.stack([p for p in pushed if p is not None]), whole, atol=1e-5)
     with pytest.raises(ShapeError, match="geometry: expected tx"):
         predictor.predict_windows(windows, geometry=(tx, rx, np.zeros(2, np.float32)))
+    with pytest.raises(ArgumentError, match="geometry: floor holds a NaN"):
+        predictor.predict_windows(windows, geometry=(tx, rx, np.float32("nan")))
     pytest.importorskip("onnxruntime")
     from csipose.export import export_onnx
 

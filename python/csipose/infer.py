@@ -518,6 +518,9 @@ def _geometry(geometry: Any, n: int) -> tuple[np.ndarray, ...] | None:
                             "(and the floor's camera-frame y)")
     tx, rx = (np.asarray(g, dtype=np.float32) for g in geometry[:2])
     floor = np.asarray(geometry[2], dtype=np.float32) if len(geometry) == 3 else None
+    for name, value in (("tx", tx), ("rx", rx), ("floor", floor)):
+        if value is not None and not np.all(np.isfinite(value)):
+            raise ArgumentError(f"geometry: {name} holds a NaN or infinite coordinate; give positions in metres")
     if tx.shape == (3,) and rx.ndim == 2 and rx.shape[1] == 3 and (floor is None or floor.shape == ()):
         whole = [np.broadcast_to(tx, (n, 3)).copy(), np.broadcast_to(rx, (n, *rx.shape)).copy()]
         return tuple(whole + ([] if floor is None else [np.full(n, floor, dtype=np.float32)]))
