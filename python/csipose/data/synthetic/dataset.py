@@ -87,7 +87,7 @@ class SyntheticCsiDataset:
         for number, seq in enumerate(render(self.config, subjects)):
             if self.config.room_variation and seq.environment not in self.geometry:
                 self.geometry[seq.environment] = (np.asarray(seq.tx, np.float32), np.asarray(seq.rx, np.float32),
-                                                  np.float32(seq.stage[1]))  # the stage's floor point: y = floor
+                                                  np.float32(np.asarray(seq.stage)[1]))  # the stage floor point: y = floor
             csi.append(self.preprocess.frames(seq.amplitude, seq.phase))
             t = seq.amplitude.shape[0]
             kp = seq.keypoints.astype(np.float32)
