@@ -5,7 +5,7 @@ use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyUntyped
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::{detached, dtype_name, REAL_FLOAT};
+use super::{detached, like_pred};
 use crate::element::Real;
 use crate::error::{fmt_shape, CoreError, CoreResult};
 use crate::metrics::densepose::{self as kernel, Iuv, Surface};
@@ -35,13 +35,7 @@ where
     R: Send,
 {
     let py = pred.py();
-    let truth = truth.cast::<PyArrayDyn<T>>().map_err(|_| {
-        CoreError::dtype(
-            "true",
-            format!("the dtype of pred ({})", dtype_name(pred.as_any())),
-            dtype_name(truth),
-        )
-    })?;
+    let truth = like_pred(pred, truth, "true")?;
     let (n, h, w) = iuv_dims(pred.shape(), "pred")?;
     iuv_dims(truth.shape(), "true")?;
     if truth.shape() != pred.shape() {
@@ -61,19 +55,6 @@ where
         let t = Iuv::new(t.as_slice().ok_or_else(contiguous)?, n, h, w, "true")?;
         kernel(&p, &t)
     })
-}
-
-/// Calls `$f::<T>(pred_array, ...)` for the float type of `pred`.
-macro_rules! dispatch_pred {
-    ($x:expr, $f:ident ( $($rest:expr),* )) => {{
-        if let Ok(a) = $x.cast::<PyArrayDyn<f32>>() {
-            $f(a, $($rest),*)
-        } else if let Ok(a) = $x.cast::<PyArrayDyn<f64>>() {
-            $f(a, $($rest),*)
-        } else {
-            Err(CoreError::dtype("pred", REAL_FLOAT, dtype_name($x)).into())
-        }
-    }};
 }
 
 fn surface(

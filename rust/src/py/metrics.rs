@@ -4,26 +4,13 @@
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
 
-use super::{detached, dtype_name, REAL_FLOAT};
+use super::{detached, dtype_name, like_pred};
 use crate::element::Real;
 use crate::error::{fmt_shape, CoreError, CoreResult};
 use crate::metrics::mpjpe::{self, Align};
 use crate::metrics::oks as oks_kernel;
 use crate::metrics::pck::{self, Convention, Normaliser};
 use crate::metrics::PosePair;
-
-/// Calls `$f::<T>(pred_array, ...)` for the float type of `pred`.
-macro_rules! dispatch_pred {
-    ($x:expr, $f:ident ( $($rest:expr),* )) => {{
-        if let Ok(a) = $x.cast::<PyArrayDyn<f32>>() {
-            $f(a, $($rest),*)
-        } else if let Ok(a) = $x.cast::<PyArrayDyn<f64>>() {
-            $f(a, $($rest),*)
-        } else {
-            Err(CoreError::dtype("pred", REAL_FLOAT, dtype_name($x)).into())
-        }
-    }};
-}
 
 /// Views `pred`, `gt` (same dtype) and `visible` (bool) as a paired [`PosePair`] and runs
 /// `kernel` on it without the GIL.
@@ -54,13 +41,7 @@ where
     R: Send,
 {
     let py = pred.py();
-    let gt = gt.cast::<PyArrayDyn<T>>().map_err(|_| {
-        CoreError::dtype(
-            "gt",
-            format!("the dtype of pred ({})", dtype_name(pred.as_any())),
-            dtype_name(gt),
-        )
-    })?;
+    let gt = like_pred(pred, gt, "gt")?;
     let (pred_ro, gt_ro) = (pred.readonly(), gt.readonly());
     let (p, g) = (pred_ro.as_array(), gt_ro.as_array());
     if p.ndim() != 3 {

@@ -1,5 +1,19 @@
 //! The binding layer: validate, convert, release the GIL, call a kernel.
 
+/// Calls `$f::<T>(pred_array, ...)` for the float type (f32 or f64) of the argument `pred`;
+/// any other dtype is a `DTypeError` naming `pred`.
+macro_rules! dispatch_pred {
+    ($x:expr, $f:ident ( $($rest:expr),* )) => {{
+        if let Ok(a) = $x.cast::<::numpy::PyArrayDyn<f32>>() {
+            $f(a, $($rest),*)
+        } else if let Ok(a) = $x.cast::<::numpy::PyArrayDyn<f64>>() {
+            $f(a, $($rest),*)
+        } else {
+            Err($crate::py::dtype_error($x, "pred", $crate::py::REAL_FLOAT))
+        }
+    }};
+}
+
 pub mod cocoeval;
 pub mod densepose;
 pub mod errors;
@@ -40,6 +54,23 @@ pub fn dtype_name(x: &Bound<'_, PyAny>) -> String {
 /// A `DTypeError` for `arg`: expected `expected`, got the dtype (or type) of `x`.
 pub fn dtype_error(x: &Bound<'_, PyAny>, arg: &str, expected: &str) -> PyErr {
     CoreError::dtype(arg, expected, dtype_name(x)).into()
+}
+
+/// `other` (the argument `arg`) as an array of `pred`'s dtype `T`, or a `DTypeError` naming `arg`
+/// and the dtype it must share with `pred`.
+pub fn like_pred<'a, 'py, T: numpy::Element>(
+    pred: &Bound<'py, numpy::PyArrayDyn<T>>,
+    other: &'a Bound<'py, PyAny>,
+    arg: &str,
+) -> PyResult<&'a Bound<'py, numpy::PyArrayDyn<T>>> {
+    other.cast::<numpy::PyArrayDyn<T>>().map_err(|_| {
+        CoreError::dtype(
+            arg,
+            format!("the dtype of pred ({})", dtype_name(pred.as_any())),
+            dtype_name(other),
+        )
+        .into()
+    })
 }
 
 /// A `ShapeError` unless a 1-d argument `arg` has `expected` elements.
