@@ -6,6 +6,9 @@ DensePose head) this rebuilds the validation split and prints, on the locked Den
 
 - ``mean IUV``: the per-pixel average label of the training set, for every frame (the baseline
   of the run's summary);
+- ``body on mean pose`` and ``body on linear baseline``: the body surface drawn
+  (as below) on the run's joint baselines, the training mean pose and the model's fixed ridge
+  readout alone;
 - ``DensePose head``: the trained model's part and UV maps;
 - ``body on predicted joints``: the body surface drawn through the room's camera on the model's
   own predicted joints (:func:`csipose.densepose.render.render_iuv`): what the keypoint accuracy
@@ -38,7 +41,7 @@ from csipose.metrics.densepose import evaluate_densepose
 from csipose.train.baselines import densepose_baseline
 from csipose.train.data import load_data
 from csipose.train.distributed import DistContext
-from csipose.train.evaluate import PCK_KEY, predict_all
+from csipose.train.evaluate import PCK_KEY, predict, predict_all
 from csipose.train.loop import train
 from csipose.train.scoring import score
 from csipose.train.state import load_model
@@ -56,6 +59,18 @@ def drawn_on(joints: np.ndarray, val_set: Any) -> np.ndarray:
     return out
 
 
+def ridge_joints(model: Any, val_set: Any) -> np.ndarray:
+    """``float64[N, J, D]``: the model's fixed ridge readout alone on every val window (the run's
+    linear baseline: the mean pose plus a ridge regression of the normalised window)."""
+    parts = []
+    with torch.no_grad():
+        for start in range(0, len(val_set), 256):
+            csi = np.stack([val_set[i]["csi"] for i in range(start, min(start + 256, len(val_set)))])
+            x = model.norm(torch.from_numpy(csi.astype(np.float32)))
+            parts.append((model.mean_pose + model.readout(x)).numpy())
+    return np.concatenate(parts).astype(np.float64)
+
+
 def rows(checkpoint: Path) -> tuple[list[tuple[str, Any, float | None]], Any]:
     model, config = load_model(checkpoint)
     if not config.densepose:
@@ -65,8 +80,15 @@ def rows(checkpoint: Path) -> tuple[list[tuple[str, Any, float | None]], Any]:
     _, pred, gt, vis, iuv, confidence, truth = predict_all(model, val_set, config, ctx)
     ones = np.ones(len(truth))
     pck = score(pred, gt, vis, config.skeleton).to_dict()["pck"][PCK_KEY]
-    table = [
-        ("mean IUV", densepose_baseline(train_set, val_set, samples=config.baseline_samples), None),
+    table = [("mean IUV", densepose_baseline(train_set, val_set, samples=config.baseline_samples), None)]
+    baselines = [("mean pose", np.broadcast_to(model.mean_pose.numpy(), pred.shape).astype(np.float64))]
+    if model.readout is not None:
+        baselines.append(("linear baseline", ridge_joints(model, val_set)))
+    for name, joints in baselines:
+        joint_pck = score(joints, gt, vis, config.skeleton).to_dict()["pck"][PCK_KEY]
+        table.append((f"body on {name}", evaluate_densepose(drawn_on(joints, val_set), truth, scores=ones),
+                      joint_pck))
+    table += [
         ("DensePose head", evaluate_densepose(iuv, truth, scores=confidence), pck),
         ("body on predicted joints", evaluate_densepose(drawn_on(pred, val_set), truth, scores=ones), pck),
         ("body on true joints", evaluate_densepose(drawn_on(gt, val_set), truth, scores=ones), 1.0),
@@ -102,19 +124,21 @@ def main() -> None:
         shown = f"{100 * pck:7.1f}" if pck is not None else f"{'':>7}"
         print(f"{name:<26}{100 * r.dp_ap:7.1f}{100 * r.dp_ap50:7.1f}{100 * r.dp_ap75:7.1f}{r.gpsm:7.3f}"
               f"{100 * r.part_miou:11.1f}{r.mask_iou:10.3f}{shown}")
-    base, head = table[0][1], table[1][1]
+    base = table[0][1]
+    head = next(r for name, r, _ in table if name == "DensePose head")
+    drawn = next(r for name, r, _ in table if name == "body on predicted joints")
     ratio = head.dp_ap / base.dp_ap if base.dp_ap > 0 else float("inf")
     print(f"goal dpAP >= 2x the mean IUV's: {100 * head.dp_ap:.1f}% vs {100 * base.dp_ap:.1f}% = {ratio:.1f}x: "
           f"{'met' if ratio >= 2 else 'NOT met'}")
     print(f"goal body-mask IoU >= 0.7: {head.mask_iou:.3f}: {'met' if head.mask_iou >= 0.7 else 'NOT met'} "
-          f"(the body drawn on the predicted joints: {table[2][1].mask_iou:.3f})")
+          f"(the body drawn on the predicted joints: {drawn.mask_iou:.3f})")
     if args.without:
         plain, plain_config = load_model(Path(args.without))
         _, val_set = load_data(plain_config)
         ctx = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
-        _, pred, gt, vis = predict_all(plain, val_set, plain_config, ctx)[:4]
+        _, pred, gt, vis = predict(plain, val_set, plain_config, ctx)
         without = score(pred, gt, vis, plain_config.skeleton).to_dict()["pck"][PCK_KEY]
-        with_head = table[1][2] or 0.0
+        with_head = next(p for name, _, p in table if name == "DensePose head") or 0.0
         print(f"goal PCK@20 no worse than without the head: {100 * with_head:.1f}% vs {100 * without:.1f}%: "
               f"{'met' if with_head >= without else 'NOT met'}")
 

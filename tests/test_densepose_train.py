@@ -133,6 +133,14 @@ def test_eval_and_the_predictor_score_the_densepose_head(tmp_path: Path) -> None
     keypoints, iuv_once, score_once = predictor.predict_pose_and_densepose_windows(windows)  # one pass, the same
     assert np.array_equal(keypoints, predictor.predict_windows(windows))
     assert np.array_equal(iuv_once, iuv) and np.array_equal(score_once, score)
+    from csipose.train.state import load_model
+
+    model, _ = load_model(tmp_path / "run" / "best.pt")
+    with torch.no_grad():
+        out = model(torch.from_numpy(windows))
+        direct = iuv_from_outputs(out["dp_parts"], out["dp_uv"])
+    # and the same as the model's own outputs through the inference rule
+    assert np.allclose(iuv_once, direct[0].numpy(), atol=1e-6) and np.allclose(score_once, direct[1].numpy(), atol=1e-6)
     from csipose.errors import ArgumentError
 
     plain = TrainingConfig(epochs=1, width=16, synthetic=synthetic, run_dir=str(tmp_path / "plain"), progress=False,

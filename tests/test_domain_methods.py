@@ -253,6 +253,35 @@ def test_room_statistics_standardise_each_room_on_its_own_frames() -> None:
     assert np.allclose(std, train.csi[rows].std(axis=0), rtol=1e-3, atol=1e-6)
 
 
+def test_known_rooms_keep_their_statistics_and_are_not_read() -> None:
+    class Labelled(_OneRoom):
+        """Two rooms with their ids known without the CSI; records the rows it reads."""
+
+        def __init__(self) -> None:
+            super().__init__(8)
+            self.rooms, self.read = np.array([1, 1, 1, 1, 2, 2, 2, 2]), []
+
+        def label_environments(self) -> np.ndarray:
+            return self.rooms
+
+        def __getitem__(self, i: int) -> dict[str, Any]:
+            self.read.append(i)
+            return {**super().__getitem__(i), "environment": np.int64(self.rooms[i])}
+
+    data = Labelled()
+    known = {1: (np.zeros((6, 8, 2), np.float32), np.ones((6, 8, 2), np.float32))}
+    wrapped = RoomNormalised(data, known)
+    assert sorted(wrapped.statistics) == [1, 2] and wrapped.statistics[1] is known[1]
+    assert set(data.read) <= {0, 4, 5, 6, 7}  # the first sample (checked for ids) and room 2 only
+    own = room_statistics(data.csi[4:, 0], data.rooms[4:])[2]
+    assert np.allclose(wrapped.statistics[2][0], own[0]) and np.allclose(wrapped.statistics[2][1], own[1])
+    synthetic = SyntheticCsiDataset(SyntheticConfig(**ROOMS), "train")
+    whole = RoomNormalised(synthetic)
+    partly = RoomNormalised(synthetic, {2: whole.statistics[2]})
+    for room in (1, 3):
+        assert np.array_equal(partly.statistics[room][0], whole.statistics[room][0])
+
+
 def test_test_time_norm_needs_rooms() -> None:
     with pytest.raises(ConfigError, match="test_time_norm: the samples carry no 'environment'"):
         RoomNormalised(_OneRoom(4, environment=False))

@@ -412,6 +412,19 @@ def _score_people_split(predictor: Any, val: Any) -> Any:
     return evaluate_people(persons, presence, gt, gt_mask=mask, visible=vis, skeleton=predictor.skeleton)
 
 
+def predict_split(predictor: Any, dataset: Any, index: Any = None, size: int = 256
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(pred float32[N, J, D], gt float32[N, J, 3], visible float32[N, J])`` of the samples
+    ``index`` (default: all) of ``dataset``, each window with the room geometry the model takes."""
+    room = predictor.geometry_inputs
+    preds, gts, vis = [], [], []
+    for batch in read_batches(dataset, size, ("csi", "keypoints", "visibility", *room), index):
+        preds.append(predictor.predict_windows(batch["csi"], geometry=tuple(batch[k] for k in room) or None))
+        gts.append(np.asarray(batch["keypoints"], dtype=np.float32))
+        vis.append(np.asarray(batch["visibility"], dtype=np.float32))
+    return np.concatenate(preds), np.concatenate(gts), np.concatenate(vis)
+
+
 def read_batches(
     dataset: Any, size: int, keys: tuple[str, ...] = ("csi", "keypoints", "visibility"), index: Any = None
 ) -> Any:

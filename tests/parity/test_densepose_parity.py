@@ -139,7 +139,7 @@ def test_shapes_and_dtypes_are_checked_by_name() -> None:
     assert densepose_gps(pred.astype(np.float32), true).dtype == np.float64
 
 
-@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("threads", [2, 3])  # against one thread
 def test_results_do_not_depend_on_the_thread_count(threads: int) -> None:
     pred, true = iuv_pair(7, 300, 12, 10, np.float32)
     before = csipose.get_num_threads()

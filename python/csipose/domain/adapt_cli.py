@@ -101,7 +101,8 @@ def _positive(name: str, value: float) -> None:
 def _adapt(args: argparse.Namespace) -> int:
     from csipose.domain.adapters import attach_adapters, fit_adapters, save_adapters
     from csipose.infer import Predictor
-    from csipose.infer_cli import read_batches, recorded_split
+    from csipose.infer_cli import predict_split, read_batches, recorded_split
+    from csipose.train.data import sample_anchors
 
     for name in ("shots", "steps", "rank"):
         if getattr(args, name) < 1:
@@ -134,7 +135,7 @@ def _adapt(args: argparse.Namespace) -> int:
     rest = np.setdiff1d(room, picked)
     room_keys = predictor.geometry_inputs
     fit = _stack(read_batches(val, 256, ("csi", "keypoints", "visibility", *room_keys), picked))
-    before = _predict(predictor, val, rest, read_batches)
+    before = predict_split(predictor, val, rest)[0]
     model = predictor._backend.model
     adapters = attach_adapters(model, rank=args.rank, alpha=args.alpha, targets=args.targets, seed=args.seed)
     losses = fit_adapters(model, adapters, fit["csi"], fit["keypoints"], fit["visibility"], steps=args.steps,
@@ -146,7 +147,8 @@ def _adapt(args: argparse.Namespace) -> int:
     }  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     size = save_adapters(out / "adapter.pt", adapters)
-    after, gt, vis, anchors = _predict(predictor, val, rest, read_batches, truth=True)
+    after, gt, vis = predict_split(predictor, val, rest)
+    anchors = sample_anchors(val, rest) if "floor" in predictor.geometry_inputs else None
     reports = _reports(predictor, before, after, gt, vis, anchors)
     summary = {
         "adapter": os.fspath(out / "adapter.pt"), "bytes": size, "checkpoint_bytes": checkpoint.stat().st_size,
@@ -194,27 +196,6 @@ def _tensor(values: np.ndarray) -> Any:
 def _stack(batches: Any) -> dict[str, np.ndarray]:
     parts = list(batches)
     return {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in parts[0]} if parts else {}
-
-
-def _predict(predictor: Any, dataset: Any, index: np.ndarray, read_batches: Any, *, truth: bool = False) -> Any:
-    """Keypoints ``float32[N, J, D]`` of the samples ``index``; with ``truth`` also their
-    ground truth ``[N, J, 3]``, visibility ``[N, J]`` and link anchors ``float64[N, 3]`` (None
-    for a model without the anchor)."""
-    from csipose.domain.anchor import link_anchor_numpy
-
-    room = predictor.geometry_inputs
-    preds, gts, vis, anchors = [], [], [], []
-    for batch in read_batches(dataset, 256, ("csi", "keypoints", "visibility", *room), index):
-        geometry = tuple(batch[k] for k in room) or None
-        preds.append(predictor.predict_windows(batch["csi"], geometry=geometry))
-        gts.append(np.asarray(batch["keypoints"], dtype=np.float32))
-        vis.append(np.asarray(batch["visibility"], dtype=np.float32))
-        if geometry is not None and len(geometry) == 3:
-            anchors.append(link_anchor_numpy(*geometry))
-    pred = np.concatenate(preds)
-    if not truth:
-        return pred
-    return pred, np.concatenate(gts), np.concatenate(vis), np.concatenate(anchors) if anchors else None
 
 
 def _reports(predictor: Any, before: np.ndarray, after: np.ndarray, gt: np.ndarray, vis: np.ndarray,

@@ -71,23 +71,34 @@ class RoomNormalised:
         self.dataset = dataset
         if "environment" not in dataset[0]:
             raise ConfigError("test_time_norm: the samples carry no 'environment' id, so rooms cannot be told apart")
+        known = dict(known or {})
         frames, rooms = getattr(dataset, "csi", None), getattr(dataset, "environment", None)
         if isinstance(frames, np.ndarray) and frames.ndim == 4 and isinstance(rooms, np.ndarray):
-            estimated = room_statistics(frames, rooms)
+            present = [int(e) for e in np.unique(rooms)]
+            fresh = ~np.isin(rooms, list(known))  # only the rooms not known are estimated
+            estimated = room_statistics(frames[fresh], rooms[fresh]) if fresh.any() else {}
         else:
-            estimated = self._gathered()
+            present, estimated = self._gathered(known)
         #: ``{environment: (mean float32[C, S, P], std float32[C, S, P])}`` of every room here
-        self.statistics = {e: (known or {}).get(e, moments) for e, moments in estimated.items()}
+        self.statistics = {e: known[e] if e in known else estimated[e] for e in present}
 
-    def _gathered(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    def _gathered(self, known: dict[int, Any]) -> tuple[list[int], dict[int, tuple[np.ndarray, np.ndarray]]]:
+        """The rooms of the samples, and the statistics of those not ``known``, read batch by
+        batch (a dataset with ``label_environments()`` is read in its unknown rooms only)."""
+        labels = getattr(self.dataset, "label_environments", None)
+        ids = np.asarray(labels(), dtype=np.int64) if callable(labels) else None
+        index = np.arange(len(self.dataset)) if ids is None else np.flatnonzero(~np.isin(ids, list(known)))
+        present = set() if ids is None else {int(e) for e in np.unique(ids)}
         parts: dict[int, list[np.ndarray]] = {}
-        for start in range(0, len(self.dataset), _CHUNK):
-            batch = self._raw_batch(np.arange(start, min(start + _CHUNK, len(self.dataset))))
+        for start in range(0, len(index), _CHUNK):
+            batch = self._raw_batch(index[start : start + _CHUNK])
             csi = np.asarray(batch["csi"])
             env = np.asarray(batch["environment"]).reshape(-1)
             for e in np.unique(env):
-                parts.setdefault(int(e), []).append(csi[env == e].reshape(-1, *csi.shape[2:]))
-        return {e: _moments(p) for e, p in sorted(parts.items())}
+                present.add(int(e))
+                if int(e) not in known:
+                    parts.setdefault(int(e), []).append(csi[env == e].reshape(-1, *csi.shape[2:]))
+        return sorted(present), {e: _moments(p) for e, p in sorted(parts.items())}
 
     def _raw_batch(self, index: np.ndarray) -> dict[str, Any]:
         if callable(getattr(self.dataset, "read_batch", None)):

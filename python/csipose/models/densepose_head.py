@@ -30,7 +30,7 @@ class DensePoseHead(nn.Module):
         super().__init__()
         if size < 8 or size % 8:
             raise ConfigError(f"densepose_size: must be a positive multiple of 8, got {size}")
-        self.size, self.parts = size, parts
+        self.size = size
         self.grid = size // 8
         self.seed = nn.Linear(features + joints, 64 * self.grid * self.grid)
         self.up = nn.Sequential(

@@ -250,7 +250,7 @@ def mean_iuv(labels: np.ndarray) -> np.ndarray:
     the lowest index on a tie) and the mean U and V of the labels that have that part there
     (0 on background).
     """
-    labels = np.asarray(labels, dtype=np.float64)
+    labels = np.asarray(labels)  # summed in float64 below, without a float64 copy of every label
     parts = labels[:, 0].round().astype(np.int64)
     n, h, w = parts.shape
     counts = np.zeros((25, h, w), dtype=np.int64)
@@ -259,8 +259,8 @@ def mean_iuv(labels: np.ndarray) -> np.ndarray:
     mode = counts.argmax(axis=0)
     hit = parts == mode[None]
     total = np.maximum(hit.sum(axis=0), 1)
-    u = np.where(hit, labels[:, 1], 0.0).sum(axis=0) / total
-    v = np.where(hit, labels[:, 2], 0.0).sum(axis=0) / total
+    u = np.where(hit, labels[:, 1], 0).sum(axis=0, dtype=np.float64) / total
+    v = np.where(hit, labels[:, 2], 0).sum(axis=0, dtype=np.float64) / total
     body = mode > 0
     return np.stack([mode, np.where(body, u, 0.0), np.where(body, v, 0.0)]).astype(np.float32)
 

@@ -195,9 +195,9 @@ def _domain_settings(config: TrainingConfig, dataset: Any, sample: dict[str, Any
             raise ConfigError(
                 f"domain_adversarial: the {config.data} samples carry no 'environment' id to tell rooms apart"
             )
-        rooms = getattr(dataset, "environment", None)
-        if not isinstance(rooms, np.ndarray):
-            rooms = np.array([int(dataset[i]["environment"]) for i in range(len(dataset))])
+        from csipose.train.domains import sample_environments
+
+        rooms = sample_environments(dataset)  # without the CSI where the dataset allows
         settings["domains"] = sorted(int(e) for e in np.unique(rooms))
         if len(settings["domains"]) < 2:
             raise ConfigError(
