@@ -14,12 +14,17 @@ Each person of the two-person scenes is also scored apart, the subject (person 0
 axis) and the bystander (person 1, 1 m to its side), for the model and for its closed-form ridge
 readout alone (slot ``k`` fitted on the training scenes' ``k``-th person): how much of the gap to
 the single-person model each holds, and how much a linear map keeps of its own accuracy alone.
+With ``--subject-only`` and ``--bystander-only``, two more single-person models trained on the
+same two-person scenes, each with one person labelled and the other not (``--set
+synthetic.persons=2``, and ``--set synthetic.labelled_person=1`` for the bystander): all of a
+model spent on one person. They bound what the scenes give each person, beside the slot model.
 Then the goals (count accuracy >= 95 %, per-person PCK@20 >= 90 % of the single-person model's,
 MPJPE two-person / one-person <= 1.10), and how much of a training step the optimal matching
 takes (goal under 2 %): one batch of 32, the step timed with and without the matching.
 
-    python benches/bench_people.py --single runs/default --people runs/people
-    python benches/bench_people.py --quick        # tiny: trains both models first (the test suite)
+    python benches/bench_people.py --single runs/default --people runs/people \
+        --subject-only runs/subject-only --bystander-only runs/bystander-only
+    python benches/bench_people.py --quick        # tiny: trains the four models first (the test suite)
 """
 
 from __future__ import annotations
@@ -162,6 +167,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--single", type=Path, help="run folder of the single-person model (csipose train)")
     parser.add_argument("--people", type=Path, help="run folder of the person-slot model (--set persons=3)")
+    parser.add_argument("--subject-only", type=Path,
+                        help="run folder of a single-person model of the subject beside an unlabelled bystander "
+                             "(--set synthetic.persons=2)")
+    parser.add_argument("--bystander-only", type=Path,
+                        help="run folder of a single-person model of the bystander beside an unlabelled subject "
+                             "(--set synthetic.persons=2 --set synthetic.labelled_person=1)")
     parser.add_argument("--repeats", type=int, default=30, help="timed training steps")
     parser.add_argument("--quick", action="store_true", help="train tiny runs first and time fewer steps")
     args = parser.parse_args()
@@ -170,11 +181,15 @@ def main() -> int:
             args.single, args.people = Path(tmp) / "single", Path(tmp) / "people"
             train(args.single, [])
             train(args.people, ["persons=3"])
+            args.subject_only, args.bystander_only = Path(tmp) / "subject", Path(tmp) / "bystander"
+            train(args.subject_only, ["synthetic.persons=2"])
+            train(args.bystander_only, ["synthetic.persons=2", "synthetic.labelled_person=1"])
             args.repeats = 5
         if not (args.single and args.people):
             parser.error("--single and --people run folders are required (or --quick)")
         one, single_config = single_report(args.single)
         two, baseline, model, config, apart = two_person_reports(args.people)
+        alone = [single_report(run)[0] for run in (args.subject_only, args.bystander_only) if run is not None]
         summary = json.loads((args.people / "summary.json").read_text())
         single_summary = json.loads((args.single / "summary.json").read_text())
         step, match = matching_share(model, config, args.repeats)
@@ -200,6 +215,8 @@ def main() -> int:
         for k, who in enumerate(("subject", "bystander")):
             if name in apart:
                 print(row(f"{label}, two-person: the {who}", apart[name][k].pck.pck[1], apart[name][k].mpjpe))
+    for who, report in zip(("subject", "bystander"), alone):
+        print(row(f"one-person model, two-person: the {who}", report.pck.pck[1], report.mpjpe))
     m = summary["model"]
     print(row("person slots, the run's 1-3 person val scenes", m["pck"]["20"], m["mpjpe"], m.get("count_accuracy"),
               m.get("oks_ap")))  # fmt: skip
@@ -220,6 +237,12 @@ def main() -> int:
     share = f"; the bystander holds {100 * (one.pck.pck[1] - bystander) / gap:.0f}% of the gap" if gap > 0 else ""
     print(f"per person on two-person scenes: the subject keeps {subject / one.pck.pck[1]:.3f} of the single-person "
           f"model's PCK@20, the bystander {bystander / one.pck.pck[1]:.3f}{share}")
+    if len(alone) == 2:  # each person of the same scenes learned by a model of its own
+        pck = sum(r.pck.pck[1] for r in alone) / 2
+        mpjpe = sum(r.mpjpe for r in alone) / 2
+        print(f"limit in the scenes: a single-person model per person, the other unlabelled, keeps "
+              f"{pck / one.pck.pck[1]:.3f} of the single-person PCK@20 ({100 * pck:.1f}%) at an MPJPE ratio of "
+              f"{mpjpe / one.mpjpe:.3f} (the person slots: {ratio:.3f}, {mpjpe_ratio:.3f})")
     if "ridge" in apart and "linear_baseline" in single_summary:
         alone = single_summary["linear_baseline"]["pck"]["20"]
         subject, bystander = (r.pck.pck[1] for r in apart["ridge"])

@@ -120,6 +120,10 @@ EXPECTED: dict[str, list[str]] = {
         r"^count accuracy on two-person scenes \d+\.\d% \(goal >= 95%\): (met|NOT met)$",
         r"^per-person PCK@20 two-person / one-person = \d\.\d{3} \(goal >= 0\.90\): (met|NOT met)$",
         r"^MPJPE two-person / one-person = \d\.\d{3} \(goal <= 1\.10\): (met|NOT met)$",
+        r"^one-person model, two-person: the subject\s+\d+\.\d%\s+\d+ mm$",
+        r"^one-person model, two-person: the bystander\s+\d+\.\d%\s+\d+ mm$",
+        r"^limit in the scenes: a single-person model per person, the other unlabelled, keeps \d\.\d{3} of the "
+        r"single-person PCK@20 \(\d+\.\d%\) at an MPJPE ratio of \d\.\d{3} \(the person slots: \d\.\d{3}, \d\.\d{3}\)$",
         r"^limit in the data: ridge PCK@20 per person \d+\.\d% among 1-3 people against \d+\.\d% alone = \d\.\d{3}",
         r"^matching: \d+\.\d{3} ms of a \d+\.\d ms training step \(batch 32\) = \d+\.\d\d% \(goal under 2%\): (met|NOT met)$",
     ],

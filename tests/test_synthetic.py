@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import numpy as np
@@ -105,6 +106,22 @@ def test_persons_key_for_multi_person_scenes() -> None:
     assert s["persons"].shape == (2, 17, 3) and s["persons"].dtype == np.float32
     np.testing.assert_array_equal(s["persons"][0], s["keypoints"])
     assert np.linalg.norm(s["persons"][1, 0] - s["persons"][0, 0]) > 0.5
+
+
+def test_the_label_can_follow_a_bystander() -> None:
+    cfg = SyntheticConfig(subjects=2, val_subjects=(2,), actions=("wave",), frames=2, persons=2)
+    subject, bystander = SyntheticCsiDataset(cfg), SyntheticCsiDataset(dataclasses.replace(cfg, labelled_person=1))
+    np.testing.assert_array_equal(bystander.csi, subject.csi)  # the same room, only the label moves
+    np.testing.assert_array_equal(bystander.label_keypoints(), subject.persons[subject.label_index, 1])
+    assert bystander[0]["subject"] == subject[0]["subject"]
+    # and they are the rooms of two labelled people, so one-person models score the same scenes
+    both = SyntheticCsiDataset(dataclasses.replace(cfg, persons=1, people=(2,)))
+    np.testing.assert_array_equal(both.csi, subject.csi)
+    np.testing.assert_array_equal(both.persons, subject.persons)
+    with pytest.raises(ConfigError, match=r"labelled_person: a room of persons = 2 has people 0\.\.1, got 2"):
+        dataclasses.replace(cfg, labelled_person=2)
+    with pytest.raises(ConfigError, match="labelled_person: expected an integer >= 0, got -1"):
+        dataclasses.replace(cfg, labelled_person=-1)
 
 
 def test_subjects_share_rooms_as_configured() -> None:

@@ -28,7 +28,7 @@ import numpy as np
 
 from csipose.errors import ShapeError
 from csipose.metrics.pck import DEFAULT_THRESHOLDS
-from csipose.metrics.report import PoseReport, evaluate
+from csipose.metrics.report import PoseAccumulator, PoseReport
 
 __all__ = ["evaluate_people"]
 
@@ -106,10 +106,11 @@ def evaluate_people(
     missed[frame, cols] = False
     missed &= np.arange(m)[None] < true_count[:, None]
     missed_gt, missed_vis = gs[missed], vs[missed]
-    all_pred = np.concatenate([matched_pred, np.full(missed_gt.shape, np.nan)])
-    everyone = evaluate(all_pred, np.concatenate([matched_gt, missed_gt]),
-                        visible=np.concatenate([matched_vis, missed_vis]), skeleton=skeleton, thresholds=thresholds)
-    pairs = evaluate(matched_pred, matched_gt, visible=matched_vis, skeleton=skeleton, thresholds=thresholds)
+    scores = PoseAccumulator(skeleton, thresholds)
+    scores.update(matched_pred, matched_gt, matched_vis)
+    pairs = scores.compute()  # the MPJPEs: matched people only
+    scores.update(np.full(missed_gt.shape, np.nan), missed_gt, missed_vis)
+    everyone = scores.compute()  # PCK: every true person, a missed one missing every joint
 
     counts = {
         "frames": int(n), "people": int(true_count.sum()), "predicted": int(pred_count.sum()),

@@ -120,8 +120,13 @@ class SyntheticConfig:
     snr_db: float = 40.0
     """Signal-to-noise ratio of the measured CSI, dB relative to the frame's mean power."""
     persons: int = 1
-    """People in the room; the labelled subject is person 0, the others are
-    bystanders of random size doing random actions beside them."""
+    """People in the room: the subject (person 0) and bystanders of random size doing random
+    actions beside them, at the spots of :attr:`people`'s scenes; one is labelled
+    (:attr:`labelled_person`)."""
+    labelled_person: int = 0
+    """The person of the room the label follows: 0 the subject (default), ``k`` (up to
+    ``persons - 1``) the ``k``-th bystander, the others unlabelled; so each person of a scene of
+    several can be learned and scored alone."""
     people: tuple[int, ...] = ()
     """Several labelled people: each sequence draws its count of people, uniformly, from these
     counts (0-4; e.g. (1, 2, 3)), and every one of them is labelled: the subject (person 0,
@@ -209,6 +214,12 @@ class SyntheticConfig:
             )
         _float(self.snr_db, "snr_db")
         _int(self.persons, "persons", 1, 4)
+        _int(self.labelled_person, "labelled_person", 0)
+        if self.labelled_person >= self.persons:
+            raise ConfigError(
+                f"labelled_person: a room of persons = {self.persons} has people 0..{self.persons - 1}, "
+                f"got {self.labelled_person}"
+            )
         if not isinstance(self.people, tuple):
             raise ConfigError(f"people: expected a tuple of person counts, got {self.people!r}")
         if self.people:

@@ -32,7 +32,7 @@ class SyntheticCsiDataset:
     - ``"subject"``, ``"action"``, ``"environment"``, ``"frame"``: int64 scalars;
       ``frame`` is the 1-based label frame within its sequence.
     - with ``config.persons > 1`` also ``"persons"``: ``float32[K, 17, 3]``, every
-      person in the room (person 0 is ``"keypoints"``).
+      person in the room (person ``config.labelled_person``, 0 by default, is ``"keypoints"``).
     - with ``config.people`` (every person labelled) a person axis instead: ``"keypoints":
       float32[m, 17, 3]`` and ``"visibility": float32[m, 17]`` of the ``m`` people of the
       scene (0 to ``max(config.people)``), and ``"person_ids": int64[m]``, an identity that
@@ -105,7 +105,7 @@ class SyntheticCsiDataset:
         self.persons: np.ndarray = np.concatenate(persons)
         #: ``int64[F]``: the labelled people of each frame (with ``config.people``; else ones)
         self.counts: np.ndarray = np.concatenate(counts) if counts else np.ones(len(self.persons), np.int64)
-        self.keypoints: np.ndarray = np.ascontiguousarray(self.persons[:, 0])
+        self.keypoints: np.ndarray = np.ascontiguousarray(self.persons[:, self.config.labelled_person])
         table = np.concatenate(ids).astype(np.int64)
         self.subject, self.action, self.environment, self.frame, self.sequence = (
             np.ascontiguousarray(c) for c in table.T
@@ -127,8 +127,8 @@ class SyntheticCsiDataset:
         return image.parts, uv
 
     def label_keypoints(self) -> np.ndarray:
-        """``float32[N, 17, 3]``: every sample's label keypoints (person 0's; NaN where a scene
-        of several people is empty)."""
+        """``float32[N, 17, 3]``: every sample's label keypoints (person ``labelled_person``'s;
+        NaN where a scene of several people is empty)."""
         return self.keypoints[self.label_index]
 
     def label_geometry(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
