@@ -75,6 +75,20 @@ BROKEN = [
     ({"loss_weights": {"keypoints": 1.0, "heatmap": 1.0}}, "needs heatmap = true"),
     ({"loss_weights": {"keypoints": 1.0, "densepose_uv": 1.0}}, "needs densepose = true"),
     ({"data": "mmfi"}, "mmfi_root: required"),
+    ({"seed": -1}, "seed: must be an integer in 0..4294967295, got -1"),
+    ({"seed": 2**70}, "seed: must be an integer in 0..4294967295"),
+    ({"mmfi_seed": 1.5}, "mmfi_seed: must be an integer"),
+    # the synthetic table is checked with the rest, before a run writes anything
+    ({"synthetic": {"people": [0]}}, "synthetic.people: every scene would be empty"),
+    ({"persons": 3, "synthetic": {"people": "abc"}}, "synthetic.people: expected a tuple of person counts, got 'abc'"),
+    ({"persons": 3, "synthetic": {"people": 3}}, "synthetic.people: expected a tuple of person counts, got 3"),
+    ({"persons": 3, "synthetic": {"persons": 2}}, "synthetic.persons: person slots (persons = 3) learn scenes where"),
+    ({"persons": 3, "synthetic": {"family": "dense_map"}}, "synthetic.family: person slots (persons = 3) learn scenes"),
+    ({"persons": 3, "synthetic": {"labelled_person": 1}}, "synthetic.labelled_person: person slots (persons = 3)"),
+    ({"synthetic": {"people": [2], "labelled_person": 1}}, "synthetic.labelled_person: with people every person"),
+    ({"synthetic": {"persons": 2, "family": "dense_map"}}, "synthetic.persons: bystanders change the CSI only in"),
+    ({"synthetic": {"labelled_person": 1}}, "synthetic.labelled_person: a room of persons = 1 has people 0..0, got 1"),
+    ({"synthetic": {"subjects": 4, "val_subjects": [9]}}, "synthetic.val_subjects"),
 ]
 
 

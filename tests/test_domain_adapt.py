@@ -20,7 +20,7 @@ from csipose.domain.adapters import (  # noqa: E402
     load_adapters,
     save_adapters,
 )
-from csipose.errors import ArgumentError, CheckpointError  # noqa: E402
+from csipose.errors import ArgumentError, CheckpointError, TrainingError  # noqa: E402
 from tests.test_cli_errors import csipose, one_line_error  # noqa: E402
 
 # two rooms of two subjects; room 2 is held out, subject 1 of room 1 too
@@ -125,6 +125,33 @@ def test_adapting_changes_only_adapter_weights_and_lowers_the_error_on_the_shots
     assert mpjpe(predict(model, x), gt[:8]) < 0.7 * error_before
 
 
+def test_the_last_loss_is_that_of_the_fitted_adapter(run: Path, tmp_path: Path) -> None:
+    from csipose.losses import keypoint_loss
+
+    model, val, room, gt = room_windows(run / "last.pt")
+    x = windows(val, room)[:8]
+    adapters = attach_adapters(model, rank=2, seed=1)
+    losses = fit_adapters(model, adapters, x, gt[:8], steps=1, lr=1e-2)
+    assert len(losses) == 2 and losses[1] != losses[0]  # one step's loss before its update, then the adapter's
+    save_adapters(tmp_path / "adapter.pt", adapters)
+    fresh, *_ = room_windows(run / "last.pt")
+    load_adapters(tmp_path / "adapter.pt", fresh)
+    pred = torch.from_numpy(predict(fresh, x))
+    again = float(keypoint_loss(pred, torch.from_numpy(gt[:8, :, : pred.shape[-1]]).float(), kind="smooth_l1"))
+    assert losses[1] == pytest.approx(again, rel=1e-6, abs=1e-9)
+
+
+def test_a_fit_whose_loss_is_not_finite_stops_with_one_error(run: Path) -> None:
+    model, val, room, gt = room_windows(run / "last.pt")
+    x = windows(val, room)[:8]
+    for lr in (float("inf"), float("nan"), 0.0, -1e-3):
+        with pytest.raises(ArgumentError, match="lr: expected a finite number > 0"):
+            fit_adapters(model, attach_adapters(model, rank=2), x, gt[:8], steps=1, lr=lr)
+    model, *_ = room_windows(run / "last.pt")
+    with pytest.raises(TrainingError, match=r"the adapter loss became (nan|inf).*Lower lr \(now 1e\+12\)"):
+        fit_adapters(model, attach_adapters(model, rank=2, seed=1), x, gt[:8], steps=20, lr=1e12)
+
+
 def test_a_saved_adapter_reloads_to_the_same_predictions_and_is_small(run: Path, tmp_path: Path) -> None:
     from csipose.infer import Predictor
 
@@ -180,6 +207,14 @@ def test_bad_adapter_settings_are_refused(run: Path) -> None:
         attach_adapters(model, alpha=-1.0)
     with pytest.raises(ArgumentError, match="targets"):
         attach_adapters(model, targets=["backbone.embed.0"])  # a convolution, not nn.Linear
+    modules = dict(model.named_modules())
+    for targets in ("linear", "head", "all"):
+        widest = max(min(m.in_features, m.out_features) if isinstance(m, torch.nn.Linear) else min(m.weight.shape)
+                     for m in (modules[n] for n in adapter_layers(model, targets) if n != "norm"))  # fmt: skip
+        attach_adapters(model, rank=widest, targets=targets).remove()
+        with pytest.raises(ArgumentError, match=f"rank: expected at most {widest}, the largest min"):
+            attach_adapters(model, rank=widest + 1, targets=targets)
+    attach_adapters(model, rank=100000, targets="input").remove()  # no low-rank update to bound
 
 
 # -------------------------------------------------------------------- frame choice
@@ -240,6 +275,13 @@ def test_adapt_prints_its_size_and_the_reports_beside_the_mean_pose(run: Path, t
         (["--shots", str(ROOM_FRAMES)], [f"--shots: {ROOM_FRAMES} frames, but room(s) 2 have {ROOM_FRAMES}"]),
         (["--shots", "2", "--environment", "7"], ["--environment: room(s) 7 not in"]),
         (["--shots", "2", "--rank", "0"], ["--rank: expected an integer >= 1"]),
+        (["--shots", "2", "--rank", "100000"], ["--rank: expected at most ", "min(in, out)", "got 100000"]),
+        (["--shots", "2", "--seed", "-1"], ["--seed: expected an integer from 0 to 4294967295, got -1"]),
+        (["--shots", "2", "--seed", str(2**64)], [f"--seed: expected an integer from 0 to 4294967295, got {2**64}"]),
+        (["--shots", "2", "--lr", "inf"], ["--lr: expected a finite number > 0, got inf"]),
+        (["--shots", "2", "--lr", "0"], ["--lr: expected a finite number > 0, got 0.0"]),
+        (["--shots", "2", "--alpha", "inf"], ["--alpha: expected a finite number > 0, got inf"]),
+        (["--shots", "2", "--steps", "20", "--lr", "1e12"], ["the adapter loss became", "nothing was saved"]),
     ],
 )
 def test_bad_adapt_arguments_are_one_line(run: Path, tmp_path: Path, extra: list[str], needles: list[str]) -> None:
@@ -247,6 +289,16 @@ def test_bad_adapt_arguments_are_one_line(run: Path, tmp_path: Path, extra: list
     line = one_line_error(done, *needles)
     assert line.startswith("csipose adapt: error: ")
     assert not (tmp_path / "ad").exists()
+
+
+def test_adapt_prints_and_records_the_loss_of_the_saved_adapter(run: Path, tmp_path: Path) -> None:
+    done = csipose("adapt", "--checkpoint", str(run / "last.pt"), "--shots", "6", "--out", str(tmp_path / "ad"),
+                   "--steps", "1", "--lr", "1e-2", "--json", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    first, final = json.loads(done.stdout)["loss"]
+    assert final != first  # the loss after the one update, not before it
+    state = torch.load(tmp_path / "ad" / "adapter.pt", weights_only=True)
+    assert state["info"]["final_loss"] == final
 
 
 def test_missing_files_and_a_foreign_adapter_are_one_line(run: Path, tmp_path: Path) -> None:

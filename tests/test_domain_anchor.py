@@ -4,6 +4,7 @@ models that regress the joints relative to it (``anchor``)."""
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from csipose.data.synthetic.scenes import make_varied_scene, world_to_camera
 from csipose.domain.anchor import link_anchor, link_anchor_numpy
 from csipose.errors import ArgumentError, ConfigError, ShapeError
 from csipose.infer import Predictor
+from csipose.infer_cli import read_geometry
 from csipose.models import build_model
 from csipose.train.data import load_split, mean_pose, sample_anchors
 from csipose.train.loop import _train
@@ -174,7 +176,78 @@ def test_eval_and_adapt_of_an_anchored_run_read_the_geometry(tmp_path: Path) -> 
     bad = csipose("predict", "--model", str(best), "--input", str(tmp_path / "rec.npz"), "--geometry",
                   str(tmp_path / "bad.json"), "--out", str(tmp_path / "q.npz"), cwd=tmp_path)  # fmt: skip
     one_line_error(bad, "--geometry", "bad.json: tx must be [x, y, z]")
+    for name, room, needle in (("one.json", {"tx": tx.tolist(), "rx": rx[:1].tolist(), "floor": 1.0},
+                                "rx lists 1 receive antenna(s), but"),
+                               ("far.json", {"tx": tx.tolist(), "rx": rx.tolist(), "floor": 1e300},
+                                "floor must be one number of finite numbers")):  # no overflow warning line
+        (tmp_path / name).write_text(json.dumps(room))
+        bad = csipose("eval", "--checkpoint", str(best), "--input", str(tmp_path / "rec.npz"), "--geometry",
+                      str(tmp_path / name), cwd=tmp_path)  # fmt: skip
+        one_line_error(bad, f"--geometry {tmp_path / name}: {needle}")
     adapted = csipose("adapt", "--checkpoint", str(best), "--shots", "4", "--steps", "5", "--out", str(tmp_path / "a"),
                       cwd=tmp_path)
     assert adapted.returncode == 0, adapted.stderr
     assert "mean pose" in adapted.stdout and (tmp_path / "a" / "adapter.pt").is_file()
+
+
+# ------------------------------------------------------------------------ the geometry file
+ROOM = {"tx": [-2.3, -0.1, 2.3], "rx": [[2.3, 0.8, 2.0], [2.3, -0.1, 2.3], [2.3, -1.1, 2.6]], "floor": 1.1}
+
+
+@pytest.fixture(scope="module")
+def room_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Predictor]:
+    """Untrained anchored and geometry-FiLM predictors of CSI of 3 receive antennas, by their setting."""
+    from csipose.data import Preprocess
+    from csipose.train import checkpoint as ckpt
+
+    pre, folder, models = Preprocess(subcarriers=30, window=1), tmp_path_factory.mktemp("rooms"), {}
+    for setting in ("anchor", "geometry_film"):
+        model = build_model(model="tcn", shape=pre.input_shape, groups=2, width=16, heads=2, **{setting: True})
+        ckpt.save_checkpoint(folder / f"{setting}.pt", {
+            "format": ckpt.FORMAT, "model": model.state_dict(), "model_settings": model.settings,
+            "preprocess": pre.to_dict(), "config": TrainingConfig().to_dict(), "epoch": 0, "step": 0,
+        })  # fmt: skip
+        models[setting] = Predictor.load(folder / f"{setting}.pt")
+    return models
+
+
+@pytest.mark.parametrize(
+    "room, message",
+    [
+        ({**ROOM, "floor": True}, "floor must be one number of finite numbers, got True"),
+        ({**ROOM, "floor": "1.1"}, "floor must be one number of finite numbers, got '1.1'"),
+        ({**ROOM, "tx": ["-2.3", "-0.1", "2.3"]}, "tx must be [x, y, z] of finite numbers, got ['-2.3'"),
+        ({**ROOM, "tx": [0, False, 1]}, "tx must be [x, y, z] of finite numbers"),
+        ({**ROOM, "rx": [[2.3, 0.8, "2.0"]] * 3}, "rx must be [[x, y, z], ...] of finite numbers"),
+        ({**ROOM, "floor": 1e300}, "floor must be one number of finite numbers, got 1e+300"),
+        ({**ROOM, "tx": [0, 0, 1e39]}, "tx must be [x, y, z] of finite numbers"),  # finite in float64 only
+        ({**ROOM, "rx": ROOM["rx"][:1]}, "rx lists 1 receive antenna(s), but {model} was trained with 3"),
+        ([ROOM], "expected a JSON object with tx, rx, floor, got an array"),
+    ],
+    ids=["floor-bool", "floor-string", "tx-strings", "tx-bool", "rx-string", "floor-overflow", "tx-float32-overflow",
+         "rx-one-antenna", "array"],
+)
+def test_a_bad_geometry_file_is_one_clear_error_and_no_warning(room_models: dict[str, Predictor], tmp_path: Path,
+                                                               room: object, message: str) -> None:
+    predictor = room_models["anchor"]
+    path = tmp_path / "room.json"
+    path.write_text(json.dumps(room))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's overflow in the float32 cast was printed before the error
+        with pytest.raises(ArgumentError) as err:
+            read_geometry(str(path), predictor)
+    assert str(err.value).startswith(f"--geometry {path}: " + message.format(model=predictor.path))
+
+
+def test_the_geometry_file_lists_the_receive_antennas_the_model_was_trained_with(
+        room_models: dict[str, Predictor], tmp_path: Path) -> None:
+    path = tmp_path / "room.json"
+    for rx in (ROOM["rx"][:1], ROOM["rx"] + ROOM["rx"][:1]):
+        path.write_text(json.dumps({**ROOM, "rx": rx}))
+        for predictor in room_models.values():  # anchored and geometry-FiLM models alike
+            with pytest.raises(ArgumentError, match=rf"rx lists {len(rx)} receive antenna\(s\), .* trained with 3 "):
+                read_geometry(str(path), predictor)
+    path.write_text(json.dumps(ROOM))
+    tx, rx, floor = read_geometry(str(path), room_models["anchor"])
+    assert tx.dtype == rx.dtype == floor.dtype == np.float32 and rx.shape == (3, 3) and floor == np.float32(1.1)
+    assert len(read_geometry(str(path), room_models["geometry_film"])) == 2

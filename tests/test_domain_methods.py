@@ -315,6 +315,23 @@ def test_training_rooms_keep_their_statistics_in_the_checkpoint_and_at_evaluatio
     assert score(pred, gt).to_dict()["pck"] == pytest.approx(summary["model"]["pck"], abs=1e-6)
 
 
+def test_an_exported_test_time_norm_model_keeps_its_training_rooms(tmp_path: Path) -> None:
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from csipose.export import export_onnx
+    from csipose.infer_cli import recorded_split
+
+    _train(tiny(tmp_path / "run", "test_time_norm=true", "anchor=none", "synthetic.val_subjects=[1]"))
+    export_onnx(tmp_path / "run" / "best.pt", tmp_path / "ttn.onnx")
+    by_torch, by_onnx = Predictor.load(tmp_path / "run" / "best.pt"), Predictor.load(tmp_path / "ttn.onnx")
+    stored, exported = by_torch.room_statistics, by_onnx.room_statistics
+    assert sorted(exported) == sorted(stored) == [1, 2, 3]
+    for room, (mean, std) in stored.items():
+        assert np.array_equal(exported[room][0], mean) and np.array_equal(exported[room][1], std)
+    # so the exported model's recorded split standardises a training room as the checkpoint does
+    assert np.array_equal(recorded_split(by_onnx).statistics[1][0], recorded_split(by_torch).statistics[1][0])
+
+
 # ------------------------------------------------------------- every switch trains and reloads
 @pytest.mark.parametrize(
     "switch",

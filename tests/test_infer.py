@@ -228,6 +228,7 @@ def test_cli_predict_export_and_eval(run: Path, tmp_path: Path) -> None:
     with np.load(tmp_path / "out" / "p.npz") as saved:
         assert saved["keypoints"].shape == (6, 17, 3)
         assert saved["frame"].tolist() == [2, 3, 4, 5, 6, 7]
+        assert "persons" not in saved and "presence" not in saved  # one person per window
     done = _cli("eval", "--checkpoint", "m.onnx", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     by_onnx = json.loads(done.stdout)
@@ -236,6 +237,26 @@ def test_cli_predict_export_and_eval(run: Path, tmp_path: Path) -> None:
     assert abs(by_onnx["pck"]["20"] - by_torch["pck"]["20"]) < 0.05
     done = _cli("eval", "--checkpoint", "m.onnx", "--input", "raw.npz", cwd=tmp_path)
     assert done.returncode == 0 and "PCK (torso)" in done.stdout, done.stderr
+
+
+def test_cli_predict_writes_every_person_slot_of_a_person_slot_model(tmp_path: Path) -> None:
+    pre = Preprocess(subcarriers=30, window=2)
+    torch.manual_seed(0)
+    model = build_model(shape=pre.input_shape, groups=2, width=16, heads=2, tokens=4, persons=3).eval()
+    path = _checkpoint(model, tmp_path / "people.pt", pre)
+    amplitude, phase, _ = _raw(6)
+    np.savez(tmp_path / "raw.npz", amplitude=amplitude, phase=phase)
+    done = _cli("predict", "--model", str(path), "--input", "raw.npz", "--out", "p.npz", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    persons, presence = Predictor.load(path).predict_people(amplitude, phase)
+    with np.load(tmp_path / "p.npz") as saved:
+        assert saved["persons"].shape == (5, 3, 17, 3) and saved["presence"].shape == (5, 3)
+        assert saved["persons"].dtype == saved["presence"].dtype == np.float32
+        np.testing.assert_allclose(saved["persons"], persons, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(saved["presence"], presence, rtol=0, atol=1e-6)  # probabilities
+        assert ((saved["presence"] > 0) & (saved["presence"] < 1)).all()
+        best = saved["persons"][np.arange(5), saved["presence"].argmax(axis=1)]
+        np.testing.assert_allclose(saved["keypoints"], best, rtol=0, atol=1e-6)  # the most present slot, as before
 
 
 @pytest.mark.parametrize(
@@ -260,3 +281,14 @@ def test_cli_bad_input_is_one_line(run: Path, tmp_path: Path, args: list[str], m
     lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
     assert done.returncode == 2 and len(lines) == 1, done.stderr
     assert message in lines[0]
+
+
+def test_cli_predict_takes_a_capture_format(run: Path, tmp_path: Path) -> None:
+    (tmp_path / "noise.dat").write_bytes(np.random.default_rng(1).bytes(3000))
+    args = ("predict", "--model", str(run / "best.pt"), "--input", "noise.dat", "--out", "p.npz")
+    told = _cli(*args, cwd=tmp_path)
+    assert told.returncode == 2 and len(told.stderr.strip().splitlines()) == 1, told.stderr
+    assert "cannot be told from its content" in told.stderr and "(--format on the command line)" in told.stderr
+    given = _cli(*args, "--format", "intel5300", cwd=tmp_path)  # read as Intel 5300 records: not whole ones
+    assert given.returncode == 2 and len(given.stderr.strip().splitlines()) == 1, given.stderr
+    assert "noise.dat" in given.stderr and "cannot be told" not in given.stderr

@@ -100,6 +100,11 @@ def test_truncated_and_empty_captures_are_named(tmp_path: Path) -> None:
         read_capture(tmp_path / "empty.dat")
     with pytest.raises(DatasetError, match="capture file not found"):
         read_capture(tmp_path / "nope.dat")
+    with pytest.raises(DatasetError, match="not a file; expected a capture file"):
+        read_capture(tmp_path, format="intel5300")
+    (tmp_path / "zeros.dat").write_bytes(bytes(100))
+    with pytest.raises(DatasetError, match=r"zeros.dat: a record of length 0 at byte 0 \(100 bytes\)"):
+        read_capture(tmp_path / "zeros.dat", format="intel5300")
 
 
 def test_capture_frames_put_the_card_on_the_models_tones() -> None:

@@ -44,6 +44,10 @@ def test_the_single_person_path_is_untouched() -> None:
 def test_an_empty_room_is_a_scene() -> None:
     seq = render_sequence(SyntheticConfig(people=(0,), **SMALL), 1, "squat")
     assert seq.keypoints.shape == (6, 0, 17, 3) and np.isfinite(seq.amplitude).all()
+    from csipose.errors import DatasetError
+
+    with pytest.raises(DatasetError, match="people: every scene would be empty"):
+        SyntheticCsiDataset(SyntheticConfig(people=(0,), **SMALL))  # but a data set of empty rooms alone is none
 
 
 def test_collate_pads_mixed_person_counts() -> None:
@@ -163,6 +167,7 @@ def test_the_people_report_counts_matches_misses_and_false_positives() -> None:
     assert report.mpjpe == pytest.approx(np.mean([0, 0, 0, np.sqrt(3) * 0.01]), abs=1e-9)
     assert report.to_dict()["count_accuracy"] == pytest.approx(1 / 3)
     assert "count accuracy 33.3%" in report.summary()
+    assert report.summary().splitlines()[1].startswith("5 people, skeleton h36m17: 5 scored")  # people, not frames
 
 
 def test_training_with_person_slots(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -189,6 +194,15 @@ def test_training_with_person_slots(tmp_path) -> None:  # type: ignore[no-untype
     done = subprocess.run([sys.executable, "-m", "csipose", "eval", "--checkpoint", str(tmp_path / "people.onnx")],
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0 and "count accuracy" in done.stdout, done.stderr
+    from tests.mmfi_tree import write_tree
+
+    write_tree(tmp_path / "mmfi", ("S01", "S02"), ("A02",), 4)  # one person per window
+    done = subprocess.run([sys.executable, "-m", "csipose", "eval", "--checkpoint", str(tmp_path / "run" / "best.pt"),
+                           "--data", "mmfi", "--root", str(tmp_path / "mmfi")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        f"csipose eval: error: {tmp_path / 'run' / 'best.pt'}: a person-slot model is scored on scenes with every "
+        "person labelled (synthetic, with synthetic.people); this split has one person per window"
+    ], done.stderr
     with pytest.raises(ConfigError, match="persons: 1 slots cannot hold scenes of 2 people"):
         TrainingConfig(persons=1, synthetic={**synthetic, "people": [1, 2]}).validate()
     with pytest.raises(ConfigError, match="persons >= 1 needs scenes of several labelled people"):

@@ -57,6 +57,10 @@ DEFAULT_SYNTHETIC: dict[str, Any] = {
 #: (``features``, ``window``, ``subcarriers``, ``subcarrier_mode``) unless ``synthetic`` sets them.
 SYNTHETIC_FROM_RUN = ("features", "window", "subcarriers", "subcarrier_mode")
 
+#: Feature groups fed to the model, by ``features``.
+FEATURES = {"amplitude": ("amplitude",), "phase": ("phase",), "both": ("amplitude", "phase"),
+            "conjugate": ("conjugate",)}
+
 _ENUMS: dict[str, tuple[str, ...]] = {
     "data": ("synthetic", "mmfi", "recording"),
     "model": ("tcn", "csinet", "mlp", "cnn"),
@@ -267,6 +271,10 @@ class TrainingConfig:
         for name in ("top_k", "checkpoint_every_steps", "workers", "threads", "overlays"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}: must be >= 0, got {getattr(self, name)!r}")
+        for name in ("seed", "mmfi_seed"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**32:
+                raise ConfigError(f"{name}: must be an integer in 0..{2**32 - 1}, got {value!r}")
         if self.width % self.heads:
             raise ConfigError(f"heads: must divide width = {self.width}, got {self.heads}")
         if self.densepose_size % 8:
@@ -283,9 +291,6 @@ class TrainingConfig:
                 raise ConfigError(
                     f"persons: set prediction trains keypoints, bone and presence; drop {', '.join(shared) or 'the heads'}"
                 )
-            people = self.synthetic.get("people")
-            if self.data == "synthetic" and people is not None and max(people, default=0) > self.persons:
-                raise ConfigError(f"persons: {self.persons} slots cannot hold scenes of {max(people)} people (synthetic.people)")
         elif self.loss_weights.get("presence", 0.0) > 0:
             raise ConfigError("loss_weights.presence: > 0 needs persons >= 1")
         if not (isinstance(self.domain_adversarial, (int, float)) and math.isfinite(self.domain_adversarial)
@@ -357,7 +362,47 @@ class TrainingConfig:
             raise ConfigError(
                 f"synthetic.{unknown[0]}: unknown setting; valid synthetic.* keys: {', '.join(_synthetic_fields())}"
             )
+        if self.data == "synthetic":
+            people = self.synthetic_config().people
+            if people and max(people) == 0:
+                raise ConfigError("synthetic.people: every scene would be empty; at least one count must be >= 1")
+            if self.persons and max(people, default=0) > self.persons:
+                raise ConfigError(f"persons: {self.persons} slots cannot hold scenes of {max(people)} people (synthetic.people)")
         return self
+
+    def synthetic_config(self) -> Any:
+        """The :class:`~csipose.data.synthetic.SyntheticConfig` a synthetic run generates: this
+        run's input settings (:data:`SYNTHETIC_FROM_RUN`), with person slots scenes of 1 to
+        ``persons`` labelled people, with the DensePose head its labels at the head's size, then
+        the ``synthetic`` table.
+
+        Raises:
+            ConfigError: naming the ``synthetic.`` setting at fault.
+        """
+        from csipose.data.synthetic.config import SyntheticConfig
+
+        values: dict[str, Any] = {name: getattr(self, name) for name in SYNTHETIC_FROM_RUN}
+        values["features"] = FEATURES[self.features]
+        if self.persons:  # scenes of 1 to `persons` people, every one labelled
+            slots = f"person slots (persons = {self.persons})"
+            if self.synthetic.get("family", "physics") != "physics":
+                raise ConfigError(f"synthetic.family: {slots} learn scenes of several people, which family 'physics' "
+                                  f"alone renders; got {self.synthetic['family']!r}")
+            for key, plain in (("persons", 1), ("labelled_person", 0)):
+                if self.synthetic.get(key, plain) != plain:
+                    raise ConfigError(f"synthetic.{key}: {slots} learn scenes where every person is labelled "
+                                      f"(synthetic.people); {key} is for single-person models")
+            values["people"] = tuple(range(1, self.persons + 1))
+        if self.densepose:  # render the body-surface labels at the head's size
+            values.update(densepose=True, densepose_size=self.densepose_size)
+        values.update(self.synthetic)
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        try:
+            return SyntheticConfig(**values)
+        except TypeError as err:
+            raise ConfigError(f"synthetic: {err}") from None
+        except ConfigError as err:
+            raise ConfigError(f"synthetic.{err}") from None
 
     def effective_loss_weights(self) -> dict[str, float]:
         """The weights the run uses: ``loss_weights``, with ``presence`` at 1.0 unless set when

@@ -237,7 +237,7 @@ class _Calibration:
 
 def _write_metadata(graph: Any, model: Any, config: Any, precision: str) -> None:
     from csipose import __version__
-    from csipose.infer import METADATA_FORMAT
+    from csipose.infer import METADATA_FORMAT, encode_rooms
     from csipose.skeletons import get_skeleton
 
     joints = get_skeleton(config.skeleton)
@@ -253,6 +253,8 @@ def _write_metadata(graph: Any, model: Any, config: Any, precision: str) -> None
         "csipose.precision": precision,
         "csipose.version": str(__version__),
     }
+    if getattr(model, "room_statistics", None):  # a test_time_norm model's training rooms
+        values["csipose.room_statistics"] = encode_rooms(model.room_statistics)
     del graph.metadata_props[:]
     for key, value in values.items():
         entry = graph.metadata_props.add()

@@ -17,6 +17,8 @@ the batch form gives.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import sys
@@ -40,6 +42,8 @@ METADATA_KEYS = {
     "csipose.model_settings": "the settings that built the model (csipose.models.build_model)",
     "csipose.config": "the training config, for evaluating on its recorded validation split",
     "csipose.precision": "fp32, fp16, int8-static or int8-dynamic",
+    "csipose.room_statistics": "a test_time_norm model's training rooms' input statistics: environments, the "
+                               "[C, S, P] shape, and each room's float32 mean and std, little-endian, base64",
     "csipose.version": "the csipose that exported the model",
 }
 METADATA_FORMAT = 1
@@ -210,7 +214,8 @@ class Predictor:
         skeleton = meta["csipose.skeleton"]
         joints = len(skeleton.get("joints", ())) or int(shape[1])
         config = meta.get("csipose.config")
-        return cls(_OnnxBackend(session), recorded, path=file, runtime="onnxruntime",
+        rooms = decode_rooms(meta["csipose.room_statistics"], file) if "csipose.room_statistics" in meta else None
+        return cls(_OnnxBackend(session, rooms), recorded, path=file, runtime="onnxruntime",
                    precision=str(meta.get("csipose.precision", "fp32")), device=device,
                    skeleton=str(skeleton.get("name", "h36m17")), config=config if isinstance(config, dict) else None,
                    joints=joints, dims=int(shape[2]), persons=int(meta.get("csipose.model_settings", {}).get("persons", 0)))
@@ -262,9 +267,10 @@ class Predictor:
 
     @property
     def room_statistics(self) -> dict[int, tuple[np.ndarray, np.ndarray]] | None:
-        """A :attr:`room_normalised` ``.pt`` model's training rooms' input statistics
-        ``{environment: (mean, std)}`` (:mod:`csipose.domain.normalisation`); None otherwise."""
-        return getattr(getattr(self._backend, "model", None), "room_statistics", None)
+        """A :attr:`room_normalised` model's training rooms' input statistics
+        ``{environment: (mean, std)}`` (:mod:`csipose.domain.normalisation`; recorded in its
+        checkpoints and in its ONNX export); None otherwise."""
+        return self._backend.room_statistics  # type: ignore[no-any-return]
 
     @property
     def room_normalised(self) -> bool:
@@ -295,11 +301,18 @@ class Predictor:
 
     def predict_people_windows(self, windows: Any, *, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`predict_people` of already preprocessed windows ``float32[N, W, C, S, P]``."""
+        return self.predict_pose_and_people_windows(windows, batch_size=batch_size)[1:]
+
+    def predict_pose_and_people_windows(self, windows: Any, *, batch_size: int = 256
+                                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A person-slot model's ``(keypoints float32[N, J, D], persons, presence)`` of already
+        preprocessed windows in one pass (as :meth:`predict_windows` and
+        :meth:`predict_people_windows`; ``keypoints`` is the most present slot)."""
         if not self.persons:
             raise ArgumentError(f"{self.path}: a model of one person per window has no person slots; use predict")
         x = self._windows(windows, batch_size)
-        persons, presence = self._run(x, ("persons", "presence"), batch_size)
-        return persons, presence
+        keypoints, persons, presence = self._run(x, ("keypoints", "persons", "presence"), batch_size)
+        return keypoints, persons, presence
 
     def predict_densepose_windows(self, windows: Any, *, batch_size: int = 256, geometry: Any = None
                                   ) -> tuple[np.ndarray, np.ndarray]:
@@ -413,6 +426,9 @@ class Predictions:
         ground_truth: ``float32[N, J, 3]`` of those frames when the input has it, else None.
         frames: raw frames read.
         times: ``float64[N]`` seconds of each label frame for a capture, else None.
+        persons: a person-slot model's ``float32[N, S, J, D]`` (``keypoints`` is its most present
+            slot), else None.
+        presence: a person-slot model's ``float32[N, S]`` presence probabilities, else None.
     """
 
     keypoints: np.ndarray
@@ -420,6 +436,8 @@ class Predictions:
     ground_truth: np.ndarray | None
     frames: int
     times: np.ndarray | None = None
+    persons: np.ndarray | None = None
+    presence: np.ndarray | None = None
 
 
 def predict_source(predictor: Predictor, source: Any, *, progress: bool = False, geometry: Any = None) -> Predictions:
@@ -433,7 +451,7 @@ def predict_source(predictor: Predictor, source: Any, *, progress: bool = False,
     """
     bar = _bar(source.frames, progress)
     w = predictor.window
-    keypoints, ids, truth, times, read = [], [], [], [], 0
+    keypoints, people, ids, truth, times, read = [], [], [], [], [], 0
     try:
         for run in source.runs():
             read += len(run)
@@ -444,7 +462,12 @@ def predict_source(predictor: Predictor, source: Any, *, progress: bool = False,
                 except CsiposeError as err:
                     raise type(err)(f"{source.path} ({run.name}): {err}") from None
                 windows = predictor.preprocess.windows(predictor._room_standardised(x))
-                keypoints.append(predictor.predict_windows(windows, geometry=geometry))
+                if predictor.persons:  # every slot and its presence, beside the most present slot
+                    pose, *slots = predictor.predict_pose_and_people_windows(windows)
+                    keypoints.append(pose)
+                    people.append(slots)
+                else:
+                    keypoints.append(predictor.predict_windows(windows, geometry=geometry))
                 ids.append(run.ids[w - 1 :])
                 if run.keypoints is not None:
                     truth.append(run.keypoints[w - 1 :])
@@ -457,10 +480,11 @@ def predict_source(predictor: Predictor, source: Any, *, progress: bool = False,
             bar.close()
     if not keypoints:
         raise DatasetError(f"{source.path}: no run of {w} consecutive frames, so no window to predict from")
+    persons, presence = (np.concatenate(p) for p in zip(*people)) if people else (None, None)
     return Predictions(
         keypoints=np.concatenate(keypoints), ids=np.concatenate(ids),
         ground_truth=np.concatenate(truth) if source.has_keypoints else None, frames=read,
-        times=np.concatenate(times) if len(times) == len(keypoints) else None,
+        times=np.concatenate(times) if len(times) == len(keypoints) else None, persons=persons, presence=presence,
     )  # fmt: skip
 
 
@@ -478,6 +502,10 @@ def _bar(total: int, enabled: bool) -> Any:
 class _TorchBackend:
     def __init__(self, model: Any, device: Any, amp: str) -> None:
         self.model, self.device, self.amp = model, device, amp
+
+    @property
+    def room_statistics(self) -> dict[int, tuple[np.ndarray, np.ndarray]] | None:
+        return getattr(self.model, "room_statistics", None)
 
     def run(self, x: np.ndarray, outputs: tuple[str, ...] = ("keypoints",), geometry: Any = None) -> list[np.ndarray]:
         import torch
@@ -497,8 +525,8 @@ class _TorchBackend:
 
 
 class _OnnxBackend:
-    def __init__(self, session: Any) -> None:
-        self.session = session
+    def __init__(self, session: Any, room_statistics: dict[int, tuple[np.ndarray, np.ndarray]] | None = None) -> None:
+        self.session, self.room_statistics = session, room_statistics
 
     def run(self, x: np.ndarray, outputs: tuple[str, ...] = ("keypoints",), geometry: Any = None) -> list[np.ndarray]:
         if geometry is not None:
@@ -507,6 +535,34 @@ class _OnnxBackend:
 
 
 # ------------------------------------------------------------------------------ helpers
+def encode_rooms(rooms: dict[int, tuple[Any, Any]]) -> dict[str, Any]:
+    """The ``csipose.room_statistics`` metadata of rooms' statistics ``{environment: (mean
+    float32[C, S, P], std float32[C, S, P])}``: plain JSON, the arrays' bytes in base64."""
+    ids = sorted(rooms)
+    shape = list(np.shape(rooms[ids[0]][0]))
+
+    def text(k: int) -> str:
+        stacked = np.stack([np.asarray(rooms[e][k], "<f4") for e in ids])
+        return base64.b64encode(stacked.tobytes()).decode("ascii")
+
+    return {"environments": [int(e) for e in ids], "shape": shape, "mean": text(0), "std": text(1)}
+
+
+def decode_rooms(value: Any, file: Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """:func:`encode_rooms` read back.
+
+    Raises:
+        CheckpointError: metadata of another layout.
+    """
+    try:
+        ids, shape = [int(e) for e in value["environments"]], tuple(int(n) for n in value["shape"])
+        mean, std = (np.frombuffer(base64.b64decode(value[k], validate=True), "<f4").reshape(len(ids), *shape)
+                     for k in ("mean", "std"))
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        raise CheckpointError(f"{file}: metadata csipose.room_statistics is not the layout csipose export writes") from None
+    return {e: (mean[i].astype(np.float32), std[i].astype(np.float32)) for i, e in enumerate(ids)}
+
+
 def _geometry(geometry: Any, n: int) -> tuple[np.ndarray, ...] | None:
     """``(tx float32[n, 3], rx float32[n, R, 3])``, and ``floor float32[n]`` when given, of
     ``geometry = (tx, rx[, floor])`` given for the whole input (``[3]``, ``[R, 3]``, a number) or

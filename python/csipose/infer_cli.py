@@ -2,6 +2,12 @@
 
 ``predict`` and ``eval`` run a ``.pt`` checkpoint (torch) or an exported ``.onnx`` model
 (onnxruntime alone) through :class:`csipose.infer.Predictor`; ``export`` writes the ONNX file.
+
+``predict --out`` writes a ``.npz`` of ``keypoints float32[N, J, D]`` (metres, one pose per window)
+and the ``environment``, ``subject``, ``action`` and ``frame`` of each pose's label frame (``time``,
+seconds, for a capture); a person-slot model's (``persons`` >= 1) ``keypoints`` is its most present
+slot, and it adds every slot, ``persons float32[N, S, J, D]``, and their presence probabilities,
+``presence float32[N, S]``.
 """
 
 from __future__ import annotations
@@ -42,21 +48,38 @@ def read_geometry(path: str | None, predictor: Any) -> tuple[np.ndarray, ...] | 
         table = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ArgumentError(f"--geometry {path}: not a readable JSON file ({err})") from None
+    if not isinstance(table, dict):
+        kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(table), "a number")
+        raise ArgumentError(f"--geometry {path}: expected a JSON object with {', '.join(wanted)}, got {kind}")
     shapes = {"tx": (3,), "rx": None, "floor": ()}
     parts = []
     for key in wanted:
-        if not isinstance(table, dict) or key not in table:
+        if key not in table:
             raise ArgumentError(f"--geometry {path}: no {key!r} (expected {', '.join(wanted)})")
-        try:
-            value = np.asarray(table[key], dtype=np.float32)
-        except (TypeError, ValueError):
-            raise ArgumentError(f"--geometry {path}: {key} is not numbers") from None
+        expected = {"tx": "[x, y, z]", "rx": "[[x, y, z], ...]", "floor": "one number"}[key]
+        bad = ArgumentError(f"--geometry {path}: {key} must be {expected} of finite numbers, got {table[key]!r}")
+        if not _numbers(table[key]):  # strings, booleans, nulls
+            raise bad
+        try:  # checked in float64, before the cast to float32
+            value = np.asarray(table[key], dtype=np.float64)
+        except (ValueError, OverflowError):  # ragged lists, integers past float64
+            raise bad from None
         ok = value.ndim == 2 and value.shape[1] == 3 and len(value) >= 1 if key == "rx" else value.shape == shapes[key]
-        if not ok or not np.all(np.isfinite(value)):
-            expected = {"tx": "[x, y, z]", "rx": "[[x, y, z], ...]", "floor": "one number"}[key]
-            raise ArgumentError(f"--geometry {path}: {key} must be {expected} of finite numbers, got {table[key]!r}")
-        parts.append(value)
+        if not ok or not np.all(np.abs(value) <= np.finfo(np.float32).max):  # finite, and finite as float32
+            raise bad
+        if key == "rx" and len(value) != predictor.preprocess.antennas:  # recorded with the model's preprocessing
+            raise ArgumentError(f"--geometry {path}: rx lists {len(value)} receive antenna(s), but {predictor.path} "
+                                f"was trained with {predictor.preprocess.antennas} (its preprocessing's antennas); "
+                                "give one [x, y, z] per receive antenna")
+        parts.append(value.astype(np.float32))
     return tuple(parts)
+
+
+def _numbers(value: Any) -> bool:
+    """True for a JSON number, or (nested) lists of them; booleans, strings and nulls are not numbers."""
+    if isinstance(value, list):
+        return all(_numbers(v) for v in value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def register(subparsers: Any) -> None:
@@ -72,8 +95,11 @@ def register(subparsers: Any) -> None:
                          "(Intel 5300 / Atheros .dat, ESP32 .csv)")
     pr.add_argument("--out", metavar="FILE", required=True,
                     help=".npz to write: keypoints [N, J, D] and environment, subject, action, frame of each "
-                         "(and time, for a capture)")
+                         "(and time, for a capture); a person-slot model's keypoints are its most present slot, "
+                         "and it adds persons [N, S, J, D] and presence [N, S] (probabilities)")
     pr.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the model runs")
+    pr.add_argument("--format", choices=("intel5300", "atheros", "esp32", "nexmon", "picoscenes"),
+                    help="a capture's format (default: told from the content)")
     pr.add_argument("--chip", help="a nexmon_csi capture's chip (4339, 43455c0, 4358, 4366c0)")
     pr.add_argument("--bandwidth", type=int, help="a nexmon_csi capture's bandwidth in MHz (20, 40, 80)")
     pr.add_argument("--geometry", metavar="FILE", help=GEOMETRY_HELP)
@@ -129,13 +155,16 @@ def _predict(args: argparse.Namespace) -> int:
     if out.parent.exists() and not out.parent.is_dir():
         raise ArgumentError(f"--out: {out.parent} is a file, not a folder")
     predictor = Predictor.load(args.model, device=args.device)
-    options = {k: v for k, v in (("chip", args.chip), ("bandwidth", args.bandwidth)) if v is not None}
+    options = {k: v for k, v in (("format", args.format), ("chip", args.chip), ("bandwidth", args.bandwidth))
+               if v is not None}
     geometry = read_geometry(args.geometry, predictor)
     source = open_frames(args.input, packets=predictor.preprocess.packets, **options)
     found = predict_source(predictor, source, progress=not (args.quiet or args.json), geometry=geometry)
     out.parent.mkdir(parents=True, exist_ok=True)
     environment, subject, action, frame = found.ids.T
     extra = {} if found.times is None else {"time": found.times}
+    # a person-slot model's every slot and their presence probabilities
+    extra.update({k: v for k, v in (("persons", found.persons), ("presence", found.presence)) if v is not None})
     np.savez(out, keypoints=found.keypoints, environment=environment, subject=subject, action=action, frame=frame,
              **extra)  # fmt: skip
     report = None if found.ground_truth is None else score(found.keypoints, found.ground_truth, skeleton=predictor.skeleton)
@@ -398,6 +427,9 @@ def _score_people_split(predictor: Any, val: Any) -> Any:
     from csipose.data.collate import pad_people, pad_slots
     from csipose.metrics import evaluate_people
 
+    if len(val) and "person_ids" not in val[0]:
+        raise ArgumentError(f"{predictor.path}: a person-slot model is scored on scenes with every person labelled "
+                            "(synthetic, with synthetic.people); this split has one person per window")
     s = predictor.persons
     parts: list[list[np.ndarray]] = [[] for _ in range(5)]
     for start in range(0, len(val), 256):

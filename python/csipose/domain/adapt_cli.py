@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from csipose.errors import ArgumentError, DatasetError
+from csipose.errors import ArgumentError, DatasetError, TrainingError
 
 __all__ = ["choose_shots", "register", "sample_ids", "unseen"]
 
 _IDS = ("environment", "subject", "action", "frame")
+_SEEDS = 2**32  # --seed: 0 .. 2**32 - 1
 
 
 def register(subparsers: Any) -> None:
@@ -48,7 +50,8 @@ def register(subparsers: Any) -> None:
                     help="all (default): every nn.Linear layer the model calls, the ridge readout and a gain and offset "
                          "per input channel; linear: the nn.Linear layers; head: the joint regressor's; readout: the "
                          "ridge readout; input: the input channels' gains and offsets")
-    ad.add_argument("--seed", metavar="S", type=int, default=0, help="picks the frames and draws the adapters")
+    ad.add_argument("--seed", metavar="S", type=int, default=0,
+                    help=f"picks the frames and draws the adapters (0 to {_SEEDS - 1}; default 0)")
     ad.add_argument("--data", choices=("synthetic", "mmfi"), help="data source of the split (default: the recorded one)")
     ad.add_argument("--root", metavar="DIR", help="MM-Fi root (with --data mmfi)")
     ad.add_argument("--cache", metavar="DIR", help="prepared MM-Fi cache folder")
@@ -94,12 +97,12 @@ def unseen(ids: np.ndarray, shots: Any) -> np.ndarray:
 
 
 def _positive(name: str, value: float) -> None:
-    if not value > 0:
-        raise ArgumentError(f"--{name}: expected a number > 0, got {value}")
+    if not (math.isfinite(value) and value > 0):
+        raise ArgumentError(f"--{name}: expected a finite number > 0, got {value}")
 
 
 def _adapt(args: argparse.Namespace) -> int:
-    from csipose.domain.adapters import attach_adapters, fit_adapters, save_adapters
+    from csipose.domain.adapters import attach_adapters, check_rank, fit_adapters, save_adapters
     from csipose.infer import Predictor
     from csipose.infer_cli import predict_split, read_batches, recorded_split
     from csipose.train.data import sample_anchors
@@ -110,6 +113,8 @@ def _adapt(args: argparse.Namespace) -> int:
     for name in ("lr", "alpha"):
         if getattr(args, name) is not None:
             _positive(name, getattr(args, name))
+    if not 0 <= args.seed < _SEEDS:
+        raise ArgumentError(f"--seed: expected an integer from 0 to {_SEEDS - 1}, got {args.seed}")
     checkpoint = Path(args.checkpoint)
     if checkpoint.suffix.lower() != ".pt":
         raise ArgumentError(f"--checkpoint: expected a .pt checkpoint (adapters fit in torch), got {checkpoint}")
@@ -122,6 +127,7 @@ def _adapt(args: argparse.Namespace) -> int:
     predictor = Predictor.load(checkpoint, device=args.device)
     if predictor.persons:
         raise ArgumentError(f"{checkpoint}: adapting a person-slot model is not available; adapt a one-person model")
+    check_rank(predictor._backend.model, args.targets, args.rank, name="--rank")
     val = recorded_split(predictor, args.data, args.root, args.cache)
     ids = sample_ids(val)
     rooms = _rooms(predictor, ids, args.environment)
@@ -138,9 +144,12 @@ def _adapt(args: argparse.Namespace) -> int:
     before = predict_split(predictor, val, rest)[0]
     model = predictor._backend.model
     adapters = attach_adapters(model, rank=args.rank, alpha=args.alpha, targets=args.targets, seed=args.seed)
-    losses = fit_adapters(model, adapters, fit["csi"], fit["keypoints"], fit["visibility"], steps=args.steps,
-                          lr=args.lr, seed=args.seed, loss=_loss_kind(predictor),
-                          geometry=tuple(fit[k] for k in room_keys) or None)  # fmt: skip
+    try:
+        losses = fit_adapters(model, adapters, fit["csi"], fit["keypoints"], fit["visibility"], steps=args.steps,
+                              lr=args.lr, seed=args.seed, loss=_loss_kind(predictor),
+                              geometry=tuple(fit[k] for k in room_keys) or None)  # fmt: skip
+    except TrainingError as err:
+        raise TrainingError(f"{err}; nothing was saved") from None
     adapters.info = {
         "checkpoint": os.fspath(checkpoint), "environments": [int(r) for r in rooms], "shots": _tensor(ids[picked]),
         "seed": args.seed, "steps": args.steps, "lr": args.lr, "final_loss": losses[-1],

@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from csipose.domain import ADAPTER_TARGETS
-from csipose.errors import ArgumentError, CheckpointError
+from csipose.errors import ArgumentError, CheckpointError, TrainingError
 from csipose.models.base import InputNorm, LinearReadout, PoseModel
 from csipose.train import checkpoint as ckpt
 
@@ -45,6 +45,7 @@ __all__ = [
     "adapter_layers",
     "attach_adapters",
     "base_sha256",
+    "check_rank",
     "fit_adapters",
     "freeze_base",
     "load_adapters",
@@ -191,6 +192,22 @@ def adapter_layers(model: nn.Module, targets: str = "all") -> list[str]:
     return names
 
 
+def check_rank(model: nn.Module, targets: str | Sequence[str], rank: int, *, name: str = "rank") -> None:
+    """Refuses a ``rank`` above the largest ``min(in, out)`` of the ``targets`` layers' low-rank
+    updates (the ``nn.Linear`` layers and readout): a higher rank is no more expressive in any of
+    them, only larger. ``name``: the argument the error names."""
+    names = adapter_layers(model, targets) if isinstance(targets, str) else list(targets)
+    modules = dict(model.named_modules())
+    sizes = [(min(_sizes(modules[n])), _sizes(modules[n]), n) for n in names
+             if isinstance(modules.get(n), (nn.Linear, LinearReadout))]  # fmt: skip
+    if sizes and rank > max(sizes)[0]:
+        limit, (features_in, features_out), layer = max(sizes)
+        raise ArgumentError(
+            f"{name}: expected at most {limit}, the largest min(in, out) of the adapted layers ({layer}: "
+            f"{features_in} -> {features_out}; a higher rank adds nothing), got {rank}"
+        )
+
+
 def freeze_base(model: nn.Module) -> None:
     """Stops gradients to every base weight and keeps the model in eval mode (batch-norm
     statistics and dropout as trained), so fitting adapters leaves the base model bitwise unchanged."""
@@ -205,7 +222,8 @@ def attach_adapters(
     """Freezes ``model`` and adds fresh (zero) low-rank updates to its ``targets`` layers.
 
     Args:
-        rank: r >= 1; alpha: the update's scale numerator (default: ``rank``, a scale of 1).
+        rank: r >= 1, at most the largest ``min(in, out)`` of the layers (:func:`check_rank`).
+        alpha: the update's scale numerator (default: ``rank``, a scale of 1).
         targets: one of :data:`TARGETS`, or a list of ``nn.Linear``, readout or input-norm layer names.
         seed: draws the ``A`` matrices.
     """
@@ -221,6 +239,7 @@ def attach_adapters(
         raise ArgumentError(
             f"targets: expected distinct names of the model's nn.Linear layers, readout or input norm, got {wrong or names}"
         )
+    check_rank(model, names, rank)
     base = base_sha256(model)
     freeze_base(model)
     return Adapters(model, names, rank=rank, alpha=alpha, base=base, seed=seed)
@@ -241,7 +260,10 @@ def fit_adapters(
     seed: int = 0,
     geometry: tuple[np.ndarray, ...] | None = None,
 ) -> list[float]:
-    """Trains only ``adapters`` on labelled windows of the new room; returns the loss of every step.
+    """Trains only ``adapters`` on labelled windows of the new room.
+
+    Returns ``steps + 1`` losses: each step's, on its batch before its update, then the fitted
+    adapters' on all K windows (the last is the loss of the adapters as they are now).
 
     Args:
         csi: ``float32[K, W, C, S, P]`` model input windows; keypoints: ``float[K, J, >= D]`` metres;
@@ -249,13 +271,20 @@ def fit_adapters(
         geometry: the windows' room geometry, ``(tx [K, 3], rx [K, R, 3][, floor [K]])``, for a model
             that takes it (geometry FiLM, the link anchor).
         steps: AdamW steps of ``batch_size`` windows (the whole set when it is smaller), drawn by ``seed``.
+        lr: the AdamW learning rate, finite and > 0.
         loss: the keypoint loss kind (:func:`csipose.losses.keypoint_loss`).
+
+    Raises:
+        TrainingError: the loss became NaN or infinite (the message names the step).
     """
     from csipose.losses import keypoint_loss
 
     for name, count in (("steps", steps), ("batch_size", batch_size)):
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ArgumentError(f"{name}: expected an integer >= 1, got {count!r}")
+    number = isinstance(lr, (int, float, np.integer, np.floating)) and not isinstance(lr, bool)
+    if not (number and math.isfinite(lr) and lr > 0):
+        raise ArgumentError(f"lr: expected a finite number > 0, got {lr!r}")
     x = np.asarray(csi, dtype=np.float32)
     k = len(x)
     if k == 0 or len(keypoints) != k or (visibility is not None and len(visibility) != k):
@@ -271,17 +300,37 @@ def fit_adapters(
     freeze_base(model)
     optimizer = torch.optim.AdamW(adapters.parameters(), lr=lr, weight_decay=weight_decay, foreach=False)
     generator = torch.Generator().manual_seed(seed)
-    losses = []
-    for _ in range(steps):
-        rows = torch.randperm(k, generator=generator)[:batch_size]
+
+    def predict(rows: Any) -> Tensor:  # [len(rows), J, D]
         extra = {} if room is None else {"geometry": tuple(g[rows].to(device) for g in room)}
-        out = model(x_all[rows].to(device), **extra)["keypoints"].float()
-        value = keypoint_loss(out, gt_all[rows].to(device), vis_all[rows].to(device), kind=loss)
+        return model(x_all[rows].to(device), **extra)["keypoints"].float()
+
+    losses: list[float] = []
+    for step in range(1, steps + 1):
+        rows = torch.randperm(k, generator=generator)[:batch_size]
+        value = keypoint_loss(predict(rows), gt_all[rows].to(device), vis_all[rows].to(device), kind=loss)
+        current = float(value.detach())
+        _check_loss(current, f"step {step}", losses, lr)
         optimizer.zero_grad(set_to_none=True)
         value.backward()
         optimizer.step()
-        losses.append(float(value.detach()))
-    return losses
+        losses.append(current)
+    with torch.no_grad():
+        out = torch.cat([predict(slice(i, i + batch_size)) for i in range(0, k, batch_size)])
+        value = keypoint_loss(out, gt_all.to(device), vis_all.to(device), kind=loss)
+    _check_loss(float(value), f"after step {steps}, on all {k} windows", losses, lr)
+    return [*losses, float(value)]
+
+
+def _check_loss(value: float, when: str, losses: list[float], lr: float) -> None:
+    """Raises TrainingError when the adapter loss ``value`` (at ``when``) is NaN or infinite;
+    ``losses``: the finite ones before it."""
+    if math.isfinite(value):
+        return
+    before = f"the last finite loss was {losses[-1]:.6g} at step {len(losses)}" if losses else "no finite loss before it"
+    raise TrainingError(
+        f"{when}: the adapter loss became {value}; {before}. Lower lr (now {lr:g}) or check the frames for NaN/inf"
+    )
 
 
 def save_adapters(path: str | os.PathLike[str], adapters: Adapters) -> int:

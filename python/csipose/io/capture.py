@@ -142,7 +142,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     if _looks_atheros(head):
         return "atheros"
     raise DatasetError(
-        f"{p}: the capture format cannot be told from its content; pass format= one of {', '.join(FORMATS)}"
+        f"{p}: the capture format cannot be told from its content; pass format= one of {', '.join(FORMATS)} "
+        "(--format on the command line)"
     )
 
 
@@ -199,7 +200,7 @@ def read_capture(
     """
     p = Path(path)
     if not p.is_file():
-        raise DatasetError(f"{p}: capture file not found")
+        raise DatasetError(f"{p}: " + ("not a file; expected a capture file" if p.exists() else "capture file not found"))
     if format is None:
         format = detect_format(p)
     if format not in FORMATS:
@@ -241,7 +242,8 @@ def read_capture(
 def _nexmon_options(path: Path, chip: Any, bandwidth: Any) -> tuple[str, int]:
     """Checks nexmon's ``chip`` and ``bandwidth``; the error names each one missing or unknown."""
     chips, bandwidths = ", ".join(repr(c) for c in NEXMON_CHIPS), ", ".join(map(str, NEXMON_BANDWIDTHS))
-    ask = f'pass format="nexmon", chip=... (one of {chips}), bandwidth=... (MHz, one of {bandwidths})'
+    ask = (f'pass format="nexmon", chip=... (one of {chips}), bandwidth=... (MHz, one of {bandwidths}) '
+           "(--chip and --bandwidth on the command line)")
     missing = [name for name, value in (("chip", chip), ("bandwidth", bandwidth)) if value is None]
     if missing:
         raise ArgumentError(
@@ -291,9 +293,12 @@ def _check_records(path: Path, orders: str) -> None:
             if pos == size:
                 return
             ends[order] = pos
-    last = min(ends.values())
+    past = [end for end in ends.values() if end > size]
+    if not past:  # every chain stopped at a record of length 0
+        raise DatasetError(f"{path}: a record of length 0 at byte {max(ends.values())} ({size} bytes); "
+                           "expected whole length-prefixed records")
     raise DatasetError(
-        f"{path}: truncated: its last record runs {last - size} byte(s) past the end of the file "
+        f"{path}: truncated: its last record runs {min(past) - size} byte(s) past the end of the file "
         f"({size} bytes); expected whole length-prefixed records"
     )
 

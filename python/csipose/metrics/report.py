@@ -135,8 +135,9 @@ class PoseReport(MetricResult):
                 f"count error {_num(self.count_error)}; {n['matched']} matched, {n['missed']} missed, "
                 f"{n['false_positives']} false positive(s); OKS-AP {_pct(self.oks_ap)}; per person:"
             )
+        unit = "frames" if self.people is None else "people"  # the per-person scores count people
         lines += [
-            f"{self.frames} frames, skeleton {self.skeleton}: {p.scored_frames} scored, "
+            f"{self.frames} {unit}, skeleton {self.skeleton}: {p.scored_frames} scored, "
             f"{p.unscoreable_frames} unscoreable, {p.empty_frames} without visible joints, "
             f"{p.fallback_frames} hip-width fallback, {self.failed_frames} with a non-finite prediction",
             f"PCK (torso)  {pcks}",

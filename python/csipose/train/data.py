@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from csipose.config import SYNTHETIC_FROM_RUN, TrainingConfig
+from csipose.config import FEATURES, TrainingConfig
 from csipose.data.collate import make_loader
 from csipose.domain import GEOMETRY
 from csipose.errors import ConfigError, DatasetError
@@ -40,9 +40,6 @@ __all__ = [
 
 Datasets = tuple[Any, Any]
 
-#: Feature groups fed to the model, by ``config.features``.
-FEATURES = {"amplitude": ("amplitude",), "phase": ("phase",), "both": ("amplitude", "phase"),
-            "conjugate": ("conjugate",)}
 _SCHEMES = {"S1": "random", "S2": "cross_subject", "S3": "cross_environment"}
 #: The sample key the DensePose head trains on: ``float32[3, H, W]``, DensePose's IUV image.
 DENSEPOSE_TARGET = "densepose"
@@ -78,23 +75,9 @@ def load_split(config: TrainingConfig, split: str, *, rooms: dict[int, Any] | No
 
 
 def _synthetic(config: TrainingConfig, split: str) -> Any:
-    from csipose.data.synthetic import SyntheticConfig, SyntheticCsiDataset
+    from csipose.data.synthetic import SyntheticCsiDataset
 
-    values: dict[str, Any] = {name: getattr(config, name) for name in SYNTHETIC_FROM_RUN}
-    values["features"] = FEATURES[config.features]
-    if config.persons:  # scenes of 1 to `persons` people, every one labelled
-        values["people"] = tuple(range(1, config.persons + 1))
-    if config.densepose:  # render the body-surface labels at the head's size
-        values.update(densepose=True, densepose_size=config.densepose_size)
-    values.update(config.synthetic)
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-    try:
-        synth = SyntheticConfig(**values)
-    except TypeError as err:
-        raise ConfigError(f"synthetic: {err}") from None
-    except ConfigError as err:
-        raise ConfigError(f"synthetic.{err}") from None
-    return SyntheticCsiDataset(synth, split=split)
+    return SyntheticCsiDataset(config.synthetic_config(), split=split)
 
 
 def _mmfi(config: TrainingConfig, split: str) -> Any:

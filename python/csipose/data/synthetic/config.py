@@ -214,14 +214,19 @@ class SyntheticConfig:
             )
         _float(self.snr_db, "snr_db")
         _int(self.persons, "persons", 1, 4)
+        if self.persons > 1 and self.family != "physics":
+            raise ConfigError(f"persons: bystanders change the CSI only in family 'physics', got {self.family!r}")
         _int(self.labelled_person, "labelled_person", 0)
+        if not isinstance(self.people, tuple):
+            raise ConfigError(f"people: expected a tuple of person counts, got {self.people!r}")
+        if self.labelled_person and self.people:
+            raise ConfigError("labelled_person: with people every person of a scene is labelled; it picks the "
+                              "labelled one of the persons in a room of unlabelled bystanders")
         if self.labelled_person >= self.persons:
             raise ConfigError(
                 f"labelled_person: a room of persons = {self.persons} has people 0..{self.persons - 1}, "
                 f"got {self.labelled_person}"
             )
-        if not isinstance(self.people, tuple):
-            raise ConfigError(f"people: expected a tuple of person counts, got {self.people!r}")
         if self.people:
             for count in self.people:
                 _int(count, "people", 0, 4)

@@ -76,6 +76,8 @@ class SyntheticCsiDataset:
         #: the steps from the generator's raw frames to ``csi`` (recorded with trained models)
         self.preprocess = self.config.preprocess
         self.multi_person = bool(self.config.people)
+        if self.multi_person and self.config.max_people == 0:
+            raise DatasetError("people: every scene would be empty; a data set needs a count >= 1")
         m = self.config.max_people
         csi, persons, counts, ids, dp_parts, dp_uv = [], [], [], [], [], []
         #: ``{environment: (tx float32[3], rx float32[R, 3], floor float32)}``, camera frame (with
