@@ -103,3 +103,8 @@ def test_one_epoch_is_trained_without_warmup_and_said_once(tmp_path: Path) -> No
                      "epoch must be shorter than the run)"], done.stderr
     assert (tmp_path / "run" / "summary.json").is_file()
     assert "warmup_epochs" not in (tmp_path / "run" / "config.toml").read_text()  # unset stays unset
+
+
+def test_a_negative_worker_count_names_the_flag(tmp_path: Path) -> None:
+    one_line_error(csipose("data", "prepare", ".", "--out", "c", "--workers", "-1", cwd=tmp_path),
+                   "--workers: expected an integer >= 0 (0 or 1: read in this process), got -1")

@@ -57,3 +57,22 @@ def test_synth_subcommand_writes_a_tree(tmp_path: Path, capsys: pytest.CaptureFi
     assert args.handler(args) == 0
     assert (tmp_path / "E01/S02/A06/ground_truth.npy").is_file()
     assert "wrote 2 sequences" in capsys.readouterr().out
+
+
+def test_a_tree_labels_the_person_asked_for_and_names_the_flags(tmp_path: Path) -> None:
+    import dataclasses
+
+    from csipose.data.synthetic import SyntheticCsiDataset
+    from csipose.errors import ArgumentError
+
+    bystander = dataclasses.replace(TINY, persons=2, labelled_person=1)
+    write_mmfi_tree(tmp_path, bystander)
+    gt = np.load(tmp_path / "E01/S01/A03/ground_truth.npy")
+    np.testing.assert_allclose(gt, SyntheticCsiDataset(bystander, split="train").persons[:4, 1], rtol=1e-6)
+    parser = argparse.ArgumentParser(prog="csipose data")
+    add_synth_parser(parser.add_subparsers(dest="data_command", required=True))
+    for flags, message in ((["--persons", "2", "--labelled-person", "2"], "--labelled-person: a room of persons = 2"),
+                           (["--snr-db", "nan"], "--snr-db: expected a finite number, got nan")):  # fmt: skip
+        args = parser.parse_args(["synth", "--out", str(tmp_path / "x"), "--frames", "2", *flags])
+        with pytest.raises(ArgumentError, match=message):
+            args.handler(args)

@@ -48,6 +48,8 @@ def _checking_out(handler: Callable[[argparse.Namespace], int]) -> Callable[[arg
 def _prepare(args: argparse.Namespace) -> int:
     from csipose.data.cache import prepare_mmfi
 
+    if args.workers is not None and args.workers < 0:
+        raise ArgumentError(f"--workers: expected an integer >= 0 (0 or 1: read in this process), got {args.workers}")
     manifest = prepare_mmfi(args.root, args.out, workers=args.workers, progress=not args.quiet)
     sequences = manifest["sequences"]
     print(

@@ -41,7 +41,8 @@ def register(subparsers: Any) -> None:
     ad.add_argument("--shots", metavar="K", type=int, required=True, help="labelled frames of the room to adapt on")
     ad.add_argument("--out", metavar="DIR", required=True, help="folder to write adapter.pt into")
     ad.add_argument("--environment", metavar="E", type=int, action="append",
-                    help="the room to adapt to (repeatable; default: the recorded validation rooms)")
+                    help="the room to adapt to (repeatable; default: the rooms the run held out, "
+                         "synthetic.val_environments, else every room of its validation split)")
     ad.add_argument("--steps", metavar="N", type=int, default=300, help="optimizer steps (default 300)")
     ad.add_argument("--rank", metavar="R", type=int, default=4, help="rank of every update (default 4)")
     ad.add_argument("--alpha", metavar="A", type=float, help="scale numerator of the updates (default: the rank)")

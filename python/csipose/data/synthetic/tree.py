@@ -44,7 +44,7 @@ def write_mmfi_tree(out_dir: str | os.PathLike[str], config: SyntheticConfig | N
     for n, seq in enumerate(render(cfg, tuple(range(1, cfg.subjects + 1)))):
         folder = root / f"E{seq.environment:02d}" / f"S{seq.subject:02d}" / f"A{seq.action:02d}"
         (folder / "wifi-csi").mkdir(parents=True, exist_ok=True)
-        np.save(folder / "ground_truth.npy", seq.keypoints[:, 0].astype(np.float64))
+        np.save(folder / "ground_truth.npy", seq.keypoints[:, cfg.labelled_person].astype(np.float64))
         amplitude = seq.amplitude.astype(np.float64)
         if quirks and amplitude.shape[0] > 2:
             amplitude[1, 0, :5, 3] = np.inf
