@@ -14,9 +14,13 @@ import pytest
 # A 3000 x 3000 assignment whose costs i * j defeat the solver's shortcuts: seconds of work.
 CHILD = textwrap.dedent(
     """
+    import signal
     import time
     import numpy as np
     import csipose
+
+    # Python's own Ctrl-C handler even where the parent ignores SIGINT (a shell's background job)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     i = np.arange(3000.0)
     costs = np.outer(i, i)
