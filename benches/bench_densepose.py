@@ -38,7 +38,7 @@ import torch
 
 from csipose.densepose.render import render_iuv
 from csipose.metrics.densepose import evaluate_densepose
-from csipose.train.baselines import densepose_baseline
+from csipose.train.baselines import baseline_poses, densepose_baseline
 from csipose.train.data import load_data
 from csipose.train.distributed import DistContext
 from csipose.train.evaluate import PCK_KEY, predict, predict_all
@@ -59,18 +59,6 @@ def drawn_on(joints: np.ndarray, val_set: Any) -> np.ndarray:
     return out
 
 
-def ridge_joints(model: Any, val_set: Any) -> np.ndarray:
-    """``float64[N, J, D]``: the model's fixed ridge readout alone on every val window (the run's
-    linear baseline: the mean pose plus a ridge regression of the normalised window)."""
-    parts = []
-    with torch.no_grad():
-        for start in range(0, len(val_set), 256):
-            csi = np.stack([val_set[i]["csi"] for i in range(start, min(start + 256, len(val_set)))])
-            x = model.norm(torch.from_numpy(csi.astype(np.float32)))
-            parts.append((model.mean_pose + model.readout(x)).numpy())
-    return np.concatenate(parts).astype(np.float64)
-
-
 def rows(checkpoint: Path) -> tuple[list[tuple[str, Any, float | None]], Any]:
     model, config = load_model(checkpoint)
     if not config.densepose:
@@ -81,9 +69,8 @@ def rows(checkpoint: Path) -> tuple[list[tuple[str, Any, float | None]], Any]:
     ones = np.ones(len(truth))
     pck = score(pred, gt, vis, config.skeleton).to_dict()["pck"][PCK_KEY]
     table = [("mean IUV", densepose_baseline(train_set, val_set, samples=config.baseline_samples), None)]
-    baselines = [("mean pose", np.broadcast_to(model.mean_pose.numpy(), pred.shape).astype(np.float64))]
-    if model.readout is not None:
-        baselines.append(("linear baseline", ridge_joints(model, val_set)))
+    mean, linear = baseline_poses(model, val_set)
+    baselines = [("mean pose", mean)] + ([("linear baseline", linear)] if linear is not None else [])
     for name, joints in baselines:
         joint_pck = score(joints, gt, vis, config.skeleton).to_dict()["pck"][PCK_KEY]
         table.append((f"body on {name}", evaluate_densepose(drawn_on(joints, val_set), truth, scores=ones),

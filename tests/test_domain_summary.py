@@ -215,5 +215,7 @@ def test_the_best_epoch_is_chosen_on_the_training_rooms_alone(tmp_path: Path) ->
     records = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines() if ln.strip()]
     scored = [r for r in records if "val" in r]
     inside = [r["val"]["domains"]["in_domain"]["pck"]["20"] for r in scored]
+    pooled_pck = [r["val"]["pck"]["20"] for r in scored]
+    assert np.argmax(pooled_pck) != np.argmax(inside)  # the run tells the two rules apart
     best = json.loads((run / "summary.json").read_text())["best_epoch"]
     assert best == scored[int(np.argmax(inside))]["epoch"]  # the first of the highest, as improve keeps it

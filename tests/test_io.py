@@ -102,6 +102,9 @@ def test_truncated_and_empty_captures_are_named(tmp_path: Path) -> None:
         read_capture(tmp_path / "nope.dat")
     with pytest.raises(DatasetError, match="not a file; expected a capture file"):
         read_capture(tmp_path, format="intel5300")
+    (tmp_path / "stray.dat").write_bytes(INTEL_AP.read_bytes() + b"\x07")
+    with pytest.raises(DatasetError, match=rf"stray.dat: a stray byte at {INTEL_AP.stat().st_size}"):
+        read_capture(tmp_path / "stray.dat", format="intel5300")
     (tmp_path / "zeros.dat").write_bytes(bytes(100))
     with pytest.raises(DatasetError, match=r"zeros.dat: a record of length 0 at byte 0 \(100 bytes\)"):
         read_capture(tmp_path / "zeros.dat", format="intel5300")

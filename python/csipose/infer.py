@@ -538,14 +538,11 @@ class _OnnxBackend:
 def encode_rooms(rooms: dict[int, tuple[Any, Any]]) -> dict[str, Any]:
     """The ``csipose.room_statistics`` metadata of rooms' statistics ``{environment: (mean
     float32[C, S, P], std float32[C, S, P])}``: plain JSON, the arrays' bytes in base64."""
-    ids = sorted(rooms)
-    shape = list(np.shape(rooms[ids[0]][0]))
+    from csipose.domain.normalisation import stack_rooms
 
-    def text(k: int) -> str:
-        stacked = np.stack([np.asarray(rooms[e][k], "<f4") for e in ids])
-        return base64.b64encode(stacked.tobytes()).decode("ascii")
-
-    return {"environments": [int(e) for e in ids], "shape": shape, "mean": text(0), "std": text(1)}
+    ids, mean, std = stack_rooms(rooms)
+    text = [base64.b64encode(np.asarray(a, "<f4").tobytes()).decode("ascii") for a in (mean, std)]
+    return {"environments": ids, "shape": list(mean.shape[1:]), "mean": text[0], "std": text[1]}
 
 
 def decode_rooms(value: Any, file: Path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
@@ -554,13 +551,15 @@ def decode_rooms(value: Any, file: Path) -> dict[int, tuple[np.ndarray, np.ndarr
     Raises:
         CheckpointError: metadata of another layout.
     """
+    from csipose.domain.normalisation import unstack_rooms
+
     try:
-        ids, shape = [int(e) for e in value["environments"]], tuple(int(n) for n in value["shape"])
+        ids, shape = list(value["environments"]), tuple(int(n) for n in value["shape"])
         mean, std = (np.frombuffer(base64.b64decode(value[k], validate=True), "<f4").reshape(len(ids), *shape)
                      for k in ("mean", "std"))
+        return unstack_rooms(ids, mean, std)
     except (KeyError, TypeError, ValueError, binascii.Error):
         raise CheckpointError(f"{file}: metadata csipose.room_statistics is not the layout csipose export writes") from None
-    return {e: (mean[i].astype(np.float32), std[i].astype(np.float32)) for i, e in enumerate(ids)}
 
 
 def _geometry(geometry: Any, n: int) -> tuple[np.ndarray, ...] | None:

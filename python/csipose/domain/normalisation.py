@@ -26,7 +26,7 @@ import numpy as np
 
 from csipose.errors import ConfigError, DatasetError
 
-__all__ = ["RoomNormalised", "room_statistics"]
+__all__ = ["RoomNormalised", "room_statistics", "stack_rooms", "unstack_rooms"]
 
 _CHUNK = 512
 
@@ -40,6 +40,26 @@ def room_statistics(csi: np.ndarray, environment: np.ndarray) -> dict[int, tuple
         raise DatasetError(f"room statistics: expected csi [F, C, S, P] and environment [F], got "
                            f"{list(csi.shape)} and {list(env.shape)}")
     return {int(e): _moments([csi[env == e]]) for e in np.unique(env)}
+
+
+def stack_rooms(rooms: dict[int, tuple[Any, Any]]) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """``(environments, mean float32[K, C, S, P], std float32[K, C, S, P])``: rooms' statistics
+    ``{environment: (mean, std)}`` as arrays, in room order (how checkpoints and exports store them)."""
+    ids = sorted(int(e) for e in rooms)
+    mean, std = (np.stack([np.asarray(rooms[e][k], np.float32) for e in ids]) for k in (0, 1))
+    return ids, mean, std
+
+
+def unstack_rooms(environments: Any, mean: np.ndarray, std: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """:func:`stack_rooms` read back.
+
+    Raises:
+        ValueError: the lengths or shapes differ.
+    """
+    ids = [int(e) for e in environments]
+    if not (len(ids) == len(mean) == len(std) and mean.shape == std.shape):
+        raise ValueError("their lengths or shapes differ")
+    return {e: (np.asarray(mean[i], np.float32), np.asarray(std[i], np.float32)) for i, e in enumerate(ids)}
 
 
 def _moments(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -75,8 +95,7 @@ class RoomNormalised:
         frames, rooms = getattr(dataset, "csi", None), getattr(dataset, "environment", None)
         if isinstance(frames, np.ndarray) and frames.ndim == 4 and isinstance(rooms, np.ndarray):
             present = [int(e) for e in np.unique(rooms)]
-            fresh = ~np.isin(rooms, list(known))  # only the rooms not known are estimated
-            estimated = room_statistics(frames[fresh], rooms[fresh]) if fresh.any() else {}
+            estimated = {e: _moments([frames[rooms == e]]) for e in present if e not in known}
         else:
             present, estimated = self._gathered(known)
         #: ``{environment: (mean float32[C, S, P], std float32[C, S, P])}`` of every room here

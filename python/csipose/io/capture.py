@@ -280,7 +280,7 @@ def _check_records(path: Path, orders: str) -> None:
     ``orders``) does not end exactly at the end of the file: a truncated capture. Only the
     2-byte record headers are read (csiread reads the records themselves)."""
     size = path.stat().st_size
-    ends = {}
+    ends, zero = {}, {}
     with open(path, "rb") as fh:
         for order in orders:
             pos = 0
@@ -288,15 +288,16 @@ def _check_records(path: Path, orders: str) -> None:
                 fh.seek(pos)
                 (length,) = struct.unpack(order + "H", fh.read(2))
                 if length == 0:
+                    zero[order] = pos
                     break
                 pos += 2 + length
             if pos == size:
                 return
             ends[order] = pos
     past = [end for end in ends.values() if end > size]
-    if not past:  # every chain stopped at a record of length 0
-        raise DatasetError(f"{path}: a record of length 0 at byte {max(ends.values())} ({size} bytes); "
-                           "expected whole length-prefixed records")
+    if not past:  # every chain stopped short: at a record of length 0, or before a stray last byte
+        where = f"a record of length 0 at byte {max(zero.values())}" if zero else f"a stray byte at {size - 1}"
+        raise DatasetError(f"{path}: {where} ({size} bytes); expected whole length-prefixed records")
     raise DatasetError(
         f"{path}: truncated: its last record runs {min(past) - size} byte(s) past the end of the file "
         f"({size} bytes); expected whole length-prefixed records"

@@ -203,6 +203,32 @@ def people_baseline_reports(model: PoseModel, ridge: RidgeRegression | None, tra
 
 
 @torch.no_grad()
+def baseline_poses(model: PoseModel, dataset: Any, index: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(mean, linear)``, each ``float64[n, J, D]`` on the windows ``index`` of ``dataset`` (all
+    by default): the model's mean pose, and its closed-form ridge readout alone (the mean pose
+    plus the readout of the normalised window; None for a model without one). An anchored
+    model's are placed on each window's link anchor, as its joints are."""
+    index = np.arange(len(dataset)) if index is None else np.asarray(index)
+    mean = model.mean_pose.detach().cpu().numpy().astype(np.float64)
+    constant = np.broadcast_to(mean, (len(index), *mean.shape)).copy()
+    linear = None
+    if model.readout is not None:
+        parts = []
+        for samples in _chunks(dataset, index):
+            x = model.norm(torch.from_numpy(np.stack([np.asarray(s["csi"], np.float32) for s in samples])))
+            parts.append((model.mean_pose + model.readout(x)).numpy())
+        linear = np.concatenate(parts).astype(np.float64)
+    if model.anchor:
+        from csipose.train.data import sample_anchors
+
+        placed = sample_anchors(dataset, index)[:, None, : mean.shape[-1]]
+        constant = constant + placed
+        linear = None if linear is None else linear + placed
+    return constant, linear
+
+
+@torch.no_grad()
 def baseline_reports(model: PoseModel, ridge: RidgeRegression | None, val_set: Any, score: Any,
                      *, domains: Any = None) -> dict[str, Any]:
     """``{"mean_pose_baseline": report, "linear_baseline": report}`` on every val sample.

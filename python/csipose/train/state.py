@@ -197,24 +197,22 @@ def pack_rooms(rooms: dict[int, tuple[Any, Any]] | None) -> dict[str, Any]:
     of a ``test_time_norm`` model's training rooms (``{}`` without them)."""
     if not rooms:
         return {}
-    ids = sorted(rooms)
-    return {"room_statistics": {
-        "environments": torch.tensor(ids, dtype=torch.int64),
-        "mean": torch.from_numpy(np.stack([np.asarray(rooms[e][0], np.float32) for e in ids])),
-        "std": torch.from_numpy(np.stack([np.asarray(rooms[e][1], np.float32) for e in ids])),
-    }}  # fmt: skip
+    from csipose.domain.normalisation import stack_rooms
+
+    ids, mean, std = stack_rooms(rooms)
+    return {"room_statistics": {"environments": torch.tensor(ids, dtype=torch.int64),
+                                "mean": torch.from_numpy(mean), "std": torch.from_numpy(std)}}
 
 
 def unpack_rooms(state: dict[str, Any], path: str | Path) -> dict[int, tuple[np.ndarray, np.ndarray]] | None:
     """The training rooms' statistics :func:`pack_rooms` stored in a checkpoint (None without)."""
+    from csipose.domain.normalisation import unstack_rooms
+
     packed = state.get("room_statistics")
     if packed is None:
         return None
     try:
-        ids, mean, std = (packed[k] for k in ("environments", "mean", "std"))
-        if not (len(ids) == len(mean) == len(std) and mean.shape == std.shape):
-            raise ValueError("their lengths or shapes differ")
-        return {int(e): (m.numpy(), s.numpy()) for e, m, s in zip(ids, mean, std)}
+        return unstack_rooms(packed["environments"].tolist(), packed["mean"].numpy(), packed["std"].numpy())
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise CheckpointError(f"{path}: room_statistics is not a table of rooms' statistics ({err})") from None
 

@@ -29,13 +29,10 @@ def add_synth_parser(data_subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-_FLAGS = ("--seed", "--subjects", "--frames", "--actions", "--persons", "--labelled-person", "--snr-db")
-
-
 def _synth(args: argparse.Namespace) -> int:
     from csipose.data.synthetic.config import SyntheticConfig
-    from csipose.errors import ArgumentError, ConfigError
     from csipose.data.synthetic.tree import write_mmfi_tree
+    from csipose.errors import ArgumentError, ConfigError
 
     fields: dict[str, Any] = {"seed": args.seed, "subjects": args.subjects, "frames": args.frames,
                               "persons": args.persons, "labelled_person": args.labelled_person, "val_subjects": ()}
@@ -45,10 +42,9 @@ def _synth(args: argparse.Namespace) -> int:
         fields["snr_db"] = args.snr_db
     try:
         config = SyntheticConfig(**fields)
-    except ConfigError as err:  # name the flag: "snr_db: ..." -> "--snr-db: ..."
+    except ConfigError as err:  # name the flag: "snr_db: ..." -> "--snr-db: ..." (a setting with no flag as it is)
         name, _, rest = str(err).partition(":")
-        flag = f"--{name.replace('_', '-')}"
-        raise ArgumentError(f"{flag}:{rest}" if flag in _FLAGS else str(err)) from None
+        raise ArgumentError(f"--{name.replace('_', '-')}:{rest}" if name in vars(args) else str(err)) from None
     start = time.perf_counter()
     folders = write_mmfi_tree(args.out, config, quirks=args.quirks)
     print(f"wrote {len(folders)} sequences x {config.frames} frames to {args.out} "
