@@ -90,9 +90,13 @@ def test_truncated_and_foreign_checkpoints_are_rejected(tmp_path: Path) -> None:
     good = tmp_path / "good.pt"
     ckpt.save_checkpoint(good, _state(model, torch.optim.AdamW(model.parameters())))
     data = good.read_bytes()
-    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
-        ckpt.load_checkpoint(tmp_path / "cut.pt")
+    for cut in (100, 5000, len(data) // 2, len(data) - 1):  # a cut anywhere says it is cut short
+        (tmp_path / "cut.pt").write_bytes(data[:cut])
+        with pytest.raises(CheckpointError, match=f"cut.pt: not a readable checkpoint \\(truncated .* {cut} bytes"):
+            ckpt.load_checkpoint(tmp_path / "cut.pt")
+    (tmp_path / "text.pt").write_text("epochs = 3\n")
+    with pytest.raises(CheckpointError, match="text.pt: not a readable checkpoint \\(not the zip archive torch.save"):
+        ckpt.load_checkpoint(tmp_path / "text.pt")
     torch.save({"weights": torch.zeros(1)}, tmp_path / "foreign.pt")
     with pytest.raises(CheckpointError, match="not a csipose checkpoint"):
         ckpt.load_checkpoint(tmp_path / "foreign.pt")

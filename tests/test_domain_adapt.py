@@ -181,8 +181,11 @@ def test_an_adapter_is_refused_on_another_base_and_a_bad_file_is_refused(run: Pa
     with pytest.raises(CheckpointError, match="adapter for another base model"):
         load_adapters(tmp_path / "adapter.pt", other)
     (tmp_path / "garbage.pt").write_bytes(b"not a torch file")
-    with pytest.raises(CheckpointError, match="not a readable adapter file"):
+    with pytest.raises(CheckpointError, match="garbage.pt: not a readable adapter file \\(not the zip archive"):
         load_adapters(tmp_path / "garbage.pt", other)
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "adapter.pt").read_bytes()[:-30])
+    with pytest.raises(CheckpointError, match="cut.pt: not a readable adapter file \\(truncated or damaged"):
+        load_adapters(tmp_path / "cut.pt", other)
     with pytest.raises(CheckpointError, match="adapter file not found"):
         load_adapters(tmp_path / "missing.pt", other)
     with pytest.raises(CheckpointError, match="not a csipose adapter file"):

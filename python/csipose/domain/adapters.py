@@ -354,10 +354,7 @@ def read_adapter_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     file = Path(path)
     if not file.is_file():
         raise CheckpointError(f"{file}: adapter file not found")
-    try:
-        state = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for truncated/garbage files
-        raise CheckpointError(f"{file}: not a readable adapter file ({ckpt.error_reason(err)})") from None
+    state = ckpt.read_torch_file(file, "adapter file")
     if not isinstance(state, dict) or state.get("kind") != _KIND:
         raise CheckpointError(f"{file}: not a csipose adapter file (csipose adapt writes them)")
     if state.get("format") != ADAPTER_FORMAT:

@@ -18,6 +18,7 @@ import os
 import random
 import re
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "FORMAT",
     "save_checkpoint",
     "load_checkpoint",
+    "read_torch_file",
     "capture_rng",
     "error_reason",
     "tensors_sha256",
@@ -139,15 +141,41 @@ def _load_failure(err: Exception) -> str:
     return f"{type(err).__name__}: {error_reason(err)}" if text.strip() else type(err).__name__
 
 
+def _archive_damage(path: Path) -> str | None:
+    """Why ``path`` is not the zip archive ``torch.save`` writes (None when it is one): cut short,
+    or another kind of file."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(4)
+    if zipfile.is_zipfile(path):
+        return None
+    if head == b"PK\x03\x04":
+        return f"truncated or damaged: a zip archive of {size} bytes without its end record; copy or write it again"
+    return f"not the zip archive torch.save writes: {size} bytes starting {head!r}"
+
+
+def read_torch_file(path: Path, what: str, *, map_location: str | torch.device = "cpu") -> Any:
+    """What ``torch.save`` wrote to ``path``, read with ``weights_only=True``.
+
+    Raises:
+        CheckpointError: "``path``: not a readable ``what`` (why)": cut short, another kind of
+            file, or torch's own reason.
+    """
+    damage = _archive_damage(path)
+    if damage:
+        raise CheckpointError(f"{path}: not a readable {what} ({damage})")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises many types for damaged files
+        raise CheckpointError(f"{path}: not a readable {what} ({_load_failure(err)})") from None
+
+
 def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Reads a checkpoint with ``weights_only=True`` and checks its checksum; any problem raises CheckpointError."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # torch raises many types for truncated/garbage files
-        raise CheckpointError(f"{path}: not a readable checkpoint ({_load_failure(err)})") from None
+    state = read_torch_file(path, "checkpoint", map_location=map_location)
     if not isinstance(state, dict) or any(k not in state for k in _REQUIRED):
         raise CheckpointError(f"{path}: not a csipose checkpoint (missing {', '.join(_REQUIRED)})")
     if state["format"] not in READS:
