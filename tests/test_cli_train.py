@@ -10,11 +10,14 @@ from pathlib import Path
 
 import pytest
 
-TINY = [
+TINY_MODEL = [
     "--quiet", "--set", "epochs=2", "--set", "warmup_epochs=0", "--set", "width=16", "--set", "depth=1",
     "--set", "heads=2", "--set", "tokens=4", "--set", "batch_size=16", "--set", "plots=false",
-    "--set", "features=amplitude", "--set", "window=1", "--set", "synthetic.subjects=3", "--set", "synthetic.val_subjects=[3]", "--set", "synthetic.frames=6",
+    "--set", "features=amplitude", "--set", "window=1",
 ]  # fmt: skip
+#: A tiny synthetic run: three subjects (one held out), six frames per sequence.
+TINY_SYNTHETIC = [*TINY_MODEL, "--set", "synthetic.subjects=3", "--set", "synthetic.val_subjects=[3]",
+                  "--set", "synthetic.frames=6"]  # fmt: skip
 
 
 def csipose(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -94,7 +97,7 @@ def test_bad_arguments_exit_nonzero_without_traceback(tmp_path: Path) -> None:
 
 
 def test_train_eval_and_resume_end_to_end(tmp_path: Path) -> None:
-    done = csipose("train", *TINY, "--run-dir", "run", cwd=tmp_path)
+    done = csipose("train", *TINY_SYNTHETIC, "--run-dir", "run", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "best epoch" in done.stdout and "baselines: mean pose" in done.stdout and "linear" in done.stdout
     assert done.stdout.splitlines()[-1] == "run written to run"
@@ -123,7 +126,7 @@ def test_train_on_an_mmfi_tree(tmp_path: Path) -> None:
     synth = SyntheticConfig(subjects=5, val_subjects=(5,), frames=4, actions=tuple(ACTIONS)[:2])
     write_mmfi_tree(tmp_path / "mmfi", synth)
     done = csipose(
-        "train", *TINY, "--set", "data=mmfi", "--set", "mmfi_root=mmfi", "--set", "mmfi_protocol=P3",
+        "train", *TINY_MODEL, "--set", "data=mmfi", "--set", "mmfi_root=mmfi", "--set", "mmfi_protocol=P3",
         "--set", "mmfi_scheme=S2", "--set", "epochs=1", "--run-dir", "run", cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -133,7 +136,7 @@ def test_train_on_an_mmfi_tree(tmp_path: Path) -> None:
     assert csipose("data", "prepare", "mmfi", "--out", "cache", cwd=tmp_path).returncode == 0
     (tmp_path / "mmfi").rename(tmp_path / "moved")
     done = csipose(
-        "train", *TINY, "--set", "data=mmfi", "--set", "mmfi_cache=cache", "--set", "mmfi_protocol=P3",
+        "train", *TINY_MODEL, "--set", "data=mmfi", "--set", "mmfi_cache=cache", "--set", "mmfi_protocol=P3",
         "--set", "mmfi_scheme=S2", "--set", "epochs=1", "--run-dir", "run2", cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -142,7 +145,7 @@ def test_train_on_an_mmfi_tree(tmp_path: Path) -> None:
 
 def test_overwrite_replaces_a_run_and_a_log_gets_one_line_per_epoch(tmp_path: Path) -> None:
     """Without a terminal (here: a pipe) there is no progress bar, only the baselines and one line per epoch."""
-    args = [a for a in TINY if a != "--quiet"]
+    args = [a for a in TINY_SYNTHETIC if a != "--quiet"]
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "epoch0009.pt").write_bytes(b"stale")
     (tmp_path / "run" / "config.toml").write_text("epochs = 9\n")

@@ -75,6 +75,11 @@ BROKEN = [
     ({"loss_weights": {"keypoints": 1.0, "heatmap": 1.0}}, "needs heatmap = true"),
     ({"loss_weights": {"keypoints": 1.0, "densepose_uv": 1.0}}, "needs densepose = true"),
     ({"data": "mmfi"}, "mmfi_root: required"),
+    # generator settings where no synthetic data is read are refused, not ignored
+    ({"data": "mmfi", "mmfi_root": "/d", "synthetic": {**DEFAULT_SYNTHETIC, "frames": 10}},
+     "synthetic.frames: a generator setting, but data = 'mmfi' reads no synthetic data"),
+    ({"data": "recording", "recording_root": "/d", "synthetic": {"window": 3}},
+     "synthetic.window: a generator setting, but data = 'recording'"),
     ({"seed": -1}, "seed: must be an integer in 0..4294967295, got -1"),
     ({"seed": 2**70}, "seed: must be an integer in 0..4294967295"),
     ({"mmfi_seed": 1.5}, "mmfi_seed: must be an integer"),

@@ -455,9 +455,16 @@ class _OneRoom:
         (["geometry_film=true", "synthetic.room_variation=false"], None, "geometry_film: .*synthetic.room_variation = true"),
         (["domain_adversarial=-1"], None, "domain_adversarial: must be a finite number >= 0"),
         (["loss_weights.domain=1"], None, "loss_weights.domain: the domain term's weight is domain_adversarial"),
-        (["features=conjugate", "data=mmfi", "mmfi_root=/nonexistent"], None, "features: conjugate products need the raw phase"),
     ],
 )  # fmt: skip
 def test_misuse_is_one_clear_error(tmp_path: Path, overrides: list[str], datasets: Any, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         _train(tiny(tmp_path / "run", *overrides), datasets=datasets)
+
+
+def test_conjugate_products_of_mmfi_are_one_clear_error(tmp_path: Path) -> None:
+    """MM-Fi's cleaned phase has lost the per-packet offsets that conjugate products cancel."""
+    config = TrainingConfig().with_overrides(["features=conjugate", "data=mmfi", "mmfi_root=/nonexistent",
+                                              f"run_dir={tmp_path / 'run'}"])  # fmt: skip
+    with pytest.raises(ConfigError, match="features: conjugate products need the raw phase"):
+        _train(config)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli_train import TINY
+from tests.test_cli_train import TINY_SYNTHETIC
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
 
@@ -20,7 +20,7 @@ def _env() -> dict[str, str]:
 
 
 def test_torchrun_two_processes(tmp_path: Path) -> None:
-    cmd = [*TORCHRUN, "-m", "csipose", "train", *TINY, "--run-dir", "ddp"]
+    cmd = [*TORCHRUN, "-m", "csipose", "train", *TINY_SYNTHETIC, "--run-dir", "ddp"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path, env=_env())
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())

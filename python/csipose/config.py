@@ -53,6 +53,8 @@ DEFAULT_SYNTHETIC: dict[str, Any] = {
     "sway": 0.05,
 }
 
+_UNSET = object()
+
 #: Generator settings that the trainer takes from the run's settings of the same name
 #: (``features``, ``window``, ``subcarriers``, ``subcarrier_mode``) unless ``synthetic`` sets them.
 SYNTHETIC_FROM_RUN = ("features", "window", "subcarriers", "subcarrier_mode")
@@ -108,7 +110,8 @@ class TrainingConfig:
     synthetic: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_SYNTHETIC))
     """Overrides of :class:`csipose.data.synthetic.SyntheticConfig` fields; the default is
     :data:`DEFAULT_SYNTHETIC`. ``--set synthetic.KEY=VALUE`` changes one key; a ``synthetic`` table in
-    a config file replaces the whole dict."""
+    a config file replaces the whole dict. With ``data`` other than ``"synthetic"`` a key that differs
+    from the default is an error, not ignored."""
     features: str = "both"
     """CSI features fed to the model: amplitude (C = 3), phase (C = 3), both (C = 6), or conjugate:
     amplitude and phase of the conjugate products ``H_a conj(H_b)`` of the 3 antenna pairs (C = 6),
@@ -362,6 +365,10 @@ class TrainingConfig:
             raise ConfigError(
                 f"synthetic.{unknown[0]}: unknown setting; valid synthetic.* keys: {', '.join(_synthetic_fields())}"
             )
+        changed = [k for k in self.synthetic if self.synthetic[k] != DEFAULT_SYNTHETIC.get(k, _UNSET)]
+        if self.data != "synthetic" and changed:
+            raise ConfigError(f"synthetic.{changed[0]}: a generator setting, but data = {self.data!r} reads no synthetic "
+                              f"data; drop it or set data = \"synthetic\"")
         if self.data == "synthetic":
             people = self.synthetic_config().people
             if people and max(people) == 0:
