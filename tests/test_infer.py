@@ -269,8 +269,11 @@ def test_cli_predict_writes_every_person_slot_of_a_person_slot_model(tmp_path: P
         (["eval", "--checkpoint", "{run}/best.pt", "--input", "nogt.npz"], "no ground-truth keypoints"),
         (["export", "--checkpoint", "{run}/best.pt", "--out", "m.txt"], "out: expected a .onnx file name"),
         (["export", "--checkpoint", "{run}/missing.pt", "--out", "m.onnx"], "missing.pt: checkpoint file not found"),
+        (["export", "--checkpoint", "{run}/best.pt", "--out", "m.onnx", "--precision", "fp16", "--calibration", "64"],
+         "--calibration: calibrates int8-static alone; fp16 needs no calibration samples"),
     ],
-    ids=["no-model", "out-suffix", "no-input", "antennas", "no-gt", "export-suffix", "export-missing"],
+    ids=["no-model", "out-suffix", "no-input", "antennas", "no-gt", "export-suffix", "export-missing",
+         "export-calibration"],
 )
 def test_cli_bad_input_is_one_line(run: Path, tmp_path: Path, args: list[str], message: str) -> None:
     amplitude, phase, keypoints = _raw(3)

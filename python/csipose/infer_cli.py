@@ -117,8 +117,8 @@ def register(subparsers: Any) -> None:
     ex.add_argument("--precision", choices=("fp32", "fp16", "int8", "int8-static", "int8-dynamic"), default="fp32",
                     help="fp32 (default); fp16; int8 (= int8-dynamic, the more accurate on the default model); "
                          "int8-static (QDQ, calibrated on --calibration training samples)")
-    ex.add_argument("--calibration", metavar="N", type=int, default=512,
-                    help="training samples that calibrate int8-static (default 512)")
+    ex.add_argument("--calibration", metavar="N", type=int,
+                    help="training samples that calibrate int8-static (default 512; only with int8-static)")
     ex.add_argument("--json", action="store_true", help="print what was written as JSON")
     ex.set_defaults(handler=_export)
 
@@ -185,7 +185,13 @@ def _predict(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from csipose.export import export_onnx
 
-    info = export_onnx(args.checkpoint, args.out, precision=args.precision, calibration=args.calibration)
+    options = {}
+    if args.calibration is not None:
+        if args.precision != "int8-static":
+            raise ArgumentError(f"--calibration: calibrates int8-static alone; {args.precision} needs no calibration "
+                                f"samples (drop --calibration, or add --precision int8-static)")
+        options["calibration"] = args.calibration
+    info = export_onnx(args.checkpoint, args.out, precision=args.precision, **options)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
