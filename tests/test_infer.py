@@ -271,15 +271,26 @@ def test_cli_predict_writes_every_person_slot_of_a_person_slot_model(tmp_path: P
         (["export", "--checkpoint", "{run}/missing.pt", "--out", "m.onnx"], "missing.pt: checkpoint file not found"),
         (["export", "--checkpoint", "{run}/best.pt", "--out", "m.onnx", "--precision", "fp16", "--calibration", "64"],
          "--calibration: calibrates int8-static alone; fp16 needs no calibration samples"),
+        (["eval", "--checkpoint", "{run}/best.pt", "--input", "people.npz"],
+         "people.npz: ground truth of several people per frame (keypoints [F, M, J, 3]); "),
+        (["eval", "--checkpoint", "{run}/best.pt", "--input", "badmask.npz"],
+         "badmask.npz: person_mask is int64[3, 2]; expected bool[3, 2]"),
+        (["eval", "--checkpoint", "{run}/best.pt", "--input", "maskonly.npz"],
+         "maskonly.npz: person_mask goes with several people's keypoints [3, M, J, 3]"),
     ],
     ids=["no-model", "out-suffix", "no-input", "antennas", "no-gt", "export-suffix", "export-missing",
-         "export-calibration"],
+         "export-calibration", "people-gt", "people-mask", "mask-one-person"],
 )
 def test_cli_bad_input_is_one_line(run: Path, tmp_path: Path, args: list[str], message: str) -> None:
     amplitude, phase, keypoints = _raw(3)
     np.savez(tmp_path / "raw.npz", amplitude=amplitude, phase=phase, keypoints=keypoints)
     np.savez(tmp_path / "nogt.npz", amplitude=amplitude, phase=phase)
     np.savez(tmp_path / "short.npz", amplitude=amplitude[:, :2], phase=phase[:, :2])
+    two = np.stack([keypoints, keypoints + 1], axis=1)  # [F, 2, J, 3]
+    np.savez(tmp_path / "people.npz", amplitude=amplitude, phase=phase, keypoints=two)
+    np.savez(tmp_path / "badmask.npz", amplitude=amplitude, phase=phase, keypoints=two, person_mask=np.ones((3, 2), int))
+    np.savez(tmp_path / "maskonly.npz", amplitude=amplitude, phase=phase, keypoints=keypoints,
+             person_mask=np.ones((3, 1), bool))
     done = _cli(*[a.replace("{run}", str(run)) for a in args], cwd=tmp_path)
     lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
     assert done.returncode == 2 and len(lines) == 1, done.stderr

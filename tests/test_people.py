@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import subprocess
 import sys
 
@@ -194,6 +195,7 @@ def test_training_with_person_slots(tmp_path) -> None:  # type: ignore[no-untype
     done = subprocess.run([sys.executable, "-m", "csipose", "eval", "--checkpoint", str(tmp_path / "people.onnx")],
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0 and "count accuracy" in done.stdout, done.stderr
+    _eval_input_scores_every_person(tmp_path)
     from tests.mmfi_tree import write_tree
 
     write_tree(tmp_path / "mmfi", ("S01", "S02"), ("A02",), 4)  # one person per window
@@ -208,3 +210,40 @@ def test_training_with_person_slots(tmp_path) -> None:  # type: ignore[no-untype
     with pytest.raises(ConfigError, match="persons >= 1 needs scenes of several labelled people"):
         train(TrainingConfig(persons=2, epochs=1, data="synthetic", synthetic={**synthetic, "people": []},
                              run_dir=str(tmp_path / "run2"), progress=False, plots=False))
+
+
+def _eval_input_scores_every_person(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``csipose eval --input`` of a .npz with several people's keypoints scores the slots against
+    them: the model's own present slots as the truth score perfectly; one of them moved 2 m is
+    still matched but scored off; one of them left out of ``person_mask`` is a false positive."""
+    from csipose.data.sources import open_frames
+    from csipose.infer import Predictor, predict_source
+
+    rng = np.random.default_rng(0)
+    frames = {"amplitude": rng.uniform(1, 30, (6, 3, 114, 10)).astype(np.float32),
+              "phase": rng.uniform(-np.pi, np.pi, (6, 3, 114, 10)).astype(np.float32)}  # fmt: skip
+    np.savez(tmp_path / "raw.npz", **frames)
+    found = predict_source(Predictor.load(tmp_path / "run" / "best.pt"), open_frames(tmp_path / "raw.npz"))
+    truth, present = found.persons, found.presence > 0.5  # [N, 2, J, 3], [N, 2]; N = 6 (window 1)
+    assert len(truth) == 6 and present.any(), found.presence
+    first = np.flatnonzero(present.any(axis=1))[0]
+    who = int(np.flatnonzero(present[first])[0])
+    moved, dropped = truth.copy(), present.copy()
+    moved[first, who] += 2.0
+    dropped[first, who] = False
+    cases = {"own": (truth, present), "moved": (moved, present), "dropped": (truth, dropped)}
+    reports = {}
+    for name, (keypoints, mask) in cases.items():
+        np.savez(tmp_path / f"{name}.npz", **frames, keypoints=keypoints, person_mask=mask)
+        done = subprocess.run([sys.executable, "-m", "csipose", "eval", "--checkpoint", str(tmp_path / "run" / "best.pt"),
+                               "--input", str(tmp_path / f"{name}.npz"), "--json"], capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        reports[name] = json.loads(done.stdout)
+    people = int(present.sum())
+    own, moved_report, dropped_report = reports["own"], reports["moved"], reports["dropped"]
+    assert own["count_accuracy"] == 1.0 and own["people"]["people"] == own["people"]["matched"] == people
+    assert own["people"]["missed"] == own["people"]["false_positives"] == 0 and own["mpjpe"] < 1e-6
+    assert moved_report["people"]["matched"] == people and moved_report["count_accuracy"] == 1.0
+    assert moved_report["mpjpe"] == pytest.approx(2 * np.sqrt(3) / people, rel=1e-4)
+    assert dropped_report["people"]["false_positives"] == 1 and dropped_report["count_accuracy"] == pytest.approx(5 / 6)

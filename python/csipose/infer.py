@@ -423,7 +423,9 @@ class Predictions:
         keypoints: ``float32[N, J, D]`` in metres.
         ids: ``int64[N, 4]``: environment, subject, action and 1-based frame number of each
             pose's label frame (the last of its window).
-        ground_truth: ``float32[N, J, 3]`` of those frames when the input has it, else None.
+        ground_truth: ``float32[N, J, 3]`` of those frames when the input has it (several people's
+            ``[N, M, J, 3]``), else None.
+        person_mask: with several people's ground truth, ``bool[N, M]``: who is in each frame.
         frames: raw frames read.
         times: ``float64[N]`` seconds of each label frame for a capture, else None.
         persons: a person-slot model's ``float32[N, S, J, D]`` (``keypoints`` is its most present
@@ -438,6 +440,7 @@ class Predictions:
     times: np.ndarray | None = None
     persons: np.ndarray | None = None
     presence: np.ndarray | None = None
+    person_mask: np.ndarray | None = None
 
 
 def predict_source(predictor: Predictor, source: Any, *, progress: bool = False, geometry: Any = None) -> Predictions:
@@ -451,7 +454,7 @@ def predict_source(predictor: Predictor, source: Any, *, progress: bool = False,
     """
     bar = _bar(source.frames, progress)
     w = predictor.window
-    keypoints, people, ids, truth, times, read = [], [], [], [], [], 0
+    keypoints, people, ids, truth, masks, times, read = [], [], [], [], [], [], 0
     try:
         for run in source.runs():
             read += len(run)
@@ -471,6 +474,8 @@ def predict_source(predictor: Predictor, source: Any, *, progress: bool = False,
                 ids.append(run.ids[w - 1 :])
                 if run.keypoints is not None:
                     truth.append(run.keypoints[w - 1 :])
+                if run.person_mask is not None:
+                    masks.append(run.person_mask[w - 1 :])
                 if run.times is not None:
                     times.append(run.times[w - 1 :])
             if bar is not None:
@@ -485,6 +490,7 @@ def predict_source(predictor: Predictor, source: Any, *, progress: bool = False,
         keypoints=np.concatenate(keypoints), ids=np.concatenate(ids),
         ground_truth=np.concatenate(truth) if source.has_keypoints else None, frames=read,
         times=np.concatenate(times) if len(times) == len(keypoints) else None, persons=persons, presence=presence,
+        person_mask=np.concatenate(masks) if masks else None,
     )  # fmt: skip
 
 

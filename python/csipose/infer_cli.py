@@ -13,6 +13,7 @@ slot, and it adds every slot, ``persons float32[N, S, J, D]``, and their presenc
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import os
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from csipose.errors import ArgumentError, ConfigError, DatasetError
+from csipose.errors import ArgumentError, ConfigError, DatasetError, ShapeError
 from csipose.train.scoring import score
 
 __all__ = ["read_batches", "recorded_split", "register"]
@@ -128,7 +129,10 @@ def register(subparsers: Any) -> None:
                     "or on any input csipose predict reads (--input, with ground truth).",
     )  # fmt: skip
     ev.add_argument("--checkpoint", metavar="PATH", required=True, help="a .pt checkpoint or an exported .onnx model")
-    ev.add_argument("--input", metavar="PATH", help="evaluate on this input instead (as csipose predict reads it)")
+    ev.add_argument("--input", metavar="PATH",
+                    help="evaluate on this input instead (as csipose predict reads it, with ground truth; a .npz with "
+                         "several people's keypoints [F, M, J, 3] and person_mask [F, M] scores a person-slot model's "
+                         "people)")
     ev.add_argument("--data", choices=("synthetic", "mmfi"), help="data source of the split (default: the recorded one)")
     ev.add_argument("--root", metavar="DIR", help="MM-Fi root (with --data mmfi)")
     ev.add_argument("--cache", metavar="DIR", help="prepared MM-Fi cache folder")
@@ -222,6 +226,10 @@ def _eval(args: argparse.Namespace) -> int:
         found = predict_source(predictor, open_frames(args.input, packets=predictor.preprocess.packets), geometry=geometry)
         if found.ground_truth is None:
             raise DatasetError(f"{args.input}: no ground-truth keypoints to score against")
+        if found.person_mask is not None:  # several people's ground truth
+            report = _score_people_input(predictor, args, found)
+            print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
+            return 0
         keep = _unseen_by_adapter(predictor, found.ids, args)
         found.keypoints, found.ground_truth, found.ids = found.keypoints[keep], found.ground_truth[keep], found.ids[keep]
         report = score(found.keypoints, found.ground_truth, skeleton=predictor.skeleton)
@@ -337,7 +345,7 @@ def _cuda_available() -> bool:
 def recorded_split(predictor: Any, data: str | None = None, root: str | None = None, cache: str | None = None) -> Any:
     """The validation split recorded with ``predictor``'s model (``data``, MM-Fi ``root`` and ``cache``
     override the recorded data source), checked to be preprocessed as the model expects."""
-    from csipose.config import TrainingConfig
+    from csipose.config import DEFAULT_SYNTHETIC, TrainingConfig
     from csipose.train.data import load_split
 
     if predictor.config is None:
@@ -350,6 +358,8 @@ def recorded_split(predictor: Any, data: str | None = None, root: str | None = N
                     f"--{flag}: MM-Fi data only, but {predictor.path} is evaluated on synthetic data; "
                     f"add --data mmfi or drop --{flag}"
                 )
+    if data and data != config.data:  # another source: the recorded generator settings do not apply
+        config = dataclasses.replace(config, synthetic=copy.deepcopy(DEFAULT_SYNTHETIC))
     overrides = [f"{key}={value}" for key, value in
                  (("data", data), ("mmfi_root", root), ("mmfi_cache", cache)) if value]
     config = config.with_overrides(overrides)
@@ -426,6 +436,22 @@ def _unseen_by_adapter(predictor: Any, ids: np.ndarray, args: argparse.Namespace
     if not keep.any():
         raise DatasetError(f"{args.adapter}: every frame to evaluate was used to fit the adapter")
     return keep
+
+
+def _score_people_input(predictor: Any, args: argparse.Namespace, found: Any) -> Any:
+    """The multi-person report of a person-slot model on an input with several people's ground
+    truth (``found``: its :class:`~csipose.infer.Predictions`)."""
+    from csipose.metrics import evaluate_people
+
+    if not predictor.persons:
+        raise ArgumentError(f"{args.input}: ground truth of several people per frame (keypoints [F, M, J, 3]); "
+                            f"{predictor.path} predicts one person: score a person-slot model (persons >= 1)")
+    keep = _unseen_by_adapter(predictor, found.ids, args)
+    try:
+        return evaluate_people(found.persons[keep], found.presence[keep], found.ground_truth[keep],
+                               gt_mask=found.person_mask[keep], skeleton=predictor.skeleton)
+    except ShapeError as err:
+        raise DatasetError(f"{args.input}: {err}") from None
 
 
 def _score_people_split(predictor: Any, val: Any) -> Any:
