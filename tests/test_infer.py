@@ -277,9 +277,11 @@ def test_cli_predict_writes_every_person_slot_of_a_person_slot_model(tmp_path: P
          "badmask.npz: person_mask is int64[3, 2]; expected bool[3, 2]"),
         (["eval", "--checkpoint", "{run}/best.pt", "--input", "maskonly.npz"],
          "maskonly.npz: person_mask goes with several people's keypoints [3, M, J, 3]"),
+        (["eval", "--checkpoint", "{run}/best.pt", "--by", "people"],
+         "--by people: groups a person-slot model's frames by their count of people; "),
     ],
     ids=["no-model", "out-suffix", "no-input", "antennas", "no-gt", "export-suffix", "export-missing",
-         "export-calibration", "people-gt", "people-mask", "mask-one-person"],
+         "export-calibration", "people-gt", "people-mask", "mask-one-person", "by-people"],
 )
 def test_cli_bad_input_is_one_line(run: Path, tmp_path: Path, args: list[str], message: str) -> None:
     amplitude, phase, keypoints = _raw(3)

@@ -195,6 +195,7 @@ def test_training_with_person_slots(tmp_path) -> None:  # type: ignore[no-untype
     done = subprocess.run([sys.executable, "-m", "csipose", "eval", "--checkpoint", str(tmp_path / "people.onnx")],
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0 and "count accuracy" in done.stdout, done.stderr
+    _eval_by_people_adds_up(tmp_path / "run" / "best.pt")
     _eval_input_scores_every_person(tmp_path)
     from tests.mmfi_tree import write_tree
 
@@ -247,3 +248,19 @@ def _eval_input_scores_every_person(tmp_path) -> None:  # type: ignore[no-untype
     assert moved_report["people"]["matched"] == people and moved_report["count_accuracy"] == 1.0
     assert moved_report["mpjpe"] == pytest.approx(2 * np.sqrt(3) / people, rel=1e-4)
     assert dropped_report["people"]["false_positives"] == 1 and dropped_report["count_accuracy"] == pytest.approx(5 / 6)
+
+
+def _eval_by_people_adds_up(checkpoint) -> None:  # type: ignore[no-untyped-def]
+    """``csipose eval --by people`` (and by action) of a person-slot model: one multi-person report per
+    group, whose frames, people, matches and false positives add up to the pooled report's."""
+    for by in ("people", "action"):
+        done = subprocess.run([sys.executable, "-m", "csipose", "eval", "--checkpoint", str(checkpoint), "--by", by,
+                               "--json"], capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        out = json.loads(done.stdout)
+        groups = out["by"][by]
+        assert len(groups) >= 2, groups
+        for key in ("frames", "people", "matched", "missed", "false_positives", "predicted"):
+            assert sum(g["people"][key] for g in groups.values()) == out["people"][key], key
+        if by == "people":  # each group holds frames of that many people
+            assert all(g["people"]["people"] == int(k) * g["people"]["frames"] for k, g in groups.items())

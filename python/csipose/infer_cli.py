@@ -136,9 +136,10 @@ def register(subparsers: Any) -> None:
     ev.add_argument("--data", choices=("synthetic", "mmfi"), help="data source of the split (default: the recorded one)")
     ev.add_argument("--root", metavar="DIR", help="MM-Fi root (with --data mmfi)")
     ev.add_argument("--cache", metavar="DIR", help="prepared MM-Fi cache folder")
-    ev.add_argument("--by", choices=_BY,
+    ev.add_argument("--by", choices=(*_BY, "people"),
                     help="also one report per environment, subject or action, each beside the constant-root "
-                         "baseline (the training mean pose placed on the true root)")
+                         "baseline (the training mean pose placed on the true root); a person-slot model's "
+                         "people reports also per true count of people in the frame (people)")
     ev.add_argument("--geometry", metavar="FILE", help=GEOMETRY_HELP + " (with --input)")
     ev.add_argument("--json", action="store_true", help="print the report as JSON")
     ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
@@ -211,8 +212,9 @@ def _eval(args: argparse.Namespace) -> int:
 
     device = _device(args.device)
     predictor = Predictor.load(args.checkpoint, device=device, adapter=args.adapter)
-    if args.by and predictor.persons:
-        raise ArgumentError(f"--by: not available yet for a person-slot model ({predictor.path}); drop --by")
+    if args.by == "people" and not predictor.persons:
+        raise ArgumentError(f"--by people: groups a person-slot model's frames by their count of people; "
+                            f"{predictor.path} predicts one person")
     if args.geometry and not args.input:
         raise ArgumentError("--geometry: goes with --input; the recorded split carries its rooms' geometry")
     if args.input:
@@ -227,15 +229,18 @@ def _eval(args: argparse.Namespace) -> int:
         if found.ground_truth is None:
             raise DatasetError(f"{args.input}: no ground-truth keypoints to score against")
         if found.person_mask is not None:  # several people's ground truth
-            report = _score_people_input(predictor, args, found)
-            print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
-            return 0
+            return _print_people(predictor, args, _people_of_input(predictor, args, found))
+        if args.by == "people":
+            raise ArgumentError(f"--by people: {args.input} holds one person's ground truth per frame; "
+                                "give keypoints [F, M, J, 3] with person_mask [F, M]")
         keep = _unseen_by_adapter(predictor, found.ids, args)
         found.keypoints, found.ground_truth, found.ids = found.keypoints[keep], found.ground_truth[keep], found.ids[keep]
         report = score(found.keypoints, found.ground_truth, skeleton=predictor.skeleton)
         if args.by:
             groups = found.ids[:, _BY.index(args.by)]
             return _print_by(predictor, args, report, (found.keypoints, found.ground_truth, None, groups))
+    elif predictor.persons:
+        return _print_people(predictor, args, _people_of_split(predictor, args))
     else:
         report = _score_split(predictor, args)
         if args.by:
@@ -379,8 +384,6 @@ def _score_split(predictor: Any, args: argparse.Namespace) -> Any:
     """The locked report of ``predictor`` on the validation split recorded with it (or the one the flags choose);
     with ``args.by``, the report and ``(pred, gt, visible, groups)``."""
     val = recorded_split(predictor, args.data, args.root, args.cache)
-    if predictor.persons:
-        return _score_people_split(predictor, val)
     index = None
     if predictor.adapter is not None:  # the adapter's own rooms, less the frames it was fitted on
         from csipose.domain.adapt_cli import sample_ids
@@ -438,42 +441,83 @@ def _unseen_by_adapter(predictor: Any, ids: np.ndarray, args: argparse.Namespace
     return keep
 
 
-def _score_people_input(predictor: Any, args: argparse.Namespace, found: Any) -> Any:
-    """The multi-person report of a person-slot model on an input with several people's ground
-    truth (``found``: its :class:`~csipose.infer.Predictions`)."""
-    from csipose.metrics import evaluate_people
-
+def _people_of_input(predictor: Any, args: argparse.Namespace, found: Any) -> tuple[np.ndarray, ...]:
+    """``(persons, presence, gt, gt_mask, visible, groups)`` of a person-slot model on an input with
+    several people's ground truth (``found``: its :class:`~csipose.infer.Predictions`); ``visible``
+    None (all); ``groups`` by ``args.by``, else None."""
     if not predictor.persons:
         raise ArgumentError(f"{args.input}: ground truth of several people per frame (keypoints [F, M, J, 3]); "
                             f"{predictor.path} predicts one person: score a person-slot model (persons >= 1)")
     keep = _unseen_by_adapter(predictor, found.ids, args)
-    try:
-        return evaluate_people(found.persons[keep], found.presence[keep], found.ground_truth[keep],
-                               gt_mask=found.person_mask[keep], skeleton=predictor.skeleton)
-    except ShapeError as err:
-        raise DatasetError(f"{args.input}: {err}") from None
+    mask = found.person_mask[keep]
+    groups = None
+    if args.by:
+        groups = mask.sum(axis=1) if args.by == "people" else found.ids[keep, _BY.index(args.by)]
+    return found.persons[keep], found.presence[keep], found.ground_truth[keep], mask, None, groups
 
 
-def _score_people_split(predictor: Any, val: Any) -> Any:
-    """The multi-person report of a person-slot model on a dataset with a person axis."""
+def _people_of_split(predictor: Any, args: argparse.Namespace) -> tuple[np.ndarray, ...]:
+    """``(persons, presence, gt, gt_mask, visible, groups)`` of a person-slot model on the validation
+    split recorded with it, which must label every person (a person axis); ``groups`` by ``args.by``."""
     from csipose.data.collate import pad_people, pad_slots
-    from csipose.metrics import evaluate_people
 
+    val = recorded_split(predictor, args.data, args.root, args.cache)
     if len(val) and "person_ids" not in val[0]:
         raise ArgumentError(f"{predictor.path}: a person-slot model is scored on scenes with every person labelled "
                             "(synthetic, with synthetic.people); this split has one person per window")
     s = predictor.persons
-    parts: list[list[np.ndarray]] = [[] for _ in range(5)]
+    by = args.by if args.by != "people" else None
+    parts: list[list[np.ndarray]] = [[] for _ in range(6)]
     for start in range(0, len(val), 256):
         samples = pad_people([val[i] for i in range(start, min(start + 256, len(val)))])
         batch = {k: np.stack([np.asarray(x[k]) for x in samples]) for k in ("csi", "keypoints", "visibility", "person_mask")}
         persons, presence = predictor.predict_people_windows(batch["csi"])
         parts[0].append(persons)
         parts[1].append(presence)
-        for k, key in enumerate(("keypoints", "visibility", "person_mask"), start=2):
+        for k, key in enumerate(("keypoints", "person_mask", "visibility"), start=2):
             parts[k].append(pad_slots(batch[key], s))
-    persons, presence, gt, vis, mask = (np.concatenate(p) for p in parts)
-    return evaluate_people(persons, presence, gt, gt_mask=mask, visible=vis, skeleton=predictor.skeleton)
+        if by:
+            parts[5].append(np.array([int(np.asarray(x[by])) for x in samples], dtype=np.int64))
+    persons, presence, gt, mask, vis = (np.concatenate(p) for p in parts[:5])
+    groups = None
+    if args.by:
+        groups = mask.sum(axis=1) if args.by == "people" else np.concatenate(parts[5])
+    return persons, presence, gt, mask, vis, groups
+
+
+def _print_people(predictor: Any, args: argparse.Namespace, arrays: tuple[Any, ...]) -> int:
+    """Prints the multi-person report of ``arrays = (persons, presence, gt, gt_mask, visible, groups)``
+    and, with ``args.by``, one per group."""
+    from csipose.metrics import evaluate_people
+
+    persons, presence, gt, mask, vis, groups = arrays
+    where = args.input or predictor.path
+
+    def report(rows: Any) -> Any:
+        try:
+            return evaluate_people(persons[rows], presence[rows], gt[rows], gt_mask=mask[rows],
+                                   visible=None if vis is None else vis[rows], skeleton=predictor.skeleton)
+        except ShapeError as err:
+            raise DatasetError(f"{where}: {err}") from None
+
+    pooled = report(slice(None))
+    by = {} if groups is None else {int(g): report(groups == g) for g in np.unique(groups)}
+    if args.json:
+        out = pooled.to_dict()
+        if args.by:
+            out["by"] = {args.by: {str(k): r.to_dict() for k, r in by.items()}}
+        print(json.dumps(out, indent=2))
+        return 0
+    print(pooled.summary())
+    if args.by:
+        print()
+        print(f"by {args.by} (input units)")
+        print(f"{args.by:>12} {'frames':>7} {'people':>7} {'count':>7} {'PCK@20':>7} {'MPJPE':>8} {'OKS-AP':>7}")
+        for name, r in [*((str(k), r) for k, r in by.items()), ("all", pooled)]:
+            ap = "n/a" if r.oks_ap is None or not np.isfinite(r.oks_ap) else f"{100 * r.oks_ap:.1f}%"
+            print(f"{name:>12} {r.people['frames']:>7} {r.people['people']:>7} {100 * r.count_accuracy:>6.1f}% {_pck20(r):>7} "
+                  f"{_fig(r.mpjpe):>8} {ap:>7}")  # fmt: skip
+    return 0
 
 
 def predict_split(predictor: Any, dataset: Any, index: Any = None, size: int = 256
