@@ -23,6 +23,8 @@ from importlib import import_module
 from typing import Any
 
 __all__ = [
+    "ADAPTER_LR",
+    "ADAPTER_STEPS",
     "ADAPTER_TARGETS",
     "GEOMETRY",
     "DomainClassifier",
@@ -43,6 +45,11 @@ GEOMETRY = ("tx", "rx", "floor")
 
 #: The layers ``csipose adapt --targets`` may adapt (:mod:`~csipose.domain.adapters`).
 ADAPTER_TARGETS = ("all", "linear", "head", "readout", "input")
+
+#: The default adapter fit (``csipose adapt``): AdamW steps and learning rate. Chosen with room 3 of
+#: the leave-room-out synthetic rooms held out (K = 50, three draws of the frames); better than 300
+#: steps at 3e-3 with each of the four rooms held out (``benches/bench_domains.py --room R``).
+ADAPTER_STEPS, ADAPTER_LR = 150, 1e-2
 
 _HOMES = {
     "DomainClassifier": "grl", "reversal_schedule": "grl", "reverse_gradient": "grl",

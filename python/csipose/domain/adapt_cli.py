@@ -29,7 +29,7 @@ _SEEDS = 2**32  # --seed: 0 .. 2**32 - 1
 
 def register(subparsers: Any) -> None:
     """Adds the adapt subcommand to the ``csipose`` parser."""
-    from csipose.domain import ADAPTER_TARGETS
+    from csipose.domain import ADAPTER_LR, ADAPTER_STEPS, ADAPTER_TARGETS
 
     ad = subparsers.add_parser(
         "adapt", help="fit low-rank adapters of a checkpoint to a new room from a few labelled frames",
@@ -43,10 +43,12 @@ def register(subparsers: Any) -> None:
     ad.add_argument("--environment", metavar="E", type=int, action="append",
                     help="the room to adapt to (repeatable; default: the rooms the run held out, "
                          "synthetic.val_environments, else every room of its validation split)")
-    ad.add_argument("--steps", metavar="N", type=int, default=300, help="optimizer steps (default 300)")
+    ad.add_argument("--steps", metavar="N", type=int, default=ADAPTER_STEPS,
+                    help=f"optimizer steps (default {ADAPTER_STEPS})")
     ad.add_argument("--rank", metavar="R", type=int, default=4, help="rank of every update (default 4)")
     ad.add_argument("--alpha", metavar="A", type=float, help="scale numerator of the updates (default: the rank)")
-    ad.add_argument("--lr", metavar="LR", type=float, default=3e-3, help="AdamW learning rate (default 3e-3)")
+    ad.add_argument("--lr", metavar="LR", type=float, default=ADAPTER_LR,
+                    help=f"AdamW learning rate (default {ADAPTER_LR:g})")
     ad.add_argument("--targets", choices=ADAPTER_TARGETS, default="all",
                     help="all (default): every nn.Linear layer the model calls, the ridge readout and a gain and offset "
                          "per input channel; linear: the nn.Linear layers; head: the joint regressor's; readout: the "

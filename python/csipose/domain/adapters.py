@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from csipose.domain import ADAPTER_TARGETS
+from csipose.domain import ADAPTER_LR, ADAPTER_STEPS, ADAPTER_TARGETS
 from csipose.errors import ArgumentError, CheckpointError, TrainingError
 from csipose.models.base import InputNorm, LinearReadout, PoseModel
 from csipose.train import checkpoint as ckpt
@@ -252,8 +252,8 @@ def fit_adapters(
     keypoints: np.ndarray,
     visibility: np.ndarray | None = None,
     *,
-    steps: int = 300,
-    lr: float = 3e-3,
+    steps: int = ADAPTER_STEPS,
+    lr: float = ADAPTER_LR,
     weight_decay: float = 0.0,
     batch_size: int = 64,
     loss: str = "smooth_l1",
