@@ -17,6 +17,12 @@ import pytest
 BENCHES = sorted((Path(__file__).resolve().parents[1] / "benches").glob("bench_*.py"))
 _N = r"[\d,]+"  # a count or rate printed with thousands separators
 EXPECTED: dict[str, list[str]] = {
+    "bench_adapt": [
+        *(rf"^{room}\s+{row}\s+(\d+\.\d%\s+){{3}}\d+\.\d%\s+(-?\d+\.\d\d|n/a)$"
+          for room in (1, 2, 3, 4) for row in (r"150 steps at 1e-2 \(default\)", "300 steps at 3e-3")),
+        r"^150 steps at 1e-2 \(default\): gap ratio .* goal >= 0\.90 met in \d of 4 room\(s\)$",
+        r"^wall time \d+ s on \d+ torch thread\(s\)$",
+    ],
     "bench_data": [
         r"^reader\s+frames/s\s+vs official$",
         rf"^official loop: loadmat \+ cleaning per frame\s+{_N}\s+1\.0x$",

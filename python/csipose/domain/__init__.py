@@ -48,7 +48,7 @@ ADAPTER_TARGETS = ("all", "linear", "head", "readout", "input")
 
 #: The default adapter fit (``csipose adapt``): AdamW steps and learning rate. Chosen with room 3 of
 #: the leave-room-out synthetic rooms held out (K = 50, three draws of the frames); better than 300
-#: steps at 3e-3 with each of the four rooms held out (``benches/bench_domains.py --room R``).
+#: steps at 3e-3 with each of the four rooms held out (``benches/bench_adapt.py``).
 ADAPTER_STEPS, ADAPTER_LR = 150, 1e-2
 
 _HOMES = {

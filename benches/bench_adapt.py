@@ -1,0 +1,108 @@
+"""Few-shot adapter settings room by room: how much of the in-room gain 50 frames of an unseen room bring back.
+
+For each held-out room (leave-room-out synthetic data, as ``bench_domains.py``; ``--rooms`` picks
+which), the plain model is trained once on the other three rooms; then the adapters of each
+setting in :data:`SETTINGS` (AdamW steps and learning rate; the first is ``csipose adapt``'s
+default) are fitted on K = 50 frames of the unseen room, for three draws of the frames, and scored
+on the room's frames outside the 200-frame shot pool (as ``bench_domains.py`` scores). Printed per room and setting: the unseen
+room's PCK@20 for each draw and their mean, and the gap ratio of the mean (the unseen room's PCK@20
+gain over the mean pose / the in-room gain; goal >= 0.90 at K = 50).
+
+    python benches/bench_adapt.py                 # rooms 1-4 (about 12 minutes on one thread)
+    python benches/bench_adapt.py --rooms 3       # one room
+    python benches/bench_adapt.py --quick         # tiny: a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import bench_domains as domains
+
+#: ``(label, steps, lr)``: the adapters' fit; the first is the default of ``csipose adapt``.
+SETTINGS = (("150 steps at 1e-2 (default)", 150, 1e-2), ("300 steps at 3e-3", 300, 3e-3))
+DRAWS = (0, 1, 2)
+
+
+def adapted_pck(last: Path, seed: int, shots: int, pool: int, steps: int, lr: float) -> float:
+    """Unseen-room PCK@20 of ``last`` (outside a ``pool``-frame shot pool) with adapters fitted in
+    ``steps`` at ``lr`` on the pool's first ``shots`` frames, drawn by ``seed``."""
+    from csipose.domain.adapters import attach_adapters, fit_adapters
+    from csipose.infer import Predictor
+
+    predictor = Predictor.load(last)
+    val, _, unseen, frames = domains.split_frames(predictor, pool, seed)
+    model = predictor._backend.model
+    adapters = attach_adapters(model, seed=seed)
+    room = predictor.geometry_inputs
+    batch = next(iter(domains._batches(val, frames[:shots], room)))
+    fit_adapters(model, adapters, batch["csi"], batch["keypoints"], batch["visibility"], seed=seed, steps=steps, lr=lr,
+                 geometry=tuple(batch[key] for key in room) or None)  # fmt: skip
+    return domains.pck20(domains.scored(*domains.predict(predictor, val, unseen)))
+
+
+def room_rows(last: Path, shots: int, pool: int) -> list[tuple[str, list[float], float]]:
+    """``(setting, PCK@20 of each draw, gap ratio of their mean)`` of each setting."""
+    from csipose.infer import Predictor
+
+    predictor = Predictor.load(last)
+    val, inroom, unseen, _ = domains.split_frames(predictor, pool, 0)
+    gt_in, gt_un = (domains.predict(predictor, val, index)[1] for index in (inroom, unseen))
+    mean = domains.baseline_rows(predictor, val, inroom, unseen, gt_in, gt_un)[0]
+    plain = domains.scored(*domains.predict(predictor, val, inroom))
+    rows = []
+    for label, steps, lr in SETTINGS:
+        draws = [adapted_pck(last, seed, shots, pool, steps, lr) for seed in DRAWS]
+        gain_in = domains.pck20(plain) - domains.pck20(mean.inroom)
+        ratio = (float(np.mean(draws)) - domains.pck20(mean.unseen)) / gain_in if gain_in >= 0.05 else float("nan")
+        rows.append((label, draws, ratio))
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rooms", type=int, nargs="+", choices=(1, 2, 3, 4), default=[1, 2, 3, 4],
+                        help="the rooms to hold out, one at a time (default 1 2 3 4)")
+    parser.add_argument("--quick", action="store_true", help="tiny data and models: a smoke run")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    shots = domains.QUICK_SHOTS[1] if args.quick else 50
+    pool = max(domains.QUICK_SHOTS if args.quick else domains.SHOTS)  # the frames bench_domains leaves out
+    print(f"K = {shots} frames of the unseen room, draws {', '.join(map(str, DRAWS))}; unseen PCK@20 per draw, "
+          "their mean, and its gap ratio (goal >= 0.90)")
+    print(f"{'room':<6}{'adapter fit':<30}{'draws':>22}{'mean':>8}{'gap ratio':>11}")
+    results: dict[str, list[float]] = {label: [] for label, _, _ in SETTINGS}
+    with tempfile.TemporaryDirectory(prefix="bench-adapt-") as tmp:
+        for room in args.rooms:
+            base = [*domains.ROOMS, *domains.held_out(room, args.quick),
+                    *(domains.QUICK if args.quick else domains.FULL), f"threads={args.threads}"]  # fmt: skip
+            last = domains.train_run(Path(tmp) / f"room{room}", base)
+            for label, draws, ratio in room_rows(last, shots, pool):
+                results[label].append(ratio)
+                text = " ".join(f"{100 * d:.1f}%" for d in draws)
+                print(f"{room:<6}{label:<30}{text:>22}{100 * np.mean(draws):>7.1f}%{_ratio(ratio):>11}")
+    for label, ratios in results.items():
+        met = sum(r >= domains.GOALS[50] for r in ratios)
+        print(f"{label}: gap ratio {' / '.join(_ratio(r) for r in ratios)} (rooms {' / '.join(map(str, args.rooms))}), "
+              f"mean {_ratio(float(np.nanmean(ratios)))}; goal >= 0.90 met in {met} of {len(ratios)} room(s)")
+    print(f"wall time {time.perf_counter() - started:.0f} s on {args.threads} torch thread(s)")
+    return 0
+
+
+def _ratio(value: Any) -> str:
+    return "n/a" if not np.isfinite(value) else f"{value:.2f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
