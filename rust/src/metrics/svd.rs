@@ -78,9 +78,15 @@ pub fn svd(a: &Mat3, n: usize) -> Svd {
             }
         }
     }
-    // A (numerically) zero singular value leaves its left vector undefined:
-    // complete u to an orthonormal basis instead.
-    let tiny = f64::EPSILON * out.s[0];
+    // A zero singular value leaves its left vector undefined: complete u to an
+    // orthonormal basis instead. A column of w that is tiny but not zero keeps
+    // its direction: the sweeps leave every pair of columns orthogonal to
+    // within machine epsilon of their own norms, however small (an eps-relative
+    // cut would replace the direction of a real singular value of 1e-17 by an
+    // arbitrary one, and rotate the pose's finest detail the wrong way). Below
+    // sqrt(MIN_POSITIVE) the column's squared norms underflow, and so does that
+    // guarantee.
+    let tiny = f64::MIN_POSITIVE.sqrt();
     if n == 2 && !(out.s[1] > tiny) {
         out.u[0][1] = -out.u[1][0];
         out.u[1][1] = out.u[0][0];
@@ -170,6 +176,19 @@ mod tests {
                 assert!((m[r][c] - a[r][c]).abs() < 1e-13);
             }
         }
+    }
+
+    #[test]
+    fn a_tiny_singular_value_keeps_its_directions() {
+        // A = diag(1, 4e-17, 0): the second direction is real, only far below epsilon
+        let a = [[4e-17, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 1.0]];
+        let d = svd(&a, 3);
+        assert!((d.s[0] - 1.0).abs() < 1e-15 && (d.s[1] - 4e-17).abs() < 1e-30 && d.s[2] == 0.0);
+        let m = reconstruct(&d, 3);
+        assert!((m[0][0] - 4e-17).abs() < 1e-31, "{m:?}");
+        // u and v agree on that direction, so a symmetric A gives the identity rotation
+        let along: f64 = (0..3).map(|r| d.u[r][1] * d.v[r][1]).sum();
+        assert!((along - 1.0).abs() < 1e-12, "{d:?}");
     }
 
     #[test]
