@@ -217,15 +217,17 @@ def _eval_input_scores_every_person(tmp_path) -> None:  # type: ignore[no-untype
     """``csipose eval --input`` of a .npz with several people's keypoints scores the slots against
     them: the model's own present slots as the truth score perfectly; one of them moved 2 m is
     still matched but scored off; one of them left out of ``person_mask`` is a false positive."""
-    from csipose.data.sources import open_frames
-    from csipose.infer import Predictor, predict_source
-
     rng = np.random.default_rng(0)
     frames = {"amplitude": rng.uniform(1, 30, (6, 3, 114, 10)).astype(np.float32),
               "phase": rng.uniform(-np.pi, np.pi, (6, 3, 114, 10)).astype(np.float32)}  # fmt: skip
     np.savez(tmp_path / "raw.npz", **frames)
-    found = predict_source(Predictor.load(tmp_path / "run" / "best.pt"), open_frames(tmp_path / "raw.npz"))
-    truth, present = found.persons, found.presence > 0.5  # [N, 2, J, 3], [N, 2]; N = 6 (window 1)
+    # the slots as csipose predict writes them: the same process settings as csipose eval's, so the same bits
+    done = subprocess.run([sys.executable, "-m", "csipose", "predict", "--model", str(tmp_path / "run" / "best.pt"),
+                           "--input", str(tmp_path / "raw.npz"), "--out", str(tmp_path / "slots.npz")],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with np.load(tmp_path / "slots.npz") as found:
+        truth, present = found["persons"], found["presence"] > 0.5  # [N, 2, J, 3], [N, 2]; N = 6 (window 1)
     assert len(truth) == 6 and present.any(), found.presence
     first = np.flatnonzero(present.any(axis=1))[0]
     who = int(np.flatnonzero(present[first])[0])
