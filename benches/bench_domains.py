@@ -176,7 +176,7 @@ def baseline_rows(predictor: Any, val: Any, inroom: np.ndarray, unseen: np.ndarr
     from csipose.train.baselines import baseline_poses
     from csipose.train.data import load_split, mean_pose
 
-    train = load_split(TrainingConfig.from_dict(predictor.config), "train")
+    train = load_split(TrainingConfig.from_dict(predictor.config, recorded=True), "train")
     mean = mean_pose(train).astype(np.float64)
     rows = [
         Row("mean pose", scored(np.broadcast_to(mean, gt_in.shape), gt_in),

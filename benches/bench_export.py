@@ -57,7 +57,7 @@ def val_split(config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     from csipose.config import TrainingConfig
     from csipose.train.data import load_split
 
-    ds = load_split(TrainingConfig.from_dict(config), "val")
+    ds = load_split(TrainingConfig.from_dict(config, recorded=True), "val")
     if hasattr(ds, "read_batch"):  # MM-Fi: one vectorised read
         batch = ds.read_batch(np.arange(len(ds)))
         return (np.asarray(batch["csi"], dtype=np.float32), np.asarray(batch["keypoints"], dtype=np.float32),

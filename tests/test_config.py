@@ -297,3 +297,14 @@ def test_describe_settings_lists_every_setting_with_its_default_and_meaning() ->
         assert value == (list(expected) if isinstance(expected, tuple) else expected), line
     assert "synthetic.snr_db = 40.0\n    Signal-to-noise ratio of the measured CSI" in text
     assert not re.search(r"``|:class:|:data:|:mod:", text)  # the reST markup of the docstrings is gone
+
+
+def test_a_recorded_config_drops_generator_settings_it_never_used() -> None:
+    """Runs of older csipose recorded synthetic.* beside data = mmfi; their checkpoints still load."""
+    old = {**TrainingConfig(data="mmfi", mmfi_root="/d").to_dict(), "synthetic": {**DEFAULT_SYNTHETIC, "frames": 6}}
+    with pytest.raises(ConfigError, match="synthetic.frames: a generator setting, but data = 'mmfi'"):
+        TrainingConfig.from_dict(old)
+    loaded = TrainingConfig.from_dict(old, recorded=True)
+    assert loaded.data == "mmfi" and loaded.synthetic == DEFAULT_SYNTHETIC
+    kept = {**TrainingConfig().to_dict(), "synthetic": {**DEFAULT_SYNTHETIC, "frames": 6}}
+    assert TrainingConfig.from_dict(kept, recorded=True).synthetic["frames"] == 6  # synthetic runs keep theirs

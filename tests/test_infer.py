@@ -299,6 +299,17 @@ def test_cli_bad_input_is_one_line(run: Path, tmp_path: Path, args: list[str], m
     assert message in lines[0]
 
 
+def test_cli_predict_of_several_peoples_truth_by_a_one_person_model(run: Path, tmp_path: Path) -> None:
+    """The poses are written; the report is left out, with why, not attempted on mismatched shapes."""
+    amplitude, phase, keypoints = _raw(3)
+    np.savez(tmp_path / "people.npz", amplitude=amplitude, phase=phase, keypoints=np.stack([keypoints] * 2, axis=1))
+    done = _cli("predict", "--model", str(run / "best.pt"), "--input", "people.npz", "--out", "p.npz", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "not scored: the input holds several people's ground truth and the model predicts one person" in done.stdout
+    with np.load(tmp_path / "p.npz") as written:
+        assert written["keypoints"].shape[1:] == (17, 3)
+
+
 def test_cli_predict_takes_a_capture_format(run: Path, tmp_path: Path) -> None:
     (tmp_path / "noise.dat").write_bytes(np.random.default_rng(1).bytes(3000))
     args = ("predict", "--model", str(run / "best.pt"), "--input", "noise.dat", "--out", "p.npz")

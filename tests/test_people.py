@@ -243,6 +243,11 @@ def _eval_input_scores_every_person(tmp_path) -> None:  # type: ignore[no-untype
                               timeout=300)  # fmt: skip
         assert done.returncode == 0, done.stderr
         reports[name] = json.loads(done.stdout)
+    done = subprocess.run([sys.executable, "-m", "csipose", "predict", "--model", str(tmp_path / "run" / "best.pt"),
+                           "--input", str(tmp_path / "own.npz"), "--out", str(tmp_path / "again.npz"), "--json"],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["report"] == reports["own"]  # predict prints the report eval --input does
     people = int(present.sum())
     own, moved_report, dropped_report = reports["own"], reports["moved"], reports["dropped"]
     assert own["count_accuracy"] == 1.0 and own["people"]["people"] == own["people"]["matched"] == people
@@ -266,3 +271,15 @@ def _eval_by_people_adds_up(checkpoint) -> None:  # type: ignore[no-untyped-def]
             assert sum(g["people"][key] for g in groups.values()) == out["people"][key], key
         if by == "people":  # each group holds frames of that many people
             assert all(g["people"]["people"] == int(k) * g["people"]["frames"] for k, g in groups.items())
+    # each action's frames and true people, counted from the split itself: the groups follow their frames
+    from csipose.infer import Predictor
+    from csipose.infer_cli import recorded_split
+
+    val = recorded_split(Predictor.load(checkpoint))
+    truth: dict[str, list[int]] = {}
+    for i in range(len(val)):
+        sample = val[i]
+        counts = truth.setdefault(str(int(sample["action"])), [0, 0])
+        counts[0] += 1
+        counts[1] += len(sample["person_ids"])
+    assert {k: [g["people"]["frames"], g["people"]["people"]] for k, g in groups.items()} == truth

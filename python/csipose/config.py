@@ -447,14 +447,21 @@ class TrainingConfig:
         return out
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any], *, source: str = "config") -> TrainingConfig:
-        """Builds a validated config from a dict; unknown keys or wrong types raise ConfigError."""
+    def from_dict(cls, values: Mapping[str, Any], *, source: str = "config", recorded: bool = False) -> TrainingConfig:
+        """Builds a validated config from a dict; unknown keys or wrong types raise ConfigError.
+
+        ``recorded``: the dict is a config a run wrote (its checkpoint); generator settings beside
+        data other than synthetic, which runs of older csipose recorded without using them, are then
+        dropped instead of refused.
+        """
         types = _field_types()
         kwargs: dict[str, Any] = {}
         for key, value in values.items():
             if key not in types:
                 raise ConfigError(f"{source}: unknown key {key!r}")
             kwargs[key] = _coerce(key, value, types[key])
+        if recorded and kwargs.get("data", "synthetic") != "synthetic":
+            kwargs["synthetic"] = copy.deepcopy(DEFAULT_SYNTHETIC)
         return cls(**kwargs).validate()
 
     @classmethod

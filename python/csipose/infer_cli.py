@@ -172,19 +172,40 @@ def _predict(args: argparse.Namespace) -> int:
     extra.update({k: v for k, v in (("persons", found.persons), ("presence", found.presence)) if v is not None})
     np.savez(out, keypoints=found.keypoints, environment=environment, subject=subject, action=action, frame=frame,
              **extra)  # fmt: skip
-    report = None if found.ground_truth is None else score(found.keypoints, found.ground_truth, skeleton=predictor.skeleton)
+    report, unscored = _predictions_report(predictor, found)
     if args.json:
         print(json.dumps({
             "model": os.fspath(predictor.path), "runtime": predictor.runtime, "precision": predictor.precision,
             "input": os.fspath(source.path), "kind": source.kind, "frames": found.frames,
             "poses": len(found.keypoints), "out": os.fspath(out),
             "report": None if report is None else report.to_dict(),
+            **({} if unscored is None else {"unscored": unscored}),
         }, indent=2))  # fmt: skip
         return 0
     print(f"{len(found.keypoints):,} poses from {found.frames:,} frames ({source.kind}) written to {out}")
     if report is not None:
         print(report.summary())
+    if unscored is not None:
+        print(unscored)
     return 0
+
+
+def _predictions_report(predictor: Any, found: Any) -> tuple[Any, str | None]:
+    """``(report, None)`` of the predictions ``found`` of an input with ground truth (the
+    multi-person report of a person-slot model where the input holds several people's), or
+    ``(None, why not)`` where a one-person model meets several people's; ``(None, None)``
+    without ground truth."""
+    if found.ground_truth is None:
+        return None, None
+    if found.person_mask is None:
+        return score(found.keypoints, found.ground_truth, skeleton=predictor.skeleton), None
+    if not predictor.persons:
+        return None, ("not scored: the input holds several people's ground truth and the model predicts one "
+                      "person (csipose eval --input scores a person-slot model)")
+    from csipose.metrics import evaluate_people
+
+    return evaluate_people(found.persons, found.presence, found.ground_truth, gt_mask=found.person_mask,
+                           skeleton=predictor.skeleton), None
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -232,7 +253,7 @@ def _eval(args: argparse.Namespace) -> int:
             return _print_people(predictor, args, _people_of_input(predictor, args, found))
         if args.by == "people":
             raise ArgumentError(f"--by people: {args.input} holds one person's ground truth per frame; "
-                                "give keypoints [F, M, J, 3] with person_mask [F, M]")
+                                "give several people's keypoints [F, M, J, 3] (and person_mask [F, M])")
         keep = _unseen_by_adapter(predictor, found.ids, args)
         found.keypoints, found.ground_truth, found.ids = found.keypoints[keep], found.ground_truth[keep], found.ids[keep]
         report = score(found.keypoints, found.ground_truth, skeleton=predictor.skeleton)
@@ -320,7 +341,7 @@ def _mean_pose(predictor: Any) -> tuple[Any, str]:
     from csipose.train.data import load_split, mean_pose
 
     try:
-        config = TrainingConfig.from_dict(predictor.config, source=f"{predictor.path} config")
+        config = TrainingConfig.from_dict(predictor.config, source=f"{predictor.path} config", recorded=True)
         return mean_pose(load_split(config, "train")).astype(np.float64), "the recorded training split's"
     except CsiposeError as err:
         return None, f"the training split of {predictor.path} cannot be read ({str(err).splitlines()[0]})"
@@ -355,7 +376,7 @@ def recorded_split(predictor: Any, data: str | None = None, root: str | None = N
 
     if predictor.config is None:
         raise ArgumentError(f"{predictor.path}: no training config recorded, so no split to evaluate on; give --input")
-    config = TrainingConfig.from_dict(predictor.config, source=f"{predictor.path} config")
+    config = TrainingConfig.from_dict(predictor.config, source=f"{predictor.path} config", recorded=True)
     if (data or config.data) == "synthetic":
         for flag, value in (("cache", cache), ("root", root)):
             if value:

@@ -154,13 +154,14 @@ def _archive_damage(path: Path) -> str | None:
     return f"not the zip archive torch.save writes: {size} bytes starting {head!r}"
 
 
-def read_torch_file(path: Path, what: str, *, map_location: str | torch.device = "cpu") -> Any:
+def read_torch_file(path: str | os.PathLike[str], what: str, *, map_location: str | torch.device = "cpu") -> Any:
     """What ``torch.save`` wrote to ``path``, read with ``weights_only=True``.
 
     Raises:
         CheckpointError: "``path``: not a readable ``what`` (why)": cut short, another kind of
             file, or torch's own reason.
     """
+    path = Path(path)
     damage = _archive_damage(path)
     if damage:
         raise CheckpointError(f"{path}: not a readable {what} ({damage})")

@@ -91,7 +91,7 @@ def _train(
             raise ArgumentError("overwrite: a resumed run continues in its own folder; drop overwrite")
         resume = resume_file(resume)
         state_in = ckpt.load_checkpoint(resume)
-        config = TrainingConfig.from_dict(state_in["config"], source=f"{resume} config")
+        config = TrainingConfig.from_dict(state_in["config"], source=f"{resume} config", recorded=True)
         config = dataclasses.replace(config, run_dir=str(resume.parent))  # the folder may have moved since
     config.validate()
     if config.loss_weights.get("transfer", 0.0) > 0:

@@ -220,7 +220,7 @@ def unpack_rooms(state: dict[str, Any], path: str | Path) -> dict[int, tuple[np.
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[PoseModel, TrainingConfig]:
     """The model (built from its stored model settings) and config of a checkpoint, ready for inference."""
     state = ckpt.load_checkpoint(path)
-    config = TrainingConfig.from_dict(state["config"], source=f"{path} config")
+    config = TrainingConfig.from_dict(state["config"], source=f"{path} config", recorded=True)
     model = build_stored_model(state, path)
     try:
         model.load_state_dict(state["model"])

@@ -23,8 +23,24 @@ const MAX_SWEEPS: usize = 60;
 /// SVD of the leading `n x n` block of `a` (`n` = 2 or 3).
 pub fn svd(a: &Mat3, n: usize) -> Svd {
     debug_assert!((2..=3).contains(&n));
+    // the sweeps work on a / (its largest magnitude), so that no square below
+    // underflows or overflows however small or large the matrix is
+    let mut scale = 0.0f64;
+    for row in a.iter().take(n) {
+        for x in row.iter().take(n) {
+            scale = scale.max(x.abs());
+        }
+    }
+    if !(scale > 0.0 && scale.is_finite()) {
+        scale = 1.0;
+    }
     // columns of w = a * v, orthogonalised pairwise until they are orthogonal
-    let mut w = *a;
+    let mut w = [[0.0; 3]; 3];
+    for r in 0..n {
+        for c in 0..n {
+            w[r][c] = a[r][c] / scale;
+        }
+    }
     let mut v = identity();
     for _ in 0..MAX_SWEEPS {
         let mut rotated = false;
@@ -41,7 +57,7 @@ pub fn svd(a: &Mat3, n: usize) -> Svd {
                 }
                 rotated = true;
                 let zeta = (beta - alpha) / (2.0 * gamma);
-                let t = zeta.signum() / (zeta.abs() + (1.0 + zeta * zeta).sqrt());
+                let t = zeta.signum() / (zeta.abs() + zeta.hypot(1.0)); // hypot: zeta * zeta would overflow past 1e154
                 let c = 1.0 / (1.0 + t * t).sqrt();
                 let s = c * t;
                 for m in [&mut w, &mut v] {
@@ -70,7 +86,7 @@ pub fn svd(a: &Mat3, n: usize) -> Svd {
         v: [[0.0; 3]; 3],
     };
     for (k, &c) in order.iter().enumerate().take(n) {
-        out.s[k] = norms[c];
+        out.s[k] = norms[c] * scale;
         for r in 0..n {
             out.v[r][k] = v[r][c];
             if norms[c] > 0.0 {
@@ -85,8 +101,8 @@ pub fn svd(a: &Mat3, n: usize) -> Svd {
     // cut would replace the direction of a real singular value of 1e-17 by an
     // arbitrary one, and rotate the pose's finest detail the wrong way). Below
     // sqrt(MIN_POSITIVE) the column's squared norms underflow, and so does that
-    // guarantee.
-    let tiny = f64::MIN_POSITIVE.sqrt();
+    // guarantee (relative to the matrix's largest magnitude, as the sweeps ran).
+    let tiny = f64::MIN_POSITIVE.sqrt() * scale;
     if n == 2 && !(out.s[1] > tiny) {
         out.u[0][1] = -out.u[1][0];
         out.u[1][1] = out.u[0][0];
@@ -189,6 +205,79 @@ mod tests {
         // u and v agree on that direction, so a symmetric A gives the identity rotation
         let along: f64 = (0..3).map(|r| d.u[r][1] * d.v[r][1]).sum();
         assert!((along - 1.0).abs() < 1e-12, "{d:?}");
+    }
+
+    fn orthonormality_error(m: &Mat3, n: usize) -> f64 {
+        let mut worst: f64 = 0.0;
+        for i in 0..n {
+            for j in 0..n {
+                let dot: f64 = (0..n).map(|r| m[r][i] * m[r][j]).sum();
+                worst = worst.max((dot - if i == j { 1.0 } else { 0.0 }).abs());
+            }
+        }
+        worst
+    }
+
+    #[test]
+    fn far_apart_columns_and_extreme_scales_stay_orthonormal() {
+        // a column 1e-152 times the others (the rotation's zeta * zeta would overflow), and the
+        // whole matrix scaled far down or up (its squares would underflow or overflow)
+        let base = [[2.0, -1.0, 0.5], [0.3, 4.0, 1.0], [-1.0, 0.2, 0.7]];
+        for (column, whole) in [
+            (1e-152, 1.0),
+            (1e-150, 1e-160),
+            (1.0, 1e-200),
+            (1.0, 1e200),
+            (1e-140, 1e150),
+        ] {
+            let mut a = base;
+            for row in a.iter_mut() {
+                row[2] *= column;
+                for x in row.iter_mut() {
+                    *x *= whole;
+                }
+            }
+            for n in [2, 3] {
+                let d = svd(&a, n);
+                assert!(
+                    orthonormality_error(&d.u, n) < 1e-12,
+                    "{column:e} {whole:e} n {n}: {d:?}"
+                );
+                assert!(
+                    orthonormality_error(&d.v, n) < 1e-12,
+                    "{column:e} {whole:e} n {n}: {d:?}"
+                );
+                let m = reconstruct(&d, n);
+                for r in 0..n {
+                    for c in 0..n {
+                        assert!(
+                            (m[r][c] - a[r][c]).abs() <= 1e-13 * d.s[0],
+                            "{column:e} {whole:e} n {n}"
+                        );
+                    }
+                }
+            }
+        }
+        // a first column 1e-153 of the others, not orthogonal to them: zeta * zeta overflows
+        let a = [
+            [
+                4.693888382436309e-154,
+                1.3403796653479378,
+                1.1202039934601609,
+            ],
+            [
+                -2.4268742012088218e-154,
+                1.2035293685707942,
+                -0.46099640403915615,
+            ],
+            [
+                4.88744790386414e-153,
+                1.0045536106796693,
+                -0.9896012249579094,
+            ],
+        ];
+        let d = svd(&a, 3);
+        assert!(orthonormality_error(&d.u, 3) < 1e-12, "{d:?}");
     }
 
     #[test]
