@@ -32,48 +32,28 @@ SETTINGS = (("150 steps at 1e-2 (default)", 150, 1e-2), ("300 steps at 3e-3", 30
 DRAWS = (0, 1, 2)
 
 
-def adapted_pck(last: Path, seed: int, shots: int, pool: int, steps: int, lr: float, mean: np.ndarray
-                ) -> tuple[float, float]:
-    """Unseen-room PCK@20 of ``last`` (outside a ``pool``-frame shot pool) with adapters fitted in
-    ``steps`` at ``lr`` on the pool's first ``shots`` frames, drawn by ``seed``; and the PCK@20 of
-    the training mean pose ``mean: [J, 3]`` on the same frames."""
-    from csipose.domain.adapters import attach_adapters, fit_adapters
-    from csipose.infer import Predictor
-
-    predictor = Predictor.load(last)
-    val, _, unseen, frames = domains.split_frames(predictor, pool, seed)
-    model = predictor._backend.model
-    adapters = attach_adapters(model, seed=seed)
-    room = predictor.geometry_inputs
-    batch = next(iter(domains._batches(val, frames[:shots], room)))
-    fit_adapters(model, adapters, batch["csi"], batch["keypoints"], batch["visibility"], seed=seed, steps=steps, lr=lr,
-                 geometry=tuple(batch[key] for key in room) or None)  # fmt: skip
-    pred, gt = domains.predict(predictor, val, unseen)
-    return domains.pck20(domains.scored(pred, gt)), domains.pck20(domains.scored(np.broadcast_to(mean, gt.shape), gt))
-
-
 def room_rows(last: Path, shots: int, pool: int) -> list[tuple[str, list[float], float]]:
     """``(setting, PCK@20 of each draw, gap ratio)`` of each setting: the mean over the draws of
     each draw's unseen-room gain over the mean pose (on its own scored frames), over the in-room gain."""
-    from csipose.config import TrainingConfig
     from csipose.infer import Predictor
-    from csipose.train.data import load_split, mean_pose
 
     predictor = Predictor.load(last)
-    mean = mean_pose(load_split(TrainingConfig.from_dict(predictor.config, recorded=True), "train")).astype(np.float64)
-    val, inroom, _, _ = domains.split_frames(predictor, pool, 0)
+    mean = domains.training_mean_pose(predictor)
+    splits = {seed: domains.split_frames(predictor, pool, seed) for seed in DRAWS}  # (val, in-room, unseen, pool)
+    val, inroom = splits[DRAWS[0]][:2]
     pred_in, gt_in = domains.predict(predictor, val, inroom)
     base_in = domains.scored(np.broadcast_to(mean, gt_in.shape), gt_in)
     gain_in = domains.pck20(domains.scored(pred_in, gt_in)) - domains.pck20(base_in)
+    base = {}  # each draw's mean-pose PCK@20 on its own unseen frames
+    for seed, (val, _, unseen, _) in splits.items():
+        gt = domains.predict(predictor, val, unseen)[1]
+        base[seed] = domains.pck20(domains.scored(np.broadcast_to(mean, gt.shape), gt))
     rows = []
     for label, steps, lr in SETTINGS:
-        draws, gains = [], []
-        for seed in DRAWS:
-            pck, base = adapted_pck(last, seed, shots, pool, steps, lr, mean)
-            draws.append(pck)
-            gains.append(pck - base)
-        ratio = float(np.mean(gains)) / gain_in if gain_in >= 0.05 else float("nan")
-        rows.append((label, draws, ratio))
+        draws = [domains.pck20(domains.adapted(last, val, frames[:shots], unseen, seed, steps=steps, lr=lr))
+                 for seed, (val, _, unseen, frames) in splits.items()]  # fmt: skip
+        gain = float(np.mean([pck - base[seed] for pck, seed in zip(draws, splits)]))
+        rows.append((label, draws, gain / gain_in if gain_in >= 0.05 else float("nan")))
     return rows
 
 

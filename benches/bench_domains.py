@@ -171,13 +171,10 @@ def baseline_rows(predictor: Any, val: Any, inroom: np.ndarray, unseen: np.ndarr
                   gt_un: np.ndarray) -> list[Row]:
     """The training mean pose as it is (camera frame), on each frame's true root, and (for an
     anchored model) on each frame's link anchor."""
-    from csipose.config import TrainingConfig
     from csipose.metrics import root_placed
     from csipose.train.baselines import baseline_poses
-    from csipose.train.data import load_split, mean_pose
 
-    train = load_split(TrainingConfig.from_dict(predictor.config, recorded=True), "train")
-    mean = mean_pose(train).astype(np.float64)
+    mean = training_mean_pose(predictor)
     rows = [
         Row("mean pose", scored(np.broadcast_to(mean, gt_in.shape), gt_in),
             scored(np.broadcast_to(mean, gt_un.shape), gt_un)),
@@ -193,13 +190,22 @@ def baseline_rows(predictor: Any, val: Any, inroom: np.ndarray, unseen: np.ndarr
     return rows
 
 
+def training_mean_pose(predictor: Any) -> np.ndarray:
+    """``float64[J, 3]``: the mean pose of the training split recorded with ``predictor``'s model."""
+    from csipose.config import TrainingConfig
+    from csipose.train.data import load_split, mean_pose
+
+    return mean_pose(load_split(TrainingConfig.from_dict(predictor.config, recorded=True), "train")).astype(np.float64)
+
+
 def is_baseline(name: str) -> bool:
     """A baseline row (the mean poses and the linear baseline), not a trained model's."""
     return name.startswith("mean pose") or name == LINEAR
 
 
-def adapted(last: Path, val: Any, shots: np.ndarray, unseen: np.ndarray, seed: int) -> Any:
-    """The unseen room's report of ``last`` with adapters (the ``csipose adapt`` defaults) fitted on ``shots``."""
+def adapted(last: Path, val: Any, shots: np.ndarray, unseen: np.ndarray, seed: int, **fit: Any) -> Any:
+    """The unseen room's report of ``last`` with adapters fitted on ``shots`` (the ``csipose adapt``
+    defaults, or the ``fit`` options of :func:`~csipose.domain.adapters.fit_adapters`: steps, lr)."""
     from csipose.domain.adapters import attach_adapters, fit_adapters
     from csipose.infer import Predictor
 
@@ -209,7 +215,7 @@ def adapted(last: Path, val: Any, shots: np.ndarray, unseen: np.ndarray, seed: i
     room = predictor.geometry_inputs
     batch = next(iter(_batches(val, shots, room)))
     fit_adapters(model, adapters, batch["csi"], batch["keypoints"], batch["visibility"], seed=seed,
-                 geometry=tuple(batch[key] for key in room) or None)
+                 geometry=tuple(batch[key] for key in room) or None, **fit)
     return scored(*predict(predictor, val, unseen))
 
 

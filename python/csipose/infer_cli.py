@@ -13,7 +13,6 @@ slot, and it adds every slot, ``persons float32[N, S, J, D]``, and their presenc
 from __future__ import annotations
 
 import argparse
-import copy
 import dataclasses
 import json
 import os
@@ -371,24 +370,21 @@ def _cuda_available() -> bool:
 def recorded_split(predictor: Any, data: str | None = None, root: str | None = None, cache: str | None = None) -> Any:
     """The validation split recorded with ``predictor``'s model (``data``, MM-Fi ``root`` and ``cache``
     override the recorded data source), checked to be preprocessed as the model expects."""
-    from csipose.config import DEFAULT_SYNTHETIC, TrainingConfig
+    from csipose.config import TrainingConfig
     from csipose.train.data import load_split
 
     if predictor.config is None:
         raise ArgumentError(f"{predictor.path}: no training config recorded, so no split to evaluate on; give --input")
-    config = TrainingConfig.from_dict(predictor.config, source=f"{predictor.path} config", recorded=True)
-    if (data or config.data) == "synthetic":
+    # the recorded run on the source asked for: another source drops the recorded generator settings
+    asked = {k: v for k, v in (("data", data), ("mmfi_root", root), ("mmfi_cache", cache)) if v}
+    if (data or predictor.config.get("data", "synthetic")) == "synthetic":
         for flag, value in (("cache", cache), ("root", root)):
             if value:
                 raise ArgumentError(
                     f"--{flag}: MM-Fi data only, but {predictor.path} is evaluated on synthetic data; "
                     f"add --data mmfi or drop --{flag}"
                 )
-    if data and data != config.data:  # another source: the recorded generator settings do not apply
-        config = dataclasses.replace(config, synthetic=copy.deepcopy(DEFAULT_SYNTHETIC))
-    overrides = [f"{key}={value}" for key, value in
-                 (("data", data), ("mmfi_root", root), ("mmfi_cache", cache)) if value]
-    config = config.with_overrides(overrides)
+    config = TrainingConfig.from_dict({**predictor.config, **asked}, source=f"{predictor.path} config", recorded=True)
     if config.data == "mmfi" and config.mmfi_root and not Path(config.mmfi_root).is_dir():
         raise ConfigError(f"mmfi_root: {config.mmfi_root!r} is not a folder (give --root)")
     val = load_split(config, "val", rooms=predictor.room_statistics)  # a test_time_norm model's training rooms
