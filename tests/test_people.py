@@ -259,27 +259,41 @@ def _eval_input_scores_every_person(tmp_path) -> None:  # type: ignore[no-untype
 
 def _eval_by_people_adds_up(checkpoint) -> None:  # type: ignore[no-untyped-def]
     """``csipose eval --by people`` (and by action) of a person-slot model: one multi-person report per
-    group, whose frames, people, matches and false positives add up to the pooled report's."""
+    group, whose frames, people, matches and false positives add up to the pooled report's, beside
+    the baseline of the mean pose on every true person's root, whose error is the shape error
+    computed here from the split."""
+    outs = {}
     for by in ("people", "action"):
         done = subprocess.run([sys.executable, "-m", "csipose", "eval", "--checkpoint", str(checkpoint), "--by", by,
                                "--json"], capture_output=True, text=True, timeout=300)  # fmt: skip
         assert done.returncode == 0, done.stderr
-        out = json.loads(done.stdout)
-        groups = out["by"][by]
-        assert len(groups) >= 2, groups
-        for key in ("frames", "people", "matched", "missed", "false_positives", "predicted"):
-            assert sum(g["people"][key] for g in groups.values()) == out["people"][key], key
-        if by == "people":  # each group holds frames of that many people
-            assert all(g["people"]["people"] == int(k) * g["people"]["frames"] for k, g in groups.items())
+        out = outs[by] = json.loads(done.stdout)
+        for report in (out, out["baseline"]["report"]):
+            groups = report["by"][by] if report is out else out["baseline"]["by"][by]
+            assert len(groups) >= 2, groups
+            for key in ("frames", "people", "matched", "missed", "false_positives", "predicted"):
+                assert sum(g["people"][key] for g in groups.values()) == report["people"][key], key
+            if by == "people":  # each group holds frames of that many people
+                assert all(g["people"]["people"] == int(k) * g["people"]["frames"] for k, g in groups.items())
     # each action's frames and true people, counted from the split itself: the groups follow their frames
     from csipose.infer import Predictor
     from csipose.infer_cli import recorded_split
 
-    val = recorded_split(Predictor.load(checkpoint))
+    predictor = Predictor.load(checkpoint)
+    val = recorded_split(predictor)
     truth: dict[str, list[int]] = {}
+    people = []
     for i in range(len(val)):
         sample = val[i]
         counts = truth.setdefault(str(int(sample["action"])), [0, 0])
         counts[0] += 1
         counts[1] += len(sample["person_ids"])
-    assert {k: [g["people"]["frames"], g["people"]["people"]] for k, g in groups.items()} == truth
+        people.append(np.asarray(sample["keypoints"], dtype=np.float64))
+    assert {k: [g["people"]["frames"], g["people"]["people"]] for k, g in outs["action"]["by"]["action"].items()} == truth
+    # the baseline: every true person found (and no other), at the mean pose moved onto their pelvis
+    mean = predictor._backend.model.mean_pose.numpy().astype(np.float64)
+    gt = np.concatenate(people)  # [people, J, 3]
+    shape_error = np.linalg.norm(mean[None] - mean[0] + gt[:, :1] - gt, axis=-1).mean()
+    base = outs["people"]["baseline"]["report"]
+    assert base["count_accuracy"] == 1.0 and base["people"]["matched"] == base["people"]["people"] == len(gt)
+    assert base["people"]["false_positives"] == 0 and base["mpjpe"] == pytest.approx(shape_error, rel=1e-5)

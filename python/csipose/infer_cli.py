@@ -137,8 +137,9 @@ def register(subparsers: Any) -> None:
     ev.add_argument("--cache", metavar="DIR", help="prepared MM-Fi cache folder")
     ev.add_argument("--by", choices=(*_BY, "people"),
                     help="also one report per environment, subject or action, each beside the constant-root "
-                         "baseline (the training mean pose placed on the true root); a person-slot model's "
-                         "people reports also per true count of people in the frame (people)")
+                         "baseline (the training mean pose placed on the true root, on every true person's for "
+                         "a person-slot model); a person-slot model's also per true count of people in the "
+                         "frame (people)")
     ev.add_argument("--geometry", metavar="FILE", help=GEOMETRY_HELP + " (with --input)")
     ev.add_argument("--json", action="store_true", help="print the report as JSON")
     ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
@@ -285,28 +286,38 @@ def _print_by(predictor: Any, args: argparse.Namespace, report: Any, arrays: tup
         placed = root_placed(mean[:, :d], truth, skeleton=skeleton)
         base = score(placed, truth, vis, skeleton)
         base_by = evaluate_by(placed, truth, groups, visible=visible, skeleton=skeleton)
+    columns = (("frames", 7, lambda r: str(r.frames)), ("PCK@20", 7, _pck20), ("MPJPE", 8, lambda r: _fig(r.mpjpe)),
+               ("root err", 8, lambda r: _fig(r.root_error)), ("root-al.", 8, lambda r: _fig(r.mpjpe_root)),
+               ("PA-MPJPE", 8, lambda r: _fig(r.pa_mpjpe)))  # fmt: skip
+    return _print_groups(args, (report, by), (base, base_by), _BASELINE, source, columns,
+                         (columns[1], columns[2], columns[5]))
+
+
+def _print_groups(args: argparse.Namespace, reports: tuple[Any, dict[int, Any]], baselines: tuple[Any, Any],
+                  definition: str, source: str, columns: Any, base_columns: Any) -> int:
+    """Prints ``reports = (pooled, {group: report})`` by ``args.by`` beside ``baselines`` (the same
+    pair, or ``(None, None)``: none, for the reason ``source``), as JSON or as a table of
+    ``columns`` (``(title, width, cell(report) -> str)``) and the baseline's ``base_columns``."""
+    (pooled, by), (base, base_by) = reports, baselines
     if args.json:
-        out = report.to_dict()
+        out = pooled.to_dict()
         out["by"] = {args.by: {str(k): r.to_dict() for k, r in by.items()}}
-        baseline: dict[str, Any] = {"definition": _BASELINE, "mean_pose": source}
+        baseline: dict[str, Any] = {"definition": definition, "mean_pose": source}
         if base is not None and base_by is not None:
             baseline["report"] = base.to_dict()
             baseline["by"] = {args.by: {str(k): r.to_dict() for k, r in base_by.items()}}
         out["baseline"] = baseline
         print(json.dumps(out, indent=2))
         return 0
-    print(report.summary())
+    print(pooled.summary())
     print()
-    print(f"by {args.by} (input units; baseline: {_BASELINE})")
-    head = f"{args.by:>12} {'frames':>7} {'PCK@20':>7} {'MPJPE':>8} {'root err':>8} {'root-al.':>8} {'PA-MPJPE':>8}"
-    print(head + ("" if base is None else f"  | baseline {'PCK@20':>7} {'MPJPE':>8} {'PA-MPJPE':>8}"))
-    rows = [(str(k), r, None if base_by is None else base_by[k]) for k, r in by.items()] + [("all", report, base)]
+    print(f"by {args.by} (input units; baseline: {definition})")
+    titles = lambda cols: " ".join(f"{title:>{width}}" for title, width, _ in cols)  # noqa: E731
+    cells = lambda cols, r: " ".join(f"{cell(r):>{width}}" for _, width, cell in cols)  # noqa: E731
+    print(f"{args.by:>12} {titles(columns)}" + ("" if base is None else f"  | baseline {titles(base_columns)}"))
+    rows = [(str(k), r, None if base_by is None else base_by[k]) for k, r in by.items()] + [("all", pooled, base)]
     for name, r, b in rows:
-        line = (f"{name:>12} {r.frames:>7} {_pck20(r):>7} {_fig(r.mpjpe):>8} {_fig(r.root_error):>8} "
-                f"{_fig(r.mpjpe_root):>8} {_fig(r.pa_mpjpe):>8}")  # fmt: skip
-        if b is not None:
-            line += f"  | {'':>8} {_pck20(b):>7} {_fig(b.mpjpe):>8} {_fig(b.pa_mpjpe):>8}"
-        print(line)
+        print(f"{name:>12} {cells(columns, r)}" + ("" if b is None else f"  | {'':>8} {cells(base_columns, b)}"))
     if base is None:
         print(f"no baseline: {source}")
     return 0
@@ -504,37 +515,48 @@ def _people_of_split(predictor: Any, args: argparse.Namespace) -> tuple[np.ndarr
 
 def _print_people(predictor: Any, args: argparse.Namespace, arrays: tuple[Any, ...]) -> int:
     """Prints the multi-person report of ``arrays = (persons, presence, gt, gt_mask, visible, groups)``
-    and, with ``args.by``, one per group."""
-    from csipose.metrics import evaluate_people
+    and, with ``args.by``, one per group beside the slot baseline (:data:`_PEOPLE_BASELINE`)."""
+    from csipose.metrics import evaluate_people, root_placed
 
     persons, presence, gt, mask, vis, groups = arrays
     where = args.input or predictor.path
 
-    def report(rows: Any) -> Any:
+    def report(pred: Any, present: Any, rows: Any) -> Any:
         try:
-            return evaluate_people(persons[rows], presence[rows], gt[rows], gt_mask=mask[rows],
+            return evaluate_people(pred[rows], present[rows], gt[rows], gt_mask=mask[rows],
                                    visible=None if vis is None else vis[rows], skeleton=predictor.skeleton)
         except ShapeError as err:
             raise DatasetError(f"{where}: {err}") from None
 
-    pooled = report(slice(None))
-    by = {} if groups is None else {int(g): report(groups == g) for g in np.unique(groups)}
-    if args.json:
-        out = pooled.to_dict()
-        if args.by:
-            out["by"] = {args.by: {str(k): r.to_dict() for k, r in by.items()}}
-        print(json.dumps(out, indent=2))
+    def reports(pred: Any, present: Any) -> tuple[Any, dict[int, Any]]:
+        by = {} if groups is None else {int(g): report(pred, present, groups == g) for g in np.unique(groups)}
+        return report(pred, present, slice(None)), by
+
+    pooled, by = reports(persons, presence)
+    if not args.by:
+        print(json.dumps(pooled.to_dict(), indent=2) if args.json else pooled.summary())
         return 0
-    print(pooled.summary())
-    if args.by:
-        print()
-        print(f"by {args.by} (input units)")
-        print(f"{args.by:>12} {'frames':>7} {'people':>7} {'count':>7} {'PCK@20':>7} {'MPJPE':>8} {'OKS-AP':>7}")
-        for name, r in [*((str(k), r) for k, r in by.items()), ("all", pooled)]:
-            ap = "n/a" if r.oks_ap is None or not np.isfinite(r.oks_ap) else f"{100 * r.oks_ap:.1f}%"
-            print(f"{name:>12} {r.people['frames']:>7} {r.people['people']:>7} {100 * r.count_accuracy:>6.1f}% {_pck20(r):>7} "
-                  f"{_fig(r.mpjpe):>8} {ap:>7}")  # fmt: skip
-    return 0
+    base = base_by = None
+    mean, source = _mean_pose(predictor)
+    if mean is not None:  # every true person, and no other, as the mean pose on their true root
+        n, m = mask.shape
+        truth = np.asarray(gt, dtype=np.float64)
+        placed = root_placed(mean[:, : persons.shape[-1]], truth.reshape(n * m, *truth.shape[2:]),
+                             skeleton=predictor.skeleton)
+        base, base_by = reports(placed.reshape(n, m, *placed.shape[1:]), np.asarray(mask, dtype=np.float64))
+    columns = (("frames", 7, lambda r: str(r.people["frames"])), ("people", 7, lambda r: str(r.people["people"])),
+               ("count", 7, lambda r: f"{100 * r.count_accuracy:.1f}%"), ("PCK@20", 7, _pck20),
+               ("MPJPE", 8, lambda r: _fig(r.mpjpe)), ("OKS-AP", 7, _oks_ap))  # fmt: skip
+    return _print_groups(args, (pooled, by), (base, base_by), _PEOPLE_BASELINE, source, columns, columns[3:5])
+
+
+def _oks_ap(report: Any) -> str:
+    ap = report.oks_ap
+    return "n/a" if ap is None or not np.isfinite(ap) else f"{100 * ap:.1f}%"
+
+
+_PEOPLE_BASELINE = ("the training mean pose translated onto each true person's root, every true person and no other; "
+                    "its MPJPE is pure shape error")
 
 
 def predict_split(predictor: Any, dataset: Any, index: Any = None, size: int = 256
