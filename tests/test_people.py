@@ -228,6 +228,8 @@ def _eval_input_scores_every_person(tmp_path) -> None:  # type: ignore[no-untype
     assert done.returncode == 0, done.stderr
     with np.load(tmp_path / "slots.npz") as found:
         truth, present = found["persons"], found["presence"] > 0.5  # [N, 2, J, 3], [N, 2]; N = 6 (window 1)
+        tracks = found["track_ids"]
+    assert tracks.dtype == np.int64 and tracks.shape == present.shape and (tracks[~present] == -1).all()
     assert len(truth) == 6 and present.any(), found.presence
     first = np.flatnonzero(present.any(axis=1))[0]
     who = int(np.flatnonzero(present[first])[0])
@@ -250,6 +252,7 @@ def _eval_input_scores_every_person(tmp_path) -> None:  # type: ignore[no-untype
     assert json.loads(done.stdout)["report"] == reports["own"]  # predict prints the report eval --input does
     people = int(present.sum())
     own, moved_report, dropped_report = reports["own"], reports["moved"], reports["dropped"]
+    assert "tracking" not in own  # an input's people carry no identities to track against
     assert own["count_accuracy"] == 1.0 and own["people"]["people"] == own["people"]["matched"] == people
     assert own["people"]["missed"] == own["people"]["false_positives"] == 0 and own["mpjpe"] < 1e-6
     assert moved_report["people"]["matched"] == people and moved_report["count_accuracy"] == 1.0
@@ -297,3 +300,22 @@ def _eval_by_people_adds_up(checkpoint) -> None:  # type: ignore[no-untyped-def]
     base = outs["people"]["baseline"]["report"]
     assert base["count_accuracy"] == 1.0 and base["people"]["matched"] == base["people"]["people"] == len(gt)
     assert base["people"]["false_positives"] == 0 and base["mpjpe"] == pytest.approx(shape_error, rel=1e-5)
+    # tracking through each sequence: every true person is an object once; slot order reports what is present
+    from csipose.infer_cli import TRACKING
+
+    tracking = outs["people"]["tracking"]
+    assert tracking["settings"] == TRACKING
+    for name in ("tracker", "slot_order"):
+        t = tracking[name]
+        assert t["num_objects"] == len(gt) and t["num_frames"] == len(val), name
+        assert t["num_misses"] + t["num_detections"] == len(gt), name
+    assert tracking["slot_order"]["num_predictions"] == outs["people"]["people"]["predicted"]
+    done = subprocess.run([sys.executable, "-m", "csipose", "eval", "--checkpoint", str(checkpoint)],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    at = lines.index(next(line for line in lines if line.strip().startswith("tracking (each sequence")))
+    for line, (name, key) in zip(lines[at + 1 : at + 3], (("csipose.track", "tracker"), ("slot order", "slot_order"))):
+        t = tracking[key]
+        assert line.strip().startswith(name) and f"switches {t['num_switches']}," in line, line
+        assert line.endswith(f"of {len(gt)} true people"), line

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from csipose.errors import ArgumentError, DTypeError, NonFiniteError, ShapeError
 from csipose.matching import joint_distance_cost_matrix
-from csipose.track import Tracker, mot_frames, pose_distances, track
+from csipose.track import Tracker, evaluate_tracking, mot_frames, pose_distances, track, track_slots
 
 # One body (17 joints, metres, pelvis at the origin) that every test person wears: the
 # mean-joint distance between two translated copies is the length of the translation.
@@ -374,3 +374,66 @@ def test_update_errors_name_the_argument() -> None:
         track([people((0.0, 0.0)), np.zeros((1, 17))])
     with pytest.raises(ShapeError, match="presence"):
         track([people((0.0, 0.0))], presence=[])
+
+
+# --- a person-slot model's sequences -----------------------------------------------------------
+
+
+def swapping_slots(frames: int = 10, swap: int = 5) -> np.ndarray:
+    """float64[frames, 2, 17, 3]: two people 2 m apart standing still, whom the two slots
+    hold in one order until frame ``swap`` and in the other after it."""
+    slots = np.stack([people((0.0, 0.0), (2.0, 0.0))] * frames)
+    slots[swap:] = slots[swap:, ::-1]
+    return slots
+
+
+def test_track_slots_follows_people_whatever_slot_holds_them() -> None:
+    ids = track_slots(swapping_slots(), np.ones((10, 2)), np.zeros(10, dtype=np.int64))
+    assert ids.dtype == np.int64 and ids.shape == (10, 2)
+    assert ids[0].tolist() == [-1, -1]  # tentative in their first frame (birth 2)
+    assert (ids[1:5] == [0, 1]).all() and (ids[5:] == [1, 0]).all()
+
+
+def test_track_slots_sequences_apart_and_in_frame_order() -> None:
+    slots = np.concatenate([swapping_slots(), swapping_slots()])  # two sequences of 10 frames
+    presence = np.ones((20, 2))
+    presence[12, 1] = 0.2  # below min_presence: no detection
+    sequence = np.repeat([7, 3], 10)  # keys in any order: sequence 3 is tracked first
+    frame = np.tile(np.arange(10), 2)
+    ids = track_slots(slots, presence, sequence, frame)
+    # sequence 3 (rows 10-19) from id 0; its track 1 lives through the miss in row 12
+    assert ids[10:].tolist() == [[-1, -1], [0, 1], [0, -1], [0, 1], [0, 1]] + [[1, 0]] * 5
+    assert ids[:10].tolist() == [[-1, -1]] + [[2, 3]] * 4 + [[3, 2]] * 5  # sequence 7's ids follow sequence 3's
+    shuffled = np.random.default_rng(0).permutation(20)
+    again = track_slots(slots[shuffled], presence[shuffled], sequence[shuffled], frame[shuffled])
+    assert (again == ids[shuffled]).all()  # rows in any order: each sequence is tracked by its frame numbers
+
+
+def test_evaluate_tracking_against_the_slot_order() -> None:
+    """Slots that swap their people halfway: two switches if slot order were identity, none for
+    the tracker, which misses both people in its first frame (birth 2) instead."""
+    slots = swapping_slots()
+    truth = np.stack([people((0.0, 0.0), (2.0, 0.0))] * 10)
+    found = evaluate_tracking(slots, np.ones((10, 2)), truth, np.ones((10, 2), bool), np.tile([4, 9], (10, 1)),
+                              np.zeros(10, dtype=np.int64))
+    tracker, order = found["tracker"], found["slot_order"]
+    assert tracker.num_objects == order.num_objects == 20
+    assert (tracker.num_switches, tracker.num_misses, tracker.num_false_positives) == (0, 2, 0)
+    assert (order.num_switches, order.num_misses, order.num_false_positives) == (2, 0, 0)
+    assert tracker.mota == pytest.approx(0.9) and order.mota == pytest.approx(0.9)
+    assert tracker.idf1 == pytest.approx(2 * 18 / (20 + 18)) and order.idf1 == pytest.approx(0.5)
+
+
+def test_evaluate_tracking_errors_name_the_argument() -> None:
+    slots, one = swapping_slots(), np.ones((10, 2))
+    zeros = np.zeros(10, dtype=np.int64)
+    with pytest.raises(ShapeError, match=r"presence: expected shape \(10, 2\)"):
+        track_slots(slots, np.ones(10), zeros)
+    with pytest.raises(ShapeError, match=r"sequence: expected int\[10\]"):
+        track_slots(slots, one, np.zeros(10))
+    with pytest.raises(ShapeError, match=r"frame: expected int\[10\]"):
+        track_slots(slots, one, zeros, np.arange(9))
+    with pytest.raises(ShapeError, match=r"persons: expected \[N, S, J, D\]"):
+        track_slots(slots[0], one, zeros)
+    with pytest.raises(ShapeError, match=r"gt, gt_mask, gt_ids: expected \[N = 10, M, J, D\]"):
+        evaluate_tracking(slots, one, slots, np.ones((10, 3), bool), np.ones((10, 2), np.int64), zeros)

@@ -6,8 +6,11 @@
 ``predict --out`` writes a ``.npz`` of ``keypoints float32[N, J, D]`` (metres, one pose per window)
 and the ``environment``, ``subject``, ``action`` and ``frame`` of each pose's label frame (``time``,
 seconds, for a capture); a person-slot model's (``persons`` >= 1) ``keypoints`` is its most present
-slot, and it adds every slot, ``persons float32[N, S, J, D]``, and their presence probabilities,
-``presence float32[N, S]``.
+slot, and it adds every slot, ``persons float32[N, S, J, D]``, their presence probabilities,
+``presence float32[N, S]``, and their identities through each sequence (one environment, subject
+and action), ``track_ids int64[N, S]`` (:func:`csipose.track.track_slots` with :data:`TRACKING`;
+-1 where no confirmed person). ``eval`` of a person-slot model on frames that carry identities (the
+recorded synthetic split) also scores that tracking, beside the slots' own order as the identities.
 """
 
 from __future__ import annotations
@@ -96,7 +99,8 @@ def register(subparsers: Any) -> None:
     pr.add_argument("--out", metavar="FILE", required=True,
                     help=".npz to write: keypoints [N, J, D] and environment, subject, action, frame of each "
                          "(and time, for a capture); a person-slot model's keypoints are its most present slot, "
-                         "and it adds persons [N, S, J, D] and presence [N, S] (probabilities)")
+                         "and it adds persons [N, S, J, D], presence [N, S] (probabilities) and track_ids [N, S] "
+                         "(csipose.track's ids through each sequence, -1: no confirmed person)")
     pr.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the model runs")
     pr.add_argument("--format", choices=("intel5300", "atheros", "esp32", "nexmon", "picoscenes"),
                     help="a capture's format (default: told from the content)")
@@ -168,8 +172,14 @@ def _predict(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     environment, subject, action, frame = found.ids.T
     extra = {} if found.times is None else {"time": found.times}
-    # a person-slot model's every slot and their presence probabilities
-    extra.update({k: v for k, v in (("persons", found.persons), ("presence", found.presence)) if v is not None})
+    if found.persons is not None:  # a person-slot model's every slot, their presences and their track ids
+        from csipose.track import track_slots
+
+        _, sequence = np.unique(found.ids[:, :3], axis=0, return_inverse=True)
+        settings = {k: v for k, v in TRACKING.items() if k != "threshold"}
+        extra.update(persons=found.persons, presence=found.presence,
+                     track_ids=track_slots(found.persons, found.presence, sequence.reshape(-1), frame,
+                                           skeleton=predictor.skeleton, **settings))
     np.savez(out, keypoints=found.keypoints, environment=environment, subject=subject, action=action, frame=frame,
              **extra)  # fmt: skip
     report, unscored = _predictions_report(predictor, found)
@@ -294,13 +304,15 @@ def _print_by(predictor: Any, args: argparse.Namespace, report: Any, arrays: tup
 
 
 def _print_groups(args: argparse.Namespace, reports: tuple[Any, dict[int, Any]], baselines: tuple[Any, Any],
-                  definition: str, source: str, columns: Any, base_columns: Any) -> int:
+                  definition: str, source: str, columns: Any, base_columns: Any, *, extra: Any = None,
+                  after: Any = None) -> int:
     """Prints ``reports = (pooled, {group: report})`` by ``args.by`` beside ``baselines`` (the same
-    pair, or ``(None, None)``: none, for the reason ``source``), as JSON or as a table of
-    ``columns`` (``(title, width, cell(report) -> str)``) and the baseline's ``base_columns``."""
+    pair, or ``(None, None)``: none, for the reason ``source``), as JSON (with the ``extra`` keys)
+    or as a table of ``columns`` (``(title, width, cell(report) -> str)``) and the baseline's
+    ``base_columns``, after the pooled summary and what ``after()`` prints."""
     (pooled, by), (base, base_by) = reports, baselines
     if args.json:
-        out = pooled.to_dict()
+        out = {**pooled.to_dict(), **(extra or {})}
         out["by"] = {args.by: {str(k): r.to_dict() for k, r in by.items()}}
         baseline: dict[str, Any] = {"definition": definition, "mean_pose": source}
         if base is not None and base_by is not None:
@@ -310,6 +322,8 @@ def _print_groups(args: argparse.Namespace, reports: tuple[Any, dict[int, Any]],
         print(json.dumps(out, indent=2))
         return 0
     print(pooled.summary())
+    if after is not None:
+        after()
     print()
     print(f"by {args.by} (input units; baseline: {definition})")
     titles = lambda cols: " ".join(f"{title:>{width}}" for title, width, _ in cols)  # noqa: E731
@@ -469,10 +483,31 @@ def _unseen_by_adapter(predictor: Any, ids: np.ndarray, args: argparse.Namespace
     return keep
 
 
-def _people_of_input(predictor: Any, args: argparse.Namespace, found: Any) -> tuple[np.ndarray, ...]:
-    """``(persons, presence, gt, gt_mask, visible, groups)`` of a person-slot model on an input with
-    several people's ground truth (``found``: its :class:`~csipose.infer.Predictions`); ``visible``
-    None (all); ``groups`` by ``args.by``, else None."""
+@dataclasses.dataclass
+class _People:
+    """A person-slot model's predictions of frames with several people's ground truth.
+
+    Attributes:
+        persons: ``float32[N, S, J, D]`` slots; presence: ``float32[N, S]`` probabilities.
+        gt: ``float[N, M, J, 3]`` true people; mask: ``bool[N, M]`` the real ones;
+            visible: ``[N, M, J]`` or None (all).
+        groups: ``int64[N]`` each frame's ``--by`` group, or None.
+        identities: ``(person_ids int64[N, M], sequence int64[N], frame int64[N])`` where the
+            frames carry who is who through their sequences, else None.
+    """
+
+    persons: np.ndarray
+    presence: np.ndarray
+    gt: np.ndarray
+    mask: np.ndarray
+    visible: np.ndarray | None
+    groups: np.ndarray | None
+    identities: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+
+def _people_of_input(predictor: Any, args: argparse.Namespace, found: Any) -> _People:
+    """A person-slot model's :class:`_People` of an input with several people's ground truth
+    (``found``: its :class:`~csipose.infer.Predictions`); ``groups`` by ``args.by``."""
     if not predictor.persons:
         raise ArgumentError(f"{args.input}: ground truth of several people per frame (keypoints [F, M, J, 3]); "
                             f"{predictor.path} predicts one person: score a person-slot model (persons >= 1)")
@@ -481,12 +516,12 @@ def _people_of_input(predictor: Any, args: argparse.Namespace, found: Any) -> tu
     groups = None
     if args.by:
         groups = mask.sum(axis=1) if args.by == "people" else found.ids[keep, _BY.index(args.by)]
-    return found.persons[keep], found.presence[keep], found.ground_truth[keep], mask, None, groups
+    return _People(found.persons[keep], found.presence[keep], found.ground_truth[keep], mask, None, groups)
 
 
-def _people_of_split(predictor: Any, args: argparse.Namespace) -> tuple[np.ndarray, ...]:
-    """``(persons, presence, gt, gt_mask, visible, groups)`` of a person-slot model on the validation
-    split recorded with it, which must label every person (a person axis); ``groups`` by ``args.by``."""
+def _people_of_split(predictor: Any, args: argparse.Namespace) -> _People:
+    """A person-slot model's :class:`_People` of the validation split recorded with it, which must
+    label every person (a person axis), with their identities; ``groups`` by ``args.by``."""
     from csipose.data.collate import pad_people, pad_slots
 
     val = recorded_split(predictor, args.data, args.root, args.cache)
@@ -494,31 +529,38 @@ def _people_of_split(predictor: Any, args: argparse.Namespace) -> tuple[np.ndarr
         raise ArgumentError(f"{predictor.path}: a person-slot model is scored on scenes with every person labelled "
                             "(synthetic, with synthetic.people); this split has one person per window")
     s = predictor.persons
-    by = args.by if args.by != "people" else None
-    parts: list[list[np.ndarray]] = [[] for _ in range(6)]
+    keys = ("keypoints", "person_mask", "visibility", "person_ids")
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("persons", "presence", *keys, *_BY, "frame")}
     for start in range(0, len(val), 256):
         samples = pad_people([val[i] for i in range(start, min(start + 256, len(val)))])
-        batch = {k: np.stack([np.asarray(x[k]) for x in samples]) for k in ("csi", "keypoints", "visibility", "person_mask")}
+        batch = {k: np.stack([np.asarray(x[k]) for x in samples]) for k in ("csi", *keys)}
         persons, presence = predictor.predict_people_windows(batch["csi"])
-        parts[0].append(persons)
-        parts[1].append(presence)
-        for k, key in enumerate(("keypoints", "person_mask", "visibility"), start=2):
-            parts[k].append(pad_slots(batch[key], s))
-        if by:
-            parts[5].append(np.array([int(np.asarray(x[by])) for x in samples], dtype=np.int64))
-    persons, presence, gt, mask, vis = (np.concatenate(p) for p in parts[:5])
+        parts["persons"].append(persons)
+        parts["presence"].append(presence)
+        for key in keys:
+            parts[key].append(pad_slots(batch[key], s) if key != "person_ids" else
+                              np.pad(batch[key], [(0, 0), (0, s - batch[key].shape[1])], constant_values=-1))
+        for key in (*_BY, "frame"):
+            parts[key].append(np.array([int(np.asarray(x[key])) for x in samples], dtype=np.int64))
+    found = {k: np.concatenate(v) for k, v in parts.items()}
+    mask = found["person_mask"]
     groups = None
     if args.by:
-        groups = mask.sum(axis=1) if args.by == "people" else np.concatenate(parts[5])
-    return persons, presence, gt, mask, vis, groups
+        groups = mask.sum(axis=1) if args.by == "people" else found[args.by]
+    # a sequence is one environment, subject and action; its frames are in order by their number
+    _, sequence = np.unique(np.stack([found[k] for k in _BY], axis=1), axis=0, return_inverse=True)
+    return _People(found["persons"], found["presence"], found["keypoints"], mask, found["visibility"], groups,
+                   (found["person_ids"], sequence.reshape(-1).astype(np.int64), found["frame"]))
 
 
-def _print_people(predictor: Any, args: argparse.Namespace, arrays: tuple[Any, ...]) -> int:
-    """Prints the multi-person report of ``arrays = (persons, presence, gt, gt_mask, visible, groups)``
-    and, with ``args.by``, one per group beside the slot baseline (:data:`_PEOPLE_BASELINE`)."""
+def _print_people(predictor: Any, args: argparse.Namespace, people: _People) -> int:
+    """Prints the multi-person report of ``people`` with its tracking figures (where the frames
+    carry identities) and, with ``args.by``, one report per group beside the slot baseline
+    (:data:`_PEOPLE_BASELINE`)."""
     from csipose.metrics import evaluate_people, root_placed
 
-    persons, presence, gt, mask, vis, groups = arrays
+    persons, presence, gt, mask, vis, groups = (people.persons, people.presence, people.gt, people.mask,
+                                                people.visible, people.groups)  # fmt: skip
     where = args.input or predictor.path
 
     def report(pred: Any, present: Any, rows: Any) -> Any:
@@ -533,8 +575,13 @@ def _print_people(predictor: Any, args: argparse.Namespace, arrays: tuple[Any, .
         return report(pred, present, slice(None)), by
 
     pooled, by = reports(persons, presence)
+    tracking = _tracking(predictor, people)
     if not args.by:
-        print(json.dumps(pooled.to_dict(), indent=2) if args.json else pooled.summary())
+        if args.json:
+            print(json.dumps({**pooled.to_dict(), **({} if tracking is None else {"tracking": tracking})}, indent=2))
+        else:
+            print(pooled.summary())
+            _print_tracking(tracking)
         return 0
     base = base_by = None
     mean, source = _mean_pose(predictor)
@@ -547,7 +594,42 @@ def _print_people(predictor: Any, args: argparse.Namespace, arrays: tuple[Any, .
     columns = (("frames", 7, lambda r: str(r.people["frames"])), ("people", 7, lambda r: str(r.people["people"])),
                ("count", 7, lambda r: f"{100 * r.count_accuracy:.1f}%"), ("PCK@20", 7, _pck20),
                ("MPJPE", 8, lambda r: _fig(r.mpjpe)), ("OKS-AP", 7, _oks_ap))  # fmt: skip
-    return _print_groups(args, (pooled, by), (base, base_by), _PEOPLE_BASELINE, source, columns, columns[3:5])
+    return _print_groups(args, (pooled, by), (base, base_by), _PEOPLE_BASELINE, source, columns, columns[3:5],
+                         extra={} if tracking is None else {"tracking": tracking},
+                         after=lambda: _print_tracking(tracking))
+
+
+#: How ``csipose eval`` tracks a person-slot model's people (:class:`csipose.track.Tracker`'s
+#: defaults) and how far (metres, mean joint distance) a tracked person may be from a true one.
+TRACKING = {"gate": 0.5, "birth": 2, "death": 5, "threshold": 0.5}
+
+
+def _tracking(predictor: Any, people: _People) -> dict[str, Any] | None:
+    """``{"settings", "tracker", "slot_order"}`` (:func:`csipose.track.evaluate_tracking`, as
+    dicts) of frames that carry identities; None for frames that do not."""
+    if people.identities is None:
+        return None
+    from csipose.track import evaluate_tracking
+
+    ids, sequence, frame = people.identities
+    settings = {k: v for k, v in TRACKING.items() if k != "threshold"}
+    found = evaluate_tracking(people.persons, people.presence, people.gt, people.mask, ids, sequence, frame,
+                              threshold=TRACKING["threshold"], skeleton=predictor.skeleton, **settings)
+    return {"settings": dict(TRACKING), **{k: r.to_dict() for k, r in found.items()}}
+
+
+def _print_tracking(tracking: dict[str, Any] | None) -> None:
+    if tracking is None:
+        return
+    t = tracking["settings"]
+    print(f"  tracking (each sequence; gate {t['gate']} m, birth {t['birth']}, death {t['death']} frames; a true "
+          f"person within {t['threshold']} m mean joint distance):")
+    for name, label in (("tracker", "csipose.track"), ("slot_order", "slot order as identity")):
+        r = tracking[name]
+        pct = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"  # noqa: E731
+        print(f"    {label:<22} MOTA {pct(r['mota'])}, IDF1 {pct(r['idf1'])}, MOTP {_fig(r['motp'])}; switches "
+              f"{r['num_switches']}, fragmentations {r['num_fragmentations']}, misses {r['num_misses']}, false "
+              f"positives {r['num_false_positives']}, of {r['num_objects']} true people")
 
 
 def _oks_ap(report: Any) -> str:

@@ -26,7 +26,10 @@ gives every detection the id of the person it continues, frame after frame:
 Ids are consecutive ints from 0 in the order tracks are confirmed. :func:`track`
 runs a tracker over a whole sequence; :func:`mot_frames` turns tracked predictions
 and ground truth into the per-frame ``(gt_ids, pred_ids, distances)`` a MOT metric
-(py-motmetrics' ``MOTAccumulator.update``) takes.
+(py-motmetrics' ``MOTAccumulator.update``) takes. :func:`track_slots` tracks a
+person-slot model's predictions of many sequences at once, and :func:`evaluate_tracking`
+scores them with :func:`csipose.metrics.mot`, beside the slots' own order taken as the
+identities.
 
 Non-finite coordinates mark a missing joint, by the rule of
 :func:`csipose.matching.joint_distance_cost_matrix`.
@@ -48,7 +51,7 @@ from csipose.matching import match_persons
 from csipose.metrics.mpjpe import root_joints
 from csipose.skeletons import Skeleton, get_skeleton
 
-__all__ = ["DISTANCES", "Tracker", "mot_frames", "pose_distances", "track"]
+__all__ = ["DISTANCES", "Tracker", "evaluate_tracking", "mot_frames", "pose_distances", "track", "track_slots"]
 
 Distance = Literal["mean_joint", "root"]
 DISTANCES: tuple[str, ...] = ("mean_joint", "root")
@@ -366,3 +369,104 @@ def mot_frames(
         d = pose_distances(p[reported], g, distance=name, skeleton=skeleton).T
         out.append((gid, pid[reported], np.where(d <= limit, d, np.nan)))
     return out
+
+
+def _slot_arrays(persons: Any, presence: Any, sequence: Any, frame: Any) -> tuple[np.ndarray, ...]:
+    """Checked ``(persons float64[N, S, J, D], presence float64[N, S], sequence int64[N], order int64[N])``;
+    ``order``: the rows sequence by sequence (ascending keys), each in frame order."""
+    p = np.asarray(persons, dtype=np.float64)
+    if p.ndim != 4:
+        raise ShapeError(f"persons: expected [N, S, J, D] (frames, slots, joints, dims), got shape {p.shape}")
+    s = np.asarray(presence, dtype=np.float64)
+    if s.shape != p.shape[:2]:
+        raise ShapeError(f"presence: expected shape {p.shape[:2]} (frames, slots, as persons), got {s.shape}")
+    keys = np.asarray(sequence)
+    frames = np.arange(len(p)) if frame is None else np.asarray(frame)
+    for arg, a in (("sequence", keys), ("frame", frames)):
+        if a.dtype.kind not in "iu" or a.shape != (len(p),):
+            raise ShapeError(f"{arg}: expected int[{len(p)}], one per frame of persons, got {a.dtype}{list(a.shape)}")
+    order = np.lexsort((frames, keys))  # by sequence, then by frame
+    return p, s, keys.astype(np.int64), order
+
+
+def track_slots(persons: Any, presence: Any, sequence: Any, frame: Any = None, **settings: Any) -> np.ndarray:
+    """Tracks a person-slot model's predictions of many frames, each sequence with a fresh :class:`Tracker`.
+
+    Args:
+        persons: ``float[N, S, J, D]`` every frame's slots.
+        presence: ``float[N, S]`` their presence probabilities (a slot below the tracker's
+            ``min_presence`` is no detection).
+        sequence: ``int[N]`` the sequence of each frame (any keys).
+        frame: ``int[N]`` the frames' order within their sequence; None: the order given.
+        **settings: :class:`Tracker` arguments (``gate``, ``birth``, ``death``, ...).
+
+    Returns:
+        ``int64[N, S]``: each slot's track id (``-1``: not a confirmed person, see
+        :meth:`Tracker.update`); the ids of each sequence follow those of the sequence before
+        it (ascending keys), so no two sequences share an id.
+    """
+    p, s, keys, order = _slot_arrays(persons, presence, sequence, frame)
+    ids = np.full(s.shape, -1, dtype=np.int64)
+    offset, tracker, current = 0, Tracker(**settings), None
+    for row in order.tolist():
+        if keys[row] != current:  # a new sequence: a fresh tracker whose ids follow the last one's
+            offset += tracker.num_ids
+            tracker.reset()
+            current = keys[row]
+        found = tracker._update(p[row], s[row], f"persons[{row}]", f"presence[{row}]")
+        ids[row] = np.where(found >= 0, found + offset, -1)
+    return ids
+
+
+def evaluate_tracking(
+    persons: Any,
+    presence: Any,
+    gt: Any,
+    gt_mask: Any,
+    gt_ids: Any,
+    sequence: Any,
+    frame: Any = None,
+    *,
+    threshold: float = 0.5,
+    **settings: Any,
+) -> dict[str, Any]:
+    """Tracking figures of a person-slot model's predictions of whole sequences.
+
+    Args:
+        persons, presence, sequence, frame: as :func:`track_slots`.
+        gt: ``float[N, M, J, >= D]`` the true people; ``gt_mask: bool[N, M]`` the real ones;
+            ``gt_ids: int[N, M]`` their identities (stable through a sequence, distinct
+            between sequences).
+        threshold: metres (mean joint distance, or root distance with ``distance="root"``)
+            beyond which a prediction cannot be a true person (:func:`mot_frames`).
+        **settings: :class:`Tracker` arguments.
+
+    Returns:
+        ``{"tracker": MOTResult, "slot_order": MOTResult}``: :func:`csipose.metrics.mot` of the
+        ids :func:`track_slots` gives, and of the slots' own order taken as the ids (slot ``k``
+        of a sequence is one identity throughout it; a slot counts where its presence reaches
+        the tracker's ``min_presence``).
+    """
+    from csipose.metrics.mot import mot
+
+    p, s, keys, order = _slot_arrays(persons, presence, sequence, frame)
+    truth = np.asarray(gt, dtype=np.float64)
+    mask = np.asarray(gt_mask, dtype=bool)
+    who = np.asarray(gt_ids)
+    if truth.ndim != 4 or mask.shape != truth.shape[:2] or who.shape != mask.shape or len(truth) != len(p):
+        raise ShapeError(f"gt, gt_mask, gt_ids: expected [N = {len(p)}, M, J, D], [N, M] and [N, M], got "
+                         f"{list(truth.shape)}, {list(mask.shape)} and {list(who.shape)}")
+    tracked = track_slots(p, s, keys, frame, **settings)
+    tracker = Tracker(**settings)  # its checked settings
+    _, seq_index = np.unique(keys, return_inverse=True)
+    slot = seq_index[:, None] * p.shape[1] + np.arange(p.shape[1])[None]
+    by_order = np.where(s >= tracker.min_presence, slot, -1)
+    rows = order.tolist()
+    gt_people = [truth[r][mask[r]][..., : p.shape[-1]] for r in rows]
+    gt_who = [who[r][mask[r]] for r in rows]
+    found = {}
+    for name, ids in (("tracker", tracked), ("slot_order", by_order)):
+        frames = mot_frames(gt_who, gt_people, [ids[r] for r in rows], [p[r] for r in rows], threshold=threshold,
+                            distance=cast(Distance, tracker.distance), skeleton=tracker.skeleton)
+        found[name] = mot(frames)
+    return found
