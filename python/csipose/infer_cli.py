@@ -8,7 +8,7 @@ and the ``environment``, ``subject``, ``action`` and ``frame`` of each pose's la
 seconds, for a capture); a person-slot model's (``persons`` >= 1) ``keypoints`` is its most present
 slot, and it adds every slot, ``persons float32[N, S, J, D]``, their presence probabilities,
 ``presence float32[N, S]``, and their identities through each sequence (one environment, subject
-and action), ``track_ids int64[N, S]`` (:func:`csipose.track.track_slots` with :data:`TRACKING`;
+and action), ``track_ids int64[N, S]`` (:func:`csipose.track.track_slots` with :data:`TRACKER`;
 -1 where no confirmed person). ``eval`` of a person-slot model on frames that carry identities (the
 recorded synthetic split) also scores that tracking, beside the slots' own order as the identities.
 """
@@ -176,10 +176,9 @@ def _predict(args: argparse.Namespace) -> int:
         from csipose.track import track_slots
 
         _, sequence = np.unique(found.ids[:, :3], axis=0, return_inverse=True)
-        settings = {k: v for k, v in TRACKING.items() if k != "threshold"}
         extra.update(persons=found.persons, presence=found.presence,
                      track_ids=track_slots(found.persons, found.presence, sequence.reshape(-1), frame,
-                                           skeleton=predictor.skeleton, **settings))
+                                           skeleton=predictor.skeleton, **TRACKER))
     np.savez(out, keypoints=found.keypoints, environment=environment, subject=subject, action=action, frame=frame,
              **extra)  # fmt: skip
     report, unscored = _predictions_report(predictor, found)
@@ -537,9 +536,8 @@ def _people_of_split(predictor: Any, args: argparse.Namespace) -> _People:
         persons, presence = predictor.predict_people_windows(batch["csi"])
         parts["persons"].append(persons)
         parts["presence"].append(presence)
-        for key in keys:
-            parts[key].append(pad_slots(batch[key], s) if key != "person_ids" else
-                              np.pad(batch[key], [(0, 0), (0, s - batch[key].shape[1])], constant_values=-1))
+        for key in keys:  # to the slots' count (past a frame's people, person_mask is False)
+            parts[key].append(pad_slots(batch[key], s))
         for key in (*_BY, "frame"):
             parts[key].append(np.array([int(np.asarray(x[key])) for x in samples], dtype=np.int64))
     found = {k: np.concatenate(v) for k, v in parts.items()}
@@ -599,9 +597,11 @@ def _print_people(predictor: Any, args: argparse.Namespace, people: _People) -> 
                          after=lambda: _print_tracking(tracking))
 
 
-#: How ``csipose eval`` tracks a person-slot model's people (:class:`csipose.track.Tracker`'s
-#: defaults) and how far (metres, mean joint distance) a tracked person may be from a true one.
-TRACKING = {"gate": 0.5, "birth": 2, "death": 5, "threshold": 0.5}
+#: How ``csipose predict`` and ``eval`` track a person-slot model's people (:class:`csipose.track.Tracker`'s
+#: defaults: gate in metres, birth and death in frames).
+TRACKER = {"gate": 0.5, "birth": 2, "death": 5}
+#: How far (metres, mean joint distance) a tracked person of ``csipose eval`` may be from a true one.
+TRACK_THRESHOLD = 0.5
 
 
 def _tracking(predictor: Any, people: _People) -> dict[str, Any] | None:
@@ -612,10 +612,9 @@ def _tracking(predictor: Any, people: _People) -> dict[str, Any] | None:
     from csipose.track import evaluate_tracking
 
     ids, sequence, frame = people.identities
-    settings = {k: v for k, v in TRACKING.items() if k != "threshold"}
     found = evaluate_tracking(people.persons, people.presence, people.gt, people.mask, ids, sequence, frame,
-                              threshold=TRACKING["threshold"], skeleton=predictor.skeleton, **settings)
-    return {"settings": dict(TRACKING), **{k: r.to_dict() for k, r in found.items()}}
+                              threshold=TRACK_THRESHOLD, skeleton=predictor.skeleton, **TRACKER)
+    return {"settings": {**TRACKER, "threshold": TRACK_THRESHOLD}, **{k: r.to_dict() for k, r in found.items()}}
 
 
 def _print_tracking(tracking: dict[str, Any] | None) -> None:
