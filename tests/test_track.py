@@ -435,5 +435,20 @@ def test_evaluate_tracking_errors_name_the_argument() -> None:
         track_slots(slots, one, zeros, np.arange(9))
     with pytest.raises(ShapeError, match=r"persons: expected \[N, S, J, D\]"):
         track_slots(slots[0], one, zeros)
+    with pytest.raises(NonFiniteError, match=r"presence: expected finite scores, got nan at frame 3, slot 1"):
+        track_slots(slots, np.where(np.arange(20).reshape(10, 2) == 7, np.nan, one), zeros)
     with pytest.raises(ShapeError, match=r"gt, gt_mask, gt_ids: expected \[N = 10, M, J, D\]"):
         evaluate_tracking(slots, one, slots, np.ones((10, 3), bool), np.ones((10, 2), np.int64), zeros)
+
+
+def test_backfill_labels_a_confirmed_track_s_first_frames() -> None:
+    """Offline, a track's tentative frames take the id it is confirmed with; a detection that
+    never makes a track stays -1."""
+    frames = [people((0.05 * t, 0.0)) for t in range(6)]
+    frames[1] = people((0.05, 0.0), (3.0, 3.0))  # a spurious second detection in one frame
+    online = track(frames, birth=3)
+    offline = track(frames, birth=3, backfill=True)
+    assert ids_of(online) == [[-1], [-1, -1], [0], [0], [0], [0]]
+    assert ids_of(offline) == [[0], [0, -1], [0], [0], [0], [0]]
+    slots = track_slots(swapping_slots(), np.ones((10, 2)), np.zeros(10, dtype=np.int64), backfill=True)
+    assert slots[0].tolist() == [0, 1] and (slots[5:] == [1, 0]).all()

@@ -597,9 +597,10 @@ def _print_people(predictor: Any, args: argparse.Namespace, people: _People) -> 
                          after=lambda: _print_tracking(tracking))
 
 
-#: How ``csipose predict`` and ``eval`` track a person-slot model's people (:class:`csipose.track.Tracker`'s
-#: defaults: gate in metres, birth and death in frames).
-TRACKER = {"gate": 0.5, "birth": 2, "death": 5}
+#: How ``csipose predict`` and ``eval`` track a person-slot model's people: offline (each sequence
+#: whole, ``backfill``), with :class:`csipose.track.Tracker`'s defaults (gate in metres, birth and
+#: death in frames).
+TRACKER = {"gate": 0.5, "birth": 2, "death": 5, "backfill": True}
 #: How far (metres, mean joint distance) a tracked person of ``csipose eval`` may be from a true one.
 TRACK_THRESHOLD = 0.5
 
@@ -621,8 +622,8 @@ def _print_tracking(tracking: dict[str, Any] | None) -> None:
     if tracking is None:
         return
     t = tracking["settings"]
-    print(f"  tracking (each sequence; gate {t['gate']} m, birth {t['birth']}, death {t['death']} frames; a true "
-          f"person within {t['threshold']} m mean joint distance):")
+    print(f"  tracking (each sequence, offline; gate {t['gate']} m, birth {t['birth']}, death {t['death']} frames; "
+          f"a true person within {t['threshold']} m mean joint distance):")
     for name, label in (("tracker", "csipose.track"), ("slot_order", "slot order as identity")):
         r = tracking[name]
         pct = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"  # noqa: E731

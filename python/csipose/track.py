@@ -22,6 +22,9 @@ gives every detection the id of the person it continues, frame after frame:
 5. Death. A confirmed track unmatched in ``death`` consecutive frames ends; its id
    is never used again. Until then it keeps its last pose (no motion model) and a
    detection within ``gate`` of that pose continues it.
+6. Offline. A tracker that has the whole sequence (:func:`track` and :func:`track_slots`
+   with ``backfill=True``) gives a confirmed track's tentative detections its id too;
+   online (:meth:`Tracker.update`), a person's first ``birth - 1`` frames stay ``-1``.
 
 Ids are consecutive ints from 0 in the order tracks are confirmed. :func:`track`
 runs a tracker over a whole sequence; :func:`mot_frames` turns tracked predictions
@@ -39,7 +42,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -158,6 +161,7 @@ class _Track:
     hits: int  # consecutive matched frames while tentative
     misses: int = 0  # consecutive unmatched frames since the last match
     id: int = -1  # -1 while tentative
+    tentative: list[tuple[int, int]] = field(default_factory=list)  # (frame, detection) before its id
 
 
 class Tracker:
@@ -204,6 +208,11 @@ class Tracker:
         self._tracks: list[_Track] = []
         self._next_id = 0
         self._shape: tuple[int, int] | None = None
+        self._frame = 0  # frames updated since the reset
+        #: ``(frame, detection, id)`` of every detection a track made before it was confirmed,
+        #: ``frame`` counting :meth:`update` calls from 0 since the reset: what an offline pass
+        #: may label afterwards (:func:`track`'s ``backfill``)
+        self.late: list[tuple[int, int, int]] = []
 
     @property
     def num_ids(self) -> int:
@@ -240,7 +249,7 @@ class Tracker:
         matched = np.zeros(len(self._tracks), dtype=bool)
         for row, col in zip(matching.rows.tolist(), matching.cols.tolist()):
             matched[col] = True
-            ids[det[row]] = self._hit(self._tracks[col], poses[det[row]])
+            ids[det[row]] = self._hit(self._tracks[col], poses[det[row]], int(det[row]))
         survivors = []
         for t, hit in zip(self._tracks, matched.tolist()):
             if not hit:
@@ -251,18 +260,24 @@ class Tracker:
         for row in range(len(det)):
             if row not in taken:
                 t = _Track(pose=poses[det[row]], hits=0)
-                ids[det[row]] = self._hit(t, poses[det[row]])
+                ids[det[row]] = self._hit(t, poses[det[row]], int(det[row]))
                 survivors.append(t)
         self._tracks = survivors
+        self._frame += 1
         return ids
 
-    def _hit(self, t: _Track, pose: np.ndarray) -> int:
-        """Continues ``t`` with ``pose``, confirming it in its ``birth``-th frame; returns its id."""
+    def _hit(self, t: _Track, pose: np.ndarray, detection: int) -> int:
+        """Continues ``t`` with ``pose`` (this frame's ``detection``), confirming it in its
+        ``birth``-th frame; returns its id."""
         t.pose, t.misses = pose.copy(), 0
         if t.id < 0:
             t.hits += 1
             if t.hits >= self.birth:
                 t.id, self._next_id = self._next_id, self._next_id + 1
+                self.late += [(frame, det, t.id) for frame, det in t.tentative]
+                t.tentative = []
+            else:
+                t.tentative.append((self._frame, detection))
         return t.id
 
     def _usable(self, poses: np.ndarray, presence: Any, arg: str) -> np.ndarray:
@@ -286,6 +301,8 @@ class Tracker:
 def track(
     frames: Iterable[Any],
     presence: Iterable[Any] | None = None,
+    *,
+    backfill: bool = False,
     **settings: Any,
 ) -> list[np.ndarray]:
     """Tracks a whole sequence with a fresh :class:`Tracker`.
@@ -293,6 +310,8 @@ def track(
     Args:
         frames: per frame, float[M_t, J, D] detections (``M_t`` may be 0).
         presence: per frame, float[M_t] presence scores, or ``None``.
+        backfill: offline: the detections a track made before it was confirmed (its first
+            ``birth - 1`` frames) take its id too, which an online tracker cannot know yet.
         **settings: :class:`Tracker` arguments (``gate``, ``birth``, ``death``, ...).
 
     Returns:
@@ -303,10 +322,14 @@ def track(
     scores = [None] * len(frames) if presence is None else list(presence)
     if len(scores) != len(frames):
         raise ShapeError(f"presence: expected {len(frames)} frames (as in frames), got {len(scores)}")
-    return [
+    ids = [
         tracker._update(kp, s, f"frames[{k}]", f"presence[{k}]")
         for k, (kp, s) in enumerate(zip(frames, scores))
     ]
+    if backfill:
+        for frame, detection, found in tracker.late:
+            ids[frame][detection] = found
+    return ids
 
 
 def _as_ids(x: Any, arg: str, n: int) -> np.ndarray:
@@ -380,6 +403,9 @@ def _slot_arrays(persons: Any, presence: Any, sequence: Any, frame: Any) -> tupl
     s = np.asarray(presence, dtype=np.float64)
     if s.shape != p.shape[:2]:
         raise ShapeError(f"presence: expected shape {p.shape[:2]} (frames, slots, as persons), got {s.shape}")
+    if not np.isfinite(s).all():
+        row, slot = np.argwhere(~np.isfinite(s))[0]
+        raise NonFiniteError(f"presence: expected finite scores, got {s[row, slot]} at frame {row}, slot {slot}")
     keys = np.asarray(sequence)
     frames = np.arange(len(p)) if frame is None else np.asarray(frame)
     for arg, a in (("sequence", keys), ("frame", frames)):
@@ -389,8 +415,9 @@ def _slot_arrays(persons: Any, presence: Any, sequence: Any, frame: Any) -> tupl
     return p, s, keys.astype(np.int64), order
 
 
-def track_slots(persons: Any, presence: Any, sequence: Any, frame: Any = None, **settings: Any) -> np.ndarray:
-    """Tracks a person-slot model's predictions of many frames, each sequence with a fresh :class:`Tracker`.
+def track_slots(persons: Any, presence: Any, sequence: Any, frame: Any = None, *, backfill: bool = False,
+                **settings: Any) -> np.ndarray:
+    """Tracks a person-slot model's predictions of many frames, each sequence with :func:`track`.
 
     Args:
         persons: ``float[N, S, J, D]`` every frame's slots.
@@ -398,6 +425,7 @@ def track_slots(persons: Any, presence: Any, sequence: Any, frame: Any = None, *
             ``min_presence`` is no detection).
         sequence: ``int[N]`` the sequence of each frame (any keys).
         frame: ``int[N]`` the frames' order within their sequence; None: the order given.
+        backfill: as :func:`track` (offline: a track's first frames take its id too).
         **settings: :class:`Tracker` arguments (``gate``, ``birth``, ``death``, ...).
 
     Returns:
@@ -407,14 +435,14 @@ def track_slots(persons: Any, presence: Any, sequence: Any, frame: Any = None, *
     """
     p, s, keys, order = _slot_arrays(persons, presence, sequence, frame)
     ids = np.full(s.shape, -1, dtype=np.int64)
-    offset, tracker, current = 0, Tracker(**settings), None
-    for row in order.tolist():
-        if keys[row] != current:  # a new sequence: a fresh tracker whose ids follow the last one's
-            offset += tracker.num_ids
-            tracker.reset()
-            current = keys[row]
-        found = tracker._update(p[row], s[row], f"persons[{row}]", f"presence[{row}]")
-        ids[row] = np.where(found >= 0, found + offset, -1)
+    Tracker(**settings)  # the settings are checked once, before any sequence
+    offset = 0
+    for rows in np.split(order, np.flatnonzero(np.diff(keys[order])) + 1):  # one sequence each, in frame order
+        if not len(rows):
+            continue
+        found = np.stack(track(p[rows], s[rows], backfill=backfill, **settings))
+        ids[rows] = np.where(found >= 0, found + offset, -1)
+        offset += int(found.max(initial=-1)) + 1
     return ids
 
 
@@ -428,6 +456,7 @@ def evaluate_tracking(
     frame: Any = None,
     *,
     threshold: float = 0.5,
+    backfill: bool = False,
     **settings: Any,
 ) -> dict[str, Any]:
     """Tracking figures of a person-slot model's predictions of whole sequences.
@@ -439,6 +468,7 @@ def evaluate_tracking(
             between sequences).
         threshold: metres (mean joint distance, or root distance with ``distance="root"``)
             beyond which a prediction cannot be a true person (:func:`mot_frames`).
+        backfill: as :func:`track` (offline: a track's first frames take its id too).
         **settings: :class:`Tracker` arguments.
 
     Returns:
@@ -456,7 +486,7 @@ def evaluate_tracking(
     if truth.ndim != 4 or mask.shape != truth.shape[:2] or who.shape != mask.shape or len(truth) != len(p):
         raise ShapeError(f"gt, gt_mask, gt_ids: expected [N = {len(p)}, M, J, D], [N, M] and [N, M], got "
                          f"{list(truth.shape)}, {list(mask.shape)} and {list(who.shape)}")
-    tracked = track_slots(p, s, keys, frame, **settings)
+    tracked = track_slots(p, s, keys, frame, backfill=backfill, **settings)
     tracker = Tracker(**settings)  # its checked settings
     _, seq_index = np.unique(keys, return_inverse=True)
     slot = seq_index[:, None] * p.shape[1] + np.arange(p.shape[1])[None]
