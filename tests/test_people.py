@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from csipose.data.synthetic import SyntheticConfig, SyntheticCsiDataset, render_sequence
-from csipose.errors import ConfigError
+from csipose.errors import ConfigError, DatasetError
 from csipose.metrics import evaluate_people
 
 SMALL = dict(subjects=4, subjects_per_environment=4, val_subjects=(4,), frames=6)
@@ -252,7 +253,18 @@ def _eval_input_scores_every_person(tmp_path) -> None:  # type: ignore[no-untype
     assert json.loads(done.stdout)["report"] == reports["own"]  # predict prints the report eval --input does
     people = int(present.sum())
     own, moved_report, dropped_report = reports["own"], reports["moved"], reports["dropped"]
-    assert "tracking" not in own  # an input's people carry no identities to track against
+    assert "tracking" not in own  # these people carry no identities to track against
+    # named through the frames (here by their slot), they are tracked: the slots' order is then exactly right
+    np.savez(tmp_path / "named.npz", **frames, keypoints=truth, person_mask=present,
+             person_ids=np.tile(np.arange(2), (len(truth), 1)))
+    done = subprocess.run([sys.executable, "-m", "csipose", "eval", "--checkpoint", str(tmp_path / "run" / "best.pt"),
+                           "--input", str(tmp_path / "named.npz"), "--json"], capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    named = json.loads(done.stdout)
+    order = named["tracking"]["slot_order"]
+    assert order["num_objects"] == named["tracking"]["tracker"]["num_objects"] == people
+    assert order["mota"] == 1.0 and order["num_switches"] == order["num_misses"] == order["num_false_positives"] == 0
     assert own["count_accuracy"] == 1.0 and own["people"]["people"] == own["people"]["matched"] == people
     assert own["people"]["missed"] == own["people"]["false_positives"] == 0 and own["mpjpe"] < 1e-6
     assert moved_report["people"]["matched"] == people and moved_report["count_accuracy"] == 1.0
@@ -319,3 +331,31 @@ def _eval_by_people_adds_up(checkpoint) -> None:  # type: ignore[no-untyped-def]
         t = tracking[key]
         assert line.strip().startswith(name) and f"switches {t['num_switches']}," in line, line
         assert line.endswith(f"of {len(gt)} true people"), line
+
+
+def test_person_ids_of_an_input_file_are_checked(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An input's person_ids: one int per person slot of every frame, no one twice in a frame,
+    and only beside several people's keypoints."""
+    from csipose.data.sources import open_frames
+
+    frames = np.ones((3, 3, 114, 10), np.float32)
+    several = np.zeros((3, 2, 17, 3), np.float32)
+    cases = {
+        "float": ({"keypoints": several, "person_ids": np.zeros((3, 2))}, "person_ids is float64[3, 2]; expected int[3, 2]"),
+        "shape": ({"keypoints": several, "person_ids": np.zeros((3, 3), int)}, "expected int[3, 2]"),
+        "twice": ({"keypoints": several, "person_ids": np.array([[0, 1], [4, 4], [0, 1]])},
+                  "person_ids of frame 1 name one person twice: [4, 4]"),
+        "alone": ({"person_ids": np.zeros((3, 2), int)}, "person_ids without keypoints"),
+        "one person": ({"keypoints": several[:, 0], "person_ids": np.zeros((3, 1), int)},
+                       "person_ids goes with several people's keypoints"),
+    }
+    for name, (extra, message) in cases.items():
+        np.savez(tmp_path / "in.npz", amplitude=frames, phase=frames, **extra)
+        with pytest.raises(DatasetError, match=re.escape(message)):
+            list(open_frames(tmp_path / "in.npz").runs())
+    # an absent person may carry any id, even one a present person has
+    mask = np.array([[True, False], [True, True], [True, True]])
+    np.savez(tmp_path / "in.npz", amplitude=frames, phase=frames, keypoints=several, person_mask=mask,
+             person_ids=np.array([[3, 3], [3, 5], [3, 5]], np.int32))
+    (run,) = open_frames(tmp_path / "in.npz").runs()
+    assert run.person_ids.dtype == np.int64 and run.person_ids.tolist() == [[3, 3], [3, 5], [3, 5]]

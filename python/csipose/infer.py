@@ -426,6 +426,8 @@ class Predictions:
         ground_truth: ``float32[N, J, 3]`` of those frames when the input has it (several people's
             ``[N, M, J, 3]``), else None.
         person_mask: with several people's ground truth, ``bool[N, M]``: who is in each frame.
+        person_ids: with several people's ground truth whose input names them through the frames,
+            ``int64[N, M]``: who each is; else None.
         frames: raw frames read.
         times: ``float64[N]`` seconds of each label frame for a capture, else None.
         persons: a person-slot model's ``float32[N, S, J, D]`` (``keypoints`` is its most present
@@ -441,6 +443,7 @@ class Predictions:
     persons: np.ndarray | None = None
     presence: np.ndarray | None = None
     person_mask: np.ndarray | None = None
+    person_ids: np.ndarray | None = None
 
 
 def predict_source(predictor: Predictor, source: Any, *, progress: bool = False, geometry: Any = None) -> Predictions:
@@ -454,7 +457,7 @@ def predict_source(predictor: Predictor, source: Any, *, progress: bool = False,
     """
     bar = _bar(source.frames, progress)
     w = predictor.window
-    keypoints, people, ids, truth, masks, times, read = [], [], [], [], [], [], 0
+    keypoints, people, ids, truth, masks, who, times, read = [], [], [], [], [], [], [], 0
     try:
         for run in source.runs():
             read += len(run)
@@ -476,6 +479,8 @@ def predict_source(predictor: Predictor, source: Any, *, progress: bool = False,
                     truth.append(run.keypoints[w - 1 :])
                 if run.person_mask is not None:
                     masks.append(run.person_mask[w - 1 :])
+                if run.person_ids is not None:
+                    who.append(run.person_ids[w - 1 :])
                 if run.times is not None:
                     times.append(run.times[w - 1 :])
             if bar is not None:
@@ -491,6 +496,7 @@ def predict_source(predictor: Predictor, source: Any, *, progress: bool = False,
         ground_truth=np.concatenate(truth) if source.has_keypoints else None, frames=read,
         times=np.concatenate(times) if len(times) == len(keypoints) else None, persons=persons, presence=presence,
         person_mask=np.concatenate(masks) if masks else None,
+        person_ids=np.concatenate(who) if who and len(who) == len(masks) else None,
     )  # fmt: skip
 
 

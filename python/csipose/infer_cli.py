@@ -515,7 +515,12 @@ def _people_of_input(predictor: Any, args: argparse.Namespace, found: Any) -> _P
     groups = None
     if args.by:
         groups = mask.sum(axis=1) if args.by == "people" else found.ids[keep, _BY.index(args.by)]
-    return _People(found.persons[keep], found.presence[keep], found.ground_truth[keep], mask, None, groups)
+    identities = None
+    if found.person_ids is not None:  # who is who: track each sequence (environment, subject, action)
+        _, sequence = np.unique(found.ids[keep, :3], axis=0, return_inverse=True)
+        identities = (found.person_ids[keep], sequence.reshape(-1).astype(np.int64), found.ids[keep, 3])
+    return _People(found.persons[keep], found.presence[keep], found.ground_truth[keep], mask, None, groups,
+                   identities)
 
 
 def _people_of_split(predictor: Any, args: argparse.Namespace) -> _People:

@@ -9,7 +9,8 @@
 - a ``.npy`` of complex CSI ``[F, A, S, P]`` (or real amplitude, for amplitude-only models);
 - a ``.npz`` with ``amplitude`` and ``phase`` (or complex ``csi``) ``[F, A, S, P]`` and optionally
   ``keypoints`` ``[F, J, 3]`` in metres, or several people's ``[F, M, J, 3]`` with ``person_mask``
-  ``bool[F, M]`` saying which of the ``M`` are in each frame (absent: all of them);
+  ``bool[F, M]`` saying which of the ``M`` are in each frame (absent: all of them) and
+  ``person_ids`` ``int[F, M]`` saying who each is through the frames (absent: unknown);
 - a real capture (Intel 5300 or Atheros ``.dat``, ESP32-CSI-Tool ``.csv``, nexmon_csi ``.pcap``;
   :func:`csipose.io.read_capture`),
   cut into frames of ``packets`` packets of its first transmit stream, on the card's own tones.
@@ -50,6 +51,8 @@ class FrameRun:
             (0, 0, 0 and the position in the file for array files).
         keypoints: ``float32[F, J, 3]`` ground truth in metres (several people's ``[F, M, J, 3]``), or None.
         person_mask: with a person axis, ``bool[F, M]``: the people in each frame; else None.
+        person_ids: with a person axis, ``int64[F, M]``: who each person is, the same id through
+            the frames (where the input says so); else None.
         tones: ``int64[S]`` the signed subcarrier indices of a capture's card (None: the
             frames are on the model's own tones).
         times: ``float64[F]`` seconds of each frame (captures), or None.
@@ -64,6 +67,7 @@ class FrameRun:
     tones: np.ndarray | None = None
     times: np.ndarray | None = None
     person_mask: np.ndarray | None = None
+    person_ids: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -191,28 +195,38 @@ def _capture(path: Path, packets: int, options: dict[str, Any]) -> FrameSource:
 
 
 # ----------------------------------------------------------------------- array files
-def _ground_truth(path: Path, loaded: dict[str, np.ndarray], frames: int) -> tuple[Any, Any]:
-    """An array file's ``(keypoints float32[F, J, 3] or [F, M, J, 3], person_mask bool[F, M] or None)``;
-    ``(None, None)`` without keypoints."""
-    keypoints, mask = loaded.get("keypoints"), loaded.get("person_mask")
+def _ground_truth(path: Path, loaded: dict[str, np.ndarray], frames: int) -> tuple[Any, Any, Any]:
+    """An array file's ``(keypoints float32[F, J, 3] or [F, M, J, 3], person_mask bool[F, M] or None,
+    person_ids int64[F, M] or None)``; ``(None, None, None)`` without keypoints."""
+    keypoints, mask, who = loaded.get("keypoints"), loaded.get("person_mask"), loaded.get("person_ids")
     if keypoints is None:
-        if mask is not None:
-            raise DatasetError(f"{path}: person_mask without keypoints; expected keypoints [{frames}, M, J, 3] beside it")
-        return None, None
+        for name, value in (("person_mask", mask), ("person_ids", who)):
+            if value is not None:
+                raise DatasetError(f"{path}: {name} without keypoints; expected keypoints [{frames}, M, J, 3] beside it")
+        return None, None, None
     if keypoints.ndim not in (3, 4) or len(keypoints) != frames or keypoints.shape[-1] != 3:
         raise DatasetError(f"{path}: keypoints has shape {list(keypoints.shape)}; expected [{frames}, J, 3] "
                            f"(one person) or [{frames}, M, J, 3] (several)")
     if keypoints.ndim == 3:
-        if mask is not None:
-            raise DatasetError(f"{path}: person_mask goes with several people's keypoints [{frames}, M, J, 3]; "
-                               f"keypoints has shape {list(keypoints.shape)}")
-        return keypoints.astype(np.float32), None
+        for name, value in (("person_mask", mask), ("person_ids", who)):
+            if value is not None:
+                raise DatasetError(f"{path}: {name} goes with several people's keypoints [{frames}, M, J, 3]; "
+                                   f"keypoints has shape {list(keypoints.shape)}")
+        return keypoints.astype(np.float32), None, None
     people = keypoints.shape[1]
     if mask is None:
         mask = np.ones((frames, people), dtype=bool)
     elif mask.shape != (frames, people) or mask.dtype != np.bool_:
         raise DatasetError(f"{path}: person_mask is {mask.dtype}{list(mask.shape)}; expected bool[{frames}, {people}]")
-    return keypoints.astype(np.float32), mask
+    if who is not None:
+        if who.shape != (frames, people) or who.dtype.kind not in "iu":
+            raise DatasetError(f"{path}: person_ids is {who.dtype}{list(who.shape)}; expected int[{frames}, {people}]")
+        for f in range(frames):
+            present = who[f][mask[f]]
+            if len(np.unique(present)) != len(present):
+                raise DatasetError(f"{path}: person_ids of frame {f} name one person twice: {present.tolist()}")
+        who = who.astype(np.int64)
+    return keypoints.astype(np.float32), mask, who
 
 
 def _array_file(path: Path) -> FrameSource:
@@ -247,11 +261,11 @@ def _array_file(path: Path) -> FrameSource:
     frames = len(amplitude)
     if phase is not None and phase.shape != amplitude.shape:
         raise DatasetError(f"{path}: phase has shape {list(phase.shape)}; expected amplitude's {list(amplitude.shape)}")
-    keypoints, mask = _ground_truth(path, loaded, frames)
+    keypoints, mask, who = _ground_truth(path, loaded, frames)
     ids = np.zeros((frames, 4), dtype=np.int64)
     ids[:, 3] = np.arange(1, frames + 1)
 
     def runs() -> Iterator[FrameRun]:
-        yield FrameRun(path.name, amplitude, phase, ids, keypoints, person_mask=mask)
+        yield FrameRun(path.name, amplitude, phase, ids, keypoints, person_mask=mask, person_ids=who)
 
     return FrameSource(path, suffix[1:], frames, keypoints is not None, runs)
