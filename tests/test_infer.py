@@ -259,6 +259,31 @@ def test_cli_predict_writes_every_person_slot_of_a_person_slot_model(tmp_path: P
         np.testing.assert_allclose(saved["keypoints"], best, rtol=0, atol=1e-6)  # the most present slot, as before
 
 
+def test_streaming_people_equals_the_batch_and_the_tracker(tmp_path: Path, run: Path) -> None:
+    """Stream.push_people gives a person-slot model's slots as predict_people does, with the ids an
+    online tracker gives the same slots; a one-person model's stream refuses it."""
+    from csipose.track import Tracker, track
+
+    pre = Preprocess(subcarriers=30, window=2)
+    torch.manual_seed(0)
+    model = build_model(shape=pre.input_shape, groups=2, width=16, heads=2, tokens=4, persons=3).eval()
+    predictor = Predictor.load(_checkpoint(model, tmp_path / "people.pt", pre))
+    amplitude, phase, _ = _raw(8)
+    persons, presence = predictor.predict_people(amplitude, phase)
+    gate = 10.0  # metres: an untrained model's slots wander, and should still be tracked
+    stream = predictor.stream(tracker=Tracker(gate=gate, birth=2))
+    got = [stream.push_people(a, p) for a, p in zip(amplitude, phase)]
+    assert got[0] is None and all(g is not None for g in got[1:])
+    np.testing.assert_allclose(np.stack([g[0] for g in got[1:]]), persons, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(np.stack([g[1] for g in got[1:]]), presence, rtol=0, atol=1e-5)
+    ids = np.stack([g[2] for g in got[1:]])
+    assert ids.dtype == np.int64 and ids.shape == presence.shape
+    assert (ids == np.stack(track(persons, presence, gate=gate, birth=2))).all()
+    assert (ids[0] == -1).all() and (ids[1:][presence[1:] >= 0.5] >= 0).any()  # birth 2: ids from the 2nd pose
+    with pytest.raises(ArgumentError, match="push_people takes a person-slot model's people"):
+        Predictor.load(run / "best.pt").stream().push_people(amplitude[0], phase[0])
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -356,13 +356,15 @@ class Predictor:
                  for i in range(0, len(x), batch_size)]  # fmt: skip
         return [np.concatenate([p[k] for p in parts]).astype(np.float32, copy=False) for k in range(len(outputs))]
 
-    def stream(self, *, geometry: Any = None) -> Stream:
+    def stream(self, *, geometry: Any = None, tracker: Any = None) -> Stream:
         """A :class:`Stream` for frame-by-frame prediction with this model, in the room of
-        ``geometry`` (as :meth:`predict` takes it, for the whole stream)."""
+        ``geometry`` (as :meth:`predict` takes it, for the whole stream); a person-slot model's
+        people are tracked by ``tracker`` (a :class:`csipose.track.Tracker`; None: one with its
+        defaults)."""
         if self.room_normalised:
             raise ArgumentError(f"{self.path}: a test_time_norm model needs a room's frames together for their "
                                 "statistics; use predict on them, not a stream")
-        return Stream(self, geometry=_geometry(geometry, 1))
+        return Stream(self, geometry=_geometry(geometry, 1), tracker=tracker)
 
     def __repr__(self) -> str:
         return (f"Predictor({os.fspath(self.path)!r}, {self.runtime} {self.precision} on {self.device}, "
@@ -370,19 +372,27 @@ class Predictor:
 
 
 class Stream:
-    """Frame-by-frame prediction: :meth:`push` one raw frame, get the pose of the window it ends.
+    """Frame-by-frame prediction: :meth:`push` one raw frame, get the pose of the window it ends
+    (a person-slot model's people, with their identities: :meth:`push_people`).
 
     The last ``window`` preprocessed frames live in a ring buffer; every frame is preprocessed
     on its own (all steps work frame by frame), so the poses equal :meth:`Predictor.predict` on
     the same frames.
     """
 
-    def __init__(self, predictor: Predictor, *, geometry: tuple[np.ndarray, ...] | None = None) -> None:
+    def __init__(self, predictor: Predictor, *, geometry: tuple[np.ndarray, ...] | None = None,
+                 tracker: Any = None) -> None:
         self.predictor = predictor
         self.geometry = geometry  # one window's room geometry, or None
         w = predictor.window
         self._ring = np.zeros((w, *predictor.preprocess.frame_shape), dtype=np.float32)
         self._seen = 0
+        if tracker is None and predictor.persons:
+            from csipose.track import Tracker
+
+            tracker = Tracker(skeleton=predictor.skeleton)
+        #: the :class:`csipose.track.Tracker` of a person-slot model's people (None for others)
+        self.tracker = tracker
 
     @property
     def frames_seen(self) -> int:
@@ -390,7 +400,8 @@ class Stream:
         return self._seen
 
     def reset(self) -> None:
-        """Forgets the buffered frames (e.g. at a gap in the capture)."""
+        """Forgets the buffered frames (e.g. at a gap in the capture); the tracker keeps its tracks,
+        which end by its own ``death`` rule."""
         self._seen = 0
 
     def push(self, amplitude: Any, phase: Any = None) -> np.ndarray | None:
@@ -401,10 +412,30 @@ class Stream:
             amplitude: ``float[A, S, P]`` raw amplitude of one frame, or complex CSI.
             phase: ``float[A, S, P]`` wrapped phase, when the model uses phase.
         """
+        window = self._window(amplitude, phase, "push")
+        return None if window is None else self.predictor.predict_windows(window, geometry=self.geometry)[0]
+
+    def push_people(self, amplitude: Any, phase: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """A person-slot model's people of the window ending at this frame, as :meth:`push`:
+        ``(persons float32[S, J, D], presence float32[S], ids int64[S])``, ``ids`` the stream's
+        tracker's (online: ``-1`` for an absent slot and for a person's first ``birth - 1``
+        frames; :meth:`csipose.track.Tracker.update`), or None while fewer than ``window``
+        frames have arrived."""
+        if self.tracker is None:
+            raise ArgumentError(f"{self.predictor.path}: push_people takes a person-slot model's people; this model "
+                                "predicts one person per window: use push")
+        window = self._window(amplitude, phase, "push_people")
+        if window is None:
+            return None
+        persons, presence = (a[0] for a in self.predictor.predict_people_windows(window))
+        return persons, presence, self.tracker.update(persons, presence)
+
+    def _window(self, amplitude: Any, phase: Any, method: str) -> np.ndarray | None:
+        """Buffers one raw frame; the window ``float32[1, W, C, S, P]`` it ends, or None before ``W`` frames."""
         one = [None if v is None else np.asarray(v)[None] for v in (amplitude, phase)]
         if one[0] is None or one[0].ndim != 4:
             shape = None if one[0] is None else list(np.shape(amplitude))
-            raise ShapeError(f"amplitude: push takes one frame [A, S, P], got shape {shape}")
+            raise ShapeError(f"amplitude: {method} takes one frame [A, S, P], got shape {shape}")
         frame = self.predictor.frames(one[0], one[1])[0]
         w = len(self._ring)
         self._ring[self._seen % w] = frame
@@ -412,7 +443,7 @@ class Stream:
         if self._seen < w:
             return None
         order = (np.arange(w) + self._seen) % w  # oldest first
-        return self.predictor.predict_windows(self._ring[order][None], geometry=self.geometry)[0]
+        return self._ring[order][None]
 
 
 @dataclass
