@@ -171,7 +171,7 @@ def _predict(args: argparse.Namespace) -> int:
     found = predict_source(predictor, source, progress=not (args.quiet or args.json), geometry=geometry)
     out.parent.mkdir(parents=True, exist_ok=True)
     environment, subject, action, frame = found.ids.T
-    extra = {} if found.times is None else {"time": found.times}
+    extra: dict[str, Any] = {} if found.times is None else {"time": found.times}
     if found.persons is not None:  # a person-slot model's every slot, their presences and their track ids
         from csipose.track import track_slots
 
@@ -605,7 +605,7 @@ def _print_people(predictor: Any, args: argparse.Namespace, people: _People) -> 
 #: How ``csipose predict`` and ``eval`` track a person-slot model's people: offline (each sequence
 #: whole, ``backfill``), with :class:`csipose.track.Tracker`'s defaults (gate in metres, birth and
 #: death in frames).
-TRACKER = {"gate": 0.5, "birth": 2, "death": 5, "backfill": True}
+TRACKER: dict[str, Any] = {"gate": 0.5, "birth": 2, "death": 5, "backfill": True}
 #: How far (metres, mean joint distance) a tracked person of ``csipose eval`` may be from a true one.
 TRACK_THRESHOLD = 0.5
 

@@ -201,6 +201,7 @@ class Tracker:
         self.distance = _distance_name(distance)
         self.skeleton = get_skeleton(skeleton)
         self.min_presence = _finite(min_presence, "min_presence", nonnegative=False)
+        self._late: list[tuple[int, int, int]] | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -209,10 +210,10 @@ class Tracker:
         self._next_id = 0
         self._shape: tuple[int, int] | None = None
         self._frame = 0  # frames updated since the reset
-        #: ``(frame, detection, id)`` of every detection a track made before it was confirmed,
-        #: ``frame`` counting :meth:`update` calls from 0 since the reset: what an offline pass
-        #: may label afterwards (:func:`track`'s ``backfill``)
-        self.late: list[tuple[int, int, int]] = []
+        # (frame, detection, id) of every detection a track made before it was confirmed, frame
+        # counting updates from 0: what an offline pass labels afterwards (track's backfill);
+        # recorded only when it is a list (an online tracker keeps nothing of the past)
+        self._late = [] if self._late is not None else None
 
     @property
     def num_ids(self) -> int:
@@ -274,9 +275,10 @@ class Tracker:
             t.hits += 1
             if t.hits >= self.birth:
                 t.id, self._next_id = self._next_id, self._next_id + 1
-                self.late += [(frame, det, t.id) for frame, det in t.tentative]
+                if self._late is not None:
+                    self._late += [(frame, det, t.id) for frame, det in t.tentative]
                 t.tentative = []
-            else:
+            elif self._late is not None:
                 t.tentative.append((self._frame, detection))
         return t.id
 
@@ -318,6 +320,8 @@ def track(
         per frame, int64[M_t] ids (``-1``: not a confirmed person; see :meth:`Tracker.update`).
     """
     tracker = Tracker(**settings)
+    if backfill:
+        tracker._late = []
     frames = list(frames)
     scores = [None] * len(frames) if presence is None else list(presence)
     if len(scores) != len(frames):
@@ -326,9 +330,8 @@ def track(
         tracker._update(kp, s, f"frames[{k}]", f"presence[{k}]")
         for k, (kp, s) in enumerate(zip(frames, scores))
     ]
-    if backfill:
-        for frame, detection, found in tracker.late:
-            ids[frame][detection] = found
+    for frame, detection, found in tracker._late or ():
+        ids[frame][detection] = found
     return ids
 
 
