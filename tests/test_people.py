@@ -313,10 +313,13 @@ def _eval_by_people_adds_up(checkpoint) -> None:  # type: ignore[no-untyped-def]
     assert base["count_accuracy"] == 1.0 and base["people"]["matched"] == base["people"]["people"] == len(gt)
     assert base["people"]["false_positives"] == 0 and base["mpjpe"] == pytest.approx(shape_error, rel=1e-5)
     # tracking through each sequence: every true person is an object once; slot order reports what is present
-    from csipose.infer_cli import TRACK_THRESHOLD, TRACKER
+    from csipose.infer_cli import TRACK_THRESHOLD
+    from csipose.track import Tracker
 
     tracking = outs["people"]["tracking"]
-    assert tracking["settings"] == {**TRACKER, "threshold": TRACK_THRESHOLD}
+    defaults = Tracker()
+    assert tracking["settings"] == {"gate": defaults.gate, "birth": defaults.birth, "death": defaults.death,
+                                    "backfill": True, "threshold": TRACK_THRESHOLD}
     for name in ("tracker", "slot_order"):
         t = tracking[name]
         assert t["num_objects"] == len(gt) and t["num_frames"] == len(val), name

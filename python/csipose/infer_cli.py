@@ -8,7 +8,7 @@ and the ``environment``, ``subject``, ``action`` and ``frame`` of each pose's la
 seconds, for a capture); a person-slot model's (``persons`` >= 1) ``keypoints`` is its most present
 slot, and it adds every slot, ``persons float32[N, S, J, D]``, their presence probabilities,
 ``presence float32[N, S]``, and their identities through each sequence (one environment, subject
-and action), ``track_ids int64[N, S]`` (:func:`csipose.track.track_slots` with :data:`TRACKER`;
+and action), ``track_ids int64[N, S]`` (:func:`csipose.track.track_slots`, offline, with the tracker's defaults;
 -1 where no confirmed person). ``eval`` of a person-slot model on frames that carry identities (the
 recorded synthetic split) also scores that tracking, beside the slots' own order as the identities.
 """
@@ -175,10 +175,9 @@ def _predict(args: argparse.Namespace) -> int:
     if found.persons is not None:  # a person-slot model's every slot, their presences and their track ids
         from csipose.track import track_slots
 
-        _, sequence = np.unique(found.ids[:, :3], axis=0, return_inverse=True)
         extra.update(persons=found.persons, presence=found.presence,
-                     track_ids=track_slots(found.persons, found.presence, sequence.reshape(-1), frame,
-                                           skeleton=predictor.skeleton, **TRACKER))
+                     track_ids=track_slots(found.persons, found.presence, _sequences(found.ids), frame,
+                                           skeleton=predictor.skeleton, backfill=True))
     np.savez(out, keypoints=found.keypoints, environment=environment, subject=subject, action=action, frame=frame,
              **extra)  # fmt: skip
     report, unscored = _predictions_report(predictor, found)
@@ -517,8 +516,7 @@ def _people_of_input(predictor: Any, args: argparse.Namespace, found: Any) -> _P
         groups = mask.sum(axis=1) if args.by == "people" else found.ids[keep, _BY.index(args.by)]
     identities = None
     if found.person_ids is not None:  # who is who: track each sequence (environment, subject, action)
-        _, sequence = np.unique(found.ids[keep, :3], axis=0, return_inverse=True)
-        identities = (found.person_ids[keep], sequence.reshape(-1).astype(np.int64), found.ids[keep, 3])
+        identities = (found.person_ids[keep], _sequences(found.ids[keep]), found.ids[keep, 3])
     return _People(found.persons[keep], found.presence[keep], found.ground_truth[keep], mask, None, groups,
                    identities)
 
@@ -527,6 +525,7 @@ def _people_of_split(predictor: Any, args: argparse.Namespace) -> _People:
     """A person-slot model's :class:`_People` of the validation split recorded with it, which must
     label every person (a person axis), with their identities; ``groups`` by ``args.by``."""
     from csipose.data.collate import pad_people, pad_slots
+    from csipose.domain.adapt_cli import sample_ids
 
     val = recorded_split(predictor, args.data, args.root, args.cache)
     if len(val) and "person_ids" not in val[0]:
@@ -534,7 +533,7 @@ def _people_of_split(predictor: Any, args: argparse.Namespace) -> _People:
                             "(synthetic, with synthetic.people); this split has one person per window")
     s = predictor.persons
     keys = ("keypoints", "person_mask", "visibility", "person_ids")
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("persons", "presence", *keys, *_BY, "frame")}
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("persons", "presence", *keys)}
     for start in range(0, len(val), 256):
         samples = pad_people([val[i] for i in range(start, min(start + 256, len(val)))])
         batch = {k: np.stack([np.asarray(x[k]) for x in samples]) for k in ("csi", *keys)}
@@ -543,17 +542,21 @@ def _people_of_split(predictor: Any, args: argparse.Namespace) -> _People:
         parts["presence"].append(presence)
         for key in keys:  # to the slots' count (past a frame's people, person_mask is False)
             parts[key].append(pad_slots(batch[key], s))
-        for key in (*_BY, "frame"):
-            parts[key].append(np.array([int(np.asarray(x[key])) for x in samples], dtype=np.int64))
     found = {k: np.concatenate(v) for k, v in parts.items()}
+    ids = sample_ids(val)
     mask = found["person_mask"]
     groups = None
     if args.by:
-        groups = mask.sum(axis=1) if args.by == "people" else found[args.by]
-    # a sequence is one environment, subject and action; its frames are in order by their number
-    _, sequence = np.unique(np.stack([found[k] for k in _BY], axis=1), axis=0, return_inverse=True)
+        groups = mask.sum(axis=1) if args.by == "people" else ids[:, _BY.index(args.by)]
     return _People(found["persons"], found["presence"], found["keypoints"], mask, found["visibility"], groups,
-                   (found["person_ids"], sequence.reshape(-1).astype(np.int64), found["frame"]))
+                   (found["person_ids"], _sequences(ids), ids[:, 3]))
+
+
+def _sequences(ids: np.ndarray) -> np.ndarray:
+    """``int64[N]``: the sequence of each frame of ``ids: int[N, 4]`` (environment, subject, action,
+    frame), numbered from 0: a sequence is one environment, subject and action."""
+    _, sequence = np.unique(np.asarray(ids)[:, :3], axis=0, return_inverse=True)
+    return sequence.reshape(-1).astype(np.int64)
 
 
 def _print_people(predictor: Any, args: argparse.Namespace, people: _People) -> int:
@@ -602,11 +605,9 @@ def _print_people(predictor: Any, args: argparse.Namespace, people: _People) -> 
                          after=lambda: _print_tracking(tracking))
 
 
-#: How ``csipose predict`` and ``eval`` track a person-slot model's people: offline (each sequence
-#: whole, ``backfill``), with :class:`csipose.track.Tracker`'s defaults (gate in metres, birth and
-#: death in frames).
-TRACKER: dict[str, Any] = {"gate": 0.5, "birth": 2, "death": 5, "backfill": True}
 #: How far (metres, mean joint distance) a tracked person of ``csipose eval`` may be from a true one.
+#: ``csipose predict`` and ``eval`` track offline (each sequence whole, ``backfill``) with
+#: :class:`csipose.track.Tracker`'s defaults.
 TRACK_THRESHOLD = 0.5
 
 
@@ -615,12 +616,14 @@ def _tracking(predictor: Any, people: _People) -> dict[str, Any] | None:
     dicts) of frames that carry identities; None for frames that do not."""
     if people.identities is None:
         return None
-    from csipose.track import evaluate_tracking
+    from csipose.track import Tracker, evaluate_tracking
 
     ids, sequence, frame = people.identities
     found = evaluate_tracking(people.persons, people.presence, people.gt, people.mask, ids, sequence, frame,
-                              threshold=TRACK_THRESHOLD, skeleton=predictor.skeleton, **TRACKER)
-    return {"settings": {**TRACKER, "threshold": TRACK_THRESHOLD}, **{k: r.to_dict() for k, r in found.items()}}
+                              threshold=TRACK_THRESHOLD, skeleton=predictor.skeleton, backfill=True)
+    t = Tracker()
+    settings = {"gate": t.gate, "birth": t.birth, "death": t.death, "backfill": True, "threshold": TRACK_THRESHOLD}
+    return {"settings": settings, **{k: r.to_dict() for k, r in found.items()}}
 
 
 def _print_tracking(tracking: dict[str, Any] | None) -> None:
