@@ -221,10 +221,11 @@ def _ground_truth(path: Path, loaded: dict[str, np.ndarray], frames: int) -> tup
     if who is not None:
         if who.shape != (frames, people) or who.dtype.kind not in "iu":
             raise DatasetError(f"{path}: person_ids is {who.dtype}{list(who.shape)}; expected int[{frames}, {people}]")
-        for f in range(frames):
-            present = who[f][mask[f]]
-            if len(np.unique(present)) != len(present):
-                raise DatasetError(f"{path}: person_ids of frame {f} name one person twice: {present.tolist()}")
+        both = mask[:, :, None] & mask[:, None, :] & ~np.eye(people, dtype=bool)
+        twice = np.flatnonzero(((who[:, :, None] == who[:, None, :]) & both).any(axis=(1, 2)))
+        if len(twice):
+            f = int(twice[0])
+            raise DatasetError(f"{path}: person_ids of frame {f} name one person twice: {who[f][mask[f]].tolist()}")
         who = who.astype(np.int64)
     return keypoints.astype(np.float32), mask, who
 
