@@ -176,6 +176,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=30, help="timed training steps")
     parser.add_argument("--quick", action="store_true", help="train tiny runs first and time fewer steps")
     args = parser.parse_args()
+    from csipose.config import TrainingConfig
+
     with tempfile.TemporaryDirectory(prefix="bench-people-") as tmp:
         if args.quick and not (args.single and args.people):
             args.single, args.people = Path(tmp) / "single", Path(tmp) / "people"
@@ -189,10 +191,17 @@ def main() -> int:
             parser.error("--single and --people run folders are required (or --quick)")
         one, single_config = single_report(args.single)
         two, baseline, model, config, apart = two_person_reports(args.people)
+        if single_config.synthetic.get("receivers", 1) != config.synthetic.get("receivers", 1):
+            parser.error(f"--single ({single_config.synthetic.get('receivers', 1)} receivers) and --people "
+                         f"({config.synthetic.get('receivers', 1)}) must see the room with the same receivers")
         alone = [single_report(run)[0] for run in (args.subject_only, args.bystander_only) if run is not None]
         summary = json.loads((args.people / "summary.json").read_text())
         single_summary = json.loads((args.single / "summary.json").read_text())
         step, match = matching_share(model, config, args.repeats)
+        counts = sorted(set(TrainingConfig.load(args.people / "config.toml").synthetic.get("people") or [1, 2, 3]))
+    mix = f"{counts[0]}-{counts[-1]}" if len(counts) > 1 and counts == list(range(counts[0], counts[-1] + 1)) else \
+        ", ".join(map(str, counts))
+    scenes = f"the run's {mix} person val scenes"
 
     def row(name: str, pck: float | None, mpjpe: float | None, count: float | None = None, ap: float | None = None) -> str:
         cells = [f"{100 * pck:.1f}%" if pck is not None else "n/a", f"{1000 * mpjpe:.0f} mm" if mpjpe is not None else "n/a",
@@ -200,7 +209,8 @@ def main() -> int:
         return f"{name:<46}{cells[0]:>9}{cells[1]:>10}{cells[2]:>10}{cells[3]:>9}".rstrip()
 
     print(f"single-person model: {args.single}; person-slot model ({model.persons} slots): {args.people}")
-    print(f"held-out subjects: {list(single_config.synthetic.get('val_subjects', []))}")
+    print(f"held-out subjects: {list(single_config.synthetic.get('val_subjects', []))}; "
+          f"receivers: {single_config.synthetic.get('receivers', 1)}")
     print(f"{'model / scenes':<46}{'PCK@20':>9}{'MPJPE':>10}{'count':>10}{'OKS-AP':>9}")
     print(row("single-person model, one-person scenes", one.pck.pck[1], one.mpjpe))
     print(row("person slots, two-person scenes", two.pck.pck[1], two.mpjpe, two.count_accuracy, two.oks_ap))
@@ -210,7 +220,7 @@ def main() -> int:
         if name in summary:
             b = summary[name]
             label = "*mean pose*" if name == "mean_pose_baseline" else "*ridge*"
-            print(row(f"{label}, the run's 1-3 person val scenes", b["pck"]["20"], b["mpjpe"], b.get("count_accuracy")))
+            print(row(f"{label}, {scenes}", b["pck"]["20"], b["mpjpe"], b.get("count_accuracy")))
     for name, label in (("model", "person slots"), ("ridge", "*ridge readout*")):
         for k, who in enumerate(("subject", "bystander")):
             if name in apart:
@@ -218,7 +228,7 @@ def main() -> int:
     for who, report in zip(("subject", "bystander"), alone):
         print(row(f"one-person model, two-person: the {who}", report.pck.pck[1], report.mpjpe))
     m = summary["model"]
-    print(row("person slots, the run's 1-3 person val scenes", m["pck"]["20"], m["mpjpe"], m.get("count_accuracy"),
+    print(row(f"person slots, {scenes}", m["pck"]["20"], m["mpjpe"], m.get("count_accuracy"),
               m.get("oks_ap")))  # fmt: skip
 
     def verdict(ok: bool) -> str:

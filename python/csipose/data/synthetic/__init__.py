@@ -1,6 +1,7 @@
 """Physics-based synthetic WiFi CSI with 3D pose labels.
 
-A room with one transmitter and a three-antenna receiver; HT40 tones around
+A room with one transmitter and a three-antenna receiver (or up to three receivers,
+``SyntheticConfig.receivers``); HT40 tones around
 5.31 GHz; line of sight, wall reflections and furniture as static paths; people
 (H36M-17 skeletons of different sizes performing parameterised actions) both
 shadow those paths and scatter as moving points. The CSI of every packet is the

@@ -134,6 +134,14 @@ class SyntheticConfig:
     stated spots beside them (1 m to either side across the link, 1.1 m towards the
     transmitter), who shadow each other. Samples then carry a person axis. Empty: one
     labelled subject, and ``persons - 1`` unlabelled bystanders."""
+    receivers: int = 1
+    """Receivers (NICs of three antennas each, 1-3) sharing the one transmitter, as in
+    multi-receiver set-ups (Person-in-WiFi-3D has three): the first at the link's far end as
+    MM-Fi has it, the second and third facing the stage from the side walls (see
+    :func:`~csipose.data.synthetic.scenes.with_receivers`); each has its own noise, packet phase
+    offsets and timing slopes. Samples' ``csi`` then holds ``3 * receivers`` antennas, receiver by
+    receiver. Only in the fixed room (``room_variation`` off, family ``"physics"``) and with
+    per-antenna features: conjugate products pair antennas of one clock. 1 keeps every byte."""
     scatterers: int = 40
     """Static point scatterers (furniture, clutter) per environment; with ``room_variation``
     the mean count, each room drawing 0.5-1.5 times as many."""
@@ -234,6 +242,14 @@ class SyntheticConfig:
                 raise ConfigError("people: labels every person of a scene; leave persons at 1 (it adds unlabelled ones)")
             if self.family != "physics":
                 raise ConfigError(f"people: scenes of several people need family 'physics', got {self.family!r}")
+        if _int(self.receivers, "receivers", 1, 3) > 1:
+            if self.family != "physics" or self.room_variation:
+                raise ConfigError("receivers: several receivers stand in the fixed room of family 'physics' "
+                                  f"(room_variation off), got family {self.family!r}, "
+                                  f"room_variation {self.room_variation}")
+            if self.features == ("conjugate",):
+                raise ConfigError("receivers: conjugate products pair antennas of one receiver's clock; with "
+                                  f"{self.receivers} receivers use per-antenna features (amplitude, phase)")
         _int(self.scatterers, "scatterers", 0)
         if not isinstance(self.room_variation, bool):
             raise ConfigError(f"room_variation: expected true or false, got {self.room_variation!r}")
@@ -305,15 +321,15 @@ class SyntheticConfig:
 
     @property
     def channels(self) -> int:
-        """``C``: 3 per feature (amplitude, phase), 6 for the conjugate products of 3 antennas."""
+        """``C``: ``3 * receivers`` per feature (amplitude, phase), 6 for the conjugate products of 3 antennas."""
         return self.preprocess.channels
 
     @property
     def preprocess(self) -> Preprocess:
-        """The :class:`~csipose.data.Preprocess` from the generator's raw frames (3 antennas,
-        114 tones, ``packets``) to the samples' ``csi``, with MM-Fi's official cleaning."""
+        """The :class:`~csipose.data.Preprocess` from the generator's raw frames (``3 * receivers``
+        antennas, 114 tones, ``packets``) to the samples' ``csi``, with MM-Fi's official cleaning."""
         return Preprocess(
-            features=self.features, cleaning="official", antennas=3, packets=self.packets,
+            features=self.features, cleaning="official", antennas=3 * self.receivers, packets=self.packets,
             source_subcarriers=NATIVE_SUBCARRIERS, subcarriers=self.subcarriers,
             subcarrier_mode=self.subcarrier_mode, window=self.window,
         )  # fmt: skip

@@ -23,7 +23,7 @@ class SyntheticCsiDataset:
     is held-out people doing the same actions. ``dataset[i]`` is the shared
     sample contract:
 
-    - ``"csi"``: ``float32[W, C, S, P]``; channels are the 3 antennas' amplitude
+    - ``"csi"``: ``float32[W, C, S, P]``; channels are the ``3 * receivers`` antennas' amplitude
       (min-max normalised per frame, MM-Fi's cleaning) then their phase
       (sanitised: unwrapped along tones, least-squares line removed).
     - ``"keypoints"``: ``float32[17, 3]`` H36M-17 joints of the label frame

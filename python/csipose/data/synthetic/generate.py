@@ -15,7 +15,7 @@ import numpy as np
 from csipose.data.synthetic import body, radio
 from csipose.data.synthetic.families import FAMILIES, family_map, render_family
 from csipose.data.synthetic.config import SyntheticConfig
-from csipose.data.synthetic.scenes import Scene, make_scene, make_varied_scene, world_to_camera
+from csipose.data.synthetic.scenes import Scene, make_scene, make_varied_scene, with_receivers, world_to_camera
 
 __all__ = ["Sequence", "action_id", "drift", "make_environment", "render", "render_sequence"]
 
@@ -38,12 +38,15 @@ def make_environment(config: SyntheticConfig, environment: int) -> tuple[Scene, 
 
     With ``config.room_variation`` the room is :func:`~csipose.data.synthetic.scenes.make_varied_scene`'s,
     drawn from ``config.seed`` and ``environment`` alone (a stream of its own); else
-    :func:`~csipose.data.synthetic.scenes.make_scene`'s fixed box (the bytes of every earlier release).
+    :func:`~csipose.data.synthetic.scenes.make_scene`'s fixed box (the bytes of every earlier release),
+    with ``config.receivers`` receivers (:func:`~csipose.data.synthetic.scenes.with_receivers`).
     """
     if config.room_variation:
         scene = make_varied_scene(_rng(config, _ROOM, environment), n_scatterers=config.scatterers)
         return scene, radio.static_paths(scene)
     scene = make_scene(_rng(config, _SCENE, environment), n_scatterers=config.scatterers)
+    if config.receivers > 1:
+        scene = with_receivers(scene, config.receivers)
     return scene, radio.static_paths(scene)
 
 
@@ -53,8 +56,9 @@ class Sequence:
 
     Attributes:
         subject, action, environment: 1-based ids.
-        amplitude: ``float32[T, 3, 114, P]`` raw amplitude ``|H|`` as a NIC reports it.
-        phase: ``float32[T, 3, 114, P]`` raw wrapped phase in ``(-pi, pi]``.
+        amplitude: ``float32[T, R, 114, P]`` raw amplitude ``|H|`` as a NIC reports it, for the
+            ``R = 3 * config.receivers`` receive antennas, receiver by receiver.
+        phase: ``float32[T, R, 114, P]`` raw wrapped phase in ``(-pi, pi]``.
         keypoints: ``float64[T, K, 17, 3]`` camera-frame joints (metres) of the ``K``
             persons at each frame's middle packet; person 0 is the subject (when ``K`` >= 1).
         labelled: how many of the ``K`` persons are labelled (all with ``config.people``,
@@ -140,7 +144,8 @@ def render_sequence(config: SyntheticConfig, subject: int, action: str,
     weights = np.tile(body.POINT_WEIGHTS, len(people))
     rcs = radio.BODY_RCS * weights / body.POINT_WEIGHTS.sum()
     h = radio.channel(points, weights, rcs, scene, paths, radio.tone_frequencies())
-    measured = radio.impair(h, noise, snr_db=config.snr_db, gain_db=scene.rx_gain_db, antenna_phase=scene.rx_phase)
+    measured = radio.impair(h, noise, snr_db=config.snr_db, gain_db=scene.rx_gain_db, antenna_phase=scene.rx_phase,
+                            receivers=config.receivers)
     measured = measured.transpose(0, 2, 3, 1)  # [T, R, K, P] as MM-Fi stores a frame
     return Sequence(
         subject=subject, action=act_id, environment=env_id,

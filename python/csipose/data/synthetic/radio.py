@@ -25,7 +25,8 @@ at the frame's first and last packets and interpolated linearly in between.
 
 Measured CSI adds receiver impairments: complex Gaussian noise at a given SNR, a
 random carrier phase offset per packet and a random timing offset per packet (a
-phase slope across tones), both common to the three antennas as on one NIC, and,
+phase slope across tones), both common to the three antennas of one NIC (each receiver of
+several has its own), and,
 in rooms that vary (``SyntheticConfig.room_variation``), the receiver's fixed gain
 and per-antenna phase offsets.
 """
@@ -250,8 +251,10 @@ def channel(points: np.ndarray, weights: np.ndarray, rcs: np.ndarray, scene: Sce
 
 def impair(h: np.ndarray, rng: np.random.Generator, *, snr_db: float,
            tones: np.ndarray = HT40_TONES, timing_slope: float = 0.3,
-           gain_db: float = 0.0, antenna_phase: np.ndarray | None = None) -> np.ndarray:
-    """What a NIC reports for the true channel ``h: [T, P, R, K]``.
+           gain_db: float = 0.0, antenna_phase: np.ndarray | None = None, receivers: int = 1) -> np.ndarray:
+    """What a NIC reports for the true channel ``h: [T, P, R, K]``; with ``receivers`` NICs, each of
+    ``R / receivers`` consecutive antennas, what each reports: its own noise level, packet phase
+    offsets and timing slopes (drawn NIC after NIC from ``rng``), since separate radios share no clock.
 
     Adds complex Gaussian noise of power ``10^(-snr_db/10)`` times the frame's
     mean channel power, then rotates each packet by a random phase offset
@@ -264,6 +267,14 @@ def impair(h: np.ndarray, rng: np.random.Generator, *, snr_db: float,
     Returns:
         ``complex64[T, P, R, K]``.
     """
+    if receivers > 1:
+        parts = np.split(h, receivers, axis=2)
+        phases: list[np.ndarray | None] = [None] * receivers
+        if antenna_phase is not None:
+            phases = list(np.split(np.asarray(antenna_phase), receivers))
+        return np.concatenate([impair(part, rng, snr_db=snr_db, tones=tones, timing_slope=timing_slope,
+                                      gain_db=gain_db, antenna_phase=phase) for part, phase in zip(parts, phases)],
+                              axis=2)
     t, p, _, _ = h.shape
     power = np.mean(h.real**2 + h.imag**2, axis=(1, 2, 3), keepdims=True)
     sigma = np.sqrt(power * 10.0 ** (-snr_db / 10.0) / 2.0).astype(np.float32)

@@ -9,11 +9,11 @@ scatterers drawn per environment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["MATERIALS", "Scene", "make_scene", "make_varied_scene", "world_to_camera"]
+__all__ = ["MATERIALS", "Scene", "make_scene", "make_varied_scene", "with_receivers", "world_to_camera"]
 
 #: Amplitude reflection coefficients at 5 GHz (ranges drawn uniformly) of the wall materials
 #: of :func:`make_varied_scene`, with the odds of a side wall being made of each.
@@ -138,6 +138,24 @@ def make_varied_scene(rng: np.random.Generator, *, n_scatterers: int = 40) -> Sc
     gain_db = float(rng.uniform(-6.0, 6.0))
     phase = rng.uniform(0.0, 2 * np.pi, size=len(rx))
     return Scene(size, tx, rx, reflectivity, scatterers, rcs, stage, camera, materials, gain_db, phase)
+
+
+def with_receivers(scene: Scene, receivers: int) -> Scene:
+    """``scene`` (:func:`make_scene`'s room) with ``receivers`` three-antenna receivers sharing its
+    transmitter, as in multi-receiver set-ups (Person-in-WiFi-3D: one transmitter, three receivers).
+
+    Receiver 1 is the room's own, at the link's far end. Receivers 2 and 3 face the stage from the
+    middle of the side walls, 0.3 m from the ``y = Ly`` and ``y = 0`` walls, their antennas 0.3 m
+    apart along the link (x) at the first receiver's heights, so the body's echoes reach the room
+    from three sides. ``rx`` grows to ``[3 * receivers, 3]``, receiver by receiver; nothing is drawn.
+    """
+    if not 1 <= receivers <= 3:
+        raise ValueError(f"receivers: expected 1 to 3, got {receivers}")
+    if scene.materials:
+        raise ValueError("receivers: more than one receiver only in make_scene's fixed room")
+    walls = (scene.size[1] - 0.3, 0.3)[: receivers - 1]
+    extra = [[scene.stage[0] + dx, y, z] for y in walls for dx, z in zip((-0.3, 0.0, 0.3), scene.rx[:3, 2])]
+    return replace(scene, rx=np.vstack([scene.rx[:3], np.array(extra).reshape(-1, 3)]))
 
 
 def world_to_camera(points: np.ndarray, scene: Scene) -> np.ndarray:

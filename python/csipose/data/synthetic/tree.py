@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from csipose.data.synthetic.config import SyntheticConfig
+from csipose.errors import ConfigError
 from csipose.data.synthetic.generate import render
 
 __all__ = ["write_mmfi_tree"]
@@ -39,6 +40,9 @@ def write_mmfi_tree(out_dir: str | os.PathLike[str], config: SyntheticConfig | N
     from scipy.io import savemat
 
     cfg = config if config is not None else SyntheticConfig()
+    if cfg.receivers != 1:
+        raise ConfigError(f"receivers: an MM-Fi tree holds one receiver's three antennas per frame, got "
+                          f"receivers = {cfg.receivers}")
     root = Path(out_dir)
     written: list[Path] = []
     for n, seq in enumerate(render(cfg, tuple(range(1, cfg.subjects + 1)))):
