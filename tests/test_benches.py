@@ -119,6 +119,7 @@ EXPECTED: dict[str, list[str]] = {
         r"^csipose mot on [\d,]+ frames = \d+\.\dx py-motmetrics \(goal 20x\): (met|NOT met)$",
     ],
     "bench_people": [
+        r"^held-out subjects: \[[\d, ]+\]; receivers: [123]$",
         r"^single-person model, one-person scenes\s+\d+\.\d%\s+\d+ mm$",
         r"^person slots, two-person scenes\s+\d+\.\d%\s+\d+ mm\s+\d+\.\d%",
         r"^\*mean pose in two slots\*, two-person scenes\s+\d+\.\d%\s+\d+ mm\s+\d+\.\d%",
