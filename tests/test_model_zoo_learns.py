@@ -6,9 +6,13 @@ simulator's spatial structure fails on.
 
 - Every zoo model as shipped (with its ridge readout) keeps at least the linear baseline's
   torso PCK@20 (within 2 points) and beats the mean pose by at least 30 points.
-- The mlp, cnn and tcn backbones learn it alone too (readout off): at least 15 points over the
-  mean pose (measured: mlp +55, cnn +22, tcn +62). csinet's backbone pools neighbouring
-  subcarriers into tokens by design and does not (+0 measured); its readout carries it here.
+- The mlp, cnn and tcn backbones learn it alone too (readout off), from 16 frames per sequence:
+  at least 15 points over the mean pose (measured with one thread: mlp +61, cnn +44, tcn +62).
+  From 8 frames the cnn's margin swung with the training seed and the thread count (+15 to +36).
+  csinet's backbone pools neighbouring subcarriers into tokens by design and does not (-3
+  measured); its readout carries it here.
+
+Every run uses one thread, so a machine's core count does not change the figures.
 """
 
 from __future__ import annotations
@@ -23,10 +27,10 @@ from csipose.models import MODELS
 from csipose.train import train
 
 
-def _train_tiny(tmp_path: Path, **changes: Any) -> dict[str, Any]:
+def _train_tiny(tmp_path: Path, frames: int = 8, **changes: Any) -> dict[str, Any]:
     values: dict[str, Any] = dict(
-        epochs=16, batch_size=16, lr=3e-3, run_dir=str(tmp_path), plots=False, progress=False, top_k=0,
-        synthetic={"family": "dense_map", "subjects": 6, "val_subjects": [6], "frames": 8},
+        epochs=16, batch_size=16, lr=3e-3, run_dir=str(tmp_path), plots=False, progress=False, top_k=0, threads=1,
+        synthetic={"family": "dense_map", "subjects": 6, "val_subjects": [6], "frames": frames},
     )  # fmt: skip
     values.update(changes)
     return train(TrainingConfig(**values).validate())
@@ -44,7 +48,7 @@ def test_every_model_keeps_the_linear_baseline_and_beats_the_mean_pose(name: str
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["mlp", "cnn", "tcn"])
 def test_backbone_alone_beats_the_mean_pose_on_a_dense_random_map(name: str, tmp_path: Path) -> None:
-    summary = _train_tiny(tmp_path, model=name, readout=False, linear_baseline=False, features="amplitude")
+    summary = _train_tiny(tmp_path, 16, model=name, readout=False, linear_baseline=False, features="amplitude")
     model, mean = summary["model"], summary["mean_pose_baseline"]
     assert model["pck"]["20"] >= mean["pck"]["20"] + 0.15, (model["pck"], mean["pck"])
     assert model["mpjpe"] < mean["mpjpe"]
