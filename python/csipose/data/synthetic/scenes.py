@@ -146,8 +146,8 @@ def with_receivers(scene: Scene, receivers: int) -> Scene:
 
     Receiver 1 is the room's own, at the link's far end. Receivers 2 and 3 face the stage from the
     middle of the side walls, 0.3 m from the ``y = Ly`` and ``y = 0`` walls, their antennas 0.3 m
-    apart along the link (x) at the first receiver's heights, so the body's echoes reach the room
-    from three sides. ``rx`` grows to ``[3 * receivers, 3]``, receiver by receiver; nothing is drawn.
+    apart along the link (x) at the first receiver's heights, so the body is seen from three sides.
+    ``rx`` grows to ``[3 * receivers, 3]``, receiver by receiver; nothing is drawn.
     """
     if not 1 <= receivers <= 3:
         raise ValueError(f"receivers: expected 1 to 3, got {receivers}")
