@@ -78,7 +78,7 @@ def single_report(run: Path) -> Any:
         for batch in batches(val):
             preds.append(model(batch["csi"])["keypoints"].numpy())
             gts.append(batch["keypoints"].numpy())
-    return score(np.concatenate(preds), np.concatenate(gts), skeleton=config.skeleton), config
+    return score(np.concatenate(preds), np.concatenate(gts), skeleton=config.skeleton)
 
 
 def two_person_reports(run: Path) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
@@ -189,18 +189,21 @@ def main() -> int:
             args.repeats = 5
         if not (args.single and args.people):
             parser.error("--single and --people run folders are required (or --quick)")
-        one, single_config = single_report(args.single)
+        # the scenes each run generated: its receivers, and the slot run's counts of people
+        single_scenes, people_scenes = (TrainingConfig.load(run / "config.toml").synthetic_config()
+                                        for run in (args.single, args.people))  # fmt: skip
+        if single_scenes.receivers != people_scenes.receivers:
+            parser.error("--single and --people must see the room through as many receivers (synthetic.receivers), "
+                         f"got {single_scenes.receivers} and {people_scenes.receivers}")
+        one = single_report(args.single)
         two, baseline, model, config, apart = two_person_reports(args.people)
-        if single_config.synthetic.get("receivers", 1) != config.synthetic.get("receivers", 1):
-            parser.error(f"--single ({single_config.synthetic.get('receivers', 1)} receivers) and --people "
-                         f"({config.synthetic.get('receivers', 1)}) must see the room with the same receivers")
-        alone = [single_report(run)[0] for run in (args.subject_only, args.bystander_only) if run is not None]
+        alone = [single_report(run) for run in (args.subject_only, args.bystander_only) if run is not None]
         summary = json.loads((args.people / "summary.json").read_text())
         single_summary = json.loads((args.single / "summary.json").read_text())
         step, match = matching_share(model, config, args.repeats)
-        counts = sorted(set(TrainingConfig.load(args.people / "config.toml").synthetic.get("people") or [1, 2, 3]))
-    mix = f"{counts[0]}-{counts[-1]}" if len(counts) > 1 and counts == list(range(counts[0], counts[-1] + 1)) else \
-        ", ".join(map(str, counts))
+    counts = sorted(set(people_scenes.people))
+    mix = f"{counts[0]}-{counts[-1]}" if counts == list(range(counts[0], counts[-1] + 1)) and len(counts) > 1 \
+        else ", ".join(map(str, counts))
     scenes = f"the run's {mix} person val scenes"
 
     def row(name: str, pck: float | None, mpjpe: float | None, count: float | None = None, ap: float | None = None) -> str:
@@ -209,8 +212,7 @@ def main() -> int:
         return f"{name:<46}{cells[0]:>9}{cells[1]:>10}{cells[2]:>10}{cells[3]:>9}".rstrip()
 
     print(f"single-person model: {args.single}; person-slot model ({model.persons} slots): {args.people}")
-    print(f"held-out subjects: {list(single_config.synthetic.get('val_subjects', []))}; "
-          f"receivers: {single_config.synthetic.get('receivers', 1)}")
+    print(f"held-out subjects: {list(single_scenes.val_subjects)}; receivers: {single_scenes.receivers}")
     print(f"{'model / scenes':<46}{'PCK@20':>9}{'MPJPE':>10}{'count':>10}{'OKS-AP':>9}")
     print(row("single-person model, one-person scenes", one.pck.pck[1], one.mpjpe))
     print(row("person slots, two-person scenes", two.pck.pck[1], two.mpjpe, two.count_accuracy, two.oks_ap))

@@ -12,7 +12,7 @@ import pytest
 
 from csipose.data.synthetic import SyntheticConfig, SyntheticCsiDataset, render_sequence
 from csipose.data.synthetic.generate import make_environment
-from csipose.errors import ConfigError
+from csipose.errors import ConfigError, ShapeError
 
 SMALL = dict(subjects=2, val_subjects=(2,), actions=("wave",), frames=3)  # fmt: skip
 
@@ -109,5 +109,5 @@ def test_cli_trains_and_scores_with_two_receivers(tmp_path) -> None:  # type: ig
     assert predictor.preprocess.antennas == 6
     frames = np.ones((2, 6, 114, 10), np.float32)
     assert predictor.predict(frames, frames).shape == (2, 17, 3)
-    with pytest.raises(Exception, match="6"):
+    with pytest.raises(ShapeError, match="expected 6 receive antennas"):
         predictor.predict(frames[:, :3], frames[:, :3])

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from csipose.data.synthetic.config import SyntheticConfig
-from csipose.errors import ConfigError
 from csipose.data.synthetic.generate import render
+from csipose.errors import ConfigError
 
 __all__ = ["write_mmfi_tree"]
 
