@@ -262,6 +262,12 @@ def _eval_input_scores_every_person(tmp_path) -> None:  # type: ignore[no-untype
                           timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr
     named = json.loads(done.stdout)
+    done = subprocess.run([sys.executable, "-m", "csipose", "predict", "--model", str(tmp_path / "run" / "best.pt"),
+                           "--input", str(tmp_path / "named.npz"), "--out", str(tmp_path / "named-out.npz"), "--json"],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    predicted = json.loads(done.stdout)  # predict's report of named people tracks them as eval's does
+    assert predicted["tracking"] == named["tracking"] and "tracking" not in reports["own"]
     order = named["tracking"]["slot_order"]
     assert order["num_objects"] == named["tracking"]["tracker"]["num_objects"] == people
     assert order["mota"] == 1.0 and order["num_switches"] == order["num_misses"] == order["num_false_positives"] == 0
@@ -362,3 +368,4 @@ def test_person_ids_of_an_input_file_are_checked(tmp_path) -> None:  # type: ign
              person_ids=np.array([[3, 3], [3, 5], [3, 5]], np.int32))
     (run,) = open_frames(tmp_path / "in.npz").runs()
     assert run.person_ids.dtype == np.int64 and run.person_ids.tolist() == [[3, 3], [3, 5], [3, 5]]
+

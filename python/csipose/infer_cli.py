@@ -10,7 +10,8 @@ slot, and it adds every slot, ``persons float32[N, S, J, D]``, their presence pr
 ``presence float32[N, S]``, and their identities through each sequence (one environment, subject
 and action), ``track_ids int64[N, S]`` (:func:`csipose.track.track_slots`, offline, with the tracker's defaults;
 -1 where no confirmed person). ``eval`` of a person-slot model on frames that carry identities (the
-recorded synthetic split) also scores that tracking, beside the slots' own order as the identities.
+recorded synthetic split, or an input with ``person_ids``) also scores that tracking, beside the
+slots' own order as the identities; so does ``predict``'s report of such an input.
 """
 
 from __future__ import annotations
@@ -181,18 +182,24 @@ def _predict(args: argparse.Namespace) -> int:
     np.savez(out, keypoints=found.keypoints, environment=environment, subject=subject, action=action, frame=frame,
              **extra)  # fmt: skip
     report, unscored = _predictions_report(predictor, found)
+    tracking = None
+    if report is not None and found.persons is not None and found.person_ids is not None:
+        tracking = _tracking(predictor, _People(found.persons, found.presence, found.ground_truth, found.person_mask,
+                                                None, None, _identities(found, slice(None))))
     if args.json:
         print(json.dumps({
             "model": os.fspath(predictor.path), "runtime": predictor.runtime, "precision": predictor.precision,
             "input": os.fspath(source.path), "kind": source.kind, "frames": found.frames,
             "poses": len(found.keypoints), "out": os.fspath(out),
             "report": None if report is None else report.to_dict(),
+            **({} if tracking is None else {"tracking": tracking}),
             **({} if unscored is None else {"unscored": unscored}),
         }, indent=2))  # fmt: skip
         return 0
     print(f"{len(found.keypoints):,} poses from {found.frames:,} frames ({source.kind}) written to {out}")
     if report is not None:
         print(report.summary())
+        _print_tracking(tracking)
     if unscored is not None:
         print(unscored)
     return 0
@@ -514,11 +521,17 @@ def _people_of_input(predictor: Any, args: argparse.Namespace, found: Any) -> _P
     groups = None
     if args.by:
         groups = mask.sum(axis=1) if args.by == "people" else found.ids[keep, _BY.index(args.by)]
-    identities = None
-    if found.person_ids is not None:  # who is who: track each sequence (environment, subject, action)
-        identities = (found.person_ids[keep], _sequences(found.ids[keep]), found.ids[keep, 3])
     return _People(found.persons[keep], found.presence[keep], found.ground_truth[keep], mask, None, groups,
-                   identities)
+                   _identities(found, keep))
+
+
+def _identities(found: Any, keep: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """:attr:`_People.identities` of the ``keep`` frames of an input's predictions ``found``: who
+    is who, tracked through each sequence (environment, subject, action); None where the input
+    carries no ``person_ids``."""
+    if found.person_ids is None:
+        return None
+    return found.person_ids[keep], _sequences(found.ids[keep]), found.ids[keep, 3]
 
 
 def _people_of_split(predictor: Any, args: argparse.Namespace) -> _People:
