@@ -138,6 +138,10 @@ EXPECTED: dict[str, list[str]] = {
         r"^pycocotools COCOeval\s+\d+\.\d{3}\s+[\d,]+\s+1\.00x$",
         r"^csipose oks_ap \(optimal\)\s+\d+\.\d{3}\s+[\d,]+\s+\d+\.\d\dx$",
     ],
+    "bench_ridge": [
+        r"^one block \(a one-person run\)\s+\d+\.\ds\s+\d+\.\ds\s+\d+\.\dx\s+\d\.\de-\d\d$",
+        r"^three blocks \(two slots \+ presence\)\s+\d+\.\ds\s+\d+\.\ds\s+\d+\.\dx\s+\d\.\de-\d\d$",
+    ],
     "bench_subcarrier": [
         rf"^csipose\s+{_N}\s+1\.00x$",
         rf"^torch\.interpolate\s+{_N}\s+\d+\.\d\dx$",

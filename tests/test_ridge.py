@@ -41,6 +41,51 @@ def test_equals_numpy_least_squares_in_primal_and_dual_form(n: int, d: int, k: i
     np.testing.assert_allclose(fit.predict(x), xs @ w + b, rtol=1e-6, atol=1e-8)
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(6, 40),
+    d=st.integers(2, 40),
+    weights=st.tuples(st.sampled_from([0.0, 0.1, 1.0, 3.0]), st.sampled_from([0.1, 1.0, 3.0])),
+    alpha=st.sampled_from([1e-3, 0.1, 1.0, 10.0]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_weighted_groups_equal_least_squares_on_the_weighted_columns(
+    n: int, d: int, weights: tuple[float, float], alpha: float, seed: int
+) -> None:
+    """Each column group's Gram matrix formed once, and weighted afterwards, is the fit on the
+    columns scaled by the square root of their group's weight (a zero-weight group left out), in
+    the dual (n <= d) and the primal form, on the held-out choice's fitting rows and on all rows."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d))
+    y = rng.normal(size=(n, 2))
+    columns = rng.integers(0, 2, size=d)
+    columns[:2] = [0, 1]
+    fit = RidgeRegression.fit(x, y, column_groups=columns, weightings=[weights], alphas=[alpha], standardize=False)
+    col_w = np.sqrt(np.asarray(weights)[columns])
+    keep = col_w > 0
+    xw = x[:, keep] * col_w[keep]
+    lam = alpha * float(np.sum((xw - xw.mean(axis=0)) ** 2)) / n
+    w, b = reference_ridge(xw, y, lam)
+    np.testing.assert_allclose(fit.weight[keep], w * col_w[keep, None], rtol=1e-6, atol=1e-8)
+    assert not fit.weight[~keep].any()
+    np.testing.assert_allclose(fit.predict(x), xw @ w + b, rtol=1e-6, atol=1e-8)
+
+
+def test_blocks_fitted_together_equal_blocks_fitted_alone() -> None:
+    rng = np.random.default_rng(3)
+    for n, d in ((80, 300), (300, 40)):  # the dual and the primal form
+        x = rng.normal(size=(n, d))
+        columns = np.repeat([0, 1], [d // 3, d - d // 3])
+        ys = [x @ rng.normal(size=(d, 3)) * scale + rng.normal(size=(n, 3)) for scale in (0.01, 1.0, 10.0)]
+        together = RidgeRegression.fit_blocks(x, ys, holdout_groups=np.arange(n) % 10, column_groups=columns)
+        for y, fit in zip(ys, together):
+            alone = RidgeRegression.fit(x, y, holdout_groups=np.arange(n) % 10, column_groups=columns)
+            assert (fit.alpha, fit.group_weights) == (alone.alpha, alone.group_weights)
+            np.testing.assert_allclose(fit.weight, alone.weight, rtol=1e-9, atol=1e-12)
+            assert fit.holdout_mse == pytest.approx(alone.holdout_mse, rel=1e-9)
+        assert len({fit.alpha for fit in together}) > 1  # each block chose its own regularisation
+
+
 def test_standardisation_is_per_column_and_constant_columns_are_ignored() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(60, 4)) * [1.0, 100.0, 0.01, 1.0]
@@ -91,6 +136,8 @@ def test_weightings_cover_equal_alone_and_turned_down() -> None:
 def test_bad_input_is_named() -> None:
     with pytest.raises(ShapeError, match="x, y"):
         RidgeRegression.fit(np.zeros((5, 2)), np.zeros((4, 1)))
+    with pytest.raises(ShapeError, match=r"x, y: expected \[N, D\] and \[N, K\], got \[5, 2\] and no y"):
+        RidgeRegression.fit_blocks(np.zeros((5, 2)), [])
     with pytest.raises(ArgumentError, match="at least 2 rows"):
         RidgeRegression.fit(np.zeros((1, 2)), np.zeros((1, 1)))
     with pytest.raises(ArgumentError, match="finite"):

@@ -152,22 +152,30 @@ def _fit_slots(x: np.ndarray, y: np.ndarray, slots: int, *, holdout_groups: np.n
     fitted on the samples where the ``k``-th person is present only (a zero target for an absent
     person would pull the slot towards the mean pose), the presences on every sample; one
     :class:`RidgeRegression` of all columns, whose ``alpha`` and ``group_weights`` are the first
-    slot's and ``holdout_mse`` the mean over the fits, weighted by their columns."""
+    slot's and ``holdout_mse`` the mean over the fits, weighted by their columns. Blocks fitted on
+    the same samples (e.g. every slot of scenes of one count, and the presences) share one
+    :meth:`RidgeRegression.fit_blocks`."""
     per = (y.shape[1] - slots) // slots
     present = y[:, slots * per :] > 0.5
-    def fit(rows: np.ndarray, columns: slice) -> RidgeRegression:
+    blocks = [(present[:, k], slice(k * per, (k + 1) * per)) for k in range(slots)]
+    blocks.append((np.ones(len(x), dtype=bool), slice(slots * per, None)))
+    fits: dict[int, RidgeRegression] = {}
+    for rows in {r.tobytes(): r for r, _ in blocks}.values():
+        same = [i for i, (r, _) in enumerate(blocks) if np.array_equal(r, rows) and (i == slots or r.sum() >= 2)]
+        if not same:
+            continue
         groups = None if holdout_groups is None else holdout_groups[rows]
-        return RidgeRegression.fit(x[rows], y[rows, columns], holdout_groups=groups, column_groups=column_groups,
-                                   standardize=False)
-
-    fits = [fit(present[:, k], slice(k * per, (k + 1) * per)) if present[:, k].sum() >= 2 else None
-            for k in range(slots)]  # fmt: skip
-    presence = fit(np.ones(len(x), dtype=bool), slice(slots * per, None))
-    weight = np.concatenate([f.weight if f else np.zeros((x.shape[1], per)) for f in fits] + [presence.weight], axis=1)
-    bias = np.concatenate([f.bias if f else np.zeros(per) for f in fits] + [presence.bias])
-    fitted = [(f.holdout_mse, per) for f in fits if f] + [(presence.holdout_mse, slots)]
+        found = RidgeRegression.fit_blocks(x if rows.all() else x[rows], [y[rows, blocks[i][1]] for i in same],
+                                           holdout_groups=groups,
+                                           column_groups=column_groups, standardize=False)
+        for i, fit in zip(same, found):
+            fits[i] = fit
+    presence, slot_fits = fits[slots], [fits.get(k) for k in range(slots)]
+    weight = np.concatenate([f.weight if f else np.zeros((x.shape[1], per)) for f in slot_fits] + [presence.weight], axis=1)
+    bias = np.concatenate([f.bias if f else np.zeros(per) for f in slot_fits] + [presence.bias])
+    fitted = [(f.holdout_mse, per) for f in slot_fits if f] + [(presence.holdout_mse, slots)]
     mse = sum(m * k for m, k in fitted) / sum(k for _, k in fitted)
-    first = fits[0] or presence
+    first = slot_fits[0] or presence
     return dataclasses.replace(presence, weight=weight, bias=bias, alpha=first.alpha, group_weights=first.group_weights,
                                holdout_mse=float(mse))
 
