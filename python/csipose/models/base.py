@@ -184,10 +184,11 @@ class PoseModel(nn.Module):
             w, c, s, p = self.shape
             raise ShapeError(f"csi: expected [B, {w}, {c}, {s}, {p}], got {list(csi.shape)}")
         x = self.norm(csi)
-        offsets, features = self.backbone(x)
-        if self.film is not None:
-            features, shift = self.film(features, geometry)
-            offsets = self.backbone.head(features).reshape(offsets.shape) + shift[:, None, :]  # type: ignore[operator]
+        if self.film is not None:  # the backbone's head reads the modulated features
+            features, shift = self.film(self.backbone.encode(x), geometry)  # type: ignore[operator]
+            offsets = self.backbone.head(features).reshape(-1, self.joints, self.dims) + shift[:, None, :]  # type: ignore[operator]
+        else:
+            offsets, features = self.backbone(x)
         if self.anchor:
             from csipose.domain.anchor import link_anchor, split_geometry
 
@@ -235,9 +236,10 @@ def _domain_modules(backbone: nn.Module, features: int, dims: int, domains: tupl
         return None, None
     from csipose.domain import DomainClassifier, GeometryFiLM
 
-    if geometry_film and not isinstance(getattr(backbone, "head", None), nn.Module):
+    if geometry_film and not (isinstance(getattr(backbone, "head", None), nn.Module)
+                              and callable(getattr(backbone, "encode", None))):
         raise ConfigError(
-            f"geometry_film: needs a backbone that regresses the joints from its pooled features with a "
+            f"geometry_film: needs a backbone that regresses the joints from its pooled features ('encode') with a "
             f"'head' (tcn, mlp, cnn); {type(backbone).__name__} has none"
         )
     return (DomainClassifier(features, domains) if domains else None,

@@ -40,6 +40,10 @@ class Cnn(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``x: float[B, W, C, S, P]`` -> offsets ``[B, J, D]``, features ``[B, 4 width]``."""
-        b, w = x.shape[:2]
-        features = self.fc(self.conv(x.flatten(0, 1))).reshape(b, w, -1).mean(dim=1)
+        features = self.encode(x)
         return self.head(features).reshape(-1, self.joints, self.dims), features
+
+    def encode(self, x: Tensor) -> Tensor:
+        """``x: float[B, W, C, S, P]`` -> the pooled features ``[B, 4 width]`` that ``head`` reads."""
+        b, w = x.shape[:2]
+        return self.fc(self.conv(x.flatten(0, 1))).reshape(b, w, -1).mean(dim=1)

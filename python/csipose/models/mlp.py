@@ -32,5 +32,9 @@ class Mlp(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``x: float[B, W, C, S, P]`` -> offsets ``[B, J, D]``, features ``[B, 2 width]``."""
-        features = self.frame(x.flatten(2)).mean(dim=1)
+        features = self.encode(x)
         return self.head(features).reshape(-1, self.joints, self.dims), features
+
+    def encode(self, x: Tensor) -> Tensor:
+        """``x: float[B, W, C, S, P]`` -> the pooled features ``[B, 2 width]`` that ``head`` reads."""
+        return self.frame(x.flatten(2)).mean(dim=1)

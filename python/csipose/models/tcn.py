@@ -51,6 +51,11 @@ class Tcn(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``x: float[B, W, C, S, P]`` -> offsets ``[B, J, D]``, features ``[B, width]``."""
+        features = self.encode(x)
+        return self.head(features).reshape(-1, self.joints, self.dims), features
+
+    def encode(self, x: Tensor) -> Tensor:
+        """``x: float[B, W, C, S, P]`` -> the pooled features ``[B, width]`` that ``head`` reads."""
         b, w, c, s, p = x.shape
         seq = x.permute(0, 2, 3, 1, 4).reshape(b, c * s, w * p)  # time = frames x packets
         h = self.temporal(self.embed(seq))  # [B, C*width, T]
@@ -58,5 +63,4 @@ class Tcn(nn.Module):
         tokens = h.reshape(b, c, self.features, t).permute(0, 3, 1, 2).reshape(b * t, c, self.features)
         tokens = self.across_channels(tokens).reshape(b, t, c, self.features)
         steps = self.across_time(tokens.mean(dim=2))  # [B, T, width]
-        features = steps.mean(dim=1)
-        return self.head(features).reshape(-1, self.joints, self.dims), features
+        return steps.mean(dim=1)
