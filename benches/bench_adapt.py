@@ -53,7 +53,7 @@ def room_rows(last: Path, shots: int, pool: int) -> list[tuple[str, list[float],
     gain_in = domains.pck20(domains.scored(pred_in, gt_in)) - domains.pck20(base_in)
     base = {}  # each draw's mean-pose PCK@20 on its own unseen frames (their labels alone: no model run)
     for seed, (val, _, unseen, _) in splits.items():
-        gt = np.asarray(next(iter(domains._batches(val, unseen)))["keypoints"], dtype=np.float32)
+        gt = np.asarray(next(iter(domains.batches(val, unseen)))["keypoints"], dtype=np.float32)
         base[seed] = domains.pck20(domains.scored(np.broadcast_to(mean, gt.shape), gt))
     rows = []
     for label, steps, lr in SETTINGS:

@@ -213,13 +213,15 @@ def adapted(last: Path, val: Any, shots: np.ndarray, unseen: np.ndarray, seed: i
     model = predictor._backend.model
     adapters = attach_adapters(model, seed=seed)
     room = predictor.geometry_inputs
-    batch = next(iter(_batches(val, shots, room)))
+    batch = next(iter(batches(val, shots, room)))
     fit_adapters(model, adapters, batch["csi"], batch["keypoints"], batch["visibility"], seed=seed,
                  geometry=tuple(batch[key] for key in room) or None, **fit)
     return scored(*predict(predictor, val, unseen))
 
 
-def _batches(dataset: Any, index: np.ndarray, room: tuple[str, ...] = ()) -> Any:
+def batches(dataset: Any, index: np.ndarray, room: tuple[str, ...] = ()) -> Any:
+    """The ``index`` samples of ``dataset`` as one batch (``csi``, ``keypoints``, ``visibility`` and
+    the ``room`` geometry keys), in an iterator; ``bench_adapt.py`` reads its ground truth so too."""
     from csipose.infer_cli import read_batches
 
     return read_batches(dataset, len(index), ("csi", "keypoints", "visibility", *room), index)
