@@ -142,8 +142,8 @@ def _load_failure(err: Exception) -> str:
 
 
 def _archive_damage(path: Path) -> str | None:
-    """Why ``path`` is not the zip archive ``torch.save`` writes (None when it is one): cut short,
-    or another kind of file."""
+    """Why ``path``, which ``torch.load`` could not read, is not the zip archive ``torch.save``
+    writes (None when it is one, and the fault is inside): cut short, or another kind of file."""
     size = path.stat().st_size
     with path.open("rb") as f:
         head = f.read(4)
@@ -162,13 +162,10 @@ def read_torch_file(path: str | os.PathLike[str], what: str, *, map_location: st
             file, or torch's own reason.
     """
     path = Path(path)
-    damage = _archive_damage(path)
-    if damage:
-        raise CheckpointError(f"{path}: not a readable {what} ({damage})")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # torch raises many types for damaged files
-        raise CheckpointError(f"{path}: not a readable {what} ({_load_failure(err)})") from None
+    except Exception as err:  # torch raises many types for damaged files; say what is wrong with the file
+        raise CheckpointError(f"{path}: not a readable {what} ({_archive_damage(path) or _load_failure(err)})") from None
 
 
 def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
