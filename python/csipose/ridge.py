@@ -143,7 +143,7 @@ class RidgeRegression:
         grams = _Grams(xs, column_groups, held)
         best = [(np.inf, 0.0, candidates[0]) for _ in ys]
         for weights in candidates:
-            for i, scores in enumerate(grams.holdout_scores(weights, [y for y in ys], alphas)):
+            for i, scores in enumerate(grams.holdout_scores(weights, ys, alphas)):
                 for alpha, mse in scores:
                     if mse < best[i][0]:
                         best[i] = (mse, alpha, tuple(weights))
