@@ -63,6 +63,17 @@ def direct_fit(x: np.ndarray, y: np.ndarray, groups: np.ndarray, subjects: np.nd
     return weight, y.mean(axis=0) - x.mean(axis=0) @ weight, alpha, weights
 
 
+def eigendecompositions(x: np.ndarray, subjects: np.ndarray, count: int) -> tuple[int, float]:
+    """``(fitting rows, seconds)`` of ``count`` eigendecompositions of the fitting rows' Gram matrix
+    (``numpy.linalg.eigh``): what every weighting of a fit costs at least, in either algorithm."""
+    xf = x[~np.isin(subjects, np.unique(subjects)[4::5])]
+    gram = xf @ xf.T
+    start = time.perf_counter()
+    for _ in range(count):
+        np.linalg.eigh(gram)
+    return len(xf), time.perf_counter() - start
+
+
 def problem(rows: int, channels: int, blocks: int, seed: int = 0) -> tuple[np.ndarray, list[np.ndarray], np.ndarray, np.ndarray]:
     """``(x [rows, channels * 1140] standardised, [y [rows, 51]] * blocks, column groups, subjects)``:
     the joints a noisy linear map of the input (the amplitude half carrying more than the phase)."""
@@ -101,6 +112,9 @@ def main() -> int:
               + ("" if same else "  (a different choice of alpha or weights)"))
         if not same:
             return 1
+    rows_fit, seconds = eigendecompositions(x, subjects, len(group_weightings(2)))
+    print(f"limit: {len(group_weightings(2))} eigendecompositions of the {rows_fit:,} fitting rows' Gram matrix "
+          f"{seconds:.1f}s")
     return 0
 
 

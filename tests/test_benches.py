@@ -141,6 +141,7 @@ EXPECTED: dict[str, list[str]] = {
     "bench_ridge": [
         r"^one block \(a one-person run\)\s+\d+\.\ds\s+\d+\.\ds\s+\d+\.\dx\s+\d\.\de-\d\d$",
         r"^three blocks \(two slots \+ presence\)\s+\d+\.\ds\s+\d+\.\ds\s+\d+\.\dx\s+\d\.\de-\d\d$",
+        r"^limit: 5 eigendecompositions of the [\d,]+ fitting rows' Gram matrix \d+\.\ds$",
     ],
     "bench_subcarrier": [
         rf"^csipose\s+{_N}\s+1\.00x$",

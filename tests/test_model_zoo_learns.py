@@ -48,7 +48,7 @@ def test_every_model_keeps_the_linear_baseline_and_beats_the_mean_pose(name: str
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["mlp", "cnn", "tcn"])
 def test_backbone_alone_beats_the_mean_pose_on_a_dense_random_map(name: str, tmp_path: Path) -> None:
-    summary = _train_tiny(tmp_path, 16, model=name, readout=False, linear_baseline=False, features="amplitude")
+    summary = _train_tiny(tmp_path, frames=16, model=name, readout=False, linear_baseline=False, features="amplitude")
     model, mean = summary["model"], summary["mean_pose_baseline"]
     assert model["pck"]["20"] >= mean["pck"]["20"] + 0.15, (model["pck"], mean["pck"])
     assert model["mpjpe"] < mean["mpjpe"]

@@ -368,4 +368,3 @@ def test_person_ids_of_an_input_file_are_checked(tmp_path) -> None:  # type: ign
              person_ids=np.array([[3, 3], [3, 5], [3, 5]], np.int32))
     (run,) = open_frames(tmp_path / "in.npz").runs()
     assert run.person_ids.dtype == np.int64 and run.person_ids.tolist() == [[3, 3], [3, 5], [3, 5]]
-

@@ -184,8 +184,7 @@ def _predict(args: argparse.Namespace) -> int:
     report, unscored = _predictions_report(predictor, found)
     tracking = None
     if report is not None and found.persons is not None and found.person_ids is not None:
-        tracking = _tracking(predictor, _People(found.persons, found.presence, found.ground_truth, found.person_mask,
-                                                None, None, _identities(found, slice(None))))
+        tracking = _tracking(predictor, _input_people(found, slice(None), None))
     if args.json:
         print(json.dumps({
             "model": os.fspath(predictor.path), "runtime": predictor.runtime, "precision": predictor.precision,
@@ -516,22 +515,22 @@ def _people_of_input(predictor: Any, args: argparse.Namespace, found: Any) -> _P
     if not predictor.persons:
         raise ArgumentError(f"{args.input}: ground truth of several people per frame (keypoints [F, M, J, 3]); "
                             f"{predictor.path} predicts one person: score a person-slot model (persons >= 1)")
-    keep = _unseen_by_adapter(predictor, found.ids, args)
+    return _input_people(found, _unseen_by_adapter(predictor, found.ids, args), args.by)
+
+
+def _input_people(found: Any, keep: Any, by: str | None) -> _People:
+    """The :class:`_People` of the ``keep`` frames of a person-slot model's predictions ``found``
+    of an input with several people's ground truth; ``groups`` by ``by`` (None: none), and who is
+    who through each sequence (environment, subject, action) where the input has ``person_ids``."""
     mask = found.person_mask[keep]
     groups = None
-    if args.by:
-        groups = mask.sum(axis=1) if args.by == "people" else found.ids[keep, _BY.index(args.by)]
+    if by:
+        groups = mask.sum(axis=1) if by == "people" else found.ids[keep, _BY.index(by)]
+    identities = None
+    if found.person_ids is not None:
+        identities = (found.person_ids[keep], _sequences(found.ids[keep]), found.ids[keep, 3])
     return _People(found.persons[keep], found.presence[keep], found.ground_truth[keep], mask, None, groups,
-                   _identities(found, keep))
-
-
-def _identities(found: Any, keep: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """:attr:`_People.identities` of the ``keep`` frames of an input's predictions ``found``: who
-    is who, tracked through each sequence (environment, subject, action); None where the input
-    carries no ``person_ids``."""
-    if found.person_ids is None:
-        return None
-    return found.person_ids[keep], _sequences(found.ids[keep]), found.ids[keep, 3]
+                   identities)
 
 
 def _people_of_split(predictor: Any, args: argparse.Namespace) -> _People:

@@ -235,7 +235,8 @@ class _Grams:
             w = col_w[keep]
             s, u = np.linalg.eigh(self.fit_gram[np.ix_(keep, keep)] * np.outer(w, w))
             left = (self.xh[:, keep] * w) @ u
-            rights = [u.T @ ((self.xf[:, keep] * w).T @ yc) for yc, _ in targets]
+            xf_w = self.xf[:, keep] * w
+            rights = [u.T @ (xf_w.T @ yc) for yc, _ in targets]
         s = np.clip(s, 0.0, None)
         scale = _lambda_unit(float(s.sum()), self.fit_rows)
         out = []

@@ -159,17 +159,17 @@ def _fit_slots(x: np.ndarray, y: np.ndarray, slots: int, *, holdout_groups: np.n
     present = y[:, slots * per :] > 0.5
     blocks = [(present[:, k], slice(k * per, (k + 1) * per)) for k in range(slots)]
     blocks.append((np.ones(len(x), dtype=bool), slice(slots * per, None)))
+    sharing: dict[bytes, list[int]] = {}  # the blocks of each set of samples (a slot needs 2 to be fitted)
+    for i, (rows, _) in enumerate(blocks):
+        if i == slots or rows.sum() >= 2:
+            sharing.setdefault(rows.tobytes(), []).append(i)
     fits: dict[int, RidgeRegression] = {}
-    for rows in {r.tobytes(): r for r, _ in blocks}.values():
-        same = [i for i, (r, _) in enumerate(blocks) if np.array_equal(r, rows) and (i == slots or r.sum() >= 2)]
-        if not same:
-            continue
+    for same in sharing.values():
+        rows = blocks[same[0]][0]
         groups = None if holdout_groups is None else holdout_groups[rows]
         found = RidgeRegression.fit_blocks(x if rows.all() else x[rows], [y[rows, blocks[i][1]] for i in same],
-                                           holdout_groups=groups,
-                                           column_groups=column_groups, standardize=False)
-        for i, fit in zip(same, found):
-            fits[i] = fit
+                                           holdout_groups=groups, column_groups=column_groups, standardize=False)
+        fits.update(zip(same, found))
     presence, slot_fits = fits[slots], [fits.get(k) for k in range(slots)]
     weight = np.concatenate([f.weight if f else np.zeros((x.shape[1], per)) for f in slot_fits] + [presence.weight], axis=1)
     bias = np.concatenate([f.bias if f else np.zeros(per) for f in slot_fits] + [presence.bias])
