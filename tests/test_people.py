@@ -152,6 +152,26 @@ def test_each_slot_readout_is_fitted_on_the_samples_where_its_person_is() -> Non
     assert np.allclose(ridge.weight[:, 18:], presence.weight) and np.allclose(ridge.bias[18:], presence.bias)
 
 
+def test_slots_start_with_the_presence_the_data_gives_them() -> None:
+    torch = pytest.importorskip("torch")
+    from csipose.errors import ShapeError
+    from csipose.models import build_model
+    from csipose.train.data import presence_rates
+
+    config = SyntheticConfig(**SMALL, people=(1, 2, 2, 3))
+    dataset = SyntheticCsiDataset(config, split="train")
+    counts = dataset.label_people()[1]
+    rates = presence_rates(dataset, 4)
+    assert np.allclose(rates, [(counts > k).mean() for k in range(4)]) and rates[0] == 1 and rates[3] == 0
+    model = build_model(shape=(1, 6, 114, 10), groups=2, width=16, heads=2, tokens=4, persons=4).eval()
+    model.set_presence_prior(torch.from_numpy(rates))
+    with torch.no_grad():
+        presence = torch.sigmoid(model(torch.randn(5, 1, 6, 114, 10))["presence"])
+    assert torch.allclose(presence, torch.from_numpy(rates).clamp(0.01, 0.99).expand(5, 4), atol=1e-6)
+    with pytest.raises(ShapeError, match=r"rates: expected \[4\]"):
+        model.set_presence_prior(torch.ones(3))
+
+
 def test_the_people_report_counts_matches_misses_and_false_positives() -> None:
     rng = np.random.default_rng(0)
     gt = rng.normal(0, 0.3, (3, 2, 17, 3)) + [0, 0, 3]

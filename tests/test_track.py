@@ -422,6 +422,13 @@ def test_evaluate_tracking_against_the_slot_order() -> None:
     assert (order.num_switches, order.num_misses, order.num_false_positives) == (2, 0, 0)
     assert tracker.mota == pytest.approx(0.9) and order.mota == pytest.approx(0.9)
     assert tracker.idf1 == pytest.approx(2 * 18 / (20 + 18)) and order.idf1 == pytest.approx(0.5)
+    given = track_slots(slots, np.ones((10, 2)), np.zeros(10, dtype=np.int64))
+    again = evaluate_tracking(slots, np.ones((10, 2)), truth, np.ones((10, 2), bool), np.tile([4, 9], (10, 1)),
+                              np.zeros(10, dtype=np.int64), tracked=given)  # ids tracked before, taken as they are
+    assert again["tracker"] == tracker
+    swapped = evaluate_tracking(slots, np.ones((10, 2)), truth, np.ones((10, 2), bool), np.tile([4, 9], (10, 1)),
+                                np.zeros(10, dtype=np.int64), tracked=np.tile([0, 1], (10, 1)))
+    assert swapped["tracker"] == order  # the slot order given as track ids scores as the slot order
 
 
 def test_evaluate_tracking_errors_name_the_argument() -> None:
@@ -439,6 +446,9 @@ def test_evaluate_tracking_errors_name_the_argument() -> None:
         track_slots(slots, np.where(np.arange(20).reshape(10, 2) == 7, np.nan, one), zeros)
     with pytest.raises(ShapeError, match=r"gt, gt_mask, gt_ids: expected \[N = 10, M, J, D\]"):
         evaluate_tracking(slots, one, slots, np.ones((10, 3), bool), np.ones((10, 2), np.int64), zeros)
+    with pytest.raises(ShapeError, match=r"tracked: expected int\[10, 2\]"):
+        evaluate_tracking(slots, one, slots, np.ones((10, 2), bool), np.ones((10, 2), np.int64), zeros,
+                          tracked=np.zeros((10, 3), np.int64))
 
 
 def test_backfill_labels_a_confirmed_track_s_first_frames() -> None:

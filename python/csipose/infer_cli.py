@@ -184,7 +184,7 @@ def _predict(args: argparse.Namespace) -> int:
     report, unscored = _predictions_report(predictor, found)
     tracking = None
     if report is not None and found.persons is not None and found.person_ids is not None:
-        tracking = _tracking(predictor, _input_people(found, slice(None), None))
+        tracking = _tracking(predictor, _input_people(found, slice(None), None), tracked=extra["track_ids"])
     if args.json:
         print(json.dumps({
             "model": os.fspath(predictor.path), "runtime": predictor.runtime, "precision": predictor.precision,
@@ -623,16 +623,17 @@ def _print_people(predictor: Any, args: argparse.Namespace, people: _People) -> 
 TRACK_THRESHOLD = 0.5
 
 
-def _tracking(predictor: Any, people: _People) -> dict[str, Any] | None:
+def _tracking(predictor: Any, people: _People, tracked: np.ndarray | None = None) -> dict[str, Any] | None:
     """``{"settings", "tracker", "slot_order"}`` (:func:`csipose.track.evaluate_tracking`, as
-    dicts) of frames that carry identities; None for frames that do not."""
+    dicts) of frames that carry identities, with the track ids ``tracked`` where the frames
+    were tracked already; None for frames that do not carry identities."""
     if people.identities is None:
         return None
     from csipose.track import Tracker, evaluate_tracking
 
     ids, sequence, frame = people.identities
     found = evaluate_tracking(people.persons, people.presence, people.gt, people.mask, ids, sequence, frame,
-                              threshold=TRACK_THRESHOLD, skeleton=predictor.skeleton, backfill=True)
+                              threshold=TRACK_THRESHOLD, skeleton=predictor.skeleton, backfill=True, tracked=tracked)
     t = Tracker()
     settings = {"gate": t.gate, "birth": t.birth, "death": t.death, "backfill": True, "threshold": TRACK_THRESHOLD}
     return {"settings": settings, **{k: r.to_dict() for k, r in found.items()}}

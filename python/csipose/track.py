@@ -460,6 +460,7 @@ def evaluate_tracking(
     *,
     threshold: float = 0.5,
     backfill: bool = False,
+    tracked: Any = None,
     **settings: Any,
 ) -> dict[str, Any]:
     """Tracking figures of a person-slot model's predictions of whole sequences.
@@ -472,6 +473,9 @@ def evaluate_tracking(
         threshold: metres (mean joint distance, or root distance with ``distance="root"``)
             beyond which a prediction cannot be a true person (:func:`mot_frames`).
         backfill: as :func:`track` (offline: a track's first frames take its id too).
+        tracked: ``int[N, S]`` the ids :func:`track_slots` already gave these frames with the
+            same ``backfill`` and ``settings`` (e.g. those ``csipose predict`` writes), taken as
+            they are; None: tracked here.
         **settings: :class:`Tracker` arguments.
 
     Returns:
@@ -489,7 +493,11 @@ def evaluate_tracking(
     if truth.ndim != 4 or mask.shape != truth.shape[:2] or who.shape != mask.shape or len(truth) != len(p):
         raise ShapeError(f"gt, gt_mask, gt_ids: expected [N = {len(p)}, M, J, D], [N, M] and [N, M], got "
                          f"{list(truth.shape)}, {list(mask.shape)} and {list(who.shape)}")
-    tracked = track_slots(p, s, keys, frame, backfill=backfill, **settings)
+    if tracked is None:
+        tracked = track_slots(p, s, keys, frame, backfill=backfill, **settings)
+    elif np.shape(tracked) != s.shape:
+        raise ShapeError(f"tracked: expected int[{len(s)}, {s.shape[1]}] (a track id per slot), "
+                         f"got {list(np.shape(tracked))}")
     tracker = Tracker(**settings)  # its checked settings
     _, seq_index = np.unique(keys, return_inverse=True)
     slot = seq_index[:, None] * p.shape[1] + np.arange(p.shape[1])[None]

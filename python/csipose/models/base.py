@@ -168,6 +168,18 @@ class PoseModel(nn.Module):
         """Stores the training-set mean pose ``float[J, D]`` the joints are regressed around."""
         self.mean_pose.copy_(pose.reshape(self.joints, self.dims).to(self.mean_pose))
 
+    @torch.no_grad()
+    def set_presence_prior(self, rates: Tensor) -> None:
+        """Starts every slot's presence logit at ``logit(rates[k])``, ``rates: float[S]`` the training
+        set's share of samples with more than ``k`` people (clipped to [0.01, 0.99]): the slots then
+        start with the presence the data gives them, not at one half."""
+        if self.slot_head is None:
+            raise ShapeError("set_presence_prior: the model has no person slots (persons = 0)")
+        if rates.shape != (self.persons,):
+            raise ShapeError(f"rates: expected [{self.persons}], got {list(rates.shape)}")
+        bias = self.slot_head[-1].bias.view(self.persons, -1)
+        bias[:, -1] = torch.logit(rates.clamp(0.01, 0.99)).to(bias)
+
     def forward(
         self, csi: Tensor, geometry: tuple[Tensor, Tensor] | None = None, reversal: float | None = None
     ) -> dict[str, Tensor]:

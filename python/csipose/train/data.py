@@ -253,6 +253,13 @@ def recorded_preprocess(dataset: Any, shape: tuple[int, ...]) -> dict[str, Any] 
     return dict(preprocess.to_dict())
 
 
+def presence_rates(dataset: Any, slots: int) -> np.ndarray:
+    """``float32[slots]``: the share of the dataset's samples with more than ``k`` labelled people,
+    for each slot ``k`` (a multi-person dataset's ``label_people()``)."""
+    counts = np.asarray(dataset.label_people()[1])
+    return (counts[:, None] > np.arange(slots)[None]).mean(axis=0).astype(np.float32)
+
+
 def mean_pose(dataset: Any, *, anchor: bool = False) -> np.ndarray:
     """Train-set mean pose ``float32[J, 3]`` (visibility-weighted per joint); with ``anchor``,
     of the joints relative to each sample's link anchor (:func:`sample_anchors`).

@@ -32,6 +32,7 @@ from csipose.train.data import (
     load_data,
     mean_pose,
     model_settings,
+    presence_rates,
     recorded_preprocess,
     train_loader,
 )
@@ -181,6 +182,8 @@ def fit_new_model(
     returns the baselines' val reports (``{}`` on other ranks: DDP copies rank 0's fitted buffers),
     each with its in-domain and cross-domain reports when ``domains`` splits the val split."""
     model.set_mean_pose(torch.from_numpy(mean_pose(train_set, anchor=model.anchor)[:, : config.keypoint_dims]))
+    if config.persons:
+        model.set_presence_prior(torch.from_numpy(presence_rates(train_set, config.persons)))
     if not ctx.is_main:
         return {}
     fitted = fit_model_inputs(model, train_set, samples=config.baseline_samples,
