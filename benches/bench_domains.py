@@ -33,6 +33,7 @@ no training room among the scored ones). Goals: >= 60 % at K = 0 (the best row w
     python benches/bench_domains.py              # the table (under 20 minutes on 2 CPU cores)
     python benches/bench_domains.py --room 3     # room 3 unseen instead (rooms 1, 2 and 4 train)
     python benches/bench_domains.py --quick      # tiny: a smoke run
+    python benches/bench_domains.py --seed 1 --only "half the sequences in randomised rooms"   # one row, another seed
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ ABLATIONS = ("no link anchor",)
 RECIPES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("test-time normalisation, no readout", ("test_time_norm=true", "readout=false")),
     ("FiLM + randomised rooms, no readout", ("geometry_film=true", "synthetic.random_rooms=60", "readout=false")),
+    ("half the sequences in randomised rooms", ("synthetic.random_rooms=60", "synthetic.random_room_share=0.5")),
+    ("the same, test-time normalisation, no readout",
+     ("synthetic.random_rooms=60", "synthetic.random_room_share=0.5", "test_time_norm=true", "readout=false")),
 )
 #: Rows that also get few-shot adapter rows (beside the plain model's).
 ADAPTED = ("no link anchor", "test-time normalisation, no readout")
@@ -198,6 +202,13 @@ def training_mean_pose(predictor: Any) -> np.ndarray:
     return mean_pose(load_split(TrainingConfig.from_dict(predictor.config, recorded=True), "train")).astype(np.float64)
 
 
+def all_in_random_rooms(overrides: tuple[str, ...]) -> bool:
+    """Whether these overrides move every training sequence to randomised rooms."""
+    return any(o.startswith("synthetic.random_rooms=") for o in overrides) and not any(
+        o.startswith("synthetic.random_room_share=") and float(o.split("=", 1)[1]) < 1 for o in overrides
+    )
+
+
 def is_baseline(name: str) -> bool:
     """A baseline row (the mean poses and the linear baseline), not a trained model's."""
     return name.startswith("mean pose") or name == LINEAR
@@ -269,7 +280,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny data and models: a smoke run")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
-    parser.add_argument("--seed", type=int, default=0, help="picks the few-shot frames and draws the adapters")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seeds every training run, picks the few-shot frames and draws the adapters")
+    parser.add_argument("--only", action="append", metavar="ROW",
+                        help="train only this row (repeat for more) beside the plain model, e.g. --only "
+                             "'half the sequences in randomised rooms'")
     parser.add_argument("--room", type=int, choices=(1, 2, 3, 4), default=4,
                         help="the room held out whole (default 4); rooms 1-4 less it train")
     args = parser.parse_args()
@@ -278,7 +293,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     held = held_out(args.room, args.quick)
-    base = [*ROOMS, *held, *(QUICK if args.quick else FULL), f"threads={args.threads}"]
+    base = [*ROOMS, *held, *(QUICK if args.quick else FULL), f"threads={args.threads}", f"seed={args.seed}"]
     shots = QUICK_SHOTS if args.quick else SHOTS
     known = [(name, o) for name, o in METHODS if available(base, o) is None]
     skipped = [(name, available(base, o) or "") for name, o in METHODS if available(base, o) is not None]
@@ -289,13 +304,19 @@ def main() -> int:
     else:
         skipped.append(("all methods", "no method is available" if not known else f"only {known[0][0]} is available"))
     runs += [(name, o) for name, o in RECIPES if available(base, o) is None]
+    if args.only:
+        unknown = sorted(set(args.only) - {name for name, _ in runs})
+        if unknown:
+            parser.error(f"--only: no row {', '.join(map(repr, unknown))}; rows: {'; '.join(n for n, _ in runs[1:])}")
+        runs = [run for run in runs if run[0] == "plain model" or run[0] in args.only]
+        skipped = []
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bench-domains-") as tmp:
         for i, (name, overrides) in enumerate(runs):
             last = train_run(Path(tmp) / f"run{i}", [*base, *overrides])
             with_shots = i == 0 or name in ADAPTED
             rows += model_rows(name, last, shots, args.seed, adapters=with_shots, baselines=i == 0)
-            if any(o.startswith("synthetic.random_rooms") for o in overrides):  # no training room is scored
+            if all_in_random_rooms(overrides):  # no training room is scored
                 rows[-1].note = "(trained in random rooms: no scored room is one it trained in)"
     print(f"leave-room-out synthetic rooms: {', '.join([*ROOMS[:2], held[0]])}; in-room = held-out subjects of the training "
           f"rooms ({rows[0].inroom.frames} frames), unseen = room {args.room} less the {max(shots)}-frame shot pool "
@@ -315,8 +336,8 @@ def main() -> int:
         k0 = ratios[best][pick]
         print(f"K = 0: unseen room keeps {100 * k0:.0f}% of the in-room PCK@20 gain over the {label} "
               f"(best row: {best}; goal >= {100 * GOALS[0]:.0f}%): {verdict[bool(k0 >= GOALS[0])]}")
-    for name in ("plain model", *ADAPTED):
-        ratio = ratios.get(f"{name}, K = {k50}", (float("nan"),) * 2)[0]
+    for name in (n for n in ("plain model", *ADAPTED) if f"{n}, K = {k50}" in ratios):  # (--only: those trained)
+        ratio = ratios[f"{name}, K = {k50}"][0]
         shown = f"{100 * ratio:.0f}%" if np.isfinite(ratio) else "n/a"
         print(f"K = {k50}: unseen room keeps {shown} of the in-room gain over the mean pose with adapters "
               f"({name}; goal >= {100 * GOALS[50]:.0f}%): {verdict[bool(ratio >= GOALS[50])]}")

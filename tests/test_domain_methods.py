@@ -172,6 +172,25 @@ def test_random_rooms_spread_training_over_new_rooms_and_keep_validation() -> No
         SyntheticConfig(subjects=4, val_subjects=(4,), random_rooms=3)
 
 
+@pytest.mark.parametrize("share", [0.25, 0.5, 0.6])
+def test_a_share_of_the_training_sequences_moves_to_random_rooms(share: float) -> None:
+    config = SyntheticConfig(**ROOMS, random_rooms=5, random_room_share=share)
+    pairs = [(s, a) for s in config.train_subjects for a in config.actions]
+    rooms = np.array([config.room_of(s, a) for s, a in pairs])
+    own = np.array([config.environment_of(s) for s, _ in pairs])
+    moved = rooms > config.environment_count
+    assert moved.sum() == int(len(pairs) * share) and (rooms[~moved] == own[~moved]).all()
+    assert np.abs(np.cumsum(moved) - share * np.arange(1, len(pairs) + 1)).max() < 1  # spread evenly
+    assert set(rooms[moved]) == set(range(5, 5 + min(5, int(moved.sum()))))
+    train = SyntheticCsiDataset(config, "train")
+    assert set(np.unique(train.environment)) == set(rooms)
+    every = SyntheticConfig(**ROOMS, random_rooms=5)
+    assert [every.room_of(s, a) for s, a in pairs] == [5 + k % 5 for k in range(len(pairs))]  # share 1: as before
+    for bad in (0, 1.5, "half"):
+        with pytest.raises(ConfigError, match="random_room_share: expected"):
+            SyntheticConfig(**ROOMS, random_rooms=5, random_room_share=bad)
+
+
 # ------------------------------------------------------------------ conjugate products
 def _csi(rng: np.random.Generator, f: int, a: int, s: int, p: int) -> np.ndarray:
     return (rng.normal(size=(f, a, s, p)) + 1j * rng.normal(size=(f, a, s, p))) * rng.uniform(0.5, 2.0)

@@ -6,8 +6,8 @@ Each is a training-config switch, off by default unless said (see the README's r
   reversal layer (:mod:`~csipose.domain.grl`);
 - ``geometry_film``: FiLM of the pooled features by the room's antenna positions
   (:mod:`~csipose.domain.film`);
-- ``synthetic.random_rooms``: training sequences spread over many randomised rooms
-  (:mod:`csipose.data.synthetic`);
+- ``synthetic.random_rooms``: training sequences spread over many randomised rooms, all of
+  them or the share ``synthetic.random_room_share`` (:mod:`csipose.data.synthetic`);
 - ``features = "conjugate"``: conjugate products of antenna pairs (:class:`csipose.data.Preprocess`);
 - ``test_time_norm``: per-room input standardisation re-estimated on each room's frames
   (:mod:`~csipose.domain.normalisation`, torch-free);

@@ -163,6 +163,11 @@ class SyntheticConfig:
     (subject-major, then action) in room ``environment_count + 1 + k mod random_rooms``: every
     one drawn like the real rooms from its own number, which no real (and so no validation)
     room has. The validation split is unchanged. 0 = off."""
+    random_room_share: float = 1.0
+    """With ``random_rooms``: the share (0, 1] of the training sequences moved to randomised
+    rooms, spread evenly (sequence ``k`` moves when ``floor((k + 1) * share)`` passes an
+    integer); the others stay in their subjects' rooms, which then keep some training frames
+    (and so an in-room figure). 1 = every one."""
     val_environments: tuple[int, ...] = ()
     """Rooms held out whole (1-based; leave-room-out): every subject of these rooms is in the
     ``"val"`` split, together with ``val_subjects`` (held-out people of the training rooms,
@@ -263,6 +268,9 @@ class SyntheticConfig:
             )
         if _int(self.random_rooms, "random_rooms", 0, 9999) and not self.room_variation:
             raise ConfigError("random_rooms: randomised rooms are drawn by room_variation; set room_variation = true")
+        share = _float(self.random_room_share, "random_room_share")
+        if not 0 < share <= 1:
+            raise ConfigError(f"random_room_share: expected a share in (0, 1], got {share}")
         _float(self.position_jitter, "position_jitter", minimum=0.0)
         _float(self.sway, "sway", minimum=0.0)
         if not isinstance(self.densepose, bool):
@@ -304,12 +312,15 @@ class SyntheticConfig:
     def room_of(self, subject: int, action: str) -> int:
         """The room of ``subject``'s sequence of ``action``: :meth:`environment_of`, or with
         ``random_rooms`` for a training subject a virtual room numbered after every real one
-        (see ``random_rooms``)."""
+        (see ``random_rooms`` and ``random_room_share``)."""
         train = self.train_subjects
         if not self.random_rooms or subject not in train:
             return self.environment_of(subject)
         k = train.index(subject) * len(self.actions) + self.actions.index(action)
-        return self.environment_count + 1 + k % self.random_rooms
+        moved = math.floor((k + 1) * self.random_room_share)  # sequences 0..k that move
+        if moved == math.floor(k * self.random_room_share):
+            return self.environment_of(subject)
+        return self.environment_count + 1 + (moved - 1) % self.random_rooms
 
     def split_subjects(self, split: str) -> tuple[int, ...]:
         """Subjects of ``split`` (``"train"`` or ``"val"``), ascending."""
