@@ -170,6 +170,9 @@ def test_slots_start_with_the_presence_the_data_gives_them() -> None:
     assert torch.allclose(presence, torch.from_numpy(rates).clamp(0.01, 0.99).expand(5, 4), atol=1e-6)
     with pytest.raises(ShapeError, match=r"rates: expected \[4\]"):
         model.set_presence_prior(torch.ones(3))
+    one = build_model(shape=(1, 6, 114, 10), groups=2, width=16, heads=2, tokens=4)
+    with pytest.raises(ConfigError, match="set_presence_prior: the model has no person slots"):
+        one.set_presence_prior(torch.ones(1))
 
 
 def test_the_people_report_counts_matches_misses_and_false_positives() -> None:

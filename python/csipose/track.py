@@ -495,9 +495,11 @@ def evaluate_tracking(
                          f"{list(truth.shape)}, {list(mask.shape)} and {list(who.shape)}")
     if tracked is None:
         tracked = track_slots(p, s, keys, frame, backfill=backfill, **settings)
-    elif np.shape(tracked) != s.shape:
-        raise ShapeError(f"tracked: expected int[{len(s)}, {s.shape[1]}] (a track id per slot), "
-                         f"got {list(np.shape(tracked))}")
+    else:
+        tracked = np.asarray(tracked)
+        if tracked.shape != s.shape:
+            raise ShapeError(f"tracked: expected int[{len(s)}, {s.shape[1]}] (a track id per slot), "
+                             f"got {list(tracked.shape)}")
     tracker = Tracker(**settings)  # its checked settings
     _, seq_index = np.unique(keys, return_inverse=True)
     slot = seq_index[:, None] * p.shape[1] + np.arange(p.shape[1])[None]

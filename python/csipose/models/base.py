@@ -174,7 +174,7 @@ class PoseModel(nn.Module):
         set's share of samples with more than ``k`` people (clipped to [0.01, 0.99]): the slots then
         start with the presence the data gives them, not at one half."""
         if self.slot_head is None:
-            raise ShapeError("set_presence_prior: the model has no person slots (persons = 0)")
+            raise ConfigError("set_presence_prior: the model has no person slots (persons = 0)")
         if rates.shape != (self.persons,):
             raise ShapeError(f"rates: expected [{self.persons}], got {list(rates.shape)}")
         bias = self.slot_head[-1].bias.view(self.persons, -1)
