@@ -60,16 +60,18 @@ METHODS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 #: Rows of :data:`METHODS` that turn a default off; "all methods" leaves them out.
 ABLATIONS = ("no link anchor",)
+#: Every other training sequence in one of 60 randomised rooms, the rest in their own rooms.
+HALF_RANDOM = ("synthetic.random_rooms=60", "synthetic.random_room_share=0.5")
 #: Combinations measured beside each method alone and all of them together.
 RECIPES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("test-time normalisation, no readout", ("test_time_norm=true", "readout=false")),
     ("FiLM + randomised rooms, no readout", ("geometry_film=true", "synthetic.random_rooms=60", "readout=false")),
-    ("half the sequences in randomised rooms", ("synthetic.random_rooms=60", "synthetic.random_room_share=0.5")),
-    ("the same, test-time normalisation, no readout",
-     ("synthetic.random_rooms=60", "synthetic.random_room_share=0.5", "test_time_norm=true", "readout=false")),
+    ("half the sequences in randomised rooms", HALF_RANDOM),
+    ("half random rooms, no readout", (*HALF_RANDOM, "readout=false")),
+    ("half random rooms, test-time norm, no readout", (*HALF_RANDOM, "test_time_norm=true", "readout=false")),
 )
 #: Rows that also get few-shot adapter rows (beside the plain model's).
-ADAPTED = ("no link anchor", "test-time normalisation, no readout")
+ADAPTED = ("no link anchor", "test-time normalisation, no readout", "half random rooms, no readout")
 #: The mean pose placed on each frame's link anchor (:mod:`csipose.domain.anchor`).
 ANCHORED = "mean pose on the link anchor"
 #: The plain model's fixed ridge readout alone: the run's linear baseline.
