@@ -139,7 +139,9 @@ def people_targets(dataset: Any, index: np.ndarray, slots: int, mean: np.ndarray
     each slot's presence (1 or 0)."""
     people, counts = dataset.label_people()
     people, counts = people[index][:, :slots], counts[index]
-    present = np.arange(slots)[None] < counts[:, None]
+    from csipose.train.data import slot_presence
+
+    present = slot_presence(counts, slots)
     if people.shape[1] < slots:
         people = np.concatenate([people, np.zeros((len(people), slots - people.shape[1], *people.shape[2:]))], axis=1)
     offsets = np.where(present[..., None, None], people[..., : mean.shape[-1]] - mean, 0.0)

@@ -253,11 +253,16 @@ def recorded_preprocess(dataset: Any, shape: tuple[int, ...]) -> dict[str, Any] 
     return dict(preprocess.to_dict())
 
 
+def slot_presence(counts: np.ndarray, slots: int) -> np.ndarray:
+    """``bool[n, slots]``: whether slot ``k`` holds a person in each of ``n`` samples of
+    ``counts[i]`` people (the ``k``-th person, ``k < counts[i]``)."""
+    return np.arange(slots)[None] < np.asarray(counts)[:, None]
+
+
 def presence_rates(dataset: Any, slots: int) -> np.ndarray:
     """``float32[slots]``: the share of the dataset's samples with more than ``k`` labelled people,
     for each slot ``k`` (a multi-person dataset's ``label_people()``)."""
-    counts = np.asarray(dataset.label_people()[1])
-    return (counts[:, None] > np.arange(slots)[None]).mean(axis=0).astype(np.float32)
+    return slot_presence(dataset.label_people()[1], slots).mean(axis=0).astype(np.float32)
 
 
 def mean_pose(dataset: Any, *, anchor: bool = False) -> np.ndarray:
