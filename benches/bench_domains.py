@@ -27,7 +27,8 @@ split that holds the unseen room). Columns: torso PCK@20, root error and PA-MPJP
 setting, and two gap ratios: the unseen room's PCK@20 gain over the mean pose divided by the
 in-room gain, and the same over the mean pose on the link anchor (n/a when the in-room gain is
 under 5 points: a ratio of two near-zero gains says nothing; rows trained in random rooms have
-no training room among the scored ones). Goals: >= 60 % at K = 0 (the best row without shots),
+no training room among the scored ones). Goals: >= 60 % at K = 0 (printed for the default model, the plain
+one, and for the best row without shots, whose pick among several rows of one seed flatters it),
 >= 90 % at K = 50; K = 0's is printed over either baseline, K = 50's over the mean pose.
 
     python benches/bench_domains.py              # the table (under 20 minutes on 2 CPU cores)
@@ -329,15 +330,20 @@ def main() -> int:
     noted = {r.name for r in rows if r.note}  # trained in random rooms: no training room is scored
     zero = [r.name for r in rows if "K =" not in r.name and not is_baseline(r.name) and r.name not in noted]
     k50 = 50 if not args.quick else shots[1]
+    default = ratios["plain model"][0]  # the goal is the default model's
+    print(f"K = 0: unseen room keeps {f'{100 * default:.0f}%' if np.isfinite(default) else 'n/a'} of the in-room "
+          f"PCK@20 gain over the mean pose (the default model: plain model; goal >= {100 * GOALS[0]:.0f}%): "
+          f"{verdict[bool(default >= GOALS[0])]}")
     for label, pick in (("mean pose", 0), (ANCHORED, 1)):
         defined = [n for n in zero if np.isfinite(ratios[n][pick])]
         if not defined:
             print(f"K = 0 over the {label}: no row with an in-room gain of 5 points or more")
             continue
-        best = max(defined, key=lambda n: ratios[n][pick])
+        best = max(defined, key=lambda n: ratios[n][pick])  # picked among rows of one seed: flattered
         k0 = ratios[best][pick]
         print(f"K = 0: unseen room keeps {100 * k0:.0f}% of the in-room PCK@20 gain over the {label} "
-              f"(best row: {best}; goal >= {100 * GOALS[0]:.0f}%): {verdict[bool(k0 >= GOALS[0])]}")
+              f"(the best of {len(defined)} rows, one seed: {best}; goal >= {100 * GOALS[0]:.0f}%): "
+              f"{verdict[bool(k0 >= GOALS[0])]}")
     for name in (n for n in ("plain model", *ADAPTED) if f"{n}, K = {k50}" in ratios):  # (--only: those trained)
         ratio = ratios[f"{name}, K = {k50}"][0]
         shown = f"{100 * ratio:.0f}%" if np.isfinite(ratio) else "n/a"
