@@ -212,6 +212,13 @@ def all_in_random_rooms(overrides: tuple[str, ...]) -> bool:
     )
 
 
+def print_kept(ratio: float, over: str, which: str, goal: float, k: int = 0) -> None:
+    """Prints how much of the in-room gain (``over`` what) row ``which`` keeps with ``k`` shots, and the verdict."""
+    shown = f"{100 * ratio:.0f}%" if np.isfinite(ratio) else "n/a"
+    print(f"K = {k}: unseen room keeps {shown} of the in-room {over} ({which}; goal >= {100 * goal:.0f}%): "
+          f"{'met' if ratio >= goal else 'NOT met'}")
+
+
 def is_baseline(name: str) -> bool:
     """A baseline row (the mean poses and the linear baseline), not a trained model's."""
     return name.startswith("mean pose") or name == LINEAR
@@ -326,29 +333,20 @@ def main() -> int:
           f"({rows[0].unseen.frames} frames); root and PA-MPJPE in mm; gap ratio: the unseen room's PCK@20 gain "
           f"over the mean pose / the in-room gain; gap anchor: the same over the mean pose on the link anchor")  # fmt: skip
     ratios = print_table(rows, skipped)
-    verdict = {True: "met", False: "NOT met"}
     noted = {r.name for r in rows if r.note}  # trained in random rooms: no training room is scored
     zero = [r.name for r in rows if "K =" not in r.name and not is_baseline(r.name) and r.name not in noted]
     k50 = 50 if not args.quick else shots[1]
-    default = ratios["plain model"][0]  # the goal is the default model's
-    print(f"K = 0: unseen room keeps {f'{100 * default:.0f}%' if np.isfinite(default) else 'n/a'} of the in-room "
-          f"PCK@20 gain over the mean pose (the default model: plain model; goal >= {100 * GOALS[0]:.0f}%): "
-          f"{verdict[bool(default >= GOALS[0])]}")
+    print_kept(ratios["plain model"][0], "PCK@20 gain over the mean pose", "the default model: plain model", GOALS[0])
     for label, pick in (("mean pose", 0), (ANCHORED, 1)):
         defined = [n for n in zero if np.isfinite(ratios[n][pick])]
         if not defined:
             print(f"K = 0 over the {label}: no row with an in-room gain of 5 points or more")
             continue
         best = max(defined, key=lambda n: ratios[n][pick])  # picked among rows of one seed: flattered
-        k0 = ratios[best][pick]
-        print(f"K = 0: unseen room keeps {100 * k0:.0f}% of the in-room PCK@20 gain over the {label} "
-              f"(the best of {len(defined)} rows, one seed: {best}; goal >= {100 * GOALS[0]:.0f}%): "
-              f"{verdict[bool(k0 >= GOALS[0])]}")
+        which = f"the best of {len(defined)} rows, one seed: {best}"
+        print_kept(ratios[best][pick], f"PCK@20 gain over the {label}", which, GOALS[0])
     for name in (n for n in ("plain model", *ADAPTED) if f"{n}, K = {k50}" in ratios):  # (--only: those trained)
-        ratio = ratios[f"{name}, K = {k50}"][0]
-        shown = f"{100 * ratio:.0f}%" if np.isfinite(ratio) else "n/a"
-        print(f"K = {k50}: unseen room keeps {shown} of the in-room gain over the mean pose with adapters "
-              f"({name}; goal >= {100 * GOALS[50]:.0f}%): {verdict[bool(ratio >= GOALS[50])]}")
+        print_kept(ratios[f"{name}, K = {k50}"][0], "gain over the mean pose with adapters", name, GOALS[50], k50)
     print(f"wall time {time.perf_counter() - started:.0f} s on {args.threads} torch thread(s)")
     return 0
 

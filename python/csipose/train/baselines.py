@@ -32,6 +32,7 @@ import torch
 
 from csipose.models import PoseModel
 from csipose.ridge import RidgeRegression
+from csipose.train.data import sample_anchors, slot_presence
 
 __all__ = [
     "baseline_reports",
@@ -121,8 +122,6 @@ def fit_model_inputs(model: PoseModel, train_set: Any, *, samples: int, fit_ridg
         else:
             y = data["keypoints"][..., :dims].astype(np.float64) - mean
             if model.anchor:  # the joints relative to each window's link anchor
-                from csipose.train.data import sample_anchors
-
                 y = y - sample_anchors(train_set, index)[:, None, :dims]
             y = y.reshape(len(x), -1)
             ridge = RidgeRegression.fit(x, y, holdout_groups=data.get("subject"), column_groups=column_groups,
@@ -139,8 +138,6 @@ def people_targets(dataset: Any, index: np.ndarray, slots: int, mean: np.ndarray
     each slot's presence (1 or 0)."""
     people, counts = dataset.label_people()
     people, counts = people[index][:, :slots], counts[index]
-    from csipose.train.data import slot_presence
-
     present = slot_presence(counts, slots)
     if people.shape[1] < slots:
         people = np.concatenate([people, np.zeros((len(people), slots - people.shape[1], *people.shape[2:]))], axis=1)
@@ -230,8 +227,6 @@ def baseline_poses(model: PoseModel, dataset: Any, index: np.ndarray | None = No
             parts.append((model.mean_pose + model.readout(x)).numpy())
         linear = np.concatenate(parts).astype(np.float64)
     if model.anchor:
-        from csipose.train.data import sample_anchors
-
         placed = sample_anchors(dataset, index)[:, None, : mean.shape[-1]]
         constant = constant + placed
         linear = None if linear is None else linear + placed
@@ -261,8 +256,6 @@ def baseline_reports(model: PoseModel, ridge: RidgeRegression | None, val_set: A
     constant = np.ascontiguousarray(np.broadcast_to(mean[None], gt[..., : mean.shape[-1]].shape))
     linear = np.concatenate(preds) if ridge is not None else None
     if model.anchor:
-        from csipose.train.data import sample_anchors
-
         placed = sample_anchors(val_set)[:, None, : mean.shape[-1]]
         constant = constant + placed
         linear = None if linear is None else linear + placed
