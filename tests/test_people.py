@@ -152,7 +152,8 @@ def test_each_slot_readout_is_fitted_on_the_samples_where_its_person_is() -> Non
     assert np.allclose(ridge.weight[:, 18:], presence.weight) and np.allclose(ridge.bias[18:], presence.bias)
 
 
-def test_slots_start_with_the_presence_the_data_gives_them() -> None:
+@pytest.mark.parametrize("backbones", ["shared", "separate"])
+def test_slots_start_with_the_presence_the_data_gives_them(backbones: str) -> None:
     torch = pytest.importorskip("torch")
     from csipose.errors import ShapeError
     from csipose.models import build_model
@@ -163,7 +164,8 @@ def test_slots_start_with_the_presence_the_data_gives_them() -> None:
     counts = dataset.label_people()[1]
     rates = presence_rates(dataset, 4)
     assert np.allclose(rates, [(counts > k).mean() for k in range(4)]) and rates[0] == 1 and rates[3] == 0
-    model = build_model(shape=(1, 6, 114, 10), groups=2, width=16, heads=2, tokens=4, persons=4).eval()
+    model = build_model(shape=(1, 6, 114, 10), groups=2, width=16, heads=2, tokens=4, persons=4,
+                        slot_backbones=backbones).eval()
     model.set_presence_prior(torch.from_numpy(rates))
     with torch.no_grad():
         presence = torch.sigmoid(model(torch.randn(5, 1, 6, 114, 10))["presence"])
@@ -173,6 +175,35 @@ def test_slots_start_with_the_presence_the_data_gives_them() -> None:
     one = build_model(shape=(1, 6, 114, 10), groups=2, width=16, heads=2, tokens=4)
     with pytest.raises(ConfigError, match="set_presence_prior: the model has no person slots"):
         one.set_presence_prior(torch.ones(1))
+
+
+def test_separate_slot_backbones_give_each_slot_its_own() -> None:
+    torch = pytest.importorskip("torch")
+    from csipose.config import TrainingConfig
+    from csipose.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(shape=(1, 6, 30, 5), groups=2, width=16, heads=2, persons=3, slot_backbones="separate")
+    backbones = [model.backbone, *model.slot_backbones]
+    assert model.slot_head is None and len(backbones) == 3 and model.settings["slot_backbones"] == "separate"
+    for backbone in backbones:  # zero last layers start every slot on its readout: move them off it
+        torch.nn.init.normal_(backbone.head[-1].weight, std=0.1)
+    torch.nn.init.normal_(model.presence_weight, std=0.1)
+    out = model(torch.randn(4, 1, 6, 30, 5))
+    for k in range(3):  # slot k's joints and presence move with backbone k's weights alone
+        grads = torch.autograd.grad(out["persons"][:, k].sum() + out["presence"][:, k].sum(),
+                                    [b.head[-1].weight for b in backbones], retain_graph=True)
+        assert [bool(g.abs().sum() > 0) for g in grads] == [i == k for i in range(3)]
+    again = build_model(**model.settings)
+    again.load_state_dict(model.state_dict())
+    x = torch.randn(2, 1, 6, 30, 5)
+    assert torch.equal(model.eval()(x)["persons"], again.eval()(x)["persons"])
+    shared = build_model(shape=(1, 6, 30, 5), groups=2, width=16, heads=2, persons=3)
+    assert "slot_backbones" not in shared.settings and shared.slot_backbones is None  # earlier checkpoints' keys
+    with pytest.raises(ConfigError, match="slot_backbones: separate gives each person slot a backbone; set persons >= 1"):
+        TrainingConfig(slot_backbones="separate").validate()
+    with pytest.raises(ConfigError, match="slot_backbones: must be one of shared, separate, got 'own'"):
+        TrainingConfig(persons=2, slot_backbones="own").validate()
 
 
 def test_the_people_report_counts_matches_misses_and_false_positives() -> None:
@@ -235,6 +266,27 @@ def test_training_with_person_slots(tmp_path) -> None:  # type: ignore[no-untype
     with pytest.raises(ConfigError, match="persons >= 1 needs scenes of several labelled people"):
         train(TrainingConfig(persons=2, epochs=1, data="synthetic", synthetic={**synthetic, "people": []},
                              run_dir=str(tmp_path / "run2"), progress=False, plots=False))
+
+
+def test_training_with_separate_slot_backbones(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("torch")
+    from csipose.config import TrainingConfig
+    from csipose.export import export_onnx
+    from csipose.infer import Predictor
+    from csipose.train.loop import train
+
+    synthetic = {"subjects": 4, "subjects_per_environment": 4, "val_subjects": [4], "frames": 6, "people": [2]}
+    config = TrainingConfig(persons=2, slot_backbones="separate", epochs=1, width=16, synthetic=synthetic,
+                            run_dir=str(tmp_path / "run"), plots=False, progress=False, linear_baseline=False)
+    summary = train(config)
+    assert summary["model"]["people"]["frames"] == 8 * 6
+    export_onnx(tmp_path / "run" / "best.pt", tmp_path / "people.onnx")
+    windows = np.random.default_rng(0).normal(size=(3, 1, 6, 114, 10)).astype(np.float32)
+    predictor = Predictor.load(tmp_path / "run" / "best.pt")
+    assert len(predictor._backend.model.slot_backbones) == 1  # slot 1's, beside slot 0's backbone
+    by_torch = predictor.predict_people_windows(windows)
+    by_onnx = Predictor.load(tmp_path / "people.onnx").predict_people_windows(windows)
+    assert by_torch[0].shape == (3, 2, 17, 3) and all(np.abs(a - b).max() < 1e-4 for a, b in zip(by_torch, by_onnx))
 
 
 def _eval_input_scores_every_person(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -70,6 +70,7 @@ _ENUMS: dict[str, tuple[str, ...]] = {
     "mmfi_scheme": ("S1", "S2", "S3"),
     "features": ("amplitude", "phase", "both", "conjugate"),
     "anchor": ("auto", "link", "none"),
+    "slot_backbones": ("shared", "separate"),
     "subcarrier_mode": RESAMPLE_MODES,
     "schedule": ("cosine", "multistep"),
     "keypoint_loss": ("mse", "smooth_l1"),
@@ -149,6 +150,11 @@ class TrainingConfig:
     presence score, trained through the optimal assignment of slots to people (set prediction);
     0 predicts one person. On synthetic data it labels every person of scenes of 1 to ``persons``
     people unless ``synthetic.people`` says otherwise."""
+    slot_backbones: str = "shared"
+    """With person slots: ``"shared"``, one backbone whose pooled features feed every slot's
+    head; ``"separate"``, a backbone of its own per slot (``persons`` times the backbone's
+    parameters and compute), whose offsets are that slot's joints and whose features its
+    presence: no slot's person competes with another's for the features."""
     skeleton: str = "h36m17"
     """The joints' skeleton: h36m17 (Human3.6M-17 3-D, MM-Fi and the synthetic data) or coco17
     (COCO-17 2-D from a camera, for recordings labelled so; needs keypoint_dims = 2). It sets the
@@ -296,6 +302,8 @@ class TrainingConfig:
                 )
         elif self.loss_weights.get("presence", 0.0) > 0:
             raise ConfigError("loss_weights.presence: > 0 needs persons >= 1")
+        if self.slot_backbones == "separate" and not self.persons:
+            raise ConfigError("slot_backbones: separate gives each person slot a backbone; set persons >= 1")
         if not (isinstance(self.domain_adversarial, (int, float)) and math.isfinite(self.domain_adversarial)
                 and self.domain_adversarial >= 0):
             raise ConfigError(f"domain_adversarial: must be a finite number >= 0, got {self.domain_adversarial!r}")

@@ -78,6 +78,7 @@ def build_model(
     densepose_parts: int = 0,
     densepose_size: int = 56,
     persons: int = 0,
+    slot_backbones: str = "shared",
     domains: tuple[int, ...] | list[int] = (),
     geometry_film: bool = False,
     anchor: bool = False,
@@ -94,6 +95,7 @@ def build_model(
         heatmap_size, densepose_parts: optional heads (0 = none).
         densepose_size: side of the DensePose maps (a multiple of 8).
         persons: person slots for several people per window (0 = one person).
+        slot_backbones: ``"shared"`` (one backbone for every slot) or ``"separate"`` (one per slot).
         domains: environment ids of the training rooms of a domain classifier behind gradient
             reversal (empty = none; see :mod:`csipose.domain`).
         geometry_film: condition the features on the room's antenna positions (FiLM).
@@ -117,10 +119,12 @@ def build_model(
         settings.update(domains=[int(e) for e in domains], geometry_film=bool(geometry_film))
     if anchor:
         settings["anchor"] = True
+    if slot_backbones != "shared":  # earlier checkpoints' settings keep their keys
+        settings["slot_backbones"] = slot_backbones
     return PoseModel(backbone, shape=shape, joints=joints, dims=dims, readout=readout,  # type: ignore[arg-type]
                      heatmap_size=heatmap_size, densepose_parts=densepose_parts, densepose_size=densepose_size,
-                     persons=persons, domains=tuple(int(e) for e in domains), geometry_film=geometry_film,
-                     anchor=anchor, settings=settings)
+                     persons=persons, slot_backbones=slot_backbones, domains=tuple(int(e) for e in domains),
+                     geometry_film=geometry_film, anchor=anchor, settings=settings)
 
 
 def count_parameters(model: nn.Module, *, trainable_only: bool = True) -> int:

@@ -18,6 +18,7 @@ A :class:`PoseModel` is ``norm -> backbone -> mean pose + backbone offsets + lin
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -90,6 +91,10 @@ class PoseModel(nn.Module):
         persons: person slots (set prediction of several people); 0 = one person per window.
             Each slot has its joints (mean pose + its own linear readout + the backbone's shared
             offsets + its own offsets from the backbone's features) and a presence logit.
+        slot_backbones: with person slots, ``"shared"`` (the above) or ``"separate"``: every slot
+            has a backbone of its own (slot 0 ``backbone``, the others copies of it at the
+            start), its joints the mean pose + its readout + its backbone's offsets, its presence
+            logit a linear function of its backbone's features.
         domains: environment ids of the training rooms of a domain classifier behind gradient
             reversal (:class:`~csipose.domain.DomainClassifier`); empty = none.
         geometry_film: condition the pooled features on the room's antenna positions
@@ -126,6 +131,7 @@ class PoseModel(nn.Module):
         densepose_parts: int = 0,
         densepose_size: int = 56,
         persons: int = 0,
+        slot_backbones: str = "shared",
         domains: tuple[int, ...] = (),
         geometry_film: bool = False,
         anchor: bool = False,
@@ -144,13 +150,21 @@ class PoseModel(nn.Module):
         self.readout = LinearReadout(w * c * s * p, slots * joints, dims) if readout else None
         self.register_buffer("mean_pose", torch.zeros(joints, dims))
         features = int(backbone.features)
+        if slot_backbones not in ("shared", "separate") or (slot_backbones == "separate" and not persons):
+            raise ConfigError(f"slot_backbones: expected 'shared', or 'separate' with persons >= 1, got {slot_backbones!r}"
+                              f" with persons = {persons}")
+        separate = slot_backbones == "separate"
         self.slot_head = (
             nn.Sequential(nn.Linear(features, 4 * features), nn.GELU(), nn.Linear(4 * features, persons * (joints * dims + 1)))
-            if persons else None
+            if persons and not separate else None
         )
         if self.slot_head is not None:
             nn.init.zeros_(self.slot_head[-1].weight)  # slots start on their readout
             nn.init.zeros_(self.slot_head[-1].bias)
+        # slots 1.. of separate backbones (slot 0's is ``backbone``), and their presence: logit w_s . f_s + b_s
+        self.slot_backbones = nn.ModuleList(copy.deepcopy(backbone) for _ in range(persons - 1)) if separate else None
+        self.presence_weight = nn.Parameter(torch.zeros(persons, features)) if separate else None
+        self.presence_bias = nn.Parameter(torch.zeros(persons)) if separate else None
         self.heatmap_size = heatmap_size
         self.heatmap_head = (
             nn.Sequential(nn.Linear(features, joints * 32), nn.Unflatten(1, (joints, 32)), nn.GELU(),
@@ -173,12 +187,16 @@ class PoseModel(nn.Module):
         """Starts every slot's presence logit at ``logit(rates[k])``, ``rates: float[S]`` the training
         set's share of samples with more than ``k`` people (clipped to [0.01, 0.99]): the slots then
         start with the presence the data gives them, not at one half."""
-        if self.slot_head is None:
+        if not self.persons:
             raise ConfigError("set_presence_prior: the model has no person slots (persons = 0)")
         if rates.shape != (self.persons,):
             raise ShapeError(f"rates: expected [{self.persons}], got {list(rates.shape)}")
-        bias = self.slot_head[-1].bias.view(self.persons, -1)
-        bias[:, -1] = torch.logit(rates.clamp(0.01, 0.99)).to(bias)
+        logits = torch.logit(rates.clamp(0.01, 0.99))
+        if self.presence_bias is not None:
+            self.presence_bias.copy_(logits)
+        else:
+            bias = self.slot_head[-1].bias.view(self.persons, -1)  # type: ignore[index]
+            bias[:, -1] = logits.to(bias)
 
     def forward(
         self, csi: Tensor, geometry: tuple[Tensor, Tensor] | None = None, reversal: float | None = None
@@ -199,6 +217,10 @@ class PoseModel(nn.Module):
         if self.film is not None:  # the backbone's head reads the modulated features
             features, shift = self.film(self.backbone.encode(x), geometry)  # type: ignore[operator]
             offsets = self.backbone.head(features).reshape(-1, self.joints, self.dims) + shift[:, None, :]  # type: ignore[operator]
+        elif self.slot_backbones is not None:  # [B, S, J, D] and [B, S, F]: one per slot
+            outputs = [self.backbone(x), *(backbone(x) for backbone in self.slot_backbones)]
+            offsets = torch.stack([o for o, _ in outputs], dim=1)
+            features = torch.stack([f for _, f in outputs], dim=1)
         else:
             offsets, features = self.backbone(x)
         if self.anchor:
@@ -214,7 +236,7 @@ class PoseModel(nn.Module):
 
     def _heads(self, x: Tensor, offsets: Tensor, features: Tensor) -> dict[str, Tensor]:
         """The joints (and optional heads) from the normalised input, the backbone's offsets and features."""
-        if self.slot_head is not None:
+        if self.persons:
             return self._people(x, offsets, features)
         keypoints = self.mean_pose + offsets
         if self.readout is not None:
@@ -229,13 +251,20 @@ class PoseModel(nn.Module):
 
     def _people(self, x: Tensor, offsets: Tensor, features: Tensor) -> dict[str, Tensor]:
         """The set prediction: ``"persons": [B, S, J, D]``, ``"presence": [B, S]`` (logits), and
-        ``"keypoints"``, the joints of the most present slot."""
+        ``"keypoints"``, the joints of the most present slot. ``offsets, features``: the shared
+        backbone's ``[B, J, D], [B, F]``, or the separate backbones' ``[B, S, J, D], [B, S, F]``
+        (then ``"features"`` is their mean over the slots)."""
         s, j, d = self.persons, self.joints, self.dims
-        head = self.slot_head(features).reshape(-1, s, j * d + 1)  # type: ignore[misc]
-        persons = self.mean_pose + offsets[:, None] + head[..., : j * d].reshape(-1, s, j, d)
+        if self.slot_head is not None:
+            head = self.slot_head(features).reshape(-1, s, j * d + 1)
+            offsets = offsets[:, None] + head[..., : j * d].reshape(-1, s, j, d)
+            presence = head[..., j * d]
+        else:
+            presence = torch.einsum("bsf,sf->bs", features, self.presence_weight) + self.presence_bias
+            features = features.mean(dim=1)
+        persons = self.mean_pose + offsets
         if self.readout is not None:
             persons = persons + self.readout(x).reshape(-1, s, j, d)
-        presence = head[..., j * d]
         best = presence.argmax(dim=1)[:, None, None, None].expand(-1, 1, j, d)
         keypoints = persons.gather(1, best).squeeze(1)
         return {"persons": persons, "presence": presence, "keypoints": keypoints, "features": features}
