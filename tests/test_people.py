@@ -204,6 +204,18 @@ def test_separate_slot_backbones_give_each_slot_its_own() -> None:
         TrainingConfig(slot_backbones="separate").validate()
     with pytest.raises(ConfigError, match="slot_backbones: must be one of shared, separate, got 'own'"):
         TrainingConfig(persons=2, slot_backbones="own").validate()
+    with pytest.raises(ConfigError, match="slot_backbones: expected 'shared', or 'separate' with persons >= 1 and"):
+        build_model(shape=(1, 6, 30, 5), groups=2, width=16, heads=2, persons=2, slot_backbones="separate",
+                    geometry_film=True)
+    anchored = build_model(shape=(1, 6, 30, 5), groups=2, width=16, heads=2, persons=3, slot_backbones="separate",
+                           anchor=True).eval()  # the anchor moves every slot of every window by its own
+    anchored.load_state_dict(model.state_dict())
+    from csipose.domain.anchor import link_anchor
+
+    tx, rx = torch.tensor([[-2.0, 1.2, 3.0], [-1.5, 1.0, 2.0]]), torch.full((2, 3, 3), 2.0)
+    floor = torch.tensor([1.3, 1.1])
+    moved = anchored(x, geometry=(tx, rx, floor))["persons"] - model(x)["persons"]
+    assert torch.allclose(moved, link_anchor(tx, rx, floor)[:, None, None, :].expand_as(moved), atol=1e-5)
 
 
 def test_the_people_report_counts_matches_misses_and_false_positives() -> None:

@@ -150,9 +150,11 @@ class PoseModel(nn.Module):
         self.readout = LinearReadout(w * c * s * p, slots * joints, dims) if readout else None
         self.register_buffer("mean_pose", torch.zeros(joints, dims))
         features = int(backbone.features)
-        if slot_backbones not in ("shared", "separate") or (slot_backbones == "separate" and not persons):
-            raise ConfigError(f"slot_backbones: expected 'shared', or 'separate' with persons >= 1, got {slot_backbones!r}"
-                              f" with persons = {persons}")
+        if slot_backbones not in ("shared", "separate") or (
+            slot_backbones == "separate" and (not persons or domains or geometry_film)
+        ):  # the domain head and the FiLM read one backbone's features
+            raise ConfigError(f"slot_backbones: expected 'shared', or 'separate' with persons >= 1 and neither domains "
+                              f"nor geometry_film, got {slot_backbones!r} with persons = {persons}")
         separate = slot_backbones == "separate"
         self.slot_head = (
             nn.Sequential(nn.Linear(features, 4 * features), nn.GELU(), nn.Linear(4 * features, persons * (joints * dims + 1)))
@@ -229,7 +231,7 @@ class PoseModel(nn.Module):
             tx, rx, floor = split_geometry(geometry, need_floor=True, why="anchor = link")
             d = offsets.device  # added in float32 at least: metres of anchor in bf16 would round to ~1 cm
             anchor = link_anchor(tx.to(d).float(), rx.to(d).float(), floor.to(d).float())
-            offsets = offsets + anchor[:, None, : self.dims]
+            offsets = offsets + anchor.view(-1, *(1,) * (offsets.dim() - 2), 3)[..., : self.dims]  # [B, (S,) J, D]
         if self.domain_head is not None and reversal is not None:
             return {**self._heads(x, offsets, features), "domain": self.domain_head(features, reversal)}
         return self._heads(x, offsets, features)

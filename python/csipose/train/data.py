@@ -164,7 +164,7 @@ def model_settings(config: TrainingConfig, dataset: Any) -> dict[str, Any]:
         "tokens": config.tokens, "dropout": config.dropout, "readout": config.readout,
         "heatmap_size": config.heatmap_size if config.heatmap else 0,
         "densepose_parts": config.densepose_parts if config.densepose else 0, "persons": config.persons,
-        **({"slot_backbones": config.slot_backbones} if config.slot_backbones != "shared" else {}),
+        "slot_backbones": config.slot_backbones,
         **({"densepose_size": config.densepose_size} if config.densepose else {}),
         **_domain_settings(config, dataset, sample),
     }  # fmt: skip
