@@ -101,11 +101,38 @@ def test_anchor_auto_follows_the_samples_and_misuse_is_one_clear_error(tmp_path:
         TrainingConfig().with_overrides(["anchor=link", "persons=2"]).validate()
 
 
+def test_readout_and_test_time_norm_auto_follow_the_link_anchor_and_true_or_false_decides(tmp_path: Path) -> None:
+    from csipose.domain import RoomNormalised
+    from csipose.train.data import model_settings
+
+    rooms = SyntheticCsiDataset(SyntheticConfig(**ROOMS), "val")
+    plain = SyntheticCsiDataset(SyntheticConfig(subjects=2, val_subjects=(2,), frames=4, actions=("wave",)), "val")
+    assert TrainingConfig().readout == "auto"
+    assert model_settings(tiny(tmp_path), rooms)["readout"] is False  # anchored
+    assert model_settings(tiny(tmp_path, "anchor=none"), rooms)["readout"] is True
+    assert model_settings(tiny(tmp_path, "readout=true"), rooms)["readout"] is True
+    assert model_settings(TrainingConfig(), plain)["readout"] is True  # no geometry: no anchor
+    assert model_settings(TrainingConfig().with_overrides(["readout=false"]), plain)["readout"] is False
+    assert TrainingConfig.from_dict({"readout": False}).readout is False  # configs and checkpoints of before
+    # test-time normalisation: on the link anchor (with environment ids), else off
+    assert TrainingConfig().test_time_norm == "auto"
+    assert isinstance(load_split(tiny(tmp_path), "train"), RoomNormalised)
+    assert not isinstance(load_split(tiny(tmp_path, "anchor=none"), "train"), RoomNormalised)
+    assert not isinstance(load_split(tiny(tmp_path, "test_time_norm=false"), "train"), RoomNormalised)
+    assert isinstance(load_split(tiny(tmp_path, "anchor=none", "test_time_norm=true"), "train"), RoomNormalised)
+    assert not isinstance(load_split(TrainingConfig().with_overrides(["synthetic.subjects=2", "synthetic.val_subjects=[2]",
+                                                                      "synthetic.frames=4"]), "val"), RoomNormalised)
+    for wrong in ("readout=yes", "readout=1", "test_time_norm=maybe"):
+        with pytest.raises(ConfigError, match=f"{wrong.split('=')[0]}: must be true, false or auto, got"):
+            TrainingConfig().with_overrides([wrong])
+
+
 def test_an_anchored_run_fits_relative_to_the_anchor_and_predicts_the_same_reloaded(tmp_path: Path) -> None:
     torch.manual_seed(0)
     _train(tiny(tmp_path / "run"))
     model, config = load_model(tmp_path / "run" / "best.pt", "cpu")
     assert model.anchor and model.settings["anchor"] is True
+    assert model.readout is None and model.settings["readout"] is False  # readout = auto
     train, val = load_split(config, "train"), load_split(config, "val")
     relative = train.label_keypoints() - sample_anchors(train)[:, None, :]
     assert np.allclose(model.mean_pose.numpy(), relative.mean(axis=0), atol=1e-5)
@@ -116,6 +143,7 @@ def test_an_anchored_run_fits_relative_to_the_anchor_and_predicts_the_same_reloa
     expected = score(placed, val.label_keypoints(), np.ones(placed.shape[:2], np.float32)).to_dict()
     assert summary["mean_pose_baseline"]["pck"] == pytest.approx(expected["pck"])
     assert summary["mean_pose_baseline"]["mpjpe"] == pytest.approx(expected["mpjpe"])
+    assert "pck" in summary["linear_baseline"]  # fitted for the baseline alone
     # the predictor takes (tx, rx, floor) per room or per window, and says what it needs
     predictor = Predictor.load(tmp_path / "run" / "best.pt")
     assert predictor.geometry_inputs == ("tx", "rx", "floor")
@@ -133,7 +161,8 @@ def test_an_anchored_run_fits_relative_to_the_anchor_and_predicts_the_same_reloa
     from csipose.data.synthetic import render
 
     seq = next(iter(render(val.config, val.config.held_out_subjects[:1])))
-    stream = predictor.stream(geometry=(tx, rx, floor))
+    assert predictor.room_normalised and sorted(predictor.room_statistics) == [1, 2, 3]  # test_time_norm = auto
+    stream = predictor.stream(geometry=(tx, rx, floor), room=(seq.amplitude[:8], seq.phase[:8]))
     pushed = [stream.push(a, p) for a, p in zip(seq.amplitude[:8], seq.phase[:8])]
     whole = predictor.predict(seq.amplitude[:8], seq.phase[:8], geometry=(tx, rx, floor))
     assert np.allclose(np.stack([p for p in pushed if p is not None]), whole, atol=1e-5)

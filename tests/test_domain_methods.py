@@ -432,8 +432,21 @@ def test_test_time_norm_predictor_standardises_a_rooms_frames(tmp_path: Path) ->
         direct = model(torch.from_numpy(standardised[:, None].astype(np.float32)))["keypoints"].numpy()
     assert np.allclose(predictor.predict(seq.amplitude, seq.phase), direct, atol=1e-4)
     assert not np.allclose(predictor.predict_windows(frames[:, None]), direct, atol=1e-3)
-    with pytest.raises(ArgumentError, match="test_time_norm model needs a room's frames together"):
+    # a stream takes the room's statistics from calibration frames (or a training room's id)
+    with pytest.raises(ArgumentError, match=r"room: .* give stream\(room=...\) raw frames of the room"):
         predictor.stream()
+    stream = predictor.stream(room=(seq.amplitude, seq.phase))
+    pushed = np.stack([stream.push(a, p) for a, p in zip(seq.amplitude, seq.phase)])
+    assert np.allclose(pushed, direct, atol=1e-4)
+    in_room_1 = predictor.stream(room=1).push(seq.amplitude[0], seq.phase[0])
+    mean1, std1 = predictor.room_statistics[1]
+    with torch.no_grad():
+        expected = model(torch.from_numpy(((frames[:1] - mean1) / std1)[:, None]))["keypoints"].numpy()[0]
+    assert np.allclose(in_room_1, expected, atol=1e-4) and not np.allclose(in_room_1, direct[0], atol=1e-3)
+    with pytest.raises(ArgumentError, match=r"room: environment 9 is not one of .* training rooms \[1, 2, 3\]"):
+        predictor.stream(room=9)
+    with pytest.raises(ArgumentError, match="room: expected at least 2 frames"):
+        predictor.stream(room=(seq.amplitude[:1], seq.phase[:1]))
     # csipose predict standardises each run of the input by its own statistics, as predict does
     from tests.test_cli_errors import csipose
 

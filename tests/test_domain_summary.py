@@ -210,8 +210,10 @@ def test_the_best_epoch_is_chosen_on_the_training_rooms_alone(tmp_path: Path) ->
     assert selection_metric({**pooled, "domains": {"in_domain": {"pck": {"20": 0.7}}, "cross_domain": {}}}) == 0.7
     assert selection_metric({"pck": {"20": None}}) == 0.0
     run = tmp_path / "rooms"
+    # readout on, no test-time normalisation: a run whose pooled and in-domain PCK peak at different
+    # epochs (asserted below)
     assert main(["train", *TINY, "--set", "synthetic.val_environments=[4]", "--set", "epochs=4",
-                 "--run-dir", str(run)]) == 0  # fmt: skip
+                 "--set", "readout=true", "--set", "test_time_norm=false", "--run-dir", str(run)]) == 0  # fmt: skip
     records = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines() if ln.strip()]
     scored = [r for r in records if "val" in r]
     inside = [r["val"]["domains"]["in_domain"]["pck"]["20"] for r in scored]

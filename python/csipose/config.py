@@ -129,9 +129,12 @@ class TrainingConfig:
     """Backbone (:mod:`csipose.models`): tcn (WiFlow-style temporal convolutions with axial
     attention), csinet (attention over subcarrier tokens), mlp (flattened frame) or cnn
     (MetaFi-style). The default was chosen by ``python benches/bench_models.py``."""
-    readout: bool = True
+    readout: bool | str = "auto"
     """Add the closed-form ridge readout: a linear map from the normalised window to the joints,
-    fitted on the training set before training and kept fixed; the backbone learns the rest."""
+    fitted on the training set before training and kept fixed; the backbone learns the rest.
+    ``"auto"``: on, except for a model on the link anchor (``anchor``), whose rooms differ: a
+    linear map of one room's raw CSI places people wrongly in another (``benches/bench_domains.py``);
+    ``true`` or ``false`` decides."""
     width: int = 64
     """Feature width of the model (tokens for csinet and tcn; half the hidden units of mlp,
     a quarter of cnn's)."""
@@ -192,10 +195,13 @@ class TrainingConfig:
     places the person; the model then needs the geometry to predict. ``"none"``: the camera frame's
     origin. ``"auto"``: ``"link"`` when the training samples carry that geometry (synthetic
     room_variation) and the model has no person slots, else ``"none"``."""
-    test_time_norm: bool = False
+    test_time_norm: bool | str = "auto"
     """Standardise every window by its own room's per-feature mean and std, re-estimated on that
     room's frames of the split (training rooms in training, each evaluated room's unlabelled
-    frames at evaluation); the samples need environment ids."""
+    frames at evaluation); the samples need environment ids. The model then needs a room's
+    frames together to predict there (:meth:`csipose.infer.Predictor.predict` on them, or a
+    stream calibrated on them). ``"auto"``: on for a model on the link anchor (``anchor``) whose
+    samples carry environment ids, else off; ``true`` or ``false`` decides."""
 
     # --- optimisation ---------------------------------------------------------
     batch_size: int = 32
@@ -302,6 +308,10 @@ class TrainingConfig:
                 )
         elif self.loss_weights.get("presence", 0.0) > 0:
             raise ConfigError("loss_weights.presence: > 0 needs persons >= 1")
+        for name in ("readout", "test_time_norm"):
+            value = getattr(self, name)
+            if not (isinstance(value, bool) or value == "auto"):
+                raise ConfigError(f"{name}: must be true, false or auto, got {value!r}")
         if self.slot_backbones == "separate" and not self.persons:
             raise ConfigError("slot_backbones: separate gives each person slot a backbone; set persons >= 1")
         if not (isinstance(self.domain_adversarial, (int, float)) and math.isfinite(self.domain_adversarial)

@@ -274,19 +274,36 @@ class Predictor:
 
     @property
     def room_normalised(self) -> bool:
-        """True for a model trained with ``test_time_norm``: its windows are standardised by their
-        room's statistics, which :meth:`predict` estimates on the frames it is given (one room's)."""
-        return bool((self.config or {}).get("test_time_norm", False))
+        """True for a model trained with test-time normalisation (``test_time_norm``, by default on
+        the link anchor): its windows are standardised by their room's statistics, which
+        :meth:`predict` estimates on the frames it is given (one room's) and a :meth:`stream` takes
+        from its ``room`` calibration."""
+        return bool(self.room_statistics)
 
     def _room_standardised(self, frames: np.ndarray) -> np.ndarray:
         """``frames: float32[F, C, S, P]`` of one room, standardised by their own statistics for a
         :attr:`room_normalised` model (unchanged otherwise)."""
         if not self.room_normalised:
             return frames
-        from csipose.domain.normalisation import room_statistics
-
-        mean, std = room_statistics(frames, np.zeros(len(frames), np.int64))[0]
+        mean, std = _frame_statistics(frames)
         return (frames - mean) / std
+
+    def _calibration(self, room: Any) -> tuple[np.ndarray, np.ndarray]:
+        """A :meth:`stream`'s room statistics ``(mean, std)``, each ``float32[C, S, P]``, from its ``room`` argument."""
+        if room is None:
+            raise ArgumentError(f"room: {self.path} standardises its frames by their room's statistics (test_time_norm); "
+                                "give stream(room=...) raw frames of the room, or a training room's environment id")
+        if isinstance(room, (int, np.integer)) and not isinstance(room, bool):
+            known = self.room_statistics or {}
+            if int(room) not in known:
+                raise ArgumentError(f"room: environment {int(room)} is not one of {self.path}'s training rooms "
+                                    f"{sorted(known)}; give raw frames of the room instead")
+            return known[int(room)]
+        amplitude, phase = room if isinstance(room, tuple) else (room, None)
+        frames = self.frames(amplitude, phase)
+        if len(frames) < 2:
+            raise ArgumentError(f"room: expected at least 2 frames of the room for its statistics, got {len(frames)}")
+        return _frame_statistics(frames)
 
     def predict_windows(self, windows: Any, *, batch_size: int = 256, geometry: Any = None) -> np.ndarray:
         """Keypoints ``float32[N, J, D]`` of already preprocessed windows ``float32[N, W, C, S, P]``
@@ -356,15 +373,24 @@ class Predictor:
                  for i in range(0, len(x), batch_size)]  # fmt: skip
         return [np.concatenate([p[k] for p in parts]).astype(np.float32, copy=False) for k in range(len(outputs))]
 
-    def stream(self, *, geometry: Any = None, tracker: Any = None) -> Stream:
+    def stream(self, *, geometry: Any = None, tracker: Any = None, room: Any = None) -> Stream:
         """A :class:`Stream` for frame-by-frame prediction with this model, in the room of
         ``geometry`` (as :meth:`predict` takes it, for the whole stream); a person-slot model's
         people are tracked by ``tracker`` (a :class:`csipose.track.Tracker`; None: one with its
-        defaults)."""
+        defaults).
+
+        ``room``: the calibration a :attr:`room_normalised` model needs (and no other model
+        takes): raw frames of the room, unlabelled (``amplitude``, or ``(amplitude, phase)``, as
+        :meth:`predict` takes them, e.g. a minute of the room's capture), whose per-feature
+        statistics standardise every frame of the stream, or one of its training rooms'
+        environment ids (:attr:`room_statistics`). A stream calibrated on frames predicts what
+        :meth:`predict` does on those same frames."""
+        statistics = None
         if self.room_normalised:
-            raise ArgumentError(f"{self.path}: a test_time_norm model needs a room's frames together for their "
-                                "statistics; use predict on them, not a stream")
-        return Stream(self, geometry=_geometry(geometry, 1), tracker=tracker)
+            statistics = self._calibration(room)
+        elif room is not None:
+            raise ArgumentError(f"room: {self.path} was not trained with test_time_norm; it takes no room calibration")
+        return Stream(self, geometry=_geometry(geometry, 1), tracker=tracker, room=statistics)
 
     def __repr__(self) -> str:
         return (f"Predictor({os.fspath(self.path)!r}, {self.runtime} {self.precision} on {self.device}, "
@@ -381,9 +407,10 @@ class Stream:
     """
 
     def __init__(self, predictor: Predictor, *, geometry: tuple[np.ndarray, ...] | None = None,
-                 tracker: Any = None) -> None:
+                 tracker: Any = None, room: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         self.predictor = predictor
         self.geometry = geometry  # one window's room geometry, or None
+        self.room = room  # a room-normalised model's room (mean, std), each float32[C, S, P], or None
         w = predictor.window
         self._ring = np.zeros((w, *predictor.preprocess.frame_shape), dtype=np.float32)
         self._seen = 0
@@ -437,6 +464,8 @@ class Stream:
             shape = None if one[0] is None else list(np.shape(amplitude))
             raise ShapeError(f"amplitude: {method} takes one frame [A, S, P], got shape {shape}")
         frame = self.predictor.frames(one[0], one[1])[0]
+        if self.room is not None:
+            frame = (frame - self.room[0]) / self.room[1]
         w = len(self._ring)
         self._ring[self._seen % w] = frame
         self._seen += 1
@@ -444,6 +473,13 @@ class Stream:
             return None
         order = (np.arange(w) + self._seen) % w  # oldest first
         return self._ring[order][None]
+
+
+def _frame_statistics(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The per-feature ``(mean, std)``, each ``float32[C, S, P]``, of one room's ``frames: float32[F, C, S, P]``."""
+    from csipose.domain.normalisation import room_statistics
+
+    return room_statistics(frames, np.zeros(len(frames), np.int64))[0]
 
 
 @dataclass

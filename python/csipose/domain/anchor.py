@@ -12,9 +12,10 @@ the floor in the camera frame) fixes a point of the camera frame near the person
   camera's height above it).
 
 A model with the anchor (``anchor = "link"``; by default on when the samples carry the geometry)
-regresses the joints relative to it and adds it back: its mean pose and its fixed readout are
-fitted on ``keypoints - anchor``, so in a new room the person is placed by the geometry, and
-the CSI has only the person's place relative to the link and their shape left to tell. The
+regresses the joints relative to it and adds it back: its mean pose (and its fixed readout,
+off by default on the anchor: ``readout``) are fitted on ``keypoints - anchor``, so in a new room
+the person is placed by the geometry, and the CSI has only the person's place relative to the
+link and their shape left to tell. The
 anchor is a translation: figures of the locked harness (PCK, MPJPE, root error) do not change
 when it moves predictions and labels alike.
 """

@@ -210,21 +210,26 @@ def people_baseline_reports(model: PoseModel, ridge: RidgeRegression | None, tra
 
 
 @torch.no_grad()
-def baseline_poses(model: PoseModel, dataset: Any, index: np.ndarray | None = None
-                   ) -> tuple[np.ndarray, np.ndarray | None]:
+def baseline_poses(model: PoseModel, dataset: Any, index: np.ndarray | None = None, *,
+                   ridge: RidgeRegression | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """``(mean, linear)``, each ``float64[n, J, D]`` on the windows ``index`` of ``dataset`` (all
-    by default): the model's mean pose, and its closed-form ridge readout alone (the mean pose
-    plus the readout of the normalised window; None for a model without one). An anchored
-    model's are placed on each window's link anchor, as its joints are."""
+    by default): the model's mean pose, and the linear baseline: ``ridge`` (as
+    :func:`fit_model_inputs` fits it) on the normalised window, or without it the model's
+    closed-form ridge readout alone, each added to the mean pose (None for a model without a
+    readout and no ``ridge``). An anchored model's are placed on each window's link anchor, as
+    its joints are."""
     index = np.arange(len(dataset)) if index is None else np.asarray(index)
     mean = model.mean_pose.detach().cpu().numpy().astype(np.float64)
     constant = np.broadcast_to(mean, (len(index), *mean.shape)).copy()
     linear = None
-    if model.readout is not None:
+    if ridge is not None or model.readout is not None:
         parts = []
         for samples in _chunks(dataset, index):
-            x = model.norm(torch.from_numpy(np.stack([np.asarray(s["csi"], np.float32) for s in samples])))
-            parts.append((model.mean_pose + model.readout(x)).numpy())
+            csi = np.stack([np.asarray(s["csi"], np.float32) for s in samples])
+            if ridge is not None:
+                parts.append(ridge.predict(_normalised(model, csi)).reshape(len(csi), *mean.shape) + mean)
+            else:
+                parts.append((model.mean_pose + model.readout(model.norm(torch.from_numpy(csi)))).numpy())
         linear = np.concatenate(parts).astype(np.float64)
     if model.anchor:
         placed = sample_anchors(dataset, index)[:, None, : mean.shape[-1]]

@@ -35,6 +35,7 @@ __all__ = [
     "mean_pose",
     "model_settings",
     "recorded_preprocess",
+    "room_normalised",
     "train_loader",
 ]
 
@@ -67,7 +68,7 @@ def load_split(config: TrainingConfig, split: str, *, rooms: dict[int, Any] | No
     ds = {"synthetic": _synthetic, "mmfi": _mmfi, "recording": _recording}[config.data](config, split)
     if len(ds) == 0:
         raise DatasetError(f"{config.data} {split} split: no samples")
-    if config.test_time_norm:
+    if config.test_time_norm is not False and room_normalised(config, ds[0]):
         from csipose.domain.normalisation import RoomNormalised
 
         ds = RoomNormalised(ds, rooms)
@@ -161,7 +162,8 @@ def model_settings(config: TrainingConfig, dataset: Any) -> dict[str, Any]:
     return {
         "model": config.model, "shape": list(csi.shape), "groups": groups, "joints": int(kp.shape[0]),
         "dims": config.keypoint_dims, "width": config.width, "depth": config.depth, "heads": config.heads,
-        "tokens": config.tokens, "dropout": config.dropout, "readout": config.readout,
+        "tokens": config.tokens, "dropout": config.dropout,
+        "readout": config.readout if isinstance(config.readout, bool) else not anchored(config, sample),
         "heatmap_size": config.heatmap_size if config.heatmap else 0,
         "densepose_parts": config.densepose_parts if config.densepose else 0, "persons": config.persons,
         "slot_backbones": config.slot_backbones,
@@ -209,6 +211,13 @@ def anchored(config: TrainingConfig, sample: dict[str, Any]) -> bool:
             "samples carry none (synthetic data has it with synthetic.room_variation = true); set anchor = none"
         )
     return config.anchor == "link" or (config.anchor == "auto" and geometry and not config.persons)
+
+
+def room_normalised(config: TrainingConfig, sample: dict[str, Any]) -> bool:
+    """Whether ``config.test_time_norm`` standardises windows like ``sample`` by their room's statistics."""
+    if isinstance(config.test_time_norm, bool):
+        return config.test_time_norm
+    return "environment" in sample and anchored(config, sample)
 
 
 def geometry_of(batch: dict[str, Any]) -> tuple[Any, ...]:

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from csipose.config import TrainingConfig
+from csipose.domain.normalisation import RoomNormalised
 from csipose.errors import ArgumentError, ConfigError
 from csipose.losses import MultiTaskLoss
 from csipose.models import PoseModel, build_model, count_parameters
@@ -128,7 +129,7 @@ def _run(
     else:
         model = build_model(**model_settings(config, train_set))
         model.preprocess = recorded_preprocess(train_set, model.shape)
-        model.room_statistics = getattr(train_set, "statistics", None) if config.test_time_norm else None
+        model.room_statistics = train_set.statistics if isinstance(train_set, RoomNormalised) else None
     baselines = fit_new_model(model, train_set, val_set, config, ctx, domains=domains) if state_in is None else {}
     model.to(ctx.device)
     learner = build_learner(model, config, ctx, steps_per_epoch(len(train_set), config, ctx))
@@ -187,7 +188,7 @@ def fit_new_model(
     if not ctx.is_main:
         return {}
     fitted = fit_model_inputs(model, train_set, samples=config.baseline_samples,
-                              fit_ridge=config.readout or config.linear_baseline)
+                              fit_ridge=model.readout is not None or config.linear_baseline)
     ridge = fitted["ridge"] if config.linear_baseline else None
     if config.persons:
         reports = people_baseline_reports(model, ridge, train_set, val_set, partial(score_people, config=config))
