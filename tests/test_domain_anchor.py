@@ -113,7 +113,6 @@ def test_readout_and_test_time_norm_auto_follow_the_link_anchor_and_true_or_fals
     assert model_settings(tiny(tmp_path, "readout=true"), rooms)["readout"] is True
     assert model_settings(TrainingConfig(), plain)["readout"] is True  # no geometry: no anchor
     assert model_settings(TrainingConfig().with_overrides(["readout=false"]), plain)["readout"] is False
-    assert TrainingConfig.from_dict({"readout": False}).readout is False  # configs and checkpoints of before
     # test-time normalisation: on the link anchor (with environment ids), else off
     assert TrainingConfig().test_time_norm == "auto"
     assert isinstance(load_split(tiny(tmp_path), "train"), RoomNormalised)
@@ -122,7 +121,11 @@ def test_readout_and_test_time_norm_auto_follow_the_link_anchor_and_true_or_fals
     assert isinstance(load_split(tiny(tmp_path, "anchor=none", "test_time_norm=true"), "train"), RoomNormalised)
     assert not isinstance(load_split(TrainingConfig().with_overrides(["synthetic.subjects=2", "synthetic.val_subjects=[2]",
                                                                       "synthetic.frames=4"]), "val"), RoomNormalised)
-    for wrong in ("readout=yes", "readout=1", "test_time_norm=maybe"):
+    # as every other switch takes them: true or false words (and "auto")
+    assert TrainingConfig().with_overrides(["readout=yes", "test_time_norm=off"]).test_time_norm is False
+    assert TrainingConfig().with_overrides(["readout=on"]).readout is True
+    assert TrainingConfig().with_overrides(["readout=false", "readout='auto'"]).readout == "auto"
+    for wrong in ("readout=maybe", "readout=2", "test_time_norm=none"):
         with pytest.raises(ConfigError, match=f"{wrong.split('=')[0]}: must be true, false or auto, got"):
             TrainingConfig().with_overrides([wrong])
 
@@ -175,6 +178,36 @@ def test_an_anchored_run_fits_relative_to_the_anchor_and_predicts_the_same_reloa
 
     with pytest.raises(ArgumentError, match="anchored model .* predict with the .pt checkpoint"):
         export_onnx(tmp_path / "run" / "best.pt", tmp_path / "m.onnx")
+
+
+def test_an_anchored_run_without_test_time_norm_streams_uncalibrated(tmp_path: Path) -> None:
+    from csipose.data.synthetic import render
+    from csipose.domain import RoomNormalised
+    from csipose.infer_cli import recorded_split
+    from csipose.train import checkpoint as ckpt
+
+    torch.manual_seed(0)
+    _train(tiny(tmp_path / "run", "test_time_norm=false"))
+    best = tmp_path / "run" / "best.pt"
+    predictor = Predictor.load(best)
+    assert not predictor.room_normalised and predictor.room_statistics is None
+    assert not isinstance(recorded_split(predictor), RoomNormalised)
+    val = SyntheticCsiDataset(SyntheticConfig(**ROOMS), "val")
+    seq = next(iter(render(val.config, val.config.held_out_subjects[:1])))
+    room = val.geometry[4]
+    stream = predictor.stream(geometry=room)
+    pushed = np.stack([stream.push(a, p) for a, p in zip(seq.amplitude[:6], seq.phase[:6])])
+    assert np.allclose(pushed, predictor.predict(seq.amplitude[:6], seq.phase[:6], geometry=room), atol=1e-5)
+    with pytest.raises(ArgumentError, match="room: .* was not trained with test_time_norm; it takes no room calibration"):
+        predictor.stream(geometry=room, room=1)
+    # a checkpoint of a csipose that recorded test_time_norm = true without storing the rooms' statistics
+    state = ckpt.load_checkpoint(best)
+    state["config"]["test_time_norm"] = True
+    ckpt.save_checkpoint(tmp_path / "older.pt", state)
+    older = Predictor.load(tmp_path / "older.pt")
+    assert older.room_normalised and isinstance(recorded_split(older), RoomNormalised)
+    with pytest.raises(ShapeError, match=r"room: the calibration frames: amplitude: expected \[F, 3, S, 10\]"):
+        older.stream(geometry=room, room=np.zeros((4, 2)))
 
 
 def test_eval_and_adapt_of_an_anchored_run_read_the_geometry(tmp_path: Path) -> None:

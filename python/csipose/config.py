@@ -616,13 +616,15 @@ def _parse_value(key: str, text: str, kind: Any) -> Any:
         if text.startswith("[") and text.endswith("]"):
             return [_scalar(key, p.strip()) for p in text[1:-1].split(",") if p.strip()]
         return _scalar(key, text)
-    if kind is bool:
+    if kind is bool or kind == bool | str:  # bool | str: true, false or a word such as "auto"
         lowered = text.lower()
         if lowered in ("true", "1", "yes", "on"):
             return True
         if lowered in ("false", "0", "no", "off"):
             return False
-        raise ConfigError(f"{key}: expected true or false, got {text!r}")
+        if kind is bool:
+            raise ConfigError(f"{key}: expected true or false, got {text!r}")
+        return _scalar(key, text) if text[:1] in "\"'" else text
     if kind is str:
         return _scalar(key, text) if text[:1] in "\"'" else text
     return _scalar(key, text)

@@ -277,8 +277,9 @@ class Predictor:
         """True for a model trained with test-time normalisation (``test_time_norm``, by default on
         the link anchor): its windows are standardised by their room's statistics, which
         :meth:`predict` estimates on the frames it is given (one room's) and a :meth:`stream` takes
-        from its ``room`` calibration."""
-        return bool(self.room_statistics)
+        from its ``room`` calibration. (Models of csipose versions that recorded
+        ``test_time_norm = true`` without their training rooms' statistics are room-normalised too.)"""
+        return bool(self.room_statistics) or (self.config or {}).get("test_time_norm") is True
 
     def _room_standardised(self, frames: np.ndarray) -> np.ndarray:
         """``frames: float32[F, C, S, P]`` of one room, standardised by their own statistics for a
@@ -300,7 +301,10 @@ class Predictor:
                                     f"{sorted(known)}; give raw frames of the room instead")
             return known[int(room)]
         amplitude, phase = room if isinstance(room, tuple) else (room, None)
-        frames = self.frames(amplitude, phase)
+        try:
+            frames = self.frames(amplitude, phase)
+        except CsiposeError as err:
+            raise type(err)(f"room: the calibration frames: {err}") from None
         if len(frames) < 2:
             raise ArgumentError(f"room: expected at least 2 frames of the room for its statistics, got {len(frames)}")
         return _frame_statistics(frames)
@@ -403,7 +407,7 @@ class Stream:
 
     The last ``window`` preprocessed frames live in a ring buffer; every frame is preprocessed
     on its own (all steps work frame by frame), so the poses equal :meth:`Predictor.predict` on
-    the same frames.
+    the same frames (for a room-normalised model, when the stream is calibrated on those frames).
     """
 
     def __init__(self, predictor: Predictor, *, geometry: tuple[np.ndarray, ...] | None = None,

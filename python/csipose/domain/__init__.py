@@ -1,6 +1,7 @@
 """Methods that keep pose models working in rooms they were not trained in.
 
-Each is a training-config switch, off by default unless said (see the README's rooms section):
+Each is a training-config switch, off by default unless said (see the README's rooms section);
+on the link anchor test-time normalisation is on and the fixed ridge readout off by default:
 
 - ``domain_adversarial``: a domain classifier over the training rooms behind a gradient
   reversal layer (:mod:`~csipose.domain.grl`);
@@ -10,7 +11,7 @@ Each is a training-config switch, off by default unless said (see the README's r
   them or the share ``synthetic.random_room_share`` (:mod:`csipose.data.synthetic`);
 - ``features = "conjugate"``: conjugate products of antenna pairs (:class:`csipose.data.Preprocess`);
 - ``test_time_norm``: per-room input standardisation re-estimated on each room's frames
-  (:mod:`~csipose.domain.normalisation`, torch-free);
+  (:mod:`~csipose.domain.normalisation`, torch-free); on by default on the link anchor;
 - ``anchor``: the joints regressed relative to the point of the link in front of the camera
   (:mod:`~csipose.domain.anchor`); on by default where the samples carry the room geometry.
 

@@ -52,7 +52,7 @@ def register(subparsers: Any) -> None:
     ad.add_argument("--targets", choices=ADAPTER_TARGETS, default="all",
                     help="all (default): every nn.Linear layer the model calls, the ridge readout and a gain and offset "
                          "per input channel; linear: the nn.Linear layers; head: the joint regressor's; readout: the "
-                         "ridge readout; input: the input channels' gains and offsets")
+                         "ridge readout, where the model has one; input: the input channels' gains and offsets")
     ad.add_argument("--seed", metavar="S", type=int, default=0,
                     help=f"picks the frames and draws the adapters (0 to {_SEEDS - 1}; default 0)")
     ad.add_argument("--data", choices=("synthetic", "mmfi"), help="data source of the split (default: the recorded one)")

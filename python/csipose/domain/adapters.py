@@ -188,7 +188,8 @@ def adapter_layers(model: nn.Module, targets: str = "all") -> list[str]:
         "head": [n for n in linear if any(n == h or n.startswith(h + ".") for h in _HEADS)],
     }[targets]  # fmt: skip
     if not names:
-        raise ArgumentError(f"targets: {targets!r} selects no layer of this model; use 'all'")
+        why = " (it has no readout: readout = auto leaves it out on the link anchor)" if targets == "readout" else ""
+        raise ArgumentError(f"targets: {targets!r} selects no layer of this model{why}; use 'all'")
     return names
 
 

@@ -1,7 +1,8 @@
 """Validation: predictions of every rank gathered and scored once with the locked harness.
 
-With ``test_time_norm`` the validation split's windows come standardised by their own room's
-statistics, re-estimated on that room's validation frames (see :func:`csipose.train.data.load_split`)."""
+With test-time normalisation the validation split's windows come standardised by their own room's
+statistics: a training room's from its training frames, any other room's re-estimated on that
+room's validation frames (see :func:`csipose.train.data.load_split`)."""
 
 from __future__ import annotations
 
