@@ -19,8 +19,8 @@ _N = r"[\d,]+"  # a count or rate printed with thousands separators
 EXPECTED: dict[str, list[str]] = {
     "bench_adapt": [
         *(rf"^{room}\s+{row}\s+(\d+\.\d%\s+){{3}}\d+\.\d%\s+(-?\d+\.\d\d|n/a)$"
-          for room in (1, 2, 3, 4) for row in (r"150 steps at 1e-2 \(default\)", "300 steps at 3e-3")),
-        r"^150 steps at 1e-2 \(default\): gap ratio .* goal >= 0\.90 met in \d of 4 room\(s\)$",
+          for room in (1, 2, 3, 4) for row in (r"150 steps at 3e-2 \(default\)", r"150 steps at 1e-2 \(before\)")),
+        r"^150 steps at 3e-2 \(default\): gap ratio .* goal >= 0\.90 met in \d of 4 room\(s\)$",
         r"^wall time \d+ s on \d+ torch thread\(s\)$",
     ],
     "bench_data": [
