@@ -42,7 +42,6 @@ points, whose pick among several rows of one seed flatters it),
 from __future__ import annotations
 
 import argparse
-import copy
 import dataclasses
 import sys
 import tempfile
@@ -60,11 +59,13 @@ METHODS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("conjugate products", ("features=conjugate",)),
     ("no test-time normalisation", ("test_time_norm=false",)),
     ("fixed ridge readout", ("readout=true",)),
+    ("readout, no test-time norm (defaults before)", ("readout=true", "test_time_norm=false")),
     ("no link anchor", ("anchor=none",)),
 )
 #: Rows of :data:`METHODS` that undo a default (on the link anchor test-time normalisation is on
 #: and the readout off; without the anchor the reverse); "all methods" leaves them out.
-ABLATIONS = ("no test-time normalisation", "fixed ridge readout", "no link anchor")
+ABLATIONS = ("no test-time normalisation", "fixed ridge readout", "readout, no test-time norm (defaults before)",
+             "no link anchor")
 #: Every other training sequence in one of 60 randomised rooms, the rest in their own rooms.
 HALF_RANDOM = ("synthetic.random_rooms=60", "synthetic.random_room_share=0.5")
 #: Combinations measured beside each method alone and all of them together.
@@ -181,7 +182,7 @@ def baseline_rows(predictor: Any, val: Any, inroom: np.ndarray, unseen: np.ndarr
     """The training mean pose as it is (camera frame), on each frame's true root, and (for an
     anchored model) on each frame's link anchor."""
     from csipose.metrics import root_placed
-    from csipose.train.baselines import baseline_poses, fit_model_inputs
+    from csipose.train.baselines import baseline_poses, fit_linear_baseline
     from csipose.train.data import mean_pose
 
     train_set = training_split(predictor)
@@ -194,9 +195,8 @@ def baseline_rows(predictor: Any, val: Any, inroom: np.ndarray, unseen: np.ndarr
     ]  # fmt: skip
     model = predictor._backend.model
     ridge = None
-    if model.readout is None:  # the ridge the run's linear baseline fits, on a copy (it refits the normalisation)
-        samples = int(predictor.config.get("baseline_samples", 20000))
-        ridge = fit_model_inputs(copy.deepcopy(model), train_set, samples=samples, fit_ridge=True)["ridge"]
+    if model.readout is None:  # the ridge the run's linear baseline fits (a readout would be it)
+        ridge = fit_linear_baseline(model, train_set, samples=int(predictor.config.get("baseline_samples", 20000)))
     (mean_in, linear_in), (mean_un, linear_un) = (baseline_poses(model, val, index, ridge=ridge)
                                                   for index in (inroom, unseen))
     if model.anchor:  # the model's mean pose is then about each window's link anchor

@@ -60,7 +60,7 @@ EXPECTED: dict[str, list[str]] = {
                                              "half the sequences in randomised rooms")),
         r"^linear baseline \(ridge regression alone\)\s+\d+\.\d%(\s+\d+){2}\s+\d+\.\d%(\s+\d+){2}\s+(-?\d+\.\d\d|n/a)\s+n/a$",
         r"^(adversarial domain head|geometry FiLM|randomised rooms|conjugate products|no test-time normalisation|"
-        r"fixed ridge readout|no link anchor)\s+(not available \(.+\)|\d+\.\d%.*)$",
+        r"fixed ridge readout|readout, no test-time norm \(defaults before\)|no link anchor)\s+(not available \(.+\)|\d+\.\d%.*)$",
         *(rf"^{row}\s+\d+\.\d%(\s+\d+){{2}}\s+\d+\.\d%(\s+\d+){{2}}(\s+(-?\d+\.\d\d|n/a)){{2}}$"
           for row in ("half the sequences in randomised rooms", "half random rooms, no test-time normalisation")),
         r"^K = 0: unseen room keeps (-?\d+%|n/a) of the in-room PCK@20 gain over the mean pose \(the default model: plain "

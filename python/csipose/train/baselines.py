@@ -38,6 +38,7 @@ __all__ = [
     "baseline_reports",
     "collect",
     "densepose_baseline",
+    "fit_linear_baseline",
     "fit_model_inputs",
     "mean_iuv",
     "people_baseline_reports",
@@ -108,28 +109,39 @@ def fit_model_inputs(model: PoseModel, train_set: Any, *, samples: int, fit_ridg
     model.norm.fit(data["csi"])
     ridge = None
     if fit_ridge:
-        x = _normalised(model, data["csi"])
-        dims = model.dims
-        mean = model.mean_pose.detach().cpu().numpy().astype(np.float64)
-        w, c, s, p = model.shape
-        groups = int(model.settings.get("groups", 1))
-        column_groups = np.broadcast_to(
-            (np.arange(c) // (c // groups))[None, :, None, None], (w, c, s, p)
-        ).ravel()
-        if model.persons:
-            y = people_targets(train_set, index, model.persons, mean)
-            ridge = _fit_slots(x, y, model.persons, holdout_groups=data.get("subject"), column_groups=column_groups)
-        else:
-            y = data["keypoints"][..., :dims].astype(np.float64) - mean
-            if model.anchor:  # the joints relative to each window's link anchor
-                y = y - sample_anchors(train_set, index)[:, None, :dims]
-            y = y.reshape(len(x), -1)
-            ridge = RidgeRegression.fit(x, y, holdout_groups=data.get("subject"), column_groups=column_groups,
-                                        standardize=False)
+        ridge = _fit_ridge(model, train_set, index, data)
         if model.readout is not None:
             k = model.readout.weight.shape[1]  # with person slots, the presence columns are the baseline's alone
             model.readout.load(ridge.weight[:, :k], ridge.bias[:k])
     return {"ridge": ridge, "samples": int(len(data["csi"])), "seconds": time.perf_counter() - started}
+
+
+def fit_linear_baseline(model: PoseModel, train_set: Any, *, samples: int) -> RidgeRegression:
+    """The ridge regression of a trained ``model``'s run's linear baseline, fitted again as
+    :func:`fit_model_inputs` fitted it (on the model's fitted normalisation; the model is not
+    changed): for a model without a readout, whose checkpoint does not keep the ridge."""
+    index = spread(len(train_set), samples)
+    return _fit_ridge(model, train_set, index, collect(train_set, index, keys=("csi",) if model.persons else
+                                                            ("csi", "keypoints")))
+
+
+def _fit_ridge(model: PoseModel, train_set: Any, index: np.ndarray, data: dict[str, np.ndarray]) -> RidgeRegression:
+    """The ridge from ``model``'s normalised windows ``data["csi"]`` (the samples ``index`` of
+    ``train_set``, as :func:`collect` gives them) to the joints' offsets from its mean pose."""
+    x = _normalised(model, data["csi"])
+    dims = model.dims
+    mean = model.mean_pose.detach().cpu().numpy().astype(np.float64)
+    w, c, s, p = model.shape
+    groups = int(model.settings.get("groups", 1))
+    column_groups = np.broadcast_to((np.arange(c) // (c // groups))[None, :, None, None], (w, c, s, p)).ravel()
+    if model.persons:
+        y = people_targets(train_set, index, model.persons, mean)
+        return _fit_slots(x, y, model.persons, holdout_groups=data.get("subject"), column_groups=column_groups)
+    y = data["keypoints"][..., :dims].astype(np.float64) - mean
+    if model.anchor:  # the joints relative to each window's link anchor
+        y = y - sample_anchors(train_set, index)[:, None, :dims]
+    return RidgeRegression.fit(x, y.reshape(len(x), -1), holdout_groups=data.get("subject"),
+                               column_groups=column_groups, standardize=False)
 
 
 def people_targets(dataset: Any, index: np.ndarray, slots: int, mean: np.ndarray) -> np.ndarray:

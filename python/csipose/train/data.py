@@ -156,6 +156,7 @@ def model_settings(config: TrainingConfig, dataset: Any) -> dict[str, Any]:
             f"sample 0: expected csi [W, C, S, P] and keypoints [J, >= {config.keypoint_dims}], "
             f"got {list(csi.shape)} and {list(kp.shape)}"
         )
+    on_anchor = anchored(config, sample)
     groups = 2 if config.features == "conjugate" else len(FEATURES[config.features])  # amplitude, phase
     if csi.shape[1] % groups:
         raise DatasetError(f"sample 0: csi has {csi.shape[1]} channels, not a multiple of the {groups} feature groups")
@@ -163,12 +164,13 @@ def model_settings(config: TrainingConfig, dataset: Any) -> dict[str, Any]:
         "model": config.model, "shape": list(csi.shape), "groups": groups, "joints": int(kp.shape[0]),
         "dims": config.keypoint_dims, "width": config.width, "depth": config.depth, "heads": config.heads,
         "tokens": config.tokens, "dropout": config.dropout,
-        "readout": config.readout if isinstance(config.readout, bool) else not anchored(config, sample),
+        "readout": config.readout if isinstance(config.readout, bool) else not on_anchor,
         "heatmap_size": config.heatmap_size if config.heatmap else 0,
         "densepose_parts": config.densepose_parts if config.densepose else 0, "persons": config.persons,
         "slot_backbones": config.slot_backbones,
         **({"densepose_size": config.densepose_size} if config.densepose else {}),
         **_domain_settings(config, dataset, sample),
+        **({"anchor": True} if on_anchor else {}),
     }  # fmt: skip
 
 
@@ -197,8 +199,6 @@ def _domain_settings(config: TrainingConfig, dataset: Any, sample: dict[str, Any
                 "synthetic data has it with synthetic.room_variation = true"
             )
         settings["geometry_film"] = True
-    if anchored(config, sample):
-        settings["anchor"] = True
     return settings
 
 
