@@ -18,8 +18,9 @@ so every row is scored on the same frames). Rows:
   no fixed ridge readout), each domain method alone, all of them
   together (less :data:`ABLATIONS`, which turn a default off), and the combinations of
   :data:`RECIPES`: one training run each, the config overrides of :data:`METHODS`; a row whose
-  keys this csipose's config does not know is printed as not available and skipped;
-- few-shot adaptation of the plain model and of :data:`ADAPTED` (:mod:`csipose.domain.adapters`,
+  keys this csipose's config does not know is printed as not available and skipped; ``--row``
+  adds rows of your own overrides;
+- few-shot adaptation of the plain model, of :data:`ADAPTED` and of ``--row`` rows (:mod:`csipose.domain.adapters`,
   the ``csipose adapt`` defaults) on K = 0, 10, 50, 200 frames of the unseen room; its in-room
   figures are the model's own (an adapter is applied in its own room only).
 
@@ -37,6 +38,7 @@ points, whose pick among several rows of one seed flatters it),
     python benches/bench_domains.py --room 3     # room 3 unseen instead (rooms 1, 2 and 4 train)
     python benches/bench_domains.py --quick      # tiny: a smoke run
     python benches/bench_domains.py --seed 1 --only "half the sequences in randomised rooms"   # one row, another seed
+    python benches/bench_domains.py --row "synthetic.random_rooms=200 epochs=36"   # a row of your own overrides
 """
 
 from __future__ import annotations
@@ -221,6 +223,13 @@ def training_mean_pose(predictor: Any) -> np.ndarray:
     return mean_pose(training_split(predictor)).astype(np.float64)
 
 
+def own_rows(specs: list[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """``--row`` specs (overrides separated by spaces) as rows ``(name, overrides)``, each named by its
+    overrides; a spec given twice trains once."""
+    rows = {" ".join(spec.split()): tuple(spec.split()) for spec in specs if spec.split()}
+    return list(rows.items())
+
+
 def all_in_random_rooms(overrides: tuple[str, ...]) -> bool:
     """Whether these overrides move every training sequence to randomised rooms."""
     return any(o.startswith("synthetic.random_rooms=") for o in overrides) and not any(
@@ -313,6 +322,10 @@ def main() -> int:
                              "'half the sequences in randomised rooms'")
     parser.add_argument("--room", type=int, choices=(1, 2, 3, 4), default=4,
                         help="the room held out whole (default 4); rooms 1-4 less it train")
+    parser.add_argument("--row", action="append", default=[], metavar="OVERRIDES",
+                        help="a row of your own: config overrides separated by spaces, e.g. --row 'synthetic.random_rooms=200 "
+                             "epochs=36'; it is named by them and gets few-shot rows; with --row and no --only, only the plain "
+                             "model trains beside it")
     args = parser.parse_args()
     import torch
 
@@ -336,11 +349,18 @@ def main() -> int:
             parser.error(f"--only: no row {', '.join(map(repr, unknown))}; rows: {'; '.join(n for n, _ in runs[1:])}")
         runs = [run for run in runs if run[0] == "plain model" or run[0] in args.only]
         skipped = []
+    own = own_rows(args.row)
+    for name, overrides in own:
+        if (why := available(base, overrides)) is not None:
+            parser.error(f"--row {name!r}: {why}")
+    if own:
+        runs, skipped = [*(runs if args.only else runs[:1]), *own], []
+    adapted_rows = (*ADAPTED, *(name for name, _ in own))
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bench-domains-") as tmp:
         for i, (name, overrides) in enumerate(runs):
             last = train_run(Path(tmp) / f"run{i}", [*base, *overrides])
-            with_shots = i == 0 or name in ADAPTED
+            with_shots = i == 0 or name in adapted_rows
             rows += model_rows(name, last, shots, args.seed, adapters=with_shots, baselines=i == 0)
             if all_in_random_rooms(overrides):  # no training room is scored
                 rows[-1].note = "(trained in random rooms: no scored room is one it trained in)"
@@ -367,7 +387,7 @@ def main() -> int:
         best = max(defined, key=lambda n: ratios[n][pick])  # picked among rows of one seed: flattered
         which = f"the best of {len(defined)} rows{beat}, one seed: {best}"
         print_kept(ratios[best][pick], f"PCK@20 gain over the {label}", which, GOALS[0])
-    for name in (n for n in ("plain model", *ADAPTED) if f"{n}, K = {k50}" in ratios):  # (--only: those trained)
+    for name in (n for n in ("plain model", *adapted_rows) if f"{n}, K = {k50}" in ratios):  # (--only: those trained)
         print_kept(ratios[f"{name}, K = {k50}"][0], "gain over the mean pose with adapters", name, GOALS[50], k50)
     print(f"wall time {time.perf_counter() - started:.0f} s on {args.threads} torch thread(s)")
     return 0

@@ -185,3 +185,19 @@ def test_bench_runs_quick(script: Path) -> None:
     assert done.returncode == 0, done.stderr
     missing = [p for p in EXPECTED.get(script.stem, []) if not re.search(p, done.stdout, re.MULTILINE)]
     assert script.stem in EXPECTED and not missing, f"{script.stem} did not print {missing}:\n{done.stdout}"
+
+
+def test_bench_domains_trains_a_row_of_ones_own_overrides() -> None:
+    script = next(p for p in BENCHES if p.stem == "bench_domains")
+    bad = subprocess.run([sys.executable, str(script), "--quick", "--row", "epochs=1 no_such_key=2"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--row 'epochs=1 no_such_key=2'" in bad.stderr and "no_such_key" in bad.stderr
+    done = subprocess.run([sys.executable, str(script), "--quick", "--row", " epochs=1  dropout=0.2"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    row = r"\s+\d+\.\d%(\s+\d+){2}\s+\d+\.\d%(\s+\d+){2}(\s+(-?\d+\.\d\d|n/a)){2}$"
+    for name in ("plain model", "epochs=1 dropout=0.2", *(f"epochs=1 dropout=0.2, K = {k}" for k in (0, 2, 5, 10))):
+        assert re.search(rf"^{name}{row}", done.stdout, re.MULTILINE), f"no row {name!r}:\n{done.stdout}"
+    assert re.search(r"^K = 5: .* with adapters \(epochs=1 dropout=0\.2; goal >= 90%\): (met|NOT met)$",
+                     done.stdout, re.MULTILINE)
+    assert "adversarial domain head" not in done.stdout  # with --row alone, only the plain model trains beside it
