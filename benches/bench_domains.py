@@ -60,14 +60,15 @@ METHODS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("randomised rooms", ("synthetic.random_rooms=60",)),
     ("conjugate products", ("features=conjugate",)),
     ("no test-time normalisation", ("test_time_norm=false",)),
+    ("min-max amplitude (cleaning=official)", ("cleaning=official",)),
     ("fixed ridge readout", ("readout=true",)),
     ("readout, no test-time norm (defaults before)", ("readout=true", "test_time_norm=false")),
     ("no link anchor", ("anchor=none",)),
 )
-#: Rows of :data:`METHODS` that undo a default (on the link anchor test-time normalisation is on
-#: and the readout off; without the anchor the reverse); "all methods" leaves them out.
-ABLATIONS = ("no test-time normalisation", "fixed ridge readout", "readout, no test-time norm (defaults before)",
-             "no link anchor")
+#: Rows of :data:`METHODS` that undo a default (on the link anchor test-time normalisation and the
+#: log amplitude are on and the readout off; without the anchor the reverse); "all methods" leaves them out.
+ABLATIONS = ("no test-time normalisation", "min-max amplitude (cleaning=official)", "fixed ridge readout",
+             "readout, no test-time norm (defaults before)", "no link anchor")
 #: Every other training sequence in one of 60 randomised rooms, the rest in their own rooms.
 HALF_RANDOM = ("synthetic.random_rooms=60", "synthetic.random_room_share=0.5")
 #: Combinations measured beside each method alone and all of them together.
@@ -77,7 +78,8 @@ RECIPES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("half random rooms, no test-time normalisation", (*HALF_RANDOM, "test_time_norm=false")),
 )
 #: Rows that also get few-shot adapter rows (beside the plain model's).
-ADAPTED = ("no link anchor", "no test-time normalisation", "half the sequences in randomised rooms")
+ADAPTED = ("no link anchor", "no test-time normalisation", "min-max amplitude (cleaning=official)",
+           "half the sequences in randomised rooms")
 #: The mean pose placed on each frame's link anchor (:mod:`csipose.domain.anchor`).
 ANCHORED = "mean pose on the link anchor"
 #: The plain run's ridge regression of the window alone: the run's linear baseline.

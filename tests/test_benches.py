@@ -57,10 +57,12 @@ EXPECTED: dict[str, list[str]] = {
         r"^plain model\s+\d+\.\d%(\s+\d+){2}\s+\d+\.\d%(\s+\d+){2}(\s+(-?\d+\.\d\d|n/a)){2}$",
         *(rf"^{row}, K = {k}\s+\d+\.\d%(\s+\d+){{2}}\s+\d+\.\d%(\s+\d+){{2}}(\s+(-?\d+\.\d\d|n/a)){{2}}$"
           for k in (0, 2, 5, 10) for row in ("plain model", "no link anchor", "no test-time normalisation",
+                                             r"min-max amplitude \(cleaning=official\)",
                                              "half the sequences in randomised rooms")),
         r"^linear baseline \(ridge regression alone\)\s+\d+\.\d%(\s+\d+){2}\s+\d+\.\d%(\s+\d+){2}\s+(-?\d+\.\d\d|n/a)\s+n/a$",
         r"^(adversarial domain head|geometry FiLM|randomised rooms|conjugate products|no test-time normalisation|"
-        r"fixed ridge readout|readout, no test-time norm \(defaults before\)|no link anchor)\s+(not available \(.+\)|\d+\.\d%.*)$",
+        r"min-max amplitude \(cleaning=official\)|fixed ridge readout|readout, no test-time norm \(defaults before\)|"
+        r"no link anchor)\s+(not available \(.+\)|\d+\.\d%.*)$",
         *(rf"^{row}\s+\d+\.\d%(\s+\d+){{2}}\s+\d+\.\d%(\s+\d+){{2}}(\s+(-?\d+\.\d\d|n/a)){{2}}$"
           for row in ("half the sequences in randomised rooms", "half random rooms, no test-time normalisation")),
         r"^K = 0: unseen room keeps (-?\d+%|n/a) of the in-room PCK@20 gain over the mean pose \(the default model: plain "
@@ -72,7 +74,7 @@ EXPECTED: dict[str, list[str]] = {
         *(rf"^K = \d+: unseen room keeps (-?\d+%|n/a) of the in-room gain over the mean pose with adapters \({row}; "
           r"goal >= 90%\): (met|NOT met)$"
           for row in ("plain model", "no link anchor", "no test-time normalisation",
-                      "half the sequences in randomised rooms")),
+                      r"min-max amplitude \(cleaning=official\)", "half the sequences in randomised rooms")),
         r"^wall time \d+ s on \d+ torch thread\(s\)$",
     ],
     "bench_errors": [

@@ -130,6 +130,42 @@ def test_readout_and_test_time_norm_auto_follow_the_link_anchor_and_true_or_fals
             TrainingConfig().with_overrides([wrong])
 
 
+def test_cleaning_auto_takes_the_log_where_rooms_are_standardised_and_old_runs_keep_the_official(tmp_path: Path) -> None:
+    from csipose.data.cleaning import log_amplitude
+    from csipose.data.synthetic import render
+    from csipose.domain import GEOMETRY
+    from csipose.train.data import amplitude_cleaning, source_keys
+
+    plain = TrainingConfig().with_overrides(["synthetic.subjects=2", "synthetic.val_subjects=[2]", "synthetic.frames=4"])
+    assert TrainingConfig().cleaning == "auto"
+    assert amplitude_cleaning(tiny(tmp_path)) == "log"  # anchored, so standardised by room
+    assert amplitude_cleaning(tiny(tmp_path, "anchor=none")) == "official"
+    assert amplitude_cleaning(tiny(tmp_path, "test_time_norm=false")) == "official"
+    assert amplitude_cleaning(tiny(tmp_path, "anchor=none", "test_time_norm=true")) == "log"
+    assert amplitude_cleaning(tiny(tmp_path, "cleaning=raw")) == "raw"
+    assert amplitude_cleaning(plain) == "official"  # the default one-room data keeps its bytes
+    assert amplitude_cleaning(plain.with_overrides(["cleaning=log"])) == "log"
+    assert amplitude_cleaning(TrainingConfig().with_overrides(["data=mmfi", "mmfi_root=x"])) == "official"
+    assert amplitude_cleaning(TrainingConfig().with_overrides(["data=mmfi", "mmfi_root=x", "test_time_norm=true"])) == "log"
+    # the keys the resolution assumes are the keys the samples carry
+    for config in (tiny(tmp_path), plain):
+        sample = load_split(config, "val")[0]
+        assert "environment" in sample and all((k in sample) == (k in source_keys(config)) for k in GEOMETRY)
+    # the windows are the log amplitude (standardised by room), and the checkpoints record it
+    val = load_split(tiny(tmp_path), "val").dataset  # the windows under the room standardisation
+    assert val.preprocess.cleaning == "log" and load_split(plain, "val").preprocess.cleaning == "official"
+    seq = next(iter(render(val.config, val.config.held_out_subjects[:1])))
+    first = int(np.flatnonzero((val.subject == seq.subject) & (val.action == seq.action))[0])
+    assert np.array_equal(val.csi[first : first + 4, :3], log_amplitude(seq.amplitude))
+    # a run of csipose before the key cleaned as MM-Fi does; its recorded config says so
+    recorded = tiny(tmp_path).to_dict()
+    del recorded["cleaning"]
+    assert TrainingConfig.from_dict(recorded, recorded=True).cleaning == "official"
+    assert TrainingConfig.from_dict(recorded).cleaning == "auto"
+    with pytest.raises(ConfigError, match="cleaning: must be one of auto, official, raw, log, got 'minmax'"):
+        TrainingConfig().with_overrides(["cleaning=minmax"]).validate()
+
+
 def test_an_anchored_run_fits_relative_to_the_anchor_and_predicts_the_same_reloaded(tmp_path: Path) -> None:
     torch.manual_seed(0)
     _train(tiny(tmp_path / "run"))

@@ -10,6 +10,7 @@ from hypothesis.extra import numpy as hnp
 
 import csipose
 from csipose.data.cleaning import clean_amplitude, fill_packet_mean, phase_feature
+from csipose.errors import ShapeError
 
 
 def official_clean(frame: np.ndarray) -> np.ndarray:
@@ -201,3 +202,54 @@ def test_in_place_on_a_strided_view_and_empty() -> None:
     assert clean_amplitude(np.zeros((0, 3, 5, 2), np.float32)).shape == (0, 3, 5, 2)
     with pytest.raises(TypeError, match="float32"):
         clean_amplitude(np.zeros((1, 3, 5, 2)), copy=False)
+
+
+# ----------------------------------------------------------------------------- log amplitude
+def numpy_log(amp: np.ndarray) -> np.ndarray:
+    """The log amplitude by definition: the official fill, then ln(max(v, 1e-6 * the frame's peak))."""
+    x = fill_packet_mean(np.array(amp, dtype=np.float32))
+    floor = np.maximum(np.abs(x).max(axis=(1, 2, 3), keepdims=True) * np.float32(1e-6), np.finfo(np.float32).tiny)
+    return np.log(np.maximum(x, floor))
+
+
+@given(
+    amp=hnp.arrays(np.float32, st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 6), st.integers(1, 4)),
+                   elements=st.floats(2.0**-10, 2.0**10, width=32)),
+    holes=st.integers(0, 2**16), gain=st.floats(1e-2, 1e2),
+)
+def test_log_amplitude_fills_as_officially_and_turns_a_gain_into_an_offset(amp: np.ndarray, holes: int, gain: float) -> None:
+    from csipose.data.cleaning import log_amplitude
+
+    dirty = amp.copy()
+    flat = dirty.reshape(-1)
+    for k, bad in enumerate((np.nan, np.inf, -np.inf)):  # a few non-finite values where ``holes`` says
+        if holes >> k & 1:
+            flat[(holes >> 4) % flat.size if k == 0 else (holes >> (4 + 3 * k)) % flat.size] = bad
+    before = dirty.copy()
+    out = log_amplitude(dirty)
+    assert out.dtype == np.float32 and np.isfinite(out).all()
+    assert np.array_equal(out, numpy_log(dirty))
+    np.testing.assert_array_equal(dirty, before)  # the input is left as it was
+    # a receiver gain multiplies every value: in the log it is one offset
+    scaled = log_amplitude(amp * np.float32(gain))
+    assert np.allclose(scaled - log_amplitude(amp), np.log(np.float32(gain)), atol=2e-5 * max(1.0, abs(np.log(gain))))
+
+
+def test_log_amplitude_in_place_on_channels_of_a_larger_buffer_and_edge_cases() -> None:
+    from csipose.data.cleaning import log_amplitude
+
+    rng = np.random.default_rng(0)
+    buffer = rng.uniform(0.5, 2.0, size=(4, 6, 114, 10)).astype(np.float32)
+    expected = numpy_log(buffer[:, :3])
+    phase = buffer[:, 3:].copy()
+    assert log_amplitude(buffer[:, :3], copy=False) is not None
+    assert np.array_equal(buffer[:, :3], expected) and np.array_equal(buffer[:, 3:], phase)  # the phase untouched
+    zeros = log_amplitude(np.zeros((2, 3, 4, 5), np.float32))  # no frame is -inf
+    assert np.isfinite(zeros).all() and np.all(zeros == np.log(np.finfo(np.float32).tiny))
+    dead = np.ones((1, 3, 4, 5), np.float32)
+    dead[0, 1, 2] = 0.0  # a dead tone sits 120 dB under the frame's peak, not at -inf
+    assert log_amplitude(dead)[0, 1, 2, 0] == pytest.approx(np.log(1e-6), rel=1e-5)
+    with pytest.raises(ShapeError, match=r"amp: expected float32\[W, R, S, P\]"):
+        log_amplitude(np.ones((3, 4), np.float32))
+    with pytest.raises(TypeError, match="amp: cleaning in place needs a writeable float32"):
+        log_amplitude(np.ones((1, 3, 4, 5)), copy=False)

@@ -70,6 +70,7 @@ _ENUMS: dict[str, tuple[str, ...]] = {
     "mmfi_scheme": ("S1", "S2", "S3"),
     "features": ("amplitude", "phase", "both", "conjugate"),
     "anchor": ("auto", "link", "none"),
+    "cleaning": ("auto", "official", "raw", "log"),
     "slot_backbones": ("shared", "separate"),
     "subcarrier_mode": RESAMPLE_MODES,
     "schedule": ("cosine", "multistep"),
@@ -117,6 +118,11 @@ class TrainingConfig:
     """CSI features fed to the model: amplitude (C = 3), phase (C = 3), both (C = 6), or conjugate:
     amplitude and phase of the conjugate products ``H_a conj(H_b)`` of the 3 antenna pairs (C = 6),
     free of every per-packet common phase offset and timing slope (synthetic data)."""
+    cleaning: str = "auto"
+    """Amplitude cleaning (:class:`~csipose.data.Preprocess`): ``"official"``, MM-Fi's per-frame
+    min-max to [0, 1]; ``"log"``, the log amplitude; ``"raw"``, as received. ``"auto"``:
+    ``"log"`` where the windows are standardised by room (``test_time_norm``), which then removes
+    each room's receiver gain as an offset, else ``"official"``."""
     subcarriers: int = 114
     """Subcarriers the model sees; the data is resampled to this count when it differs."""
     subcarrier_mode: str = "linear"
@@ -470,7 +476,7 @@ class TrainingConfig:
 
         ``recorded``: the dict is a config a run wrote (its checkpoint); generator settings beside
         data other than synthetic, which runs of older csipose recorded without using them, are then
-        dropped instead of refused.
+        dropped instead of refused, and a config without ``cleaning`` (older runs) cleaned as MM-Fi does.
         """
         types = _field_types()
         kwargs: dict[str, Any] = {}
@@ -480,6 +486,8 @@ class TrainingConfig:
             kwargs[key] = _coerce(key, value, types[key])
         if recorded and kwargs.get("data", "synthetic") != "synthetic":
             kwargs["synthetic"] = copy.deepcopy(DEFAULT_SYNTHETIC)
+        if recorded and "cleaning" not in kwargs:  # runs before the key cleaned as MM-Fi does
+            kwargs["cleaning"] = "official"
         return cls(**kwargs).validate()
 
     @classmethod

@@ -413,8 +413,11 @@ def recorded_split(predictor: Any, data: str | None = None, root: str | None = N
                     f"--{flag}: MM-Fi data only, but {predictor.path} is evaluated on synthetic data; "
                     f"add --data mmfi or drop --{flag}"
                 )
-    # standardised by room exactly when the model is (not by the "auto" of another data source)
+    # standardised by room exactly when the model is, and cleaned as it was trained (not by the
+    # "auto" of another data source)
     asked["test_time_norm"] = predictor.room_normalised
+    if predictor.preprocess is not None:
+        asked["cleaning"] = predictor.preprocess.cleaning
     config = TrainingConfig.from_dict({**predictor.config, **asked}, source=f"{predictor.path} config", recorded=True)
     if config.data == "mmfi" and config.mmfi_root and not Path(config.mmfi_root).is_dir():
         raise ConfigError(f"mmfi_root: {config.mmfi_root!r} is not a folder (give --root)")

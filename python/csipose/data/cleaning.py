@@ -19,7 +19,10 @@ from csipose import _core
 from csipose.errors import ShapeError
 from csipose.subcarrier import HT40_TONES, Resampler, sanitize_phase
 
-__all__ = ["clean_amplitude", "fill_packet_mean", "phase_feature"]
+__all__ = ["LOG_FLOOR", "clean_amplitude", "fill_packet_mean", "log_amplitude", "phase_feature"]
+
+#: :func:`log_amplitude`'s floor, relative to each frame's largest amplitude (-120 dB).
+LOG_FLOOR = 1e-6
 
 
 def _frames_in_place(x: np.ndarray, kernel: Callable[[np.ndarray], None]) -> None:
@@ -83,6 +86,39 @@ def clean_amplitude(amp: np.ndarray, *, copy: bool = True) -> np.ndarray:
         x = _writeable_float32(amp, "amp")
     # one pass per frame while it sits in cache: the fill (only where needed), min, max, normalise
     _frames_in_place(x, _core.clean_mmfi_amplitude)
+    return x
+
+
+def log_amplitude(amp: np.ndarray, *, copy: bool = True) -> np.ndarray:
+    """Log amplitude: :func:`fill_packet_mean` on non-finite values (as officially), then the
+    natural log of each value, floored at :data:`LOG_FLOOR` times its frame's largest.
+
+    A receiver's gain multiplies every amplitude of a room alike: in the log it is an offset,
+    which standardising each room by its own statistics removes exactly, and each subcarrier
+    keeps its own value (the official per-frame min-max ties every value to the frame's
+    extremes, which the room's static paths set). The floor is relative, so it scales with the
+    gain too; a frame of zeros stays finite (ln of the smallest positive float32).
+
+    Args:
+        amp: ``float32[W, R, S, P]`` raw amplitude (frames, rx, subcarriers, packets).
+        copy: False takes the log of ``amp`` in place (a writeable float32 array, any strides).
+
+    Returns:
+        ``float32[W, R, S, P]``, finite (``amp`` itself when ``copy`` is False).
+    """
+    if copy:
+        x = np.array(amp, dtype=np.float32)
+        if x.ndim != 4:
+            raise ShapeError(f"amp: expected float32[W, R, S, P] (frames, rx, subcarriers, packets), got shape {x.shape}")
+    else:
+        x = _writeable_float32(amp, "amp")
+    if x.size == 0:
+        return x
+    if not np.isfinite(x).all():
+        fill_packet_mean(x)
+    peak = np.abs(x).max(axis=(1, 2, 3), keepdims=True)
+    floor = np.maximum(peak * np.float32(LOG_FLOOR), np.finfo(np.float32).tiny)
+    np.log(np.maximum(x, floor), out=x)
     return x
 
 

@@ -73,7 +73,8 @@ class MMFiDataset:
             (index ``W // 2``) or an index into the window (negative counts from the end).
         features: ``("amplitude",)``, ``("phase",)`` or both; amplitude channels come first.
         cleaning: ``"official"`` (the MM-Fi toolbox's NaN/inf fill and per-frame
-            min-max to [0, 1]) or ``"raw"`` (amplitude as stored, NaN/inf included).
+            min-max to [0, 1]), ``"raw"`` (amplitude as stored, NaN/inf included) or ``"log"``
+            (the fill, then the log amplitude: :func:`~csipose.data.cleaning.log_amplitude`).
         subcarriers: resample the 114 subcarriers to this many (None keeps 114);
             phase is sanitised before resampling, never interpolated wrapped.
         subcarrier_mode: :class:`~csipose.Resampler` mode (``"linear"``, ``"area"``, ``"subband"``).
@@ -110,7 +111,7 @@ class MMFiDataset:
         stride: int = 1,
         label: Literal["last", "center"] | int = "last",
         features: Sequence[str] = FEATURES,
-        cleaning: Literal["official", "raw"] = "official",
+        cleaning: Literal["official", "raw", "log"] = "official",
         subcarriers: int | None = None,
         subcarrier_mode: Literal["linear", "area", "subband"] = "linear",
         cache: str | os.PathLike[str] | None = None,

@@ -15,6 +15,7 @@ trained. The steps, in order:
    while wrapped);
 3. **amplitude cleaning** (``"official"``): MM-Fi's per-packet NaN/inf fill and per-frame
    min-max to [0, 1] (:func:`~csipose.data.cleaning.clean_amplitude`); ``"raw"`` keeps it;
+   ``"log"``: the same fill, then the log (:func:`~csipose.data.cleaning.log_amplitude`);
 4. **subcarrier resampling** to ``subcarriers`` with ``subcarrier_mode`` (:class:`~csipose.Resampler`),
    when the source count differs;
 5. **windows**: ``window`` consecutive frames per sample, labelled by the last.
@@ -36,7 +37,7 @@ from typing import Any, cast
 import numpy as np
 
 from csipose._checks import positive_int
-from csipose.data.cleaning import clean_amplitude, phase_feature
+from csipose.data.cleaning import clean_amplitude, log_amplitude, phase_feature
 from csipose.errors import ArgumentError, ShapeError
 from csipose.subcarrier import RESAMPLE_MODES, ResampleMode, Resampler
 
@@ -46,7 +47,7 @@ __all__ = ["CONJUGATE", "FEATURES", "Preprocess", "antenna_pairs", "conjugate_pr
 FEATURES = ("amplitude", "phase")
 #: The feature of conjugate antenna products: their amplitude channels, then their phase channels.
 CONJUGATE = "conjugate"
-_CLEANING = ("official", "raw")
+_CLEANING = ("official", "raw", "log")
 
 
 @lru_cache(maxsize=16)
@@ -90,7 +91,8 @@ class Preprocess:
     Attributes:
         features: ``("amplitude",)``, ``("phase",)`` or both, in that channel order; or
             ``("conjugate",)``, the antenna pairs' conjugate products (amplitude, then phase).
-        cleaning: ``"official"`` (MM-Fi's fill and per-frame min-max) or ``"raw"``.
+        cleaning: ``"official"`` (MM-Fi's fill and per-frame min-max), ``"raw"`` or ``"log"``
+            (the fill, then the log amplitude).
         antennas: A, receive antennas per frame.
         packets: P, packets per frame.
         source_subcarriers: S_in, the subcarrier count of the frames the model was trained from.
@@ -118,7 +120,7 @@ class Preprocess:
             features = tuple(f for f in FEATURES if f in features)
         object.__setattr__(self, "features", features)
         if self.cleaning not in _CLEANING:
-            raise ArgumentError(f"cleaning: expected 'official' or 'raw', got {self.cleaning!r}")
+            raise ArgumentError(f"cleaning: expected 'official', 'raw' or 'log', got {self.cleaning!r}")
         if self.subcarrier_mode not in RESAMPLE_MODES:
             raise ArgumentError(
                 f"subcarrier_mode: expected one of {', '.join(RESAMPLE_MODES)}, got {self.subcarrier_mode!r}"
@@ -247,6 +249,8 @@ class Preprocess:
         """
         if self.amplitude_channels and self.cleaning == "official":
             clean_amplitude(x[:, : self.amplitude_channels], copy=False)
+        elif self.amplitude_channels and self.cleaning == "log":
+            log_amplitude(x[:, : self.amplitude_channels], copy=False)
         n_in = x.shape[2]
         if n_in != self.subcarriers:
             x = _resampler(n_in, self.subcarriers, self.subcarrier_mode).apply(x, axis=2)

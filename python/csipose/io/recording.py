@@ -217,6 +217,7 @@ class RecordingDataset:
             on the 114 HT40 tones (resampled) that the model sees.
         packets: packets per frame (MM-Fi: 10).
         tolerance: seconds between a frame and the keypoints that may label it.
+        cleaning: the amplitude cleaning, as for MM-Fi (``"official"``, ``"raw"`` or ``"log"``).
     """
 
     def __init__(
@@ -232,6 +233,7 @@ class RecordingDataset:
         subcarrier_mode: str = "linear",
         packets: int = 10,
         tolerance: float = 0.05,
+        cleaning: str = "official",
     ) -> None:
         if split not in ("train", "val"):
             raise ArgumentError(f"split: expected 'train' or 'val', got {split!r}")
@@ -239,7 +241,7 @@ class RecordingDataset:
             raise ArgumentError(f"val_fraction: expected a number in (0, 1), got {val_fraction!r}")
         if not tolerance > 0:
             raise ArgumentError(f"tolerance: expected seconds > 0, got {tolerance!r}")
-        self.preprocess = Preprocess(features=features, cleaning="official", antennas=3, packets=packets,
+        self.preprocess = Preprocess(features=features, cleaning=cleaning, antennas=3, packets=packets,
                                      source_subcarriers=114, subcarriers=subcarriers,
                                      subcarrier_mode=subcarrier_mode, window=window)  # fmt: skip
         folders = find_recordings(root)

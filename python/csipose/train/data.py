@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Datasets",
     "FEATURES",
+    "amplitude_cleaning",
     "check_head_targets",
     "anchored",
     "geometry_of",
@@ -75,10 +76,32 @@ def load_split(config: TrainingConfig, split: str, *, rooms: dict[int, Any] | No
     return ds
 
 
+def source_keys(config: TrainingConfig) -> tuple[str, ...]:
+    """The sample keys, of those that decide the anchor and room normalisation (the environment
+    id and the room geometry), that ``config``'s data source gives, known before it is built:
+    every source's samples carry ``environment``; the synthetic rooms of ``room_variation`` the
+    geometry too."""
+    geometry = config.data == "synthetic" and bool(config.synthetic_config().room_variation)
+    return ("environment", *(GEOMETRY if geometry else ()))
+
+
+def amplitude_cleaning(config: TrainingConfig) -> str:
+    """The amplitude cleaning of ``config``'s windows: ``config.cleaning``; for ``"auto"``, ``"log"``
+    where they are standardised by room (:func:`room_normalised`), else MM-Fi's ``"official"``.
+
+    Per room, the log amplitude less its room's mean is free of that room's receiver gain, and
+    every subcarrier keeps its own value; the official per-frame min-max ties each value to its
+    frame's extremes, which each room's static paths set differently.
+    """
+    if config.cleaning != "auto":
+        return config.cleaning
+    return "log" if room_normalised(config, dict.fromkeys(source_keys(config))) else "official"
+
+
 def _synthetic(config: TrainingConfig, split: str) -> Any:
     from csipose.data.synthetic import SyntheticCsiDataset
 
-    return SyntheticCsiDataset(config.synthetic_config(), split=split)
+    return SyntheticCsiDataset(config.synthetic_config(), split=split, cleaning=amplitude_cleaning(config))
 
 
 def _mmfi(config: TrainingConfig, split: str) -> Any:
@@ -93,6 +116,7 @@ def _mmfi(config: TrainingConfig, split: str) -> Any:
         seed=config.mmfi_seed,
         window=config.window,
         features=FEATURES[config.features],
+        cleaning=amplitude_cleaning(config),
         subcarriers=None if config.subcarriers == 114 else config.subcarriers,
         subcarrier_mode=config.subcarrier_mode,
         cache=config.mmfi_cache or None,
@@ -105,7 +129,7 @@ def _recording(config: TrainingConfig, split: str) -> Any:
     ds = RecordingDataset(
         config.recording_root, split=split, val=list(config.recording_val) or None, window=config.window,
         features=FEATURES[config.features], subcarriers=config.subcarriers, subcarrier_mode=config.subcarrier_mode,
-        tolerance=config.recording_tolerance,
+        tolerance=config.recording_tolerance, cleaning=amplitude_cleaning(config),
     )  # fmt: skip
     if ds.skeleton != config.skeleton:
         fix = "skeleton=coco17 and keypoint_dims=2" if ds.skeleton == "coco17" else "skeleton=h36m17"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from typing import Any
 
@@ -24,7 +25,7 @@ class SyntheticCsiDataset:
     sample contract:
 
     - ``"csi"``: ``float32[W, C, S, P]``; channels are the ``3 * receivers`` antennas' amplitude
-      (min-max normalised per frame, MM-Fi's cleaning) then their phase
+      (min-max normalised per frame, MM-Fi's cleaning; or as ``cleaning`` says) then their phase
       (sanitised: unwrapped along tones, least-squares line removed).
     - ``"keypoints"``: ``float32[17, 3]`` H36M-17 joints of the label frame
       (the window's last) in metres, camera frame (x right, y down, z depth).
@@ -67,14 +68,17 @@ class SyntheticCsiDataset:
     uint8[N, 2, H, W]`` (U, V times 255).
     """
 
-    def __init__(self, config: SyntheticConfig | None = None, split: str = "train") -> None:
+    def __init__(self, config: SyntheticConfig | None = None, split: str = "train", *,
+                 cleaning: str = "official") -> None:
+        """``cleaning``: the amplitude cleaning of ``csi`` (:class:`~csipose.data.Preprocess`):
+        ``"official"`` (MM-Fi's), ``"raw"`` or ``"log"``."""
         self.config = config if config is not None else SyntheticConfig()
         self.split = split
         subjects = self.config.split_subjects(split)
         if not subjects:
             raise DatasetError(f"split {split!r} has no subjects (config.val_subjects is empty)")
         #: the steps from the generator's raw frames to ``csi`` (recorded with trained models)
-        self.preprocess = self.config.preprocess
+        self.preprocess = dataclasses.replace(self.config.preprocess, cleaning=cleaning)
         self.multi_person = bool(self.config.people)
         if self.multi_person and self.config.max_people == 0:
             raise DatasetError("people: every scene would be empty; a data set needs a count >= 1")
