@@ -45,6 +45,17 @@ def _writeable_float32(x: Any, arg: str) -> np.ndarray:
     return x
 
 
+def _amplitude(amp: Any, copy: bool) -> np.ndarray:
+    """``amp`` as the ``float32[W, R, S, P]`` array a cleaning works on: a float32 copy, or with
+    ``copy`` False ``amp`` itself (a writeable float32 ndarray)."""
+    if not copy:
+        return _writeable_float32(amp, "amp")
+    x = np.array(amp, dtype=np.float32)
+    if x.ndim != 4:
+        raise ShapeError(f"amp: expected float32[W, R, S, P] (frames, rx, subcarriers, packets), got shape {x.shape}")
+    return x
+
+
 def fill_packet_mean(x: np.ndarray) -> np.ndarray:
     """MM-Fi's official non-finite fill, in place: per packet, over all antennas and subcarriers.
 
@@ -78,12 +89,7 @@ def clean_amplitude(amp: np.ndarray, *, copy: bool = True) -> np.ndarray:
     Returns:
         ``float32[W, R, S, P]`` in [0, 1], finite (``amp`` itself when ``copy`` is False).
     """
-    if copy:
-        x = np.array(amp, dtype=np.float32)
-        if x.ndim != 4:
-            raise ShapeError(f"amp: expected float32[W, R, S, P] (frames, rx, subcarriers, packets), got shape {x.shape}")
-    else:
-        x = _writeable_float32(amp, "amp")
+    x = _amplitude(amp, copy)
     # one pass per frame while it sits in cache: the fill (only where needed), min, max, normalise
     _frames_in_place(x, _core.clean_mmfi_amplitude)
     return x
@@ -106,12 +112,7 @@ def log_amplitude(amp: np.ndarray, *, copy: bool = True) -> np.ndarray:
     Returns:
         ``float32[W, R, S, P]``, finite (``amp`` itself when ``copy`` is False).
     """
-    if copy:
-        x = np.array(amp, dtype=np.float32)
-        if x.ndim != 4:
-            raise ShapeError(f"amp: expected float32[W, R, S, P] (frames, rx, subcarriers, packets), got shape {x.shape}")
-    else:
-        x = _writeable_float32(amp, "amp")
+    x = _amplitude(amp, copy)
     if x.size == 0:
         return x
     if not np.isfinite(x).all():
