@@ -10,7 +10,7 @@ import pytest
 
 import csipose
 from csipose.data import MMFiDataset
-from csipose.data.cleaning import clean_amplitude, phase_feature
+from csipose.data.cleaning import clean_amplitude, log_amplitude, phase_feature
 from csipose.data.layout import discover
 from csipose.errors import ArgumentError, DatasetError
 
@@ -100,6 +100,8 @@ def test_features_subcarriers_and_raw(tree: tuple[Path, dict]) -> None:
     s = amp_only[0]
     assert s["csi"].shape == (1, 3, 114, 10)
     np.testing.assert_array_equal(s["csi"][0], seq.amp[0].astype(np.float32))
+    logged = manual(root, "val", features=("amplitude",), cleaning="log")[0]["csi"]
+    np.testing.assert_array_equal(logged, log_amplitude(seq.amp[:1].astype(np.float32)))
     phase_only = manual(root, "val", features="phase", subcarriers=56, subcarrier_mode="area")
     p = phase_only[0]["csi"]
     sanitized = phase_feature(seq.phase[:1].astype(np.float32))
