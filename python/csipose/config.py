@@ -632,8 +632,7 @@ def _parse_value(key: str, text: str, kind: Any) -> Any:
             return False
         if kind is bool:
             raise ConfigError(f"{key}: expected true or false, got {text!r}")
-        return _scalar(key, text) if text[:1] in "\"'" else text
-    if kind is str:
+    if kind is str or kind == bool | str:  # a word, unquoted or quoted
         return _scalar(key, text) if text[:1] in "\"'" else text
     return _scalar(key, text)
 
