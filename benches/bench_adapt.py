@@ -1,15 +1,18 @@
-"""Few-shot adapter settings room by room: how much of the in-room gain 50 frames of an unseen room bring back.
+"""New rooms' goals room by room: how much of the in-room gain an unseen room keeps, without
+labels and with adapters fitted on 50 of its frames.
 
 For each held-out room (leave-room-out synthetic data, as ``bench_domains.py``; ``--rooms`` picks
-which), the plain model is trained once on the other three rooms; then the adapters of each
-setting in :data:`SETTINGS` (AdamW steps and learning rate; the first is ``csipose adapt``'s
-default) are fitted on K = 50 frames of the unseen room, for three draws of the frames, and scored
-on the room's frames outside that draw's 200-frame shot pool (as ``bench_domains.py`` scores).
-Printed per room and setting: the unseen room's PCK@20 for each draw and their mean, and the gap
-ratio: the mean over the draws of the unseen room's PCK@20 gain over the training mean pose (on
-the draw's own frames) divided by the in-room gain (goal >= 0.90 at K = 50).
+which), the plain model is trained once on the other three rooms and scored on the unseen room
+as it is (K = 0), beside the mean pose on the link anchor (the room geometry alone); then the
+adapters of each setting in :data:`SETTINGS` (AdamW steps and learning rate; the first is
+``csipose adapt``'s default) are fitted on K = 50 frames of the unseen room, for three draws of
+the frames. Every draw is scored on the room's frames outside its 200-frame shot pool (as
+``bench_domains.py`` scores), K = 0 too. Printed per room and row: the unseen room's PCK@20 for
+each draw and their mean, and the gap ratio: the mean over the draws of the unseen room's PCK@20
+gain over the training mean pose (on the draw's own frames) divided by the in-room gain (goals:
+>= 0.60 at K = 0, >= 0.90 at K = 50).
 
-    python benches/bench_adapt.py                 # rooms 1-4 (about 5 minutes on one thread)
+    python benches/bench_adapt.py                 # rooms 1-4 (about 7 minutes on one thread)
     python benches/bench_adapt.py --rooms 3       # one room
     python benches/bench_adapt.py --quick         # tiny: a smoke run
 """
@@ -37,30 +40,48 @@ def _setting(steps: int, lr: float, note: str = "") -> tuple[str, int, float]:
 #: ``(label, steps, lr)``: the adapters' fit; the first is the default of ``csipose adapt``.
 SETTINGS = (_setting(ADAPTER_STEPS, ADAPTER_LR, " (default)"), _setting(150, 1e-2, " (before)"))
 DRAWS = (0, 1, 2)
+#: The row of the model without adapters.
+UNADAPTED = "no adapters (K = 0)"
 
 
 def room_rows(last: Path, shots: int, pool: int) -> list[tuple[str, list[float], float]]:
-    """``(setting, PCK@20 of each draw, gap ratio)`` of each setting: the mean over the draws of
-    each draw's unseen-room gain over the mean pose (on its own scored frames), over the in-room gain."""
+    """``(row, PCK@20 of each draw, gap ratio)`` of the mean pose on the link anchor (an anchored
+    model's: what the room geometry alone gives, over its own in-room gain), the model without
+    adapters (:data:`UNADAPTED`) and with each setting's adapters: the mean over the draws of each
+    draw's unseen-room gain over the mean pose (on its own scored frames), over the in-room gain."""
     from csipose.infer import Predictor
+    from csipose.train.baselines import baseline_poses
 
     predictor = Predictor.load(last)
+    model = predictor._backend.model
     mean = domains.training_mean_pose(predictor)
     splits = {seed: domains.split_frames(predictor, pool, seed) for seed in DRAWS}  # (val, in-room, unseen, pool)
     val, inroom = splits[DRAWS[0]][:2]
     pred_in, gt_in = domains.predict(predictor, val, inroom)
-    base_in = domains.scored(np.broadcast_to(mean, gt_in.shape), gt_in)
-    gain_in = domains.pck20(domains.scored(pred_in, gt_in)) - domains.pck20(base_in)
-    base = {}  # each draw's mean-pose PCK@20 on its own unseen frames (their labels alone: no model run)
-    for seed, (val, _, unseen, _) in splits.items():
-        gt = np.asarray(next(iter(domains.batches(val, unseen)))["keypoints"], dtype=np.float32)
-        base[seed] = domains.pck20(domains.scored(np.broadcast_to(mean, gt.shape), gt))
+    truth = {seed: np.asarray(next(iter(domains.batches(v, unseen)))["keypoints"], dtype=np.float32)
+             for seed, (v, _, unseen, _) in splits.items()}  # each draw's scored frames' labels
+
+    def pck(pred: np.ndarray, gt: np.ndarray) -> float:
+        return domains.pck20(domains.scored(pred, gt))
+
+    base_in = pck(np.broadcast_to(mean, gt_in.shape), gt_in)
+    base = {seed: pck(np.broadcast_to(mean, gt.shape), gt) for seed, gt in truth.items()}
+
+    def row(label: str, draws: list[float], in_room: float) -> tuple[str, list[float], float]:
+        gain, gain_in = float(np.mean([pck - base[seed] for pck, seed in zip(draws, splits)])), in_room - base_in
+        return label, draws, gain / gain_in if gain_in >= 0.05 else float("nan")
+
     rows = []
+    if model.anchor:
+        anchored = [pck(baseline_poses(model, v, unseen)[0], truth[seed]) for seed, (v, _, unseen, _) in splits.items()]
+        rows.append(row(domains.ANCHORED, anchored, pck(baseline_poses(model, val, inroom)[0], gt_in)))
+    in_room = pck(pred_in, gt_in)
+    rows.append(row(UNADAPTED, [pck(*domains.predict(predictor, v, unseen)) for v, _, unseen, _ in splits.values()],
+                    in_room))
     for label, steps, lr in SETTINGS:
-        draws = [domains.pck20(domains.adapted(last, val, frames[:shots], unseen, seed, steps=steps, lr=lr))
-                 for seed, (val, _, unseen, frames) in splits.items()]  # fmt: skip
-        gain = float(np.mean([pck - base[seed] for pck, seed in zip(draws, splits)]))
-        rows.append((label, draws, gain / gain_in if gain_in >= 0.05 else float("nan")))
+        draws = [domains.pck20(domains.adapted(last, v, frames[:shots], unseen, seed, steps=steps, lr=lr))
+                 for seed, (v, _, unseen, frames) in splits.items()]  # fmt: skip
+        rows.append(row(label, draws, in_room))
     return rows
 
 
@@ -77,23 +98,28 @@ def main() -> int:
     started = time.perf_counter()
     shots = domains.QUICK_SHOTS[1] if args.quick else 50
     pool = max(domains.QUICK_SHOTS if args.quick else domains.SHOTS)  # the frames bench_domains leaves out
-    print(f"K = {shots} frames of the unseen room, draws {', '.join(map(str, DRAWS))}; unseen PCK@20 per draw, "
-          "their mean, and the gap ratio (their mean gain over the mean pose / the in-room gain; goal >= 0.90)")
+    print(f"K = 0 and K = {shots} frames of the unseen room, draws {', '.join(map(str, DRAWS))}; unseen PCK@20 per "
+          "draw, their mean, and the gap ratio (their mean gain over the mean pose / the in-room gain; goals >= 0.60 "
+          f"at K = 0, >= 0.90 at K = {shots})")
     print(f"{'room':<6}{'adapter fit':<30}{'draws':>22}{'mean':>8}{'gap ratio':>11}")
-    results: dict[str, list[float]] = {label: [] for label, _, _ in SETTINGS}
+    results: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-adapt-") as tmp:
         for room in args.rooms:
             base = [*domains.ROOMS, *domains.held_out(room, args.quick),
                     *(domains.QUICK if args.quick else domains.FULL), f"threads={args.threads}"]  # fmt: skip
             last = domains.train_run(Path(tmp) / f"room{room}", base)
             for label, draws, ratio in room_rows(last, shots, pool):
-                results[label].append(ratio)
+                results.setdefault(label, []).append(ratio)
                 text = " ".join(f"{100 * d:.1f}%" for d in draws)
                 print(f"{room:<6}{label:<30}{text:>22}{100 * np.mean(draws):>7.1f}%{_ratio(ratio):>11}")
     for label, ratios in results.items():
-        met = sum(r >= domains.GOALS[50] for r in ratios)
-        print(f"{label}: gap ratio {' / '.join(_ratio(r) for r in ratios)} (rooms {' / '.join(map(str, args.rooms))}), "
-              f"mean {_ratio(float(np.nanmean(ratios)))}; goal >= 0.90 met in {met} of {len(ratios)} room(s)")
+        line = (f"{label}: gap ratio {' / '.join(_ratio(r) for r in ratios)} (rooms {' / '.join(map(str, args.rooms))}), "
+                f"mean {_ratio(float(np.nanmean(ratios)))}")
+        if label == domains.ANCHORED:  # a baseline: the room geometry alone, no goal
+            print(f"{line}; the room geometry alone, no CSI")
+            continue
+        goal = domains.GOALS[0 if label == UNADAPTED else 50]
+        print(f"{line}; goal >= {goal:.2f} met in {sum(r >= goal for r in ratios)} of {len(ratios)} room(s)")
     print(f"wall time {time.perf_counter() - started:.0f} s on {args.threads} torch thread(s)")
     return 0
 
