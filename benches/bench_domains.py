@@ -24,6 +24,10 @@ so every row is scored on the same frames). Rows:
   the ``csipose adapt`` defaults) on K = 0, 10, 50, 200 frames of the unseen room; its in-room
   figures are the model's own (an adapter is applied in its own room only).
 
+After the table, for the plain model (anchored): per camera axis, the correlation of its root
+offset from the link anchor with the true one, in-room and in the unseen room: which part of
+where the person stands the CSI tells in a new room.
+
 Trained models are scored from their last checkpoint (``best.pt`` is chosen on a validation
 split that holds the unseen room). Columns: torso PCK@20, root error and PA-MPJPE in each
 setting, and two gap ratios: the unseen room's PCK@20 gain over the mean pose divided by the
@@ -210,6 +214,36 @@ def baseline_rows(predictor: Any, val: Any, inroom: np.ndarray, unseen: np.ndarr
     return rows
 
 
+#: Camera axes of :func:`root_correlations` (camera ``y`` points down).
+AXES = ("x", "y (down)", "z")
+
+
+def root_correlations(last: Path, pool: int, seed: int) -> dict[str, np.ndarray] | None:
+    """What the CSI tells of where the person is: per camera axis (:data:`AXES`), the correlation
+    over frames of an anchored model's root offset from the link anchor with the true one,
+    ``{"in-room": float64[3], "unseen": float64[3]}`` (NaN for a constant axis), on the frames
+    the table scores; None for a model without the anchor."""
+    from csipose.infer import Predictor
+    from csipose.metrics import root_joints
+    from csipose.skeletons import get_skeleton
+    from csipose.train.baselines import baseline_poses
+
+    predictor = Predictor.load(last)
+    model = predictor._backend.model
+    if not model.anchor:
+        return None
+    joints = list(root_joints(get_skeleton(str(predictor.config.get("skeleton", "h36m17")))))
+    val, inroom, unseen, _ = split_frames(predictor, pool, seed)
+    out = {}
+    for side, index in (("in-room", inroom), ("unseen", unseen)):
+        pred, gt = predict(predictor, val, index)
+        prior = baseline_poses(model, val, index)[0]  # the mean pose on each frame's anchor
+        said, true = ((a[:, joints, :3] - prior[:, joints, :3]).mean(axis=1) for a in (pred, gt))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[side] = np.array([np.corrcoef(said[:, a], true[:, a])[0, 1] for a in range(3)])
+    return out
+
+
 def training_split(predictor: Any) -> Any:
     """The training split recorded with ``predictor``'s model."""
     from csipose.config import TrainingConfig
@@ -359,9 +393,12 @@ def main() -> int:
         runs, skipped = [*(runs if args.only else runs[:1]), *own], []
     adapted_rows = (*ADAPTED, *(name for name, _ in own))
     rows: list[Row] = []
+    correlations: dict[str, np.ndarray] | None = None
     with tempfile.TemporaryDirectory(prefix="bench-domains-") as tmp:
         for i, (name, overrides) in enumerate(runs):
             last = train_run(Path(tmp) / f"run{i}", [*base, *overrides])
+            if i == 0:
+                correlations = root_correlations(last, max(shots), args.seed)
             with_shots = i == 0 or name in adapted_rows
             rows += model_rows(name, last, shots, args.seed, adapters=with_shots, baselines=i == 0)
             if all_in_random_rooms(overrides):  # no training room is scored
@@ -371,6 +408,11 @@ def main() -> int:
           f"({rows[0].unseen.frames} frames); root and PA-MPJPE in mm; gap ratio: the unseen room's PCK@20 gain "
           f"over the mean pose / the in-room gain; gap anchor: the same over the mean pose on the link anchor")  # fmt: skip
     ratios = print_table(rows, skipped)
+    if correlations is not None:
+        cells = {side: " / ".join("n/a" if not np.isfinite(c) else f"{c:.2f}" for c in values)
+                 for side, values in correlations.items()}
+        print(f"where the person is, from the CSI: correlation of the plain model's root offset from the link anchor "
+              f"with the true one (camera {' / '.join(AXES)}): in-room {cells['in-room']}, unseen {cells['unseen']}")
     noted = {r.name for r in rows if r.note}  # trained in random rooms: no training room is scored
     zero = [r.name for r in rows if "K =" not in r.name and not is_baseline(r.name) and r.name not in noted]
     k50 = 50 if not args.quick else shots[1]

@@ -69,6 +69,9 @@ EXPECTED: dict[str, list[str]] = {
         r"no link anchor)\s+(not available \(.+\)|\d+\.\d%.*)$",
         *(rf"^{row}\s+\d+\.\d%(\s+\d+){{2}}\s+\d+\.\d%(\s+\d+){{2}}(\s+(-?\d+\.\d\d|n/a)){{2}}$"
           for row in ("half the sequences in randomised rooms", "half random rooms, no test-time normalisation")),
+        r"^where the person is, from the CSI: correlation of the plain model's root offset from the link anchor with the "
+        r"true one \(camera x / y \(down\) / z\): in-room (-?\d\.\d\d|n/a)( / (-?\d\.\d\d|n/a)){2}, "
+        r"unseen (-?\d\.\d\d|n/a)( / (-?\d\.\d\d|n/a)){2}$",
         r"^K = 0: unseen room keeps (-?\d+%|n/a) of the in-room PCK@20 gain over the mean pose \(the default model: plain "
         r"model; goal >= 60%\): (met|NOT met)$",
         r"^K = 0(: unseen room keeps -?\d+% of the in-room PCK@20 gain over the| over the) mean pose( \(the best of "
