@@ -68,7 +68,8 @@ def room_rows(last: Path, shots: int, pool: int) -> list[tuple[str, list[float],
     base = {seed: pck(np.broadcast_to(mean, gt.shape), gt) for seed, gt in truth.items()}
 
     def row(label: str, draws: list[float], in_room: float) -> tuple[str, list[float], float]:
-        gain, gain_in = float(np.mean([pck - base[seed] for pck, seed in zip(draws, splits)])), in_room - base_in
+        gain = float(np.mean([value - base[seed] for value, seed in zip(draws, splits)]))
+        gain_in = in_room - base_in
         return label, draws, gain / gain_in if gain_in >= 0.05 else float("nan")
 
     rows = []
@@ -101,7 +102,7 @@ def main() -> int:
     print(f"K = 0 and K = {shots} frames of the unseen room, draws {', '.join(map(str, DRAWS))}; unseen PCK@20 per "
           "draw, their mean, and the gap ratio (their mean gain over the mean pose / the in-room gain; goals >= 0.60 "
           f"at K = 0, >= 0.90 at K = {shots})")
-    print(f"{'room':<6}{'adapter fit':<30}{'draws':>22}{'mean':>8}{'gap ratio':>11}")
+    print(f"{'room':<6}{'row':<30}{'draws':>22}{'mean':>8}{'gap ratio':>11}")
     results: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-adapt-") as tmp:
         for room in args.rooms:
