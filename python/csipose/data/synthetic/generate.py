@@ -8,7 +8,7 @@ other sequences are generated, on their order, or on any global RNG state.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -143,7 +143,7 @@ def render_sequence(config: SyntheticConfig, subject: int, action: str,
     points = body.body_points(joints).reshape(t, p, -1, 3)  # [T, P, K * Q, 3]
     weights = np.tile(body.POINT_WEIGHTS, len(people))
     rcs = radio.BODY_RCS * weights / body.POINT_WEIGHTS.sum()
-    h = radio.channel(points, weights, rcs, scene, paths, radio.tone_frequencies())
+    h = _true_channel(points, weights, rcs, scene, paths, config.receivers)
     measured = radio.impair(h, noise, snr_db=config.snr_db, gain_db=scene.rx_gain_db, antenna_phase=scene.rx_phase,
                             receivers=config.receivers)
     measured = measured.transpose(0, 2, 3, 1)  # [T, R, K, P] as MM-Fi stores a frame
@@ -151,6 +151,22 @@ def render_sequence(config: SyntheticConfig, subject: int, action: str,
         subject=subject, action=act_id, environment=env_id,
         amplitude=np.abs(measured), phase=np.angle(measured), keypoints=keypoints, labelled=labelled, **geometry,
     )
+
+
+def _true_channel(points: np.ndarray, weights: np.ndarray, rcs: np.ndarray, scene: Scene, paths: radio.StaticPaths,
+                  receivers: int) -> np.ndarray:
+    """:func:`~csipose.data.synthetic.radio.channel` ``complex64[T, P, 3 * receivers, K]``, receiver
+    by receiver: each receiver's three antennas from their own static paths, so receiver 1's CSI is
+    the one-receiver room's bit for bit. (One product over every receiver's paths at once rounds as
+    the BLAS kernel its shapes pick, which differs between builds.)"""
+    freqs = radio.tone_frequencies()
+    if receivers == 1:
+        return radio.channel(points, weights, rcs, scene, paths, freqs)
+    parts = []
+    for r in range(receivers):
+        own = replace(scene, rx=scene.rx[3 * r : 3 * r + 3])
+        parts.append(radio.channel(points, weights, rcs, own, radio.static_paths(own), freqs))
+    return np.concatenate(parts, axis=2)
 
 
 def render(config: SyntheticConfig, subjects: tuple[int, ...]) -> Iterator[Sequence]:
