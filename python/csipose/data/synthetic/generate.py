@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -162,11 +163,18 @@ def _true_channel(points: np.ndarray, weights: np.ndarray, rcs: np.ndarray, scen
     freqs = radio.tone_frequencies()
     if receivers == 1:
         return radio.channel(points, weights, rcs, scene, paths, freqs)
-    parts = []
-    for r in range(receivers):
-        own = replace(scene, rx=scene.rx[3 * r : 3 * r + 3])
-        parts.append(radio.channel(points, weights, rcs, own, radio.static_paths(own), freqs))
+    parts = [radio.channel(points, weights, rcs, own, own_paths, freqs)
+             for own, own_paths in _receiver_rooms(scene, receivers)]
     return np.concatenate(parts, axis=2)
+
+
+@lru_cache(maxsize=32)
+def _receiver_rooms(scene: Scene, receivers: int) -> tuple[tuple[Scene, radio.StaticPaths], ...]:
+    """Each receiver's view of ``scene``: the scene with that receiver's three antennas alone and
+    its static paths, built once per room (a scene hashes by identity, and :func:`render` keeps
+    one per room)."""
+    owns = [replace(scene, rx=scene.rx[3 * r : 3 * r + 3]) for r in range(receivers)]
+    return tuple((own, radio.static_paths(own)) for own in owns)
 
 
 def render(config: SyntheticConfig, subjects: tuple[int, ...]) -> Iterator[Sequence]:
