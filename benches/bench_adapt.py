@@ -4,9 +4,9 @@ labels and with adapters fitted on 50 of its frames.
 For each held-out room (leave-room-out synthetic data, as ``bench_domains.py``; ``--rooms`` picks
 which), the plain model is trained once on the other three rooms and scored on the unseen room
 as it is (K = 0), beside the mean pose on the link anchor (the room geometry alone); then the
-adapters of each setting in :data:`SETTINGS` (AdamW steps and learning rate; the first is
-``csipose adapt``'s default) are fitted on K = 50 frames of the unseen room, for three draws of
-the frames. Every draw is scored on the room's frames outside its 200-frame shot pool (as
+adapters of each setting in :data:`SETTINGS` (rank, AdamW steps, learning rate and frames per
+step; the first is ``csipose adapt``'s default) are fitted on K = 50 frames of the unseen room,
+for three draws of the frames. Every draw is scored on the room's frames outside its 200-frame shot pool (as
 ``bench_domains.py`` scores), K = 0 too. Printed per room and row: the unseen room's PCK@20 for
 each draw and their mean, and the gap ratio: the mean over the draws of the unseen room's PCK@20
 gain over the training mean pose (on the draw's own frames) divided by the in-room gain (goals:
@@ -29,16 +29,20 @@ from typing import Any
 import numpy as np
 
 import bench_domains as domains
-from csipose.domain import ADAPTER_LR, ADAPTER_STEPS
+from csipose.domain import ADAPTER_BATCH, ADAPTER_LR, ADAPTER_RANK, ADAPTER_STEPS
 
 
-def _setting(steps: int, lr: float, note: str = "") -> tuple[str, int, float]:
+def _setting(rank: int, steps: int, lr: float, batch: int, note: str = "") -> tuple[str, dict[str, Any]]:
     mantissa, exponent = f"{lr:.0e}".split("e")
-    return f"{steps} steps at {mantissa}e{int(exponent)}{note}", steps, lr
+    frames = f"{batch}" if batch < 50 else "all"
+    return (f"rank {rank}, {steps} x {frames}, {mantissa}e{int(exponent)}{note}",
+            {"rank": rank, "steps": steps, "lr": lr, "batch_size": batch})
 
 
-#: ``(label, steps, lr)``: the adapters' fit; the first is the default of ``csipose adapt``.
-SETTINGS = (_setting(ADAPTER_STEPS, ADAPTER_LR, " (default)"), _setting(150, 1e-2, " (before)"))
+#: ``(label, options)``: the adapters' rank and fit (AdamW steps, learning rate, frames per step;
+#: "all": the K = 50 frames each step); the first is the default of ``csipose adapt``.
+SETTINGS = (_setting(ADAPTER_RANK, ADAPTER_STEPS, ADAPTER_LR, ADAPTER_BATCH, " (default)"),
+            _setting(4, 150, 3e-2, 64, " (before)"))
 DRAWS = (0, 1, 2)
 #: The row of the model without adapters.
 UNADAPTED = "no adapters (K = 0)"
@@ -79,8 +83,8 @@ def room_rows(last: Path, shots: int, pool: int) -> list[tuple[str, list[float],
     in_room = pck(pred_in, gt_in)
     rows.append(row(UNADAPTED, [pck(*domains.predict(predictor, v, unseen)) for v, _, unseen, _ in splits.values()],
                     in_room))
-    for label, steps, lr in SETTINGS:
-        draws = [domains.pck20(domains.adapted(last, v, frames[:shots], unseen, seed, steps=steps, lr=lr))
+    for label, options in SETTINGS:
+        draws = [domains.pck20(domains.adapted(last, v, frames[:shots], unseen, seed, **options))
                  for seed, (v, _, unseen, frames) in splits.items()]  # fmt: skip
         rows.append(row(label, draws, in_room))
     return rows
@@ -102,7 +106,7 @@ def main() -> int:
     print(f"K = 0 and K = {shots} frames of the unseen room, draws {', '.join(map(str, DRAWS))}; unseen PCK@20 per "
           "draw, their mean, and the gap ratio (their mean gain over the mean pose / the in-room gain; goals >= 0.60 "
           f"at K = 0, >= 0.90 at K = {shots})")
-    print(f"{'room':<6}{'row':<30}{'draws':>22}{'mean':>8}{'gap ratio':>11}")
+    print(f"{'room':<6}{'row':<36}{'draws':>22}{'mean':>8}{'gap ratio':>11}")
     results: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-adapt-") as tmp:
         for room in args.rooms:
@@ -112,7 +116,7 @@ def main() -> int:
             for label, draws, ratio in room_rows(last, shots, pool):
                 results.setdefault(label, []).append(ratio)
                 text = " ".join(f"{100 * d:.1f}%" for d in draws)
-                print(f"{room:<6}{label:<30}{text:>22}{100 * np.mean(draws):>7.1f}%{_ratio(ratio):>11}")
+                print(f"{room:<6}{label:<36}{text:>22}{100 * np.mean(draws):>7.1f}%{_ratio(ratio):>11}")
     for label, ratios in results.items():
         line = (f"{label}: gap ratio {' / '.join(_ratio(r) for r in ratios)} (rooms {' / '.join(map(str, args.rooms))}), "
                 f"mean {_ratio(float(np.nanmean(ratios)))}")

@@ -285,15 +285,18 @@ def is_baseline(name: str) -> bool:
     return name.startswith("mean pose") or name == LINEAR
 
 
-def adapted(last: Path, val: Any, shots: np.ndarray, unseen: np.ndarray, seed: int, **fit: Any) -> Any:
+def adapted(last: Path, val: Any, shots: np.ndarray, unseen: np.ndarray, seed: int, *, rank: int | None = None,
+            **fit: Any) -> Any:
     """The unseen room's report of ``last`` with adapters fitted on ``shots`` (the ``csipose adapt``
-    defaults, or the ``fit`` options of :func:`~csipose.domain.adapters.fit_adapters`: steps, lr)."""
+    defaults, or adapters of ``rank`` and the ``fit`` options of
+    :func:`~csipose.domain.adapters.fit_adapters`: steps, lr, batch_size)."""
+    from csipose.domain import ADAPTER_RANK
     from csipose.domain.adapters import attach_adapters, fit_adapters
     from csipose.infer import Predictor
 
     predictor = Predictor.load(last)
     model = predictor._backend.model
-    adapters = attach_adapters(model, seed=seed)
+    adapters = attach_adapters(model, rank=ADAPTER_RANK if rank is None else rank, seed=seed)
     room = predictor.geometry_inputs
     batch = next(iter(batches(val, shots, room)))
     fit_adapters(model, adapters, batch["csi"], batch["keypoints"], batch["visibility"], seed=seed,

@@ -237,11 +237,14 @@ def test_shots_are_deterministic_nested_and_spread_over_sequences() -> None:
 
 # ----------------------------------------------------------------------- the CLI
 def test_adapt_then_eval_scores_the_same_frames_without_the_shots(run: Path, tmp_path: Path) -> None:
+    # rank 4 on this width-16 model: the readout's update from the 3,420-feature window is most of
+    # an adapter, and at the default rank 8 it is a tenth of so small a checkpoint
     done = csipose("adapt", "--checkpoint", str(run / "last.pt"), "--shots", "6", "--out", str(tmp_path / "ad"),
-                   "--steps", "40", "--json", cwd=tmp_path)  # fmt: skip
+                   "--steps", "40", "--rank", "4", "--json", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["environments"] == [2] and out["shots"] == 6 and out["evaluated"] == ROOM_FRAMES - 6
+    assert out["rank"] == 4
     assert out["bytes"] == (tmp_path / "ad" / "adapter.pt").stat().st_size < out["checkpoint_bytes"] / 10
     after, before = out["reports"]["after"], out["reports"]["before"]
     assert after["frames"] == before["frames"] == ROOM_FRAMES - 6
@@ -278,6 +281,7 @@ def test_adapt_prints_its_size_and_the_reports_beside_the_mean_pose(run: Path, t
         (["--shots", str(ROOM_FRAMES)], [f"--shots: {ROOM_FRAMES} frames, but room(s) 2 have {ROOM_FRAMES}"]),
         (["--shots", "2", "--environment", "7"], ["--environment: room(s) 7 not in"]),
         (["--shots", "2", "--rank", "0"], ["--rank: expected an integer >= 1"]),
+        (["--shots", "2", "--batch-size", "0"], ["--batch-size: expected an integer >= 1, got 0"]),
         (["--shots", "2", "--rank", "100000"], ["--rank: expected at most ", "min(in, out)", "got 100000"]),
         (["--shots", "2", "--seed", "-1"], ["--seed: expected an integer from 0 to 4294967295, got -1"]),
         (["--shots", "2", "--seed", str(2**64)], [f"--seed: expected an integer from 0 to 4294967295, got {2**64}"]),
@@ -302,6 +306,19 @@ def test_adapt_prints_and_records_the_loss_of_the_saved_adapter(run: Path, tmp_p
     assert final != first  # the loss after the one update, not before it
     state = torch.load(tmp_path / "ad" / "adapter.pt", weights_only=True)
     assert state["info"]["final_loss"] == final
+
+
+def test_batch_size_reaches_the_fit_and_is_recorded(run: Path, tmp_path: Path) -> None:
+    """Steps of 2 of the 6 frames fit other adapters than steps of all 6 (the same seed)."""
+    finals = {}
+    for batch in (2, 6):
+        done = csipose("adapt", "--checkpoint", str(run / "last.pt"), "--shots", "6", "--out", str(tmp_path / f"b{batch}"),
+                       "--steps", "3", "--batch-size", str(batch), "--json", cwd=tmp_path)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        info = torch.load(tmp_path / f"b{batch}" / "adapter.pt", weights_only=True)["info"]
+        assert info["batch_size"] == batch
+        finals[batch] = info["final_loss"]
+    assert finals[2] != finals[6]
 
 
 def test_missing_files_and_a_foreign_adapter_are_one_line(run: Path, tmp_path: Path) -> None:

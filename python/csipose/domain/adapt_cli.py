@@ -29,7 +29,7 @@ _SEEDS = 2**32  # --seed: 0 .. 2**32 - 1
 
 def register(subparsers: Any) -> None:
     """Adds the adapt subcommand to the ``csipose`` parser."""
-    from csipose.domain import ADAPTER_LR, ADAPTER_STEPS, ADAPTER_TARGETS
+    from csipose.domain import ADAPTER_BATCH, ADAPTER_LR, ADAPTER_RANK, ADAPTER_STEPS, ADAPTER_TARGETS
 
     ad = subparsers.add_parser(
         "adapt", help="fit low-rank adapters of a checkpoint to a new room from a few labelled frames",
@@ -45,7 +45,10 @@ def register(subparsers: Any) -> None:
                          "synthetic.val_environments, else every room of its validation split)")
     ad.add_argument("--steps", metavar="N", type=int, default=ADAPTER_STEPS,
                     help=f"optimizer steps (default {ADAPTER_STEPS})")
-    ad.add_argument("--rank", metavar="R", type=int, default=4, help="rank of every update (default 4)")
+    ad.add_argument("--batch-size", metavar="B", type=int, default=ADAPTER_BATCH,
+                    help=f"frames per step, drawn afresh each step (default {ADAPTER_BATCH}; all K when K is smaller)")
+    ad.add_argument("--rank", metavar="R", type=int, default=ADAPTER_RANK,
+                    help=f"rank of every update (default {ADAPTER_RANK})")
     ad.add_argument("--alpha", metavar="A", type=float, help="scale numerator of the updates (default: the rank)")
     ad.add_argument("--lr", metavar="LR", type=float, default=ADAPTER_LR,
                     help=f"AdamW learning rate (default {ADAPTER_LR:g})")
@@ -110,9 +113,9 @@ def _adapt(args: argparse.Namespace) -> int:
     from csipose.infer_cli import predict_split, read_batches, recorded_split
     from csipose.train.data import sample_anchors
 
-    for name in ("shots", "steps", "rank"):
+    for name in ("shots", "steps", "batch_size", "rank"):
         if getattr(args, name) < 1:
-            raise ArgumentError(f"--{name}: expected an integer >= 1, got {getattr(args, name)}")
+            raise ArgumentError(f"--{name.replace('_', '-')}: expected an integer >= 1, got {getattr(args, name)}")
     for name in ("lr", "alpha"):
         if getattr(args, name) is not None:
             _positive(name, getattr(args, name))
@@ -149,13 +152,13 @@ def _adapt(args: argparse.Namespace) -> int:
     adapters = attach_adapters(model, rank=args.rank, alpha=args.alpha, targets=args.targets, seed=args.seed)
     try:
         losses = fit_adapters(model, adapters, fit["csi"], fit["keypoints"], fit["visibility"], steps=args.steps,
-                              lr=args.lr, seed=args.seed, loss=_loss_kind(predictor),
+                              lr=args.lr, batch_size=args.batch_size, seed=args.seed, loss=_loss_kind(predictor),
                               geometry=tuple(fit[k] for k in room_keys) or None)  # fmt: skip
     except TrainingError as err:
         raise TrainingError(f"{err}; nothing was saved") from None
     adapters.info = {
         "checkpoint": os.fspath(checkpoint), "environments": [int(r) for r in rooms], "shots": _tensor(ids[picked]),
-        "seed": args.seed, "steps": args.steps, "lr": args.lr, "final_loss": losses[-1],
+        "seed": args.seed, "steps": args.steps, "lr": args.lr, "batch_size": args.batch_size, "final_loss": losses[-1],
     }  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     size = save_adapters(out / "adapter.pt", adapters)

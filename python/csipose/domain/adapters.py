@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from csipose.domain import ADAPTER_LR, ADAPTER_STEPS, ADAPTER_TARGETS
+from csipose.domain import ADAPTER_BATCH, ADAPTER_LR, ADAPTER_RANK, ADAPTER_STEPS, ADAPTER_TARGETS
 from csipose.errors import ArgumentError, CheckpointError, TrainingError
 from csipose.models.base import InputNorm, LinearReadout, PoseModel
 from csipose.train import checkpoint as ckpt
@@ -218,7 +218,8 @@ def freeze_base(model: nn.Module) -> None:
 
 
 def attach_adapters(
-    model: nn.Module, *, rank: int = 4, alpha: float | None = None, targets: str | Sequence[str] = "all", seed: int = 0
+    model: nn.Module, *, rank: int = ADAPTER_RANK, alpha: float | None = None, targets: str | Sequence[str] = "all",
+    seed: int = 0,
 ) -> Adapters:
     """Freezes ``model`` and adds fresh (zero) low-rank updates to its ``targets`` layers.
 
@@ -256,7 +257,7 @@ def fit_adapters(
     steps: int = ADAPTER_STEPS,
     lr: float = ADAPTER_LR,
     weight_decay: float = 0.0,
-    batch_size: int = 64,
+    batch_size: int = ADAPTER_BATCH,
     loss: str = "smooth_l1",
     seed: int = 0,
     geometry: tuple[np.ndarray, ...] | None = None,
