@@ -54,8 +54,9 @@ ADAPTER_TARGETS = ("all", "linear", "head", "readout", "input")
 #: frames each, ``benches/bench_adapt.py``): rank 8 fitted in 300 steps of 32 frames at 3e-2 was
 #: picked with rooms 2 and 3 held out, ahead of rank 4 in 150 whole-set steps (the default before),
 #: of ranks 2, 6, 12 and 16, of batches of 16, 24 and the whole set, of 100 and 150 steps and of
-#: 2e-2 and 4e-2 (unstable in room 2); rooms 1 and 4 then confirmed it. Rank 4 in 150 steps at
-#: 3e-2 had been ahead of 1e-2 in every room.
+#: 2e-2 and 4e-2 (unstable in room 2); rooms 1 and 4 then confirmed it. It was picked at K = 50:
+#: with 10 or 200 frames it is not ahead of the rank-4 fit in every room (the README's table). Rank
+#: 4 in 150 steps at 3e-2 had been ahead of 1e-2 in every room.
 ADAPTER_RANK, ADAPTER_STEPS, ADAPTER_LR, ADAPTER_BATCH = 8, 300, 3e-2, 32
 
 _HOMES = {
