@@ -6,8 +6,8 @@ which), the plain model is trained once on the other three rooms and scored on t
 as it is (K = 0), beside the mean pose on the link anchor (the room geometry alone); then the
 adapters of each setting in :data:`SETTINGS` (rank, AdamW steps, learning rate and frames per
 step; the first is ``csipose adapt``'s default) are fitted on K = 50 frames of the unseen room,
-for three draws of the frames. Every draw is scored on the room's frames outside its 200-frame shot pool (as
-``bench_domains.py`` scores), K = 0 too. Printed per room and row: the unseen room's PCK@20 for
+for three draws of the frames. Every draw is scored on the room's frames outside its 200-frame
+shot pool (as ``bench_domains.py`` scores), K = 0 too. Printed per room and row: the unseen room's PCK@20 for
 each draw and their mean, and the gap ratio: the mean over the draws of the unseen room's PCK@20
 gain over the training mean pose (on the draw's own frames) divided by the in-room gain (goals:
 >= 0.60 at K = 0, >= 0.90 at K = 50).

@@ -290,13 +290,12 @@ def adapted(last: Path, val: Any, shots: np.ndarray, unseen: np.ndarray, seed: i
     """The unseen room's report of ``last`` with adapters fitted on ``shots`` (the ``csipose adapt``
     defaults, or adapters of ``rank`` and the ``fit`` options of
     :func:`~csipose.domain.adapters.fit_adapters`: steps, lr, batch_size)."""
-    from csipose.domain import ADAPTER_RANK
     from csipose.domain.adapters import attach_adapters, fit_adapters
     from csipose.infer import Predictor
 
     predictor = Predictor.load(last)
     model = predictor._backend.model
-    adapters = attach_adapters(model, rank=ADAPTER_RANK if rank is None else rank, seed=seed)
+    adapters = attach_adapters(model, seed=seed, **({} if rank is None else {"rank": rank}))
     room = predictor.geometry_inputs
     batch = next(iter(batches(val, shots, room)))
     fit_adapters(model, adapters, batch["csi"], batch["keypoints"], batch["visibility"], seed=seed,
