@@ -1,20 +1,21 @@
 """New rooms' goals room by room: how much of the in-room gain an unseen room keeps, without
-labels and with adapters fitted on 50 of its frames.
+labels and with adapters fitted on K of its frames, for the default fit and the two before it.
 
 For each held-out room (leave-room-out synthetic data, as ``bench_domains.py``; ``--rooms`` picks
 which), the plain model is trained once on the other three rooms and scored on the unseen room
 as it is (K = 0), beside the mean pose on the link anchor (the room geometry alone); then the
-adapters of each setting in :data:`SETTINGS` (rank, AdamW steps, learning rate and frames per
-step; the first is ``csipose adapt``'s default) are fitted on K = 50 frames of the unseen room,
-for three draws of the frames. Every draw is scored on the room's frames outside its 200-frame
-shot pool (as ``bench_domains.py`` scores), K = 0 too. Printed per room and row: the unseen room's PCK@20 for
-each draw and their mean, and the gap ratio: the mean over the draws of the unseen room's PCK@20
-gain over the training mean pose (on the draw's own frames) divided by the in-room gain (goals:
->= 0.60 at K = 0, >= 0.90 at K = 50).
+adapters of each fit in :data:`FITS` (``csipose adapt``'s default first) are fitted on K frames
+of the unseen room (``--shots``, default 50), for three draws of the frames. Every draw is
+scored on the room's frames outside its 200-frame shot pool (as ``bench_domains.py`` scores),
+K = 0 too. Printed per room and row: the unseen room's PCK@20 for each draw and their mean, and
+the gap ratio: the mean over the draws of the unseen room's PCK@20 gain over the training mean
+pose (on the draw's own frames) divided by the in-room gain (goals: >= 0.60 at K = 0, >= 0.90 at
+K = 50).
 
-    python benches/bench_adapt.py                 # rooms 1-4 (about 7 minutes on one thread)
-    python benches/bench_adapt.py --rooms 3       # one room
-    python benches/bench_adapt.py --quick         # tiny: a smoke run
+    python benches/bench_adapt.py                        # rooms 1-4, K = 50 (about 13 minutes on one thread)
+    python benches/bench_adapt.py --shots 10 50 200      # the fits at every K of bench_domains.py
+    python benches/bench_adapt.py --rooms 3              # one room
+    python benches/bench_adapt.py --quick                # tiny: a smoke run
 """
 
 from __future__ import annotations
@@ -29,29 +30,32 @@ from typing import Any
 import numpy as np
 
 import bench_domains as domains
-from csipose.domain import ADAPTER_BATCH, ADAPTER_LR, ADAPTER_RANK, ADAPTER_STEPS
+from csipose.domain import ADAPTER_BATCH, ADAPTER_EPOCHS, adapter_rank, adapter_steps
 
-
-def _setting(rank: int, steps: int, lr: float, batch: int, note: str = "") -> tuple[str, dict[str, Any]]:
-    mantissa, exponent = f"{lr:.0e}".split("e")
-    frames = f"{batch}" if batch < 50 else "all"
-    return (f"rank {rank}, {steps} x {frames}, {mantissa}e{int(exponent)}{note}",
-            {"rank": rank, "steps": steps, "lr": lr, "batch_size": batch})
-
-
-#: ``(label, options)``: the adapters' rank and fit (AdamW steps, learning rate, frames per step;
-#: "all": the K = 50 frames each step); the first is the default of ``csipose adapt``.
-SETTINGS = (_setting(ADAPTER_RANK, ADAPTER_STEPS, ADAPTER_LR, ADAPTER_BATCH, " (default)"),
-            _setting(4, 150, 3e-2, 64, " (before)"))
+#: ``(note, options of K)``: each fit's :func:`~csipose.domain.adapters.fit_adapters` options
+#: (and ``rank``) for K frames; ``{}`` is ``csipose adapt``'s default, first.
+FITS = (
+    ("default", lambda k: {}),
+    ("fixed 300 steps, before", lambda k: {"rank": 8, "steps": 300, "batch_size": 32}),
+    ("first default", lambda k: {"rank": 4, "steps": 150, "batch_size": k}),
+)
 DRAWS = (0, 1, 2)
 #: The row of the model without adapters.
 UNADAPTED = "no adapters (K = 0)"
 
 
-def room_rows(last: Path, shots: int, pool: int) -> list[tuple[str, list[float], float]]:
+def fit_label(k: int, note: str, options: dict[str, Any]) -> str:
+    """The row of a fit on ``k`` frames: its rank, steps and frames per step ("all": the K)."""
+    batch = options.get("batch_size", ADAPTER_BATCH)
+    steps = options.get("steps", adapter_steps(k, ADAPTER_EPOCHS, batch))
+    frames = "all" if batch >= k else str(batch)
+    return f"K = {k}, rank {options.get('rank', adapter_rank(k))}, {steps} x {frames} ({note})"
+
+
+def room_rows(last: Path, shots: list[int], pool: int) -> list[tuple[str, list[float], float]]:
     """``(row, PCK@20 of each draw, gap ratio)`` of the mean pose on the link anchor (an anchored
     model's: what the room geometry alone gives, over its own in-room gain), the model without
-    adapters (:data:`UNADAPTED`) and with each setting's adapters: the mean over the draws of each
+    adapters (:data:`UNADAPTED`) and with each fit's adapters on each K of ``shots``: the mean over the draws of each
     draw's unseen-room gain over the mean pose (on its own scored frames), over the in-room gain."""
     from csipose.infer import Predictor
     from csipose.train.baselines import baseline_poses
@@ -83,10 +87,12 @@ def room_rows(last: Path, shots: int, pool: int) -> list[tuple[str, list[float],
     in_room = pck(pred_in, gt_in)
     rows.append(row(UNADAPTED, [pck(*domains.predict(predictor, v, unseen)) for v, _, unseen, _ in splits.values()],
                     in_room))
-    for label, options in SETTINGS:
-        draws = [domains.pck20(domains.adapted(last, v, frames[:shots], unseen, seed, **options))
-                 for seed, (v, _, unseen, frames) in splits.items()]  # fmt: skip
-        rows.append(row(label, draws, in_room))
+    for k in shots:
+        for note, options_of in FITS:
+            options = options_of(k)
+            draws = [domains.pck20(domains.adapted(last, v, frames[:k], unseen, seed, **options))
+                     for seed, (v, _, unseen, frames) in splits.items()]  # fmt: skip
+            rows.append(row(fit_label(k, note, options), draws, in_room))
     return rows
 
 
@@ -94,6 +100,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rooms", type=int, nargs="+", choices=(1, 2, 3, 4), default=[1, 2, 3, 4],
                         help="the rooms to hold out, one at a time (default 1 2 3 4)")
+    parser.add_argument("--shots", type=int, nargs="+", metavar="K",
+                        help="labelled frames of the unseen room to fit on (default 50; 5 with --quick)")
     parser.add_argument("--quick", action="store_true", help="tiny data and models: a smoke run")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     args = parser.parse_args()
@@ -101,12 +109,15 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    shots = domains.QUICK_SHOTS[1] if args.quick else 50
+    goal_k = domains.QUICK_SHOTS[1] if args.quick else 50  # the K of the goal
+    shots = args.shots or [goal_k]
     pool = max(domains.QUICK_SHOTS if args.quick else domains.SHOTS)  # the frames bench_domains leaves out
-    print(f"K = 0 and K = {shots} frames of the unseen room, draws {', '.join(map(str, DRAWS))}; unseen PCK@20 per "
-          "draw, their mean, and the gap ratio (their mean gain over the mean pose / the in-room gain; goals >= 0.60 "
-          f"at K = 0, >= 0.90 at K = {shots})")
-    print(f"{'room':<6}{'row':<36}{'draws':>22}{'mean':>8}{'gap ratio':>11}")
+    if not all(1 <= k <= pool for k in shots):
+        parser.error(f"--shots: expected K from 1 to the {pool}-frame shot pool, got {shots}")
+    print(f"K = 0 and K = {', '.join(map(str, shots))} frames of the unseen room, draws {', '.join(map(str, DRAWS))}; "
+          "unseen PCK@20 per draw, their mean, and the gap ratio (their mean gain over the mean pose / the in-room "
+          f"gain; goals >= 0.60 at K = 0, >= 0.90 at K = {goal_k})")
+    print(f"{'room':<6}{'row':<50}{'draws':>22}{'mean':>8}{'gap ratio':>11}")
     results: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-adapt-") as tmp:
         for room in args.rooms:
@@ -116,17 +127,27 @@ def main() -> int:
             for label, draws, ratio in room_rows(last, shots, pool):
                 results.setdefault(label, []).append(ratio)
                 text = " ".join(f"{100 * d:.1f}%" for d in draws)
-                print(f"{room:<6}{label:<36}{text:>22}{100 * np.mean(draws):>7.1f}%{_ratio(ratio):>11}")
+                print(f"{room:<6}{label:<50}{text:>22}{100 * np.mean(draws):>7.1f}%{_ratio(ratio):>11}")
+    note, options_of = FITS[0]  # the goals are the default's
+    goals = {UNADAPTED: domains.GOALS[0], fit_label(goal_k, note, options_of(goal_k)): domains.GOALS[50]}
     for label, ratios in results.items():
         line = (f"{label}: gap ratio {' / '.join(_ratio(r) for r in ratios)} (rooms {' / '.join(map(str, args.rooms))}), "
-                f"mean {_ratio(float(np.nanmean(ratios)))}")
+                f"mean {_ratio(_mean(ratios))}")
         if label == domains.ANCHORED:  # a baseline: the room geometry alone, no goal
             print(f"{line}; the room geometry alone, no CSI")
             continue
-        goal = domains.GOALS[0 if label == UNADAPTED else 50]
+        goal = goals.get(label)
+        if goal is None:
+            print(line)
+            continue
         print(f"{line}; goal >= {goal:.2f} met in {sum(r >= goal for r in ratios)} of {len(ratios)} room(s)")
     print(f"wall time {time.perf_counter() - started:.0f} s on {args.threads} torch thread(s)")
     return 0
+
+
+def _mean(ratios: list[float]) -> float:
+    finite = [r for r in ratios if np.isfinite(r)]
+    return float(np.mean(finite)) if finite else float("nan")
 
 
 def _ratio(value: Any) -> str:

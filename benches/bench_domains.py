@@ -289,13 +289,14 @@ def adapted(last: Path, val: Any, shots: np.ndarray, unseen: np.ndarray, seed: i
             **fit: Any) -> Any:
     """The unseen room's report of ``last`` with adapters fitted on ``shots`` (the ``csipose adapt``
     defaults, or adapters of ``rank`` and the ``fit`` options of
-    :func:`~csipose.domain.adapters.fit_adapters`: steps, lr, batch_size)."""
+    :func:`~csipose.domain.adapters.fit_adapters`: steps, epochs, lr, batch_size)."""
+    from csipose.domain import adapter_rank
     from csipose.domain.adapters import attach_adapters, fit_adapters
     from csipose.infer import Predictor
 
     predictor = Predictor.load(last)
     model = predictor._backend.model
-    adapters = attach_adapters(model, seed=seed, **({} if rank is None else {"rank": rank}))
+    adapters = attach_adapters(model, seed=seed, rank=adapter_rank(len(shots)) if rank is None else rank)
     room = predictor.geometry_inputs
     batch = next(iter(batches(val, shots, room)))
     fit_adapters(model, adapters, batch["csi"], batch["keypoints"], batch["visibility"], seed=seed,

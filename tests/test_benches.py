@@ -20,11 +20,13 @@ EXPECTED: dict[str, list[str]] = {
     "bench_adapt": [
         *(rf"^{room}\s+{row}\s+(\d+\.\d%\s+){{3}}\d+\.\d%\s+(-?\d+\.\d\d|n/a)$"
           for room in (1, 2, 3, 4)
-          for row in ("mean pose on the link anchor", r"no adapters \(K = 0\)", r"rank 8, 300 x 32, 3e-2 \(default\)",
-                      r"rank 4, 150 x all, 3e-2 \(before\)")),
+          for row in ("mean pose on the link anchor", r"no adapters \(K = 0\)", r"K = 5, rank 4, 150 x all \(default\)",
+                      r"K = 5, rank 8, 300 x all \(fixed 300 steps, before\)",
+                      r"K = 5, rank 4, 150 x all \(first default\)")),
         r"^mean pose on the link anchor: gap ratio .*; the room geometry alone, no CSI$",
         r"^no adapters \(K = 0\): gap ratio .* goal >= 0\.60 met in \d of 4 room\(s\)$",
-        r"^rank 8, 300 x 32, 3e-2 \(default\): gap ratio .* goal >= 0\.90 met in \d of 4 room\(s\)$",
+        r"^K = 5, rank 4, 150 x all \(default\): gap ratio .* goal >= 0\.90 met in \d of 4 room\(s\)$",
+        r"^K = 5, rank 4, 150 x all \(first default\): gap ratio [^;]*$",
         r"^wall time \d+ s on \d+ torch thread\(s\)$",
     ],
     "bench_data": [

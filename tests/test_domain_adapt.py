@@ -141,6 +141,21 @@ def test_the_last_loss_is_that_of_the_fitted_adapter(run: Path, tmp_path: Path) 
     assert losses[1] == pytest.approx(again, rel=1e-6, abs=1e-9)
 
 
+def test_the_default_fit_counts_passes_over_the_frames_and_ranks_by_their_number(run: Path) -> None:
+    from csipose.domain import ADAPTER_BATCH, ADAPTER_EPOCHS, ADAPTER_FEW_SHOTS, adapter_rank, adapter_steps
+
+    assert (ADAPTER_EPOCHS, ADAPTER_BATCH) == (150, 32)
+    assert [adapter_steps(k) for k in (1, 10, 32, 50, 200)] == [150, 150, 150, 235, 938]  # ceil(150 K / min(32, K))
+    assert adapter_steps(6, epochs=2, batch_size=4) == 3
+    assert adapter_rank(ADAPTER_FEW_SHOTS - 1) == 4 and adapter_rank(ADAPTER_FEW_SHOTS) == 8
+    model, val, room, gt = room_windows(run / "last.pt")
+    x = windows(val, room)[:8]
+    losses = fit_adapters(model, attach_adapters(model, rank=2, seed=1), x, gt[:8], epochs=3, batch_size=4, lr=1e-2)
+    assert len(losses) == 6 + 1  # 3 passes over 8 windows in batches of 4, then the fitted adapters' loss
+    with pytest.raises(ArgumentError, match="epochs: expected an integer >= 1, got 0"):
+        fit_adapters(model, attach_adapters(model, rank=2, seed=1), x, gt[:8], epochs=0)
+
+
 def test_a_fit_whose_loss_is_not_finite_stops_with_one_error(run: Path) -> None:
     model, val, room, gt = room_windows(run / "last.pt")
     x = windows(val, room)[:8]
@@ -282,6 +297,8 @@ def test_adapt_prints_its_size_and_the_reports_beside_the_mean_pose(run: Path, t
         (["--shots", "2", "--environment", "7"], ["--environment: room(s) 7 not in"]),
         (["--shots", "2", "--rank", "0"], ["--rank: expected an integer >= 1"]),
         (["--shots", "2", "--batch-size", "0"], ["--batch-size: expected an integer >= 1, got 0"]),
+        (["--shots", "2", "--epochs", "0"], ["--epochs: expected an integer >= 1, got 0"]),
+        (["--shots", "2", "--steps", "-1"], ["--steps: expected an integer >= 1, got -1"]),
         (["--shots", "2", "--rank", "100000"], ["--rank: expected at most ", "min(in, out)", "got 100000"]),
         (["--shots", "2", "--seed", "-1"], ["--seed: expected an integer from 0 to 4294967295, got -1"]),
         (["--shots", "2", "--seed", str(2**64)], [f"--seed: expected an integer from 0 to 4294967295, got {2**64}"]),
@@ -319,6 +336,16 @@ def test_batch_size_reaches_the_fit_and_is_recorded(run: Path, tmp_path: Path) -
         assert info["batch_size"] == batch
         finals[batch] = info["final_loss"]
     assert finals[2] != finals[6]
+
+
+def test_the_default_steps_and_rank_follow_the_number_of_frames(run: Path, tmp_path: Path) -> None:
+    """No --steps: --epochs passes over the K frames; no --rank: rank 4 under 32 frames."""
+    done = csipose("adapt", "--checkpoint", str(run / "last.pt"), "--shots", "6", "--out", str(tmp_path / "ad"),
+                   "--epochs", "2", "--batch-size", "4", "--json", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert (out["steps"], out["rank"]) == (3, 4)  # ceil(2 * 6 / 4) steps
+    assert torch.load(tmp_path / "ad" / "adapter.pt", weights_only=True)["info"]["steps"] == 3
 
 
 def test_missing_files_and_a_foreign_adapter_are_one_line(run: Path, tmp_path: Path) -> None:

@@ -25,15 +25,19 @@ from typing import Any
 
 __all__ = [
     "ADAPTER_BATCH",
+    "ADAPTER_EPOCHS",
+    "ADAPTER_FEW_RANK",
+    "ADAPTER_FEW_SHOTS",
     "ADAPTER_LR",
     "ADAPTER_RANK",
-    "ADAPTER_STEPS",
     "ADAPTER_TARGETS",
     "GEOMETRY",
     "DomainClassifier",
     "GeometryEncoder",
     "GeometryFiLM",
     "RoomNormalised",
+    "adapter_rank",
+    "adapter_steps",
     "fourier_features",
     "link_anchor",
     "link_anchor_numpy",
@@ -49,15 +53,32 @@ GEOMETRY = ("tx", "rx", "floor")
 #: The layers ``csipose adapt --targets`` may adapt (:mod:`~csipose.domain.adapters`).
 ADAPTER_TARGETS = ("all", "linear", "head", "readout", "input")
 
-#: The default adapters (``csipose adapt``): their rank, and their fit's AdamW steps, learning rate
-#: and batch of frames. Chosen on the leave-room-out synthetic rooms (K = 50, three draws of the
-#: frames each, ``benches/bench_adapt.py``): rank 8 fitted in 300 steps of 32 frames at 3e-2 was
-#: picked with rooms 2 and 3 held out, ahead of rank 4 in 150 whole-set steps (the default before),
-#: of ranks 2, 6, 12 and 16, of batches of 16, 24 and the whole set, of 100 and 150 steps and of
-#: 2e-2 and 4e-2 (unstable in room 2); rooms 1 and 4 then confirmed it. It was picked at K = 50:
-#: with 10 or 200 frames it is not ahead of the rank-4 fit in every room (the README's table). Rank
-#: 4 in 150 steps at 3e-2 had been ahead of 1e-2 in every room.
-ADAPTER_RANK, ADAPTER_STEPS, ADAPTER_LR, ADAPTER_BATCH = 8, 300, 3e-2, 32
+#: The default adapters (``csipose adapt``): their rank, and their fit's passes over the K labelled
+#: frames, AdamW learning rate and batch of frames. Chosen on the leave-room-out synthetic rooms
+#: (``benches/bench_adapt.py``, three draws of the frames each): at K = 50, rank 8 fitted in
+#: batches of 32 frames at 3e-2 was picked with rooms 2 and 3 held out, ahead of rank 4 fitted on
+#: all K frames each step (the first default), of ranks 2, 6, 12 and 16, of batches of 16, 24 and
+#: the whole set and of 2e-2 and 4e-2 (unstable in room 2); rooms 1 and 4 then confirmed it. A fit
+#: of a fixed 300 steps passed over 200 frames only 48 times and lost to the rank-4 fit there, and
+#: rank 8 lost to rank 4 at K = 10: so the fit counts passes over the K frames
+#: (:func:`adapter_steps`), and fewer than :data:`ADAPTER_FEW_SHOTS` frames get rank
+#: :data:`ADAPTER_FEW_RANK` (:func:`adapter_rank`).
+ADAPTER_RANK, ADAPTER_EPOCHS, ADAPTER_LR, ADAPTER_BATCH = 8, 150, 3e-2, 32
+#: Fewer labelled frames than ``ADAPTER_FEW_SHOTS`` are fitted at rank ``ADAPTER_FEW_RANK``.
+ADAPTER_FEW_SHOTS, ADAPTER_FEW_RANK = 32, 4
+
+
+def adapter_rank(shots: int) -> int:
+    """The default adapter rank for ``shots`` labelled frames: :data:`ADAPTER_RANK`, or
+    :data:`ADAPTER_FEW_RANK` below :data:`ADAPTER_FEW_SHOTS` frames."""
+    return ADAPTER_FEW_RANK if shots < ADAPTER_FEW_SHOTS else ADAPTER_RANK
+
+
+def adapter_steps(shots: int, epochs: int = ADAPTER_EPOCHS, batch_size: int = ADAPTER_BATCH) -> int:
+    """The AdamW steps that pass ``epochs`` times over ``shots`` frames in batches of
+    ``batch_size`` (all of them when fewer): ``ceil(epochs * shots / min(batch_size, shots))``."""
+    return -(-epochs * shots // min(batch_size, shots))
+
 
 _HOMES = {
     "DomainClassifier": "grl", "reversal_schedule": "grl", "reverse_gradient": "grl",

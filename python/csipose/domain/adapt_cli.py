@@ -29,7 +29,9 @@ _SEEDS = 2**32  # --seed: 0 .. 2**32 - 1
 
 def register(subparsers: Any) -> None:
     """Adds the adapt subcommand to the ``csipose`` parser."""
-    from csipose.domain import ADAPTER_BATCH, ADAPTER_LR, ADAPTER_RANK, ADAPTER_STEPS, ADAPTER_TARGETS
+    from csipose.domain import (
+        ADAPTER_BATCH, ADAPTER_EPOCHS, ADAPTER_FEW_RANK, ADAPTER_FEW_SHOTS, ADAPTER_LR, ADAPTER_RANK, ADAPTER_TARGETS,
+    )  # fmt: skip
 
     ad = subparsers.add_parser(
         "adapt", help="fit low-rank adapters of a checkpoint to a new room from a few labelled frames",
@@ -43,12 +45,14 @@ def register(subparsers: Any) -> None:
     ad.add_argument("--environment", metavar="E", type=int, action="append",
                     help="the room to adapt to (repeatable; default: the rooms the run held out, "
                          "synthetic.val_environments, else every room of its validation split)")
-    ad.add_argument("--steps", metavar="N", type=int, default=ADAPTER_STEPS,
-                    help=f"optimizer steps (default {ADAPTER_STEPS})")
+    ad.add_argument("--epochs", metavar="P", type=int, default=ADAPTER_EPOCHS,
+                    help=f"passes over the K frames (default {ADAPTER_EPOCHS}): ceil(P K / min(B, K)) optimizer steps")
+    ad.add_argument("--steps", metavar="N", type=int, help="optimizer steps (default: from --epochs)")
     ad.add_argument("--batch-size", metavar="B", type=int, default=ADAPTER_BATCH,
                     help=f"frames per step, drawn afresh each step (default {ADAPTER_BATCH}; all K when K is smaller)")
-    ad.add_argument("--rank", metavar="R", type=int, default=ADAPTER_RANK,
-                    help=f"rank of every update (default {ADAPTER_RANK})")
+    ad.add_argument("--rank", metavar="R", type=int,
+                    help=f"rank of every update (default {ADAPTER_RANK}, or {ADAPTER_FEW_RANK} with fewer than "
+                         f"{ADAPTER_FEW_SHOTS} frames)")
     ad.add_argument("--alpha", metavar="A", type=float, help="scale numerator of the updates (default: the rank)")
     ad.add_argument("--lr", metavar="LR", type=float, default=ADAPTER_LR,
                     help=f"AdamW learning rate (default {ADAPTER_LR:g})")
@@ -108,14 +112,17 @@ def _positive(name: str, value: float) -> None:
 
 
 def _adapt(args: argparse.Namespace) -> int:
+    from csipose.domain import adapter_rank, adapter_steps
     from csipose.domain.adapters import attach_adapters, check_rank, fit_adapters, save_adapters
     from csipose.infer import Predictor
     from csipose.infer_cli import predict_split, read_batches, recorded_split
     from csipose.train.data import sample_anchors
 
-    for name in ("shots", "steps", "batch_size", "rank"):
-        if getattr(args, name) < 1:
+    for name in ("shots", "epochs", "steps", "batch_size", "rank"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ArgumentError(f"--{name.replace('_', '-')}: expected an integer >= 1, got {getattr(args, name)}")
+    args.rank = adapter_rank(args.shots) if args.rank is None else args.rank
+    args.steps = adapter_steps(args.shots, args.epochs, args.batch_size) if args.steps is None else args.steps
     for name in ("lr", "alpha"):
         if getattr(args, name) is not None:
             _positive(name, getattr(args, name))

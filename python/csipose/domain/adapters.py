@@ -14,7 +14,7 @@ the rank, alpha, the adapted layer names and the SHA-256 of the base model's wei
 refused on any other checkpoint.
 
     >>> adapters = attach_adapters(model, rank=4, targets="all")      # doctest: +SKIP
-    >>> fit_adapters(model, adapters, csi, keypoints, steps=200)      # doctest: +SKIP
+    >>> fit_adapters(model, adapters, csi, keypoints)                 # doctest: +SKIP
     >>> save_adapters("adapter.pt", adapters)                         # doctest: +SKIP
     >>> load_adapters("adapter.pt", fresh_model)                      # doctest: +SKIP
 """
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from csipose.domain import ADAPTER_BATCH, ADAPTER_LR, ADAPTER_RANK, ADAPTER_STEPS, ADAPTER_TARGETS
+from csipose.domain import ADAPTER_BATCH, ADAPTER_EPOCHS, ADAPTER_LR, ADAPTER_RANK, ADAPTER_TARGETS, adapter_steps
 from csipose.errors import ArgumentError, CheckpointError, TrainingError
 from csipose.models.base import InputNorm, LinearReadout, PoseModel
 from csipose.train import checkpoint as ckpt
@@ -254,7 +254,8 @@ def fit_adapters(
     keypoints: np.ndarray,
     visibility: np.ndarray | None = None,
     *,
-    steps: int = ADAPTER_STEPS,
+    steps: int | None = None,
+    epochs: int = ADAPTER_EPOCHS,
     lr: float = ADAPTER_LR,
     weight_decay: float = 0.0,
     batch_size: int = ADAPTER_BATCH,
@@ -272,7 +273,9 @@ def fit_adapters(
         visibility: ``float[K, J]`` (None: all visible).
         geometry: the windows' room geometry, ``(tx [K, 3], rx [K, R, 3][, floor [K]])``, for a model
             that takes it (geometry FiLM, the link anchor).
-        steps: AdamW steps of ``batch_size`` windows (the whole set when it is smaller), drawn by ``seed``.
+        steps: AdamW steps of ``batch_size`` windows (the whole set when it is smaller), drawn by
+            ``seed``; None: those that pass ``epochs`` times over the K windows
+            (:func:`~csipose.domain.adapter_steps`).
         lr: the AdamW learning rate, finite and > 0.
         loss: the keypoint loss kind (:func:`csipose.losses.keypoint_loss`).
 
@@ -281,8 +284,8 @@ def fit_adapters(
     """
     from csipose.losses import keypoint_loss
 
-    for name, count in (("steps", steps), ("batch_size", batch_size)):
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+    for name, count in (("steps", steps), ("epochs", epochs), ("batch_size", batch_size)):
+        if (name != "steps" or count is not None) and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
             raise ArgumentError(f"{name}: expected an integer >= 1, got {count!r}")
     number = isinstance(lr, (int, float, np.integer, np.floating)) and not isinstance(lr, bool)
     if not (number and math.isfinite(lr) and lr > 0):
@@ -291,6 +294,7 @@ def fit_adapters(
     k = len(x)
     if k == 0 or len(keypoints) != k or (visibility is not None and len(visibility) != k):
         raise ArgumentError(f"csi, keypoints, visibility: expected the same K >= 1 windows, got {k} and {len(keypoints)}")
+    steps = adapter_steps(k, epochs, batch_size) if steps is None else steps
     device = next(adapters.parameters()).device
     d = model.dims if isinstance(model, PoseModel) else int(np.asarray(keypoints).shape[-1])
     gt_all = torch.as_tensor(np.asarray(keypoints, dtype=np.float32)[..., :d])
