@@ -12,7 +12,7 @@ the gap ratio: the mean over the draws of the unseen room's PCK@20 gain over the
 pose (on the draw's own frames) divided by the in-room gain (goals: >= 0.60 at K = 0, >= 0.90 at
 K = 50).
 
-    python benches/bench_adapt.py                        # rooms 1-4, K = 50 (about 13 minutes on one thread)
+    python benches/bench_adapt.py                        # rooms 1-4, K = 50 (about 15 minutes on one thread)
     python benches/bench_adapt.py --shots 10 50 200      # the fits at every K of bench_domains.py
     python benches/bench_adapt.py --rooms 3              # one room
     python benches/bench_adapt.py --quick                # tiny: a smoke run

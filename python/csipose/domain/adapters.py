@@ -284,8 +284,9 @@ def fit_adapters(
     """
     from csipose.losses import keypoint_loss
 
-    for name, count in (("steps", steps), ("epochs", epochs), ("batch_size", batch_size)):
-        if (name != "steps" or count is not None) and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+    counts = {"epochs": epochs, "batch_size": batch_size, **({} if steps is None else {"steps": steps})}
+    for name, count in counts.items():
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ArgumentError(f"{name}: expected an integer >= 1, got {count!r}")
     number = isinstance(lr, (int, float, np.integer, np.floating)) and not isinstance(lr, bool)
     if not (number and math.isfinite(lr) and lr > 0):
