@@ -1,5 +1,6 @@
 """New rooms' goals room by room: how much of the in-room gain an unseen room keeps, without
-labels and with adapters fitted on K of its frames, for the default fit and the two before it.
+labels and with adapters fitted on K of its frames: the default fit, rank 8 in the same steps, and
+the two default fits before it.
 
 For each held-out room (leave-room-out synthetic data, as ``bench_domains.py``; ``--rooms`` picks
 which), the plain model is trained once on the other three rooms and scored on the unseen room
@@ -12,7 +13,7 @@ the gap ratio: the mean over the draws of the unseen room's PCK@20 gain over the
 pose (on the draw's own frames) divided by the in-room gain (goals: >= 0.60 at K = 0, >= 0.90 at
 K = 50).
 
-    python benches/bench_adapt.py                        # rooms 1-4, K = 50 (about 15 minutes on one thread)
+    python benches/bench_adapt.py                        # rooms 1-4, K = 50
     python benches/bench_adapt.py --shots 10 50 200      # the fits at every K of bench_domains.py
     python benches/bench_adapt.py --rooms 3              # one room
     python benches/bench_adapt.py --quick                # tiny: a smoke run
@@ -33,9 +34,11 @@ import bench_domains as domains
 from csipose.domain import ADAPTER_BATCH, ADAPTER_EPOCHS, adapter_rank, adapter_steps
 
 #: ``(note, options of K)``: each fit's :func:`~csipose.domain.adapters.fit_adapters` options
-#: (and ``rank``) for K frames; ``{}`` is ``csipose adapt``'s default, first.
+#: (and ``rank``) for K frames, the default's where one is not given; ``{}`` is ``csipose adapt``'s
+#: default, first. A fit that comes out the same as one before it at a K is not run again.
 FITS = (
     ("default", lambda k: {}),
+    ("rank 8", lambda k: {"rank": 8}),
     ("fixed 300 steps, before", lambda k: {"rank": 8, "steps": 300, "batch_size": 32}),
     ("first default", lambda k: {"rank": 4, "steps": 150, "batch_size": k}),
 )
@@ -44,12 +47,24 @@ DRAWS = (0, 1, 2)
 UNADAPTED = "no adapters (K = 0)"
 
 
-def fit_label(k: int, note: str, options: dict[str, Any]) -> str:
-    """The row of a fit on ``k`` frames: its rank, steps and frames per step ("all": the K)."""
-    batch = options.get("batch_size", ADAPTER_BATCH)
-    steps = options.get("steps", adapter_steps(k, ADAPTER_EPOCHS, batch))
-    frames = "all" if batch >= k else str(batch)
-    return f"K = {k}, rank {options.get('rank', adapter_rank(k))}, {steps} x {frames} ({note})"
+def resolved(k: int, options: dict[str, Any]) -> dict[str, int]:
+    """A fit's rank, steps and frames per step on ``k`` frames, the default's where ``options``
+    give none; the frames per step are at most ``k`` (:func:`~csipose.domain.adapters.fit_adapters`
+    takes all K when its batch is larger)."""
+    batch = min(options.get("batch_size", ADAPTER_BATCH), k)
+    return {"rank": options.get("rank", adapter_rank(k)), "steps": options.get("steps", adapter_steps(k, ADAPTER_EPOCHS, batch)),
+            "batch_size": batch}  # fmt: skip
+
+
+def fit_rows(k: int) -> list[tuple[str, dict[str, int]]]:
+    """``(row, fit)`` of each of :data:`FITS` on ``k`` frames that is not the same fit as one before it."""
+    rows: list[tuple[str, dict[str, int]]] = []
+    for note, options_of in FITS:
+        fit = resolved(k, options_of(k))
+        if all(fit != other for _, other in rows):
+            frames = "all" if fit["batch_size"] == k else str(fit["batch_size"])
+            rows.append((f"K = {k}, rank {fit['rank']}, {fit['steps']} x {frames} ({note})", fit))
+    return rows
 
 
 def room_rows(last: Path, shots: list[int], pool: int) -> list[tuple[str, list[float], float]]:
@@ -88,11 +103,10 @@ def room_rows(last: Path, shots: list[int], pool: int) -> list[tuple[str, list[f
     rows.append(row(UNADAPTED, [pck(*domains.predict(predictor, v, unseen)) for v, _, unseen, _ in splits.values()],
                     in_room))
     for k in shots:
-        for note, options_of in FITS:
-            options = options_of(k)
-            draws = [domains.pck20(domains.adapted(last, v, frames[:k], unseen, seed, **options))
+        for label, fit in fit_rows(k):
+            draws = [domains.pck20(domains.adapted(last, v, frames[:k], unseen, seed, **fit))
                      for seed, (v, _, unseen, frames) in splits.items()]  # fmt: skip
-            rows.append(row(fit_label(k, note, options), draws, in_room))
+            rows.append(row(label, draws, in_room))
     return rows
 
 
@@ -110,14 +124,14 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     goal_k = domains.QUICK_SHOTS[1] if args.quick else 50  # the K of the goal
-    shots = args.shots or [goal_k]
+    shots = sorted(set(args.shots or [goal_k]))
     pool = max(domains.QUICK_SHOTS if args.quick else domains.SHOTS)  # the frames bench_domains leaves out
     if not all(1 <= k <= pool for k in shots):
         parser.error(f"--shots: expected K from 1 to the {pool}-frame shot pool, got {shots}")
     print(f"K = 0 and K = {', '.join(map(str, shots))} frames of the unseen room, draws {', '.join(map(str, DRAWS))}; "
           "unseen PCK@20 per draw, their mean, and the gap ratio (their mean gain over the mean pose / the in-room "
           f"gain; goals >= 0.60 at K = 0, >= 0.90 at K = {goal_k})")
-    print(f"{'room':<6}{'row':<50}{'draws':>22}{'mean':>8}{'gap ratio':>11}")
+    print(f"{'room':<6}{'row':<54}{'draws':>22}{'mean':>8}{'gap ratio':>11}")
     results: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-adapt-") as tmp:
         for room in args.rooms:
@@ -127,9 +141,8 @@ def main() -> int:
             for label, draws, ratio in room_rows(last, shots, pool):
                 results.setdefault(label, []).append(ratio)
                 text = " ".join(f"{100 * d:.1f}%" for d in draws)
-                print(f"{room:<6}{label:<50}{text:>22}{100 * np.mean(draws):>7.1f}%{_ratio(ratio):>11}")
-    note, options_of = FITS[0]  # the goals are the default's
-    goals = {UNADAPTED: domains.GOALS[0], fit_label(goal_k, note, options_of(goal_k)): domains.GOALS[50]}
+                print(f"{room:<6}{label:<54}{text:>22}{100 * np.mean(draws):>7.1f}%{_ratio(ratio):>11}")
+    goals = {UNADAPTED: domains.GOALS[0], fit_rows(goal_k)[0][0]: domains.GOALS[50]}  # the default's goals
     for label, ratios in results.items():
         line = (f"{label}: gap ratio {' / '.join(_ratio(r) for r in ratios)} (rooms {' / '.join(map(str, args.rooms))}), "
                 f"mean {_ratio(_mean(ratios))}")

@@ -21,12 +21,12 @@ EXPECTED: dict[str, list[str]] = {
         *(rf"^{room}\s+{row}\s+(\d+\.\d%\s+){{3}}\d+\.\d%\s+(-?\d+\.\d\d|n/a)$"
           for room in (1, 2, 3, 4)
           for row in ("mean pose on the link anchor", r"no adapters \(K = 0\)", r"K = 5, rank 4, 150 x all \(default\)",
-                      r"K = 5, rank 8, 300 x all \(fixed 300 steps, before\)",
-                      r"K = 5, rank 4, 150 x all \(first default\)")),
+                      r"K = 5, rank 8, 150 x all \(rank 8\)", r"K = 5, rank 8, 300 x all \(fixed 300 steps, before\)")),
         r"^mean pose on the link anchor: gap ratio .*; the room geometry alone, no CSI$",
         r"^no adapters \(K = 0\): gap ratio .* goal >= 0\.60 met in \d of 4 room\(s\)$",
         r"^K = 5, rank 4, 150 x all \(default\): gap ratio .* goal >= 0\.90 met in \d of 4 room\(s\)$",
-        r"^K = 5, rank 4, 150 x all \(first default\): gap ratio [^;]*$",
+        r"^K = 5, rank 8, 150 x all \(rank 8\): gap ratio [^;]*$",
+        r"^K = 5, rank 8, 300 x all \(fixed 300 steps, before\): gap ratio [^;]*$",
         r"^wall time \d+ s on \d+ torch thread\(s\)$",
     ],
     "bench_data": [

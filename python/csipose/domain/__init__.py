@@ -60,9 +60,9 @@ ADAPTER_TARGETS = ("all", "linear", "head", "readout", "input")
 #: all K frames each step (the first default), of ranks 2, 6, 12 and 16, of batches of 16, 24 and
 #: the whole set and of 2e-2 and 4e-2 (unstable in room 2); rooms 1 and 4 then confirmed it. A fit
 #: of a fixed 300 steps passed over 200 frames only 48 times and lost 2 to 5 points to the rank-4
-#: fit there, so the fit counts passes over the K frames (:func:`adapter_steps`); at K = 10 rank 4
-#: was within a point of rank 8 in every room, and is the smaller adapter, so fewer than
-#: :data:`ADAPTER_FEW_SHOTS` frames get rank :data:`ADAPTER_FEW_RANK` (:func:`adapter_rank`).
+#: fit there, so the fit counts passes over the K frames (:func:`adapter_steps`). At K = 10 rank 4
+#: was within 0.4 points of rank 8 in the same steps in every room and is the smaller adapter, so
+#: fewer than :data:`ADAPTER_FEW_SHOTS` frames get rank :data:`ADAPTER_FEW_RANK` (:func:`adapter_rank`).
 ADAPTER_RANK, ADAPTER_EPOCHS, ADAPTER_LR, ADAPTER_BATCH = 8, 150, 3e-2, 32
 #: Fewer labelled frames than ``ADAPTER_FEW_SHOTS`` are fitted at rank ``ADAPTER_FEW_RANK``.
 ADAPTER_FEW_SHOTS, ADAPTER_FEW_RANK = 32, 4
@@ -76,7 +76,8 @@ def adapter_rank(shots: int) -> int:
 
 def adapter_steps(shots: int, epochs: int = ADAPTER_EPOCHS, batch_size: int = ADAPTER_BATCH) -> int:
     """The AdamW steps that pass ``epochs`` times over ``shots`` frames in batches of
-    ``batch_size`` (all of them when fewer): ``ceil(epochs * shots / min(batch_size, shots))``."""
+    ``batch_size`` (all of them when fewer), on average (each step draws its batch afresh):
+    ``ceil(epochs * shots / min(batch_size, shots))``; all three are integers >= 1."""
     return -(-epochs * shots // min(batch_size, shots))
 
 

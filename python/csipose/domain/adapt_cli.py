@@ -46,8 +46,9 @@ def register(subparsers: Any) -> None:
                     help="the room to adapt to (repeatable; default: the rooms the run held out, "
                          "synthetic.val_environments, else every room of its validation split)")
     ad.add_argument("--epochs", metavar="P", type=int, default=ADAPTER_EPOCHS,
-                    help=f"passes over the K frames (default {ADAPTER_EPOCHS}): ceil(P K / min(B, K)) optimizer steps")
-    ad.add_argument("--steps", metavar="N", type=int, help="optimizer steps (default: from --epochs)")
+                    help=f"passes over the K frames, on average (default {ADAPTER_EPOCHS}): ceil(P K / min(B, K)) "
+                         "optimizer steps")
+    ad.add_argument("--steps", metavar="N", type=int, help="optimizer steps (default: from --epochs; given, it wins)")
     ad.add_argument("--batch-size", metavar="B", type=int, default=ADAPTER_BATCH,
                     help=f"frames per step, drawn afresh each step (default {ADAPTER_BATCH}; all K when K is smaller)")
     ad.add_argument("--rank", metavar="R", type=int,

@@ -273,9 +273,9 @@ def fit_adapters(
         visibility: ``float[K, J]`` (None: all visible).
         geometry: the windows' room geometry, ``(tx [K, 3], rx [K, R, 3][, floor [K]])``, for a model
             that takes it (geometry FiLM, the link anchor).
-        steps: AdamW steps of ``batch_size`` windows (the whole set when it is smaller), drawn by
-            ``seed``; None: those that pass ``epochs`` times over the K windows
-            (:func:`~csipose.domain.adapter_steps`).
+        steps: AdamW steps of ``batch_size`` windows (the whole set when it is smaller), each drawn
+            afresh by ``seed``; None: those that pass ``epochs`` times over the K windows on average
+            (:func:`~csipose.domain.adapter_steps`). Given, it wins over ``epochs``.
         lr: the AdamW learning rate, finite and > 0.
         loss: the keypoint loss kind (:func:`csipose.losses.keypoint_loss`).
 
