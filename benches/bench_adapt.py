@@ -52,8 +52,9 @@ def resolved(k: int, options: dict[str, Any]) -> dict[str, int]:
     give none; the frames per step are at most ``k`` (:func:`~csipose.domain.adapters.fit_adapters`
     takes all K when its batch is larger)."""
     batch = min(options.get("batch_size", ADAPTER_BATCH), k)
-    return {"rank": options.get("rank", adapter_rank(k)), "steps": options.get("steps", adapter_steps(k, ADAPTER_EPOCHS, batch)),
-            "batch_size": batch}  # fmt: skip
+    rank = options.get("rank", adapter_rank(k))
+    steps = options.get("steps", adapter_steps(k, ADAPTER_EPOCHS, batch))
+    return {"rank": rank, "steps": steps, "batch_size": batch}
 
 
 def fit_rows(k: int) -> list[tuple[str, dict[str, int]]]:
@@ -70,8 +71,9 @@ def fit_rows(k: int) -> list[tuple[str, dict[str, int]]]:
 def room_rows(last: Path, shots: list[int], pool: int) -> list[tuple[str, list[float], float]]:
     """``(row, PCK@20 of each draw, gap ratio)`` of the mean pose on the link anchor (an anchored
     model's: what the room geometry alone gives, over its own in-room gain), the model without
-    adapters (:data:`UNADAPTED`) and with each fit's adapters on each K of ``shots``: the mean over the draws of each
-    draw's unseen-room gain over the mean pose (on its own scored frames), over the in-room gain."""
+    adapters (:data:`UNADAPTED`) and with each fit's adapters on each K of ``shots``: the mean over
+    the draws of each draw's unseen-room gain over the mean pose (on its own scored frames), over
+    the in-room gain."""
     from csipose.infer import Predictor
     from csipose.train.baselines import baseline_poses
 
