@@ -4,14 +4,14 @@ the two default fits before it.
 
 For each held-out room (leave-room-out synthetic data, as ``bench_domains.py``; ``--rooms`` picks
 which), the plain model is trained once on the other three rooms and scored on the unseen room
-as it is (K = 0), beside the mean pose on the link anchor (the room geometry alone); then the
-adapters of each fit in :data:`FITS` (``csipose adapt``'s default first) are fitted on K frames
-of the unseen room (``--shots``, default 50), for three draws of the frames. Every draw is
-scored on the room's frames outside its 200-frame shot pool (as ``bench_domains.py`` scores),
-K = 0 too. Printed per room and row: the unseen room's PCK@20 for each draw and their mean, and
-the gap ratio: the mean over the draws of the unseen room's PCK@20 gain over the training mean
-pose (on the draw's own frames) divided by the in-room gain (goals: >= 0.60 at K = 0, >= 0.90 at
-K = 50).
+as it is (K = 0), beside the mean pose on the link anchor (the room geometry alone) and the run's
+linear baseline (its ridge regression of the window, fitted again); then the adapters of each
+fit in :data:`FITS` (``csipose adapt``'s default first) are fitted on K frames of the unseen room
+(``--shots``, default 50), for three draws of the frames. Every draw is scored on the room's
+frames outside its 200-frame shot pool (as ``bench_domains.py`` scores), K = 0 too. Printed per
+room and row: the unseen room's PCK@20 for each draw and their mean, and the gap ratio: the mean
+over the draws of the unseen room's PCK@20 gain over the training mean pose (on the draw's own
+frames) divided by the in-room gain (goals: >= 0.60 at K = 0, >= 0.90 at K = 50).
 
     python benches/bench_adapt.py                        # rooms 1-4, K = 50
     python benches/bench_adapt.py --shots 10 50 200      # the fits at every K of bench_domains.py
@@ -43,6 +43,9 @@ FITS = (
     ("first default", lambda k: {"rank": 4, "steps": 150, "batch_size": k}),
 )
 DRAWS = (0, 1, 2)
+#: What each baseline row is, printed beside its gap ratios.
+BASELINES = {domains.ANCHORED: "the room geometry alone, no CSI",
+             domains.LINEAR: "a ridge regression of the room-standardised window, no adapters"}
 #: The row of the model without adapters.
 UNADAPTED = "no adapters (K = 0)"
 
@@ -70,7 +73,8 @@ def fit_rows(k: int) -> list[tuple[str, dict[str, int]]]:
 
 def room_rows(last: Path, shots: list[int], pool: int) -> list[tuple[str, list[float], float]]:
     """``(row, PCK@20 of each draw, gap ratio)`` of the mean pose on the link anchor (an anchored
-    model's: what the room geometry alone gives, over its own in-room gain), the model without
+    model's: what the room geometry alone gives) and the run's linear baseline (each over its own
+    in-room gain), the model without
     adapters (:data:`UNADAPTED`) and with each fit's adapters on each K of ``shots``: the mean over
     the draws of each draw's unseen-room gain over the mean pose (on its own scored frames), over
     the in-room gain."""
@@ -97,10 +101,14 @@ def room_rows(last: Path, shots: list[int], pool: int) -> list[tuple[str, list[f
         gain_in = in_room - base_in
         return label, draws, gain / gain_in if gain_in >= 0.05 else float("nan")
 
+    ridge = domains.linear_ridge(predictor)
+    poses = {seed: baseline_poses(model, v, unseen, ridge=ridge) for seed, (v, _, unseen, _) in splits.items()}
+    poses_in = baseline_poses(model, val, inroom, ridge=ridge)
     rows = []
-    if model.anchor:
-        anchored = [pck(baseline_poses(model, v, unseen)[0], truth[seed]) for seed, (v, _, unseen, _) in splits.items()]
-        rows.append(row(domains.ANCHORED, anchored, pck(baseline_poses(model, val, inroom)[0], gt_in)))
+    for label, which, shown in ((domains.ANCHORED, 0, model.anchor), (domains.LINEAR, 1, poses_in[1] is not None)):
+        if shown:  # the mean pose on the link anchor and the linear baseline, each over its own in-room gain
+            rows.append(row(label, [pck(poses[seed][which], truth[seed]) for seed in splits],
+                            pck(poses_in[which], gt_in)))
     in_room = pck(pred_in, gt_in)
     rows.append(row(UNADAPTED, [pck(*domains.predict(predictor, v, unseen)) for v, _, unseen, _ in splits.values()],
                     in_room))
@@ -148,8 +156,8 @@ def main() -> int:
     for label, ratios in results.items():
         line = (f"{label}: gap ratio {' / '.join(_ratio(r) for r in ratios)} (rooms {' / '.join(map(str, args.rooms))}), "
                 f"mean {_ratio(_mean(ratios))}")
-        if label == domains.ANCHORED:  # a baseline: the room geometry alone, no goal
-            print(f"{line}; the room geometry alone, no CSI")
+        if domains.is_baseline(label):  # no goal
+            print(f"{line}; {BASELINES[label]}")
             continue
         goal = goals.get(label)
         if goal is None:

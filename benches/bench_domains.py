@@ -190,7 +190,7 @@ def baseline_rows(predictor: Any, val: Any, inroom: np.ndarray, unseen: np.ndarr
     """The training mean pose as it is (camera frame), on each frame's true root, and (for an
     anchored model) on each frame's link anchor."""
     from csipose.metrics import root_placed
-    from csipose.train.baselines import baseline_poses, fit_linear_baseline
+    from csipose.train.baselines import baseline_poses
     from csipose.train.data import mean_pose
 
     train_set = training_split(predictor)
@@ -202,9 +202,7 @@ def baseline_rows(predictor: Any, val: Any, inroom: np.ndarray, unseen: np.ndarr
             scored(root_placed(mean, gt_un), gt_un)),
     ]  # fmt: skip
     model = predictor._backend.model
-    ridge = None
-    if model.readout is None:  # the ridge the run's linear baseline fits (a readout would be it)
-        ridge = fit_linear_baseline(model, train_set, samples=int(predictor.config.get("baseline_samples", 20000)))
+    ridge = linear_ridge(predictor, train_set)
     (mean_in, linear_in), (mean_un, linear_un) = (baseline_poses(model, val, index, ridge=ridge)
                                                   for index in (inroom, unseen))
     if model.anchor:  # the model's mean pose is then about each window's link anchor
@@ -212,6 +210,19 @@ def baseline_rows(predictor: Any, val: Any, inroom: np.ndarray, unseen: np.ndarr
     if linear_in is not None and linear_un is not None:
         rows.append(Row(LINEAR, scored(linear_in, gt_in), scored(linear_un, gt_un)))
     return rows
+
+
+def linear_ridge(predictor: Any, train_set: Any = None) -> Any:
+    """The ridge regression of the run's linear baseline, fitted again on its training split
+    (``train_set``, read when not given) for :func:`~csipose.train.baselines.baseline_poses`; None
+    for a model with a fixed readout, which is that ridge."""
+    from csipose.train.baselines import fit_linear_baseline
+
+    model = predictor._backend.model
+    if model.readout is not None:
+        return None
+    train_set = training_split(predictor) if train_set is None else train_set
+    return fit_linear_baseline(model, train_set, samples=int(predictor.config.get("baseline_samples", 20000)))
 
 
 #: Camera axes of :func:`root_correlations` (camera ``y`` points down).
