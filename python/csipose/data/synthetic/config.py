@@ -138,10 +138,12 @@ class SyntheticConfig:
     """Receivers (NICs of three antennas each, 1-3) sharing the one transmitter, as in
     multi-receiver set-ups (Person-in-WiFi-3D has three): the first at the link's far end as
     MM-Fi has it, the second and third facing the stage from the side walls (see
-    :func:`~csipose.data.synthetic.scenes.with_receivers`); each has its own noise, packet phase
-    offsets and timing slopes. Samples' ``csi`` then holds ``3 * receivers`` antennas, receiver by
-    receiver. Only in the fixed room (``room_variation`` off, family ``"physics"``) and with
-    per-antenna features: conjugate products pair antennas of one clock. 1 keeps every byte."""
+    :func:`~csipose.data.synthetic.scenes.with_receivers`), or with ``room_variation`` from
+    either side of the link (:func:`~csipose.data.synthetic.scenes.make_varied_scene`); each has
+    its own noise, packet phase offsets and timing slopes. Samples' ``csi`` then holds
+    ``3 * receivers`` antennas, receiver by receiver. Only with family ``"physics"`` and
+    per-antenna features: conjugate products pair antennas of one clock. 1 keeps every byte,
+    and more keep the first receiver's."""
     scatterers: int = 40
     """Static point scatterers (furniture, clutter) per environment; with ``room_variation``
     the mean count, each room drawing 0.5-1.5 times as many."""
@@ -248,10 +250,8 @@ class SyntheticConfig:
             if self.family != "physics":
                 raise ConfigError(f"people: scenes of several people need family 'physics', got {self.family!r}")
         if _int(self.receivers, "receivers", 1, 3) > 1:
-            if self.family != "physics" or self.room_variation:
-                raise ConfigError("receivers: several receivers stand in the fixed room of family 'physics' "
-                                  f"(room_variation off), got family {self.family!r}, "
-                                  f"room_variation {self.room_variation}")
+            if self.family != "physics":
+                raise ConfigError(f"receivers: several receivers need family 'physics', got {self.family!r}")
             if self.features == ("conjugate",):
                 raise ConfigError("receivers: conjugate products pair antennas of one receiver's clock; with "
                                   f"{self.receivers} receivers use per-antenna features (amplitude, phase)")

@@ -40,10 +40,12 @@ def make_environment(config: SyntheticConfig, environment: int) -> tuple[Scene, 
     With ``config.room_variation`` the room is :func:`~csipose.data.synthetic.scenes.make_varied_scene`'s,
     drawn from ``config.seed`` and ``environment`` alone (a stream of its own); else
     :func:`~csipose.data.synthetic.scenes.make_scene`'s fixed box (the bytes of every earlier release),
-    with ``config.receivers`` receivers (:func:`~csipose.data.synthetic.scenes.with_receivers`).
+    with ``config.receivers`` receivers (:func:`~csipose.data.synthetic.scenes.with_receivers`; a
+    varied room places its own).
     """
     if config.room_variation:
-        scene = make_varied_scene(_rng(config, _ROOM, environment), n_scatterers=config.scatterers)
+        scene = make_varied_scene(_rng(config, _ROOM, environment), n_scatterers=config.scatterers,
+                                  receivers=config.receivers)
         return scene, radio.static_paths(scene)
     scene = make_scene(_rng(config, _SCENE, environment), n_scatterers=config.scatterers)
     if config.receivers > 1:

@@ -28,7 +28,7 @@ class Scene:
     Attributes:
         size: ``[3]`` room extent (x, y, z) in metres.
         tx: ``[3]`` transmit antenna position.
-        rx: ``[R, 3]`` receive antenna positions (R = 3).
+        rx: ``[R, 3]`` receive antenna positions (R = 3, or 3 per receiver), receiver by receiver.
         wall_reflectivity: ``[6]`` amplitude reflection coefficients of the walls
             x = 0, x = Lx, y = 0, y = Ly, floor, ceiling.
         scatterers: ``[N, 3]`` positions of static point scatterers.
@@ -81,7 +81,7 @@ def make_scene(rng: np.random.Generator, *, n_scatterers: int = 40) -> Scene:
     return Scene(size, tx, rx, reflectivity, scatterers, rcs, stage, camera)
 
 
-def make_varied_scene(rng: np.random.Generator, *, n_scatterers: int = 40) -> Scene:
+def make_varied_scene(rng: np.random.Generator, *, n_scatterers: int = 40, receivers: int = 1) -> Scene:
     """Draws a room that differs physically from others (``SyntheticConfig.room_variation``).
 
     - size: x 5-8 m, y 4-7 m, height 2.6-3.4 m;
@@ -99,8 +99,13 @@ def make_varied_scene(rng: np.random.Generator, *, n_scatterers: int = 40) -> Sc
       0.2 m up to 0.3 m below the ceiling, cross-sections 0.2-1.5 m^2);
     - the camera on the y = 0 wall in front of the stage (x of the stage, 0.2 m from the wall,
       1.0-1.4 m high), looking along +y as in :func:`make_scene`;
-    - hardware: a receive gain of -6..6 dB and a phase offset (0..2 pi) per receive antenna.
+    - hardware: a receive gain of -6..6 dB and a phase offset (0..2 pi) per receive antenna;
+    - with ``receivers`` 2 or 3: receivers 2 and 3 on either side of the link, across it from
+      the stage (:func:`_side_receivers`), their antennas' phase offsets drawn after the first
+      receiver's; everything else, and so the first receiver's CSI, is the one-receiver room's.
     """
+    if not 1 <= receivers <= 3:
+        raise ValueError(f"receivers: expected 1 to 3, got {receivers}")
     size = rng.uniform([5.0, 4.0, 2.6], [8.0, 7.0, 3.4])
     names = tuple(MATERIALS)
     side = [names[int(i)] for i in rng.choice(len(names), size=4, p=_SIDE_WALL_ODDS)]
@@ -137,7 +142,28 @@ def make_varied_scene(rng: np.random.Generator, *, n_scatterers: int = 40) -> Sc
     camera = np.array([stage[0], 0.2, rng.uniform(1.0, 1.4)])
     gain_db = float(rng.uniform(-6.0, 6.0))
     phase = rng.uniform(0.0, 2 * np.pi, size=len(rx))
+    if receivers > 1:
+        rx = np.vstack([rx, _side_receivers(size, u, stage, heights)[: 3 * (receivers - 1)]])
+        phase = np.concatenate([phase, rng.uniform(0.0, 2 * np.pi, size=len(rx) - len(phase))])
     return Scene(size, tx, rx, reflectivity, scatterers, rcs, stage, camera, materials, gain_db, phase)
+
+
+def _side_receivers(size: np.ndarray, u: np.ndarray, stage: np.ndarray, heights: np.ndarray) -> np.ndarray:
+    """``[6, 3]``: receivers 2 and 3 of a varied room whose link runs along the floor unit
+    vector ``u`` through ``stage``: on the line across the link through the stage, one each
+    side, as far out as the nearer wall allows on both (0.3 m from every wall), each with three
+    antennas 0.3 m apart along the link at ``heights`` (the first receiver's). The rule of
+    :func:`with_receivers` in the fixed room, turned with the link; the two stand symmetric
+    about the link, so the mean of all the antennas stays on it."""
+    across = np.array([-u[1], u[0]])
+    margin = 0.3 + 0.3 * np.abs(u)  # the antennas spread 0.3 m along the link each way
+    low, high = margin, size[:2] - margin
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reach = [np.min(np.where(np.abs(d) > 1e-12, np.where(d > 0, high - stage, low - stage) / d, np.inf))
+                 for d in (across, -across)]  # fmt: skip
+    out = min(reach)
+    return np.array([[*(stage + side * out * across + k * 0.3 * u), h]
+                     for side in (1.0, -1.0) for k, h in zip((-1, 0, 1), heights)])  # fmt: skip
 
 
 def with_receivers(scene: Scene, receivers: int) -> Scene:
@@ -152,7 +178,7 @@ def with_receivers(scene: Scene, receivers: int) -> Scene:
     if not 1 <= receivers <= 3:
         raise ValueError(f"receivers: expected 1 to 3, got {receivers}")
     if scene.materials:
-        raise ValueError("receivers: more than one receiver only in make_scene's fixed room")
+        raise ValueError("receivers: a varied room places its receivers itself (make_varied_scene(receivers=...))")
     walls = (scene.size[1] - 0.3, 0.3)[: receivers - 1]
     extra = [[scene.stage[0] + dx, y, z] for y in walls for dx, z in zip((-0.3, 0.0, 0.3), scene.rx[:3, 2])]
     return replace(scene, rx=np.vstack([scene.rx[:3], np.array(extra).reshape(-1, 3)]))
