@@ -26,7 +26,9 @@ so every row is scored on the same frames). Rows:
 
 After the table, for the plain model (anchored): per camera axis, the correlation of its root
 offset from the link anchor with the true one, in-room and in the unseen room: which part of
-where the person stands the CSI tells in a new room.
+where the person stands the CSI tells in a new room; and how near the person must be placed for
+the K = 0 goal: the root error at which the training mean shape, moved from the link anchor
+towards the true root, scores the unseen PCK@20 the goal asks of the plain model.
 
 Trained models are scored from their last checkpoint (``best.pt`` is chosen on a validation
 split that holds the unseen room). Columns: torso PCK@20, root error and PA-MPJPE in each
@@ -255,6 +257,43 @@ def root_correlations(last: Path, pool: int, seed: int) -> dict[str, np.ndarray]
     return out
 
 
+#: How far :func:`placement_curve` moves the mean pose on the link anchor towards the true root.
+TOWARDS = tuple(np.round(np.linspace(0.0, 1.0, 21), 2))
+
+
+def placement_curve(last: Path, pool: int, seed: int) -> list[tuple[float, float]] | None:
+    """What placing the person better is worth in the unseen room: ``(root error in m, PCK@20)``
+    of the training mean shape (on the link anchor) moved each share of :data:`TOWARDS` of the way
+    from each frame's anchor to its true root, on the frames the table scores; the first is the
+    mean pose on the link anchor, the last the mean pose on the true root. None without the anchor."""
+    from csipose.infer import Predictor
+    from csipose.metrics import root_joints
+    from csipose.skeletons import get_skeleton
+    from csipose.train.baselines import baseline_poses
+
+    predictor = Predictor.load(last)
+    model = predictor._backend.model
+    if not model.anchor:
+        return None
+    joints = list(root_joints(get_skeleton(str(predictor.config.get("skeleton", "h36m17")))))
+    val, _, unseen, _ = split_frames(predictor, pool, seed)
+    gt = np.asarray(next(iter(batches(val, unseen)))["keypoints"], dtype=np.float64)
+    anchored = baseline_poses(model, val, unseen)[0]
+    dims = anchored.shape[-1]
+    shift = gt[:, joints, :dims].mean(axis=1) - anchored[:, joints].mean(axis=1)  # [N, D]: anchor to the true root
+    curve = []
+    for share in TOWARDS:
+        report = scored(anchored + share * shift[:, None], gt)
+        curve.append((float(report.root_error), pck20(report)))
+    return curve
+
+
+def placement_needed(curve: list[tuple[float, float]], goal: float) -> tuple[float, float] | None:
+    """The ``(root error, PCK@20)`` of :func:`placement_curve` nearest the anchor that reaches
+    PCK@20 ``goal``; None when even the true root does not."""
+    return next(((error, value) for error, value in curve if value >= goal), None)
+
+
 def training_split(predictor: Any) -> Any:
     """The training split recorded with ``predictor``'s model."""
     from csipose.config import TrainingConfig
@@ -282,6 +321,22 @@ def all_in_random_rooms(overrides: tuple[str, ...]) -> bool:
     return any(o.startswith("synthetic.random_rooms=") for o in overrides) and not any(
         o.startswith("synthetic.random_room_share=") and float(o.split("=", 1)[1]) < 1 for o in overrides
     )
+
+
+def print_placement(curve: list[tuple[float, float]], rows: list[Row]) -> None:
+    """Prints how near the person must be placed in the unseen room for the K = 0 goal: the
+    unseen PCK@20 the goal asks of the plain model (the mean pose's and the goal's share of the
+    in-room gain), and the root error at which the mean shape reaches it (:func:`placement_curve`),
+    beside the link anchor's and the plain model's."""
+    by_name = {r.name: r for r in rows}
+    mean, plain = by_name["mean pose"], by_name["plain model"]
+    goal = pck20(mean.unseen) + GOALS[0] * (pck20(plain.inroom) - pck20(mean.inroom))
+    needed = placement_needed(curve, goal)
+    where = ("not even on the true root" if needed is None else
+             f"within {1000 * needed[0]:.0f} mm of the true root ({100 * needed[1]:.1f}%)")
+    print(f"the K = 0 goal asks {100 * goal:.1f}% of the unseen room; the training mean shape reaches it {where}; "
+          f"on the link anchor it is {1000 * curve[0][0]:.0f} mm off ({100 * curve[0][1]:.1f}%), the plain model's root "
+          f"{1000 * plain.unseen.root_error:.0f} mm")
 
 
 def print_kept(ratio: float, over: str, which: str, goal: float, k: int = 0) -> None:
@@ -408,11 +463,13 @@ def main() -> int:
     adapted_rows = (*ADAPTED, *(name for name, _ in own))
     rows: list[Row] = []
     correlations: dict[str, np.ndarray] | None = None
+    placement: list[tuple[float, float]] | None = None
     with tempfile.TemporaryDirectory(prefix="bench-domains-") as tmp:
         for i, (name, overrides) in enumerate(runs):
             last = train_run(Path(tmp) / f"run{i}", [*base, *overrides])
             if i == 0:
                 correlations = root_correlations(last, max(shots), args.seed)
+                placement = placement_curve(last, max(shots), args.seed)
             with_shots = i == 0 or name in adapted_rows
             rows += model_rows(name, last, shots, args.seed, adapters=with_shots, baselines=i == 0)
             if all_in_random_rooms(overrides):  # no training room is scored
@@ -427,6 +484,8 @@ def main() -> int:
                  for side, values in correlations.items()}
         print(f"where the person is, from the CSI: correlation of the plain model's root offset from the link anchor "
               f"with the true one (camera {' / '.join(AXES)}): in-room {cells['in-room']}, unseen {cells['unseen']}")
+    if placement is not None:
+        print_placement(placement, rows)
     noted = {r.name for r in rows if r.note}  # trained in random rooms: no training room is scored
     zero = [r.name for r in rows if "K =" not in r.name and not is_baseline(r.name) and r.name not in noted]
     k50 = 50 if not args.quick else shots[1]

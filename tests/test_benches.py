@@ -77,6 +77,9 @@ EXPECTED: dict[str, list[str]] = {
         r"^where the person is, from the CSI: correlation of the plain model's root offset from the link anchor with the "
         r"true one \(camera x / y \(down\) / z\): in-room (-?\d\.\d\d|n/a)( / (-?\d\.\d\d|n/a)){2}, "
         r"unseen (-?\d\.\d\d|n/a)( / (-?\d\.\d\d|n/a)){2}$",
+        r"^the K = 0 goal asks \d+\.\d% of the unseen room; the training mean shape reaches it (within \d+ mm of the "
+        r"true root \(\d+\.\d%\)|not even on the true root); on the link anchor it is \d+ mm off \(\d+\.\d%\), the "
+        r"plain model's root \d+ mm$",
         r"^K = 0: unseen room keeps (-?\d+%|n/a) of the in-room PCK@20 gain over the mean pose \(the default model: plain "
         r"model; goal >= 60%\): (met|NOT met)$",
         r"^K = 0(: unseen room keeps -?\d+% of the in-room PCK@20 gain over the| over the) mean pose( \(the best of "
@@ -215,3 +218,12 @@ def test_bench_domains_trains_a_row_of_ones_own_overrides() -> None:
     assert re.search(r"^K = 5: .* with adapters \(epochs=1 dropout=0\.2; goal >= 90%\): (met|NOT met)$",
                      done.stdout, re.MULTILINE)
     assert "adversarial domain head" not in done.stdout  # with --row alone, only the plain model trains beside it
+    # the placement limit starts from the table's mean pose on the link anchor in the unseen room
+    limit = re.search(r"^the K = 0 goal asks (\d+\.\d)% of the unseen room; the training mean shape reaches it "
+                      r"(within \d+ mm of the true root \(\d+\.\d%\)|not even on the true root); on the link anchor "
+                      r"it is (\d+) mm off \((\d+\.\d)%\), the plain model's root (\d+) mm$", done.stdout, re.MULTILINE)
+    anchored = re.search(r"^mean pose on the link anchor\s+\d+\.\d%(\s+\d+){2}\s+(\d+\.\d)%\s+(\d+)\s",
+                         done.stdout, re.MULTILINE)
+    plain = re.search(r"^plain model\s+\d+\.\d%(\s+\d+){2}\s+\d+\.\d%\s+(\d+)\s", done.stdout, re.MULTILINE)
+    assert limit and anchored and plain, done.stdout
+    assert (limit[4], limit[3], limit[5]) == (anchored[2], anchored[3], plain[2])
