@@ -9,6 +9,8 @@ so every row is scored on the same frames). Rows:
 - the training mean pose as it is (constant: the training rooms' mean shape at their mean root);
 - the constant-root baseline: the same mean pose placed on each frame's *true* root (an oracle
   for where the person is; its errors are pure shape error);
+- the plain model on the true root: its predictions moved onto each frame's true root (an
+  oracle for where the person is; its errors are the model's shape error);
 - the mean pose on the link anchor: the training poses' mean relative to their rooms' link
   anchors, placed on each frame's anchor (:mod:`csipose.domain.anchor`; what the room geometry
   alone says, without any CSI);
@@ -90,6 +92,8 @@ ADAPTED = ("no link anchor", "no test-time normalisation", "min-max amplitude (c
 ANCHORED = "mean pose on the link anchor"
 #: The plain run's ridge regression of the window alone: the run's linear baseline.
 LINEAR = "linear baseline (ridge regression alone)"
+#: The plain model's predictions moved onto each frame's true root: its shape alone.
+ORACLE = "plain model on the true root (oracle root)"
 ROOMS = ("synthetic.room_variation=true", "synthetic.environments=4", "synthetic.frames=10", "plots=false", "progress=false",
          "linear_baseline=false", "top_k=0", "patience=1000")  # fmt: skip
 FULL = ("epochs=12",)
@@ -180,11 +184,28 @@ def model_rows(name: str, last: Path, shots: tuple[int, ...], seed: int, *, adap
     pred_un, gt_un = predict(predictor, val, unseen)
     plain = Row(name, scored(pred_in, gt_in), scored(pred_un, gt_un))
     rows = baseline_rows(predictor, val, inroom, unseen, gt_in, gt_un) if baselines else []
+    if baselines:  # the model's shape alone, on the true root
+        skeleton = str(predictor.config.get("skeleton", "h36m17"))
+        rows.append(Row(ORACLE, *(scored(on_true_root(p, g, skeleton), g)
+                                  for p, g in ((pred_in, gt_in), (pred_un, gt_un)))))
     rows.append(plain)
     if adapters:
         rows.append(Row(f"{name}, K = 0", plain.inroom, plain.unseen))
         rows += [Row(f"{name}, K = {k}", plain.inroom, adapted(last, val, pool[:k], unseen, seed)) for k in shots]
     return rows
+
+
+def on_true_root(pred: np.ndarray, gt: np.ndarray, skeleton: str) -> np.ndarray:
+    """``float64[N, J, D]``: each frame of ``pred[N, J, D]`` translated so its root lands on the
+    true root of ``gt[N, J, >= D]`` (the root joints' mean, as the harness takes it)."""
+    from csipose.metrics import root_joints
+    from csipose.skeletons import get_skeleton
+
+    joints = list(root_joints(get_skeleton(skeleton)))
+    pred = np.asarray(pred, dtype=np.float64)
+    dims = pred.shape[-1]
+    shift = np.asarray(gt, dtype=np.float64)[:, joints, :dims].mean(axis=1) - pred[:, joints].mean(axis=1)
+    return pred + shift[:, None]
 
 
 def baseline_rows(predictor: Any, val: Any, inroom: np.ndarray, unseen: np.ndarray, gt_in: np.ndarray,
@@ -347,8 +368,9 @@ def print_kept(ratio: float, over: str, which: str, goal: float, k: int = 0) -> 
 
 
 def is_baseline(name: str) -> bool:
-    """A baseline row (the mean poses and the linear baseline), not a trained model's."""
-    return name.startswith("mean pose") or name == LINEAR
+    """A baseline row (the mean poses, the linear baseline and the plain model on the true root),
+    not a trained model's."""
+    return name.startswith("mean pose") or name in (LINEAR, ORACLE)
 
 
 def adapted(last: Path, val: Any, shots: np.ndarray, unseen: np.ndarray, seed: int, *, rank: int | None = None,

@@ -62,6 +62,7 @@ EXPECTED: dict[str, list[str]] = {
     "bench_domains": [
         r"^mean pose\s+\d+\.\d%\s+\d+\s+\d+\s+\d+\.\d%\s+\d+\s+\d+\s+n/a\s+n/a$",
         r"^mean pose on the true root \(oracle root\)\s+\d+\.\d%\s+0\s+\d+\s+\d+\.\d%\s+0\s+\d+\s+-?\d+\.\d\d\s+n/a$",
+        r"^plain model on the true root \(oracle root\)\s+\d+\.\d%\s+0\s+\d+\s+\d+\.\d%\s+0\s+\d+\s+-?\d+\.\d\d\s+n/a$",
         r"^mean pose on the link anchor\s+\d+\.\d%(\s+\d+){2}\s+\d+\.\d%(\s+\d+){2}\s+(-?\d+\.\d\d|n/a)\s+n/a$",
         r"^plain model\s+\d+\.\d%(\s+\d+){2}\s+\d+\.\d%(\s+\d+){2}(\s+(-?\d+\.\d\d|n/a)){2}$",
         *(rf"^{row}, K = {k}\s+\d+\.\d%(\s+\d+){{2}}\s+\d+\.\d%(\s+\d+){{2}}(\s+(-?\d+\.\d\d|n/a)){{2}}$"
