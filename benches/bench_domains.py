@@ -175,7 +175,8 @@ def scored(pred: np.ndarray, gt: np.ndarray) -> Any:
 def model_rows(name: str, last: Path, shots: tuple[int, ...], seed: int, *, adapters: bool,
                baselines: bool) -> list[Row]:
     """The row of a trained model; with ``baselines`` first the mean-pose rows (of its training
-    set); with ``adapters`` after it its K = 0 and K-shot rows."""
+    set), the linear baseline and the model on the true root (:data:`ORACLE`); with ``adapters``
+    after it its K = 0 and K-shot rows."""
     from csipose.infer import Predictor
 
     predictor = Predictor.load(last)
@@ -184,10 +185,10 @@ def model_rows(name: str, last: Path, shots: tuple[int, ...], seed: int, *, adap
     pred_un, gt_un = predict(predictor, val, unseen)
     plain = Row(name, scored(pred_in, gt_in), scored(pred_un, gt_un))
     rows = baseline_rows(predictor, val, inroom, unseen, gt_in, gt_un) if baselines else []
-    if baselines:  # the model's shape alone, on the true root
+    if baselines:  # the model's shape alone, on the true root: after the mean pose on it
         skeleton = str(predictor.config.get("skeleton", "h36m17"))
-        rows.append(Row(ORACLE, *(scored(on_true_root(p, g, skeleton), g)
-                                  for p, g in ((pred_in, gt_in), (pred_un, gt_un)))))
+        rows.insert(2, Row(ORACLE, *(scored(on_true_root(p, g, skeleton), g)
+                                     for p, g in ((pred_in, gt_in), (pred_un, gt_un)))))
     rows.append(plain)
     if adapters:
         rows.append(Row(f"{name}, K = 0", plain.inroom, plain.unseen))
@@ -197,7 +198,8 @@ def model_rows(name: str, last: Path, shots: tuple[int, ...], seed: int, *, adap
 
 def on_true_root(pred: np.ndarray, gt: np.ndarray, skeleton: str) -> np.ndarray:
     """``float64[N, J, D]``: each frame of ``pred[N, J, D]`` translated so its root lands on the
-    true root of ``gt[N, J, >= D]`` (the root joints' mean, as the harness takes it)."""
+    true root of ``gt[N, J, >= D]`` (the root joints' mean, as the harness takes it); a frame
+    without a finite true root stays where it is (as :func:`csipose.metrics.root_placed`)."""
     from csipose.metrics import root_joints
     from csipose.skeletons import get_skeleton
 
@@ -205,6 +207,7 @@ def on_true_root(pred: np.ndarray, gt: np.ndarray, skeleton: str) -> np.ndarray:
     pred = np.asarray(pred, dtype=np.float64)
     dims = pred.shape[-1]
     shift = np.asarray(gt, dtype=np.float64)[:, joints, :dims].mean(axis=1) - pred[:, joints].mean(axis=1)
+    shift[~np.isfinite(shift).all(axis=-1)] = 0.0  # no true root: the frame stays where it is
     return pred + shift[:, None]
 
 
@@ -278,8 +281,9 @@ def root_correlations(last: Path, pool: int, seed: int) -> dict[str, np.ndarray]
     return out
 
 
-#: How far :func:`placement_curve` moves the mean pose on the link anchor towards the true root.
-TOWARDS = tuple(np.round(np.linspace(0.0, 1.0, 21), 2))
+#: How far :func:`placement_curve` moves the mean pose on the link anchor towards the true root,
+#: in steps of 1% of the way.
+TOWARDS = tuple(np.round(np.linspace(0.0, 1.0, 101), 2))
 
 
 def placement_curve(last: Path, pool: int, seed: int) -> list[tuple[float, float]] | None:
@@ -288,30 +292,26 @@ def placement_curve(last: Path, pool: int, seed: int) -> list[tuple[float, float
     from each frame's anchor to its true root, on the frames the table scores; the first is the
     mean pose on the link anchor, the last the mean pose on the true root. None without the anchor."""
     from csipose.infer import Predictor
-    from csipose.metrics import root_joints
-    from csipose.skeletons import get_skeleton
     from csipose.train.baselines import baseline_poses
 
     predictor = Predictor.load(last)
     model = predictor._backend.model
     if not model.anchor:
         return None
-    joints = list(root_joints(get_skeleton(str(predictor.config.get("skeleton", "h36m17")))))
     val, _, unseen, _ = split_frames(predictor, pool, seed)
     gt = np.asarray(next(iter(batches(val, unseen)))["keypoints"], dtype=np.float64)
     anchored = baseline_poses(model, val, unseen)[0]
-    dims = anchored.shape[-1]
-    shift = gt[:, joints, :dims].mean(axis=1) - anchored[:, joints].mean(axis=1)  # [N, D]: anchor to the true root
+    shift = on_true_root(anchored, gt, str(predictor.config.get("skeleton", "h36m17"))) - anchored  # anchor -> root
     curve = []
     for share in TOWARDS:
-        report = scored(anchored + share * shift[:, None], gt)
+        report = scored(anchored + share * shift, gt)
         curve.append((float(report.root_error), pck20(report)))
     return curve
 
 
 def placement_needed(curve: list[tuple[float, float]], goal: float) -> tuple[float, float] | None:
     """The ``(root error, PCK@20)`` of :func:`placement_curve` nearest the anchor that reaches
-    PCK@20 ``goal``; None when even the true root does not."""
+    PCK@20 ``goal`` (to within its 1% steps); None when even the true root does not."""
     return next(((error, value) for error, value in curve if value >= goal), None)
 
 

@@ -56,7 +56,8 @@ def test_a_varied_rooms_receivers_stand_across_the_link_from_the_stage() -> None
         one = make_varied_scene(np.random.default_rng(seed))
         three = make_varied_scene(np.random.default_rng(seed), receivers=3)
         assert three.rx.shape == (9, 3) and three.rx_phase.shape == (9,)
-        for name in ("tx", "scatterers", "wall_reflectivity", "stage", "camera", "size"):
+        for name in ("tx", "scatterers", "scatterer_rcs", "wall_reflectivity", "stage", "camera", "size", "materials",
+                     "rx_gain_db"):
             assert np.array_equal(getattr(three, name), getattr(one, name)), name
         assert np.array_equal(three.rx[:3], one.rx) and np.array_equal(three.rx_phase[:3], one.rx_phase)
         link = one.rx[:, :2].mean(axis=0) - one.tx[:2]
@@ -106,6 +107,7 @@ def test_samples_hold_every_receivers_antennas() -> None:
     ({"receivers": 0}, "receivers: expected an integer in 1..3"),
     ({"receivers": 4}, "receivers: expected an integer in 1..3"),
     ({"receivers": 2, "family": "dense_map"}, "several receivers need family 'physics', got 'dense_map'"),
+    ({"receivers": 2, "room_variation": True}, "2 receivers in a varied room stand on one side of the link"),
     ({"receivers": 3, "features": ("conjugate",)}, "conjugate products pair antennas of one receiver's clock"),
 ])  # fmt: skip
 def test_bad_receiver_settings_are_config_errors(fields: dict, needle: str) -> None:  # type: ignore[type-arg]

@@ -139,11 +139,12 @@ class SyntheticConfig:
     multi-receiver set-ups (Person-in-WiFi-3D has three): the first at the link's far end as
     MM-Fi has it, the second and third facing the stage from the side walls (see
     :func:`~csipose.data.synthetic.scenes.with_receivers`), or with ``room_variation`` from
-    either side of the link (:func:`~csipose.data.synthetic.scenes.make_varied_scene`); each has
-    its own noise, packet phase offsets and timing slopes. Samples' ``csi`` then holds
-    ``3 * receivers`` antennas, receiver by receiver. Only with family ``"physics"`` and
-    per-antenna features: conjugate products pair antennas of one clock. 1 keeps every byte,
-    and more keep the first receiver's."""
+    either side of the link (:func:`~csipose.data.synthetic.scenes.make_varied_scene`: 1 or 3,
+    since a second receiver alone would pull the link anchor off the link); each has its own
+    noise, packet phase offsets and timing slopes. Samples' ``csi`` then holds ``3 * receivers``
+    antennas, receiver by receiver. Only with family ``"physics"`` and per-antenna features:
+    conjugate products pair antennas of one clock. 1 keeps every byte, and more keep the first
+    receiver's."""
     scatterers: int = 40
     """Static point scatterers (furniture, clutter) per environment; with ``room_variation``
     the mean count, each room drawing 0.5-1.5 times as many."""
@@ -252,6 +253,9 @@ class SyntheticConfig:
         if _int(self.receivers, "receivers", 1, 3) > 1:
             if self.family != "physics":
                 raise ConfigError(f"receivers: several receivers need family 'physics', got {self.family!r}")
+            if self.receivers == 2 and self.room_variation:
+                raise ConfigError("receivers: 2 receivers in a varied room stand on one side of the link and pull the "
+                                  "antennas' mean, and with it the link anchor, off the link; use 1 or 3")
             if self.features == ("conjugate",):
                 raise ConfigError("receivers: conjugate products pair antennas of one receiver's clock; with "
                                   f"{self.receivers} receivers use per-antenna features (amplitude, phase)")

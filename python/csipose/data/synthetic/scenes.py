@@ -1,4 +1,4 @@
-"""Rooms: walls, one transmitter, a three-antenna receiver, furniture and a camera.
+"""Rooms: walls, one transmitter, a three-antenna receiver (or up to three), furniture and a camera.
 
 The world frame has ``z`` up and the origin in a floor corner; the room spans
 ``[0, Lx] x [0, Ly] x [0, Lz]``. The transmitter and the three receive antennas
@@ -100,9 +100,13 @@ def make_varied_scene(rng: np.random.Generator, *, n_scatterers: int = 40, recei
     - the camera on the y = 0 wall in front of the stage (x of the stage, 0.2 m from the wall,
       1.0-1.4 m high), looking along +y as in :func:`make_scene`;
     - hardware: a receive gain of -6..6 dB and a phase offset (0..2 pi) per receive antenna;
-    - with ``receivers`` 2 or 3: receivers 2 and 3 on either side of the link, across it from
-      the stage (:func:`_side_receivers`), their antennas' phase offsets drawn after the first
+    - with ``receivers`` 3: receivers 2 and 3 on either side of the link, across it from the
+      stage (:func:`_side_receivers`), their antennas' phase offsets drawn after the first
       receiver's; everything else, and so the first receiver's CSI, is the one-receiver room's.
+      The furniture keeps its clearance from the transmitter and the first receiver only, so a
+      piece may stand near receivers 2 and 3 (as furniture does in real rooms). ``receivers`` 2
+      places receiver 2 alone, on the ``+across`` side (``SyntheticConfig`` refuses it: the
+      antennas' mean, and with it the link anchor, would leave the link).
     """
     if not 1 <= receivers <= 3:
         raise ValueError(f"receivers: expected 1 to 3, got {receivers}")
