@@ -74,10 +74,9 @@ def fit_rows(k: int) -> list[tuple[str, dict[str, int]]]:
 def room_rows(last: Path, shots: list[int], pool: int) -> list[tuple[str, list[float], float]]:
     """``(row, PCK@20 of each draw, gap ratio)`` of the mean pose on the link anchor (an anchored
     model's: what the room geometry alone gives) and the run's linear baseline (each over its own
-    in-room gain), the model without
-    adapters (:data:`UNADAPTED`) and with each fit's adapters on each K of ``shots``: the mean over
-    the draws of each draw's unseen-room gain over the mean pose (on its own scored frames), over
-    the in-room gain."""
+    in-room gain), the model without adapters (:data:`UNADAPTED`) and with each fit's adapters on
+    each K of ``shots``: the mean over the draws of each draw's unseen-room gain over the mean pose
+    (on its own scored frames), over the in-room gain."""
     from csipose.infer import Predictor
     from csipose.train.baselines import baseline_poses
 

@@ -186,29 +186,16 @@ def model_rows(name: str, last: Path, shots: tuple[int, ...], seed: int, *, adap
     plain = Row(name, scored(pred_in, gt_in), scored(pred_un, gt_un))
     rows = baseline_rows(predictor, val, inroom, unseen, gt_in, gt_un) if baselines else []
     if baselines:  # the model's shape alone, on the true root: after the mean pose on it
+        from csipose.metrics import root_placed
+
         skeleton = str(predictor.config.get("skeleton", "h36m17"))
-        rows.insert(2, Row(ORACLE, *(scored(on_true_root(p, g, skeleton), g)
+        rows.insert(2, Row(ORACLE, *(scored(root_placed(p, g, skeleton=skeleton), g)
                                      for p, g in ((pred_in, gt_in), (pred_un, gt_un)))))
     rows.append(plain)
     if adapters:
         rows.append(Row(f"{name}, K = 0", plain.inroom, plain.unseen))
         rows += [Row(f"{name}, K = {k}", plain.inroom, adapted(last, val, pool[:k], unseen, seed)) for k in shots]
     return rows
-
-
-def on_true_root(pred: np.ndarray, gt: np.ndarray, skeleton: str) -> np.ndarray:
-    """``float64[N, J, D]``: each frame of ``pred[N, J, D]`` translated so its root lands on the
-    true root of ``gt[N, J, >= D]`` (the root joints' mean, as the harness takes it); a frame
-    without a finite true root stays where it is (as :func:`csipose.metrics.root_placed`)."""
-    from csipose.metrics import root_joints
-    from csipose.skeletons import get_skeleton
-
-    joints = list(root_joints(get_skeleton(skeleton)))
-    pred = np.asarray(pred, dtype=np.float64)
-    dims = pred.shape[-1]
-    shift = np.asarray(gt, dtype=np.float64)[:, joints, :dims].mean(axis=1) - pred[:, joints].mean(axis=1)
-    shift[~np.isfinite(shift).all(axis=-1)] = 0.0  # no true root: the frame stays where it is
-    return pred + shift[:, None]
 
 
 def baseline_rows(predictor: Any, val: Any, inroom: np.ndarray, unseen: np.ndarray, gt_in: np.ndarray,
@@ -251,17 +238,32 @@ def linear_ridge(predictor: Any, train_set: Any = None) -> Any:
     return fit_linear_baseline(model, train_set, samples=int(predictor.config.get("baseline_samples", 20000)))
 
 
-#: Camera axes of :func:`root_correlations` (camera ``y`` points down).
+#: Camera axes of :func:`where_the_person_is` (camera ``y`` points down).
 AXES = ("x", "y (down)", "z")
 
 
-def root_correlations(last: Path, pool: int, seed: int) -> dict[str, np.ndarray] | None:
-    """What the CSI tells of where the person is: per camera axis (:data:`AXES`), the correlation
-    over frames of an anchored model's root offset from the link anchor with the true one,
-    ``{"in-room": float64[3], "unseen": float64[3]}`` (NaN for a constant axis), on the frames
-    the table scores; None for a model without the anchor."""
+#: How far the placement curve of :func:`where_the_person_is` moves the mean pose on the link
+#: anchor towards the true root, in steps of 1% of the way.
+TOWARDS = tuple(np.round(np.linspace(0.0, 1.0, 101), 2))
+
+
+#: ``(root error in m, PCK@20)`` at each step of :data:`TOWARDS`.
+Curve = list[tuple[float, float]]
+
+
+def where_the_person_is(last: Path, pool: int, seed: int) -> tuple[dict[str, np.ndarray], Curve] | None:
+    """For an anchored model (None without the anchor), on the frames the table scores:
+
+    - what the CSI tells of where the person is: per camera axis (:data:`AXES`), the correlation
+      over frames of the model's root offset from the link anchor with the true one,
+      ``{"in-room": float64[3], "unseen": float64[3]}`` (NaN for a constant axis);
+    - what placing the person better is worth in the unseen room, the placement curve:
+      ``(root error in m, PCK@20)`` of the training mean shape (on the link anchor) moved each
+      share of :data:`TOWARDS` of the way from each frame's anchor to its true root; the first is
+      the mean pose on the link anchor, the last the mean pose on the true root.
+    """
     from csipose.infer import Predictor
-    from csipose.metrics import root_joints
+    from csipose.metrics import root_joints, root_placed
     from csipose.skeletons import get_skeleton
     from csipose.train.baselines import baseline_poses
 
@@ -269,48 +271,28 @@ def root_correlations(last: Path, pool: int, seed: int) -> dict[str, np.ndarray]
     model = predictor._backend.model
     if not model.anchor:
         return None
-    joints = list(root_joints(get_skeleton(str(predictor.config.get("skeleton", "h36m17")))))
+    skeleton = str(predictor.config.get("skeleton", "h36m17"))
+    joints = list(root_joints(get_skeleton(skeleton)))
     val, inroom, unseen, _ = split_frames(predictor, pool, seed)
-    out = {}
+    correlations, poses = {}, {}
     for side, index in (("in-room", inroom), ("unseen", unseen)):
         pred, gt = predict(predictor, val, index)
         prior = baseline_poses(model, val, index)[0]  # the mean pose on each frame's anchor
         said, true = ((a[:, joints, :3] - prior[:, joints, :3]).mean(axis=1) for a in (pred, gt))
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[side] = np.array([np.corrcoef(said[:, a], true[:, a])[0, 1] for a in range(3)])
-    return out
-
-
-#: How far :func:`placement_curve` moves the mean pose on the link anchor towards the true root,
-#: in steps of 1% of the way.
-TOWARDS = tuple(np.round(np.linspace(0.0, 1.0, 101), 2))
-
-
-def placement_curve(last: Path, pool: int, seed: int) -> list[tuple[float, float]] | None:
-    """What placing the person better is worth in the unseen room: ``(root error in m, PCK@20)``
-    of the training mean shape (on the link anchor) moved each share of :data:`TOWARDS` of the way
-    from each frame's anchor to its true root, on the frames the table scores; the first is the
-    mean pose on the link anchor, the last the mean pose on the true root. None without the anchor."""
-    from csipose.infer import Predictor
-    from csipose.train.baselines import baseline_poses
-
-    predictor = Predictor.load(last)
-    model = predictor._backend.model
-    if not model.anchor:
-        return None
-    val, _, unseen, _ = split_frames(predictor, pool, seed)
-    gt = np.asarray(next(iter(batches(val, unseen)))["keypoints"], dtype=np.float64)
-    anchored = baseline_poses(model, val, unseen)[0]
-    shift = on_true_root(anchored, gt, str(predictor.config.get("skeleton", "h36m17"))) - anchored  # anchor -> root
+            correlations[side] = np.array([np.corrcoef(said[:, a], true[:, a])[0, 1] for a in range(3)])
+        poses[side] = prior, gt
+    prior, gt = poses["unseen"]  # the placement curve is the unseen room's
+    shift = root_placed(prior, gt, skeleton=skeleton) - prior  # each frame's anchor -> its true root
     curve = []
     for share in TOWARDS:
-        report = scored(anchored + share * shift, gt)
+        report = scored(prior + share * shift, gt)
         curve.append((float(report.root_error), pck20(report)))
-    return curve
+    return correlations, curve
 
 
-def placement_needed(curve: list[tuple[float, float]], goal: float) -> tuple[float, float] | None:
-    """The ``(root error, PCK@20)`` of :func:`placement_curve` nearest the anchor that reaches
+def placement_needed(curve: Curve, goal: float) -> tuple[float, float] | None:
+    """The ``(root error, PCK@20)`` of a placement curve (:func:`where_the_person_is`) nearest the anchor that reaches
     PCK@20 ``goal`` (to within its 1% steps); None when even the true root does not."""
     return next(((error, value) for error, value in curve if value >= goal), None)
 
@@ -344,10 +326,10 @@ def all_in_random_rooms(overrides: tuple[str, ...]) -> bool:
     )
 
 
-def print_placement(curve: list[tuple[float, float]], rows: list[Row]) -> None:
+def print_placement(curve: Curve, rows: list[Row]) -> None:
     """Prints how near the person must be placed in the unseen room for the K = 0 goal: the
     unseen PCK@20 the goal asks of the plain model (the mean pose's and the goal's share of the
-    in-room gain), and the root error at which the mean shape reaches it (:func:`placement_curve`),
+    in-room gain), and the root error at which the mean shape reaches it (:func:`where_the_person_is`),
     beside the link anchor's and the plain model's."""
     by_name = {r.name: r for r in rows}
     mean, plain = by_name["mean pose"], by_name["plain model"]
@@ -484,14 +466,12 @@ def main() -> int:
         runs, skipped = [*(runs if args.only else runs[:1]), *own], []
     adapted_rows = (*ADAPTED, *(name for name, _ in own))
     rows: list[Row] = []
-    correlations: dict[str, np.ndarray] | None = None
-    placement: list[tuple[float, float]] | None = None
+    person: tuple[dict[str, np.ndarray], Curve] | None = None  # the plain model's
     with tempfile.TemporaryDirectory(prefix="bench-domains-") as tmp:
         for i, (name, overrides) in enumerate(runs):
             last = train_run(Path(tmp) / f"run{i}", [*base, *overrides])
             if i == 0:
-                correlations = root_correlations(last, max(shots), args.seed)
-                placement = placement_curve(last, max(shots), args.seed)
+                person = where_the_person_is(last, max(shots), args.seed)
             with_shots = i == 0 or name in adapted_rows
             rows += model_rows(name, last, shots, args.seed, adapters=with_shots, baselines=i == 0)
             if all_in_random_rooms(overrides):  # no training room is scored
@@ -501,12 +481,12 @@ def main() -> int:
           f"({rows[0].unseen.frames} frames); root and PA-MPJPE in mm; gap ratio: the unseen room's PCK@20 gain "
           f"over the mean pose / the in-room gain; gap anchor: the same over the mean pose on the link anchor")  # fmt: skip
     ratios = print_table(rows, skipped)
-    if correlations is not None:
+    if person is not None:
+        correlations, placement = person
         cells = {side: " / ".join("n/a" if not np.isfinite(c) else f"{c:.2f}" for c in values)
                  for side, values in correlations.items()}
         print(f"where the person is, from the CSI: correlation of the plain model's root offset from the link anchor "
               f"with the true one (camera {' / '.join(AXES)}): in-room {cells['in-room']}, unseen {cells['unseen']}")
-    if placement is not None:
         print_placement(placement, rows)
     noted = {r.name for r in rows if r.note}  # trained in random rooms: no training room is scored
     zero = [r.name for r in rows if "K =" not in r.name and not is_baseline(r.name) and r.name not in noted]

@@ -12,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 BENCHES = sorted((Path(__file__).resolve().parents[1] / "benches").glob("bench_*.py"))
@@ -250,23 +249,3 @@ def test_placement_needed_takes_the_first_step_that_reaches_the_goal() -> None:
     assert domains.placement_needed(curve, 0.42) == (0.105, 0.420)  # reached exactly counts
     assert domains.placement_needed(curve, 0.43) == (0.099, 0.453)
     assert domains.placement_needed(curve, 0.70) is None  # not even the true root
-
-
-def test_on_true_root_moves_each_frame_onto_its_root_and_keeps_its_shape() -> None:
-    pytest.importorskip("torch")
-    from csipose.metrics import root_joints, root_placed
-    from csipose.skeletons import get_skeleton
-
-    domains = _bench_module("bench_domains")
-    rng = np.random.default_rng(0)
-    pred, gt = rng.normal(size=(2, 6, 17, 3))
-    gt[3] = np.nan  # a frame without a true root stays where it is
-    moved = domains.on_true_root(pred, gt, "h36m17")
-    joints = list(root_joints(get_skeleton("h36m17")))
-    rows = [0, 1, 2, 4, 5]
-    np.testing.assert_allclose(moved[rows][:, joints].mean(axis=1), gt[rows][:, joints].mean(axis=1), atol=1e-12)
-    np.testing.assert_allclose(moved - moved[:, :1], pred - pred[:, :1], atol=1e-12)  # the shape is kept
-    np.testing.assert_array_equal(moved[3], pred[3])
-    mean = pred[0]  # one pose for every frame: the harness's own root_placed
-    np.testing.assert_allclose(domains.on_true_root(np.broadcast_to(mean, gt.shape), gt, "h36m17"),
-                               root_placed(mean, gt), atol=1e-12)

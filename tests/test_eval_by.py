@@ -151,6 +151,25 @@ def test_root_placed_baseline_has_no_root_error() -> None:
         M.evaluate_by(gt, gt, np.zeros(5, int))
 
 
+def test_root_placed_moves_each_frame_onto_its_root_and_keeps_its_shape() -> None:
+    """A pose per frame (``bench_domains``' oracle row and placement curve) moves onto each true root."""
+    from csipose.skeletons import get_skeleton
+
+    rng = np.random.default_rng(0)
+    pred, gt = rng.normal(size=(2, 6, 17, 3))
+    gt[3] = np.nan  # a frame without a true root stays where it is
+    moved = M.root_placed(pred, gt, skeleton="h36m17")
+    joints = list(M.root_joints(get_skeleton("h36m17")))
+    rows = [0, 1, 2, 4, 5]
+    np.testing.assert_allclose(moved[rows][:, joints].mean(axis=1), gt[rows][:, joints].mean(axis=1), atol=1e-12)
+    np.testing.assert_allclose(moved - moved[:, :1], pred - pred[:, :1], atol=1e-12)  # the shape is kept
+    np.testing.assert_array_equal(moved[3], pred[3])
+    mean = pred[0]  # one pose for every frame gives what a pose per frame does
+    np.testing.assert_allclose(M.root_placed(np.broadcast_to(mean, gt.shape), gt), M.root_placed(mean, gt), atol=1e-12)
+    with pytest.raises(ShapeError, match=r"expected \[J, D\] or \[N, J, D\]"):
+        M.root_placed(pred[:5], gt)  # a pose per frame, but not as many frames
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from csipose.config import TrainingConfig

@@ -62,15 +62,18 @@ def evaluate_by(
 
 
 def root_placed(pose: Any, gt: Any, *, skeleton: str | Skeleton = "h36m17") -> np.ndarray:
-    """``pose[J, D]`` translated onto the root of each frame of ``gt[N, J, >= D]``: float64[N, J, D].
+    """``pose[J, D]`` (one pose for every frame) or ``pose[N, J, D]`` (a pose per frame)
+    translated onto the root of each frame of ``gt[N, J, >= D]``: float64[N, J, D].
 
-    Frames whose true root is not finite keep ``pose`` where it is."""
+    Frames whose true root is not finite keep their pose where it is."""
     skel = get_skeleton(skeleton)
     base = np.asarray(_numpy(pose), dtype=np.float64)
     truth = np.asarray(_numpy(gt), dtype=np.float64)
-    if base.ndim != 2 or truth.ndim != 3 or truth.shape[1] != base.shape[0] or truth.shape[2] < base.shape[1]:
-        raise ShapeError(f"pose: expected [J, D] and gt [N, J, >= D], got {base.shape} and {truth.shape}")
+    frames = base.ndim == 2 or (base.ndim == 3 and base.shape[0] == truth.shape[0])
+    if not frames or truth.ndim != 3 or truth.shape[1] != base.shape[-2] or truth.shape[2] < base.shape[-1]:
+        raise ShapeError(f"pose: expected [J, D] or [N, J, D] and gt [N, J, >= D], got {base.shape} and {truth.shape}")
     joints = list(root_joints(skel))
-    shift = truth[:, joints, : base.shape[1]].mean(axis=1) - base[joints].mean(axis=0)
+    base = np.broadcast_to(base, (truth.shape[0], *base.shape[-2:]))
+    shift = truth[:, joints, : base.shape[-1]].mean(axis=1) - base[:, joints].mean(axis=1)
     shift[~np.isfinite(shift).all(axis=-1)] = 0.0
-    return base[None] + shift[:, None]
+    return base + shift[:, None]
