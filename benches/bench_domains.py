@@ -21,7 +21,8 @@ so every row is scored on the same frames). Rows:
   together (less :data:`ABLATIONS`, which turn a default off), and the combinations of
   :data:`RECIPES`: one training run each, the config overrides of :data:`METHODS`; a row whose
   keys this csipose's config does not know is printed as not available and skipped; ``--row``
-  adds rows of your own overrides;
+  adds rows of your own overrides, each after its own linear baseline (its ridge fitted on its own
+  training split and input, which its overrides may change);
 - few-shot adaptation of the plain model, of :data:`ADAPTED` and of ``--row`` rows (:mod:`csipose.domain.adapters`,
   the ``csipose adapt`` defaults) on K = 0, 10, 50, 200 frames of the unseen room; its in-room
   figures are the model's own (an adapter is applied in its own room only).
@@ -30,7 +31,9 @@ After the table, for the plain model (anchored): per camera axis, the correlatio
 offset from the link anchor with the true one, in-room and in the unseen room: which part of
 where the person stands the CSI tells in a new room; and how near the person must be placed for
 the K = 0 goal: the root error at which the training mean shape, moved from the link anchor
-towards the true root, scores the unseen PCK@20 the goal asks of the plain model.
+towards the true root, scores the unseen PCK@20 the goal asks of the plain model; the same of the
+plain model's predictions, moved from their own root; and the plain model on the link anchor's
+floor position (its height and shape kept): its place on the floor dropped for the geometry's.
 
 Trained models are scored from their last checkpoint (``best.pt`` is chosen on a validation
 split that holds the unseen room). Columns: torso PCK@20, root error and PA-MPJPE in each
@@ -92,6 +95,8 @@ ADAPTED = ("no link anchor", "no test-time normalisation", "min-max amplitude (c
 ANCHORED = "mean pose on the link anchor"
 #: The plain run's ridge regression of the window alone: the run's linear baseline.
 LINEAR = "linear baseline (ridge regression alone)"
+#: The name of a ``--row`` run's own linear baseline: this, then the row's name.
+LINEAR_OF = "linear baseline of "
 #: The plain model's predictions moved onto each frame's true root: its shape alone.
 ORACLE = "plain model on the true root (oracle root)"
 ROOMS = ("synthetic.room_variation=true", "synthetic.environments=4", "synthetic.frames=10", "plots=false", "progress=false",
@@ -173,10 +178,11 @@ def scored(pred: np.ndarray, gt: np.ndarray) -> Any:
 
 
 def model_rows(name: str, last: Path, shots: tuple[int, ...], seed: int, *, adapters: bool,
-               baselines: bool) -> list[Row]:
+               baselines: bool, linear: bool = False) -> list[Row]:
     """The row of a trained model; with ``baselines`` first the mean-pose rows (of its training
-    set), the linear baseline and the model on the true root (:data:`ORACLE`); with ``adapters``
-    after it its K = 0 and K-shot rows."""
+    set), the linear baseline and the model on the true root (:data:`ORACLE`); with ``linear`` (and
+    no ``baselines``) first its own linear baseline (:func:`linear_row`, for a run whose data or
+    input are not the plain run's); with ``adapters`` after it its K = 0 and K-shot rows."""
     from csipose.infer import Predictor
 
     predictor = Predictor.load(last)
@@ -191,6 +197,8 @@ def model_rows(name: str, last: Path, shots: tuple[int, ...], seed: int, *, adap
         skeleton = str(predictor.config.get("skeleton", "h36m17"))
         rows.insert(2, Row(ORACLE, *(scored(root_placed(p, g, skeleton=skeleton), g)
                                      for p, g in ((pred_in, gt_in), (pred_un, gt_un)))))
+    elif linear and (own := linear_row(f"{LINEAR_OF}{name}", predictor, val, (inroom, unseen), (gt_in, gt_un))):
+        rows.append(own)
     rows.append(plain)
     if adapters:
         rows.append(Row(f"{name}, K = 0", plain.inroom, plain.unseen))
@@ -200,8 +208,8 @@ def model_rows(name: str, last: Path, shots: tuple[int, ...], seed: int, *, adap
 
 def baseline_rows(predictor: Any, val: Any, inroom: np.ndarray, unseen: np.ndarray, gt_in: np.ndarray,
                   gt_un: np.ndarray) -> list[Row]:
-    """The training mean pose as it is (camera frame), on each frame's true root, and (for an
-    anchored model) on each frame's link anchor."""
+    """The training mean pose as it is (camera frame), on each frame's true root, (for an
+    anchored model) on each frame's link anchor, and the run's linear baseline."""
     from csipose.metrics import root_placed
     from csipose.train.baselines import baseline_poses
     from csipose.train.data import mean_pose
@@ -215,14 +223,27 @@ def baseline_rows(predictor: Any, val: Any, inroom: np.ndarray, unseen: np.ndarr
             scored(root_placed(mean, gt_un), gt_un)),
     ]  # fmt: skip
     model = predictor._backend.model
-    ridge = linear_ridge(predictor, train_set)
-    (mean_in, linear_in), (mean_un, linear_un) = (baseline_poses(model, val, index, ridge=ridge)
-                                                  for index in (inroom, unseen))
     if model.anchor:  # the model's mean pose is then about each window's link anchor
+        mean_in, mean_un = (baseline_poses(model, val, index)[0] for index in (inroom, unseen))
         rows.append(Row(ANCHORED, scored(mean_in, gt_in), scored(mean_un, gt_un)))
-    if linear_in is not None and linear_un is not None:
-        rows.append(Row(LINEAR, scored(linear_in, gt_in), scored(linear_un, gt_un)))
+    if (linear := linear_row(LINEAR, predictor, val, (inroom, unseen), (gt_in, gt_un), train_set)) is not None:
+        rows.append(linear)
     return rows
+
+
+def linear_row(name: str, predictor: Any, val: Any, index: tuple[np.ndarray, np.ndarray],
+               gt: tuple[np.ndarray, np.ndarray], train_set: Any = None) -> Row | None:
+    """Row ``name``: the run's linear baseline (:func:`linear_ridge`, placed as the model places its
+    joints) on the in-room and unseen ``index`` frames, scored against ``gt``; None where the
+    model has none."""
+    from csipose.train.baselines import baseline_poses
+
+    model = predictor._backend.model
+    ridge = linear_ridge(predictor, train_set)
+    poses = [baseline_poses(model, val, frames, ridge=ridge)[1] for frames in index]
+    if poses[0] is None or poses[1] is None:
+        return None
+    return Row(name, *(scored(pose, truth) for pose, truth in zip(poses, gt)))
 
 
 def linear_ridge(predictor: Any, train_set: Any = None) -> Any:
@@ -251,19 +272,38 @@ TOWARDS = tuple(np.round(np.linspace(0.0, 1.0, 101), 2))
 Curve = list[tuple[float, float]]
 
 
-def where_the_person_is(last: Path, pool: int, seed: int) -> tuple[dict[str, np.ndarray], Curve] | None:
-    """For an anchored model (None without the anchor), on the frames the table scores:
+@dataclasses.dataclass
+class Placement:
+    """What :func:`where_the_person_is` measures of the plain model (anchored) on the scored frames.
 
-    - what the CSI tells of where the person is: per camera axis (:data:`AXES`), the correlation
-      over frames of the model's root offset from the link anchor with the true one,
-      ``{"in-room": float64[3], "unseen": float64[3]}`` (NaN for a constant axis);
-    - what placing the person better is worth in the unseen room, the placement curve:
-      ``(root error in m, PCK@20)`` of the training mean shape (on the link anchor) moved each
-      share of :data:`TOWARDS` of the way from each frame's anchor to its true root; the first is
-      the mean pose on the link anchor, the last the mean pose on the true root.
+    Attributes:
+        correlations: per camera axis (:data:`AXES`), the correlation over frames of the model's
+            root offset from the link anchor with the true one, ``{"in-room": float64[3],
+            "unseen": float64[3]}`` (NaN for a constant axis): what the CSI tells of where the
+            person is.
+        mean_shape: the unseen room's placement curve of the training mean shape: on the link
+            anchor, moved each share of :data:`TOWARDS` of the way from each frame's anchor to
+            its true root (the first point is the mean pose on the link anchor, the last the
+            mean pose on the true root).
+        model: the same of the plain model's predictions, moved from where it put each frame's
+            root towards the true one (the first point is the plain model, the last the plain
+            model on the true root).
+        on_anchor_floor: ``(root error in m, PCK@20)`` in the unseen room of the plain model
+            keeping its height and shape but standing on the link anchor's floor position
+            (:func:`on_anchor_floor`): its place on the floor dropped for the geometry's.
     """
+
+    correlations: dict[str, np.ndarray]
+    mean_shape: Curve
+    model: Curve
+    on_anchor_floor: tuple[float, float]
+
+
+def where_the_person_is(last: Path, pool: int, seed: int) -> Placement | None:
+    """What the CSI tells of where the person is, and what placing them better is worth in the
+    unseen room (:class:`Placement`), for an anchored model (None without the anchor)."""
     from csipose.infer import Predictor
-    from csipose.metrics import root_joints, root_placed
+    from csipose.metrics import root_joints
     from csipose.skeletons import get_skeleton
     from csipose.train.baselines import baseline_poses
 
@@ -281,14 +321,35 @@ def where_the_person_is(last: Path, pool: int, seed: int) -> tuple[dict[str, np.
         said, true = ((a[:, joints, :3] - prior[:, joints, :3]).mean(axis=1) for a in (pred, gt))
         with np.errstate(invalid="ignore", divide="ignore"):
             correlations[side] = np.array([np.corrcoef(said[:, a], true[:, a])[0, 1] for a in range(3)])
-        poses[side] = prior, gt
-    prior, gt = poses["unseen"]  # the placement curve is the unseen room's
-    shift = root_placed(prior, gt, skeleton=skeleton) - prior  # each frame's anchor -> its true root
+        poses[side] = pred, prior, gt
+    pred, prior, gt = poses["unseen"]  # the placement figures are the unseen room's
+    floor = scored(on_anchor_floor(pred, prior, skeleton), gt)
+    return Placement(correlations, placement_curve(prior, gt, skeleton), placement_curve(pred, gt, skeleton),
+                     (float(floor.root_error), pck20(floor)))
+
+
+def placement_curve(pose: np.ndarray, gt: np.ndarray, skeleton: str) -> Curve:
+    """``(root error, PCK@20)`` of ``pose: [N, J, D]`` moved each share of :data:`TOWARDS` of the way
+    from its root to ``gt``'s (``[N, J, D]``), frame by frame."""
+    from csipose.metrics import root_placed
+
+    shift = root_placed(pose, gt, skeleton=skeleton) - pose  # each frame's root -> its true root
     curve = []
     for share in TOWARDS:
-        report = scored(prior + share * shift, gt)
+        report = scored(pose + share * shift, gt)
         curve.append((float(report.root_error), pck20(report)))
-    return correlations, curve
+    return curve
+
+
+def on_anchor_floor(pred: np.ndarray, prior: np.ndarray, skeleton: str) -> np.ndarray:
+    """``pred: [N, J, D]`` moved on the floor (camera x and z; y points down) so that its root
+    stands where ``prior``'s (``[N, J, D]``, the mean pose on each frame's link anchor) does; its
+    height and shape are kept."""
+    from csipose.metrics import root_placed
+
+    shift = root_placed(pred, prior, skeleton=skeleton) - pred
+    shift[..., 1] = 0.0  # keep the height
+    return pred + shift
 
 
 def placement_needed(curve: Curve, goal: float) -> tuple[float, float] | None:
@@ -326,20 +387,30 @@ def all_in_random_rooms(overrides: tuple[str, ...]) -> bool:
     )
 
 
-def print_placement(curve: Curve, rows: list[Row]) -> None:
+def print_placement(placement: Placement, rows: list[Row]) -> None:
     """Prints how near the person must be placed in the unseen room for the K = 0 goal: the
     unseen PCK@20 the goal asks of the plain model (the mean pose's and the goal's share of the
-    in-room gain), and the root error at which the mean shape reaches it (:func:`where_the_person_is`),
-    beside the link anchor's and the plain model's."""
+    in-room gain), and the root error at which the mean shape reaches it (:class:`Placement`),
+    beside the link anchor's and the plain model's; then the same of the plain model's own shape,
+    and the plain model on the link anchor's floor position."""
     by_name = {r.name: r for r in rows}
     mean, plain = by_name["mean pose"], by_name["plain model"]
     goal = pck20(mean.unseen) + GOALS[0] * (pck20(plain.inroom) - pck20(mean.inroom))
+    curve = placement.mean_shape
+    print(f"the K = 0 goal asks {100 * goal:.1f}% of the unseen room; the training mean shape reaches it "
+          f"{reached(curve, goal)}; on the link anchor it is {1000 * curve[0][0]:.0f} mm off "
+          f"({100 * curve[0][1]:.1f}%), the plain model's root {1000 * plain.unseen.root_error:.0f} mm")
+    error, value = placement.on_anchor_floor
+    print(f"the plain model reaches it {reached(placement.model, goal)}; with its height and shape on the link "
+          f"anchor's floor position it is {1000 * error:.0f} mm off ({100 * value:.1f}%)")
+
+
+def reached(curve: Curve, goal: float) -> str:
+    """Where a placement curve reaches PCK@20 ``goal``, in words."""
     needed = placement_needed(curve, goal)
-    where = ("not even on the true root" if needed is None else
-             f"within {1000 * needed[0]:.0f} mm of the true root ({100 * needed[1]:.1f}%)")
-    print(f"the K = 0 goal asks {100 * goal:.1f}% of the unseen room; the training mean shape reaches it {where}; "
-          f"on the link anchor it is {1000 * curve[0][0]:.0f} mm off ({100 * curve[0][1]:.1f}%), the plain model's root "
-          f"{1000 * plain.unseen.root_error:.0f} mm")
+    if needed is None:
+        return "not even on the true root"
+    return f"within {1000 * needed[0]:.0f} mm of the true root ({100 * needed[1]:.1f}%)"
 
 
 def print_kept(ratio: float, over: str, which: str, goal: float, k: int = 0) -> None:
@@ -350,9 +421,9 @@ def print_kept(ratio: float, over: str, which: str, goal: float, k: int = 0) -> 
 
 
 def is_baseline(name: str) -> bool:
-    """A baseline row (the mean poses, the linear baseline and the plain model on the true root),
+    """A baseline row (the mean poses, the linear baselines and the plain model on the true root),
     not a trained model's."""
-    return name.startswith("mean pose") or name in (LINEAR, ORACLE)
+    return name.startswith(("mean pose", LINEAR_OF)) or name in (LINEAR, ORACLE)
 
 
 def adapted(last: Path, val: Any, shots: np.ndarray, unseen: np.ndarray, seed: int, *, rank: int | None = None,
@@ -464,16 +535,18 @@ def main() -> int:
             parser.error(f"--row {name!r}: {why}")
     if own:
         runs, skipped = [*(runs if args.only else runs[:1]), *own], []
-    adapted_rows = (*ADAPTED, *(name for name, _ in own))
+    own_names = [name for name, _ in own]  # each gets its own linear baseline: its data may differ
+    adapted_rows = (*ADAPTED, *own_names)
     rows: list[Row] = []
-    person: tuple[dict[str, np.ndarray], Curve] | None = None  # the plain model's
+    person: Placement | None = None  # the plain model's
     with tempfile.TemporaryDirectory(prefix="bench-domains-") as tmp:
         for i, (name, overrides) in enumerate(runs):
             last = train_run(Path(tmp) / f"run{i}", [*base, *overrides])
             if i == 0:
                 person = where_the_person_is(last, max(shots), args.seed)
             with_shots = i == 0 or name in adapted_rows
-            rows += model_rows(name, last, shots, args.seed, adapters=with_shots, baselines=i == 0)
+            rows += model_rows(name, last, shots, args.seed, adapters=with_shots, baselines=i == 0,
+                               linear=name in own_names)
             if all_in_random_rooms(overrides):  # no training room is scored
                 rows[-1].note = "(trained in random rooms: no scored room is one it trained in)"
     print(f"leave-room-out synthetic rooms: {', '.join([*ROOMS[:2], held[0]])}; in-room = held-out subjects of the training "
@@ -482,12 +555,11 @@ def main() -> int:
           f"over the mean pose / the in-room gain; gap anchor: the same over the mean pose on the link anchor")  # fmt: skip
     ratios = print_table(rows, skipped)
     if person is not None:
-        correlations, placement = person
         cells = {side: " / ".join("n/a" if not np.isfinite(c) else f"{c:.2f}" for c in values)
-                 for side, values in correlations.items()}
+                 for side, values in person.correlations.items()}
         print(f"where the person is, from the CSI: correlation of the plain model's root offset from the link anchor "
               f"with the true one (camera {' / '.join(AXES)}): in-room {cells['in-room']}, unseen {cells['unseen']}")
-        print_placement(placement, rows)
+        print_placement(person, rows)
     noted = {r.name for r in rows if r.note}  # trained in random rooms: no training room is scored
     zero = [r.name for r in rows if "K =" not in r.name and not is_baseline(r.name) and r.name not in noted]
     k50 = 50 if not args.quick else shots[1]

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCHES = sorted((Path(__file__).resolve().parents[1] / "benches").glob("bench_*.py"))
@@ -228,6 +229,15 @@ def test_bench_domains_trains_a_row_of_ones_own_overrides() -> None:
     plain = re.search(r"^plain model\s+\d+\.\d%(\s+\d+){2}\s+\d+\.\d%\s+(\d+)\s", done.stdout, re.MULTILINE)
     assert limit and anchored and plain, done.stdout
     assert (limit[4], limit[3], limit[5]) == (anchored[2], anchored[3], plain[2])
+    # the plain model's own placement, and the model on the anchor's floor position
+    assert re.search(r"^the plain model reaches it (within \d+ mm of the true root \(\d+\.\d%\)|not even on the true root); "
+                     r"with its height and shape on the link anchor's floor position it is \d+ mm off \(\d+\.\d%\)$",
+                     done.stdout, re.MULTILINE), done.stdout
+    # the --row run's own linear baseline, right before it, and the plain run's stays
+    lines = done.stdout.splitlines()
+    own = next(i for i, line in enumerate(lines) if re.match(rf"^linear baseline of epochs=1 dropout=0\.2{row}", line))
+    assert lines[own + 1].startswith("epochs=1 dropout=0.2 ")
+    assert re.search(rf"^linear baseline \(ridge regression alone\){row}", done.stdout, re.MULTILINE)
 
 
 def _bench_module(name: str):  # type: ignore[no-untyped-def]
@@ -240,6 +250,22 @@ def _bench_module(name: str):  # type: ignore[no-untyped-def]
     sys.modules[name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
     return module
+
+
+def test_on_anchor_floor_moves_the_root_on_the_floor_and_keeps_height_and_shape() -> None:
+    domains = _bench_module("bench_domains")
+    from csipose.metrics import root_joints
+    from csipose.skeletons import get_skeleton
+
+    rng = np.random.default_rng(0)
+    pred, prior = rng.normal(size=(5, 17, 3)), rng.normal(size=(5, 17, 3))
+    moved = domains.on_anchor_floor(pred, prior, "h36m17")
+    root = list(root_joints(get_skeleton("h36m17")))
+    at = lambda pose: pose[:, root].mean(axis=1)  # noqa: E731
+    np.testing.assert_allclose(at(moved)[:, [0, 2]], at(prior)[:, [0, 2]], atol=1e-12)  # the anchor's floor spot
+    np.testing.assert_allclose(at(moved)[:, 1], at(pred)[:, 1], atol=1e-12)  # its own height
+    np.testing.assert_allclose(moved - at(moved)[:, None], pred - at(pred)[:, None], atol=1e-12)  # its own shape
+    assert not np.allclose(moved, pred)
 
 
 def test_placement_needed_takes_the_first_step_that_reaches_the_goal() -> None:
