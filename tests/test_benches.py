@@ -60,6 +60,15 @@ EXPECTED: dict[str, list[str]] = {
         r"^csipose densepose_gps of 10,000 frames of 56 x 56: \d+\.\d{3} s wall, \d+\.\d{3} s CPU.* "
         r"\(goal under 1 s wall\): (met|NOT met)$",
     ],
+    "bench_floor_cues": [
+        r"^8 sequences per room; correlation over a room's sequences of each feature with the person's floor offset",
+        *(rf"^{name}(\s+[+-]\d\.\d\d / [+-]\d\.\d\d){{4}}$"
+          for name in (*(f"log amplitude, antenna {a}" for a in (1, 2, 3)),
+                       *(f"phase of antennas {a} x {b}" for a, b in ((1, 2), (2, 3), (1, 3))))),
+        *(rf"^ridge on the six features, offset {axis} the link: correlation with the truth within the room "
+          rf"[+-]\d\.\d\d( / [+-]\d\.\d\d){{3}} \(mean [+-]\d\.\d\d\), in a new room [+-]\d\.\d\d( / [+-]\d\.\d\d){{3}} "
+          rf"\(mean [+-]\d\.\d\d\), rooms 1-4$" for axis in ("along", "across")),
+    ],
     "bench_domains": [
         r"^mean pose\s+\d+\.\d%\s+\d+\s+\d+\s+\d+\.\d%\s+\d+\s+\d+\s+n/a\s+n/a$",
         r"^mean pose on the true root \(oracle root\)\s+\d+\.\d%\s+0\s+\d+\s+\d+\.\d%\s+0\s+\d+\s+-?\d+\.\d\d\s+n/a$",
