@@ -181,8 +181,8 @@ def model_rows(name: str, last: Path, shots: tuple[int, ...], seed: int, *, adap
                baselines: bool, linear: bool = False) -> list[Row]:
     """The row of a trained model; with ``baselines`` first the mean-pose rows (of its training
     set), the linear baseline and the model on the true root (:data:`ORACLE`); with ``linear`` (and
-    no ``baselines``) first its own linear baseline (:func:`linear_row`, for a run whose data or
-    input are not the plain run's); with ``adapters`` after it its K = 0 and K-shot rows."""
+    no ``baselines``) first its own linear baseline (:func:`linear_row`, fitted on its own training
+    split and input, which its overrides may change); with ``adapters`` after it its K = 0 and K-shot rows."""
     from csipose.infer import Predictor
 
     predictor = Predictor.load(last)
@@ -197,8 +197,9 @@ def model_rows(name: str, last: Path, shots: tuple[int, ...], seed: int, *, adap
         skeleton = str(predictor.config.get("skeleton", "h36m17"))
         rows.insert(2, Row(ORACLE, *(scored(root_placed(p, g, skeleton=skeleton), g)
                                      for p, g in ((pred_in, gt_in), (pred_un, gt_un)))))
-    elif linear and (own := linear_row(f"{LINEAR_OF}{name}", predictor, val, (inroom, unseen), (gt_in, gt_un))):
-        rows.append(own)
+    elif linear:
+        own = linear_row(f"{LINEAR_OF}{name}", predictor, val, (inroom, unseen), (gt_in, gt_un))
+        rows += [own] if own is not None else []
     rows.append(plain)
     if adapters:
         rows.append(Row(f"{name}, K = 0", plain.inroom, plain.unseen))
@@ -240,10 +241,10 @@ def linear_row(name: str, predictor: Any, val: Any, index: tuple[np.ndarray, np.
 
     model = predictor._backend.model
     ridge = linear_ridge(predictor, train_set)
-    poses = [baseline_poses(model, val, frames, ridge=ridge)[1] for frames in index]
-    if poses[0] is None or poses[1] is None:
+    inroom, unseen = (baseline_poses(model, val, frames, ridge=ridge)[1] for frames in index)
+    if inroom is None or unseen is None:
         return None
-    return Row(name, *(scored(pose, truth) for pose, truth in zip(poses, gt)))
+    return Row(name, scored(inroom, gt[0]), scored(unseen, gt[1]))
 
 
 def linear_ridge(predictor: Any, train_set: Any = None) -> Any:
@@ -263,8 +264,8 @@ def linear_ridge(predictor: Any, train_set: Any = None) -> Any:
 AXES = ("x", "y (down)", "z")
 
 
-#: How far the placement curve of :func:`where_the_person_is` moves the mean pose on the link
-#: anchor towards the true root, in steps of 1% of the way.
+#: How far a placement curve (:func:`placement_curve`) moves a pose from its root towards the true
+#: root, in steps of 1% of the way.
 TOWARDS = tuple(np.round(np.linspace(0.0, 1.0, 101), 2))
 
 
@@ -285,7 +286,7 @@ class Placement:
             anchor, moved each share of :data:`TOWARDS` of the way from each frame's anchor to
             its true root (the first point is the mean pose on the link anchor, the last the
             mean pose on the true root).
-        model: the same of the plain model's predictions, moved from where it put each frame's
+        plain_model: the same of the plain model's predictions, moved from where it put each frame's
             root towards the true one (the first point is the plain model, the last the plain
             model on the true root).
         on_anchor_floor: ``(root error in m, PCK@20)`` in the unseen room of the plain model
@@ -295,7 +296,7 @@ class Placement:
 
     correlations: dict[str, np.ndarray]
     mean_shape: Curve
-    model: Curve
+    plain_model: Curve
     on_anchor_floor: tuple[float, float]
 
 
@@ -353,8 +354,9 @@ def on_anchor_floor(pred: np.ndarray, prior: np.ndarray, skeleton: str) -> np.nd
 
 
 def placement_needed(curve: Curve, goal: float) -> tuple[float, float] | None:
-    """The ``(root error, PCK@20)`` of a placement curve (:func:`where_the_person_is`) nearest the anchor that reaches
-    PCK@20 ``goal`` (to within its 1% steps); None when even the true root does not."""
+    """The ``(root error, PCK@20)`` of a placement curve (:func:`placement_curve`) nearest its start (the
+    pose as it was placed) that reaches PCK@20 ``goal`` (to within its 1% steps); None when even the
+    true root does not. The steps shrink every frame's root error, height included, by the same share."""
     return next(((error, value) for error, value in curve if value >= goal), None)
 
 
@@ -401,7 +403,7 @@ def print_placement(placement: Placement, rows: list[Row]) -> None:
           f"{reached(curve, goal)}; on the link anchor it is {1000 * curve[0][0]:.0f} mm off "
           f"({100 * curve[0][1]:.1f}%), the plain model's root {1000 * plain.unseen.root_error:.0f} mm")
     error, value = placement.on_anchor_floor
-    print(f"the plain model reaches it {reached(placement.model, goal)}; with its height and shape on the link "
+    print(f"the plain model reaches it {reached(placement.plain_model, goal)}; with its height and shape on the link "
           f"anchor's floor position it is {1000 * error:.0f} mm off ({100 * value:.1f}%)")
 
 

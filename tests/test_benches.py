@@ -85,6 +85,8 @@ EXPECTED: dict[str, list[str]] = {
         r"no link anchor)\s+(not available \(.+\)|\d+\.\d%.*)$",
         *(rf"^{row}\s+\d+\.\d%(\s+\d+){{2}}\s+\d+\.\d%(\s+\d+){{2}}(\s+(-?\d+\.\d\d|n/a)){{2}}$"
           for row in ("half the sequences in randomised rooms", "half random rooms, no test-time normalisation")),
+        r"^the plain model reaches it (within \d+ mm of the true root \(\d+\.\d%\)|not even on the true root); "
+        r"with its height and shape on the link anchor's floor position it is \d+ mm off \(\d+\.\d%\)$",
         r"^where the person is, from the CSI: correlation of the plain model's root offset from the link anchor with the "
         r"true one \(camera x / y \(down\) / z\): in-room (-?\d\.\d\d|n/a)( / (-?\d\.\d\d|n/a)){2}, "
         r"unseen (-?\d\.\d\d|n/a)( / (-?\d\.\d\d|n/a)){2}$",
@@ -244,9 +246,14 @@ def test_bench_domains_trains_a_row_of_ones_own_overrides() -> None:
                      done.stdout, re.MULTILINE), done.stdout
     # the --row run's own linear baseline, right before it, and the plain run's stays
     lines = done.stdout.splitlines()
-    own = next(i for i, line in enumerate(lines) if re.match(rf"^linear baseline of epochs=1 dropout=0\.2{row}", line))
-    assert lines[own + 1].startswith("epochs=1 dropout=0.2 ")
-    assert re.search(rf"^linear baseline \(ridge regression alone\){row}", done.stdout, re.MULTILINE)
+    own = next((i for i, line in enumerate(lines) if line.startswith("linear baseline of epochs=1 dropout=0.2 ")), None)
+    assert own is not None and re.match(rf"^linear baseline of epochs=1 dropout=0\.2{row}", lines[own]), done.stdout
+    assert lines[own + 1].startswith("epochs=1 dropout=0.2 "), done.stdout
+    plain_linear = re.search(r"^linear baseline \(ridge regression alone\)\s+(.*\S)\s+n/a$", done.stdout, re.MULTILINE)
+    own_linear = re.match(r"^linear baseline of epochs=1 dropout=0\.2\s+(.*\S)\s+n/a$", lines[own])
+    assert plain_linear and own_linear, done.stdout
+    # the row's data and input are the plain run's, so its own ridge is the plain run's
+    assert own_linear[1] == plain_linear[1]
 
 
 def _bench_module(name: str):  # type: ignore[no-untyped-def]
@@ -275,6 +282,39 @@ def test_on_anchor_floor_moves_the_root_on_the_floor_and_keeps_height_and_shape(
     np.testing.assert_allclose(at(moved)[:, 1], at(pred)[:, 1], atol=1e-12)  # its own height
     np.testing.assert_allclose(moved - at(moved)[:, None], pred - at(pred)[:, None], atol=1e-12)  # its own shape
     assert not np.allclose(moved, pred)
+
+
+def test_floor_offset_is_the_root_from_the_link_anchor_along_and_across_the_link() -> None:
+    cues = _bench_module("bench_floor_cues")
+    from csipose.domain.anchor import link_anchor_numpy
+
+    tx, rx = np.array([-1.0, -0.2, 2.0]), np.array([[1.5, 0.8, 4.5], [2.0, -0.6, 5.0], [2.5, -1.2, 5.5]])
+    stage = np.array([0.0, 1.2, 3.5])  # the floor is at camera y = 1.2 (y points down)
+    anchor = link_anchor_numpy(tx[None], rx[None], stage[None, 1])[0]
+    along = np.array([1.0, 0.0, 1.0]) / np.sqrt(2.0)  # the link's floor direction (receivers' mean - tx)
+    across = np.array([1.0, 0.0, -1.0]) / np.sqrt(2.0)
+    keypoints = np.zeros((3, 17, 3)) + anchor + 0.3 * along - 0.1 * across + np.array([0.0, -0.9, 0.0])
+    keypoints[1] += 0.05 * across  # the mean over frames counts
+    np.testing.assert_allclose(cues.floor_offset(keypoints, tx, rx, stage), [0.3, -0.1 + 0.05 / 3], atol=1e-12)
+
+
+def test_floor_cues_ridge_recovers_a_linear_map_and_within_room_holds_subjects_out() -> None:
+    cues = _bench_module("bench_floor_cues")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 6))
+    truth = rng.normal(size=(6, 2))
+    weight, bias = cues.ridge(x, x @ truth + np.array([0.5, -0.2]))
+    np.testing.assert_allclose(weight, truth, atol=0.01)
+    np.testing.assert_allclose(bias, [0.5, -0.2], atol=0.01)
+    subjects = np.repeat(np.arange(1, 11), 40)
+    y = x @ truth
+    pred = cues.within_room(x, y, subjects)
+    changed = y.copy()
+    changed[subjects == 3] += 10.0  # a subject's own labels do not reach its predictions
+    moved = cues.within_room(x, changed, subjects)
+    np.testing.assert_allclose(moved[subjects == 3], pred[subjects == 3])
+    assert not np.allclose(moved[subjects != 3], pred[subjects != 3])
+    assert cues.correlation(pred[:, 0], y[:, 0]) > 0.99
 
 
 def test_placement_needed_takes_the_first_step_that_reaches_the_goal() -> None:
