@@ -86,7 +86,8 @@ EXPECTED: dict[str, list[str]] = {
         *(rf"^{row}\s+\d+\.\d%(\s+\d+){{2}}\s+\d+\.\d%(\s+\d+){{2}}(\s+(-?\d+\.\d\d|n/a)){{2}}$"
           for row in ("half the sequences in randomised rooms", "half random rooms, no test-time normalisation")),
         r"^the plain model reaches it (within \d+ mm of the true root \(\d+\.\d%\)|not even on the true root); "
-        r"with its height and shape on the link anchor's floor position it is \d+ mm off \(\d+\.\d%\)$",
+        r"with its height and shape on the link anchor's floor position it is \d+ mm off \(\d+\.\d%: in the unseen room "
+        r"alone, it keeps -?\d+% of the plain model's in-room gain, the plain model -?\d+%\)$",
         r"^where the person is, from the CSI: correlation of the plain model's root offset from the link anchor with the "
         r"true one \(camera x / y \(down\) / z\): in-room (-?\d\.\d\d|n/a)( / (-?\d\.\d\d|n/a)){2}, "
         r"unseen (-?\d\.\d\d|n/a)( / (-?\d\.\d\d|n/a)){2}$",
@@ -241,9 +242,13 @@ def test_bench_domains_trains_a_row_of_ones_own_overrides() -> None:
     assert limit and anchored and plain, done.stdout
     assert (limit[4], limit[3], limit[5]) == (anchored[2], anchored[3], plain[2])
     # the plain model's own placement, and the model on the anchor's floor position
-    assert re.search(r"^the plain model reaches it (within \d+ mm of the true root \(\d+\.\d%\)|not even on the true root); "
-                     r"with its height and shape on the link anchor's floor position it is \d+ mm off \(\d+\.\d%\)$",
-                     done.stdout, re.MULTILINE), done.stdout
+    floor = re.search(r"^the plain model reaches it (within \d+ mm of the true root \(\d+\.\d%\)|not even on the true root); "
+                      r"with its height and shape on the link anchor's floor position it is \d+ mm off \(\d+\.\d%: in the "
+                      r"unseen room alone, it keeps -?\d+% of the plain model's in-room gain, the plain model (-?\d+)%\)$",
+                      done.stdout, re.MULTILINE)
+    kept = re.search(r"^K = 0: unseen room keeps (-?\d+)% of the in-room PCK@20 gain over the mean pose \(the default model",
+                     done.stdout, re.MULTILINE)
+    assert floor and kept and floor[2] == kept[1], done.stdout  # the plain model's share is the verdict's
     # the --row run's own linear baseline, right before it, and the plain run's stays
     lines = done.stdout.splitlines()
     own = next((i for i, line in enumerate(lines) if line.startswith("linear baseline of epochs=1 dropout=0.2 ")), None)
