@@ -289,15 +289,15 @@ class Placement:
         plain_model: the same of the plain model's predictions, moved from where it put each frame's
             root towards the true one (the first point is the plain model, the last the plain
             model on the true root).
-        on_anchor_floor: ``(root error in m, PCK@20)`` in the unseen room of the plain model
-            keeping its height and shape but standing on the link anchor's floor position
+        on_anchor_floor: the unseen room's report (:func:`scored`) of the plain model keeping its
+            height and shape but standing on the link anchor's floor position
             (:func:`on_anchor_floor`): its place on the floor dropped for the geometry's.
     """
 
     correlations: dict[str, np.ndarray]
     mean_shape: Curve
     plain_model: Curve
-    on_anchor_floor: tuple[float, float]
+    on_anchor_floor: Any
 
 
 def where_the_person_is(last: Path, pool: int, seed: int) -> Placement | None:
@@ -324,9 +324,8 @@ def where_the_person_is(last: Path, pool: int, seed: int) -> Placement | None:
             correlations[side] = np.array([np.corrcoef(said[:, a], true[:, a])[0, 1] for a in range(3)])
         poses[side] = pred, prior, gt
     pred, prior, gt = poses["unseen"]  # the placement figures are the unseen room's
-    floor = scored(on_anchor_floor(pred, prior, skeleton), gt)
     return Placement(correlations, placement_curve(prior, gt, skeleton), placement_curve(pred, gt, skeleton),
-                     (float(floor.root_error), pck20(floor)))
+                     scored(on_anchor_floor(pred, prior, skeleton), gt))
 
 
 def placement_curve(pose: np.ndarray, gt: np.ndarray, skeleton: str) -> Curve:
@@ -399,17 +398,17 @@ def print_placement(placement: Placement, rows: list[Row]) -> None:
     model's own share)."""
     by_name = {r.name: r for r in rows}
     mean, plain = by_name["mean pose"], by_name["plain model"]
-    goal = pck20(mean.unseen) + GOALS[0] * (pck20(plain.inroom) - pck20(mean.inroom))
+    goal = pck20(mean.unseen) + GOALS[0] * (pck20(plain.inroom) - pck20(mean.inroom))  # the gap ratio's goal
     curve = placement.mean_shape
     print(f"the K = 0 goal asks {100 * goal:.1f}% of the unseen room; the training mean shape reaches it "
           f"{reached(curve, goal)}; on the link anchor it is {1000 * curve[0][0]:.0f} mm off "
           f"({100 * curve[0][1]:.1f}%), the plain model's root {1000 * plain.unseen.root_error:.0f} mm")
-    error, value = placement.on_anchor_floor
-    gain = pck20(plain.inroom) - pck20(mean.inroom)
-    kept = [(v - pck20(mean.unseen)) / gain for v in (value, pck20(plain.unseen))]
+    floor = placement.on_anchor_floor  # in the unseen room alone: the training rooms keep the plain model's
+    kept = [f"{100 * r:.0f}%" if np.isfinite(r) else "n/a"
+            for r in (gap(Row("", plain.inroom, floor), mean), gap(plain, mean))]
     print(f"the plain model reaches it {reached(placement.plain_model, goal)}; with its height and shape on the link "
-          f"anchor's floor position it is {1000 * error:.0f} mm off ({100 * value:.1f}%: in the unseen room alone, "
-          f"it keeps {100 * kept[0]:.0f}% of the plain model's in-room gain, the plain model {100 * kept[1]:.0f}%)")
+          f"anchor's floor position it is {1000 * floor.root_error:.0f} mm off ({100 * pck20(floor):.1f}%: in the "
+          f"unseen room alone, it keeps {kept[0]} of the plain model's in-room gain, the plain model {kept[1]})")
 
 
 def reached(curve: Curve, goal: float) -> str:
