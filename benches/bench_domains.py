@@ -23,17 +23,20 @@ so every row is scored on the same frames). Rows:
   keys this csipose's config does not know is printed as not available and skipped; ``--row``
   adds rows of your own overrides, each after its own linear baseline (its ridge fitted on its own
   training split and input, which its overrides may change);
+- the plain model placing the person itself in the unseen room too (:data:`OWN_FLOOR`,
+  ``new_room_floor = model``; by default a model on the link anchor stands people of a room it has
+  not seen on the anchor's floor position): the plain run re-predicted, since the setting changes
+  nothing in the training rooms;
 - few-shot adaptation of the plain model, of :data:`ADAPTED` and of ``--row`` rows (:mod:`csipose.domain.adapters`,
   the ``csipose adapt`` defaults) on K = 0, 10, 50, 200 frames of the unseen room; its in-room
   figures are the model's own (an adapter is applied in its own room only).
 
-After the table, for the plain model (anchored): per camera axis, the correlation of its root
-offset from the link anchor with the true one, in-room and in the unseen room: which part of
-where the person stands the CSI tells in a new room; and how near the person must be placed for
-the K = 0 goal: the root error at which the training mean shape, moved from the link anchor
-towards the true root, scores the unseen PCK@20 the goal asks of the plain model; the same of the
-plain model's predictions, moved from their own root; and the plain model on the link anchor's
-floor position (its height and shape kept): its place on the floor dropped for the geometry's.
+After the table, for the plain model (anchored): per camera axis, the correlation of its own root
+offset from the link anchor (as it would place the person) with the true one, in-room and in the
+unseen room: which part of where the person stands the CSI tells in a new room; and how near the
+person must be placed for the K = 0 goal: the root error at which the training mean shape, moved
+from the link anchor towards the true root, scores the unseen PCK@20 the goal asks of the plain
+model; the same of the plain model's predictions, moved from their root.
 
 Trained models are scored from their last checkpoint (``best.pt`` is chosen on a validation
 split that holds the unseen room). Columns: torso PCK@20, root error and PA-MPJPE in each
@@ -55,10 +58,12 @@ points, whose pick among several rows of one seed flatters it),
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +104,9 @@ LINEAR = "linear baseline (ridge regression alone)"
 LINEAR_OF = "linear baseline of "
 #: The plain model's predictions moved onto each frame's true root: its shape alone.
 ORACLE = "plain model on the true root (oracle root)"
+#: The plain model placing the person itself in the unseen room too (``new_room_floor = model``):
+#: its own run re-predicted, since the setting changes nothing in the training rooms.
+OWN_FLOOR = "own floor position in new rooms"
 ROOMS = ("synthetic.room_variation=true", "synthetic.environments=4", "synthetic.frames=10", "plots=false", "progress=false",
          "linear_baseline=false", "top_k=0", "patience=1000")  # fmt: skip
 FULL = ("epochs=12",)
@@ -204,6 +212,10 @@ def model_rows(name: str, last: Path, shots: tuple[int, ...], seed: int, *, adap
     if adapters:
         rows.append(Row(f"{name}, K = 0", plain.inroom, plain.unseen))
         rows += [Row(f"{name}, K = {k}", plain.inroom, adapted(last, val, pool[:k], unseen, seed)) for k in shots]
+    if baselines:
+        with own_floor(predictor) as changed:
+            if changed:  # the same weights: the setting changes no training room's prediction
+                rows.append(Row(OWN_FLOOR, *(scored(*predict(predictor, val, index)) for index in (inroom, unseen))))
     return rows
 
 
@@ -279,25 +291,21 @@ class Placement:
 
     Attributes:
         correlations: per camera axis (:data:`AXES`), the correlation over frames of the model's
-            root offset from the link anchor with the true one, ``{"in-room": float64[3],
-            "unseen": float64[3]}`` (NaN for a constant axis): what the CSI tells of where the
-            person is.
+            own root offset from the link anchor (:func:`own_floor`) with the true one,
+            ``{"in-room": float64[3], "unseen": float64[3]}`` (NaN for a constant axis): what the
+            CSI tells of where the person is.
         mean_shape: the unseen room's placement curve of the training mean shape: on the link
             anchor, moved each share of :data:`TOWARDS` of the way from each frame's anchor to
             its true root (the first point is the mean pose on the link anchor, the last the
             mean pose on the true root).
-        plain_model: the same of the plain model's predictions, moved from where it put each frame's
-            root towards the true one (the first point is the plain model, the last the plain
-            model on the true root).
-        on_anchor_floor: the unseen room's report (:func:`scored`) of the plain model keeping its
-            height and shape but standing on the link anchor's floor position
-            (:func:`on_anchor_floor`): its place on the floor dropped for the geometry's.
+        plain_model: the same of the plain model's predictions (on the anchor's floor position in
+            the unseen room: ``new_room_floor``), moved from where it put each frame's root towards
+            the true one (the first point is the plain model, the last the plain model on the true root).
     """
 
     correlations: dict[str, np.ndarray]
     mean_shape: Curve
     plain_model: Curve
-    on_anchor_floor: Any
 
 
 def where_the_person_is(last: Path, pool: int, seed: int) -> Placement | None:
@@ -315,17 +323,31 @@ def where_the_person_is(last: Path, pool: int, seed: int) -> Placement | None:
     skeleton = str(predictor.config.get("skeleton", "h36m17"))
     joints = list(root_joints(get_skeleton(skeleton)))
     val, inroom, unseen, _ = split_frames(predictor, pool, seed)
-    correlations, poses = {}, {}
+    correlations = {}
     for side, index in (("in-room", inroom), ("unseen", unseen)):
-        pred, gt = predict(predictor, val, index)
+        with own_floor(predictor):
+            pred, gt = predict(predictor, val, index)
         prior = baseline_poses(model, val, index)[0]  # the mean pose on each frame's anchor
         said, true = ((a[:, joints, :3] - prior[:, joints, :3]).mean(axis=1) for a in (pred, gt))
         with np.errstate(invalid="ignore", divide="ignore"):
             correlations[side] = np.array([np.corrcoef(said[:, a], true[:, a])[0, 1] for a in range(3)])
-        poses[side] = pred, prior, gt
-    pred, prior, gt = poses["unseen"]  # the placement figures are the unseen room's
-    return Placement(correlations, placement_curve(prior, gt, skeleton), placement_curve(pred, gt, skeleton),
-                     scored(on_anchor_floor(pred, prior, skeleton), gt))
+    pred, gt = predict(predictor, val, unseen)  # the placement figures are the unseen room's
+    prior = baseline_poses(model, val, unseen)[0]
+    return Placement(correlations, placement_curve(prior, gt, skeleton), placement_curve(pred, gt, skeleton))
+
+
+@contextlib.contextmanager
+def own_floor(predictor: Any) -> Iterator[bool]:
+    """Within it, ``predictor``'s model places the person on the floor itself in every room, as with
+    ``new_room_floor = model`` (it forgets the rooms it has seen for a while); yields whether that
+    changes anything (the model stands people of new rooms on the link anchor's floor position)."""
+    model = predictor._backend.model
+    rooms = model.seen_rooms
+    model.seen_rooms = None
+    try:
+        yield bool(model.new_room_root) and rooms is not None
+    finally:
+        model.seen_rooms = rooms
 
 
 def placement_curve(pose: np.ndarray, gt: np.ndarray, skeleton: str) -> Curve:
@@ -339,17 +361,6 @@ def placement_curve(pose: np.ndarray, gt: np.ndarray, skeleton: str) -> Curve:
         report = scored(pose + share * shift, gt)
         curve.append((float(report.root_error), pck20(report)))
     return curve
-
-
-def on_anchor_floor(pred: np.ndarray, prior: np.ndarray, skeleton: str) -> np.ndarray:
-    """``pred: [N, J, D]`` moved on the floor (camera x and z; y points down) so that its root
-    stands where ``prior``'s (``[N, J, D]``, the mean pose on each frame's link anchor) does; its
-    height and shape are kept."""
-    from csipose.metrics import root_placed
-
-    shift = root_placed(pred, prior, skeleton=skeleton) - pred
-    shift[..., 1] = 0.0  # keep the height
-    return pred + shift
 
 
 def placement_needed(curve: Curve, goal: float) -> tuple[float, float] | None:
@@ -392,10 +403,7 @@ def print_placement(placement: Placement, rows: list[Row]) -> None:
     """Prints how near the person must be placed in the unseen room for the K = 0 goal: the
     unseen PCK@20 the goal asks of the plain model (the mean pose's and the goal's share of the
     in-room gain), and the root error at which the mean shape reaches it (:class:`Placement`),
-    beside the link anchor's and the plain model's; then the same of the plain model's own shape,
-    and the plain model on the link anchor's floor position in the unseen room alone (its PCK@20, and
-    the share of the plain model's in-room gain over the mean pose it keeps there, beside the plain
-    model's own share)."""
+    beside the link anchor's and the plain model's; then the same of the plain model's own shape."""
     by_name = {r.name: r for r in rows}
     mean, plain = by_name["mean pose"], by_name["plain model"]
     goal = pck20(mean.unseen) + GOALS[0] * (pck20(plain.inroom) - pck20(mean.inroom))  # the gap ratio's goal
@@ -403,12 +411,7 @@ def print_placement(placement: Placement, rows: list[Row]) -> None:
     print(f"the K = 0 goal asks {100 * goal:.1f}% of the unseen room; the training mean shape reaches it "
           f"{reached(curve, goal)}; on the link anchor it is {1000 * curve[0][0]:.0f} mm off "
           f"({100 * curve[0][1]:.1f}%), the plain model's root {1000 * plain.unseen.root_error:.0f} mm")
-    floor = placement.on_anchor_floor  # in the unseen room alone: the training rooms keep the plain model's
-    kept = [f"{100 * r:.0f}%" if np.isfinite(r) else "n/a"
-            for r in (gap(Row("", plain.inroom, floor), mean), gap(plain, mean))]
-    print(f"the plain model reaches it {reached(placement.plain_model, goal)}; with its height and shape on the link "
-          f"anchor's floor position it is {1000 * floor.root_error:.0f} mm off ({100 * pck20(floor):.1f}%: in the "
-          f"unseen room alone, it keeps {kept[0]} of the plain model's in-room gain, the plain model {kept[1]})")
+    print(f"the plain model reaches it {reached(placement.plain_model, goal)}")
 
 
 def reached(curve: Curve, goal: float) -> str:
@@ -563,7 +566,7 @@ def main() -> int:
     if person is not None:
         cells = {side: " / ".join("n/a" if not np.isfinite(c) else f"{c:.2f}" for c in values)
                  for side, values in person.correlations.items()}
-        print(f"where the person is, from the CSI: correlation of the plain model's root offset from the link anchor "
+        print(f"where the person is, from the CSI: correlation of the plain model's own root offset from the link anchor "
               f"with the true one (camera {' / '.join(AXES)}): in-room {cells['in-room']}, unseen {cells['unseen']}")
         print_placement(person, rows)
     noted = {r.name for r in rows if r.note}  # trained in random rooms: no training room is scored

@@ -12,11 +12,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch import Tensor
 
 from csipose.config import TrainingConfig
 from csipose.data.synthetic import SyntheticConfig, SyntheticCsiDataset
 from csipose.data.synthetic.scenes import make_varied_scene, world_to_camera
-from csipose.domain.anchor import link_anchor, link_anchor_numpy
+from csipose.domain.anchor import SEEN_TOLERANCE, geometry_rows, link_anchor, link_anchor_numpy, on_anchor_floor, seen
 from csipose.errors import ArgumentError, ConfigError, ShapeError
 from csipose.infer import Predictor
 from csipose.infer_cli import read_geometry
@@ -83,6 +84,143 @@ def test_an_anchored_model_moves_with_the_anchor_and_needs_the_floor() -> None:
     for geometry, needle in ((None, "none"), ((tx, rx), "2 arrays")):
         with pytest.raises(ArgumentError, match=rf"geometry: .*anchor = link.*floor.*got {needle}"):
             model(x, geometry=geometry)
+
+
+# ------------------------------------------------------------------------- rooms it has not seen
+def test_on_anchor_floor_moves_the_root_on_the_floor_and_keeps_height_and_shape() -> None:
+    g = torch.Generator().manual_seed(0)
+    keypoints = torch.randn(5, 17, 3, generator=g, dtype=torch.float64)
+    anchor = torch.randn(5, 3, generator=g, dtype=torch.float64)
+    mean = torch.randn(17, 3, generator=g, dtype=torch.float64)
+    root = [0, 1, 4]
+    moved = on_anchor_floor(keypoints, anchor, mean, root)
+    target = anchor + mean[root].mean(dim=0)
+    assert torch.allclose(moved[:, root].mean(dim=1)[:, [0, 2]], target[:, [0, 2]])  # on the anchor's floor spot
+    assert torch.equal(moved[..., 1], keypoints[..., 1])  # its own height
+    shape = lambda k: k - k[:, root].mean(dim=1, keepdim=True)  # noqa: E731
+    assert torch.allclose(shape(moved), shape(keypoints))  # its own shape
+    with pytest.raises(ShapeError, match=r"keypoints: expected \[B, J, 3\]"):
+        on_anchor_floor(keypoints[..., :2], anchor, mean, root)
+
+
+def test_a_room_is_seen_when_its_antennas_and_floor_are_within_the_tolerance() -> None:
+    tx = torch.tensor([[-2.0, -0.2, 2.0]])
+    rx = torch.tensor([[[2.0, 0.5, 4.0], [2.0, -0.5, 4.0]]])
+    floor = torch.tensor([1.2])
+    rooms = geometry_rows(tx, rx, floor)
+    assert rooms.shape == (1, 3 + 6 + 1)
+    near = torch.cat([rooms + 0.9 * SEEN_TOLERANCE, rooms - 0.9 * SEEN_TOLERANCE])
+    far = rooms.repeat(rooms.shape[1], 1) + 1.1 * SEEN_TOLERANCE * torch.eye(rooms.shape[1])  # one coordinate off
+    assert seen(near, rooms).all() and not seen(far, rooms).any()
+    assert not seen(geometry_rows(tx, rx[:, :1], floor), rooms).any()  # another number of receive antennas
+    assert not seen(rooms, rooms[:0]).any()  # no rooms known
+
+
+def _room_geometry(batch: int, depth: float) -> tuple[Tensor, Tensor, Tensor]:
+    tx = torch.tensor([[-2.0, -0.2, depth]]).repeat(batch, 1)
+    rx = torch.tensor([[2.0, 0.5, depth + 2], [2.0, -0.5, depth + 2], [2.0, -1.0, depth + 2]]).repeat(batch, 1, 1)
+    return tx, rx, torch.full((batch,), 1.2)
+
+
+def test_a_model_stands_the_person_on_the_anchor_floor_only_in_rooms_it_has_not_seen(tmp_path: Path) -> None:
+    from csipose.domain.adapters import attach_adapters, load_adapters, save_adapters
+
+    settings = dict(model="tcn", shape=(10, 6, 56, 3), groups=2, joints=17, dims=3, width=16, heads=2, anchor=True)
+    torch.manual_seed(0)
+    own = build_model(**settings).eval()
+    with torch.no_grad():  # a model that moves the person about (a fresh one predicts its mean pose)
+        for value in own.parameters():
+            value.normal_(0.0, 0.1)
+        own.mean_pose.normal_()
+    model = build_model(**settings, new_room_root=[0]).eval()
+    model.load_state_dict(own.state_dict())
+    assert model.settings["new_room_root"] == [0] and "new_room_root" not in own.settings
+    x = torch.randn(4, 10, 6, 56, 3)
+    trained, new = _room_geometry(4, 2.0), _room_geometry(4, 2.5)  # the new room: half a metre deeper
+    model.seen_rooms = geometry_rows(*trained)[:1]
+    with torch.no_grad():
+        assert torch.equal(model(x, geometry=trained)["keypoints"], own(x, geometry=trained)["keypoints"])
+        placed = model(x, geometry=new)["keypoints"]
+        theirs = own(x, geometry=new)["keypoints"]
+        anchor = link_anchor(*new)
+    assert torch.allclose(placed, on_anchor_floor(theirs, anchor, model.mean_pose, [0]))
+    assert torch.allclose(placed[:, 0, [0, 2]], (anchor + model.mean_pose[0])[:, [0, 2]], atol=1e-6)
+    assert not torch.allclose(placed, theirs, atol=1e-3)
+    mixed = tuple(torch.cat([a[:2], b[2:]]) for a, b in zip(trained, new))  # a batch of both rooms
+    with torch.no_grad():
+        both = model(x, geometry=mixed)["keypoints"]
+        alone = own(x[:2], geometry=tuple(a[:2] for a in trained))["keypoints"]
+    assert torch.allclose(both[:2], alone, atol=1e-6)
+    assert torch.allclose(both[2:], placed[2:], atol=1e-6)
+    # an adapter fits the model to the new room: it places the person there itself, until removed
+    adapters = attach_adapters(model, rank=2, targets="head")
+    assert model.adapted
+    with torch.no_grad():
+        assert torch.equal(model(x, geometry=new)["keypoints"], own(x, geometry=new)["keypoints"])  # fresh: no change
+    save_adapters(tmp_path / "adapter.pt", adapters)
+    adapters.remove()
+    assert not model.adapted
+    with torch.no_grad():
+        assert torch.equal(model(x, geometry=new)["keypoints"], placed)
+    load_adapters(tmp_path / "adapter.pt", model).remove()  # loading one marks the model too
+    adapters = load_adapters(tmp_path / "adapter.pt", model)
+    assert model.adapted
+    adapters.remove()
+    model.seen_rooms = None  # no rooms recorded: none is new
+    with torch.no_grad():
+        assert torch.equal(model(x, geometry=new)["keypoints"], theirs)
+    for wrong, needle in (({"anchor": False}, "anchor = False"), ({"new_room_root": [17]}, r"got \[17\]"),
+                          ({"dims": 2}, "dims = 2")):
+        with pytest.raises(ConfigError, match=f"new_room_root: .*{needle}"):
+            build_model(**{**settings, "new_room_root": [0], **wrong})
+
+
+def test_a_run_records_its_rooms_and_places_the_unseen_room_on_the_anchor_floor(tmp_path: Path) -> None:
+    from csipose.metrics import root_joints
+    from csipose.skeletons import get_skeleton
+    from csipose.train.data import model_settings, seen_rooms
+
+    torch.manual_seed(0)
+    _train(tiny(tmp_path / "run", "epochs=1", "synthetic.val_subjects=[1]"))  # subject 1 of room 1 held out too
+    model, config = load_model(tmp_path / "run" / "last.pt", "cpu")
+    root = list(root_joints(get_skeleton(config.skeleton)))
+    assert config.new_room_floor == "auto" and model.new_room_root == tuple(root)
+    train, val = load_split(config, "train"), load_split(config, "val")
+    assert model.seen_rooms is not None and torch.equal(model.seen_rooms, seen_rooms(train))
+    assert model.seen_rooms.shape[0] == 3  # rooms 1-3; room 4 held out
+    environment = np.array([int(val[i]["environment"]) for i in range(len(val))])
+    assert set(environment) == {1, 4}
+    windows = torch.from_numpy(np.stack([val[i]["csi"] for i in range(len(val))]))
+    geometry = tuple(torch.from_numpy(np.stack([np.asarray(val[i][k]) for i in range(len(val))]))
+                     for k in ("tx", "rx", "floor"))
+    with torch.no_grad():
+        placed = model(windows, geometry=geometry)["keypoints"]
+        model.seen_rooms = None
+        theirs = model(windows, geometry=geometry)["keypoints"]
+    new = environment == 4
+    assert torch.equal(placed[~new], theirs[~new])  # the training rooms' held-out subjects: as the model says
+    anchor = torch.from_numpy(sample_anchors(val)).float()
+    assert torch.allclose(placed[new], on_anchor_floor(theirs[new], anchor[new], model.mean_pose, root), atol=1e-5)
+    assert not torch.allclose(placed[new], theirs[new], atol=1e-3)
+    predictor = Predictor.load(tmp_path / "run" / "last.pt")  # predicts as the model it loads
+    assert np.allclose(predictor.predict_windows(windows.numpy(), geometry=tuple(a.numpy() for a in geometry)),
+                       placed.numpy(), atol=1e-5)
+    # the checkpoint records the rooms; a bad record is one clear error
+    from csipose.errors import CheckpointError
+    from csipose.train import checkpoint as ckpt
+
+    state = ckpt.load_checkpoint(tmp_path / "run" / "last.pt")
+    state["seen_rooms"] = [[1.0, 2.0]]
+    ckpt.save_checkpoint(tmp_path / "bad.pt", state)
+    with pytest.raises(CheckpointError, match=r"bad\.pt: seen_rooms is not a float\[K, G\] table"):
+        load_model(tmp_path / "bad.pt", "cpu")
+    # "model" keeps the model's own place; "anchor" needs a model on the link anchor
+    assert "new_room_root" not in model_settings(tiny(tmp_path, "new_room_floor=model"), val)
+    assert "new_room_root" not in model_settings(tiny(tmp_path, "anchor=none"), val)
+    with pytest.raises(ConfigError, match="new_room_floor: anchor needs a model on the link anchor"):
+        model_settings(tiny(tmp_path, "anchor=none", "new_room_floor=anchor"), val)
+    with pytest.raises(ConfigError, match="new_room_floor: must be one of auto, anchor, model, got 'camera'"):
+        TrainingConfig().with_overrides(["new_room_floor=camera"]).validate()
 
 
 def test_anchor_auto_follows_the_samples_and_misuse_is_one_clear_error(tmp_path: Path) -> None:

@@ -70,6 +70,7 @@ _ENUMS: dict[str, tuple[str, ...]] = {
     "mmfi_scheme": ("S1", "S2", "S3"),
     "features": ("amplitude", "phase", "both", "conjugate"),
     "anchor": ("auto", "link", "none"),
+    "new_room_floor": ("auto", "anchor", "model"),
     "cleaning": ("auto", "official", "raw", "log"),
     "slot_backbones": ("shared", "separate"),
     "subcarrier_mode": RESAMPLE_MODES,
@@ -201,6 +202,12 @@ class TrainingConfig:
     places the person; the model then needs the geometry to predict. ``"none"``: the camera frame's
     origin. ``"auto"``: ``"link"`` when the training samples carry that geometry (synthetic
     room_variation) and the model has no person slots, else ``"none"``."""
+    new_room_floor: str = "auto"
+    """Where a model on the link anchor stands the person in a room it was not trained in (its
+    antennas match no training room's within 5 cm) while no adapter is attached: ``"anchor"`` on
+    the anchored mean pose's floor position (camera x and z), keeping the height and shape the
+    model predicts, since the CSI's floor cues change from room to room; ``"model"`` where the
+    model says. ``"auto"``: ``"anchor"`` for a model on the link anchor."""
     test_time_norm: bool | str = "auto"
     """Standardise every window by its own room's per-feature mean and std, re-estimated on that
     room's frames of the split (training rooms in training, each evaluated room's unlabelled

@@ -122,6 +122,7 @@ class Adapters(nn.Module):
         weight = next(iter(model.parameters()))
         self.to(device=weight.device, dtype=weight.dtype)
         self._hooks = [modules[name].register_forward_hook(self._hook(name)) for name in self.targets]
+        self._mark(model, True)  # fitted to its room: the model places the person there itself
 
     def _hook(self, name: str) -> Any:
         update = self.updates[_key(name)]
@@ -140,6 +141,13 @@ class Adapters(nn.Module):
         for hook in self._hooks:
             hook.remove()
         self._hooks = []
+        self._mark(self._model[0] if self._model else None, False)
+
+    def _mark(self, model: nn.Module | None, adapted: bool) -> None:
+        """Sets a :class:`PoseModel`'s ``adapted`` (kept in a list: not a submodule of the adapter)."""
+        self._model = [model] if adapted else []
+        if isinstance(model, PoseModel):
+            model.adapted = adapted
 
     def weights(self) -> dict[str, Tensor]:
         """The adapter's tensors by ``LAYER/PART`` (``down``, ``up``, ``shift``; ``gain``, ``offset``), CPU copies."""

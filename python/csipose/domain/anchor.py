@@ -18,6 +18,13 @@ the person is placed by the geometry, and the CSI has only the person's place re
 link and their shape left to tell. The
 anchor is a translation: figures of the locked harness (PCK, MPJPE, root error) do not change
 when it moves predictions and labels alike.
+
+Where the person stands on the floor, relative to the anchor, the CSI tells in the rooms a model
+was trained in, but the cues flip from room to room (``benches/bench_floor_cues.py``). So an
+anchored model records its training rooms' geometry (:func:`geometry_rows`, ``seen_rooms``) and,
+in a room it has not seen (:func:`seen`), stands the person on the anchored mean pose's floor
+position (:func:`on_anchor_floor`; ``new_room_floor``), keeping the height and the shape it
+predicts.
 """
 
 from __future__ import annotations
@@ -30,9 +37,12 @@ from torch import Tensor
 
 from csipose.errors import ArgumentError, ShapeError
 
-__all__ = ["link_anchor", "link_anchor_numpy", "split_geometry"]
+__all__ = ["SEEN_TOLERANCE", "geometry_rows", "link_anchor", "link_anchor_numpy", "on_anchor_floor", "seen", "split_geometry"]
 
 _PARALLEL = 1e-3  # metres: a link whose ends are closer than this across the view has no crossing
+#: Metres: a room is one a model has seen when every coordinate of its geometry (:func:`geometry_rows`)
+#: is within this of a training room's (antennas measured again in the same room stay within it).
+SEEN_TOLERANCE = 0.05
 
 
 def link_anchor(tx: Tensor, rx: Tensor, floor: Tensor) -> Tensor:
@@ -74,3 +84,34 @@ def split_geometry(geometry: Any, *, need_floor: bool, why: str) -> tuple[Any, A
             + f", got {'none' if geometry is None else f'{len(parts)} arrays'}"
         )
     return parts[0], parts[1], parts[2] if len(parts) == 3 else None
+
+
+def geometry_rows(tx: Tensor, rx: Tensor, floor: Tensor) -> Tensor:
+    """``tx: float[B, 3]``, ``rx: float[B, R, 3]``, ``floor: float[B]`` -> one row per sample
+    ``float32[B, 3 + 3 R + 1]``: the transmit antenna, the receive antennas, the floor."""
+    b = tx.shape[0]
+    return torch.cat([tx.reshape(b, -1), rx.reshape(b, -1), floor.reshape(b, 1)], dim=1).float()
+
+
+def seen(rows: Tensor, rooms: Tensor) -> Tensor:
+    """``rows: float[B, G]`` (:func:`geometry_rows`) of rooms ``rooms: float[K, G]`` -> ``bool[B]``:
+    whether each sample's room is one of ``rooms`` (every coordinate within :data:`SEEN_TOLERANCE`).
+    Rows of another width (another number of receive antennas) match no room."""
+    if rows.shape[1] != rooms.shape[1] or rooms.shape[0] == 0:
+        return torch.zeros(rows.shape[0], dtype=torch.bool, device=rows.device)
+    apart = (rows[:, None, :] - rooms.to(rows)[None, :, :]).abs().amax(dim=2)  # [B, K]
+    return (apart <= SEEN_TOLERANCE).any(dim=1)
+
+
+def on_anchor_floor(keypoints: Tensor, anchor: Tensor, mean_pose: Tensor, root: list[int] | tuple[int, ...]) -> Tensor:
+    """``keypoints: float[B, J, D]`` (D = 3, camera frame; ``y`` points down) moved on the floor,
+    along camera ``x`` and ``z``, so that their root (the mean of the ``root`` joints) stands where
+    the mean pose on the anchor (``anchor: float[B, 3]`` + ``mean_pose: float[J, D]``, relative to
+    it) has its root; their height and shape are kept. Returns ``float[B, J, D]``."""
+    if keypoints.dim() != 3 or keypoints.shape[2] != 3:
+        raise ShapeError(f"keypoints: expected [B, J, 3] to move on the floor, got {list(keypoints.shape)}")
+    joints = list(root)
+    target = anchor.to(keypoints) + mean_pose[joints].mean(dim=0).to(keypoints)  # [B, 3]
+    shift = target - keypoints[:, joints].mean(dim=1)
+    shift = shift * torch.tensor([1.0, 0.0, 1.0], dtype=shift.dtype, device=shift.device)  # the height stays
+    return keypoints + shift[:, None, :]

@@ -82,6 +82,7 @@ def build_model(
     domains: tuple[int, ...] | list[int] = (),
     geometry_film: bool = False,
     anchor: bool = False,
+    new_room_root: tuple[int, ...] | list[int] = (),
 ) -> PoseModel:
     """The :class:`PoseModel` these settings describe (every argument is plain data, stored in checkpoints).
 
@@ -100,6 +101,8 @@ def build_model(
             reversal (empty = none; see :mod:`csipose.domain`).
         geometry_film: condition the features on the room's antenna positions (FiLM).
         anchor: regress the joints relative to the room's link anchor (:mod:`csipose.domain.anchor`).
+        new_room_root: with ``anchor``, the root joints the model stands on the anchored mean pose's
+            floor position in rooms it has not seen (empty = it places the person everywhere).
     """
     if model not in MODELS:
         raise ConfigError(f"model: must be one of {', '.join(MODELS)}, got {model!r}")
@@ -119,12 +122,15 @@ def build_model(
         settings.update(domains=[int(e) for e in domains], geometry_film=bool(geometry_film))
     if anchor:
         settings["anchor"] = True
+    if new_room_root:  # earlier checkpoints' settings keep their keys
+        settings["new_room_root"] = [int(j) for j in new_room_root]
     if slot_backbones != "shared":  # earlier checkpoints' settings keep their keys
         settings["slot_backbones"] = slot_backbones
     return PoseModel(backbone, shape=shape, joints=joints, dims=dims, readout=readout,  # type: ignore[arg-type]
                      heatmap_size=heatmap_size, densepose_parts=densepose_parts, densepose_size=densepose_size,
                      persons=persons, slot_backbones=slot_backbones, domains=tuple(int(e) for e in domains),
-                     geometry_film=geometry_film, anchor=anchor, settings=settings)
+                     geometry_film=geometry_film, anchor=anchor, new_room_root=tuple(new_room_root),
+                     settings=settings)
 
 
 def count_parameters(model: nn.Module, *, trainable_only: bool = True) -> int:

@@ -104,6 +104,10 @@ class PoseModel(nn.Module):
             (:func:`~csipose.domain.anchor.link_anchor`), read from the geometry
             ``(tx, rx, floor)`` that ``forward`` then needs; the mean pose and the readout are
             relative to it.
+        new_room_root: with the anchor, the root joints (their mean is the root) that the model
+            stands on the anchored mean pose's floor position (:func:`~csipose.domain.anchor.on_anchor_floor`)
+            in a room it has not seen: one whose geometry matches none of :attr:`seen_rooms`, while
+            no adapter is attached (:attr:`adapted`); empty = the model places the person everywhere.
         settings: the keyword arguments that rebuild this model (:func:`~csipose.models.build_model`).
 
     Attributes:
@@ -113,11 +117,17 @@ class PoseModel(nn.Module):
         room_statistics: a ``test_time_norm`` model's training rooms' input statistics
             ``{environment: (mean float32[C, S, P], std float32[C, S, P])}``, recorded in its
             checkpoints (:mod:`csipose.domain.normalisation`); None for others.
+        seen_rooms: buffer ``float32[K, G]``, the geometry rows (:func:`~csipose.domain.anchor.geometry_rows`)
+            of the rooms the model was trained in, recorded in its checkpoints; None (no room is
+            known, so none is new) for a model without ``new_room_root``.
+        adapted: an adapter is attached (:mod:`csipose.domain.adapters`): the model was fitted to the
+            room it predicts in, so it places the person there itself.
     """
 
     mean_pose: Tensor  # buffer float[J, D]
     preprocess: dict[str, Any] | None
     room_statistics: dict[int, tuple[Any, Any]] | None
+    seen_rooms: Tensor | None
 
     def __init__(
         self,
@@ -135,6 +145,7 @@ class PoseModel(nn.Module):
         domains: tuple[int, ...] = (),
         geometry_film: bool = False,
         anchor: bool = False,
+        new_room_root: tuple[int, ...] = (),
         settings: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -178,6 +189,14 @@ class PoseModel(nn.Module):
         )
         self.domain_head, self.film = _domain_modules(backbone, features, dims, domains, geometry_film)
         self.anchor = bool(anchor)
+        self.new_room_root = tuple(int(j) for j in new_room_root)
+        if self.new_room_root and (not self.anchor or persons or dims != 3
+                                   or not all(0 <= j < joints for j in self.new_room_root)):
+            raise ConfigError(f"new_room_root: root joints in [0, {joints}) of a one-person model on the link anchor "
+                              f"with 3-D joints, got {list(self.new_room_root)} (anchor = {self.anchor}, "
+                              f"persons = {persons}, dims = {dims})")
+        self.register_buffer("seen_rooms", None, persistent=False)  # saved by the checkpoint, beside the weights
+        self.adapted = False
 
     @torch.no_grad()
     def set_mean_pose(self, pose: Tensor) -> None:
@@ -210,7 +229,8 @@ class PoseModel(nn.Module):
         model needs ``geometry = (tx float[B, 3], rx float[B, R, 3])``, an anchored one
         ``(tx, rx, floor float[B])`` (camera frame, metres); a model with a domain
         classifier adds ``"domain": [B, K]`` (logits over its training rooms) when given the
-        gradient ``reversal`` coefficient.
+        gradient ``reversal`` coefficient. A model with ``new_room_root`` stands the person of a
+        sample from a room it has not seen on the anchored mean pose's floor position.
         """
         if csi.dim() != 5 or tuple(csi.shape[1:]) != self.shape:
             w, c, s, p = self.shape
@@ -225,16 +245,26 @@ class PoseModel(nn.Module):
             features = torch.stack([f for _, f in outputs], dim=1)
         else:
             offsets, features = self.backbone(x)
+        new_room = None
         if self.anchor:
-            from csipose.domain.anchor import link_anchor, split_geometry
+            from csipose.domain.anchor import geometry_rows, link_anchor, seen, split_geometry
 
             tx, rx, floor = split_geometry(geometry, need_floor=True, why="anchor = link")
             d = offsets.device  # added in float32 at least: metres of anchor in bf16 would round to ~1 cm
-            anchor = link_anchor(tx.to(d).float(), rx.to(d).float(), floor.to(d).float())
+            tx, rx, floor = tx.to(d).float(), rx.to(d).float(), floor.to(d).float()
+            anchor = link_anchor(tx, rx, floor)
             offsets = offsets + anchor.view(-1, *(1,) * (offsets.dim() - 2), 3)[..., : self.dims]  # [B, (S,) J, D]
+            if self.new_room_root and self.seen_rooms is not None and not self.adapted:
+                new_room = ~seen(geometry_rows(tx, rx, floor), self.seen_rooms)
+        out = self._heads(x, offsets, features)
+        if new_room is not None:
+            from csipose.domain.anchor import on_anchor_floor
+
+            placed = on_anchor_floor(out["keypoints"], anchor, self.mean_pose, self.new_room_root)
+            out["keypoints"] = torch.where(new_room[:, None, None], placed, out["keypoints"])
         if self.domain_head is not None and reversal is not None:
-            return {**self._heads(x, offsets, features), "domain": self.domain_head(features, reversal)}
-        return self._heads(x, offsets, features)
+            out["domain"] = self.domain_head(features, reversal)
+        return out
 
     def _heads(self, x: Tensor, offsets: Tensor, features: Tensor) -> dict[str, Tensor]:
         """The joints (and optional heads) from the normalised input, the backbone's offsets and features."""

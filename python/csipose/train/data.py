@@ -30,6 +30,10 @@ __all__ = [
     "anchored",
     "geometry_of",
     "sample_anchors",
+    "sample_geometry",
+    "seen_rooms",
+    "new_room_floor",
+    "new_room_root",
     "eval_loader",
     "load_data",
     "load_split",
@@ -195,7 +199,25 @@ def model_settings(config: TrainingConfig, dataset: Any) -> dict[str, Any]:
         **({"densepose_size": config.densepose_size} if config.densepose else {}),
         **_domain_settings(config, dataset, sample),
         **({"anchor": True} if on_anchor else {}),
+        **({"new_room_root": new_room_root(config)} if new_room_floor(config, on_anchor) else {}),
     }  # fmt: skip
+
+
+def new_room_floor(config: TrainingConfig, on_anchor: bool) -> bool:
+    """Whether ``config.new_room_floor`` stands the person on the anchor's floor position in new rooms
+    (``on_anchor``: the model is on the link anchor, :func:`anchored`)."""
+    if config.new_room_floor == "anchor" and not on_anchor:
+        raise ConfigError("new_room_floor: anchor needs a model on the link anchor (anchor = link, or auto with "
+                          "the room geometry in the samples); set new_room_floor = model")
+    return on_anchor and config.new_room_floor != "model"
+
+
+def new_room_root(config: TrainingConfig) -> list[int]:
+    """The joints whose mean is the root of ``config.skeleton`` (as the locked harness takes it)."""
+    from csipose.metrics import root_joints
+    from csipose.skeletons import get_skeleton
+
+    return [int(j) for j in root_joints(get_skeleton(config.skeleton))]
 
 
 def _domain_settings(config: TrainingConfig, dataset: Any, sample: dict[str, Any]) -> dict[str, Any]:
@@ -252,22 +274,38 @@ def geometry_of(batch: dict[str, Any]) -> tuple[Any, ...]:
     return (batch["tx"], batch["rx"]) + ((batch["floor"],) if "floor" in batch else ())
 
 
-def sample_anchors(dataset: Any, index: np.ndarray | None = None) -> np.ndarray:
-    """``float64[n, 3]``: the link anchor (:func:`~csipose.domain.anchor.link_anchor`) of the
-    samples ``index`` (all by default); read from ``label_geometry()`` when the dataset has it,
-    else sample by sample."""
-    from csipose.domain.anchor import link_anchor_numpy
-
+def sample_geometry(dataset: Any, index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The room geometry ``(tx [n, 3], rx [n, R, 3], floor [n])`` of the samples ``index`` (all by
+    default); read from ``label_geometry()`` when the dataset has it, else sample by sample."""
     index = np.arange(len(dataset)) if index is None else np.asarray(index)
     if hasattr(dataset, "label_geometry"):
         tx, rx, floor = (a[index] for a in dataset.label_geometry())
-    else:
-        samples = [dataset[int(i)] for i in index]
-        missing = [k for k in GEOMETRY if samples and k not in samples[0]]
-        if missing:
-            raise DatasetError(f"anchor: the samples carry no {', '.join(missing)} (the room geometry)")
-        tx, rx, floor = (np.stack([np.asarray(s[k]) for s in samples]) for k in GEOMETRY)
-    return link_anchor_numpy(tx, rx, floor)
+        return tx, rx, floor
+    samples = [dataset[int(i)] for i in index]
+    missing = [k for k in GEOMETRY if samples and k not in samples[0]]
+    if missing:
+        raise DatasetError(f"anchor: the samples carry no {', '.join(missing)} (the room geometry)")
+    tx, rx, floor = (np.stack([np.asarray(s[k]) for s in samples]) for k in GEOMETRY)
+    return tx, rx, floor
+
+
+def sample_anchors(dataset: Any, index: np.ndarray | None = None) -> np.ndarray:
+    """``float64[n, 3]``: the link anchor (:func:`~csipose.domain.anchor.link_anchor`) of the
+    samples ``index`` (all by default; :func:`sample_geometry`)."""
+    from csipose.domain.anchor import link_anchor_numpy
+
+    return link_anchor_numpy(*sample_geometry(dataset, index))
+
+
+def seen_rooms(dataset: Any) -> Any:
+    """``float32[K, G]``: the distinct geometry rows (:func:`~csipose.domain.anchor.geometry_rows`)
+    of the rooms of ``dataset``'s samples, a model's ``seen_rooms``."""
+    import torch
+
+    from csipose.domain.anchor import geometry_rows
+
+    tx, rx, floor = (torch.as_tensor(np.asarray(a, dtype=np.float32)) for a in sample_geometry(dataset))
+    return torch.unique(geometry_rows(tx, rx, floor), dim=0)
 
 
 def recorded_preprocess(dataset: Any, shape: tuple[int, ...]) -> dict[str, Any] | None:

@@ -35,6 +35,7 @@ from csipose.train.data import (
     model_settings,
     presence_rates,
     recorded_preprocess,
+    seen_rooms,
     train_loader,
 )
 from csipose.train.distributed import DistContext, seed_everything, setup, sync_buffers, teardown, wrap_ddp
@@ -130,6 +131,7 @@ def _run(
         model = build_model(**model_settings(config, train_set))
         model.preprocess = recorded_preprocess(train_set, model.shape)
         model.room_statistics = train_set.statistics if isinstance(train_set, RoomNormalised) else None
+        model.seen_rooms = seen_rooms(train_set) if model.new_room_root else None
     baselines = fit_new_model(model, train_set, val_set, config, ctx, domains=domains) if state_in is None else {}
     model.to(ctx.device)
     learner = build_learner(model, config, ctx, steps_per_epoch(len(train_set), config, ctx))

@@ -81,6 +81,7 @@ def save_state(
         "model_settings": dict(learner.model.settings),
         "preprocess": learner.model.preprocess,
         **pack_rooms(learner.model.room_statistics),
+        **({"seen_rooms": learner.model.seen_rooms.detach().cpu()} if learner.model.seen_rooms is not None else {}),
         "optimizer": learner.optimizer.state_dict(),
         "scheduler": learner.scheduler.state_dict(),
         "scaler": learner.scaler.state_dict() if learner.scaler.is_enabled() else {},
@@ -189,7 +190,18 @@ def build_stored_model(state: dict[str, Any], path: str | Path) -> PoseModel:
         raise CheckpointError(f"{path}: preprocess is not a table of settings")
     model.preprocess = preprocess
     model.room_statistics = unpack_rooms(state, path)
+    model.seen_rooms = unpack_seen_rooms(state, path)
     return model
+
+
+def unpack_seen_rooms(state: dict[str, Any], path: str | Path) -> torch.Tensor | None:
+    """The training rooms' geometry rows ``float32[K, G]`` a checkpoint records (None without)."""
+    rooms = state.get("seen_rooms")
+    if rooms is None:
+        return None
+    if not isinstance(rooms, torch.Tensor) or rooms.dim() != 2 or not rooms.is_floating_point():
+        raise CheckpointError(f"{path}: seen_rooms is not a float[K, G] table of the training rooms' geometry")
+    return rooms.float()
 
 
 def pack_rooms(rooms: dict[int, tuple[Any, Any]] | None) -> dict[str, Any]:
