@@ -106,7 +106,7 @@ LINEAR_OF = "linear baseline of "
 ORACLE = "plain model on the true root (oracle root)"
 #: The plain model placing the person itself in the unseen room too (``new_room_floor = model``):
 #: its own run re-predicted, since the setting changes nothing in the training rooms.
-OWN_FLOOR = "own floor position in new rooms"
+OWN_FLOOR = "plain model, own floor position in new rooms"
 ROOMS = ("synthetic.room_variation=true", "synthetic.environments=4", "synthetic.frames=10", "plots=false", "progress=false",
          "linear_baseline=false", "top_k=0", "patience=1000")  # fmt: skip
 FULL = ("epochs=12",)
@@ -324,15 +324,14 @@ def where_the_person_is(last: Path, pool: int, seed: int) -> Placement | None:
     joints = list(root_joints(get_skeleton(skeleton)))
     val, inroom, unseen, _ = split_frames(predictor, pool, seed)
     correlations = {}
-    for side, index in (("in-room", inroom), ("unseen", unseen)):
+    for side, index in (("in-room", inroom), ("unseen", unseen)):  # the unseen room last
         with own_floor(predictor):
-            pred, gt = predict(predictor, val, index)
+            own, gt = predict(predictor, val, index)
         prior = baseline_poses(model, val, index)[0]  # the mean pose on each frame's anchor
-        said, true = ((a[:, joints, :3] - prior[:, joints, :3]).mean(axis=1) for a in (pred, gt))
+        said, true = ((a[:, joints, :3] - prior[:, joints, :3]).mean(axis=1) for a in (own, gt))
         with np.errstate(invalid="ignore", divide="ignore"):
             correlations[side] = np.array([np.corrcoef(said[:, a], true[:, a])[0, 1] for a in range(3)])
-    pred, gt = predict(predictor, val, unseen)  # the placement figures are the unseen room's
-    prior = baseline_poses(model, val, unseen)[0]
+    pred = predict(predictor, val, unseen)[0]  # as the model places them; the placement figures are the unseen room's
     return Placement(correlations, placement_curve(prior, gt, skeleton), placement_curve(pred, gt, skeleton))
 
 

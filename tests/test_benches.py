@@ -86,7 +86,7 @@ EXPECTED: dict[str, list[str]] = {
         *(rf"^{row}\s+\d+\.\d%(\s+\d+){{2}}\s+\d+\.\d%(\s+\d+){{2}}(\s+(-?\d+\.\d\d|n/a)){{2}}$"
           for row in ("half the sequences in randomised rooms", "half random rooms, no test-time normalisation")),
         r"^the plain model reaches it (within \d+ mm of the true root \(\d+\.\d%\)|not even on the true root)$",
-        r"^own floor position in new rooms\s+\d+\.\d%(\s+\d+){2}\s+\d+\.\d%(\s+\d+){2}(\s+(-?\d+\.\d\d|n/a)){2}$",
+        r"^plain model, own floor position in new rooms\s+\d+\.\d%(\s+\d+){2}\s+\d+\.\d%(\s+\d+){2}(\s+(-?\d+\.\d\d|n/a)){2}$",
         r"^where the person is, from the CSI: correlation of the plain model's own root offset from the link anchor with the "
         r"true one \(camera x / y \(down\) / z\): in-room (-?\d\.\d\d|n/a)( / (-?\d\.\d\d|n/a)){2}, "
         r"unseen (-?\d\.\d\d|n/a)( / (-?\d\.\d\d|n/a)){2}$",
@@ -241,7 +241,7 @@ def test_bench_domains_trains_a_row_of_ones_own_overrides() -> None:
     assert limit and anchored and plain, done.stdout
     assert (limit[4], limit[3], limit[5]) == (anchored[2], anchored[3], plain[2])
     # the plain model placing the person itself in the unseen room too: the same in-room, its own place unseen
-    own = re.search(r"^own floor position in new rooms\s+(\d+\.\d%(?:\s+\d+){2})\s+(\d+\.\d%(?:\s+\d+){2})\s",
+    own = re.search(r"^plain model, own floor position in new rooms\s+(\d+\.\d%(?:\s+\d+){2})\s+(\d+\.\d%(?:\s+\d+){2})\s",
                     done.stdout, re.MULTILINE)
     plain = re.search(r"^plain model\s+(\d+\.\d%(?:\s+\d+){2})\s+(\d+\.\d%(?:\s+\d+){2})\s", done.stdout, re.MULTILINE)
     assert own and plain and own[1] == plain[1] and own[2] != plain[2], done.stdout

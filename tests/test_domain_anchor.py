@@ -3,6 +3,7 @@ models that regress the joints relative to it (``anchor``)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import warnings
 from pathlib import Path
@@ -123,7 +124,7 @@ def _room_geometry(batch: int, depth: float) -> tuple[Tensor, Tensor, Tensor]:
 
 
 def test_a_model_stands_the_person_on_the_anchor_floor_only_in_rooms_it_has_not_seen(tmp_path: Path) -> None:
-    from csipose.domain.adapters import attach_adapters, load_adapters, save_adapters
+    from csipose.domain.adapters import attach_adapters, fit_adapters, load_adapters, save_adapters
 
     settings = dict(model="tcn", shape=(10, 6, 56, 3), groups=2, joints=17, dims=3, width=16, heads=2, anchor=True)
     torch.manual_seed(0)
@@ -152,23 +153,33 @@ def test_a_model_stands_the_person_on_the_anchor_floor_only_in_rooms_it_has_not_
         alone = own(x[:2], geometry=tuple(a[:2] for a in trained))["keypoints"]
     assert torch.allclose(both[:2], alone, atol=1e-6)
     assert torch.allclose(both[2:], placed[2:], atol=1e-6)
-    # an adapter fits the model to the new room: it places the person there itself, until removed
+    # a fresh adapter changes nothing; one fitted to (or loaded for) the new room makes the model place
+    # the person there itself, until it is removed
     adapters = attach_adapters(model, rank=2, targets="head")
-    assert model.adapted
     with torch.no_grad():
-        assert torch.equal(model(x, geometry=new)["keypoints"], own(x, geometry=new)["keypoints"])  # fresh: no change
-    save_adapters(tmp_path / "adapter.pt", adapters)
+        assert not model.adapted and torch.equal(model(x, geometry=new)["keypoints"], placed)
+    save_adapters(tmp_path / "adapter.pt", adapters)  # zero updates: the base model's outputs
+    adapters.remove()
+    adapters = load_adapters(tmp_path / "adapter.pt", model)
+    with torch.no_grad():
+        assert model.adapted and torch.equal(model(x, geometry=new)["keypoints"], theirs)
     adapters.remove()
     assert not model.adapted
-    with torch.no_grad():
-        assert torch.equal(model(x, geometry=new)["keypoints"], placed)
-    load_adapters(tmp_path / "adapter.pt", model).remove()  # loading one marks the model too
-    adapters = load_adapters(tmp_path / "adapter.pt", model)
+    adapters = attach_adapters(model, rank=2, targets="head")
+    fit_adapters(model, adapters, x.numpy(), (placed + 0.1).numpy(), steps=2, geometry=tuple(g.numpy() for g in new))
     assert model.adapted
     adapters.remove()
-    model.seen_rooms = None  # no rooms recorded: none is new
+    with torch.no_grad():
+        assert not model.adapted and torch.equal(model.eval()(x, geometry=new)["keypoints"], placed)
+    training = [copy.deepcopy(m).train() for m in (model, own)]  # copies: a training step moves batch norms
+    with torch.no_grad():  # training batches come from the rooms it is trained in: nothing is moved
+        assert torch.equal(*(m(x, geometry=new)["keypoints"] for m in training))
+    model.seen_rooms = None  # no rooms recorded (a checkpoint of an older csipose): the model places everyone
     with torch.no_grad():
         assert torch.equal(model(x, geometry=new)["keypoints"], theirs)
+    own.seen_rooms = geometry_rows(*trained)[:1]  # rooms without new_room_root change nothing either
+    with torch.no_grad():
+        assert torch.equal(own(x, geometry=new)["keypoints"], theirs)
     for wrong, needle in (({"anchor": False}, "anchor = False"), ({"new_room_root": [17]}, r"got \[17\]"),
                           ({"dims": 2}, "dims = 2")):
         with pytest.raises(ConfigError, match=f"new_room_root: .*{needle}"):
@@ -210,15 +221,26 @@ def test_a_run_records_its_rooms_and_places_the_unseen_room_on_the_anchor_floor(
     from csipose.train import checkpoint as ckpt
 
     state = ckpt.load_checkpoint(tmp_path / "run" / "last.pt")
-    state["seen_rooms"] = [[1.0, 2.0]]
-    ckpt.save_checkpoint(tmp_path / "bad.pt", state)
-    with pytest.raises(CheckpointError, match=r"bad\.pt: seen_rooms is not a float\[K, G\] table"):
-        load_model(tmp_path / "bad.pt", "cpu")
+    for bad in ([[1.0, 2.0]], torch.zeros(1, 8), torch.full((1, 13), float("nan"))):  # not a tensor, a width, a NaN
+        state["seen_rooms"] = bad
+        ckpt.save_checkpoint(tmp_path / "bad.pt", state)
+        with pytest.raises(CheckpointError, match=r"bad\.pt: seen_rooms is not a float\[K, 3 \+ 3 R \+ 1\] table"):
+            load_model(tmp_path / "bad.pt", "cpu")
     # "model" keeps the model's own place; "anchor" needs a model on the link anchor
     assert "new_room_root" not in model_settings(tiny(tmp_path, "new_room_floor=model"), val)
     assert "new_room_root" not in model_settings(tiny(tmp_path, "anchor=none"), val)
     with pytest.raises(ConfigError, match="new_room_floor: anchor needs a model on the link anchor"):
         model_settings(tiny(tmp_path, "anchor=none", "new_room_floor=anchor"), val)
+    # 2-D joints stay on the anchor and keep their place ("auto"); "anchor" asks for 3-D ones
+    flat = model_settings(tiny(tmp_path, "keypoint_dims=2"), val)
+    assert flat["anchor"] is True and "new_room_root" not in flat
+    build_model(**flat)
+    with pytest.raises(ConfigError, match=r"new_room_floor: anchor needs .* 3-D joints \(keypoint_dims = 3, got 2\)"):
+        model_settings(tiny(tmp_path, "keypoint_dims=2", "new_room_floor=anchor"), val)
+    # a run recorded before the setting placed the person itself
+    recorded = config.to_dict()
+    del recorded["new_room_floor"]
+    assert TrainingConfig.from_dict(recorded, recorded=True).new_room_floor == "model"
     with pytest.raises(ConfigError, match="new_room_floor: must be one of auto, anchor, model, got 'camera'"):
         TrainingConfig().with_overrides(["new_room_floor=camera"]).validate()
 

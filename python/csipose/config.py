@@ -203,11 +203,13 @@ class TrainingConfig:
     origin. ``"auto"``: ``"link"`` when the training samples carry that geometry (synthetic
     room_variation) and the model has no person slots, else ``"none"``."""
     new_room_floor: str = "auto"
-    """Where a model on the link anchor stands the person in a room it was not trained in (its
-    antennas match no training room's within 5 cm) while no adapter is attached: ``"anchor"`` on
-    the anchored mean pose's floor position (camera x and z), keeping the height and shape the
-    model predicts, since the CSI's floor cues change from room to room; ``"model"`` where the
-    model says. ``"auto"``: ``"anchor"`` for a model on the link anchor."""
+    """Where a model on the link anchor stands the person in a room it was not trained in while no
+    fitted adapter is on it: ``"anchor"`` on the anchored mean pose's floor position (camera x and
+    z), keeping the height and shape the model predicts (the DensePose maps follow the moved joints;
+    the auxiliary heatmap head does not), since the CSI's floor cues change from room to room;
+    ``"model"`` where the model says. A room is one it was trained in when every coordinate of its
+    geometry (``tx``, ``rx`` in the order given, ``floor``) is within 5 cm of a training room's.
+    ``"auto"``: ``"anchor"`` for a model on the link anchor with 3-D joints."""
     test_time_norm: bool | str = "auto"
     """Standardise every window by its own room's per-feature mean and std, re-estimated on that
     room's frames of the split (training rooms in training, each evaluated room's unlabelled
@@ -483,7 +485,8 @@ class TrainingConfig:
 
         ``recorded``: the dict is a config a run wrote (its checkpoint); generator settings beside
         data other than synthetic, which runs of older csipose recorded without using them, are then
-        dropped instead of refused, and a config without ``cleaning`` (older runs) cleaned as MM-Fi does.
+        dropped instead of refused, a config without ``cleaning`` (older runs) cleaned as MM-Fi does,
+        and one without ``new_room_floor`` placed the person itself in every room.
         """
         types = _field_types()
         kwargs: dict[str, Any] = {}
@@ -495,6 +498,8 @@ class TrainingConfig:
             kwargs["synthetic"] = copy.deepcopy(DEFAULT_SYNTHETIC)
         if recorded and "cleaning" not in kwargs:  # runs before the key cleaned as MM-Fi does
             kwargs["cleaning"] = "official"
+        if recorded and "new_room_floor" not in kwargs:  # runs before the key placed the person themselves
+            kwargs["new_room_floor"] = "model"
         return cls(**kwargs).validate()
 
     @classmethod

@@ -7,9 +7,12 @@ readout from the flattened input window to the joints) gains a low-rank update a
 
 and the normalised input gains a gain and an offset per channel (antenna x feature), where a
 room's receiver gains and antenna phase offsets show, ``x_c (1 + g_c) + o_c``. ``B``, ``db``,
-``g`` and ``o`` start at zero, so a fresh adapter leaves the base model's outputs bit-identical. The update runs in a forward hook: the base model's modules, parameter names and
-weights stay as they are (its :func:`base_sha256` does not change), and only the adapter's own
-parameters train while every base weight is frozen. An adapter file holds those parameters,
+``g`` and ``o`` start at zero, so a fresh adapter leaves the base model's outputs bit-identical;
+once fitted or loaded it marks the model ``adapted``, and a model on the link anchor then places
+the person in the adapter's room itself, not on the anchor's floor position. The update runs in
+a forward hook: the base model's modules, parameter names and weights stay as they are (its
+:func:`base_sha256` does not change), and only the adapter's own parameters train while every
+base weight is frozen. An adapter file holds those parameters,
 the rank, alpha, the adapted layer names and the SHA-256 of the base model's weights, so it is
 refused on any other checkpoint.
 
@@ -122,7 +125,7 @@ class Adapters(nn.Module):
         weight = next(iter(model.parameters()))
         self.to(device=weight.device, dtype=weight.dtype)
         self._hooks = [modules[name].register_forward_hook(self._hook(name)) for name in self.targets]
-        self._mark(model, True)  # fitted to its room: the model places the person there itself
+        self._model = [model]  # in a list: not a submodule of the adapter
 
     def _hook(self, name: str) -> Any:
         update = self.updates[_key(name)]
@@ -141,13 +144,15 @@ class Adapters(nn.Module):
         for hook in self._hooks:
             hook.remove()
         self._hooks = []
-        self._mark(self._model[0] if self._model else None, False)
+        self._mark(False)
 
-    def _mark(self, model: nn.Module | None, adapted: bool) -> None:
-        """Sets a :class:`PoseModel`'s ``adapted`` (kept in a list: not a submodule of the adapter)."""
-        self._model = [model] if adapted else []
+    def _mark(self, fitted: bool) -> None:
+        """Sets the :class:`PoseModel`'s ``adapted``: an adapter fitted to (or loaded for) a room is on
+        it, so it places the person there itself, where it would stand a person of a room it was not
+        trained in on the link anchor's floor position (``new_room_floor``)."""
+        model = self._model[0]
         if isinstance(model, PoseModel):
-            model.adapted = adapted
+            model.adapted = fitted
 
     def weights(self) -> dict[str, Tensor]:
         """The adapter's tensors by ``LAYER/PART`` (``down``, ``up``, ``shift``; ``gain``, ``offset``), CPU copies."""
@@ -313,6 +318,7 @@ def fit_adapters(
     if room is not None and any(len(g) != k for g in room):
         raise ArgumentError(f"geometry: expected one entry per window ({k}), got {[len(g) for g in room]}")
     freeze_base(model)
+    adapters._mark(True)  # fitted to this room: the model places the person here itself
     optimizer = torch.optim.AdamW(adapters.parameters(), lr=lr, weight_decay=weight_decay, foreach=False)
     generator = torch.Generator().manual_seed(seed)
 
@@ -409,4 +415,5 @@ def load_adapters(path: str | os.PathLike[str], model: nn.Module) -> Adapters:
         raise CheckpointError(f"{file}: adapter weights do not fit the model ({ckpt.error_reason(err)})") from None
     adapters.info = dict(state.get("info", {}))
     freeze_base(model)
+    adapters._mark(True)
     return adapters

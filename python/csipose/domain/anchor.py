@@ -95,8 +95,9 @@ def geometry_rows(tx: Tensor, rx: Tensor, floor: Tensor) -> Tensor:
 
 def seen(rows: Tensor, rooms: Tensor) -> Tensor:
     """``rows: float[B, G]`` (:func:`geometry_rows`) of rooms ``rooms: float[K, G]`` -> ``bool[B]``:
-    whether each sample's room is one of ``rooms`` (every coordinate within :data:`SEEN_TOLERANCE`).
-    Rows of another width (another number of receive antennas) match no room."""
+    whether each sample's room is one of ``rooms`` (every coordinate within :data:`SEEN_TOLERANCE`;
+    the receive antennas in the order given). Rows of another width (another number of receive
+    antennas) match no room, nor does any row when ``rooms`` is empty."""
     if rows.shape[1] != rooms.shape[1] or rooms.shape[0] == 0:
         return torch.zeros(rows.shape[0], dtype=torch.bool, device=rows.device)
     apart = (rows[:, None, :] - rooms.to(rows)[None, :, :]).abs().amax(dim=2)  # [B, K]
@@ -113,5 +114,5 @@ def on_anchor_floor(keypoints: Tensor, anchor: Tensor, mean_pose: Tensor, root: 
     joints = list(root)
     target = anchor.to(keypoints) + mean_pose[joints].mean(dim=0).to(keypoints)  # [B, 3]
     shift = target - keypoints[:, joints].mean(dim=1)
-    shift = shift * torch.tensor([1.0, 0.0, 1.0], dtype=shift.dtype, device=shift.device)  # the height stays
+    shift = torch.stack([shift[:, 0], torch.zeros_like(shift[:, 1]), shift[:, 2]], dim=1)  # the height stays
     return keypoints + shift[:, None, :]

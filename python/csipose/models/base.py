@@ -19,6 +19,7 @@ A :class:`PoseModel` is ``norm -> backbone -> mean pose + backbone offsets + lin
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -118,10 +119,11 @@ class PoseModel(nn.Module):
             ``{environment: (mean float32[C, S, P], std float32[C, S, P])}``, recorded in its
             checkpoints (:mod:`csipose.domain.normalisation`); None for others.
         seen_rooms: buffer ``float32[K, G]``, the geometry rows (:func:`~csipose.domain.anchor.geometry_rows`)
-            of the rooms the model was trained in, recorded in its checkpoints; None (no room is
-            known, so none is new) for a model without ``new_room_root``.
-        adapted: an adapter is attached (:mod:`csipose.domain.adapters`): the model was fitted to the
-            room it predicts in, so it places the person there itself.
+            of the rooms the model was trained in, recorded in its checkpoints; None where no rooms
+            are recorded (a model without ``new_room_root``, a checkpoint of an older csipose):
+            the model then places the person itself everywhere.
+        adapted: a fitted adapter is on the model (:mod:`csipose.domain.adapters`): it was fitted
+            to the room it predicts in, so it places the person there itself.
     """
 
     mean_pose: Tensor  # buffer float[J, D]
@@ -229,8 +231,10 @@ class PoseModel(nn.Module):
         model needs ``geometry = (tx float[B, 3], rx float[B, R, 3])``, an anchored one
         ``(tx, rx, floor float[B])`` (camera frame, metres); a model with a domain
         classifier adds ``"domain": [B, K]`` (logits over its training rooms) when given the
-        gradient ``reversal`` coefficient. A model with ``new_room_root`` stands the person of a
-        sample from a room it has not seen on the anchored mean pose's floor position.
+        gradient ``reversal`` coefficient. In eval mode, a model with ``new_room_root`` and
+        :attr:`seen_rooms`, with no fitted adapter on it (:attr:`adapted`), stands the person of a
+        sample from a room it has not seen on the anchored mean pose's floor position (training
+        batches come from the rooms it is trained in).
         """
         if csi.dim() != 5 or tuple(csi.shape[1:]) != self.shape:
             w, c, s, p = self.shape
@@ -245,34 +249,38 @@ class PoseModel(nn.Module):
             features = torch.stack([f for _, f in outputs], dim=1)
         else:
             offsets, features = self.backbone(x)
-        new_room = None
+        place = None
         if self.anchor:
-            from csipose.domain.anchor import geometry_rows, link_anchor, seen, split_geometry
+            from csipose.domain.anchor import geometry_rows, link_anchor, on_anchor_floor, seen, split_geometry
 
             tx, rx, floor = split_geometry(geometry, need_floor=True, why="anchor = link")
             d = offsets.device  # added in float32 at least: metres of anchor in bf16 would round to ~1 cm
             tx, rx, floor = tx.to(d).float(), rx.to(d).float(), floor.to(d).float()
             anchor = link_anchor(tx, rx, floor)
             offsets = offsets + anchor.view(-1, *(1,) * (offsets.dim() - 2), 3)[..., : self.dims]  # [B, (S,) J, D]
-            if self.new_room_root and self.seen_rooms is not None and not self.adapted:
-                new_room = ~seen(geometry_rows(tx, rx, floor), self.seen_rooms)
-        out = self._heads(x, offsets, features)
-        if new_room is not None:
-            from csipose.domain.anchor import on_anchor_floor
+            if self.new_room_root and self.seen_rooms is not None and not self.adapted and not self.training:
+                new_room = ~seen(geometry_rows(tx, rx, floor), self.seen_rooms)[:, None, None]  # [B, 1, 1]
 
-            placed = on_anchor_floor(out["keypoints"], anchor, self.mean_pose, self.new_room_root)
-            out["keypoints"] = torch.where(new_room[:, None, None], placed, out["keypoints"])
+                def place(keypoints: Tensor) -> Tensor:  # [B, J, 3]: new rooms' on the anchor's floor position
+                    on_floor = on_anchor_floor(keypoints, anchor, self.mean_pose, self.new_room_root)
+                    return torch.where(new_room, on_floor, keypoints)
+
+        out = self._heads(x, offsets, features, place)
         if self.domain_head is not None and reversal is not None:
             out["domain"] = self.domain_head(features, reversal)
         return out
 
-    def _heads(self, x: Tensor, offsets: Tensor, features: Tensor) -> dict[str, Tensor]:
-        """The joints (and optional heads) from the normalised input, the backbone's offsets and features."""
+    def _heads(self, x: Tensor, offsets: Tensor, features: Tensor,
+               place: Callable[[Tensor], Tensor] | None = None) -> dict[str, Tensor]:
+        """The joints (and optional heads) from the normalised input, the backbone's offsets and
+        features; ``place`` moves the joints (before the DensePose head reads them)."""
         if self.persons:
             return self._people(x, offsets, features)
         keypoints = self.mean_pose + offsets
         if self.readout is not None:
             keypoints = keypoints + self.readout(x)
+        if place is not None:
+            keypoints = place(keypoints)
         out = {"keypoints": keypoints, "features": features}
         if self.heatmap_head is not None:
             h = self.heatmap_size

@@ -32,8 +32,8 @@ __all__ = [
     "sample_anchors",
     "sample_geometry",
     "seen_rooms",
-    "new_room_floor",
-    "new_room_root",
+    "places_new_rooms",
+    "root_joint_ids",
     "eval_loader",
     "load_data",
     "load_split",
@@ -199,20 +199,22 @@ def model_settings(config: TrainingConfig, dataset: Any) -> dict[str, Any]:
         **({"densepose_size": config.densepose_size} if config.densepose else {}),
         **_domain_settings(config, dataset, sample),
         **({"anchor": True} if on_anchor else {}),
-        **({"new_room_root": new_room_root(config)} if new_room_floor(config, on_anchor) else {}),
+        **({"new_room_root": root_joint_ids(config)} if places_new_rooms(config, on_anchor) else {}),
     }  # fmt: skip
 
 
-def new_room_floor(config: TrainingConfig, on_anchor: bool) -> bool:
-    """Whether ``config.new_room_floor`` stands the person on the anchor's floor position in new rooms
-    (``on_anchor``: the model is on the link anchor, :func:`anchored`)."""
-    if config.new_room_floor == "anchor" and not on_anchor:
-        raise ConfigError("new_room_floor: anchor needs a model on the link anchor (anchor = link, or auto with "
-                          "the room geometry in the samples); set new_room_floor = model")
-    return on_anchor and config.new_room_floor != "model"
+def places_new_rooms(config: TrainingConfig, on_anchor: bool) -> bool:
+    """Whether ``config.new_room_floor`` stands the person on the anchor's floor position in rooms the
+    model was not trained in (``on_anchor``: the model is on the link anchor, :func:`anchored`)."""
+    if config.new_room_floor == "anchor" and (not on_anchor or config.keypoint_dims != 3):
+        raise ConfigError(
+            "new_room_floor: anchor needs a model on the link anchor (anchor = link, or auto with the room geometry "
+            f"in the samples) with 3-D joints (keypoint_dims = 3, got {config.keypoint_dims}); set new_room_floor = model"
+        )
+    return on_anchor and config.keypoint_dims == 3 and config.new_room_floor != "model"
 
 
-def new_room_root(config: TrainingConfig) -> list[int]:
+def root_joint_ids(config: TrainingConfig) -> list[int]:
     """The joints whose mean is the root of ``config.skeleton`` (as the locked harness takes it)."""
     from csipose.metrics import root_joints
     from csipose.skeletons import get_skeleton

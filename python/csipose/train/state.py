@@ -199,8 +199,10 @@ def unpack_seen_rooms(state: dict[str, Any], path: str | Path) -> torch.Tensor |
     rooms = state.get("seen_rooms")
     if rooms is None:
         return None
-    if not isinstance(rooms, torch.Tensor) or rooms.dim() != 2 or not rooms.is_floating_point():
-        raise CheckpointError(f"{path}: seen_rooms is not a float[K, G] table of the training rooms' geometry")
+    if (not isinstance(rooms, torch.Tensor) or rooms.dim() != 2 or not rooms.is_floating_point()
+            or rooms.shape[1] < 7 or (rooms.shape[1] - 4) % 3 or not bool(torch.isfinite(rooms).all())):
+        raise CheckpointError(f"{path}: seen_rooms is not a float[K, 3 + 3 R + 1] table of finite numbers, the "
+                              f"training rooms' geometry (tx, R receive antennas, floor)")
     return rooms.float()
 
 
