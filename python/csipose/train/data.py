@@ -206,11 +206,12 @@ def model_settings(config: TrainingConfig, dataset: Any) -> dict[str, Any]:
 def places_new_rooms(config: TrainingConfig, on_anchor: bool) -> bool:
     """Whether ``config.new_room_floor`` stands the person on the anchor's floor position in rooms the
     model was not trained in (``on_anchor``: the model is on the link anchor, :func:`anchored`)."""
-    if config.new_room_floor == "anchor" and (not on_anchor or config.keypoint_dims != 3):
-        raise ConfigError(
-            "new_room_floor: anchor needs a model on the link anchor (anchor = link, or auto with the room geometry "
-            f"in the samples) with 3-D joints (keypoint_dims = 3, got {config.keypoint_dims}); set new_room_floor = model"
-        )
+    if config.new_room_floor == "anchor" and not on_anchor:
+        raise ConfigError("new_room_floor: anchor needs a model on the link anchor (anchor = link, or auto with the "
+                          "room geometry in the samples); set new_room_floor = model")
+    if config.new_room_floor == "anchor" and config.keypoint_dims != 3:
+        raise ConfigError(f"new_room_floor: anchor needs 3-D joints (keypoint_dims = 3, got {config.keypoint_dims}); "
+                          "set new_room_floor = model")
     return on_anchor and config.keypoint_dims == 3 and config.new_room_floor != "model"
 
 
