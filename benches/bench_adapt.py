@@ -4,8 +4,9 @@ the two default fits before it.
 
 For each held-out room (leave-room-out synthetic data, as ``bench_domains.py``; ``--rooms`` picks
 which), the plain model is trained once on the other three rooms and scored on the unseen room
-as it is (K = 0), beside the mean pose on the link anchor (the room geometry alone) and the run's
-linear baseline (its ridge regression of the window, fitted again); then the adapters of each
+as it is (K = 0) and placing the person itself (``new_room_floor = model``, the same weights),
+beside the mean pose on the link anchor (the room geometry alone) and the run's linear baseline
+(its ridge regression of the window, fitted again); then the adapters of each
 fit in :data:`FITS` (``csipose adapt``'s default first) are fitted on K frames of the unseen room
 (``--shots``, default 50), for three draws of the frames. Every draw is scored on the room's
 frames outside its 200-frame shot pool (as ``bench_domains.py`` scores), K = 0 too. Printed per
@@ -48,6 +49,8 @@ BASELINES = {domains.ANCHORED: "the room geometry alone, no CSI",
              domains.LINEAR: "a ridge regression of the room-standardised window, no adapters"}
 #: The row of the model without adapters.
 UNADAPTED = "no adapters (K = 0)"
+#: The same model placing the person itself in the unseen room too (``new_room_floor = model``).
+OWN_FLOOR = "no adapters, own floor position (new_room_floor=model)"
 
 
 def resolved(k: int, options: dict[str, Any]) -> dict[str, int]:
@@ -74,7 +77,8 @@ def fit_rows(k: int) -> list[tuple[str, dict[str, int]]]:
 def room_rows(last: Path, shots: list[int], pool: int) -> list[tuple[str, list[float], float]]:
     """``(row, PCK@20 of each draw, gap ratio)`` of the mean pose on the link anchor (an anchored
     model's: what the room geometry alone gives) and the run's linear baseline (each over its own
-    in-room gain), the model without adapters (:data:`UNADAPTED`) and with each fit's adapters on
+    in-room gain), the model without adapters (:data:`UNADAPTED`; and :data:`OWN_FLOOR` where the model
+    stands people of new rooms on the link anchor's floor position) and with each fit's adapters on
     each K of ``shots``: the mean over the draws of each draw's unseen-room gain over the mean pose
     (on its own scored frames), over the in-room gain."""
     from csipose.infer import Predictor
@@ -111,6 +115,10 @@ def room_rows(last: Path, shots: list[int], pool: int) -> list[tuple[str, list[f
     in_room = pck(pred_in, gt_in)
     rows.append(row(UNADAPTED, [pck(*domains.predict(predictor, v, unseen)) for v, _, unseen, _ in splits.values()],
                     in_room))
+    with domains.own_floor(predictor) as changed:
+        if changed:  # the same weights, so the same in-room figure
+            rows.append(row(OWN_FLOOR, [pck(*domains.predict(predictor, v, unseen)) for v, _, unseen, _ in splits.values()],
+                            in_room))
     for k in shots:
         for label, fit in fit_rows(k):
             draws = [domains.pck20(domains.adapted(last, v, frames[:k], unseen, seed, **fit))

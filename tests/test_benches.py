@@ -22,7 +22,8 @@ EXPECTED: dict[str, list[str]] = {
         *(rf"^{room}\s+{row}\s+(\d+\.\d%\s+){{3}}\d+\.\d%\s+(-?\d+\.\d\d|n/a)$"
           for room in (1, 2, 3, 4)
           for row in ("mean pose on the link anchor", r"linear baseline \(ridge regression alone\)",
-                      r"no adapters \(K = 0\)", r"K = 5, rank 4, 150 x all \(default\)",
+                      r"no adapters \(K = 0\)", r"no adapters, own floor position \(new_room_floor=model\)",
+                      r"K = 5, rank 4, 150 x all \(default\)",
                       r"K = 5, rank 8, 150 x all \(rank 8\)", r"K = 5, rank 8, 300 x all \(fixed 300 steps, before\)")),
         r"^mean pose on the link anchor: gap ratio .*; the room geometry alone, no CSI$",
         r"^linear baseline \(ridge regression alone\): gap ratio .*; a ridge regression of the room-standardised "
