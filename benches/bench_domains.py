@@ -337,16 +337,17 @@ def where_the_person_is(last: Path, pool: int, seed: int) -> Placement | None:
 
 @contextlib.contextmanager
 def own_floor(predictor: Any) -> Iterator[bool]:
-    """Within it, ``predictor``'s model places the person on the floor itself in every room, as with
-    ``new_room_floor = model`` (it forgets the rooms it has seen for a while); yields whether that
-    changes anything (the model stands people of new rooms on the link anchor's floor position)."""
-    model = predictor._backend.model
-    rooms = model.seen_rooms
-    model.seen_rooms = None
+    """Within it, ``predictor``'s model places the person itself in every room, as with
+    ``new_room_floor = model`` (:attr:`~csipose.infer.Predictor.new_room_floor`); yields whether
+    that changes anything (the model stands people of new rooms on the link anchor's floor position)."""
+    placed = predictor.new_room_floor == "anchor"
+    if placed:
+        predictor.new_room_floor = "model"
     try:
-        yield bool(model.new_room_root) and rooms is not None
+        yield placed
     finally:
-        model.seen_rooms = rooms
+        if placed:
+            predictor.new_room_floor = "anchor"
 
 
 def placement_curve(pose: np.ndarray, gt: np.ndarray, skeleton: str) -> Curve:

@@ -214,8 +214,19 @@ def test_a_run_records_its_rooms_and_places_the_unseen_room_on_the_anchor_floor(
     assert torch.allclose(placed[new], on_anchor_floor(theirs[new], anchor[new], model.mean_pose, root), atol=1e-5)
     assert not torch.allclose(placed[new], theirs[new], atol=1e-3)
     predictor = Predictor.load(tmp_path / "run" / "last.pt")  # predicts as the model it loads
-    assert np.allclose(predictor.predict_windows(windows.numpy(), geometry=tuple(a.numpy() for a in geometry)),
-                       placed.numpy(), atol=1e-5)
+    room = tuple(a.numpy() for a in geometry)
+    assert predictor.new_room_floor == "anchor"
+    assert np.allclose(predictor.predict_windows(windows.numpy(), geometry=room), placed.numpy(), atol=1e-5)
+    # switched at prediction time, on loading or after: the same weights' own placement, and back
+    own = Predictor.load(tmp_path / "run" / "last.pt", new_room_floor="model")
+    assert own.new_room_floor == "model"
+    assert np.allclose(own.predict_windows(windows.numpy(), geometry=room), theirs.numpy(), atol=1e-5)
+    predictor.new_room_floor = "model"
+    assert np.allclose(predictor.predict_windows(windows.numpy(), geometry=room), theirs.numpy(), atol=1e-5)
+    predictor.new_room_floor = "anchor"
+    assert np.allclose(predictor.predict_windows(windows.numpy(), geometry=room), placed.numpy(), atol=1e-5)
+    with pytest.raises(ArgumentError, match="new_room_floor: expected 'anchor' or 'model', got 'camera'"):
+        predictor.new_room_floor = "camera"
     # the checkpoint records the rooms; a bad record is one clear error
     from csipose.errors import CheckpointError
     from csipose.train import checkpoint as ckpt
@@ -226,6 +237,11 @@ def test_a_run_records_its_rooms_and_places_the_unseen_room_on_the_anchor_floor(
         ckpt.save_checkpoint(tmp_path / "bad.pt", state)
         with pytest.raises(CheckpointError, match=r"bad\.pt: seen_rooms is not a float\[K, 3 \+ 3 R \+ 1\] table"):
             load_model(tmp_path / "bad.pt", "cpu")
+    del state["seen_rooms"]  # no rooms recorded: only the model's own placement
+    ckpt.save_checkpoint(tmp_path / "roomless.pt", state)
+    assert Predictor.load(tmp_path / "roomless.pt").new_room_floor == "model"
+    with pytest.raises(ArgumentError, match=r"new_room_floor: .*roomless\.pt records no training rooms to tell a new"):
+        Predictor.load(tmp_path / "roomless.pt", new_room_floor="anchor")
     # "model" keeps the model's own place; "anchor" needs a model on the link anchor
     assert "new_room_root" not in model_settings(tiny(tmp_path, "new_room_floor=model"), val)
     assert "new_room_root" not in model_settings(tiny(tmp_path, "anchor=none"), val)
@@ -410,9 +426,17 @@ def test_eval_and_adapt_of_an_anchored_run_read_the_geometry(tmp_path: Path) -> 
     _train(tiny(tmp_path / "run", "epochs=1"))
     best = tmp_path / "run" / "best.pt"
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    shown = csipose("eval", "--checkpoint", str(best), "--json", cwd=tmp_path)
+    shown = csipose("eval", "--checkpoint", str(best), "--by", "environment", "--json", cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["pck"] == pytest.approx(summary["model"]["pck"], abs=1e-6)
+    # the same weights placing the person themselves: the unseen room's root moves, its shapes do not
+    own = csipose("eval", "--checkpoint", str(best), "--by", "environment", "--json", "--new-room-floor", "model",
+                  cwd=tmp_path)  # fmt: skip
+    assert own.returncode == 0, own.stderr
+    rooms, own_rooms = (json.loads(done.stdout)["by"]["environment"] for done in (shown, own))
+    assert set(rooms) == {"4"}  # rooms 1-3 hold no held-out subject in this run
+    assert own_rooms["4"]["root_error"] != pytest.approx(rooms["4"]["root_error"], abs=1e-4)
+    assert own_rooms["4"]["pa_mpjpe"] == pytest.approx(rooms["4"]["pa_mpjpe"], abs=1e-6)  # the same shapes
     # predict from raw frames of room 4 with the room's geometry in a file
     from csipose.data.synthetic import render
 
@@ -446,6 +470,9 @@ def test_eval_and_adapt_of_an_anchored_run_read_the_geometry(tmp_path: Path) -> 
                       cwd=tmp_path)
     assert adapted.returncode == 0, adapted.stderr
     assert "mean pose" in adapted.stdout and (tmp_path / "a" / "adapter.pt").is_file()
+    clash = csipose("eval", "--checkpoint", str(best), "--adapter", str(tmp_path / "a" / "adapter.pt"),
+                    "--new-room-floor", "anchor", cwd=tmp_path)  # fmt: skip
+    one_line_error(clash, "new_room_floor: an adapter is on the model, which places the person in its own room")
 
 
 # ------------------------------------------------------------------------ the geometry file

@@ -63,7 +63,8 @@ class Predictor:
     - ``densepose_size``: side of the DensePose maps of a ``.pt`` model with the DensePose head
       (:meth:`predict_densepose_windows`; 0: none);
     - ``path``, ``runtime`` (``"torch"`` or ``"onnxruntime"``), ``precision``, ``device``;
-    - ``adapter``: the :class:`~csipose.domain.adapters.Adapters` applied to a ``.pt`` model (None: none).
+    - ``adapter``: the :class:`~csipose.domain.adapters.Adapters` applied to a ``.pt`` model (None: none);
+    - :attr:`new_room_floor`: where a person of a room the model was not trained in stands (settable).
     """
 
     def __init__(
@@ -112,6 +113,7 @@ class Predictor:
         preprocess: Preprocess | None = None,
         threads: int = 0,
         adapter: str | os.PathLike[str] | None = None,
+        new_room_floor: str | None = None,
     ) -> Predictor:
         """A predictor of a ``.pt`` checkpoint (needs torch) or an exported ``.onnx`` model.
 
@@ -124,12 +126,15 @@ class Predictor:
                 ``torch.set_num_threads``, which holds for the whole process.
             adapter: an adapter file of ``csipose adapt`` (:mod:`csipose.domain.adapters`) fitted
                 on this ``.pt`` checkpoint, applied to every prediction.
+            new_room_floor: ``"anchor"`` or ``"model"`` (:attr:`new_room_floor`); None keeps what
+                the checkpoint was trained to do.
 
         Raises:
             CheckpointError: a missing, truncated or foreign model file, or one without its
                 preprocessing and ``preprocess`` not given; a bad adapter file, or one fitted on
                 another checkpoint.
-            ArgumentError: another suffix, an unknown device, or a runtime that is not installed.
+            ArgumentError: another suffix, an unknown device, or a runtime that is not installed;
+                a ``new_room_floor`` the model cannot take (:attr:`new_room_floor`).
         """
         file = Path(path)
         if device not in ("cpu", "cuda"):
@@ -146,10 +151,13 @@ class Predictor:
                 from csipose.domain.adapters import load_adapters
 
                 predictor.adapter = load_adapters(adapter, predictor._backend.model)
-            return predictor
-        if adapter is not None:
-            raise ArgumentError(f"adapter: applies to a .pt checkpoint, not the exported model {file}")
-        return cls._load_onnx(file, device, preprocess, threads)
+        else:
+            if adapter is not None:
+                raise ArgumentError(f"adapter: applies to a .pt checkpoint, not the exported model {file}")
+            predictor = cls._load_onnx(file, device, preprocess, threads)
+        if new_room_floor is not None:
+            predictor.new_room_floor = new_room_floor
+        return predictor
 
     @classmethod
     def _load_torch(cls, file: Path, device: str, preprocess: Preprocess | None, threads: int) -> Predictor:
@@ -271,6 +279,40 @@ class Predictor:
         ``{environment: (mean, std)}`` (:mod:`csipose.domain.normalisation`; recorded in its
         checkpoints and in its ONNX export); None otherwise."""
         return self._backend.room_statistics  # type: ignore[no-any-return]
+
+    @property
+    def new_room_floor(self) -> str:
+        """Where the person of a room the model was not trained in stands (the training setting
+        ``new_room_floor``, :mod:`csipose.domain.anchor`): ``"anchor"``, on the anchored mean pose's
+        floor position, as a ``.pt`` model on the link anchor with 3-D joints does by default;
+        ``"model"``, where the model places them, as every other model does (and an adapted one, in
+        its room). Set it to ``"model"`` to see the same weights' own placement, and back.
+
+        Raises (when set):
+            ArgumentError: a value other than those two; ``"anchor"`` for a model that records no
+                training rooms to tell a new room by (one trained with ``new_room_floor = model``,
+                off the link anchor, with 2-D joints, or an ONNX export), or that an adapter is on.
+        """
+        model = getattr(self._backend, "model", None)
+        places = model is not None and model.new_room_root and model.seen_rooms is not None and not model.adapted
+        return "anchor" if places else "model"
+
+    @new_room_floor.setter
+    def new_room_floor(self, value: str) -> None:
+        if value not in ("anchor", "model"):
+            raise ArgumentError(f"new_room_floor: expected 'anchor' or 'model', got {value!r}")
+        rooms = getattr(self._backend, "seen_rooms", None)  # as the checkpoint recorded them
+        if value == "anchor" and rooms is None:
+            raise ArgumentError(
+                f"new_room_floor: {self.path} records no training rooms to tell a new room by (a .pt model on the "
+                "link anchor with 3-D joints trained with new_room_floor = auto or anchor does); it places the "
+                "person itself: 'model'"
+            )
+        if value == "anchor" and self._backend.model.adapted:
+            raise ArgumentError("new_room_floor: an adapter is on the model, which places the person in its own "
+                                "room itself; 'anchor' applies without one")
+        if rooms is not None:
+            self._backend.model.seen_rooms = rooms if value == "anchor" else None
 
     @property
     def room_normalised(self) -> bool:
@@ -585,6 +627,8 @@ def _bar(total: int, enabled: bool) -> Any:
 class _TorchBackend:
     def __init__(self, model: Any, device: Any, amp: str) -> None:
         self.model, self.device, self.amp = model, device, amp
+        # the training rooms the checkpoint recorded, for a model that places new rooms' people
+        self.seen_rooms = model.seen_rooms if getattr(model, "new_room_root", None) else None
 
     @property
     def room_statistics(self) -> dict[int, tuple[np.ndarray, np.ndarray]] | None:

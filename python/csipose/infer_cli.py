@@ -35,6 +35,9 @@ _BY = ("environment", "subject", "action")  # the order of Predictions.ids
 
 GEOMETRY_HELP = ("the room geometry a geometry_film or anchored model needs: a .json with tx [x, y, z], rx "
                  "[[x, y, z], ...] and (anchored) floor, the floor's y: camera frame, metres")
+NEW_ROOM_FLOOR_HELP = ("where a person of a room the .pt model was not trained in stands: anchor, on the link "
+                       "anchor's floor position (the default of a model on the link anchor with 3-D joints); model, "
+                       "where the model places them (default: as the checkpoint was trained)")
 
 
 def read_geometry(path: str | None, predictor: Any) -> tuple[np.ndarray, ...] | None:
@@ -108,6 +111,7 @@ def register(subparsers: Any) -> None:
     pr.add_argument("--chip", help="a nexmon_csi capture's chip (4339, 43455c0, 4358, 4366c0)")
     pr.add_argument("--bandwidth", type=int, help="a nexmon_csi capture's bandwidth in MHz (20, 40, 80)")
     pr.add_argument("--geometry", metavar="FILE", help=GEOMETRY_HELP)
+    pr.add_argument("--new-room-floor", choices=("anchor", "model"), help=NEW_ROOM_FLOOR_HELP)
     pr.add_argument("--json", action="store_true", help="print what was done (and the report) as JSON")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
     pr.set_defaults(handler=_predict)
@@ -152,6 +156,7 @@ def register(subparsers: Any) -> None:
     ev.add_argument("--adapter", metavar="FILE",
                     help="apply this adapter of the .pt checkpoint (csipose adapt); the frames it was fitted on are "
                          "left out of the report")
+    ev.add_argument("--new-room-floor", choices=("anchor", "model"), help=NEW_ROOM_FLOOR_HELP)
     ev.set_defaults(handler=_eval)
 
 
@@ -164,7 +169,7 @@ def _predict(args: argparse.Namespace) -> int:
         raise ArgumentError(f"--out: expected a .npz file name, got {out}")
     if out.parent.exists() and not out.parent.is_dir():
         raise ArgumentError(f"--out: {out.parent} is a file, not a folder")
-    predictor = Predictor.load(args.model, device=args.device)
+    predictor = Predictor.load(args.model, device=args.device, new_room_floor=args.new_room_floor)
     options = {k: v for k, v in (("format", args.format), ("chip", args.chip), ("bandwidth", args.bandwidth))
                if v is not None}
     geometry = read_geometry(args.geometry, predictor)
@@ -246,7 +251,8 @@ def _eval(args: argparse.Namespace) -> int:
     from csipose.infer import Predictor
 
     device = _device(args.device)
-    predictor = Predictor.load(args.checkpoint, device=device, adapter=args.adapter)
+    predictor = Predictor.load(args.checkpoint, device=device, adapter=args.adapter,
+                               new_room_floor=args.new_room_floor)
     if args.by == "people" and not predictor.persons:
         raise ArgumentError(f"--by people: groups a person-slot model's frames by their count of people; "
                             f"{predictor.path} predicts one person")
