@@ -1,6 +1,7 @@
 """New rooms' goals room by room: how much of the in-room gain an unseen room keeps, without
-labels and with adapters fitted on K of its frames: the default fit, rank 8 in the same steps, and
-the two default fits before it.
+labels and with adapters fitted on K of its frames: the default fit, rank 8 in the same steps, the
+two default fits before it, and the default fitted three times from three seeds with the
+predictions averaged (``csipose adapt --fits 3``).
 
 For each held-out room (leave-room-out synthetic data, as ``bench_domains.py``; ``--rooms`` picks
 which), the plain model is trained once on the other three rooms and scored on the unseen room
@@ -42,6 +43,7 @@ FITS = (
     ("rank 8", lambda k: {"rank": 8}),
     ("fixed 300 steps, before", lambda k: {"rank": 8, "steps": 300, "batch_size": 32}),
     ("first default", lambda k: {"rank": 4, "steps": 150, "batch_size": k}),
+    ("3 fits averaged, --fits 3", lambda k: {"fits": 3}),
 )
 DRAWS = (0, 1, 2)
 #: What each baseline row is, printed beside its gap ratios.
@@ -56,11 +58,12 @@ OWN_FLOOR = "no adapters, own floor position (new_room_floor=model)"
 def resolved(k: int, options: dict[str, Any]) -> dict[str, int]:
     """A fit's rank, steps and frames per step on ``k`` frames, the default's where ``options``
     give none; the frames per step are at most ``k`` (:func:`~csipose.domain.adapters.fit_adapters`
-    takes all K when its batch is larger)."""
+    takes all K when its batch is larger); and ``fits`` where more than one are averaged."""
     batch = min(options.get("batch_size", ADAPTER_BATCH), k)
     rank = options.get("rank", adapter_rank(k))
     steps = options.get("steps", adapter_steps(k, ADAPTER_EPOCHS, batch))
-    return {"rank": rank, "steps": steps, "batch_size": batch}
+    fits = options.get("fits", 1)
+    return {"rank": rank, "steps": steps, "batch_size": batch, **({"fits": fits} if fits > 1 else {})}
 
 
 def fit_rows(k: int) -> list[tuple[str, dict[str, int]]]:

@@ -436,21 +436,28 @@ def is_baseline(name: str) -> bool:
 
 
 def adapted(last: Path, val: Any, shots: np.ndarray, unseen: np.ndarray, seed: int, *, rank: int | None = None,
-            **fit: Any) -> Any:
+            fits: int = 1, **fit: Any) -> Any:
     """The unseen room's report of ``last`` with adapters fitted on ``shots`` (the ``csipose adapt``
     defaults, or adapters of ``rank`` and the ``fit`` options of
-    :func:`~csipose.domain.adapters.fit_adapters`: steps, epochs, lr, batch_size)."""
+    :func:`~csipose.domain.adapters.fit_adapters`: steps, epochs, lr, batch_size); ``fits`` > 1:
+    that many fits from seeds ``seed``, ``seed + 1``, ..., their predictions averaged (``csipose
+    adapt --fits``)."""
     from csipose.domain import adapter_rank
-    from csipose.domain.adapters import attach_adapters, fit_adapters
+    from csipose.domain.adapters import AdapterEnsemble, attach_adapters, fit_adapters
     from csipose.infer import Predictor
 
     predictor = Predictor.load(last)
     model = predictor._backend.model
-    adapters = attach_adapters(model, seed=seed, rank=adapter_rank(len(shots)) if rank is None else rank)
     room = predictor.geometry_inputs
     batch = next(iter(batches(val, shots, room)))
-    fit_adapters(model, adapters, batch["csi"], batch["keypoints"], batch["visibility"], seed=seed,
-                 geometry=tuple(batch[key] for key in room) or None, **fit)
+    members = []
+    for each in range(seed, seed + fits):  # each fitted alone on the model
+        for member in members:
+            member.active = False
+        members.append(attach_adapters(model, seed=each, rank=adapter_rank(len(shots)) if rank is None else rank))
+        fit_adapters(model, members[-1], batch["csi"], batch["keypoints"], batch["visibility"], seed=each,
+                     geometry=tuple(batch[key] for key in room) or None, **fit)
+    predictor.adapter = members[0] if fits == 1 else AdapterEnsemble(members)
     return scored(*predict(predictor, val, unseen))
 
 

@@ -13,6 +13,8 @@ torch = pytest.importorskip("torch")
 
 from csipose.domain.adapt_cli import choose_shots, sample_ids, unseen  # noqa: E402
 from csipose.domain.adapters import (  # noqa: E402
+    ENSEMBLE_FORMAT,
+    AdapterEnsemble,
     adapter_layers,
     attach_adapters,
     base_sha256,
@@ -217,6 +219,49 @@ def test_an_adapter_is_refused_on_another_base_and_a_bad_file_is_refused(run: Pa
         Predictor.load(tmp_path / "model.onnx", adapter=tmp_path / "adapter.pt")
 
 
+def test_an_ensemble_averages_its_fits_and_reloads_to_the_same_predictions(run: Path, tmp_path: Path) -> None:
+    from csipose.infer import Predictor
+
+    model, val, room, gt = room_windows(run / "last.pt")
+    x = windows(val, room)
+    members, alone = [], []
+    for seed in (1, 2, 3):  # each fitted alone, as csipose adapt --fits does
+        for member in members:
+            member.active = False
+        members.append(attach_adapters(model, rank=2, seed=seed))
+        fit_adapters(model, members[-1], x[:8], gt[:8], steps=30, lr=1e-2, seed=seed)
+        alone.append(predict(model, x))
+    assert np.abs(alone[0] - alone[1]).max() > 1e-3  # the seeds fit different adapters
+    ensemble = AdapterEnsemble(members)
+    np.testing.assert_array_equal(predict(model, x), alone[0])  # a plain call is the first fit's
+    with torch.no_grad():
+        mean = ensemble.average(lambda: model(torch.from_numpy(x)))["keypoints"].numpy()
+    np.testing.assert_allclose(mean, np.mean(alone, axis=0), rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(predict(model, x), alone[0])  # the first fit is active again after
+    ensemble.info = {"note": "three"}
+    save_adapters(tmp_path / "three.pt", ensemble)
+    state = torch.load(tmp_path / "three.pt", weights_only=True)
+    assert state["format"] == ENSEMBLE_FORMAT and len(state["members"]) == 3 and "weights" not in state
+    predictor = Predictor.load(run / "last.pt", adapter=tmp_path / "three.pt")
+    assert isinstance(predictor.adapter, AdapterEnsemble) and predictor.adapter.info == {"note": "three"}
+    np.testing.assert_allclose(predictor.predict_windows(x), mean, rtol=0, atol=1e-6)
+    ensemble.remove()
+    assert not model.adapted
+    save_adapters(tmp_path / "one.pt", members[0])  # one fit keeps the first format
+    assert torch.load(tmp_path / "one.pt", weights_only=True)["format"] == 1
+    with pytest.raises(ArgumentError, match="members: an ensemble averages two or more adapters, got 1"):
+        AdapterEnsemble(members[:1])
+    other, *_ = room_windows(run / "last.pt")
+    with pytest.raises(ArgumentError, match="members: expected adapters of one model"):
+        AdapterEnsemble([attach_adapters(model, rank=2), attach_adapters(other, rank=2)])
+    from csipose.train import checkpoint as ckpt
+
+    for bad in ([], [state["members"][0]]):  # an ensemble file must hold two or more fits
+        ckpt.save_checkpoint(tmp_path / "bad.pt", {k: v for k, v in {**state, "members": bad}.items() if k != "checksum"})
+        with pytest.raises(CheckpointError, match=r"bad\.pt: adapter format 2 without its weights \(members: a list"):
+            load_adapters(tmp_path / "bad.pt", other)
+
+
 def test_bad_adapter_settings_are_refused(run: Path) -> None:
     model, *_ = room_windows(run / "last.pt")
     with pytest.raises(ArgumentError, match="rank"):
@@ -313,6 +358,32 @@ def test_bad_adapt_arguments_are_one_line(run: Path, tmp_path: Path, extra: list
     line = one_line_error(done, *needles)
     assert line.startswith("csipose adapt: error: ")
     assert not (tmp_path / "ad").exists()
+
+
+def test_adapt_fits_averages_fits_from_seeds_in_turn_and_eval_applies_them(run: Path, tmp_path: Path) -> None:
+    done = csipose("adapt", "--checkpoint", str(run / "last.pt"), "--shots", "6", "--out", str(tmp_path / "ad"),
+                   "--steps", "5", "--fits", "2", "--seed", "4", "--json", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["fits"] == 2
+    state = torch.load(tmp_path / "ad" / "adapter.pt", weights_only=True)
+    assert len(state["members"]) == 2 and state["info"]["fits"] == 2
+    assert state["info"]["final_loss"] == pytest.approx(np.mean(state["info"]["final_losses"]))
+    first = csipose("adapt", "--checkpoint", str(run / "last.pt"), "--shots", "6", "--out", str(tmp_path / "one"),
+                    "--steps", "5", "--seed", "4", cwd=tmp_path)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    one = torch.load(tmp_path / "one" / "adapter.pt", weights_only=True)["weights"]
+    for name, value in one.items():  # the first member is the one fit of the same seed
+        assert torch.equal(state["members"][0][name], value), name
+    ev = csipose("eval", "--checkpoint", str(run / "last.pt"), "--adapter", str(tmp_path / "ad" / "adapter.pt"),
+                 "--json", "--device", "cpu", cwd=tmp_path)  # fmt: skip
+    assert ev.returncode == 0, ev.stderr
+    assert json.loads(ev.stdout)["mpjpe"] == pytest.approx(out["reports"]["after"]["mpjpe"], rel=1e-6)
+    text = csipose("adapt", "--checkpoint", str(run / "last.pt"), "--shots", "6", "--out", str(tmp_path / "t"),
+                   "--steps", "2", "--fits", "2", cwd=tmp_path)  # fmt: skip
+    assert "in 2 fits of 2 steps from seeds in turn, their predictions averaged (mean over the fits: loss" in text.stdout
+    one_line_error(csipose("adapt", "--checkpoint", str(run / "last.pt"), "--shots", "2", "--out", str(tmp_path / "z"),
+                           "--fits", "0", cwd=tmp_path), "--fits: expected an integer >= 1, got 0")  # fmt: skip
 
 
 def test_adapt_prints_and_records_the_loss_of_the_saved_adapter(run: Path, tmp_path: Path) -> None:

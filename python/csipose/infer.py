@@ -63,7 +63,7 @@ class Predictor:
     - ``densepose_size``: side of the DensePose maps of a ``.pt`` model with the DensePose head
       (:meth:`predict_densepose_windows`; 0: none);
     - ``path``, ``runtime`` (``"torch"`` or ``"onnxruntime"``), ``precision``, ``device``;
-    - ``adapter``: the :class:`~csipose.domain.adapters.Adapters` applied to a ``.pt`` model (None: none);
+    - :attr:`adapter`: the adapters applied to a ``.pt`` model (None: none);
     - :attr:`new_room_floor`: where a person of a room the model was not trained in stands (settable).
     """
 
@@ -95,7 +95,19 @@ class Predictor:
         self.config = config
         self.joints = joints
         self.dims = dims
-        self.adapter: Any = None
+        self.adapter = None
+
+    @property
+    def adapter(self) -> Any:
+        """The :class:`~csipose.domain.adapters.Adapters` (or
+        :class:`~csipose.domain.adapters.AdapterEnsemble`, whose members' predictions are averaged)
+        on a ``.pt`` model (None: none). Set it to adapters attached to this predictor's model."""
+        return self._adapter
+
+    @adapter.setter
+    def adapter(self, adapters: Any) -> None:
+        self._adapter = adapters
+        self._backend.adapter = adapters
 
     @property
     def window(self) -> int:
@@ -627,6 +639,7 @@ def _bar(total: int, enabled: bool) -> Any:
 class _TorchBackend:
     def __init__(self, model: Any, device: Any, amp: str) -> None:
         self.model, self.device, self.amp = model, device, amp
+        self.adapter: Any = None  # an AdapterEnsemble's members each run the model, and their outputs are averaged
         # the training rooms the checkpoint recorded, for a model that places new rooms' people
         self.seen_rooms = model.seen_rooms if getattr(model, "new_room_root", None) else None
 
@@ -640,8 +653,13 @@ class _TorchBackend:
         enabled = self.device.type == "cuda" and self.amp != "off"
         dtype = torch.bfloat16 if self.amp == "bf16" else torch.float16
         room = None if geometry is None else tuple(torch.from_numpy(g).to(self.device) for g in geometry)
+        inputs = torch.from_numpy(x).to(self.device)
+        average = getattr(self.adapter, "average", None)
         with torch.no_grad(), torch.autocast(device_type=self.device.type, dtype=dtype, enabled=enabled):
-            out = self.model(torch.from_numpy(x).to(self.device), **({} if room is None else {"geometry": room}))
+            def forward() -> dict[str, Any]:
+                return self.model(inputs, **({} if room is None else {"geometry": room}))  # type: ignore[no-any-return]
+
+            out = forward() if average is None else average(forward)
         if "presence" in out:
             out["presence"] = torch.sigmoid(out["presence"].float())
         if "iuv" in outputs:

@@ -63,6 +63,9 @@ def register(subparsers: Any) -> None:
                          "ridge readout, where the model has one; input: the input channels' gains and offsets")
     ad.add_argument("--seed", metavar="S", type=int, default=0,
                     help=f"picks the frames and draws the adapters (0 to {_SEEDS - 1}; default 0)")
+    ad.add_argument("--fits", metavar="N", type=int, default=1,
+                    help="fit N adapters on the same frames from seeds S, S + 1, ... and average their predictions "
+                         "(default 1; N forward passes per prediction, and the file holds all N)")
     ad.add_argument("--data", choices=("synthetic", "mmfi"), help="data source of the split (default: the recorded one)")
     ad.add_argument("--root", metavar="DIR", help="MM-Fi root (with --data mmfi)")
     ad.add_argument("--cache", metavar="DIR", help="prepared MM-Fi cache folder")
@@ -114,12 +117,12 @@ def _positive(name: str, value: float) -> None:
 
 def _adapt(args: argparse.Namespace) -> int:
     from csipose.domain import adapter_rank, adapter_steps
-    from csipose.domain.adapters import attach_adapters, check_rank, fit_adapters, save_adapters
+    from csipose.domain.adapters import AdapterEnsemble, attach_adapters, check_rank, fit_adapters, save_adapters
     from csipose.infer import Predictor
     from csipose.infer_cli import predict_split, read_batches, recorded_split
     from csipose.train.data import sample_anchors
 
-    for name in ("shots", "epochs", "steps", "batch_size", "rank"):
+    for name in ("shots", "epochs", "steps", "batch_size", "rank", "fits"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ArgumentError(f"--{name.replace('_', '-')}: expected an integer >= 1, got {getattr(args, name)}")
     args.rank = adapter_rank(args.shots) if args.rank is None else args.rank
@@ -157,16 +160,26 @@ def _adapt(args: argparse.Namespace) -> int:
     fit = _stack(read_batches(val, 256, ("csi", "keypoints", "visibility", *room_keys), picked))
     before = predict_split(predictor, val, rest)[0]
     model = predictor._backend.model
-    adapters = attach_adapters(model, rank=args.rank, alpha=args.alpha, targets=args.targets, seed=args.seed)
-    try:
-        losses = fit_adapters(model, adapters, fit["csi"], fit["keypoints"], fit["visibility"], steps=args.steps,
-                              lr=args.lr, batch_size=args.batch_size, seed=args.seed, loss=_loss_kind(predictor),
-                              geometry=tuple(fit[k] for k in room_keys) or None)  # fmt: skip
-    except TrainingError as err:
-        raise TrainingError(f"{err}; nothing was saved") from None
+    members: list[Any] = []
+    losses: list[list[float]] = []
+    for seed in ((args.seed + i) % _SEEDS for i in range(args.fits)):  # each fit alone on the model while it trains
+        for member in members:
+            member.active = False
+        members.append(attach_adapters(model, rank=args.rank, alpha=args.alpha, targets=args.targets, seed=seed))
+        try:
+            losses.append(fit_adapters(model, members[-1], fit["csi"], fit["keypoints"], fit["visibility"],
+                                       steps=args.steps, lr=args.lr, batch_size=args.batch_size, seed=seed,
+                                       loss=_loss_kind(predictor), geometry=tuple(fit[k] for k in room_keys) or None))
+        except TrainingError as err:
+            raise TrainingError(f"{err}{f' (fit {len(members)} of {args.fits})' if args.fits > 1 else ''}; "
+                                "nothing was saved") from None
+    adapters = members[0] if args.fits == 1 else AdapterEnsemble(members)
+    predictor.adapter = adapters
+    finals = [float(loss[-1]) for loss in losses]
     adapters.info = {
         "checkpoint": os.fspath(checkpoint), "environments": [int(r) for r in rooms], "shots": _tensor(ids[picked]),
-        "seed": args.seed, "steps": args.steps, "lr": args.lr, "batch_size": args.batch_size, "final_loss": losses[-1],
+        "seed": args.seed, "steps": args.steps, "lr": args.lr, "batch_size": args.batch_size,
+        "final_loss": float(np.mean(finals)), **({"fits": args.fits, "final_losses": finals} if args.fits > 1 else {}),
     }  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     size = save_adapters(out / "adapter.pt", adapters)
@@ -177,7 +190,7 @@ def _adapt(args: argparse.Namespace) -> int:
         "adapter": os.fspath(out / "adapter.pt"), "bytes": size, "checkpoint_bytes": checkpoint.stat().st_size,
         "environments": [int(r) for r in rooms], "shots": int(len(picked)), "evaluated": int(len(rest)),
         "rank": args.rank, "alpha": adapters.alpha, "targets": adapters.targets, "parameters": adapters.trainable(),
-        "steps": args.steps, "loss": [losses[0], losses[-1]],
+        "fits": args.fits, "steps": args.steps, "loss": [float(np.mean([loss[0] for loss in losses])), float(np.mean(finals))],
         "reports": {name: r.to_dict() for name, r in reports.items()},
     }  # fmt: skip
     if args.json:
@@ -250,8 +263,12 @@ def _print_summary(summary: dict[str, Any], reports: dict[str, Any]) -> None:
     print(f"{summary['adapter']}: {summary['bytes'] / 1e3:.1f} kB ({summary['bytes'] / summary['checkpoint_bytes']:.2%} "
           f"of the {summary['checkpoint_bytes'] / 1e6:.2f} MB checkpoint); rank {summary['rank']}, "
           f"{summary['parameters']:,} parameters on {len(summary['targets'])} layers")  # fmt: skip
-    print(f"fitted on {summary['shots']} frames of room(s) {_names(summary['environments'])} in {summary['steps']} steps "
-          f"(loss {summary['loss'][0]:.4g} -> {summary['loss'][1]:.4g}); scored on the room's other "
+    fits = summary["fits"]
+    how = (f"{summary['steps']} steps" if fits == 1
+           else f"{fits} fits of {summary['steps']} steps from seeds in turn, their predictions averaged")
+    each = "" if fits == 1 else "mean over the fits: "
+    print(f"fitted on {summary['shots']} frames of room(s) {_names(summary['environments'])} in {how} "
+          f"({each}loss {summary['loss'][0]:.4g} -> {summary['loss'][1]:.4g}); scored on the room's other "
           f"{summary['evaluated']} frames")  # fmt: skip
     print()
     print(reports["after"].summary())
