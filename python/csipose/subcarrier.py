@@ -198,8 +198,10 @@ class Resampler:
         Modes, with the span ``[source[0], source[-1]]``:
 
         - ``"linear"``: a target between two source tones blends those two neighbours by
-          distance; a target on a source tone takes it alone. Equals ``np.interp(target,
-          source, row)`` (which holds the end values flat outside the span).
+          distance; a target on a source tone takes it alone, and so does one nearer to it than
+          the data's precision resolves (the other neighbour's weight is zero in float32, and a
+          non-finite value there does not leak in through ``0 * inf``). Equals
+          ``np.interp(target, source, row)`` (which holds the end values flat outside the span).
         - ``"area"``: the distinct target positions, sorted, cut the line into bins at the
           midpoints of neighbours; the first bin starts half the first spacing below the
           first target, the last ends half the last spacing above the last target, and a

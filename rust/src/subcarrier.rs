@@ -9,6 +9,7 @@
 #[cfg(target_arch = "x86_64")]
 use std::any::TypeId;
 use std::f64::consts::PI;
+use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 
 use num_complex::Complex;
@@ -245,7 +246,9 @@ impl Resampler {
     /// - [`Mode::Linear`]: a target inside the span takes the two neighbouring
     ///   source tones `i, i + 1` (`source[i] < t < source[i + 1]`) with weights
     ///   `1 - f` and `f`, `f = (t - source[i]) / (source[i + 1] - source[i])`;
-    ///   a target on a source tone takes that tone alone (weight 1).
+    ///   a target on a source tone takes that tone alone (weight 1). Applied to
+    ///   data, a weight that is zero in the data's precision leaves its tap out,
+    ///   so a non-finite neighbour cannot leak in through `0 * inf`.
     /// - [`Mode::Area`]: the distinct target positions, sorted, cut the line into
     ///   bins at the midpoints `(a + b) / 2` of neighbours; the first bin starts
     ///   half the first spacing below the first target (`t0 - (t1 - t0) / 2`), the
@@ -562,8 +565,13 @@ enum RowKernel<'a, R> {
         exact: Vec<(usize, usize)>,
         n_in: usize,
     },
-    /// Any sparse row: the CSR arrays.
-    Sparse { op: &'a Resampler, weights: Vec<R> },
+    /// Any sparse row: the CSR arrays, less the taps whose weight is zero in `R`.
+    Sparse {
+        indptr: Vec<usize>,
+        indices: Vec<usize>,
+        weights: Vec<R>,
+        op: PhantomData<&'a Resampler>,
+    },
 }
 
 impl<'a, R: Real> RowKernel<'a, R> {
@@ -576,11 +584,19 @@ impl<'a, R: Real> RowKernel<'a, R> {
                 for k in 0..op.n_out {
                     let (lo, hi) = (op.indptr[k], op.indptr[k + 1]);
                     let i = op.indices[lo];
-                    if hi - lo == 2 {
-                        i0.push(i);
-                        w0.push(real(op.weights[lo]));
-                        w1.push(real(op.weights[lo + 1]));
+                    // a weight that is zero in `R` (a target within R's
+                    // precision of a tone) makes the row a copy of the other tap
+                    let (a, b) = if hi - lo == 2 {
+                        (real(op.weights[lo]), real(op.weights[lo + 1]))
                     } else {
+                        (R::one(), R::zero())
+                    };
+                    if a != R::zero() && b != R::zero() {
+                        i0.push(i);
+                        w0.push(a);
+                        w1.push(b);
+                    } else {
+                        let i = if b == R::zero() { i } else { i + 1 };
                         exact.push((k, i));
                         // any in-range pair; the output is overwritten from `exact`
                         i0.push(i.min(op.n_in - 2));
@@ -596,10 +612,30 @@ impl<'a, R: Real> RowKernel<'a, R> {
                     n_in: op.n_in,
                 }
             }
-            Mode::Linear | Mode::Area => RowKernel::Sparse {
-                op,
-                weights: op.weights.iter().map(|&w| real(w)).collect(),
-            },
+            Mode::Linear | Mode::Area => RowKernel::sparse(op),
+        }
+    }
+
+    /// The CSR rows of `op`, less the taps whose weight is zero in `R`, so a
+    /// non-finite tone cannot leak in through `0 * inf`; every row keeps one
+    /// (its weights sum to 1).
+    fn sparse(op: &'a Resampler) -> Self {
+        let (mut indptr, mut indices, mut weights) = (vec![0], vec![], vec![]);
+        for k in 0..op.n_out {
+            for t in op.indptr[k]..op.indptr[k + 1] {
+                let w = R::from_f64(op.weights[t]).unwrap_or_else(R::nan);
+                if w != R::zero() {
+                    indices.push(op.indices[t]);
+                    weights.push(w);
+                }
+            }
+            indptr.push(indices.len());
+        }
+        RowKernel::Sparse {
+            indptr,
+            indices,
+            weights,
+            op: PhantomData,
         }
     }
 
@@ -635,12 +671,17 @@ impl<'a, R: Real> RowKernel<'a, R> {
                     row_out[k].write(row_in[i]);
                 }
             }
-            RowKernel::Sparse { op, weights } => {
+            RowKernel::Sparse {
+                indptr,
+                indices,
+                weights,
+                ..
+            } => {
                 for (k, o) in row_out.iter_mut().enumerate() {
-                    let (lo, hi) = (op.indptr[k], op.indptr[k + 1]);
-                    let mut acc = row_in[op.indices[lo]] * weights[lo];
+                    let (lo, hi) = (indptr[k], indptr[k + 1]);
+                    let mut acc = row_in[indices[lo]] * weights[lo];
                     for t in lo + 1..hi {
-                        acc = acc + row_in[op.indices[t]] * weights[t];
+                        acc = acc + row_in[indices[t]] * weights[t];
                     }
                     o.write(acc);
                 }
@@ -922,13 +963,15 @@ mod avx2 {
             for k in 0..n_out {
                 let (lo, hi) = (op.indptr[k], op.indptr[k + 1]);
                 let i = op.indices[lo];
-                if hi - lo == 2 {
-                    taps.push((
-                        i,
-                        op.weights[lo] as f32,
-                        op.weights[lo + 1] as f32,
-                        Tap::Blend,
-                    ));
+                // a weight that is zero in f32 makes the row a copy of the other tap
+                let (w0, w1) = (
+                    op.weights[lo] as f32,
+                    op.weights.get(lo + 1).map_or(0.0, |&w| w as f32),
+                );
+                if hi - lo == 2 && w0 != 0.0 && w1 != 0.0 {
+                    taps.push((i, w0, w1, Tap::Blend));
+                } else if hi - lo == 2 && w0 == 0.0 {
+                    taps.push((i, 0.0, 0.0, Tap::Copy1));
                 } else if i + 1 < n_in {
                     taps.push((i, 0.0, 0.0, Tap::Copy0));
                 } else {
@@ -1664,14 +1707,7 @@ mod tests {
 
     /// Every kernel `apply` may pick gives the bits of the generic CSR row loop.
     fn assert_fast_paths_match_csr<T: Element>(op: &Resampler, x: &[T]) {
-        let sparse: RowKernel<'_, T::Real> = RowKernel::Sparse {
-            op,
-            weights: op
-                .weights
-                .iter()
-                .map(|&w| <T::Real as num_traits::FromPrimitive>::from_f64(w).unwrap())
-                .collect(),
-        };
+        let sparse: RowKernel<'_, T::Real> = RowKernel::sparse(op);
         let mut want = vec![MaybeUninit::new(T::zero()); x.len() / op.n_in * op.n_out];
         for (o, r) in want.chunks_exact_mut(op.n_out).zip(x.chunks_exact(op.n_in)) {
             sparse.run(r, o);

@@ -51,7 +51,9 @@ def area_taps(src: np.ndarray, t: float, targets: np.ndarray) -> list[tuple[int,
 
 
 def reference(x: np.ndarray, src: np.ndarray, dst: np.ndarray, mode: str, nan: str = "propagate") -> np.ndarray:
-    """Resamples the last axis of ``x`` tap by tap in float64 (complex: part by part)."""
+    """Resamples the last axis of ``x`` tap by tap in float64 (complex: part by part), leaving out a
+    tap whose weight is zero in ``x``'s precision (a target within it of a tone: the kernel
+    computes in that precision, and a non-finite neighbour must not leak in through ``0 * inf``)."""
     src = np.asarray(src, dtype=np.float64)
     dst = np.asarray(dst, dtype=np.float64)
     if nan == "fill":
@@ -60,11 +62,13 @@ def reference(x: np.ndarray, src: np.ndarray, dst: np.ndarray, mode: str, nan: s
         re = reference(x.real.copy(), src, dst, mode).astype(np.float64)
         im = reference(x.imag.copy(), src, dst, mode).astype(np.float64)
         return (re + 1j * im).astype(x.dtype)
+    precision = np.float32 if x.dtype == np.float32 else np.float64
     wide = x.astype(np.float64)
     out = np.zeros(x.shape[:-1] + (len(dst),), dtype=np.float64)
     with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN here, as in the kernel
         for k, t in enumerate(dst):
             taps = linear_taps(src, t) if mode == "linear" else area_taps(src, t, dst)
+            taps = [(i, w) for i, w in taps if precision(w) != 0]
             acc = wide[..., taps[0][0]] * taps[0][1]
             for i, w in taps[1:]:
                 acc = acc + wide[..., i] * w
@@ -116,6 +120,28 @@ def rows_of(draw: st.DrawFn, n: int, allow_nonfinite: bool = True) -> np.ndarray
 def assert_same(got: np.ndarray, want: np.ndarray, dtype: np.dtype) -> None:
     assert got.dtype == want.dtype and got.shape == want.shape
     np.testing.assert_allclose(parts(got), parts(want), **tolerance(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("mode", "tones", "dst"), [
+    ("linear", 6, [2.2250738585e-311, 0.5]),   # the scalar kernel
+    ("linear", 40, [2.2250738585e-311, 0.5]),  # 17 tones or more: the AVX2 plan, where the CPU has it
+    ("area", 6, [-1e-311, 2.2250738585e-311, 0.5]),  # an empty bin takes the linear value: the sparse kernel
+])  # fmt: skip
+def test_a_neighbour_weighted_below_the_precision_does_not_leak_in(dtype: type, mode: str, tones: int,
+                                                                    dst: list[float]) -> None:
+    # a target 2.2e-311 past tone 0: its neighbour's weight is zero in float32, a subnormal in float64
+    src = np.arange(-3, tones - 3)
+    x = np.arange(1.0, 1.0 + 2 * tones).reshape(2, tones).astype(dtype)
+    x[1, 4] = np.inf  # tone 1, the neighbour
+    op = csipose.Resampler.from_indices(src, np.array(dst), mode=mode)
+    got = op.apply(x)
+    k = dst.index(2.2250738585e-311)
+    single = np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.complex64))
+    assert got[0, k] == x[0, 3]
+    assert got[1, k] == x[1, 3] if single else np.isinf(got[1, k].real)  # a weight of 0 in float32, > 0 in float64
+    assert np.isinf(got[1, -1].real)  # a real neighbour still carries its inf
+    assert_same(got, reference(x, src, np.array(dst), mode), x.dtype)
 
 
 @settings(max_examples=150, deadline=None)
