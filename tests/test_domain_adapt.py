@@ -252,11 +252,13 @@ def test_an_ensemble_averages_its_fits_and_reloads_to_the_same_predictions(run: 
     with pytest.raises(ArgumentError, match="members: an ensemble averages two or more adapters, got 1"):
         AdapterEnsemble(members[:1])
     other, *_ = room_windows(run / "last.pt")
+    with pytest.raises(ArgumentError, match=r"adapter: expected adapters attached to this predictor's \.pt model"):
+        predictor.adapter = attach_adapters(other, rank=2)  # another model's
     with pytest.raises(ArgumentError, match="members: expected adapters of one model"):
         AdapterEnsemble([attach_adapters(model, rank=2), attach_adapters(other, rank=2)])
     from csipose.train import checkpoint as ckpt
 
-    for bad in ([], [state["members"][0]]):  # an ensemble file must hold two or more fits
+    for bad in ([], [state["members"][0]], [state["members"][0], torch.zeros(3)]):  # two or more fits, each by layer
         ckpt.save_checkpoint(tmp_path / "bad.pt", {k: v for k, v in {**state, "members": bad}.items() if k != "checksum"})
         with pytest.raises(CheckpointError, match=r"bad\.pt: adapter format 2 without its weights \(members: a list"):
             load_adapters(tmp_path / "bad.pt", other)
@@ -368,7 +370,9 @@ def test_adapt_fits_averages_fits_from_seeds_in_turn_and_eval_applies_them(run: 
     assert out["fits"] == 2
     state = torch.load(tmp_path / "ad" / "adapter.pt", weights_only=True)
     assert len(state["members"]) == 2 and state["info"]["fits"] == 2
-    assert state["info"]["final_loss"] == pytest.approx(np.mean(state["info"]["final_losses"]))
+    finals = state["info"]["final_losses"]
+    assert len(finals) == 2 and finals[0] != finals[1]  # two fits from two seeds
+    assert state["info"]["final_loss"] == pytest.approx(np.mean(finals))
     first = csipose("adapt", "--checkpoint", str(run / "last.pt"), "--shots", "6", "--out", str(tmp_path / "one"),
                     "--steps", "5", "--seed", "4", cwd=tmp_path)  # fmt: skip
     assert first.returncode == 0, first.stderr

@@ -106,6 +106,10 @@ class Predictor:
 
     @adapter.setter
     def adapter(self, adapters: Any) -> None:
+        if adapters is not None:
+            first = getattr(adapters, "members", [adapters])[0]
+            if getattr(first, "_model", [None])[0] is not getattr(self._backend, "model", None):
+                raise ArgumentError(f"adapter: expected adapters attached to this predictor's .pt model ({self.path})")
         self._adapter = adapters
         self._backend.adapter = adapters
 

@@ -964,13 +964,14 @@ mod avx2 {
                 let (lo, hi) = (op.indptr[k], op.indptr[k + 1]);
                 let i = op.indices[lo];
                 // a weight that is zero in f32 makes the row a copy of the other tap
-                let (w0, w1) = (
-                    op.weights[lo] as f32,
-                    op.weights.get(lo + 1).map_or(0.0, |&w| w as f32),
-                );
-                if hi - lo == 2 && w0 != 0.0 && w1 != 0.0 {
+                let (w0, w1) = if hi - lo == 2 {
+                    (op.weights[lo] as f32, op.weights[lo + 1] as f32)
+                } else {
+                    (1.0, 0.0)
+                };
+                if w0 != 0.0 && w1 != 0.0 {
                     taps.push((i, w0, w1, Tap::Blend));
-                } else if hi - lo == 2 && w0 == 0.0 {
+                } else if w0 == 0.0 {
                     taps.push((i, 0.0, 0.0, Tap::Copy1));
                 } else if i + 1 < n_in {
                     taps.push((i, 0.0, 0.0, Tap::Copy0));

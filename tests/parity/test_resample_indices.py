@@ -122,25 +122,32 @@ def assert_same(got: np.ndarray, want: np.ndarray, dtype: np.dtype) -> None:
     np.testing.assert_allclose(parts(got), parts(want), **tolerance(dtype))
 
 
+TINY = 2.2250738585e-311  # a float64 subnormal: zero in float32
+ACROSS = [0.5, 1.5, -TINY, TINY, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5]  # 10 outputs: the AVX2 plan's 8-wide pieces too
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(("mode", "tones", "dst"), [
-    ("linear", 6, [2.2250738585e-311, 0.5]),   # the scalar kernel
-    ("linear", 40, [2.2250738585e-311, 0.5]),  # 17 tones or more: the AVX2 plan, where the CPU has it
-    ("area", 6, [-1e-311, 2.2250738585e-311, 0.5]),  # an empty bin takes the linear value: the sparse kernel
+    ("linear", 6, [-TINY, TINY, 0.5]),  # the scalar kernel
+    ("linear", 40, ACROSS),             # 17 tones or more: the AVX2 plan, where the CPU has it
+    ("area", 6, [-1.0, -TINY / 2, TINY, 0.5]),  # empty bins take the linear value: the sparse kernel
 ])  # fmt: skip
 def test_a_neighbour_weighted_below_the_precision_does_not_leak_in(dtype: type, mode: str, tones: int,
                                                                     dst: list[float]) -> None:
-    # a target 2.2e-311 past tone 0: its neighbour's weight is zero in float32, a subnormal in float64
+    # targets a subnormal step either side of tone 0 (index 3), whose neighbours (tones -1 and 1) hold inf:
+    # at -TINY the weight of tone -1 is 1 - (1 - TINY), exactly 0 even in float64; at +TINY tone 1's is
+    # TINY, zero in float32 and a subnormal in float64
     src = np.arange(-3, tones - 3)
     x = np.arange(1.0, 1.0 + 2 * tones).reshape(2, tones).astype(dtype)
-    x[1, 4] = np.inf  # tone 1, the neighbour
+    x[1, 2] = x[1, 4] = np.inf
     op = csipose.Resampler.from_indices(src, np.array(dst), mode=mode)
     got = op.apply(x)
-    k = dst.index(2.2250738585e-311)
+    below, above = dst.index(-TINY) if -TINY in dst else None, dst.index(TINY)
     single = np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.complex64))
-    assert got[0, k] == x[0, 3]
-    assert got[1, k] == x[1, 3] if single else np.isinf(got[1, k].real)  # a weight of 0 in float32, > 0 in float64
-    assert np.isinf(got[1, -1].real)  # a real neighbour still carries its inf
+    assert got[0, above] == x[0, 3] and got[1, above] == x[1, 3] if single else np.isinf(got[1, above].real)
+    if below is not None:
+        assert got[0, below] == x[0, 3] and got[1, below] == x[1, 3]  # every precision
+    assert np.isinf(got[1, dst.index(0.5)].real)  # a real neighbour still carries its inf
     assert_same(got, reference(x, src, np.array(dst), mode), x.dtype)
 
 

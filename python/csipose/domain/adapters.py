@@ -187,9 +187,12 @@ class AdapterEnsemble:
         members: the :class:`Adapters`, two or more, of the same layers, rank, alpha and base;
         info: what the adapter file records besides the weights (as :attr:`Adapters.info`).
 
+    Every output is averaged as the model gives it (logits, e.g. the DensePose parts, before
+    their argmax); a person-slot model's slots are in no common order, so it takes no ensemble.
+
     Raises:
-        ArgumentError: fewer than two members, or members that differ in model, layers, rank,
-            alpha or base.
+        ArgumentError: fewer than two members, members that differ in model, layers, rank,
+            alpha or base, or a person-slot model.
     """
 
     def __init__(self, members: Sequence[Adapters]) -> None:
@@ -201,6 +204,9 @@ class AdapterEnsemble:
             if m._model[0] is not first._model[0] or (m.targets, m.rank, m.alpha, m.base) != (
                     first.targets, first.rank, first.alpha, first.base):
                 raise ArgumentError("members: expected adapters of one model with the same layers, rank and alpha")
+        if getattr(first._model[0], "persons", 0):
+            raise ArgumentError("members: a person-slot model's slots are in no common order between fits; "
+                                "adapt it with one fit")
         self.info: dict[str, Any] = {}
         self._use(0)
 
@@ -489,10 +495,12 @@ def load_adapters(path: str | os.PathLike[str], model: nn.Module) -> Adapters | 
             f"{file}: adapter for another base model (its weights' sha256 {state['base_sha256'][:12]}..., "
             f"this checkpoint's {found[:12]}...); adapt this checkpoint with csipose adapt"
         )
-    members = state.get("members") if state["format"] == ENSEMBLE_FORMAT else [state.get("weights")]
-    if not isinstance(members, list) or not members or (state["format"] == ENSEMBLE_FORMAT and len(members) < 2):
+    ensemble = state["format"] == ENSEMBLE_FORMAT
+    members = state.get("members") if ensemble else [state.get("weights")]
+    if (not isinstance(members, list) or len(members) < (2 if ensemble else 1)
+            or not all(isinstance(m, dict) for m in members)):
         raise CheckpointError(f"{file}: adapter format {state['format']} without its weights "
-                              f"({'members: a list of two or more' if state['format'] == ENSEMBLE_FORMAT else 'weights'})")
+                              f"({'members: a list of two or more' if ensemble else 'weights'} by layer and part)")
     loaded: list[Adapters] = []
     try:
         for weights in members:
@@ -509,7 +517,7 @@ def load_adapters(path: str | os.PathLike[str], model: nn.Module) -> Adapters | 
                             value.copy_(weights[f"{name}/{part}"])
             except (KeyError, RuntimeError, TypeError) as err:
                 raise CheckpointError(f"{file}: adapter weights do not fit the model ({ckpt.error_reason(err)})") from None
-    except CheckpointError:
+    except Exception:
         for adapters in loaded:
             adapters.remove()
         raise
