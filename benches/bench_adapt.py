@@ -116,12 +116,13 @@ def room_rows(last: Path, shots: list[int], pool: int) -> list[tuple[str, list[f
             rows.append(row(label, [pck(poses[seed][which], truth[seed]) for seed in splits],
                             pck(poses_in[which], gt_in)))
     in_room = pck(pred_in, gt_in)
-    rows.append(row(UNADAPTED, [pck(*domains.predict(predictor, v, unseen)) for v, _, unseen, _ in splits.values()],
-                    in_room))
+    def unadapted() -> list[float]:  # each draw's unseen PCK@20 of the model as it is
+        return [pck(*domains.predict(predictor, v, unseen)) for v, _, unseen, _ in splits.values()]
+
+    rows.append(row(UNADAPTED, unadapted(), in_room))
     with domains.own_floor(predictor) as changed:
         if changed:  # the same weights, so the same in-room figure
-            rows.append(row(OWN_FLOOR, [pck(*domains.predict(predictor, v, unseen)) for v, _, unseen, _ in splits.values()],
-                            in_room))
+            rows.append(row(OWN_FLOOR, unadapted(), in_room))
     for k in shots:
         for label, fit in fit_rows(k):
             draws = [domains.pck20(domains.adapted(last, v, frames[:k], unseen, seed, **fit))

@@ -443,21 +443,15 @@ def adapted(last: Path, val: Any, shots: np.ndarray, unseen: np.ndarray, seed: i
     that many fits from seeds ``seed``, ``seed + 1``, ..., their predictions averaged (``csipose
     adapt --fits``)."""
     from csipose.domain import adapter_rank
-    from csipose.domain.adapters import AdapterEnsemble, attach_adapters, fit_adapters
+    from csipose.domain.adapters import fit_ensemble
     from csipose.infer import Predictor
 
     predictor = Predictor.load(last)
-    model = predictor._backend.model
     room = predictor.geometry_inputs
     batch = next(iter(batches(val, shots, room)))
-    members = []
-    for each in range(seed, seed + fits):  # each fitted alone on the model
-        for member in members:
-            member.active = False
-        members.append(attach_adapters(model, seed=each, rank=adapter_rank(len(shots)) if rank is None else rank))
-        fit_adapters(model, members[-1], batch["csi"], batch["keypoints"], batch["visibility"], seed=each,
-                     geometry=tuple(batch[key] for key in room) or None, **fit)
-    predictor.adapter = members[0] if fits == 1 else AdapterEnsemble(members)
+    predictor.adapter = fit_ensemble(predictor._backend.model, batch["csi"], batch["keypoints"], batch["visibility"],
+                                     fits=fits, seed=seed, rank=adapter_rank(len(shots)) if rank is None else rank,
+                                     geometry=tuple(batch[key] for key in room) or None, **fit)[0]
     return scored(*predict(predictor, val, unseen))
 
 

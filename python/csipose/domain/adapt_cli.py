@@ -117,7 +117,7 @@ def _positive(name: str, value: float) -> None:
 
 def _adapt(args: argparse.Namespace) -> int:
     from csipose.domain import adapter_rank, adapter_steps
-    from csipose.domain.adapters import AdapterEnsemble, attach_adapters, check_rank, fit_adapters, save_adapters
+    from csipose.domain.adapters import check_rank, fit_ensemble, save_adapters
     from csipose.infer import Predictor
     from csipose.infer_cli import predict_split, read_batches, recorded_split
     from csipose.train.data import sample_anchors
@@ -160,20 +160,13 @@ def _adapt(args: argparse.Namespace) -> int:
     fit = _stack(read_batches(val, 256, ("csi", "keypoints", "visibility", *room_keys), picked))
     before = predict_split(predictor, val, rest)[0]
     model = predictor._backend.model
-    members: list[Any] = []
-    losses: list[list[float]] = []
-    for seed in ((args.seed + i) % _SEEDS for i in range(args.fits)):  # each fit alone on the model while it trains
-        for member in members:
-            member.active = False
-        members.append(attach_adapters(model, rank=args.rank, alpha=args.alpha, targets=args.targets, seed=seed))
-        try:
-            losses.append(fit_adapters(model, members[-1], fit["csi"], fit["keypoints"], fit["visibility"],
-                                       steps=args.steps, lr=args.lr, batch_size=args.batch_size, seed=seed,
-                                       loss=_loss_kind(predictor), geometry=tuple(fit[k] for k in room_keys) or None))
-        except TrainingError as err:
-            raise TrainingError(f"{err}{f' (fit {len(members)} of {args.fits})' if args.fits > 1 else ''}; "
-                                "nothing was saved") from None
-    adapters = members[0] if args.fits == 1 else AdapterEnsemble(members)
+    try:
+        adapters, losses = fit_ensemble(model, fit["csi"], fit["keypoints"], fit["visibility"], fits=args.fits,
+                                        seed=args.seed, rank=args.rank, alpha=args.alpha, targets=args.targets,
+                                        steps=args.steps, lr=args.lr, batch_size=args.batch_size,
+                                        loss=_loss_kind(predictor), geometry=tuple(fit[k] for k in room_keys) or None)
+    except TrainingError as err:
+        raise TrainingError(f"{err}; nothing was saved") from None
     predictor.adapter = adapters
     finals = [float(loss[-1]) for loss in losses]
     adapters.info = {

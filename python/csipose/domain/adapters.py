@@ -56,6 +56,7 @@ __all__ = [
     "base_sha256",
     "check_rank",
     "fit_adapters",
+    "fit_ensemble",
     "freeze_base",
     "load_adapters",
     "read_adapter_file",
@@ -429,6 +430,40 @@ def fit_adapters(
         value = keypoint_loss(out, gt_all.to(device), vis_all.to(device), kind=loss)
     _check_loss(float(value), f"after step {steps}, on all {k} windows", losses, lr)
     return [*losses, float(value)]
+
+
+def fit_ensemble(
+    model: nn.Module,
+    csi: np.ndarray,
+    keypoints: np.ndarray,
+    visibility: np.ndarray | None = None,
+    *,
+    fits: int = 1,
+    seed: int = 0,
+    rank: int = ADAPTER_RANK,
+    alpha: float | None = None,
+    targets: str | Sequence[str] = "all",
+    **fit: Any,
+) -> tuple[Adapters | AdapterEnsemble, list[list[float]]]:
+    """Attaches and fits ``fits`` adapters on the same windows, from seeds ``seed``, ``seed + 1``,
+    ... (mod 2**32), each alone active while it trains (:func:`attach_adapters`,
+    :func:`fit_adapters` with the ``fit`` options); returns the one fit, or their
+    :class:`AdapterEnsemble`, and each fit's losses.
+
+    Raises:
+        TrainingError: a fit's loss became NaN or infinite (the message names the fit of several).
+    """
+    members: list[Adapters] = []
+    losses: list[list[float]] = []
+    for each in ((seed + i) % 2**32 for i in range(fits)):
+        for member in members:
+            member.active = False
+        members.append(attach_adapters(model, rank=rank, alpha=alpha, targets=targets, seed=each))
+        try:
+            losses.append(fit_adapters(model, members[-1], csi, keypoints, visibility, seed=each, **fit))
+        except TrainingError as err:
+            raise TrainingError(f"{err}{f' (fit {len(members)} of {fits})' if fits > 1 else ''}") from None
+    return (members[0] if fits == 1 else AdapterEnsemble(members)), losses
 
 
 def _check_loss(value: float, when: str, losses: list[float], lr: float) -> None:
