@@ -1,7 +1,8 @@
 """New rooms' goals room by room: how much of the in-room gain an unseen room keeps, without
-labels and with adapters fitted on K of its frames: the default fit, rank 8 in the same steps, the
-two default fits before it, and the default fitted three times from three seeds with the
-predictions averaged (``csipose adapt --fits 3``).
+labels and with adapters fitted on K of its frames: the default fit (its weights averaged over the
+second half of its steps), the same fit's last step's weights (the default before), rank 8 in the
+same steps, the two default fits before those, and the default fitted three times from three seeds
+with the predictions averaged (``csipose adapt --fits 3``).
 
 For each held-out room (leave-room-out synthetic data, as ``bench_domains.py``; ``--rooms`` picks
 which), the plain model is trained once on the other three rooms and scored on the unseen room
@@ -33,16 +34,17 @@ from typing import Any
 import numpy as np
 
 import bench_domains as domains
-from csipose.domain import ADAPTER_BATCH, ADAPTER_EPOCHS, adapter_rank, adapter_steps
+from csipose.domain import ADAPTER_AVERAGE, ADAPTER_BATCH, ADAPTER_EPOCHS, adapter_rank, adapter_steps
 
 #: ``(note, options of K)``: each fit's :func:`~csipose.domain.adapters.fit_adapters` options
 #: (and ``rank``) for K frames, the default's where one is not given; ``{}`` is ``csipose adapt``'s
 #: default, first. A fit that comes out the same as one before it at a K is not run again.
 FITS = (
     ("default", lambda k: {}),
+    ("last step's weights, before", lambda k: {"average": 0.0}),
     ("rank 8", lambda k: {"rank": 8}),
-    ("fixed 300 steps, before", lambda k: {"rank": 8, "steps": 300, "batch_size": 32}),
-    ("first default", lambda k: {"rank": 4, "steps": 150, "batch_size": k}),
+    ("fixed 300 steps, before", lambda k: {"rank": 8, "steps": 300, "batch_size": 32, "average": 0.0}),
+    ("first default", lambda k: {"rank": 4, "steps": 150, "batch_size": k, "average": 0.0}),
     ("3 fits averaged, --fits 3", lambda k: {"fits": 3}),
 )
 DRAWS = (0, 1, 2)
@@ -55,15 +57,17 @@ UNADAPTED = "no adapters (K = 0)"
 OWN_FLOOR = "no adapters, own floor position (new_room_floor=model)"
 
 
-def resolved(k: int, options: dict[str, Any]) -> dict[str, int]:
-    """A fit's rank, steps and frames per step on ``k`` frames, the default's where ``options``
-    give none; the frames per step are at most ``k`` (:func:`~csipose.domain.adapters.fit_adapters`
-    takes all K when its batch is larger); and ``fits`` where more than one are averaged."""
+def resolved(k: int, options: dict[str, Any]) -> dict[str, Any]:
+    """A fit's rank, steps, frames per step and share of the steps averaged on ``k`` frames, the
+    default's where ``options`` give none; the frames per step are at most ``k``
+    (:func:`~csipose.domain.adapters.fit_adapters` takes all K when its batch is larger); and
+    ``fits`` where more than one are averaged."""
     batch = min(options.get("batch_size", ADAPTER_BATCH), k)
     rank = options.get("rank", adapter_rank(k))
     steps = options.get("steps", adapter_steps(k, ADAPTER_EPOCHS, batch))
+    average = options.get("average", ADAPTER_AVERAGE)
     fits = options.get("fits", 1)
-    return {"rank": rank, "steps": steps, "batch_size": batch, **({"fits": fits} if fits > 1 else {})}
+    return {"rank": rank, "steps": steps, "batch_size": batch, "average": average, **({"fits": fits} if fits > 1 else {})}
 
 
 def fit_rows(k: int) -> list[tuple[str, dict[str, int]]]:

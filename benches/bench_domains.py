@@ -439,7 +439,7 @@ def adapted(last: Path, val: Any, shots: np.ndarray, unseen: np.ndarray, seed: i
             fits: int = 1, **fit: Any) -> Any:
     """The unseen room's report of ``last`` with adapters fitted on ``shots`` (the ``csipose adapt``
     defaults, or adapters of ``rank`` and the ``fit`` options of
-    :func:`~csipose.domain.adapters.fit_adapters`: steps, epochs, lr, batch_size); ``fits`` > 1:
+    :func:`~csipose.domain.adapters.fit_adapters`: steps, epochs, lr, batch_size, average); ``fits`` > 1:
     that many fits from seeds ``seed``, ``seed + 1``, ..., their predictions averaged (``csipose
     adapt --fits``)."""
     from csipose.domain import adapter_rank

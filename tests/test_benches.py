@@ -23,7 +23,7 @@ EXPECTED: dict[str, list[str]] = {
           for room in (1, 2, 3, 4)
           for row in ("mean pose on the link anchor", r"linear baseline \(ridge regression alone\)",
                       r"no adapters \(K = 0\)", r"no adapters, own floor position \(new_room_floor=model\)",
-                      r"K = 5, rank 4, 150 x all \(default\)",
+                      r"K = 5, rank 4, 150 x all \(default\)", r"K = 5, rank 4, 150 x all \(last step's weights, before\)",
                       r"K = 5, rank 8, 150 x all \(rank 8\)", r"K = 5, rank 8, 300 x all \(fixed 300 steps, before\)",
                       r"K = 5, rank 4, 150 x all \(3 fits averaged, --fits 3\)")),
         r"^mean pose on the link anchor: gap ratio .*; the room geometry alone, no CSI$",
@@ -31,6 +31,7 @@ EXPECTED: dict[str, list[str]] = {
         r"window, no adapters$",
         r"^no adapters \(K = 0\): gap ratio .* goal >= 0\.60 met in \d of 4 room\(s\)$",
         r"^K = 5, rank 4, 150 x all \(default\): gap ratio .* goal >= 0\.90 met in \d of 4 room\(s\)$",
+        r"^K = 5, rank 4, 150 x all \(last step's weights, before\): gap ratio [^;]*$",
         r"^K = 5, rank 8, 150 x all \(rank 8\): gap ratio [^;]*$",
         r"^K = 5, rank 8, 300 x all \(fixed 300 steps, before\): gap ratio [^;]*$",
         r"^K = 5, rank 4, 150 x all \(3 fits averaged, --fits 3\): gap ratio [^;]*$",

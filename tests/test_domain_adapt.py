@@ -158,6 +158,32 @@ def test_the_default_fit_counts_passes_over_the_frames_and_ranks_by_their_number
         fit_adapters(model, attach_adapters(model, rank=2, seed=1), x, gt[:8], epochs=0)
 
 
+def test_the_fit_averages_the_weights_of_its_last_steps(run: Path) -> None:
+    """With ``average = 0.5`` of 6 steps the fitted weights are the mean of the weights after steps
+    4, 5 and 6: each the last step's weights of a fit of that many steps (the same seed draws the
+    same batches); ``average = 0`` is the last step's weights."""
+    from csipose.domain.adapters import averaged_steps
+
+    assert [averaged_steps(6, a) for a in (0.0, 0.5, 0.9)] == [1, 3, 6]
+    assert [averaged_steps(n, 0.5) for n in (1, 150, 235, 938)] == [1, 75, 118, 469]
+    _, val, room, gt = room_windows(run / "last.pt")
+    x = windows(val, room)[:8]
+
+    def weights(steps: int, average: float) -> dict[str, Any]:
+        model, *_ = room_windows(run / "last.pt")
+        adapters = attach_adapters(model, rank=2, seed=1)
+        fit_adapters(model, adapters, x, gt[:8], steps=steps, lr=1e-2, batch_size=4, average=average)
+        return {name: p.detach().clone() for name, p in adapters.named_parameters()}
+
+    last = {steps: weights(steps, 0.0) for steps in (4, 5, 6)}
+    averaged = weights(6, 0.5)
+    assert averaged.keys() == last[6].keys()
+    for name, value in averaged.items():
+        mean = torch.stack([last[steps][name] for steps in (4, 5, 6)]).mean(dim=0)
+        torch.testing.assert_close(value, mean, rtol=1e-5, atol=1e-7)
+    assert max(float((averaged[n] - last[6][n]).abs().max()) for n in averaged) > 1e-4  # not the last step's
+
+
 def test_a_fit_whose_loss_is_not_finite_stops_with_one_error(run: Path) -> None:
     model, val, room, gt = room_windows(run / "last.pt")
     x = windows(val, room)[:8]
@@ -352,6 +378,9 @@ def test_adapt_prints_its_size_and_the_reports_beside_the_mean_pose(run: Path, t
         (["--shots", "2", "--lr", "inf"], ["--lr: expected a finite number > 0, got inf"]),
         (["--shots", "2", "--lr", "0"], ["--lr: expected a finite number > 0, got 0.0"]),
         (["--shots", "2", "--alpha", "inf"], ["--alpha: expected a finite number > 0, got inf"]),
+        (["--shots", "2", "--average", "1"], ["--average: expected a share of the steps from 0 to under 1, got 1.0"]),
+        (["--shots", "2", "--average", "-0.5"], ["--average: expected a share of the steps from 0 to under 1, got -0.5"]),
+        (["--shots", "2", "--average", "nan"], ["--average: expected a share of the steps from 0 to under 1, got nan"]),
         (["--shots", "2", "--steps", "20", "--lr", "1e12"], ["the adapter loss became", "nothing was saved"]),
     ],
 )
@@ -419,8 +448,24 @@ def test_the_default_steps_and_rank_follow_the_number_of_frames(run: Path, tmp_p
                    "--epochs", "2", "--batch-size", "4", "--json", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
-    assert (out["steps"], out["rank"]) == (4, 4)  # ceil(2 * 7 / 4) steps
-    assert torch.load(tmp_path / "ad" / "adapter.pt", weights_only=True)["info"]["steps"] == 4
+    assert (out["steps"], out["rank"], out["average"]) == (4, 4, 0.5)  # ceil(2 * 7 / 4) steps, the second half averaged
+    info = torch.load(tmp_path / "ad" / "adapter.pt", weights_only=True)["info"]
+    assert (info["steps"], info["average"]) == (4, 0.5)
+
+
+def test_adapt_average_reaches_the_fit_and_is_printed(run: Path, tmp_path: Path) -> None:
+    """--average 0 keeps the last step's weights, the default averages the second half's: other adapters."""
+    finals = {}
+    for average in ("0", "0.5"):
+        done = csipose("adapt", "--checkpoint", str(run / "last.pt"), "--shots", "6", "--out", str(tmp_path / average),
+                       "--steps", "8", "--average", average, cwd=tmp_path)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        info = torch.load(tmp_path / average / "adapter.pt", weights_only=True)["info"]
+        assert info["average"] == float(average)
+        finals[average] = info["final_loss"]
+        averaged = " (weights averaged over the last 4)" if average == "0.5" else ""
+        assert f"in 8 steps{averaged} (loss " in done.stdout
+    assert finals["0"] != finals["0.5"]
 
 
 def test_missing_files_and_a_foreign_adapter_are_one_line(run: Path, tmp_path: Path) -> None:

@@ -30,7 +30,8 @@ _SEEDS = 2**32  # --seed: 0 .. 2**32 - 1
 def register(subparsers: Any) -> None:
     """Adds the adapt subcommand to the ``csipose`` parser."""
     from csipose.domain import (
-        ADAPTER_BATCH, ADAPTER_EPOCHS, ADAPTER_FEW_RANK, ADAPTER_FEW_SHOTS, ADAPTER_LR, ADAPTER_RANK, ADAPTER_TARGETS,
+        ADAPTER_AVERAGE, ADAPTER_BATCH, ADAPTER_EPOCHS, ADAPTER_FEW_RANK, ADAPTER_FEW_SHOTS, ADAPTER_LR, ADAPTER_RANK,
+        ADAPTER_TARGETS,
     )  # fmt: skip
 
     ad = subparsers.add_parser(
@@ -49,6 +50,9 @@ def register(subparsers: Any) -> None:
                     help=f"passes over the K frames, on average (default {ADAPTER_EPOCHS}): ceil(P K / min(B, K)) "
                          "optimizer steps")
     ad.add_argument("--steps", metavar="N", type=int, help="optimizer steps (default: from --epochs; given, it wins)")
+    ad.add_argument("--average", metavar="F", type=float, default=ADAPTER_AVERAGE,
+                    help=f"the share of the last steps whose weights are averaged into the adapter (default "
+                         f"{ADAPTER_AVERAGE:g}: the second half; 0: the last step's weights)")
     ad.add_argument("--batch-size", metavar="B", type=int, default=ADAPTER_BATCH,
                     help=f"frames per step, drawn afresh each step (default {ADAPTER_BATCH}; all K when K is smaller)")
     ad.add_argument("--rank", metavar="R", type=int,
@@ -117,7 +121,7 @@ def _positive(name: str, value: float) -> None:
 
 def _adapt(args: argparse.Namespace) -> int:
     from csipose.domain import adapter_rank, adapter_steps
-    from csipose.domain.adapters import check_rank, fit_ensemble, save_adapters
+    from csipose.domain.adapters import check_average, check_rank, fit_ensemble, save_adapters
     from csipose.infer import Predictor
     from csipose.infer_cli import predict_split, read_batches, recorded_split
     from csipose.train.data import sample_anchors
@@ -130,6 +134,7 @@ def _adapt(args: argparse.Namespace) -> int:
     for name in ("lr", "alpha"):
         if getattr(args, name) is not None:
             _positive(name, getattr(args, name))
+    check_average(args.average, "--average")
     if not 0 <= args.seed < _SEEDS:
         raise ArgumentError(f"--seed: expected an integer from 0 to {_SEEDS - 1}, got {args.seed}")
     checkpoint = Path(args.checkpoint)
@@ -163,7 +168,7 @@ def _adapt(args: argparse.Namespace) -> int:
     try:
         adapters, losses = fit_ensemble(model, fit["csi"], fit["keypoints"], fit["visibility"], fits=args.fits,
                                         seed=args.seed, rank=args.rank, alpha=args.alpha, targets=args.targets,
-                                        steps=args.steps, lr=args.lr, batch_size=args.batch_size,
+                                        steps=args.steps, lr=args.lr, batch_size=args.batch_size, average=args.average,
                                         loss=_loss_kind(predictor), geometry=tuple(fit[k] for k in room_keys) or None)
     except TrainingError as err:
         raise TrainingError(f"{err}; nothing was saved") from None
@@ -172,7 +177,7 @@ def _adapt(args: argparse.Namespace) -> int:
     adapters.info = {
         "checkpoint": os.fspath(checkpoint), "environments": [int(r) for r in rooms], "shots": _tensor(ids[picked]),
         "seed": args.seed, "steps": args.steps, "lr": args.lr, "batch_size": args.batch_size,
-        "final_loss": float(np.mean(finals)), **({"fits": args.fits, "final_losses": finals} if args.fits > 1 else {}),
+        "average": args.average, "final_loss": float(np.mean(finals)), **({"fits": args.fits, "final_losses": finals} if args.fits > 1 else {}),
     }  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     size = save_adapters(out / "adapter.pt", adapters)
@@ -183,7 +188,7 @@ def _adapt(args: argparse.Namespace) -> int:
         "adapter": os.fspath(out / "adapter.pt"), "bytes": size, "checkpoint_bytes": checkpoint.stat().st_size,
         "environments": [int(r) for r in rooms], "shots": int(len(picked)), "evaluated": int(len(rest)),
         "rank": args.rank, "alpha": adapters.alpha, "targets": adapters.targets, "parameters": adapters.trainable(),
-        "fits": args.fits, "steps": args.steps, "loss": [float(np.mean([loss[0] for loss in losses])), float(np.mean(finals))],
+        "fits": args.fits, "steps": args.steps, "average": args.average, "loss": [float(np.mean([loss[0] for loss in losses])), float(np.mean(finals))],
         "reports": {name: r.to_dict() for name, r in reports.items()},
     }  # fmt: skip
     if args.json:
@@ -251,14 +256,17 @@ def _reports(predictor: Any, before: np.ndarray, after: np.ndarray, gt: np.ndarr
 
 
 def _print_summary(summary: dict[str, Any], reports: dict[str, Any]) -> None:
+    from csipose.domain.adapters import averaged_steps
     from csipose.infer_cli import _fig, _pck20
 
     print(f"{summary['adapter']}: {summary['bytes'] / 1e3:.1f} kB ({summary['bytes'] / summary['checkpoint_bytes']:.2%} "
           f"of the {summary['checkpoint_bytes'] / 1e6:.2f} MB checkpoint); rank {summary['rank']}, "
           f"{summary['parameters']:,} parameters on {len(summary['targets'])} layers")  # fmt: skip
     fits = summary["fits"]
-    how = (f"{summary['steps']} steps" if fits == 1
-           else f"{fits} fits of {summary['steps']} steps from seeds in turn, their predictions averaged")
+    steps = f"{summary['steps']} steps"
+    if (averaged := averaged_steps(summary["steps"], summary["average"])) > 1:
+        steps += f" (weights averaged over the last {averaged})"
+    how = steps if fits == 1 else f"{fits} fits of {steps} from seeds in turn, their predictions averaged"
     each = "" if fits == 1 else "mean over the fits: "
     print(f"fitted on {summary['shots']} frames of room(s) {_names(summary['environments'])} in {how} "
           f"({each}loss {summary['loss'][0]:.4g} -> {summary['loss'][1]:.4g}); scored on the room's other "

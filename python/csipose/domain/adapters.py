@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from csipose.domain import ADAPTER_BATCH, ADAPTER_EPOCHS, ADAPTER_LR, ADAPTER_RANK, ADAPTER_TARGETS, adapter_steps
+from csipose.domain import ADAPTER_AVERAGE, ADAPTER_BATCH, ADAPTER_EPOCHS, ADAPTER_LR, ADAPTER_RANK, ADAPTER_TARGETS, adapter_steps
 from csipose.errors import ArgumentError, CheckpointError, TrainingError
 from csipose.models.base import InputNorm, LinearReadout, PoseModel
 from csipose.train import checkpoint as ckpt
@@ -53,7 +53,9 @@ __all__ = [
     "LowRankUpdate",
     "adapter_layers",
     "attach_adapters",
+    "averaged_steps",
     "base_sha256",
+    "check_average",
     "check_rank",
     "fit_adapters",
     "fit_ensemble",
@@ -361,6 +363,7 @@ def fit_adapters(
     lr: float = ADAPTER_LR,
     weight_decay: float = 0.0,
     batch_size: int = ADAPTER_BATCH,
+    average: float = ADAPTER_AVERAGE,
     loss: str = "smooth_l1",
     seed: int = 0,
     geometry: tuple[np.ndarray, ...] | None = None,
@@ -379,6 +382,10 @@ def fit_adapters(
             afresh by ``seed``; None: those that pass ``epochs`` times over the K windows on average
             (:func:`~csipose.domain.adapter_steps`). Given, it wins over ``epochs``.
         lr: the AdamW learning rate, finite and > 0.
+        average: the share of the last steps (from 0 to under 1) whose weights are averaged into the
+            fitted adapters: the mean of the weights after each of the last ``steps - int((1 -
+            average) * steps)`` steps (at least the last), by :func:`averaged_steps`; 0: the last
+            step's weights.
         loss: the keypoint loss kind (:func:`csipose.losses.keypoint_loss`).
 
     Raises:
@@ -393,6 +400,7 @@ def fit_adapters(
     number = isinstance(lr, (int, float, np.integer, np.floating)) and not isinstance(lr, bool)
     if not (number and math.isfinite(lr) and lr > 0):
         raise ArgumentError(f"lr: expected a finite number > 0, got {lr!r}")
+    check_average(average)
     x = np.asarray(csi, dtype=np.float32)
     k = len(x)
     if k == 0 or len(keypoints) != k or (visibility is not None and len(visibility) != k):
@@ -415,6 +423,9 @@ def fit_adapters(
         extra = {} if room is None else {"geometry": tuple(g[rows].to(device) for g in room)}
         return model(x_all[rows].to(device), **extra)["keypoints"].float()
 
+    weights = list(adapters.parameters())
+    first = steps - averaged_steps(steps, average) + 1  # the first step whose weights are averaged
+    mean: list[Tensor] = []
     losses: list[float] = []
     for step in range(1, steps + 1):
         rows = torch.randperm(k, generator=generator)[:batch_size]
@@ -425,11 +436,32 @@ def fit_adapters(
         value.backward()
         optimizer.step()
         losses.append(current)
+        if step >= first:  # the running mean of the weights after steps first..step
+            with torch.no_grad():
+                if not mean:
+                    mean = [w.detach().clone() for w in weights]
+                for m, w in zip(mean, weights):
+                    m.add_(w.detach() - m, alpha=1.0 / (step - first + 1))
     with torch.no_grad():
+        for w, m in zip(weights, mean):
+            w.copy_(m)
         out = torch.cat([predict(slice(i, i + batch_size)) for i in range(0, k, batch_size)])
         value = keypoint_loss(out, gt_all.to(device), vis_all.to(device), kind=loss)
     _check_loss(float(value), f"after step {steps}, on all {k} windows", losses, lr)
     return [*losses, float(value)]
+
+
+def averaged_steps(steps: int, average: float) -> int:
+    """How many of a fit's ``steps`` last steps :func:`fit_adapters` averages the weights of for the
+    share ``average``: ``steps - int((1 - average) * steps)``, at least 1 (the last)."""
+    return max(1, steps - int((1.0 - average) * steps))
+
+
+def check_average(average: Any, name: str = "average") -> None:
+    """Raises ArgumentError (naming ``name``) unless ``average`` is a number from 0 to under 1."""
+    number = isinstance(average, (int, float, np.integer, np.floating)) and not isinstance(average, bool)
+    if not (number and 0 <= average < 1):
+        raise ArgumentError(f"{name}: expected a share of the steps from 0 to under 1, got {average!r}")
 
 
 def fit_ensemble(
