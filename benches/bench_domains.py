@@ -436,13 +436,13 @@ def is_baseline(name: str) -> bool:
 
 
 def adapted(last: Path, val: Any, shots: np.ndarray, unseen: np.ndarray, seed: int, *, rank: int | None = None,
-            fits: int = 1, **fit: Any) -> Any:
+            fits: int | None = None, **fit: Any) -> Any:
     """The unseen room's report of ``last`` with adapters fitted on ``shots`` (the ``csipose adapt``
     defaults, or adapters of ``rank`` and the ``fit`` options of
     :func:`~csipose.domain.adapters.fit_adapters`: steps, epochs, lr, batch_size, average); ``fits`` > 1:
     that many fits from seeds ``seed``, ``seed + 1``, ..., their predictions averaged (``csipose
-    adapt --fits``)."""
-    from csipose.domain import adapter_rank
+    adapt --fits``; None: its default for K frames)."""
+    from csipose.domain import adapter_fits, adapter_rank
     from csipose.domain.adapters import fit_ensemble
     from csipose.infer import Predictor
 
@@ -450,7 +450,8 @@ def adapted(last: Path, val: Any, shots: np.ndarray, unseen: np.ndarray, seed: i
     room = predictor.geometry_inputs
     batch = next(iter(batches(val, shots, room)))
     predictor.adapter = fit_ensemble(predictor._backend.model, batch["csi"], batch["keypoints"], batch["visibility"],
-                                     fits=fits, seed=seed, rank=adapter_rank(len(shots)) if rank is None else rank,
+                                     fits=adapter_fits(len(shots)) if fits is None else fits, seed=seed,
+                                     rank=adapter_rank(len(shots)) if rank is None else rank,
                                      geometry=tuple(batch[key] for key in room) or None, **fit)[0]
     return scored(*predict(predictor, val, unseen))
 

@@ -144,12 +144,13 @@ def test_the_last_loss_is_that_of_the_fitted_adapter(run: Path, tmp_path: Path) 
 
 
 def test_the_default_fit_counts_passes_over_the_frames_and_ranks_by_their_number(run: Path) -> None:
-    from csipose.domain import ADAPTER_BATCH, ADAPTER_EPOCHS, ADAPTER_FEW_SHOTS, adapter_rank, adapter_steps
+    from csipose.domain import ADAPTER_BATCH, ADAPTER_EPOCHS, ADAPTER_FEW_SHOTS, adapter_fits, adapter_rank, adapter_steps
 
     assert (ADAPTER_EPOCHS, ADAPTER_BATCH) == (150, 32)
     assert [adapter_steps(k) for k in (1, 10, 32, 50, 200)] == [150, 150, 150, 235, 938]  # ceil(150 K / min(32, K))
     assert adapter_steps(6, epochs=2, batch_size=4) == 3
     assert adapter_rank(ADAPTER_FEW_SHOTS - 1) == 4 and adapter_rank(ADAPTER_FEW_SHOTS) == 8
+    assert [adapter_fits(k) for k in (1, 50, 99, 100, 200)] == [3, 3, 3, 1, 1]
     model, val, room, gt = room_windows(run / "last.pt")
     x = windows(val, room)[:8]
     losses = fit_adapters(model, attach_adapters(model, rank=2, seed=1), x, gt[:8], epochs=3, batch_size=4, lr=1e-2)
@@ -328,7 +329,7 @@ def test_adapt_then_eval_scores_the_same_frames_without_the_shots(run: Path, tmp
     # rank 4 (the default under 32 frames, pinned): on this width-16 model the readout's update from
     # the 3,420-feature window is most of an adapter, and at rank 8 it is a tenth of so small a checkpoint
     done = csipose("adapt", "--checkpoint", str(run / "last.pt"), "--shots", "6", "--out", str(tmp_path / "ad"),
-                   "--steps", "40", "--rank", "4", "--json", cwd=tmp_path)  # fmt: skip
+                   "--steps", "40", "--rank", "4", "--fits", "1", "--json", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["environments"] == [2] and out["shots"] == 6 and out["evaluated"] == ROOM_FRAMES - 6
@@ -403,7 +404,7 @@ def test_adapt_fits_averages_fits_from_seeds_in_turn_and_eval_applies_them(run: 
     assert len(finals) == 2 and finals[0] != finals[1]  # two fits from two seeds
     assert state["info"]["final_loss"] == pytest.approx(np.mean(finals))
     first = csipose("adapt", "--checkpoint", str(run / "last.pt"), "--shots", "6", "--out", str(tmp_path / "one"),
-                    "--steps", "5", "--seed", "4", cwd=tmp_path)  # fmt: skip
+                    "--steps", "5", "--seed", "4", "--fits", "1", cwd=tmp_path)  # fmt: skip
     assert first.returncode == 0, first.stderr
     one = torch.load(tmp_path / "one" / "adapter.pt", weights_only=True)["weights"]
     for name, value in one.items():  # the first member is the one fit of the same seed
@@ -443,14 +444,17 @@ def test_batch_size_reaches_the_fit_and_is_recorded(run: Path, tmp_path: Path) -
 
 
 def test_the_default_steps_and_rank_follow_the_number_of_frames(run: Path, tmp_path: Path) -> None:
-    """No --steps: --epochs passes over the K frames; no --rank: rank 4 under 32 frames."""
+    """No --steps: --epochs passes over the K frames; no --rank: rank 4 under 32 frames; no --fits:
+    three under 100 frames."""
     done = csipose("adapt", "--checkpoint", str(run / "last.pt"), "--shots", "7", "--out", str(tmp_path / "ad"),
                    "--epochs", "2", "--batch-size", "4", "--json", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
-    assert (out["steps"], out["rank"], out["average"]) == (4, 4, 0.5)  # ceil(2 * 7 / 4) steps, the second half averaged
-    info = torch.load(tmp_path / "ad" / "adapter.pt", weights_only=True)["info"]
-    assert (info["steps"], info["average"]) == (4, 0.5)
+    # ceil(2 * 7 / 4) steps, the second half averaged, three fits under 100 frames
+    assert (out["steps"], out["rank"], out["average"], out["fits"]) == (4, 4, 0.5, 3)
+    state = torch.load(tmp_path / "ad" / "adapter.pt", weights_only=True)
+    assert (state["info"]["steps"], state["info"]["average"], state["info"]["fits"]) == (4, 0.5, 3)
+    assert len(state["members"]) == 3
 
 
 def test_adapt_average_reaches_the_fit_and_is_printed(run: Path, tmp_path: Path) -> None:
@@ -458,7 +462,7 @@ def test_adapt_average_reaches_the_fit_and_is_printed(run: Path, tmp_path: Path)
     finals = {}
     for average in ("0", "0.5"):
         done = csipose("adapt", "--checkpoint", str(run / "last.pt"), "--shots", "6", "--out", str(tmp_path / average),
-                       "--steps", "8", "--average", average, cwd=tmp_path)  # fmt: skip
+                       "--steps", "8", "--average", average, "--fits", "1", cwd=tmp_path)  # fmt: skip
         assert done.returncode == 0, done.stderr
         info = torch.load(tmp_path / average / "adapter.pt", weights_only=True)["info"]
         assert info["average"] == float(average)

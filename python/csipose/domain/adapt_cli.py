@@ -30,8 +30,8 @@ _SEEDS = 2**32  # --seed: 0 .. 2**32 - 1
 def register(subparsers: Any) -> None:
     """Adds the adapt subcommand to the ``csipose`` parser."""
     from csipose.domain import (
-        ADAPTER_AVERAGE, ADAPTER_BATCH, ADAPTER_EPOCHS, ADAPTER_FEW_RANK, ADAPTER_FEW_SHOTS, ADAPTER_LR, ADAPTER_RANK,
-        ADAPTER_TARGETS,
+        ADAPTER_AVERAGE, ADAPTER_BATCH, ADAPTER_EPOCHS, ADAPTER_FEW_RANK, ADAPTER_FEW_SHOTS, ADAPTER_FITS, ADAPTER_LR,
+        ADAPTER_ONE_FIT_SHOTS, ADAPTER_RANK, ADAPTER_TARGETS,
     )  # fmt: skip
 
     ad = subparsers.add_parser(
@@ -67,9 +67,10 @@ def register(subparsers: Any) -> None:
                          "ridge readout, where the model has one; input: the input channels' gains and offsets")
     ad.add_argument("--seed", metavar="S", type=int, default=0,
                     help=f"picks the frames and draws the adapters (0 to {_SEEDS - 1}; default 0)")
-    ad.add_argument("--fits", metavar="N", type=int, default=1,
+    ad.add_argument("--fits", metavar="N", type=int,
                     help="fit N adapters on the same frames from seeds S, S + 1, ... and average their predictions "
-                         "(default 1; N forward passes per prediction, and the file holds all N)")
+                         f"(default {ADAPTER_FITS}, or 1 from {ADAPTER_ONE_FIT_SHOTS} frames; N forward passes per "
+                         "prediction, and the file holds all N)")
     ad.add_argument("--data", choices=("synthetic", "mmfi"), help="data source of the split (default: the recorded one)")
     ad.add_argument("--root", metavar="DIR", help="MM-Fi root (with --data mmfi)")
     ad.add_argument("--cache", metavar="DIR", help="prepared MM-Fi cache folder")
@@ -120,7 +121,7 @@ def _positive(name: str, value: float) -> None:
 
 
 def _adapt(args: argparse.Namespace) -> int:
-    from csipose.domain import adapter_rank, adapter_steps
+    from csipose.domain import adapter_fits, adapter_rank, adapter_steps
     from csipose.domain.adapters import check_average, check_rank, fit_ensemble, save_adapters
     from csipose.infer import Predictor
     from csipose.infer_cli import predict_split, read_batches, recorded_split
@@ -130,6 +131,7 @@ def _adapt(args: argparse.Namespace) -> int:
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ArgumentError(f"--{name.replace('_', '-')}: expected an integer >= 1, got {getattr(args, name)}")
     args.rank = adapter_rank(args.shots) if args.rank is None else args.rank
+    args.fits = adapter_fits(args.shots) if args.fits is None else args.fits
     args.steps = adapter_steps(args.shots, args.epochs, args.batch_size) if args.steps is None else args.steps
     for name in ("lr", "alpha"):
         if getattr(args, name) is not None:
