@@ -467,7 +467,7 @@ def test_adapt_average_reaches_the_fit_and_is_printed(run: Path, tmp_path: Path)
         info = torch.load(tmp_path / average / "adapter.pt", weights_only=True)["info"]
         assert info["average"] == float(average)
         finals[average] = info["final_loss"]
-        averaged = " (weights averaged over the last 4)" if average == "0.5" else ""
+        averaged = " (weights averaged over its last 4)" if average == "0.5" else ""
         assert f"in 8 steps{averaged} (loss " in done.stdout
     assert finals["0"] != finals["0.5"]
 

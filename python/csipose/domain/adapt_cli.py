@@ -179,7 +179,8 @@ def _adapt(args: argparse.Namespace) -> int:
     adapters.info = {
         "checkpoint": os.fspath(checkpoint), "environments": [int(r) for r in rooms], "shots": _tensor(ids[picked]),
         "seed": args.seed, "steps": args.steps, "lr": args.lr, "batch_size": args.batch_size,
-        "average": args.average, "final_loss": float(np.mean(finals)), **({"fits": args.fits, "final_losses": finals} if args.fits > 1 else {}),
+        "average": args.average, "final_loss": float(np.mean(finals)),
+        **({"fits": args.fits, "final_losses": finals} if args.fits > 1 else {}),
     }  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     size = save_adapters(out / "adapter.pt", adapters)
@@ -190,7 +191,8 @@ def _adapt(args: argparse.Namespace) -> int:
         "adapter": os.fspath(out / "adapter.pt"), "bytes": size, "checkpoint_bytes": checkpoint.stat().st_size,
         "environments": [int(r) for r in rooms], "shots": int(len(picked)), "evaluated": int(len(rest)),
         "rank": args.rank, "alpha": adapters.alpha, "targets": adapters.targets, "parameters": adapters.trainable(),
-        "fits": args.fits, "steps": args.steps, "average": args.average, "loss": [float(np.mean([loss[0] for loss in losses])), float(np.mean(finals))],
+        "fits": args.fits, "steps": args.steps, "average": args.average,
+        "loss": [float(np.mean([loss[0] for loss in losses])), float(np.mean(finals))],
         "reports": {name: r.to_dict() for name, r in reports.items()},
     }  # fmt: skip
     if args.json:
@@ -267,7 +269,7 @@ def _print_summary(summary: dict[str, Any], reports: dict[str, Any]) -> None:
     fits = summary["fits"]
     steps = f"{summary['steps']} steps"
     if (averaged := averaged_steps(summary["steps"], summary["average"])) > 1:
-        steps += f" (weights averaged over the last {averaged})"
+        steps += f" (weights averaged over its last {averaged})"
     how = steps if fits == 1 else f"{fits} fits of {steps} from seeds in turn, their predictions averaged"
     each = "" if fits == 1 else "mean over the fits: "
     print(f"fitted on {summary['shots']} frames of room(s) {_names(summary['environments'])} in {how} "
