@@ -75,9 +75,9 @@ ADAPTER_FEW_SHOTS, ADAPTER_FEW_RANK = 32, 4
 #: learning rate the last step's weights wander about the minimum by the last batches' noise. Over
 #: four rooms held out in turn (three draws each, ``benches/bench_adapt.py --shots 10 50 200``) the
 #: mean over the second half of the steps scored 4.0 to 4.9 points more than the last step's weights
-#: at K = 200, -0.1 to +0.7 at K = 50 and 0 to +0.1 at K = 10, in the same steps; decaying the rate to
-#: zero instead (cosine or linear, room 3 held out) reached as much at K = 200 but lost 1 to 1.4
-#: points at K = 10 and 50.
+#: at K = 200, -0.1 to +0.7 at K = 50 and 0 to +0.1 at K = 10, in the same steps. (Decaying the rate
+#: to zero instead, tried once with room 3 held out, helped at K = 200 as much but cost at K = 10 and 50;
+#: no bench measures it.)
 ADAPTER_AVERAGE = 0.5
 #: Fewer labelled frames than ``ADAPTER_ONE_FIT_SHOTS`` are fitted ``ADAPTER_FITS`` times, from seeds
 #: in turn, and the fits' predictions averaged (:func:`adapter_fits`). Over four rooms held out in
