@@ -75,6 +75,7 @@ METHODS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("geometry FiLM", ("geometry_film=true",)),
     ("randomised rooms", ("synthetic.random_rooms=60",)),
     ("conjugate products", ("features=conjugate",)),
+    ("static-channel rotation", ("static_rotation=1",)),
     ("no test-time normalisation", ("test_time_norm=false",)),
     ("min-max amplitude (cleaning=official)", ("cleaning=official",)),
     ("fixed ridge readout", ("readout=true",)),

@@ -84,7 +84,8 @@ EXPECTED: dict[str, list[str]] = {
                                              r"min-max amplitude \(cleaning=official\)",
                                              "half the sequences in randomised rooms")),
         r"^linear baseline \(ridge regression alone\)\s+\d+\.\d%(\s+\d+){2}\s+\d+\.\d%(\s+\d+){2}\s+(-?\d+\.\d\d|n/a)\s+n/a$",
-        r"^(adversarial domain head|geometry FiLM|randomised rooms|conjugate products|no test-time normalisation|"
+        r"^(adversarial domain head|geometry FiLM|randomised rooms|conjugate products|static-channel rotation|"
+        r"no test-time normalisation|"
         r"min-max amplitude \(cleaning=official\)|fixed ridge readout|readout, no test-time norm \(defaults before\)|"
         r"no link anchor)\s+(not available \(.+\)|\d+\.\d%.*)$",
         *(rf"^{row}\s+\d+\.\d%(\s+\d+){{2}}\s+\d+\.\d%(\s+\d+){{2}}(\s+(-?\d+\.\d\d|n/a)){{2}}$"

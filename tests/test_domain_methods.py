@@ -25,6 +25,7 @@ from csipose.domain import (
     reversal_schedule,
     reverse_gradient,
     room_statistics,
+    rotate_static,
 )
 from csipose.errors import ArgumentError, ConfigError, ShapeError
 from csipose.infer import Predictor
@@ -351,11 +352,86 @@ def test_an_exported_test_time_norm_model_keeps_its_training_rooms(tmp_path: Pat
     assert np.array_equal(recorded_split(by_onnx).statistics[1][0], recorded_split(by_torch).statistics[1][0])
 
 
+# ------------------------------------------------------------------ static-channel rotation
+def _pairs(x: torch.Tensor) -> torch.Tensor:
+    """``[B, W, C, S, P]`` -> the complex (amplitude + i phase) pairs ``[B, W, C / 2, S, P]``."""
+    half = x.shape[2] // 2
+    return torch.complex(x[:, :, :half].double(), x[:, :, half:].double())
+
+
+def test_static_rotation_turns_each_pair_by_one_angle_per_antenna_and_subcarrier() -> None:
+    x = torch.randn(5, 2, 6, 7, 4)
+    y = rotate_static(x, 1.0, torch.Generator().manual_seed(0))
+    zx, zy = _pairs(x), _pairs(y)
+    assert torch.allclose(zx.abs(), zy.abs(), atol=1e-5)  # each pair keeps its magnitude
+    turn = zy / zx  # e^{i angle}: the same over the window's frames and packets
+    assert torch.allclose(turn, turn[:, :1, :, :, :1].expand_as(turn), atol=1e-4)
+    angle = turn[:, 0, :, :, 0].angle()  # [B, pairs, S]: drawn afresh per window, antenna, subcarrier
+    assert angle.flatten().unique().numel() == angle.numel()
+    assert angle.std() > 1.0  # uniform over the circle: sd pi / sqrt(3) = 1.81
+    again = rotate_static(x, 1.0, torch.Generator().manual_seed(0))
+    assert torch.equal(again, y)
+
+
+@settings(max_examples=20, deadline=None)
+@given(share=st.floats(0.0, 1.0), seed=st.integers(0, 2**31 - 1))
+def test_static_rotation_leaves_the_windows_it_does_not_draw_as_they_are(share: float, seed: int) -> None:
+    x = torch.randn(64, 1, 4, 3, 2)
+    y = rotate_static(x, share, torch.Generator().manual_seed(seed))
+    same = (y == x).flatten(1).all(dim=1)
+    turned = ~torch.isclose(y, x, atol=1e-6).flatten(1).all(dim=1)
+    assert bool((same | turned).all())  # a window is rotated whole or not at all
+    if share == 0.0:
+        assert bool(same.all())
+    if share == 1.0:
+        assert bool(turned.all())
+
+
+def test_static_rotation_refuses_odd_channels_and_shares_outside_0_1() -> None:
+    with pytest.raises(ShapeError, match=r"static_rotation: expected windows \[B, W, C, S, P\] with an even C"):
+        rotate_static(torch.zeros(2, 1, 3, 4, 1), 1.0)
+    for share in (-0.1, 1.5, float("nan"), True):
+        with pytest.raises(ArgumentError, match="static_rotation: the share of windows to rotate must be a number in"):
+            rotate_static(torch.zeros(2, 1, 4, 4, 1), share)
+    with pytest.raises(ConfigError, match="static_rotation: rotates .amplitude, phase. channel pairs; needs features"):
+        build_model(model="mlp", shape=(1, 3, 8, 2), groups=1, joints=4, dims=3, width=8, static_rotation=1.0)
+
+
+def test_static_rotation_trains_only_and_evaluation_sees_the_windows_as_they_are() -> None:
+    torch.manual_seed(0)
+    model = build_model(model="mlp", shape=(1, 6, 8, 2), groups=2, joints=4, dims=3, width=8, readout=False,
+                        static_rotation=1.0)
+    plain = build_model(model="mlp", shape=(1, 6, 8, 2), groups=2, joints=4, dims=3, width=8, readout=False)
+    plain.load_state_dict(model.state_dict())
+    x = torch.randn(3, 1, 6, 8, 2)
+    model.eval(), plain.eval()
+    assert torch.equal(model(x)["features"], plain(x)["features"])
+    model.train(), plain.train()  # (the head starts at zero: the features show the input)
+    assert not torch.allclose(model(x)["features"], plain(x)["features"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [(["static_rotation=1.5"], "static_rotation: the share of training windows to rotate must be a number in"),
+     (["static_rotation=1", "features=amplitude"], "static_rotation: rotates .amplitude, phase. pairs; needs features"),
+     (["static_rotation=1", "test_time_norm=false"], "static_rotation: .* needs test_time_norm = true or auto")],
+)  # fmt: skip
+def test_static_rotation_config_errors_name_the_field(overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        TrainingConfig().with_overrides(overrides).validate()
+
+
+def test_static_rotation_needs_windows_standardised_by_room(tmp_path: Path) -> None:
+    config = tiny(tmp_path / "run", "static_rotation=1", "anchor=none")  # auto test-time norm: off without the anchor
+    with pytest.raises(ConfigError, match="static_rotation: .* the windows are not standardised by room"):
+        _train(config)
+
+
 # ------------------------------------------------------------- every switch trains and reloads
 @pytest.mark.parametrize(
     "switch",
     ["geometry_film=true", "domain_adversarial=0.5", "test_time_norm=true", "features=conjugate",
-     "synthetic.random_rooms=4"],
+     "synthetic.random_rooms=4", "static_rotation=1"],
 )  # fmt: skip
 def test_each_switch_trains_and_its_config_round_trips(tmp_path: Path, switch: str) -> None:
     torch.manual_seed(0)
@@ -372,6 +448,8 @@ def test_each_switch_trains_and_its_config_round_trips(tmp_path: Path, switch: s
         assert model.film is not None
     if key == "features":
         assert model.preprocess["features"] == ["conjugate"] and model.shape[1] == 6
+    if key == "static_rotation":
+        assert model.static_rotation == 1.0 and model.settings["static_rotation"] == 1.0
 
 
 def test_domain_term_trains_the_classifier(tmp_path: Path) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any
 
+import numpy as np
+
 from csipose.errors import ArgumentError
 
-__all__ = ["positive_int"]
+__all__ = ["is_real", "is_share", "positive_int"]
 
 
 def positive_int(value: Any, arg: str) -> int:
@@ -21,3 +24,13 @@ def positive_int(value: Any, arg: str) -> int:
     if n < 1:
         raise ArgumentError(f"{arg}: expected an integer >= 1, got {n}")
     return n
+
+
+def is_real(value: Any) -> bool:
+    """Whether ``value`` is a real number (a Python or numpy int or float, not a bool)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def is_share(value: Any) -> bool:
+    """Whether ``value`` is a real number in [0, 1]."""
+    return is_real(value) and math.isfinite(value) and 0 <= value <= 1

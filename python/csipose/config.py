@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from csipose._checks import is_share
 from csipose.errors import ConfigError
 from csipose.subcarrier import RESAMPLE_MODES
 
@@ -195,6 +196,11 @@ class TrainingConfig:
     """Condition the model on the room's geometry (the samples' ``tx`` and ``rx`` antenna positions
     in the camera frame): Fourier features, a set encoder over the receive antennas, FiLM of the
     pooled features; the model then needs the geometry to predict. Needs room_variation data."""
+    static_rotation: float = 0.0
+    """Share of the training windows whose room-standardised (log amplitude, phase) deviation
+    pairs are rotated by an angle drawn per antenna and subcarrier (:mod:`csipose.domain.rotation`):
+    the phase that a room's static paths give the body's echo, randomised, so the model cannot learn
+    its training rooms' angles. Needs features = both (or conjugate) and test-time normalisation; 0 = off."""
     anchor: str = "auto"
     """Where the joints are regressed from (:mod:`csipose.domain.anchor`): ``"link"`` places them
     relative to the point of the transmitter-receiver link in front of the camera, on the floor,
@@ -332,6 +338,15 @@ class TrainingConfig:
         if not (isinstance(self.domain_adversarial, (int, float)) and math.isfinite(self.domain_adversarial)
                 and self.domain_adversarial >= 0):
             raise ConfigError(f"domain_adversarial: must be a finite number >= 0, got {self.domain_adversarial!r}")
+        if not is_share(self.static_rotation):
+            raise ConfigError(f"static_rotation: the share of training windows to rotate must be a number in [0, 1], "
+                              f"got {self.static_rotation!r}")
+        if self.static_rotation and self.features not in ("both", "conjugate"):
+            raise ConfigError(f"static_rotation: rotates (amplitude, phase) pairs; needs features = both or conjugate, "
+                              f"got {self.features!r}")
+        if self.static_rotation and self.test_time_norm is False:
+            raise ConfigError("static_rotation: rotates each window's deviation from its room's mean; needs "
+                              "test_time_norm = true or auto")
         if "domain" in self.loss_weights:
             raise ConfigError("loss_weights.domain: the domain term's weight is domain_adversarial; set that instead")
         if self.persons and (self.domain_adversarial or self.geometry_film or self.anchor == "link"):

@@ -9,6 +9,9 @@ on the link anchor test-time normalisation is on and the fixed ridge readout off
   (:mod:`~csipose.domain.film`);
 - ``synthetic.random_rooms``: training sequences spread over many randomised rooms, all of
   them or the share ``synthetic.random_room_share`` (:mod:`csipose.data.synthetic`);
+- ``static_rotation``: the (amplitude, phase) deviation pairs of a share of the training
+  windows rotated by random angles, the phase a room's static paths give the body's echo
+  (:mod:`~csipose.domain.rotation`);
 - ``features = "conjugate"``: conjugate products of antenna pairs (:class:`csipose.data.Preprocess`);
 - ``test_time_norm``: per-room input standardisation re-estimated on each room's frames
   (:mod:`~csipose.domain.normalisation`, torch-free); on by default on the link anchor;
@@ -48,6 +51,7 @@ __all__ = [
     "reversal_schedule",
     "reverse_gradient",
     "room_statistics",
+    "rotate_static",
 ]
 
 #: The sample entries of a room's geometry (camera frame, metres): the transmit antenna ``[3]``, the
@@ -111,7 +115,7 @@ _HOMES = {
     "DomainClassifier": "grl", "reversal_schedule": "grl", "reverse_gradient": "grl",
     "GeometryEncoder": "film", "GeometryFiLM": "film", "fourier_features": "film",
     "RoomNormalised": "normalisation", "room_statistics": "normalisation",
-    "link_anchor": "anchor", "link_anchor_numpy": "anchor",
+    "link_anchor": "anchor", "link_anchor_numpy": "anchor", "rotate_static": "rotation",
 }  # fmt: skip
 
 

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from csipose._checks import is_real
 from csipose.domain import ADAPTER_AVERAGE, ADAPTER_BATCH, ADAPTER_EPOCHS, ADAPTER_LR, ADAPTER_RANK, ADAPTER_TARGETS, adapter_steps
 from csipose.errors import ArgumentError, CheckpointError, TrainingError
 from csipose.models.base import InputNorm, LinearReadout, PoseModel
@@ -397,7 +398,7 @@ def fit_adapters(
     for name, count in counts.items():
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ArgumentError(f"{name}: expected an integer >= 1, got {count!r}")
-    if not (_is_real(lr) and math.isfinite(lr) and lr > 0):
+    if not (is_real(lr) and math.isfinite(lr) and lr > 0):
         raise ArgumentError(f"lr: expected a finite number > 0, got {lr!r}")
     check_average(average)
     x = np.asarray(csi, dtype=np.float32)
@@ -456,14 +457,9 @@ def averaged_steps(steps: int, average: float) -> int:
     return max(1, steps - int((1.0 - average) * steps))
 
 
-def _is_real(value: Any) -> bool:
-    """Whether ``value`` is a real number (a Python or numpy int or float, not a bool)."""
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
 def check_average(average: Any, name: str = "average") -> None:
     """Raises ArgumentError (naming ``name``) unless ``average`` is a number from 0 to under 1."""
-    if not (_is_real(average) and 0 <= average < 1):
+    if not (is_real(average) and 0 <= average < 1):
         raise ArgumentError(f"{name}: expected a share of the steps from 0 to under 1, got {average!r}")
 
 

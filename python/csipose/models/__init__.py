@@ -83,6 +83,7 @@ def build_model(
     geometry_film: bool = False,
     anchor: bool = False,
     new_room_root: tuple[int, ...] | list[int] = (),
+    static_rotation: float = 0.0,
 ) -> PoseModel:
     """The :class:`PoseModel` these settings describe (every argument is plain data, stored in checkpoints).
 
@@ -103,12 +104,17 @@ def build_model(
         anchor: regress the joints relative to the room's link anchor (:mod:`csipose.domain.anchor`).
         new_room_root: with ``anchor``, the root joints the model stands on the anchored mean pose's
             floor position in rooms it has not seen (empty = it places the person everywhere).
+        static_rotation: the share of training windows whose (amplitude, phase) pairs are rotated
+            by random angles (:mod:`csipose.domain.rotation`; needs ``groups = 2``); 0 = none.
     """
     if model not in MODELS:
         raise ConfigError(f"model: must be one of {', '.join(MODELS)}, got {model!r}")
     shape = tuple(int(v) for v in shape)
     if len(shape) != 4 or min(shape) < 1 or groups < 1 or shape[1] % groups:
         raise ConfigError(f"model shape: expected (W, C, S, P) with C divisible by groups = {groups}, got {shape}")
+    if static_rotation and groups != 2:
+        raise ConfigError(f"static_rotation: rotates (amplitude, phase) channel pairs; needs features = both or "
+                          f"conjugate (2 channel groups), got {groups} group{'s' if groups != 1 else ''}")
     cls, takes = MODELS[model]
     sizes = {"width": width, "depth": depth, "heads": heads, "tokens": tokens, "dropout": dropout}
     backbone = cls(shape=shape, groups=groups, joints=joints, dims=dims, **{k: sizes[k] for k in takes})
@@ -126,11 +132,13 @@ def build_model(
         settings["new_room_root"] = [int(j) for j in new_room_root]
     if slot_backbones != "shared":  # earlier checkpoints' settings keep their keys
         settings["slot_backbones"] = slot_backbones
+    if static_rotation:  # earlier checkpoints' settings keep their keys
+        settings["static_rotation"] = float(static_rotation)
     return PoseModel(backbone, shape=shape, joints=joints, dims=dims, readout=readout,  # type: ignore[arg-type]
                      heatmap_size=heatmap_size, densepose_parts=densepose_parts, densepose_size=densepose_size,
                      persons=persons, slot_backbones=slot_backbones, domains=tuple(int(e) for e in domains),
                      geometry_film=geometry_film, anchor=anchor, new_room_root=tuple(new_room_root),
-                     settings=settings)
+                     static_rotation=static_rotation, settings=settings)
 
 
 def count_parameters(model: nn.Module, *, trainable_only: bool = True) -> int:

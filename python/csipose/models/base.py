@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from csipose._checks import is_share
 from csipose.errors import ConfigError, ShapeError
 from csipose.models.densepose_head import DensePoseHead
 
@@ -109,6 +110,9 @@ class PoseModel(nn.Module):
             stands on the anchored mean pose's floor position (:func:`~csipose.domain.anchor.on_anchor_floor`)
             in a room it has not seen: one whose geometry matches none of :attr:`seen_rooms`, while
             no adapter is attached (:attr:`adapted`); empty = the model places the person everywhere.
+        static_rotation: the share of training windows whose (amplitude, phase) channel pairs
+            (``c``, ``c + C / 2``) are rotated by a random angle per subcarrier after the input
+            norm (:func:`~csipose.domain.rotation.rotate_static`); in training mode only; 0 = none.
         settings: the keyword arguments that rebuild this model (:func:`~csipose.models.build_model`).
 
     Attributes:
@@ -148,6 +152,7 @@ class PoseModel(nn.Module):
         geometry_film: bool = False,
         anchor: bool = False,
         new_room_root: tuple[int, ...] = (),
+        static_rotation: float = 0.0,
         settings: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -198,6 +203,10 @@ class PoseModel(nn.Module):
                               f"with 3-D joints, got {list(self.new_room_root)} (anchor = {self.anchor}, "
                               f"persons = {persons}, dims = {dims})")
         self.register_buffer("seen_rooms", None, persistent=False)  # saved by the checkpoint, beside the weights
+        if not is_share(static_rotation) or (static_rotation and c % 2):
+            raise ConfigError(f"static_rotation: a share in [0, 1] of training windows whose (amplitude, phase) channel "
+                              f"pairs are rotated, with an even C; got {static_rotation!r} with C = {c}")
+        self.static_rotation = float(static_rotation)
         self.adapted = False
 
     @torch.no_grad()
@@ -240,6 +249,10 @@ class PoseModel(nn.Module):
             w, c, s, p = self.shape
             raise ShapeError(f"csi: expected [B, {w}, {c}, {s}, {p}], got {list(csi.shape)}")
         x = self.norm(csi)
+        if self.static_rotation and self.training:
+            from csipose.domain.rotation import rotate_static
+
+            x = rotate_static(x, self.static_rotation)
         if self.film is not None:  # the backbone's head reads the modulated features
             features, shift = self.film(self.backbone.encode(x), geometry)  # type: ignore[operator]
             offsets = self.backbone.head(features).reshape(-1, self.joints, self.dims) + shift[:, None, :]  # type: ignore[operator]

@@ -200,6 +200,7 @@ def model_settings(config: TrainingConfig, dataset: Any) -> dict[str, Any]:
         **_domain_settings(config, dataset, sample),
         **({"anchor": True} if on_anchor else {}),
         **({"new_room_root": root_joint_ids(config)} if places_new_rooms(config, on_anchor) else {}),
+        **({"static_rotation": rotated_share(config, sample)} if config.static_rotation else {}),
     }  # fmt: skip
 
 
@@ -213,6 +214,17 @@ def places_new_rooms(config: TrainingConfig, on_anchor: bool) -> bool:
         raise ConfigError(f"new_room_floor: anchor needs 3-D joints (keypoint_dims = 3, got {config.keypoint_dims}); "
                           "set new_room_floor = model")
     return on_anchor and config.keypoint_dims == 3 and config.new_room_floor != "model"
+
+
+def rotated_share(config: TrainingConfig, sample: dict[str, Any]) -> float:
+    """``config.static_rotation``, checked: it rotates each window's deviation from its room's
+    mean, so the windows must be standardised by room (:func:`room_normalised`)."""
+    if not room_normalised(config, sample):
+        raise ConfigError(
+            "static_rotation: rotates each window's deviation from its room's mean; the windows are not standardised "
+            "by room (test_time_norm = auto does so on the link anchor, with environment ids: set test_time_norm = true)"
+        )
+    return float(config.static_rotation)
 
 
 def root_joint_ids(config: TrainingConfig) -> list[int]:
