@@ -375,56 +375,70 @@ def test_static_rotation_turns_each_pair_by_one_angle_per_antenna_and_subcarrier
 
 @settings(max_examples=20, deadline=None)
 @given(share=st.floats(0.0, 1.0), seed=st.integers(0, 2**31 - 1))
-def test_static_rotation_leaves_the_windows_it_does_not_draw_as_they_are(share: float, seed: int) -> None:
-    x = torch.randn(64, 1, 4, 3, 2)
+def test_static_rotation_turns_a_share_of_the_windows_whole_and_leaves_the_rest(share: float, seed: int) -> None:
+    n = 4000
+    x = torch.randn(n, 1, 4, 3, 2)
     y = rotate_static(x, share, torch.Generator().manual_seed(seed))
-    same = (y == x).flatten(1).all(dim=1)
-    turned = ~torch.isclose(y, x, atol=1e-6).flatten(1).all(dim=1)
+    same = (y == x).flatten(1).all(dim=1)  # as they were, bit for bit
+    pair_moved = (y - x).abs().amax(dim=(1, 4)) > 1e-6  # [n, C, S]: every channel pair of every subcarrier
+    turned = pair_moved.flatten(1).all(dim=1)
     assert bool((same | turned).all())  # a window is rotated whole or not at all
-    if share == 0.0:
-        assert bool(same.all())
-    if share == 1.0:
-        assert bool(turned.all())
+    assert abs(float(turned.float().mean()) - share) <= 5 * math.sqrt(share * (1 - share) / n) + 1e-9
 
 
 def test_static_rotation_refuses_odd_channels_and_shares_outside_0_1() -> None:
     with pytest.raises(ShapeError, match=r"static_rotation: expected windows \[B, W, C, S, P\] with an even C"):
         rotate_static(torch.zeros(2, 1, 3, 4, 1), 1.0)
     for share in (-0.1, 1.5, float("nan"), True):
-        with pytest.raises(ArgumentError, match="static_rotation: the share of windows to rotate must be a number in"):
+        with pytest.raises(ArgumentError, match=r"static_rotation: expected a share, a number in \[0, 1\]"):
             rotate_static(torch.zeros(2, 1, 4, 4, 1), share)
     with pytest.raises(ConfigError, match="static_rotation: rotates .amplitude, phase. channel pairs; needs features"):
         build_model(model="mlp", shape=(1, 3, 8, 2), groups=1, joints=4, dims=3, width=8, static_rotation=1.0)
 
 
-def test_static_rotation_trains_only_and_evaluation_sees_the_windows_as_they_are() -> None:
+def test_static_rotation_turns_the_normalised_window_in_training_only() -> None:
     torch.manual_seed(0)
     model = build_model(model="mlp", shape=(1, 6, 8, 2), groups=2, joints=4, dims=3, width=8, readout=False,
                         static_rotation=1.0)
     plain = build_model(model="mlp", shape=(1, 6, 8, 2), groups=2, joints=4, dims=3, width=8, readout=False)
+    windows = np.random.default_rng(0).normal(3.0, 2.0, size=(50, 1, 6, 8, 2))
+    model.norm.fit(windows)  # a norm far from the identity: the rotation must come after it
     plain.load_state_dict(model.state_dict())
-    x = torch.randn(3, 1, 6, 8, 2)
+    x = torch.from_numpy(windows[:3]).float()
     model.eval(), plain.eval()
     assert torch.equal(model(x)["features"], plain(x)["features"])
-    model.train(), plain.train()  # (the head starts at zero: the features show the input)
-    assert not torch.allclose(model(x)["features"], plain(x)["features"])
+    model.train()  # (the head starts at zero: the features show the input)
+    torch.manual_seed(7)
+    trained = model(x)["features"]
+    torch.manual_seed(7)
+    expected = model.backbone(rotate_static(model.norm(x), 1.0))[1]
+    assert torch.allclose(trained, expected, atol=1e-6)
+    assert not torch.allclose(trained, plain.train()(x)["features"])
 
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
-    [(["static_rotation=1.5"], "static_rotation: the share of training windows to rotate must be a number in"),
+    [(["static_rotation=1.5"], r"static_rotation: expected a share, a number in \[0, 1\], got 1.5"),
      (["static_rotation=1", "features=amplitude"], "static_rotation: rotates .amplitude, phase. pairs; needs features"),
-     (["static_rotation=1", "test_time_norm=false"], "static_rotation: .* needs test_time_norm = true or auto")],
+     (["static_rotation=1", "test_time_norm=false"], "static_rotation: .* needs test_time_norm = true or auto"),
+     (["static_rotation=1", "cleaning=official"], "static_rotation: reads the amplitude as log|H|; needs cleaning = log"),
+     (["static_rotation=1", "readout=true"], "static_rotation: the fixed readout .* set readout = false or auto")],
 )  # fmt: skip
 def test_static_rotation_config_errors_name_the_field(overrides: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         TrainingConfig().with_overrides(overrides).validate()
 
 
-def test_static_rotation_needs_windows_standardised_by_room(tmp_path: Path) -> None:
+def test_static_rotation_needs_windows_standardised_by_room_and_turns_the_readout_off(tmp_path: Path) -> None:
+    from csipose.train.data import model_settings
+
     config = tiny(tmp_path / "run", "static_rotation=1", "anchor=none")  # auto test-time norm: off without the anchor
     with pytest.raises(ConfigError, match="static_rotation: .* the windows are not standardised by room"):
         _train(config)
+    train = SyntheticCsiDataset(SyntheticConfig(**ROOMS), "train")
+    for rotation, readout in (("0", True), ("0.5", False)):  # auto: on without the anchor, off with the rotation
+        config = tiny(tmp_path / "run", f"static_rotation={rotation}", "anchor=none", "test_time_norm=true")
+        assert model_settings(config, train)["readout"] is readout
 
 
 # ------------------------------------------------------------- every switch trains and reloads

@@ -10,7 +10,7 @@ import numpy as np
 
 from csipose.errors import ArgumentError
 
-__all__ = ["is_real", "is_share", "positive_int"]
+__all__ = ["check_share", "is_real", "is_share", "positive_int"]
 
 
 def positive_int(value: Any, arg: str) -> int:
@@ -34,3 +34,10 @@ def is_real(value: Any) -> bool:
 def is_share(value: Any) -> bool:
     """Whether ``value`` is a real number in [0, 1]."""
     return is_real(value) and math.isfinite(value) and 0 <= value <= 1
+
+
+def check_share(value: Any, arg: str, error: type[Exception] = ArgumentError) -> float:
+    """``value`` as a float in [0, 1] (:func:`is_share`); else ``error`` naming ``arg``."""
+    if not is_share(value):
+        raise error(f"{arg}: expected a share, a number in [0, 1], got {value!r}")
+    return float(value)

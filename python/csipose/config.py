@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from csipose._checks import is_share
+from csipose._checks import check_share
 from csipose.errors import ConfigError
 from csipose.subcarrier import RESAMPLE_MODES
 
@@ -141,7 +141,8 @@ class TrainingConfig:
     """Add the closed-form ridge readout: a linear map from the normalised window to the joints,
     fitted on the training set before training and kept fixed; the backbone learns the rest.
     ``"auto"``: on, except for a model on the link anchor (``anchor``), whose rooms differ: a
-    linear map of one room's raw CSI places people wrongly in another (``benches/bench_domains.py``);
+    linear map of one room's raw CSI places people wrongly in another (``benches/bench_domains.py``),
+    and with ``static_rotation`` (fitted on the windows as they are, it would read rotated ones);
     ``true`` or ``false`` decides."""
     width: int = 64
     """Feature width of the model (tokens for csinet and tcn; half the hidden units of mlp,
@@ -338,15 +339,9 @@ class TrainingConfig:
         if not (isinstance(self.domain_adversarial, (int, float)) and math.isfinite(self.domain_adversarial)
                 and self.domain_adversarial >= 0):
             raise ConfigError(f"domain_adversarial: must be a finite number >= 0, got {self.domain_adversarial!r}")
-        if not is_share(self.static_rotation):
-            raise ConfigError(f"static_rotation: the share of training windows to rotate must be a number in [0, 1], "
-                              f"got {self.static_rotation!r}")
-        if self.static_rotation and self.features not in ("both", "conjugate"):
-            raise ConfigError(f"static_rotation: rotates (amplitude, phase) pairs; needs features = both or conjugate, "
-                              f"got {self.features!r}")
-        if self.static_rotation and self.test_time_norm is False:
-            raise ConfigError("static_rotation: rotates each window's deviation from its room's mean; needs "
-                              "test_time_norm = true or auto")
+        check_share(self.static_rotation, "static_rotation", ConfigError)
+        if self.static_rotation:
+            self._check_rotation()
         if "domain" in self.loss_weights:
             raise ConfigError("loss_weights.domain: the domain term's weight is domain_adversarial; set that instead")
         if self.persons and (self.domain_adversarial or self.geometry_film or self.anchor == "link"):
@@ -458,6 +453,23 @@ class TrainingConfig:
             raise ConfigError(f"synthetic: {err}") from None
         except ConfigError as err:
             raise ConfigError(f"synthetic.{err}") from None
+
+    def _check_rotation(self) -> None:
+        """What ``static_rotation`` > 0 needs of the other fields (see :mod:`csipose.domain.rotation`)."""
+        needs = (
+            (self.features in ("both", "conjugate"),
+             f"rotates (amplitude, phase) pairs; needs features = both or conjugate, got {self.features!r}"),
+            (self.test_time_norm is not False,
+             "rotates each window's deviation from its room's mean; needs test_time_norm = true or auto"),
+            (self.cleaning in ("auto", "log"),
+             f"reads the amplitude as log|H|; needs cleaning = log or auto, got {self.cleaning!r}"),
+            (self.readout is not True,
+             "the fixed readout is fitted on the windows as they are and would read rotated ones in training; "
+             "set readout = false or auto"),
+        )  # fmt: skip
+        for met, why in needs:
+            if not met:
+                raise ConfigError(f"static_rotation: {why}")
 
     def effective_loss_weights(self) -> dict[str, float]:
         """The weights the run uses: ``loss_weights``, with ``presence`` at 1.0 unless set when

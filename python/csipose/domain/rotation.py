@@ -21,6 +21,10 @@ and ``c + C / 2`` (phase): the "both" features of one antenna, where the reading
 one conjugate product of two antennas ``H_a conj(H_b)``, whose pair is ``B_a / S_a + conj(B_b / S_b)``
 to first order, not one rotated number, so there the rotation randomises it only in part.
 Training-time only: evaluation sees the windows as they are.
+
+The reading is first order and the pair is only roughly a turned ``B / S``: the phase channel is
+sanitised (each packet's linear fit across the subcarriers taken off, which the amplitude channel
+does not get), and each channel is divided by its own standard deviation over the room.
 """
 
 from __future__ import annotations
@@ -30,8 +34,8 @@ import math
 import torch
 from torch import Tensor
 
-from csipose._checks import is_share
-from csipose.errors import ArgumentError, ShapeError
+from csipose._checks import check_share
+from csipose.errors import ShapeError
 
 __all__ = ["rotate_static"]
 
@@ -41,17 +45,17 @@ def rotate_static(x: Tensor, share: float, generator: torch.Generator | None = N
     the C / 2 phase channels of the same antennas) -> ``float[B, W, C, S, P]``: in each window
     drawn with probability ``share``, every (amplitude, phase) pair of channels ``(c, c + C / 2)``
     rotated, per subcarrier, by its own angle uniform in ``[0, 2 pi)``, the same over ``W`` and ``P``;
-    the other windows as they are. Keeps each pair's magnitude."""
+    the other windows as they are, bit for bit. Keeps each pair's magnitude. ``generator``: on
+    ``x``'s device (None: torch's global generator)."""
     if x.dim() != 5 or x.shape[2] % 2:
         raise ShapeError(f"static_rotation: expected windows [B, W, C, S, P] with an even C (amplitude, phase), "
                          f"got {list(x.shape)}")
-    if not is_share(share):
-        raise ArgumentError(f"static_rotation: the share of windows to rotate must be a number in [0, 1], got {share!r}")
+    check_share(share, "static_rotation")
     b, _, c, s, _ = x.shape
     pairs = c // 2
-    angle = torch.rand(b, 1, pairs, s, 1, generator=generator, device=x.device) * (2 * math.pi)
+    angle = (torch.rand(b, 1, pairs, s, 1, generator=generator, device=x.device) * (2 * math.pi)).to(x.dtype)
     drawn = torch.rand(b, 1, 1, 1, 1, generator=generator, device=x.device) < share
-    angle = torch.where(drawn, angle, torch.zeros_like(angle)).to(x.dtype)
     cos, sin = torch.cos(angle), torch.sin(angle)
     amplitude, phase = x[:, :, :pairs], x[:, :, pairs:]
-    return torch.cat([cos * amplitude - sin * phase, sin * amplitude + cos * phase], dim=2)
+    rotated = torch.cat([cos * amplitude - sin * phase, sin * amplitude + cos * phase], dim=2)
+    return torch.where(drawn, rotated, x)

@@ -31,6 +31,7 @@ from typing import Any
 
 from torch import nn
 
+from csipose._checks import check_share
 from csipose.errors import ConfigError
 from csipose.models.base import InputNorm, LinearReadout, PoseModel
 from csipose.models.cnn import Cnn
@@ -112,6 +113,7 @@ def build_model(
     shape = tuple(int(v) for v in shape)
     if len(shape) != 4 or min(shape) < 1 or groups < 1 or shape[1] % groups:
         raise ConfigError(f"model shape: expected (W, C, S, P) with C divisible by groups = {groups}, got {shape}")
+    check_share(static_rotation, "static_rotation", ConfigError)
     if static_rotation and groups != 2:
         raise ConfigError(f"static_rotation: rotates (amplitude, phase) channel pairs; needs features = both or "
                           f"conjugate (2 channel groups), got {groups} group{'s' if groups != 1 else ''}")

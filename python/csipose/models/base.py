@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from csipose._checks import is_share
+from csipose._checks import check_share
 from csipose.errors import ConfigError, ShapeError
 from csipose.models.densepose_head import DensePoseHead
 
@@ -203,10 +203,9 @@ class PoseModel(nn.Module):
                               f"with 3-D joints, got {list(self.new_room_root)} (anchor = {self.anchor}, "
                               f"persons = {persons}, dims = {dims})")
         self.register_buffer("seen_rooms", None, persistent=False)  # saved by the checkpoint, beside the weights
-        if not is_share(static_rotation) or (static_rotation and c % 2):
-            raise ConfigError(f"static_rotation: a share in [0, 1] of training windows whose (amplitude, phase) channel "
-                              f"pairs are rotated, with an even C; got {static_rotation!r} with C = {c}")
-        self.static_rotation = float(static_rotation)
+        self.static_rotation = check_share(static_rotation, "static_rotation", ConfigError)
+        if static_rotation and c % 2:
+            raise ConfigError(f"static_rotation: rotates (amplitude, phase) channel pairs; needs an even C, got C = {c}")
         self.adapted = False
 
     @torch.no_grad()

@@ -192,7 +192,7 @@ def model_settings(config: TrainingConfig, dataset: Any) -> dict[str, Any]:
         "model": config.model, "shape": list(csi.shape), "groups": groups, "joints": int(kp.shape[0]),
         "dims": config.keypoint_dims, "width": config.width, "depth": config.depth, "heads": config.heads,
         "tokens": config.tokens, "dropout": config.dropout,
-        "readout": config.readout if isinstance(config.readout, bool) else not on_anchor,
+        "readout": config.readout if isinstance(config.readout, bool) else not (on_anchor or config.static_rotation),
         "heatmap_size": config.heatmap_size if config.heatmap else 0,
         "densepose_parts": config.densepose_parts if config.densepose else 0, "persons": config.persons,
         "slot_backbones": config.slot_backbones,
