@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.test_cli_train import TINY_SYNTHETIC
 
@@ -57,3 +58,26 @@ def test_optional_heads_train_data_parallel_and_ranks_agree(tmp_path: Path, mode
     for r in (0, 1):
         threads = (tmp_path / f"threads-rank{r}.txt").read_text().split()
         assert not [t for t in threads if "gloo" in t], threads
+
+
+def test_a_killed_data_parallel_run_resumes_to_identical_weights(tmp_path: Path) -> None:
+    """Each rank draws its own dropout masks; the checkpoint keeps every rank's RNG state, so the
+    resumed run ends on the uninterrupted one's weights."""
+    script = Path(__file__).with_name("ddp_resume.py")
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**_env(), "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
+    for phase in ("whole", "cut", "resume"):
+        done = subprocess.run([*TORCHRUN, str(script), str(tmp_path), phase], capture_output=True, text=True,
+                              timeout=300, cwd=tmp_path, env=env)
+        assert done.returncode == 0, phase + done.stdout[-2000:] + done.stderr[-4000:]
+        if phase == "cut":
+            from csipose.train import checkpoint as ckpt
+
+            cut = ckpt.load_checkpoint(tmp_path / "cut" / "last.pt")
+            assert cut["step"] == 4  # 2 ranks, 16 samples each, batches of 8: checkpoints at steps 2 and 4
+            ranks = cut["rng_ranks"]
+            assert len(ranks) == 2 and not torch.equal(ranks[0]["torch"], ranks[1]["torch"])
+    from csipose.train import checkpoint as ckpt
+
+    weights = [ckpt.weights_sha256(ckpt.load_checkpoint(tmp_path / run / "last.pt")["model"]) for run in ("whole", "cut")]
+    assert weights[0] == weights[1]

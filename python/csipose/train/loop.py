@@ -135,7 +135,8 @@ def _run(
     baselines = fit_new_model(model, train_set, val_set, config, ctx, domains=domains) if state_in is None else {}
     model.to(ctx.device)
     learner = build_learner(model, config, ctx, steps_per_epoch(len(train_set), config, ctx))
-    run = restore(state_in, learner) if state_in is not None else RunState(baselines=baselines)
+    run = (restore(state_in, learner, rank=ctx.rank, world_size=ctx.world_size) if state_in is not None
+           else RunState(baselines=baselines))
     if ctx.is_main:
         prepare_run_dir(run_dir, config, resumed_epochs=run.epoch if state_in is not None else None,
                         overwrite=overwrite)
@@ -156,9 +157,10 @@ def _run(
             record = close_epoch(run, learner, val_set, config, ctx, domains=domains)
             run.train_seconds += clock.lap()
             record["seconds"] = run.train_seconds
+            rngs = rank_rngs(ctx)
             if ctx.is_main:
                 append_metrics(run_dir, record)
-                save_state(run_dir / "last.pt", run, learner, config)
+                save_state(run_dir / "last.pt", run, learner, config, rng_ranks=rngs)
                 progress.write(epoch_line(record))
         summary = finish(run, config, ctx, count_parameters(model), run_dir) if ctx.is_main else {}
         return summary
@@ -270,9 +272,16 @@ def train_one_epoch(
         every = config.checkpoint_every_steps
         if every and run.step % every == 0 and run.step_in_epoch < per_epoch:
             run.train_seconds += clock.lap()
+            rngs = rank_rngs(ctx)
             if ctx.is_main:
-                save_state(Path(config.run_dir) / "last.pt", run, learner, config)
+                save_state(Path(config.run_dir) / "last.pt", run, learner, config, rng_ranks=rngs)
     return True
+
+
+def rank_rngs(ctx: DistContext) -> list[dict[str, Any]] | None:
+    """Every rank's RNG state in rank order for ``last.pt`` (None in a world of one); a collective
+    in a data-parallel run: every rank calls it."""
+    return ctx.all_gather_objects(ckpt.capture_rng()) if ctx.distributed else None
 
 
 def close_epoch(run: RunState, learner: Learner, val_set: Any, config: TrainingConfig, ctx: DistContext, *,

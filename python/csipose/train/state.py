@@ -72,9 +72,12 @@ class Learner:
 
 
 def save_state(
-    path: Path, run: RunState, learner: Learner, config: TrainingConfig, extra: dict[str, Any] | None = None
+    path: Path, run: RunState, learner: Learner, config: TrainingConfig, extra: dict[str, Any] | None = None, *,
+    rng_ranks: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Writes the full training state to ``path`` (atomically)."""
+    """Writes the full training state to ``path`` (atomically). ``rng_ranks``: every rank's RNG
+    state (:func:`~csipose.train.checkpoint.capture_rng`, in rank order) of a data-parallel run,
+    saved beside this process's so that each rank resumes its own draws (dropout, augmentation)."""
     state = {
         "format": ckpt.FORMAT,
         "model": learner.model.state_dict(),
@@ -92,20 +95,25 @@ def save_state(
         "step": run.step,
         "run": run.to_dict(),
     }
+    if rng_ranks is not None and len(rng_ranks) > 1:
+        state["rng_ranks"] = list(rng_ranks)
     if extra:
         state.update(extra)
     ckpt.save_checkpoint(path, state)
 
 
-def restore(state: dict[str, Any], learner: Learner) -> RunState:
-    """Loads a checkpoint's full state into the live objects; returns the run position."""
+def restore(state: dict[str, Any], learner: Learner, *, rank: int = 0, world_size: int = 1) -> RunState:
+    """Loads a checkpoint's full state into the live objects; returns the run position. Rank
+    ``rank`` of ``world_size`` takes its own RNG state where the checkpoint holds one per rank
+    of a run of that size, else the saving process's."""
     try:
         learner.model.load_state_dict(state["model"])
         learner.optimizer.load_state_dict(state["optimizer"])
         learner.scheduler.load_state_dict(state["scheduler"])
         if learner.scaler.is_enabled() and state.get("scaler"):
             learner.scaler.load_state_dict(state["scaler"])
-        ckpt.restore_rng(state["rng"])
+        ranks = state.get("rng_ranks")
+        ckpt.restore_rng(ranks[rank] if ranks is not None and len(ranks) == world_size else state["rng"])
         return RunState.from_dict(state["run"])
     except (KeyError, RuntimeError, ValueError, TypeError) as err:
         raise CheckpointError(f"checkpoint does not match this model/config: {ckpt.error_reason(err)}") from None
