@@ -36,7 +36,10 @@ offset from the link anchor (as it would place the person) with the true one, in
 unseen room: which part of where the person stands the CSI tells in a new room; and how near the
 person must be placed for the K = 0 goal: the root error at which the training mean shape, moved
 from the link anchor towards the true root, scores the unseen PCK@20 the goal asks of the plain
-model; the same of the plain model's predictions, moved from their root.
+model; the same of the plain model's predictions, moved from their root; and what the pose is
+worth on the geometry's place: the training mean pose of each frame's own action on its link
+anchor (what telling the action, and nothing more of the pose, gives), in-room and unseen, and
+the true pose on the anchor's floor position at its true height (what a perfect pose gives there).
 
 Trained models are scored from their last checkpoint (``best.pt`` is chosen on a validation
 split that holds the unseen room). Columns: torso PCK@20, root error and PA-MPJPE in each
@@ -302,11 +305,19 @@ class Placement:
         plain_model: the same of the plain model's predictions (on the anchor's floor position in
             the unseen room: ``new_room_floor``), moved from where it put each frame's root towards
             the true one (the first point is the plain model, the last the plain model on the true root).
+        action_mean: PCK@20 of the training mean pose of each frame's own action on its link
+            anchor (:func:`action_means`), ``{"in-room": float, "unseen": float}``: what telling
+            the action and nothing more of the pose gives, on the geometry's place.
+        true_pose: the unseen room's PCK@20 of each frame's true pose moved onto the link anchor's
+            floor position at its true height (:func:`on_anchor_floor`): what a perfect pose gives
+            on the geometry's floor position.
     """
 
     correlations: dict[str, np.ndarray]
     mean_shape: Curve
     plain_model: Curve
+    action_mean: dict[str, float]
+    true_pose: float
 
 
 def where_the_person_is(last: Path, pool: int, seed: int) -> Placement | None:
@@ -315,7 +326,9 @@ def where_the_person_is(last: Path, pool: int, seed: int) -> Placement | None:
     from csipose.infer import Predictor
     from csipose.metrics import root_joints
     from csipose.skeletons import get_skeleton
+    from csipose.domain.adapt_cli import sample_ids
     from csipose.train.baselines import baseline_poses
+    from csipose.train.data import sample_anchors
 
     predictor = Predictor.load(last)
     model = predictor._backend.model
@@ -324,7 +337,9 @@ def where_the_person_is(last: Path, pool: int, seed: int) -> Placement | None:
     skeleton = str(predictor.config.get("skeleton", "h36m17"))
     joints = list(root_joints(get_skeleton(skeleton)))
     val, inroom, unseen, _ = split_frames(predictor, pool, seed)
-    correlations = {}
+    actions, action_poses = action_means(training_split(predictor))
+    val_actions = sample_ids(val)[:, 2]
+    correlations, action_mean = {}, {}
     for side, index in (("in-room", inroom), ("unseen", unseen)):  # the unseen room last
         with own_floor(predictor):
             own, gt = predict(predictor, val, index)
@@ -332,8 +347,39 @@ def where_the_person_is(last: Path, pool: int, seed: int) -> Placement | None:
         said, true = ((a[:, joints, :3] - prior[:, joints, :3]).mean(axis=1) for a in (own, gt))
         with np.errstate(invalid="ignore", divide="ignore"):
             correlations[side] = np.array([np.corrcoef(said[:, a], true[:, a])[0, 1] for a in range(3)])
+        own_action = action_poses[np.searchsorted(actions, val_actions[index])]  # every val action trains
+        action_mean[side] = pck20(scored(own_action + sample_anchors(val, index)[:, None, :], gt))
     pred = predict(predictor, val, unseen)[0]  # as the model places them; the placement figures are the unseen room's
-    return Placement(correlations, placement_curve(prior, gt, skeleton), placement_curve(pred, gt, skeleton))
+    true_pose = pck20(scored(on_anchor_floor(gt, prior, joints), gt))
+    return Placement(correlations, placement_curve(prior, gt, skeleton), placement_curve(pred, gt, skeleton),
+                     action_mean, true_pose)
+
+
+def action_means(train_set: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(actions int64[A], poses float64[A, J, 3])``: the training split's mean pose of each action,
+    its joints about each sample's link anchor, as the anchored mean pose's are (every joint of
+    the synthetic labels is visible)."""
+    from csipose.domain.adapt_cli import sample_ids
+    from csipose.train.data import sample_anchors
+
+    about = np.asarray(train_set.label_keypoints(), dtype=np.float64) - sample_anchors(train_set)[:, None, :]
+    return means_by(about, sample_ids(train_set)[:, 2])
+
+
+def means_by(values: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(labels int64[A], means float64[A, ...])``: the distinct ``labels`` (``[N]``, sorted) and
+    the mean of ``values`` (``[N, ...]``) over each one's rows."""
+    distinct = np.unique(labels)
+    return distinct, np.stack([values[labels == label].mean(axis=0) for label in distinct])
+
+
+def on_anchor_floor(gt: np.ndarray, prior: np.ndarray, joints: list[int]) -> np.ndarray:
+    """``gt: [N, J, 3]`` moved on the floor (camera x and z; y points down) so that each frame's
+    root (the mean of ``joints``) stands where ``prior``'s (``[N, J, 3]``) does; its height and
+    shape unchanged."""
+    shift = prior[:, joints].mean(axis=1) - gt[:, joints].mean(axis=1)
+    shift[:, 1] = 0.0
+    return gt + shift[:, None, :]
 
 
 @contextlib.contextmanager
@@ -413,6 +459,10 @@ def print_placement(placement: Placement, rows: list[Row]) -> None:
           f"{reached(curve, goal)}; on the link anchor it is {1000 * curve[0][0]:.0f} mm off "
           f"({100 * curve[0][1]:.1f}%), the plain model's root {1000 * plain.unseen.root_error:.0f} mm")
     print(f"the plain model reaches it {reached(placement.plain_model, goal)}")
+    print(f"what the pose is worth: the training mean pose of each frame's own action on its link anchor (the action "
+          f"known, nothing more of the pose) scores {100 * placement.action_mean['in-room']:.1f}% in-room and "
+          f"{100 * placement.action_mean['unseen']:.1f}% unseen; the true pose on the anchor's floor position at its "
+          f"true height {100 * placement.true_pose:.1f}% unseen")
 
 
 def reached(curve: Curve, goal: float) -> str:

@@ -91,6 +91,9 @@ EXPECTED: dict[str, list[str]] = {
         *(rf"^{row}\s+\d+\.\d%(\s+\d+){{2}}\s+\d+\.\d%(\s+\d+){{2}}(\s+(-?\d+\.\d\d|n/a)){{2}}$"
           for row in ("half the sequences in randomised rooms", "half random rooms, no test-time normalisation")),
         r"^the plain model reaches it (within \d+ mm of the true root \(\d+\.\d%\)|not even on the true root)$",
+        r"^what the pose is worth: the training mean pose of each frame's own action on its link anchor \(the action known, "
+        r"nothing more of the pose\) scores \d+\.\d% in-room and \d+\.\d% unseen; the true pose on the anchor's floor "
+        r"position at its true height \d+\.\d% unseen$",
         r"^plain model, own floor position in new rooms\s+\d+\.\d%(\s+\d+){2}\s+\d+\.\d%(\s+\d+){2}(\s+(-?\d+\.\d\d|n/a)){2}$",
         r"^where the person is, from the CSI: correlation of the plain model's own root offset from the link anchor with the "
         r"true one \(camera x / y \(down\) / z\): in-room (-?\d\.\d\d|n/a)( / (-?\d\.\d\d|n/a)){2}, "
@@ -314,3 +317,20 @@ def test_placement_needed_takes_the_first_step_that_reaches_the_goal() -> None:
     assert domains.placement_needed(curve, 0.42) == (0.105, 0.420)  # reached exactly counts
     assert domains.placement_needed(curve, 0.43) == (0.099, 0.453)
     assert domains.placement_needed(curve, 0.70) is None  # not even the true root
+
+
+def test_the_pose_limits_keep_each_frames_height_and_shape_and_average_by_label() -> None:
+    domains = _bench_module("bench_domains")
+    rng = np.random.default_rng(0)
+    gt, prior = rng.normal(size=(5, 17, 3)), rng.normal(size=(5, 17, 3))
+    moved = domains.on_anchor_floor(gt, prior, [0])
+    np.testing.assert_allclose(moved[:, 0, [0, 2]], prior[:, 0, [0, 2]])  # the root on the prior's floor position
+    np.testing.assert_allclose(moved[..., 1], gt[..., 1])  # every joint's height kept
+    np.testing.assert_allclose(moved - moved[:, :1], gt - gt[:, :1])  # and the shape
+    hips = domains.on_anchor_floor(gt, prior, [1, 4])  # a root of two joints: their mean
+    np.testing.assert_allclose(hips[:, [1, 4]][..., [0, 2]].mean(axis=1), prior[:, [1, 4]][..., [0, 2]].mean(axis=1))
+    labels = np.array([3, 1, 3, 7, 1])
+    distinct, means = domains.means_by(gt, labels)
+    np.testing.assert_array_equal(distinct, [1, 3, 7])
+    np.testing.assert_allclose(means[1], (gt[0] + gt[2]) / 2)
+    np.testing.assert_allclose(means[2], gt[3])
