@@ -39,7 +39,9 @@ from the link anchor towards the true root, scores the unseen PCK@20 the goal as
 model; the same of the plain model's predictions, moved from their root; and what the pose is
 worth on the geometry's place: the training mean pose of each frame's own action on its link
 anchor (what telling the action, and nothing more of the pose, gives), in-room and unseen, and
-the true pose on the anchor's floor position at its true height (what a perfect pose gives there).
+the true pose on the anchor's floor position at its true height (what a perfect pose gives there);
+and how often a ridge classifier of the plain model's pooled features, fitted on its training
+frames, tells the frame's action, in-room and unseen (what of the action its features carry).
 
 Trained models are scored from their last checkpoint (``best.pt`` is chosen on a validation
 split that holds the unseen room). Columns: torso PCK@20, root error and PA-MPJPE in each
@@ -311,6 +313,11 @@ class Placement:
         true_pose: the unseen room's PCK@20 of each frame's true pose moved onto the link anchor's
             floor position at its true height (:func:`on_anchor_floor`): what a perfect pose gives
             on the geometry's floor position.
+        action_read: the share of frames whose action a ridge classifier of the plain model's
+            pooled features (:func:`read_actions`, fitted on its training frames) tells right,
+            ``{"in-room": float, "unseen": float}``: what of the action its features carry.
+        commonest: the share of the commonest action among the unseen room's scored frames (what
+            always saying it scores).
     """
 
     correlations: dict[str, np.ndarray]
@@ -318,6 +325,8 @@ class Placement:
     plain_model: Curve
     action_mean: dict[str, float]
     true_pose: float
+    action_read: dict[str, float]
+    commonest: float
 
 
 def where_the_person_is(last: Path, pool: int, seed: int) -> Placement | None:
@@ -337,9 +346,11 @@ def where_the_person_is(last: Path, pool: int, seed: int) -> Placement | None:
     skeleton = str(predictor.config.get("skeleton", "h36m17"))
     joints = list(root_joints(get_skeleton(skeleton)))
     val, inroom, unseen, _ = split_frames(predictor, pool, seed)
-    actions, action_poses = action_means(training_split(predictor))
+    train_set = training_split(predictor)
+    actions, action_poses = action_means(train_set)
     val_actions = sample_ids(val)[:, 2]
-    correlations, action_mean = {}, {}
+    classify = read_actions(predictor, train_set)
+    correlations, action_mean, action_read = {}, {}, {}
     for side, index in (("in-room", inroom), ("unseen", unseen)):  # the unseen room last
         with own_floor(predictor):
             own, gt = predict(predictor, val, index)
@@ -349,10 +360,56 @@ def where_the_person_is(last: Path, pool: int, seed: int) -> Placement | None:
             correlations[side] = np.array([np.corrcoef(said[:, a], true[:, a])[0, 1] for a in range(3)])
         own_action = action_poses[np.searchsorted(actions, val_actions[index])]  # every val action trains
         action_mean[side] = pck20(scored(own_action + sample_anchors(val, index)[:, None, :], gt))
+        action_read[side] = float(np.mean(classify(val, index) == val_actions[index]))
     pred = predict(predictor, val, unseen)[0]  # as the model places them; the placement figures are the unseen room's
     true_pose = pck20(scored(on_anchor_floor(gt, prior, joints), gt))
+    commonest = float(np.unique(val_actions[unseen], return_counts=True)[1].max() / len(unseen))
     return Placement(correlations, placement_curve(prior, gt, skeleton), placement_curve(pred, gt, skeleton),
-                     action_mean, true_pose)
+                     action_mean, true_pose, action_read, commonest)
+
+
+def read_actions(predictor: Any, train_set: Any, ridge: float = 10.0) -> Any:
+    """A classifier ``(dataset, index) -> int64[n]`` of the action of the samples ``index`` from
+    ``predictor``'s model's pooled features (``"features"``, eval mode): a ridge regression
+    (weight ``ridge``) of each action's indicator on the features standardised over
+    ``train_set``, fitted on every training frame; the largest output's action."""
+    from csipose.domain.adapt_cli import sample_ids
+
+    classify = ridge_classifier(pooled_features(predictor, train_set), sample_ids(train_set)[:, 2], ridge)
+    return lambda dataset, index: classify(pooled_features(predictor, dataset, index))
+
+
+def ridge_classifier(features: np.ndarray, labels: np.ndarray, ridge: float) -> Any:
+    """A classifier ``float[n, F] -> labels[n]``: a ridge regression (weight ``ridge``, on the
+    intercept too) of each label's indicator on ``features`` (``[N, F]``, standardised over them),
+    fitted on ``labels`` (``[N]``); the largest output's label."""
+    centre, scale = features.mean(axis=0), features.std(axis=0) + 1e-6
+    design = lambda f: np.c_[(f - centre) / scale, np.ones(len(f))]  # noqa: E731
+    distinct, which = np.unique(labels, return_inverse=True)
+    x = design(features)
+    weight = np.linalg.solve(x.T @ x + ridge * np.eye(x.shape[1]), x.T @ np.eye(len(distinct))[which])
+    return lambda f: distinct[(design(f) @ weight).argmax(axis=1)]
+
+
+def pooled_features(predictor: Any, dataset: Any, index: np.ndarray | None = None) -> np.ndarray:
+    """``float64[n, F]``: the pooled features of ``predictor``'s model (eval mode) on the samples
+    ``index`` of ``dataset`` (all by default), each with the room geometry the model takes."""
+    import torch
+
+    from csipose.infer_cli import read_batches
+
+    model, room = predictor._backend.model, predictor.geometry_inputs
+    was_training = model.training
+    model.eval()
+    parts = []
+    try:
+        with torch.no_grad():
+            for batch in read_batches(dataset, 256, ("csi", *room), index):
+                geometry = tuple(torch.as_tensor(np.asarray(batch[k], dtype=np.float32)) for k in room) or None
+                parts.append(model(torch.as_tensor(np.asarray(batch["csi"], dtype=np.float32)), geometry)["features"].numpy())
+    finally:
+        model.train(was_training)
+    return np.concatenate(parts).astype(np.float64)
 
 
 def action_means(train_set: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -463,6 +520,9 @@ def print_placement(placement: Placement, rows: list[Row]) -> None:
           f"known, nothing more of the pose) scores {100 * placement.action_mean['in-room']:.1f}% in-room and "
           f"{100 * placement.action_mean['unseen']:.1f}% unseen; the true pose on the anchor's floor position at its "
           f"true height {100 * placement.true_pose:.1f}% unseen")
+    print(f"the action from the plain model's pooled features (a ridge classifier fitted on its training frames): "
+          f"{100 * placement.action_read['in-room']:.1f}% right in-room, {100 * placement.action_read['unseen']:.1f}% "
+          f"unseen (the commonest action: {100 * placement.commonest:.1f}%)")
 
 
 def reached(curve: Curve, goal: float) -> str:

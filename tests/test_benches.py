@@ -94,6 +94,8 @@ EXPECTED: dict[str, list[str]] = {
         r"^what the pose is worth: the training mean pose of each frame's own action on its link anchor \(the action known, "
         r"nothing more of the pose\) scores \d+\.\d% in-room and \d+\.\d% unseen; the true pose on the anchor's floor "
         r"position at its true height \d+\.\d% unseen$",
+        r"^the action from the plain model's pooled features \(a ridge classifier fitted on its training frames\): "
+        r"\d+\.\d% right in-room, \d+\.\d% unseen \(the commonest action: \d+\.\d%\)$",
         r"^plain model, own floor position in new rooms\s+\d+\.\d%(\s+\d+){2}\s+\d+\.\d%(\s+\d+){2}(\s+(-?\d+\.\d\d|n/a)){2}$",
         r"^where the person is, from the CSI: correlation of the plain model's own root offset from the link anchor with the "
         r"true one \(camera x / y \(down\) / z\): in-room (-?\d\.\d\d|n/a)( / (-?\d\.\d\d|n/a)){2}, "
@@ -334,3 +336,16 @@ def test_the_pose_limits_keep_each_frames_height_and_shape_and_average_by_label(
     np.testing.assert_array_equal(distinct, [1, 3, 7])
     np.testing.assert_allclose(means[1], (gt[0] + gt[2]) / 2)
     np.testing.assert_allclose(means[2], gt[3])
+
+
+def test_the_action_classifier_tells_separable_labels_and_only_those_it_was_fitted_on() -> None:
+    domains = _bench_module("bench_domains")
+    rng = np.random.default_rng(1)
+    centres = {2: [4.0, 0.0, 0.0], 5: [0.0, 4.0, 0.0], 9: [0.0, 0.0, 4.0]}
+    labels = rng.choice([2, 5, 9], size=300)
+    features = np.array([centres[k] for k in labels]) + rng.normal(scale=0.5, size=(300, 3))
+    classify = domains.ridge_classifier(features, labels, 10.0)
+    test = rng.choice([2, 5, 9], size=100)
+    said = classify(np.array([centres[k] for k in test]) + rng.normal(scale=0.5, size=(100, 3)))
+    assert set(said) <= {2, 5, 9} and np.mean(said == test) > 0.95
+    assert np.mean(classify(rng.normal(scale=0.5, size=(300, 3)) + 4 / 3) == labels) < 0.6  # no signal: no skill
