@@ -332,10 +332,10 @@ class Placement:
 def where_the_person_is(last: Path, pool: int, seed: int) -> Placement | None:
     """What the CSI tells of where the person is, and what placing them better is worth in the
     unseen room (:class:`Placement`), for an anchored model (None without the anchor)."""
+    from csipose.domain.adapt_cli import sample_ids
     from csipose.infer import Predictor
     from csipose.metrics import root_joints
     from csipose.skeletons import get_skeleton
-    from csipose.domain.adapt_cli import sample_ids
     from csipose.train.baselines import baseline_poses
     from csipose.train.data import sample_anchors
 
