@@ -586,6 +586,17 @@ def test_misuse_is_one_clear_error(tmp_path: Path, overrides: list[str], dataset
         _train(tiny(tmp_path / "run", *overrides), datasets=datasets)
 
 
+def test_a_domain_weight_that_is_not_a_number_is_refused() -> None:
+    for weight in (True, float("inf"), -0.5, "0.1"):
+        config = TrainingConfig()
+        config.domain_adversarial = weight  # set in code, not parsed from --set
+        with pytest.raises(ConfigError, match="domain_adversarial: must be a finite number >= 0"):
+            config.validate()
+    config = TrainingConfig()
+    config.domain_adversarial = np.float32(0.1)  # a numpy number is a number
+    config.validate()
+
+
 def test_conjugate_products_of_mmfi_are_one_clear_error(tmp_path: Path) -> None:
     """MM-Fi's cleaned phase has lost the per-packet offsets that conjugate products cancel."""
     config = TrainingConfig().with_overrides(["features=conjugate", "data=mmfi", "mmfi_root=/nonexistent",
