@@ -311,7 +311,8 @@ class Placement:
             anchor (:func:`action_means`), ``{"in-room": float, "unseen": float}``: what telling
             the action and nothing more of the pose gives, on the geometry's place.
         true_pose: the unseen room's PCK@20 of each frame's true pose moved onto the link anchor's
-            floor position at its true height (:func:`on_anchor_floor`): what a perfect pose gives
+            floor position at its true height (:func:`csipose.domain.anchor.on_anchor_floor`, as
+            ``new_room_floor`` places the model's): what a perfect pose gives
             on the geometry's floor position.
         action_read: the share of frames whose action a ridge classifier of the plain model's
             pooled features (:func:`read_actions`, fitted on its training frames) tells right,
@@ -332,7 +333,10 @@ class Placement:
 def where_the_person_is(last: Path, pool: int, seed: int) -> Placement | None:
     """What the CSI tells of where the person is, and what placing them better is worth in the
     unseen room (:class:`Placement`), for an anchored model (None without the anchor)."""
+    import torch
+
     from csipose.domain.adapt_cli import sample_ids
+    from csipose.domain.anchor import on_anchor_floor
     from csipose.infer import Predictor
     from csipose.metrics import root_joints
     from csipose.skeletons import get_skeleton
@@ -358,11 +362,14 @@ def where_the_person_is(last: Path, pool: int, seed: int) -> Placement | None:
         said, true = ((a[:, joints, :3] - prior[:, joints, :3]).mean(axis=1) for a in (own, gt))
         with np.errstate(invalid="ignore", divide="ignore"):
             correlations[side] = np.array([np.corrcoef(said[:, a], true[:, a])[0, 1] for a in range(3)])
-        own_action = action_poses[np.searchsorted(actions, val_actions[index])]  # every val action trains
+        own_action = of_labels(actions, action_poses, val_actions[index])
         action_mean[side] = pck20(scored(own_action + sample_anchors(val, index)[:, None, :], gt))
         action_read[side] = float(np.mean(classify(val, index) == val_actions[index]))
-    pred = predict(predictor, val, unseen)[0]  # as the model places them; the placement figures are the unseen room's
-    true_pose = pck20(scored(on_anchor_floor(gt, prior, joints), gt))
+    # the loop's last side is the unseen room: its true poses and its mean pose on the anchor
+    pred = predict(predictor, val, unseen)[0]  # as the model places them
+    floor = on_anchor_floor(torch.from_numpy(np.asarray(gt, dtype=np.float64)),
+                            torch.from_numpy(sample_anchors(val, unseen)), model.mean_pose.detach().double(), joints)
+    true_pose = pck20(scored(floor.numpy(), gt))
     commonest = float(np.unique(val_actions[unseen], return_counts=True)[1].max() / len(unseen))
     return Placement(correlations, placement_curve(prior, gt, skeleton), placement_curve(pred, gt, skeleton),
                      action_mean, true_pose, action_read, commonest)
@@ -423,20 +430,22 @@ def action_means(train_set: Any) -> tuple[np.ndarray, np.ndarray]:
     return means_by(about, sample_ids(train_set)[:, 2])
 
 
+def of_labels(distinct: np.ndarray, values: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``values[i]`` of each of ``labels`` (``[n]``), where ``distinct[i]`` (sorted, ``[A]``) is
+    that label (``values: [A, ...]``, as :func:`means_by` returns them); raises ValueError naming
+    the labels ``distinct`` lacks."""
+    at = np.minimum(np.searchsorted(distinct, labels), len(distinct) - 1)
+    missing = labels[distinct[at] != labels]
+    if missing.size:
+        raise ValueError(f"labels: {sorted(set(missing.tolist()))} not among the fitted {distinct.tolist()}")
+    return values[at]
+
+
 def means_by(values: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(labels int64[A], means float64[A, ...])``: the distinct ``labels`` (``[N]``, sorted) and
     the mean of ``values`` (``[N, ...]``) over each one's rows."""
     distinct = np.unique(labels)
     return distinct, np.stack([values[labels == label].mean(axis=0) for label in distinct])
-
-
-def on_anchor_floor(gt: np.ndarray, prior: np.ndarray, joints: list[int]) -> np.ndarray:
-    """``gt: [N, J, 3]`` moved on the floor (camera x and z; y points down) so that each frame's
-    root (the mean of ``joints``) stands where ``prior``'s (``[N, J, 3]``) does; its height and
-    shape unchanged."""
-    shift = prior[:, joints].mean(axis=1) - gt[:, joints].mean(axis=1)
-    shift[:, 1] = 0.0
-    return gt + shift[:, None, :]
 
 
 @contextlib.contextmanager

@@ -586,15 +586,22 @@ def test_misuse_is_one_clear_error(tmp_path: Path, overrides: list[str], dataset
         _train(tiny(tmp_path / "run", *overrides), datasets=datasets)
 
 
-def test_a_domain_weight_that_is_not_a_number_is_refused() -> None:
-    for weight in (True, float("inf"), -0.5, "0.1"):
+def test_a_domain_weight_or_share_set_in_code_must_be_a_number_a_run_can_write_back(tmp_path: Path) -> None:
+    for name in ("domain_adversarial", "static_rotation"):
+        for value in (True, np.float32(0.1), np.float64(0.1), "0.1"):  # a bool, numpy scalars, a string
+            config = TrainingConfig()
+            setattr(config, name, value)  # set in code, not parsed from --set
+            with pytest.raises(ConfigError, match=f"{name}: must be a number \\(int or float\\)"):
+                config.validate()
+    for value in (float("inf"), -0.5):
         config = TrainingConfig()
-        config.domain_adversarial = weight  # set in code, not parsed from --set
+        config.domain_adversarial = value
         with pytest.raises(ConfigError, match="domain_adversarial: must be a finite number >= 0"):
             config.validate()
     config = TrainingConfig()
-    config.domain_adversarial = np.float32(0.1)  # a numpy number is a number
-    config.validate()
+    config.domain_adversarial = 0.1
+    config.validate().save(tmp_path / "config.toml")  # what validates, a run can write back
+    assert TrainingConfig.load(tmp_path / "config.toml").domain_adversarial == 0.1
 
 
 def test_conjugate_products_of_mmfi_are_one_clear_error(tmp_path: Path) -> None:

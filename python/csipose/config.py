@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from csipose._checks import check_share, is_real
+from csipose._checks import check_share
 from csipose.errors import ConfigError
 from csipose.subcarrier import RESAMPLE_MODES
 
@@ -336,8 +336,10 @@ class TrainingConfig:
                 raise ConfigError(f"{name}: must be true, false or auto, got {value!r}")
         if self.slot_backbones == "separate" and not self.persons:
             raise ConfigError("slot_backbones: separate gives each person slot a backbone; set persons >= 1")
-        if not (is_real(self.domain_adversarial) and math.isfinite(self.domain_adversarial)
-                and self.domain_adversarial >= 0):
+        for name in ("domain_adversarial", "static_rotation"):  # what TOML writes back: no bool, no numpy scalar
+            if type(getattr(self, name)) not in (int, float):
+                raise ConfigError(f"{name}: must be a number (int or float), got {getattr(self, name)!r}")
+        if not (math.isfinite(self.domain_adversarial) and self.domain_adversarial >= 0):
             raise ConfigError(f"domain_adversarial: must be a finite number >= 0, got {self.domain_adversarial!r}")
         check_share(self.static_rotation, "static_rotation", ConfigError)
         if self.static_rotation:
