@@ -399,23 +399,15 @@ def ridge_classifier(features: np.ndarray, labels: np.ndarray, ridge: float) -> 
 
 
 def pooled_features(predictor: Any, dataset: Any, index: np.ndarray | None = None) -> np.ndarray:
-    """``float64[n, F]``: the pooled features of ``predictor``'s model (eval mode) on the samples
-    ``index`` of ``dataset`` (all by default), each with the room geometry the model takes."""
-    import torch
-
+    """``float64[n, F]``: the pooled features (``"features"``) of ``predictor``'s model on the samples
+    ``index`` of ``dataset`` (all by default), each with the room geometry the model takes, run as
+    its predictions are (:meth:`~csipose.infer.Predictor.predict_windows`' backend)."""
     from csipose.infer_cli import read_batches
 
-    model, room = predictor._backend.model, predictor.geometry_inputs
-    was_training = model.training
-    model.eval()
-    parts = []
-    try:
-        with torch.no_grad():
-            for batch in read_batches(dataset, 256, ("csi", *room), index):
-                geometry = tuple(torch.as_tensor(np.asarray(batch[k], dtype=np.float32)) for k in room) or None
-                parts.append(model(torch.as_tensor(np.asarray(batch["csi"], dtype=np.float32)), geometry)["features"].numpy())
-    finally:
-        model.train(was_training)
+    room = predictor.geometry_inputs
+    parts = [predictor._backend.run(np.ascontiguousarray(batch["csi"], dtype=np.float32), ("features",),
+                                    tuple(np.asarray(batch[k], dtype=np.float32) for k in room) or None)[0]
+             for batch in read_batches(dataset, 256, ("csi", *room), index)]  # fmt: skip
     return np.concatenate(parts).astype(np.float64)
 
 
