@@ -27,6 +27,10 @@ so every row is scored on the same frames). Rows:
   ``new_room_floor = model``; by default a model on the link anchor stands people of a room it has
   not seen on the anchor's floor position): the plain run re-predicted, since the setting changes
   nothing in the training rooms;
+- the plain model with the unseen room's own batch-norm statistics (:data:`NEW_ROOM_NORM`; AdaBN,
+  Li et al. 2016): its batch-norm layers' means and variances re-estimated on every frame of the
+  unseen room, unlabelled (the shot pool's too), beside the per-room input statistics that
+  test-time normalisation already re-estimates; its in-room figures are the model's own;
 - few-shot adaptation of the plain model, of :data:`ADAPTED` and of ``--row`` rows (:mod:`csipose.domain.adapters`,
   the ``csipose adapt`` defaults) on K = 0, 10, 50, 200 frames of the unseen room; its in-room
   figures are the model's own (an adapter is applied in its own room only).
@@ -113,6 +117,9 @@ ORACLE = "plain model on the true root (oracle root)"
 #: The plain model placing the person itself in the unseen room too (``new_room_floor = model``):
 #: its own run re-predicted, since the setting changes nothing in the training rooms.
 OWN_FLOOR = "plain model, own floor position in new rooms"
+#: The plain model with its batch-norm statistics re-estimated on the unseen room's unlabelled frames
+#: (:func:`room_batch_norm`); in the training rooms it is the model as trained.
+NEW_ROOM_NORM = "plain model, new room's batch-norm (AdaBN)"
 ROOMS = ("synthetic.room_variation=true", "synthetic.environments=4", "synthetic.frames=10", "plots=false", "progress=false",
          "linear_baseline=false", "top_k=0", "patience=1000")  # fmt: skip
 FULL = ("epochs=12",)
@@ -178,11 +185,11 @@ def split_frames(predictor: Any, pool: int, seed: int) -> tuple[Any, np.ndarray,
     return val, np.flatnonzero(~held), np.setdiff1d(room, shots), shots
 
 
-def predict(predictor: Any, dataset: Any, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(pred float32[N, J, D], gt float32[N, J, 3])`` of the samples ``index``."""
+def predict(predictor: Any, dataset: Any, index: np.ndarray, size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """``(pred float32[N, J, D], gt float32[N, J, 3])`` of the samples ``index``, ``size`` at a time."""
     from csipose.infer_cli import predict_split
 
-    return predict_split(predictor, dataset, index)[:2]
+    return predict_split(predictor, dataset, index, size)[:2]
 
 
 def scored(pred: np.ndarray, gt: np.ndarray) -> Any:
@@ -196,7 +203,9 @@ def model_rows(name: str, last: Path, shots: tuple[int, ...], seed: int, *, adap
     """The row of a trained model; with ``baselines`` first the mean-pose rows (of its training
     set), the linear baseline and the model on the true root (:data:`ORACLE`); with ``linear`` (and
     no ``baselines``) first its own linear baseline (:func:`linear_row`, fitted on its own training
-    split and input, which its overrides may change); with ``adapters`` after it its K = 0 and K-shot rows."""
+    split and input, which its overrides may change); with ``adapters`` after it its K = 0 and K-shot rows;
+    with ``baselines`` last the same weights placing people itself (:data:`OWN_FLOOR`) and with the
+    unseen room's batch-norm statistics (:data:`NEW_ROOM_NORM`)."""
     from csipose.infer import Predictor
 
     predictor = Predictor.load(last)
@@ -222,7 +231,38 @@ def model_rows(name: str, last: Path, shots: tuple[int, ...], seed: int, *, adap
         with own_floor(predictor) as changed:
             if changed:  # the same weights: the setting changes no training room's prediction
                 rows.append(Row(OWN_FLOOR, *(scored(*predict(predictor, val, index)) for index in (inroom, unseen))))
+        room = np.union1d(unseen, pool)  # every frame of the unseen room, read without its labels, in one batch
+        with room_batch_norm(predictor._backend.model, lambda: predict(predictor, val, room, len(room))) as has_any:
+            if has_any:
+                rows.append(Row(NEW_ROOM_NORM, plain.inroom, scored(*predict(predictor, val, unseen))))
     return rows
+
+
+@contextlib.contextmanager
+def room_batch_norm(model: Any, run: Any) -> Iterator[bool]:
+    """Within it, ``model``'s batch-norm layers normalise with the statistics of the batches that
+    ``run()`` forwards through it (AdaBN: each layer's running mean and unbiased variance become
+    the equal-weight average over those batches; one batch gives that batch's own); everything is
+    restored on leaving. Yields whether the model has a batch-norm layer."""
+    import torch
+
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    kept = [(m.training, m.momentum, {k: v.clone() for k, v in m.state_dict().items()}) for m in norms]
+    try:
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average over the batches run() forwards
+            m.train()
+        if norms:
+            run()
+        for m in norms:
+            m.eval()
+        yield bool(norms)
+    finally:
+        for m, (training, momentum, state) in zip(norms, kept):
+            m.load_state_dict(state)
+            m.momentum = momentum
+            m.train(training)
 
 
 def baseline_rows(predictor: Any, val: Any, inroom: np.ndarray, unseen: np.ndarray, gt_in: np.ndarray,

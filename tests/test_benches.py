@@ -97,6 +97,8 @@ EXPECTED: dict[str, list[str]] = {
         r"^the action from the plain model's pooled features \(a ridge classifier fitted on its training frames\): "
         r"\d+\.\d% right in-room, \d+\.\d% unseen \(the commonest action: \d+\.\d%\)$",
         r"^plain model, own floor position in new rooms\s+\d+\.\d%(\s+\d+){2}\s+\d+\.\d%(\s+\d+){2}(\s+(-?\d+\.\d\d|n/a)){2}$",
+        r"^plain model, new room's batch-norm \(AdaBN\)\s+\d+\.\d%(\s+\d+){2}\s+\d+\.\d%(\s+\d+){2}"
+        r"(\s+(-?\d+\.\d\d|n/a)){2}$",
         r"^where the person is, from the CSI: correlation of the plain model's own root offset from the link anchor with the "
         r"true one \(camera x / y \(down\) / z\): in-room (-?\d\.\d\d|n/a)( / (-?\d\.\d\d|n/a)){2}, "
         r"unseen (-?\d\.\d\d|n/a)( / (-?\d\.\d\d|n/a)){2}$",
@@ -255,6 +257,10 @@ def test_bench_domains_trains_a_row_of_ones_own_overrides() -> None:
                     done.stdout, re.MULTILINE)
     plain = re.search(r"^plain model\s+(\d+\.\d%(?:\s+\d+){2})\s+(\d+\.\d%(?:\s+\d+){2})\s", done.stdout, re.MULTILINE)
     assert own and plain and own[1] == plain[1] and own[2] != plain[2], done.stdout
+    # the unseen room's batch-norm statistics: the model as trained in the training rooms
+    adabn = re.search(r"^plain model, new room's batch-norm \(AdaBN\)\s+(\d+\.\d%(?:\s+\d+){2})\s",
+                      done.stdout, re.MULTILINE)
+    assert adabn and adabn[1] == plain[1], done.stdout
     # the --row run's own linear baseline, right before it, and the plain run's stays
     lines = done.stdout.splitlines()
     own = next((i for i, line in enumerate(lines) if line.startswith("linear baseline of epochs=1 dropout=0.2 ")), None)
@@ -367,3 +373,40 @@ def test_the_action_classifier_tells_separable_labels_and_only_those_it_was_fitt
     line = domains.ridge_classifier(np.r_[np.full(50, -1.0), np.full(50, 1.0)][:, None], np.repeat([0, 1], 50), 1.0)
     np.testing.assert_array_equal(line(np.array([[0.9], [1.1]])), [1, 1])
     np.testing.assert_array_equal(line(np.array([[-1.1], [-0.9]])), [0, 0])
+
+
+def test_room_batch_norm_normalises_with_the_room_and_restores_the_model() -> None:
+    import torch
+
+    domains = _bench_module("bench_domains")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3), torch.nn.Dropout(0.5),
+                                torch.nn.Linear(3, 2)).eval()
+    norm = model[1]
+    norm.running_mean.fill_(5.0)  # the training rooms' statistics, far from the room's
+    norm.running_var.fill_(9.0)
+    trained = {k: v.clone() for k, v in model.state_dict().items()}
+    room, x = torch.randn(50, 4) * 3 + 1, torch.randn(7, 4)
+    with torch.no_grad():
+        as_trained = model(x)
+        hidden = model[0](room)
+        with domains.room_batch_norm(model, lambda: model(room)) as has_any:
+            assert has_any
+            torch.testing.assert_close(norm.running_mean, hidden.mean(0))
+            torch.testing.assert_close(norm.running_var, hidden.var(0))  # unbiased, as batch norm keeps it
+            own = (model[0](x) - hidden.mean(0)) / torch.sqrt(hidden.var(0) + norm.eps) * norm.weight + norm.bias
+            torch.testing.assert_close(model(x), model[3](own))  # in eval mode: no dropout, the room's statistics
+        assert not model.training and not norm.training and norm.momentum == 0.1
+        assert all(torch.equal(v, trained[k]) for k, v in model.state_dict().items())
+        torch.testing.assert_close(model(x), as_trained)
+        # restored when the block fails too, and a model in training mode stays in it
+        model.train()
+        with pytest.raises(RuntimeError, match="stop"), domains.room_batch_norm(model, lambda: model(room)):
+            raise RuntimeError("stop")
+        assert model.training and norm.training and norm.momentum == 0.1
+        assert all(torch.equal(v, trained[k]) for k, v in model.state_dict().items())
+    # a model without batch norm: nothing is run
+    calls: list[int] = []
+    with domains.room_batch_norm(torch.nn.Linear(4, 2), lambda: calls.append(1)) as has_any:
+        assert not has_any
+    assert calls == []
