@@ -636,8 +636,9 @@ def print_table(rows: list[Row], skipped: list[tuple[str, str]]) -> dict[str, tu
     the link anchor (NaN where not defined)."""
     mean = rows[0]
     anchored = next((r for r in rows if r.name == ANCHORED), None)
-    print(f"{'row':<46}{'in-room':>9}{'root':>7}{'PA':>6}{'unseen':>9}{'root':>7}{'PA':>6}{'gap':>7}{'gap':>8}")
-    print(f"{'':<46}{'PCK@20':>9}{'mm':>7}{'mm':>6}{'PCK@20':>9}{'mm':>7}{'mm':>6}{'ratio':>7}{'anchor':>8}")
+    name_width = max([46, *(len(n) + 1 for n in [*(r.name for r in rows), *(n for n, _ in skipped)])])
+    print(f"{'row':<{name_width}}{'in-room':>9}{'root':>7}{'PA':>6}{'unseen':>9}{'root':>7}{'PA':>6}{'gap':>7}{'gap':>8}")
+    print(f"{'':<{name_width}}{'PCK@20':>9}{'mm':>7}{'mm':>6}{'PCK@20':>9}{'mm':>7}{'mm':>6}{'ratio':>7}{'anchor':>8}")
     ratios = {}
     for row in rows:
         ratio = gap(row, mean) if row is not mean else float("nan")
@@ -648,9 +649,9 @@ def print_table(rows: list[Row], skipped: list[tuple[str, str]]) -> dict[str, tu
         for r in (row.inroom, row.unseen):
             cells.append(f"{100 * pck20(r):>8.1f}%{1000 * r.root_error:>7.0f}{1000 * r.pa_mpjpe:>6.0f}")
         text = "".join(f"{'n/a' if not np.isfinite(v) else f'{v:.2f}':>{w}}" for v, w in ((ratio, 7), (over, 8)))
-        print(f"{row.name:<46}{cells[0]}{cells[1]}{text}" + (f"  {row.note}" if row.note else ""))
+        print(f"{row.name:<{name_width}}{cells[0]}{cells[1]}{text}" + (f"  {row.note}" if row.note else ""))
     for name, why in skipped:
-        print(f"{name:<46}not available ({why})")
+        print(f"{name:<{name_width}}not available ({why})")
     return ratios
 
 
