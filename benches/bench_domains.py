@@ -636,7 +636,7 @@ def print_table(rows: list[Row], skipped: list[tuple[str, str]]) -> dict[str, tu
     the link anchor (NaN where not defined)."""
     mean = rows[0]
     anchored = next((r for r in rows if r.name == ANCHORED), None)
-    name_width = max([46, *(len(n) + 1 for n in [*(r.name for r in rows), *(n for n, _ in skipped)])])
+    name_width = max([46, *(len(r.name) + 1 for r in rows), *(len(name) + 1 for name, _ in skipped)])
     print(f"{'row':<{name_width}}{'in-room':>9}{'root':>7}{'PA':>6}{'unseen':>9}{'root':>7}{'PA':>6}{'gap':>7}{'gap':>8}")
     print(f"{'':<{name_width}}{'PCK@20':>9}{'mm':>7}{'mm':>6}{'PCK@20':>9}{'mm':>7}{'mm':>6}{'ratio':>7}{'anchor':>8}")
     ratios = {}

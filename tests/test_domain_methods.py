@@ -590,7 +590,7 @@ def test_misuse_is_one_clear_error(tmp_path: Path, overrides: list[str], dataset
 
 
 def test_a_domain_weight_or_share_set_in_code_must_be_a_number_a_run_can_write_back(tmp_path: Path) -> None:
-    for name in ("domain_adversarial", "static_rotation"):
+    for name in ("domain_adversarial", "static_rotation", "lr", "dropout"):  # every number field, by its type
         for value in (True, np.float32(0.1), np.float64(0.1), "0.1"):  # a bool, numpy scalars, a string
             config = TrainingConfig()
             setattr(config, name, value)  # set in code, not parsed from --set
@@ -601,8 +601,20 @@ def test_a_domain_weight_or_share_set_in_code_must_be_a_number_a_run_can_write_b
         config.domain_adversarial = value
         with pytest.raises(ConfigError, match="domain_adversarial: must be a finite number >= 0"):
             config.validate()
+    for name, value in (("top_k", np.int64(2)), ("top_k", True), ("threads", 2.0), ("warmup_epochs", np.int64(1)),
+                        ("milestones", [4, np.int64(8)])):
+        config = TrainingConfig()
+        setattr(config, name, value)  # an integer field (or list of them): plain ints only
+        with pytest.raises(ConfigError, match=rf"{name}(\[1\])?: expected an integer, got"):
+            config.validate()
+    for name, value in (("betas", (0.9, np.float64(0.99))), ("loss_weights", {"bone": np.float64(0.2)})):
+        config = TrainingConfig()
+        setattr(config, name, value)  # numbers inside a list or a table too
+        with pytest.raises(ConfigError, match=rf"{name}(\[1\]|\.bone): must be a number \(int or float\), got"):
+            config.validate()
     config = TrainingConfig()
     config.domain_adversarial = 0.1
+    config.warmup_epochs = None  # an optional field may stay unset
     config.validate().save(tmp_path / "config.toml")  # what validates, a run can write back
     assert TrainingConfig.load(tmp_path / "config.toml").domain_adversarial == 0.1
 

@@ -336,9 +336,8 @@ class TrainingConfig:
                 raise ConfigError(f"{name}: must be true, false or auto, got {value!r}")
         if self.slot_backbones == "separate" and not self.persons:
             raise ConfigError("slot_backbones: separate gives each person slot a backbone; set persons >= 1")
-        for name in ("domain_adversarial", "static_rotation"):  # what TOML writes back: no bool, no numpy scalar
-            if type(getattr(self, name)) not in (int, float):
-                raise ConfigError(f"{name}: must be a number (int or float), got {getattr(self, name)!r}")
+        for name, kind in _field_types().items():  # what TOML writes and reads back: no bool or numpy scalar for a number
+            _coerce(name, getattr(self, name), kind, strict=True)
         if not (math.isfinite(self.domain_adversarial) and self.domain_adversarial >= 0):
             raise ConfigError(f"domain_adversarial: must be a finite number >= 0, got {self.domain_adversarial!r}")
         check_share(self.static_rotation, "static_rotation", ConfigError)
@@ -678,22 +677,25 @@ def _parse_value(key: str, text: str, kind: Any) -> Any:
     return _scalar(key, text)
 
 
-def _coerce(key: str, value: Any, kind: Any) -> Any:
-    """Checks (and gently converts) a loaded value against the field's type."""
+def _coerce(key: str, value: Any, kind: Any, *, strict: bool = False) -> Any:
+    """Checks (and gently converts) a loaded value against the field's type; ``strict`` (a value
+    set in code, see :meth:`TrainingConfig.validate`): converts nothing and takes a number only as
+    a plain ``int`` or ``float`` (and an integer as an ``int``), which TOML writes and reads back
+    (a numpy float subclasses ``float`` but is written as ``np.float64(...)``)."""
     inner = _optional_of(kind)
     if inner is not None:
-        return None if value is None else _coerce(key, value, inner)
+        return None if value is None else _coerce(key, value, inner, strict=strict)
     origin = typing.get_origin(kind)
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a table of key = value, got {value!r}")
         value_type = typing.get_args(kind)[1]
-        return {str(k): _coerce(f"{key}.{k}", v, value_type) for k, v in value.items()}
+        return {str(k): _coerce(f"{key}.{k}", v, value_type, strict=strict) for k, v in value.items()}
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key}: expected a list, got {value!r}")
         item_type = typing.get_args(kind)[0]
-        items = [_coerce(f"{key}[{i}]", v, item_type) for i, v in enumerate(value)]
+        items = [_coerce(f"{key}[{i}]", v, item_type, strict=strict) for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
     if kind is Any:
         return value
@@ -702,12 +704,15 @@ def _coerce(key: str, value: Any, kind: Any) -> Any:
             raise ConfigError(f"{key}: expected true or false, got {value!r}")
         return value
     if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
+        whole = type(value) is int if strict else isinstance(value, int) and not isinstance(value, bool)
+        if not whole:
+            if not strict and isinstance(value, float) and value.is_integer():
                 return int(value)
             raise ConfigError(f"{key}: expected an integer, got {value!r}")
         return value
     if kind is float:
+        if strict and type(value) not in (int, float):
+            raise ConfigError(f"{key}: must be a number (int or float), got {value!r}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
         return float(value)
